@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both create or update .venv from uv.lock (uv itself lives in .tools/).
+PYTHON ?= python3
+UV_VERSION ?= 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+EXTRAS ?= --extra dev
+
+.PHONY: demo test venv bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+venv: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON) $(EXTRAS) --quiet
+
+demo: venv
+	$(VENV)/bin/mlpublish demo
+
+test: venv
+	$(VENV)/bin/python -m pytest -p no:cacheprovider tests
+
+bench: venv
+	$(VENV)/bin/python bench/publish_overhead.py
+
+clean:
+	rm -rf .venv .tools demo-workspace

@@ -1,0 +1,37 @@
+"""The catalog port: steps emit events, a sink applies them.
+
+``open_catalog`` builds the sink from a URL (``MLPUBLISH_CATALOG`` or the
+spec's ``catalog.url``): a file path or ``sqlite:///path`` is the embedded local
+catalog. Other kinds (the OpenMetadata server sink) plug in here by ``kind``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Protocol, runtime_checkable
+
+from mlpublish import config
+from mlpublish.errors import CatalogUnavailable
+
+
+@runtime_checkable
+class CatalogSink(Protocol):
+    kind: str
+
+    def publish(self, events: Iterable[Any]) -> None:
+        """Apply the events in order. Re-applying the same events changes nothing."""
+
+
+def open_catalog(url: str | None = None) -> Any:
+    target = config.catalog_url(url)
+    if target.startswith("sqlite:///"):
+        target = target[len("sqlite:///"):]
+    elif target == "sqlite://":
+        target = ":memory:"
+    elif "://" in target:
+        scheme = target.split("://", 1)[0]
+        raise CatalogUnavailable(
+            f"catalog kind {scheme!r} is not available: use a file path or sqlite:///path for the local catalog"
+        )
+    from mlpublish.catalog.local import LocalCatalog
+
+    return LocalCatalog(target)

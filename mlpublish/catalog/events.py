@@ -1,0 +1,89 @@
+"""Catalog events: what a step tells the catalog, in the OpenMetadata standard's terms.
+
+Steps emit events; a sink applies them. Events are plain JSON-able values, so a
+sink can queue them durably (the OpenMetadata sink's outbox) and replay them:
+applying the same event twice must leave the same state.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+VALIDATION_CLASSIFICATION = "ModelValidation"
+VALIDATION_STATES = ("PENDING", "PASSED", "FAILED")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Column(_Event):
+    name: str
+    dataType: str
+
+
+class UpsertTable(_Event):
+    kind: Literal["upsert_table"] = "upsert_table"
+    fqn: str
+    columns: list[Column]
+    description: str | None = None
+
+
+class UpsertMlModel(_Event):
+    """Create or update the MlModel; ``entity`` has the fields of CreateMlModelRequest."""
+
+    kind: Literal["upsert_mlmodel"] = "upsert_mlmodel"
+    fqn: str
+    entity: dict[str, Any]
+
+
+class SetValidationTag(_Event):
+    """Swap the model's ModelValidation tag (mutually exclusive: exactly one at a time)."""
+
+    kind: Literal["set_validation_tag"] = "set_validation_tag"
+    fqn: str
+    status: Literal["PENDING", "PASSED", "FAILED"]
+
+
+class SetModelProperties(_Event):
+    """Merge registry facts into the model's custom properties (``extension``)."""
+
+    kind: Literal["set_model_properties"] = "set_model_properties"
+    fqn: str
+    properties: dict[str, Any]
+
+
+class ColumnLineage(_Event):
+    fromColumns: list[str]
+    toColumn: str
+
+
+class AddLineage(_Event):
+    kind: Literal["add_lineage"] = "add_lineage"
+    from_fqn: str
+    from_type: Literal["table", "mlmodel"]
+    to_fqn: str
+    to_type: Literal["table", "mlmodel"]
+    columns: list[ColumnLineage] = []
+    pipeline: dict[str, str] | None = None
+    description: str | None = None
+
+
+class RecordAliasChange(_Event):
+    """An alias move in the registry (champion history, rollbacks)."""
+
+    kind: Literal["record_alias_change"] = "record_alias_change"
+    fqn: str
+    alias: str
+    version: str
+    previous: str | None
+    action: str
+    at: str
+
+
+CatalogEvent = Annotated[
+    Union[UpsertTable, UpsertMlModel, SetValidationTag, SetModelProperties, AddLineage, RecordAliasChange],
+    Field(discriminator="kind"),
+]

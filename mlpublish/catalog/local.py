@@ -1,0 +1,252 @@
+"""The embedded local catalog: one SQLite file, entities in the OpenMetadata shape.
+
+It keeps entity versions the way OpenMetadata does: the first version is 0.1,
+every update that changes something adds 0.1, and a change of ``algorithm``,
+``server`` or ``target`` of an MlModel is a major change (+1.0). An update that
+changes nothing keeps the version, so replaying events is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import TypeAdapter
+
+from mlpublish.catalog.events import (
+    VALIDATION_CLASSIFICATION,
+    AddLineage,
+    CatalogEvent,
+    RecordAliasChange,
+    SetModelProperties,
+    SetValidationTag,
+    UpsertMlModel,
+    UpsertTable,
+)
+from mlpublish.errors import CatalogUnavailable, NotFound
+from mlpublish.registry import now_iso
+
+MAJOR_FIELDS = ("algorithm", "server", "target")
+_EVENTS = TypeAdapter(list[CatalogEvent])
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+  fqn TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL,
+  version REAL NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS entities_name ON entities(type, name);
+CREATE TABLE IF NOT EXISTS entity_versions (
+  fqn TEXT NOT NULL, version REAL NOT NULL, body TEXT NOT NULL, change TEXT NOT NULL,
+  at TEXT NOT NULL, PRIMARY KEY (fqn, version));
+CREATE TABLE IF NOT EXISTS lineage (
+  from_fqn TEXT NOT NULL, to_fqn TEXT NOT NULL, from_type TEXT NOT NULL, to_type TEXT NOT NULL,
+  details TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (from_fqn, to_fqn));
+CREATE TABLE IF NOT EXISTS alias_history (
+  fqn TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, previous TEXT,
+  action TEXT NOT NULL, at TEXT NOT NULL, UNIQUE (fqn, alias, version, previous, action, at));
+"""
+
+
+def next_version(version: float, major: bool) -> float:
+    return round(version + (1.0 if major else 0.1), 1)
+
+
+class LocalCatalog:
+    """Catalog sink and reader backed by SQLite (``:memory:`` works for tests)."""
+
+    kind = "local"
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise CatalogUnavailable(f"cannot open local catalog {self.path}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"LocalCatalog({self.path!r})"
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # Sink ------------------------------------------------------------------
+    def publish(self, events: Iterable[CatalogEvent]) -> None:
+        """Apply events in order, all or nothing."""
+        events = list(events)
+        if not events:
+            return
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                # Changes to one entity within one publish make one new version,
+                # as OpenMetadata consolidates a session's changes.
+                pending: dict[str, tuple[str, dict[str, Any]]] = {}
+                for ev in events:
+                    self._apply(cur, ev, pending)
+                for fqn, (type_, body) in pending.items():
+                    self._write(cur, fqn, type_, body)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def _apply(self, cur: sqlite3.Cursor, ev: Any, pending: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        def current(fqn: str) -> dict[str, Any] | None:
+            return pending[fqn][1] if fqn in pending else self._get(cur, fqn)
+
+        def require(fqn: str) -> dict[str, Any]:
+            body = current(fqn)
+            if body is None:
+                raise NotFound(f"catalog entity {fqn!r} does not exist (events applied out of order?)")
+            return body
+
+        if isinstance(ev, UpsertTable):
+            body = {"name": ev.fqn.split(".")[-1], "fullyQualifiedName": ev.fqn,
+                    "columns": [c.model_dump() for c in ev.columns]}
+            if ev.description:
+                body["description"] = ev.description
+            pending[ev.fqn] = ("table", body)
+        elif isinstance(ev, UpsertMlModel):
+            old = current(ev.fqn)
+            keep = {k: old[k] for k in ("tags", "extension") if old and k in old}
+            pending[ev.fqn] = ("mlmodel", {**ev.entity, **keep, "fullyQualifiedName": ev.fqn})
+        elif isinstance(ev, SetValidationTag):
+            body = require(ev.fqn)
+            tags = [t for t in body.get("tags", []) if not t["tagFQN"].startswith(VALIDATION_CLASSIFICATION + ".")]
+            tags.append({"tagFQN": f"{VALIDATION_CLASSIFICATION}.{ev.status}", "source": "Classification",
+                         "labelType": "Automated", "state": "Confirmed"})
+            pending[ev.fqn] = ("mlmodel", {**body, "tags": tags})
+        elif isinstance(ev, SetModelProperties):
+            body = require(ev.fqn)
+            pending[ev.fqn] = ("mlmodel", {**body, "extension": {**body.get("extension", {}), **ev.properties}})
+        elif isinstance(ev, AddLineage):
+            details = {"columnsLineage": [c.model_dump() for c in ev.columns], "source": "mlpublish"}
+            if ev.pipeline:
+                details["pipeline"] = ev.pipeline
+            if ev.description:
+                details["description"] = ev.description
+            cur.execute(
+                "INSERT INTO lineage VALUES (?,?,?,?,?,?) ON CONFLICT(from_fqn, to_fqn) DO UPDATE SET "
+                "details=excluded.details, updated_at=excluded.updated_at, from_type=excluded.from_type, to_type=excluded.to_type",
+                (ev.from_fqn, ev.to_fqn, ev.from_type, ev.to_type, json.dumps(details, sort_keys=True), now_iso()),
+            )
+        elif isinstance(ev, RecordAliasChange):
+            cur.execute("INSERT OR IGNORE INTO alias_history VALUES (?,?,?,?,?,?)",
+                        (ev.fqn, ev.alias, ev.version, ev.previous, ev.action, ev.at))
+        else:  # pragma: no cover - the discriminated union makes this unreachable
+            raise TypeError(f"unknown catalog event {ev!r}")
+
+    def _get(self, cur: sqlite3.Cursor, fqn: str) -> dict[str, Any] | None:
+        row = cur.execute("SELECT body FROM entities WHERE fqn=?", (fqn,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def _write(self, cur: sqlite3.Cursor, fqn: str, type_: str, body: dict[str, Any]) -> None:
+        """Store ``body`` (the entity's full new state) as a new version if anything changed."""
+        row = cur.execute("SELECT version, body FROM entities WHERE fqn=?", (fqn,)).fetchone()
+        ts = now_iso()
+        if row is None:
+            body = {"id": str(uuid.uuid4()), **body, "version": 0.1, "updatedAt": ts}
+            change = {"fieldsAdded": sorted(k for k in body if k not in ("id", "version", "updatedAt")),
+                      "fieldsUpdated": [], "fieldsDeleted": [], "previousVersion": 0.0}
+            version = 0.1
+        else:
+            old = json.loads(row[1])
+            meta = {"id", "version", "updatedAt", "changeDescription"}
+            merged = json.loads(json.dumps({k: v for k, v in body.items() if k not in meta}, default=str))
+            changed = {k for k in (set(old) | set(merged)) - meta if old.get(k) != merged.get(k)}
+            if not changed:
+                return
+            major = type_ == "mlmodel" and any(k in changed for k in MAJOR_FIELDS)
+            version = next_version(row[0], major)
+            change = {
+                "fieldsAdded": sorted(k for k in changed if k not in old),
+                "fieldsUpdated": [{"name": k, "oldValue": old[k], "newValue": merged[k]}
+                                  for k in sorted(changed) if k in old and k in merged],
+                "fieldsDeleted": sorted(k for k in changed if k not in merged),
+                "previousVersion": row[0],
+            }
+            body = {**merged, "id": old["id"], "version": version, "updatedAt": ts, "changeDescription": change}
+        text = json.dumps(body, sort_keys=True, default=str)
+        cur.execute(
+            "INSERT INTO entities VALUES (?,?,?,?,?,?) ON CONFLICT(fqn) DO UPDATE SET "
+            "version=excluded.version, body=excluded.body, updated_at=excluded.updated_at",
+            (fqn, type_, body.get("name", fqn.split(".")[-1]), version, text, ts),
+        )
+        cur.execute("INSERT OR REPLACE INTO entity_versions VALUES (?,?,?,?,?)",
+                    (fqn, version, text, json.dumps(change, default=str), ts))
+
+    # Reader ----------------------------------------------------------------
+    def get(self, fqn: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._get(self._conn.cursor(), fqn)
+
+    def find_model(self, name_or_fqn: str) -> dict[str, Any]:
+        """The MlModel by FQN, or by name when that name is unique across services."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM entities WHERE type='mlmodel' AND (fqn=? OR name=?)", (name_or_fqn, name_or_fqn)
+            ).fetchall()
+        if not rows:
+            raise NotFound(f"no model {name_or_fqn!r} in the catalog {self.path}")
+        bodies = [json.loads(r[0]) for r in rows]
+        exact = [b for b in bodies if b["fullyQualifiedName"] == name_or_fqn]
+        if exact:
+            return exact[0]
+        if len(bodies) > 1:
+            fqns = ", ".join(sorted(b["fullyQualifiedName"] for b in bodies))
+            raise NotFound(f"model name {name_or_fqn!r} is ambiguous in the catalog: use one of {fqns}")
+        return bodies[0]
+
+    def versions(self, fqn: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT version, change, at FROM entity_versions WHERE fqn=? ORDER BY version", (fqn,)
+            ).fetchall()
+        return [{"version": v, "changeDescription": json.loads(c), "at": at} for v, c, at in rows]
+
+    def alias_history(self, fqn: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT alias, version, previous, action, at FROM alias_history WHERE fqn=? ORDER BY at, rowid", (fqn,)
+            ).fetchall()
+        return [dict(zip(("alias", "version", "previous", "action", "at"), r)) for r in rows]
+
+    def edges(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute("SELECT from_fqn, from_type, to_fqn, to_type, details FROM lineage ORDER BY from_fqn, to_fqn").fetchall()
+        return [{"fromEntity": {"fqn": a, "type": at}, "toEntity": {"fqn": b, "type": bt},
+                 "lineageDetails": json.loads(d)} for a, at, b, bt, d in rows]
+
+    def lineage(self, fqn: str, depth: int = 5) -> dict[str, Any]:
+        """Upstream and downstream edges of ``fqn``, following the graph up to ``depth`` hops."""
+        edges = self.edges()
+
+        def walk(start: str, up: bool) -> list[dict[str, Any]]:
+            seen, frontier, out = {start}, [start], []
+            for _ in range(depth):
+                nxt = []
+                for e in edges:
+                    near, far = (e["toEntity"]["fqn"], e["fromEntity"]["fqn"]) if up else (e["fromEntity"]["fqn"], e["toEntity"]["fqn"])
+                    if near in frontier and e not in out:
+                        out.append(e)
+                        if far not in seen:
+                            seen.add(far)
+                            nxt.append(far)
+                frontier = nxt
+            return out
+
+        return {"entity": fqn, "upstreamEdges": walk(fqn, True), "downstreamEdges": walk(fqn, False)}
+
+
+def parse_events(data: Any) -> list[Any]:
+    """Events from their JSON form (for replay and tests)."""
+    return _EVENTS.validate_python(data)

@@ -1,0 +1,206 @@
+"""The ``mlpublish`` command line. Imports are lazy so ``--help`` answers fast.
+
+Exit codes: 0 success; 3 candidate rejected (a gate FAILED, or promotion refused
+because it no longer beats the champion); 2 error (bad spec, unreachable
+service, missing table...); 1 unexpected crash (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_CRASH, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mlpublish",
+        description="Gated publish chain for ML models: train -> evaluate -> validate -> register -> promote.",
+        epilog="Environment: MLFLOW_TRACKING_URI (default sqlite:///./mlflow.db), MLPUBLISH_CATALOG "
+               "(default ./mlpublish-catalog.db), MLPUBLISH_ALLOWED_MODULES. Exit codes: 0 ok, 3 candidate "
+               "rejected, 2 error.",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("run", help="run the whole chain for a spec")
+    s.add_argument("spec")
+    s.add_argument("--json", action="store_true", help="print the chain result as JSON")
+    s.add_argument("--pipeline-name", help="pipeline name recorded in lineage details")
+    s.add_argument("--pipeline-run-id", help="pipeline run id recorded in lineage details")
+
+    s = sub.add_parser("check", help="validate a spec (estimator, metrics, warehouse tables); writes nothing")
+    s.add_argument("spec")
+    s.add_argument("--no-warehouse", action="store_true", help="skip the checks that read the warehouse")
+
+    s = sub.add_parser("status", help="versions, aliases, validation status and key metrics of a model")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("promote", help="make a PASSED version the champion (manual approval)")
+    s.add_argument("name")
+    s.add_argument("--version", required=True)
+
+    s = sub.add_parser("rollback", help="restore the champion that the current one replaced")
+    s.add_argument("name")
+
+    s = sub.add_parser("catalog", help="read the catalog")
+    csub = s.add_subparsers(dest="catalog_command", required=True, metavar="WHAT")
+    for what, helptext in (("show", "the MlModel entity"), ("lineage", "upstream and downstream edges"),
+                           ("versions", "entity version history")):
+        c = csub.add_parser(what, help=helptext)
+        c.add_argument("name", help="model name or FQN (<serviceName>.<name>)")
+        c.add_argument("--json", action="store_true", help="JSON output (the default for show and lineage)")
+
+    s = sub.add_parser("demo", help="build the demo warehouse and publish the demo model twice")
+    s.add_argument("--workdir", default="demo-workspace", help="where the demo's files go (default: %(default)s)")
+    s.add_argument("--spec", default=None, help="spec to publish (default: the bundled specs/churn.yaml)")
+    s.add_argument("--customers", type=int, default=4000)
+
+    s = sub.add_parser("demo-data", help="build (or grow) the demo warehouse only")
+    s.add_argument("--warehouse", default=os.environ.get("WAREHOUSE_URL", "sqlite:///warehouse.db"))
+    s.add_argument("--customers", type=int, default=4000)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--append", action="store_true", help="add customers and rebuild the features")
+    return p
+
+
+def _setup_logging(quiet: bool) -> None:
+    import warnings
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("mlpublish").setLevel(logging.WARNING if quiet else logging.INFO)
+    for noisy in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.quiet)
+    from mlpublish.errors import GateFailed, MlpublishError
+
+    try:
+        return _dispatch(args)
+    except GateFailed as exc:
+        print(f"REJECTED: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except MlpublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "check":
+        return _check(args)
+    if cmd == "run":
+        return _run(args)
+    if cmd == "status":
+        return _status(args)
+    if cmd in ("promote", "rollback"):
+        return _move(args)
+    if cmd == "catalog":
+        return _catalog(args)
+    if cmd == "demo":
+        from mlpublish.demo import run_demo
+
+        return run_demo(Path(args.workdir), args.spec, args.customers)
+    if cmd == "demo-data":
+        from mlpublish.demo_data import build_demo_warehouse
+
+        counts = build_demo_warehouse(args.warehouse, args.customers, args.seed, args.append)
+        print(json.dumps(counts))
+        return EXIT_OK
+    raise AssertionError(cmd)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from mlpublish.preflight import preflight
+    from mlpublish.spec import load_spec
+
+    spec = load_spec(args.spec)
+    pf = preflight(spec, check_warehouse=not args.no_warehouse)
+    print(f"{args.spec}: OK: {spec.name} ({pf.task}, {pf.estimator.path}), {len(spec.mlFeatures)} features, "
+          f"{len(spec.training.grid())} candidate(s), {len(spec.validation.gates)} gate(s)"
+          + ("" if args.no_warehouse else f", training table {pf.training_fqn}"))
+    if not spec.validation.gates:
+        print("warning: validation.gates is empty: every candidate will be FAILED", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mlpublish.chain import run_chain
+    from mlpublish.report import chain_summary
+    from mlpublish.spec import load_spec
+
+    spec = load_spec(args.spec)
+    pipeline = None
+    if args.pipeline_name:
+        pipeline = {"name": args.pipeline_name, "runId": args.pipeline_run_id or ""}
+    result = run_chain(spec, pipeline=pipeline)
+    print(json.dumps(result.to_json(), indent=2) if args.json else chain_summary(result))
+    rejected = result.status != "PASSED" or (result.promote is not None and not result.promote.promoted
+                                             and result.promote.mode != "manual")
+    return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def _registry() -> Any:
+    import mlflow
+
+    from mlpublish import config
+    from mlpublish.registry import Registry
+
+    uri = config.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return Registry(uri, config.registry_uri(uri))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from mlpublish.report import model_status, status_text
+
+    status = model_status(_registry(), args.name)
+    print(json.dumps(status, indent=2) if args.json else status_text(status))
+    return EXIT_OK
+
+
+def _move(args: argparse.Namespace) -> int:
+    from mlpublish.catalog import open_catalog
+    from mlpublish.steps import promote_version, rollback_champion
+
+    reg, catalog = _registry(), open_catalog()
+    if args.command == "promote":
+        result = promote_version(reg, catalog, args.name, args.version)
+    else:
+        result = rollback_champion(reg, catalog, args.name)
+    print(result.reason)
+    return EXIT_OK
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    from mlpublish.catalog import open_catalog
+
+    catalog = open_catalog()
+    entity = catalog.find_model(args.name)
+    fqn = entity["fullyQualifiedName"]
+    if args.catalog_command == "show":
+        out: Any = {**entity, "aliasHistory": catalog.alias_history(fqn)}
+    elif args.catalog_command == "lineage":
+        out = catalog.lineage(fqn)
+    else:
+        out = catalog.versions(fqn)
+    print(json.dumps(out, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

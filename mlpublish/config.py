@@ -1,0 +1,64 @@
+"""Where things live by default, and how the environment overrides it.
+
+Precedence for every setting: the spec's explicit value (which may itself use
+``${VAR:-default}``), then the environment variable, then the embedded default
+(files in the working directory, so nothing needs a server).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_TRACKING_DB = "mlflow.db"
+DEFAULT_ARTIFACT_DIR = "mlartifacts"
+DEFAULT_CATALOG_FILE = "mlpublish-catalog.db"
+DEFAULT_WAREHOUSE_URL = "sqlite:///warehouse.db"
+
+
+def tracking_uri(spec_value: str | None = None) -> str:
+    """MLflow tracking URI: spec, then ``MLFLOW_TRACKING_URI``, then SQLite in the working directory."""
+    if spec_value:
+        return spec_value
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_DB}"
+
+
+def registry_uri(tracking: str) -> str:
+    """Registry URI: ``MLFLOW_REGISTRY_URI`` when set, else the tracking URI (MLflow's own rule)."""
+    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking
+
+
+def artifact_root(tracking: str) -> str | None:
+    """Artifact location for new experiments.
+
+    With a database tracking URI and no server, MLflow would put artifacts in a
+    relative ``./mlruns`` that depends on the caller's working directory; we pin
+    it to an absolute folder. A tracking server decides for itself (None).
+    """
+    env = os.environ.get("MLPUBLISH_ARTIFACT_ROOT")
+    if env:
+        return env
+    if tracking.startswith(("http://", "https://", "databricks")):
+        return None
+    return (Path.cwd() / DEFAULT_ARTIFACT_DIR).resolve().as_uri()
+
+
+def catalog_url(spec_value: str | None = None) -> str:
+    """Catalog location: spec, then ``MLPUBLISH_CATALOG``, then the embedded local catalog file."""
+    if spec_value:
+        return spec_value
+    return os.environ.get("MLPUBLISH_CATALOG") or str(Path.cwd() / DEFAULT_CATALOG_FILE)
+
+
+def allowed_module_prefixes() -> tuple[str, ...]:
+    """Top-level packages an estimator or trainer may be imported from.
+
+    ``sklearn`` always; more through ``MLPUBLISH_ALLOWED_MODULES`` (comma-separated
+    package prefixes such as ``xgboost,lightgbm,acme.models``). A spec can never
+    widen this list: it is the operator's decision, not the spec author's.
+    """
+    extra = os.environ.get("MLPUBLISH_ALLOWED_MODULES", "")
+    return ("sklearn",) + tuple(p.strip() for p in extra.split(",") if p.strip())

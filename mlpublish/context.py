@@ -1,0 +1,55 @@
+"""Everything a step needs besides its inputs: spec, registry, catalog, pipeline identity."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlpublish import config
+from mlpublish.catalog import open_catalog
+from mlpublish.errors import CatalogUnavailable, MlpublishError
+from mlpublish.preflight import Preflight, preflight
+from mlpublish.registry import Registry
+from mlpublish.spec import Spec
+
+log = logging.getLogger("mlpublish")
+
+
+@dataclass
+class PublishContext:
+    spec: Spec
+    preflight: Preflight
+    registry: Registry
+    catalog: Any
+    pipeline: dict[str, str] | None = None
+    # In-process shortcuts (held-out rows, fitted model) so a chain run in one
+    # process does not re-download what it just produced. Steps run in separate
+    # processes (Airflow tasks) read the same things back from MLflow instead.
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: Any = None,
+               check_warehouse: bool = True) -> "PublishContext":
+        """Validate the spec (no writes) and connect to the registry and catalog."""
+        import mlflow
+
+        pf = preflight(spec, check_warehouse=check_warehouse)
+        uri = config.tracking_uri(spec.mlflow.trackingUri)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(config.registry_uri(uri))
+        return cls(spec, pf, Registry(uri, config.registry_uri(uri)),
+                   catalog if catalog is not None else open_catalog(spec.catalog.url), pipeline)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def emit(self, *events: Any) -> None:
+        """Send catalog events. A catalog failure is reported, never half-applied (the sink is transactional)."""
+        try:
+            self.catalog.publish(events)
+        except MlpublishError:
+            raise
+        except Exception as exc:
+            raise CatalogUnavailable(f"catalog {self.catalog!r} refused an update for {self.spec.fqn}: {exc}") from exc

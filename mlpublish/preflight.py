@@ -1,0 +1,103 @@
+"""Checks that need more than the YAML: the estimator, the metrics, the warehouse.
+
+Everything here only reads. ``mlpublish check`` runs exactly this; ``run`` runs
+it before its first write, so a bad spec never leaves anything behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlpublish.errors import SpecError, WarehouseError
+from mlpublish.metrics import default_select_by, metrics_for
+from mlpublish.modelling import EstimatorRef, resolve_estimator
+from mlpublish.spec import Spec
+from mlpublish.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Preflight:
+    spec: Spec
+    estimator: EstimatorRef
+    warehouse: Warehouse
+    training_fqn: str
+    training_columns: dict[str, str]
+
+    @property
+    def task(self) -> str:
+        return self.estimator.task
+
+    @property
+    def select_by(self) -> str:
+        return self.spec.training.selectBy or default_select_by(self.task)
+
+
+def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
+    """Validate ``spec`` against the estimator and the warehouse; raise SpecError listing every problem."""
+    src = spec.source_path
+    problems: list[tuple[str, str]] = []
+
+    ref = resolve_estimator(spec.training.estimator, spec.training.task, src)
+    known = metrics_for(ref.task)
+    for i, gate in enumerate(spec.validation.gates):
+        if gate.metric not in known:
+            problems.append((f"validation.gates[{i}].metric", f"{gate.metric!r} is not computed for {ref.task}; expected one of: {', '.join(known)}"))
+    if spec.training.selectBy and spec.training.selectBy not in known:
+        problems.append(("training.selectBy", f"{spec.training.selectBy!r} is not computed for {ref.task}; expected one of: {', '.join(known)}"))
+
+    accepted = ref.param_names()
+    if accepted is not None:
+        for i, hp in enumerate(spec.mlHyperParameters):
+            if hp.name not in accepted:
+                problems.append((f"mlHyperParameters[{i}].name", f"{ref.path} has no parameter {hp.name!r}"))
+        for name in spec.training.candidates:
+            if name not in accepted:
+                problems.append((f"training.candidates.{name}", f"{ref.path} has no parameter {name!r}"))
+    n = len(spec.training.grid())
+    if n > spec.training.maxCandidates:
+        problems.append(("training.candidates", f"{n} combinations exceed training.maxCandidates={spec.training.maxCandidates}"))
+
+    wh = Warehouse.from_spec(spec.data)
+    columns: dict[str, str] = {}
+    if check_warehouse:
+        try:
+            columns = wh.columns(spec.data.trainingTable)
+        except WarehouseError as exc:
+            problems.append(("data.trainingTable", str(exc)))
+        if columns:
+            for i, f in enumerate(spec.mlFeatures):
+                if f.name not in columns:
+                    problems.append((f"mlFeatures[{i}].name", f"column {f.name!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+            if spec.target not in columns:
+                problems.append(("target", f"column {spec.target!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+            for col in spec.data.keyColumns:
+                if col not in columns:
+                    problems.append(("data.keyColumns", f"column {col!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+        problems += _check_sources(spec, wh)
+    if problems:
+        raise SpecError(src, problems)
+    return Preflight(spec, ref, wh, wh.table_fqn(spec.data.trainingTable), columns)
+
+
+def _check_sources(spec: Spec, wh: Warehouse) -> list[tuple[str, str]]:
+    """Feature sources in this warehouse must exist, column included. Others are the catalog's business."""
+    problems: list[tuple[str, str]] = []
+    cache: dict[tuple[str, str], dict[str, str] | str] = {}
+    for i, f in enumerate(spec.mlFeatures):
+        for j, src in enumerate(f.featureSources):
+            if not src.dataSourceFqn or not wh.owns(src.dataSourceFqn):
+                continue
+            _, _, schema, table = src.dataSourceFqn.split(".")
+            key = (schema, table)
+            if key not in cache:
+                try:
+                    cache[key] = wh.columns(table, schema=schema)
+                except WarehouseError as exc:
+                    cache[key] = str(exc)
+            cols = cache[key]
+            where = f"mlFeatures[{i}].featureSources[{j}]"
+            if isinstance(cols, str):
+                problems.append((where + ".dataSourceFqn", cols))
+            elif src.name not in cols:
+                problems.append((where + ".name", f"column {src.name!r} not found in {src.dataSourceFqn}"))
+    return problems

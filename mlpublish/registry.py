@@ -1,0 +1,223 @@
+"""The MLflow registry: versions, aliases, validation tags, and a lock for compare-and-set.
+
+MLflow has no compare-and-set on aliases, so moves of ``champion`` happen under
+a registry-wide lock that every client of the same registry sees: a registered
+model named ``mlpublish-lock.<model>``. Creating a registered model is atomic
+(unique name in the registry database), deleting it releases the lock, and a
+lock whose lease expired (its holder died) is broken by the next contender.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from mlpublish.errors import NotFound, RegistryConflict, RegistryError
+
+VALIDATION_TAG = "model_validation_status"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "mlpublish.champion_history"
+PREVIOUS_TAG = "mlpublish.previous_champion"
+LOCK_PREFIX = "mlpublish-lock."
+HISTORY_KEEP = 25
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "error_code", "") or "")
+
+
+class Registry:
+    """Thin, error-translating wrapper around :class:`mlflow.MlflowClient`."""
+
+    def __init__(self, tracking_uri: str, registry_uri: str | None = None):
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return fn(*args, **kwargs)
+        except MlflowException as exc:
+            if _code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                raise NotFound(f"{what}: not found in the registry at {_safe(self.tracking_uri)}") from None
+            raise RegistryError(f"{what} failed at {_safe(self.tracking_uri)}: {exc.message}") from None
+        except (OSError, ConnectionError) as exc:
+            raise RegistryError(f"{what}: cannot reach MLflow at {_safe(self.tracking_uri)} ({exc.__class__.__name__})") from None
+
+    # Experiments -------------------------------------------------------------
+    def ensure_experiment(self, name: str, artifact_location: str | None) -> str:
+        from mlflow.exceptions import MlflowException
+
+        exp = self._call(f"experiment {name!r}", self.client.get_experiment_by_name, name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                self._call(f"restore experiment {name!r}", self.client.restore_experiment, exp.experiment_id)
+            return exp.experiment_id
+        try:
+            return self.client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException as exc:
+            if _code(exc) == "RESOURCE_ALREADY_EXISTS":  # created concurrently
+                return self.client.get_experiment_by_name(name).experiment_id
+            raise RegistryError(f"create experiment {name!r}: {exc.message}") from None
+
+    # Registered models ---------------------------------------------------------
+    def ensure_registered_model(self, name: str, description: str | None) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.create_registered_model(name, description=description)
+        except MlflowException as exc:
+            if _code(exc) != "RESOURCE_ALREADY_EXISTS":
+                raise RegistryError(f"register model {name!r}: {exc.message}") from None
+
+    def model_exists(self, name: str) -> bool:
+        try:
+            self._call(f"model {name!r}", self.client.get_registered_model, name)
+            return True
+        except NotFound:
+            return False
+
+    def model_tags(self, name: str) -> dict[str, str]:
+        return dict(self._call(f"model {name!r}", self.client.get_registered_model, name).tags)
+
+    def aliases(self, name: str) -> dict[str, str]:
+        rm = self._call(f"model {name!r}", self.client.get_registered_model, name)
+        return {a: str(v) for a, v in (rm.aliases or {}).items()}
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        try:
+            return self.aliases(name).get(alias)
+        except NotFound:
+            return None
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self._call(f"set alias {alias}={version} on {name!r}", self.client.set_registered_model_alias, name, alias, version)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        try:
+            self._call(f"delete alias {alias} on {name!r}", self.client.delete_registered_model_alias, name, alias)
+        except NotFound:
+            pass
+
+    # Versions ------------------------------------------------------------------
+    def versions(self, name: str) -> list[Any]:
+        found = self._call(f"versions of {name!r}", self.client.search_model_versions, f"name = '{_q(name)}'")
+        return sorted(found, key=lambda v: int(v.version))
+
+    def version_for_run(self, name: str, run_id: str) -> Any | None:
+        found = self._call(
+            f"versions of {name!r} for run {run_id}",
+            self.client.search_model_versions,
+            f"name = '{_q(name)}' and run_id = '{_q(run_id)}'",
+        )
+        return min(found, key=lambda v: int(v.version)) if found else None
+
+    def get_version(self, name: str, version: str) -> Any:
+        return self._call(f"model {name!r} version {version}", self.client.get_model_version, name, str(version))
+
+    def create_version(self, name: str, source: str, run_id: str, model_id: str | None, tags: dict[str, str], description: str | None) -> Any:
+        return self._call(
+            f"create version of {name!r} for run {run_id}",
+            self.client.create_model_version,
+            name, source, run_id=run_id, tags=tags, description=description, model_id=model_id,
+        )
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self._call(f"tag {key} on {name!r} version {version}", self.client.set_model_version_tag, name, str(version), key, value)
+
+    # Runs ----------------------------------------------------------------------
+    def run(self, run_id: str) -> Any:
+        return self._call(f"run {run_id}", self.client.get_run, run_id)
+
+    def set_run_tag(self, run_id: str, key: str, value: str) -> None:
+        self._call(f"tag {key} on run {run_id}", self.client.set_tag, run_id, key, value)
+
+    # Champion history ----------------------------------------------------------
+    def history(self, name: str) -> list[dict[str, Any]]:
+        raw = self.model_tags(name).get(HISTORY_TAG)
+        try:
+            return json.loads(raw) if raw else []
+        except ValueError:
+            return []
+
+    def record_champion_move(self, name: str, *, to: str, frm: str | None, action: str, reason: str) -> dict[str, Any]:
+        entry = {"to": to, "from": frm, "action": action, "at": now_iso(), "reason": reason[:200]}
+        hist = (self.history(name) + [entry])[-HISTORY_KEEP:]
+        self._call("record champion history", self.client.set_registered_model_tag, name, HISTORY_TAG, json.dumps(hist, separators=(",", ":")))
+        if frm is not None:
+            self._call("record previous champion", self.client.set_registered_model_tag, name, PREVIOUS_TAG, frm)
+        return entry
+
+    # Lock ----------------------------------------------------------------------
+    @contextmanager
+    def lock(self, name: str, *, timeout: float = 120.0, lease: float = 300.0) -> Iterator[None]:
+        """Hold the registry-wide lock for ``name`` (see module docstring)."""
+        from mlflow.exceptions import MlflowException
+
+        lock_name = f"{LOCK_PREFIX}{name}"
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            try:
+                self.client.create_registered_model(
+                    lock_name,
+                    tags={"owner": owner, "expires_at": str(time.time() + lease)},
+                    description=f"mlpublish lock for {name}: held while aliases move; safe to delete if stale",
+                )
+                break
+            except MlflowException as exc:
+                if _code(exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise RegistryError(f"lock for {name!r}: {exc.message}") from None
+            self._break_if_stale(lock_name)
+            if time.monotonic() > deadline:
+                raise RegistryConflict(f"model {name!r} is locked by another publish (registered model {lock_name!r}) for more than {timeout:.0f}s")
+            time.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 1.0)
+        try:
+            yield
+        finally:
+            try:
+                held = self.client.get_registered_model(lock_name)
+                if held.tags.get("owner") == owner:
+                    self.client.delete_registered_model(lock_name)
+            except MlflowException:
+                pass
+
+    def _break_if_stale(self, lock_name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            held = self.client.get_registered_model(lock_name)
+            if float(held.tags.get("expires_at", "inf")) < time.time():
+                self.client.delete_registered_model(lock_name)
+        except (MlflowException, ValueError):
+            pass
+
+
+def _q(value: str) -> str:
+    """Escape a value for an MLflow search filter string."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _safe(uri: str) -> str:
+    from mlpublish.warehouse import redact_url
+
+    if "://" in uri and "@" in uri:
+        return redact_url(uri)
+    return uri

@@ -1,0 +1,101 @@
+"""Typed results of the steps: small, JSON-serializable values (what an XCom may carry)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from mlpublish.gates import CheckResult
+
+Status = Literal["PENDING", "PASSED", "FAILED"]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Candidate(BaseModel):
+    params: dict[str, Any]
+    score: float | None
+    run_id: str | None = None
+
+
+class TrainResult(_Result):
+    model_name: str
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    model_id: str | None
+    task: str
+    select_by: str
+    params: dict[str, Any]
+    candidates: list[Candidate]
+    train_rows: int
+    test_rows: int
+    dataset_digest: str
+    training_fqn: str
+    fit_seconds: float
+
+
+class EvaluateResult(_Result):
+    model_name: str
+    run_id: str
+    metrics: dict[str, float]
+    champion_version: str | None
+    champion_metrics: dict[str, float] | None
+    champion_error: str | None = None
+    artifacts: list[str] = []
+
+
+class ValidateResult(_Result):
+    model_name: str
+    run_id: str
+    status: Status
+    checks: list[CheckResult]
+    champion_version: str | None
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def summary(self) -> str:
+        if self.status == "PASSED":
+            return f"PASSED ({sum(c.outcome == 'pass' for c in self.checks)} checks passed)"
+        return "FAILED: " + "; ".join(f"{c.name}: {c.detail}" for c in self.failures)
+
+
+class RegisterResult(_Result):
+    model_name: str
+    run_id: str
+    status: Status
+    version: str | None
+    created: bool
+    aliases: list[str] = []
+    reason: str = ""
+
+
+class PromoteResult(_Result):
+    model_name: str
+    version: str | None
+    promoted: bool
+    mode: str
+    champion_before: str | None
+    champion_after: str | None
+    reason: str
+    checks: list[CheckResult] = []
+
+
+class ChainResult(_Result):
+    train: TrainResult
+    evaluate: EvaluateResult
+    validate_: ValidateResult
+    register: RegisterResult | None
+    promote: PromoteResult | None
+
+    @property
+    def status(self) -> Status:
+        return self.validate_.status

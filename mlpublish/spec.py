@@ -1,0 +1,443 @@
+"""The YAML spec: parsed, environment-expanded and validated into typed models.
+
+Field names follow the OpenMetadata ``ml_model.yaml`` of the OpenMetadata demo
+(``serviceName``, ``mlFeatures``, ``featureSources``, ``dataSourceFqn``,
+``mlHyperParameters``, ``mlStore`` ...) so such a file is accepted as it is; the
+chain adds ``data``, ``training``, ``validation``, ``promotion`` and ``mlflow``.
+
+Loading does no I/O beyond reading the file. Checks that need the estimator or
+the warehouse live in :mod:`mlpublish.preflight`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlpublish import config
+from mlpublish.errors import SpecError
+
+MAX_SPEC_BYTES = 1 << 20
+MAX_YAML_ALIASES = 100
+MAX_YAML_DEPTH = 20
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,127}$"
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+Scalar = str | int | float | bool | None
+
+# OpenMetadata's FeatureSourceDataType and FeatureType enums.
+FeatureSourceDataType = Literal[
+    "integer", "number", "string", "array", "date", "timestamp", "object", "boolean"
+]
+FeatureType = Literal["numerical", "categorical"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class FeatureSource(_Model):
+    name: str = Field(min_length=1, description="Source column name.")
+    dataType: FeatureSourceDataType
+    dataSourceFqn: str | None = Field(
+        default=None, description="FQN of the source table: <service>.<database>.<schema>.<table>."
+    )
+    description: str | None = None
+
+    @field_validator("dataSourceFqn")
+    @classmethod
+    def _four_parts(cls, v: str | None) -> str | None:
+        if v is not None and (len(v.split(".")) != 4 or not all(v.split("."))):
+            raise ValueError(f"expected <service>.<database>.<schema>.<table>, got {v!r}")
+        return v
+
+
+class MlFeature(_Model):
+    name: str = Field(pattern=IDENT_PATTERN, description="Column of the training table.")
+    dataType: FeatureType = "numerical"
+    description: str | None = None
+    featureAlgorithm: str | None = None
+    featureSources: list[FeatureSource] = []
+
+
+class HyperParameter(_Model):
+    name: str = Field(pattern=IDENT_PATTERN)
+    value: Scalar
+    description: str | None = None
+
+
+class MlStore(_Model):
+    storage: str | None = None
+    imageRepository: str | None = None
+
+
+class DataSpec(_Model):
+    connection: str = Field(default=config.DEFAULT_WAREHOUSE_URL, description="SQLAlchemy URL of the warehouse.")
+    service: str = Field(default="warehouse", pattern=NAME_PATTERN, description="Catalog database service name.")
+    database: str | None = Field(default=None, pattern=IDENT_PATTERN)
+    schema_: str | None = Field(default=None, alias="schema", pattern=IDENT_PATTERN)
+    trainingTable: str = Field(pattern=IDENT_PATTERN)
+    keyColumns: list[str] = []
+    predictionsTable: str | None = Field(default=None, pattern=IDENT_PATTERN)
+
+    @field_validator("keyColumns")
+    @classmethod
+    def _idents(cls, v: list[str]) -> list[str]:
+        for col in v:
+            if not re.match(IDENT_PATTERN, col):
+                raise ValueError(f"column name {col!r} must match {IDENT_PATTERN}")
+        return v
+
+
+class Split(_Model):
+    testSize: float = Field(default=0.25, gt=0, lt=1)
+    validationSize: float = Field(
+        default=0.2, ge=0, lt=1,
+        description="Share of the training part held out to choose among candidates (only with several).",
+    )
+    seed: int = 42
+    stratify: bool = True
+
+
+class Training(_Model):
+    estimator: str = Field(
+        description="Dotted path of an sklearn-API class (pkg.mod.Class) or a trainer function (pkg.mod:function)."
+    )
+    task: Literal["classification", "regression"] | None = None
+    candidates: dict[str, list[Scalar]] = {}
+    selectBy: str | None = None
+    split: Split = Split()
+    maxCandidates: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("estimator")
+    @classmethod
+    def _dotted(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$", v):
+            raise ValueError("expected a dotted path such as sklearn.ensemble.RandomForestClassifier or pkg.mod:train")
+        return v
+
+    @field_validator("candidates")
+    @classmethod
+    def _grid(cls, v: dict[str, list[Scalar]]) -> dict[str, list[Scalar]]:
+        for key, values in v.items():
+            if not re.match(IDENT_PATTERN, key):
+                raise ValueError(f"parameter name {key!r} must match {IDENT_PATTERN}")
+            if not values:
+                raise ValueError(f"candidates.{key} is empty: give at least one value")
+        return v
+
+    def grid(self) -> list[dict[str, Scalar]]:
+        """Every combination of the candidate values, in spec order."""
+        combos: list[dict[str, Scalar]] = [{}]
+        for key, values in self.candidates.items():
+            combos = [{**c, key: val} for c in combos for val in values]
+        return combos
+
+
+class Gate(_Model):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    maxDropVsChampion: float | None = Field(default=None, ge=0)
+    minGainVsChampion: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> "Gate":
+        set_ = [k for k in ("min", "max", "maxDropVsChampion", "minGainVsChampion") if getattr(self, k) is not None]
+        if len(set_) != 1:
+            raise ValueError(
+                "a gate needs exactly one of min, max, maxDropVsChampion, minGainVsChampion"
+                + (f" (got {', '.join(set_)})" if set_ else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("min", "max", "maxDropVsChampion", "minGainVsChampion"):
+            if getattr(self, k) is not None:
+                return k
+        raise AssertionError("validated gate without threshold")
+
+    @property
+    def threshold(self) -> float:
+        return float(getattr(self, self.kind))
+
+    @property
+    def relative(self) -> bool:
+        return self.kind in ("maxDropVsChampion", "minGainVsChampion")
+
+    def describe(self) -> str:
+        return f"{self.metric} {self.kind} {self.threshold:g}"
+
+
+class Validation(_Model):
+    gates: list[Gate] = []
+    allowFirstWithoutChampion: bool = Field(
+        default=True, description="With no champion yet, relative gates are skipped and absolute gates decide."
+    )
+    registerFailed: bool = Field(default=False, description="Register FAILED candidates for audit (never aliased).")
+    requireMetadata: bool = True
+    smokeTestRows: int = Field(default=50, ge=1, le=10000)
+
+
+class Promotion(_Model):
+    mode: Literal["auto", "manual"] = "auto"
+
+
+class MlflowSpec(_Model):
+    trackingUri: str | None = None
+    experiment: str | None = None
+
+
+class CatalogSpec(_Model):
+    url: str | None = None
+
+
+class Spec(_Model):
+    name: str = Field(pattern=NAME_PATTERN)
+    serviceName: str = Field(default="mlpublish", pattern=NAME_PATTERN)
+    displayName: str | None = None
+    description: str | None = None
+    algorithm: str = Field(min_length=1)
+    target: str = Field(pattern=IDENT_PATTERN)
+    owners: list[str] = []
+    server: str | None = None
+    dashboard: str | None = None
+    schedule: str | None = Field(default=None, description="Retraining cron (five fields) for the orchestrators.")
+    limitations: list[str] = []
+    mlStore: MlStore | None = None
+    mlFeatures: list[MlFeature] = Field(min_length=1)
+    mlHyperParameters: list[HyperParameter] = []
+    data: DataSpec
+    training: Training
+    validation: Validation = Validation()
+    promotion: Promotion = Promotion()
+    mlflow: MlflowSpec = MlflowSpec()
+    catalog: CatalogSpec = CatalogSpec()
+
+    # Where the spec came from; not a YAML field.
+    source_path: str = Field(default="<memory>", exclude=True, repr=False)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith("@") and len(v.split()) != 5:
+            raise ValueError(f"expected a five-field cron expression or a preset like @daily, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Spec":
+        names = [f.name for f in self.mlFeatures]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"mlFeatures: duplicate feature names {dupes}")
+        if self.target in names:
+            raise ValueError(f"target {self.target!r} is also listed in mlFeatures")
+        overlap = sorted(set(self.data.keyColumns) & (set(names) | {self.target}))
+        if overlap:
+            raise ValueError(f"data.keyColumns {overlap} overlap the features or the target")
+        hp = [h.name for h in self.mlHyperParameters]
+        both = sorted(set(hp) & set(self.training.candidates))
+        if both:
+            raise ValueError(f"{both} set both in mlHyperParameters and training.candidates: choose one")
+        return self
+
+    # Derived names -------------------------------------------------------
+    @property
+    def fqn(self) -> str:
+        """The MlModel FQN in the catalog: <serviceName>.<name>."""
+        return f"{self.serviceName}.{self.name}"
+
+    @property
+    def experiment_name(self) -> str:
+        return self.mlflow.experiment or f"mlpublish/{self.name}"
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.mlFeatures]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [f.name for f in self.mlFeatures if f.dataType == "categorical"]
+
+    @property
+    def fixed_params(self) -> dict[str, Scalar]:
+        return {h.name: h.value for h in self.mlHyperParameters}
+
+
+# --------------------------------------------------------------------------
+# Loading
+
+
+_ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: str, where: str, problems: list[tuple[str, str]]) -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}``; ``$$`` is a literal ``$``."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        var, default = m.group(1), m.group(2)
+        val = os.environ.get(var)
+        if val is None or (val == "" and default is not None):
+            if default is None:
+                problems.append((where, f"environment variable {var} is not set and has no default (${{{var}:-...}})"))
+                return ""
+            return default
+        return val
+
+    return _ENV_RE.sub(sub, value)
+
+
+def _walk_expand(obj: Any, path: tuple, problems: list[tuple[str, str]]) -> Any:
+    if isinstance(obj, dict):
+        return {k: _walk_expand(v, path + (k,), problems) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_walk_expand(v, path + (i,), problems) for i, v in enumerate(obj)]
+    if isinstance(obj, str) and "$" in obj:
+        return expand_env(obj, _fmt_path(path), problems)
+    return obj
+
+
+def _fmt_path(path: tuple) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "<root>"
+
+
+def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map each field path to its 1-based line in the YAML file."""
+    out = {} if out is None else out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, val in node.value:
+            k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
+            out[path + (k,)] = key.start_mark.line + 1
+            if len(path) < MAX_YAML_DEPTH:
+                _line_index(val, path + (k,), out)
+    elif isinstance(node, yaml.SequenceNode) and len(path) < MAX_YAML_DEPTH:
+        for i, val in enumerate(node.value):
+            _line_index(val, path + (i,), out)
+    return out
+
+
+def _guard_yaml(text: str, where: str) -> None:
+    """Refuse alias bombs and absurd nesting before anything is constructed."""
+    aliases = depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_YAML_ALIASES:
+                    raise SpecError(where, [("<root>", f"more than {MAX_YAML_ALIASES} YAML aliases: refused")])
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise SpecError(where, [("<root>", f"nesting deeper than {MAX_YAML_DEPTH} levels: refused")])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(where, [(loc, f"YAML syntax error: {problem}")]) from None
+
+
+def _allowed_fields(loc: tuple) -> list[str]:
+    """The field names allowed at the parent of ``loc`` (for 'unknown field' messages)."""
+    model: Any = Spec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        info = next((f for n, f in fields.items() if n == part or f.alias == part), None)
+        if info is None:
+            return []
+        ann = info.annotation
+        for cand in (ann, *getattr(ann, "__args__", ())):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                model = cand
+                break
+            inner = getattr(cand, "__args__", ())
+            sub = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+            if sub:
+                model = sub
+                break
+        else:
+            return []
+    return sorted(f.alias or n for n, f in model.model_fields.items() if n != "source_path")
+
+
+def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        # model-level validators report at the model itself
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        where = _fmt_path(loc)
+        if line is not None:
+            where += f" (line {line})"
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_fields(loc)
+            msg = f"unknown field {loc[-1]!r}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            if "input" in err and err["type"] not in ("model_type",) and not isinstance(err["input"], (dict, list)):
+                msg += f" (got {err['input']!r})"
+        problems.append((where, msg))
+    return problems
+
+
+def parse_spec(text: str, source: str = "<memory>") -> Spec:
+    """Parse spec text. Raises :class:`SpecError` listing every problem found."""
+    if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
+        raise SpecError(source, [("<root>", f"spec larger than {MAX_SPEC_BYTES} bytes: refused")])
+    _guard_yaml(text, source)
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is None:
+        raise SpecError(source, [("<root>", "the file is empty; expected a mapping with at least name, algorithm, target")])
+    raw = yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise SpecError(source, [("<root> (line 1)", f"expected a mapping of fields, got {type(raw).__name__}")])
+    bad_keys = [k for k in raw if not isinstance(k, str)]
+    if bad_keys:
+        raise SpecError(source, [("<root>", f"field names must be strings, got {bad_keys!r}")])
+    problems: list[tuple[str, str]] = []
+    expanded = _walk_expand(raw, (), problems)
+    if problems:
+        raise SpecError(source, problems)
+    lines = _line_index(node)
+    try:
+        return Spec.model_validate({**expanded, "source_path": source})
+    except ValidationError as exc:
+        raise SpecError(source, _problems_from(exc, lines)) from None
+
+
+def load_spec(path: str | os.PathLike[str]) -> Spec:
+    """Read and parse a spec file."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(str(p), [("<root>", f"spec larger than {MAX_SPEC_BYTES} bytes ({size}): refused")])
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(str(p), [("<file>", "no such file")]) from None
+    except IsADirectoryError:
+        raise SpecError(str(p), [("<file>", "is a directory, expected a YAML file")]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(str(p), [("<file>", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    return parse_spec(text, str(p))

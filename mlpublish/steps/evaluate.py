@@ -1,0 +1,119 @@
+"""evaluate: metrics on the held-out rows, for the candidate and for the current champion on the same rows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlpublish.catalog.events import SetModelProperties
+from mlpublish.context import PublishContext
+from mlpublish.errors import NotFound, StepError
+from mlpublish.metrics import compute_metrics
+from mlpublish.registry import CHAMPION
+from mlpublish.results import EvaluateResult, TrainResult
+from mlpublish.steps.train import HOLDOUT_ARTIFACT
+
+log = logging.getLogger("mlpublish.evaluate")
+
+
+def load_holdout(ctx: PublishContext, run_id: str) -> tuple[Any, Any]:
+    """The candidate's held-out rows (X, y): from this process's cache, else from the run's artifacts."""
+    cached = ctx.cache.get(("holdout", run_id))
+    if cached is not None:
+        return cached
+    import mlflow.artifacts
+    import pandas as pd
+
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=HOLDOUT_ARTIFACT,
+                                                   tracking_uri=ctx.registry.tracking_uri)
+    except Exception as exc:
+        raise StepError(f"{ctx.name}: run {run_id} has no held-out rows ({HOLDOUT_ARTIFACT}); was it produced by train? ({exc})") from None
+    frame = pd.read_parquet(path)
+    target = ctx.spec.target
+    X, y = frame.drop(columns=[target]), frame[target]
+    ctx.cache[("holdout", run_id)] = (X, y)
+    return X, y
+
+
+def load_candidate(ctx: PublishContext, train: TrainResult) -> Any:
+    model = ctx.cache.get(("model", train.run_id))
+    if model is None:
+        import mlflow.sklearn
+
+        model = mlflow.sklearn.load_model(train.model_uri)
+        ctx.cache[("model", train.run_id)] = model
+    return model
+
+
+def evaluate_version(ctx: PublishContext, version: str, X: Any, y: Any) -> tuple[dict[str, float] | None, str | None]:
+    """Metrics of a registered version on (X, y), or an explanation of why it cannot score them."""
+    import mlflow.sklearn
+
+    key = ("version_model", version)
+    try:
+        model = ctx.cache.get(key) or mlflow.sklearn.load_model(f"models:/{ctx.name}/{version}")
+        ctx.cache[key] = model
+    except Exception as exc:
+        return None, f"cannot load {ctx.name} v{version}: {exc.__class__.__name__}: {exc}"
+    expected = list(getattr(model, "feature_names_in_", []))
+    missing = [c for c in expected if c not in X.columns]
+    if missing:
+        return None, f"{ctx.name} v{version} needs columns {missing} that the candidate's rows do not have"
+    try:
+        return compute_metrics(ctx.preflight.task, model, X[expected] if expected else X, y), None
+    except Exception as exc:
+        return None, f"{ctx.name} v{version} failed to score the candidate's rows: {exc.__class__.__name__}: {exc}"
+
+
+def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
+    import mlflow
+
+    X, y = load_holdout(ctx, train.run_id)
+    model = load_candidate(ctx, train)
+    metrics = compute_metrics(train.task, model, X, y)
+    champion_version = ctx.registry.alias_version(ctx.name, CHAMPION)
+    champion_metrics, champion_error = None, None
+    if champion_version is not None:
+        champion_metrics, champion_error = evaluate_version(ctx, champion_version, X, y)
+        if champion_error:
+            log.warning("%s: %s", ctx.name, champion_error)
+
+    artifacts: list[str] = []
+    try:
+        with mlflow.start_run(run_id=train.run_id):
+            mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+            if champion_metrics:
+                mlflow.log_metrics({f"champion_test_{k}": v for k, v in champion_metrics.items()})
+            mlflow.set_tag("mlpublish.compared_champion", champion_version or "none")
+            with tempfile.TemporaryDirectory() as tmp:
+                report = {"candidate": metrics, "champion_version": champion_version,
+                          "champion": champion_metrics, "champion_error": champion_error, "rows": len(y)}
+                (Path(tmp) / "metrics.json").write_text(json.dumps(report, indent=2))
+                from mlpublish.plots import evaluation_plots
+
+                champion_model = ctx.cache.get(("version_model", champion_version)) if champion_metrics else None
+                for path in evaluation_plots(train.task, model, champion_model, champion_version, X, y, Path(tmp)):
+                    artifacts.append(f"evaluation/{path.name}")
+                mlflow.log_artifacts(tmp, artifact_path="evaluation")
+                artifacts.append("evaluation/metrics.json")
+    except NotFound:
+        raise
+    except Exception as exc:
+        raise StepError(f"{ctx.name}: cannot record the evaluation of run {train.run_id}: {exc}") from exc
+
+    result = EvaluateResult(model_name=ctx.name, run_id=train.run_id, metrics=metrics,
+                            champion_version=champion_version, champion_metrics=champion_metrics,
+                            champion_error=champion_error, artifacts=sorted(artifacts))
+    ctx.emit(SetModelProperties(fqn=ctx.spec.fqn, properties={
+        "latestMetrics": json.dumps({k: round(v, 6) for k, v in sorted(metrics.items())}),
+        "comparedChampionVersion": champion_version or "none",
+    }))
+    log.info("%s: evaluated run %s: %s%s", ctx.name, train.run_id,
+             ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())),
+             f" (champion v{champion_version}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(champion_metrics.items())) + ")"
+             if champion_metrics else "")
+    return result

@@ -1,0 +1,136 @@
+"""promote: move ``champion`` to a challenger that still beats it; manual promotion; rollback.
+
+Every move of ``champion`` happens under the registry lock and re-reads the
+alias first (compare-and-set). If the champion moved since validation, the
+candidate is compared again with the new champion on its own held-out rows;
+if it no longer beats it, the move is refused and nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from mlpublish.catalog.events import RecordAliasChange, SetModelProperties
+from mlpublish.context import PublishContext
+from mlpublish.errors import GateFailed, NotFound, RegistryConflict
+from mlpublish.gates import beats_champion
+from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, now_iso
+from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult
+from mlpublish.steps.evaluate import evaluate_version, load_holdout
+from mlpublish.steps.register import CATALOG_FQN_TAG
+
+log = logging.getLogger("mlpublish.promote")
+
+
+def _move_champion(reg: Registry, catalog: Any, name: str, fqn: str | None, version: str,
+                   previous: str | None, action: str, reason: str) -> None:
+    """Set the alias and record the move (registry history tag, catalog alias history). Caller holds the lock."""
+    reg.set_alias(name, CHAMPION, version)
+    if reg.alias_version(name, CHALLENGER) == version:
+        reg.delete_alias(name, CHALLENGER)
+    entry = reg.record_champion_move(name, to=version, frm=previous, action=action, reason=reason)
+    reg.set_version_tag(name, version, "mlpublish.champion_since", entry["at"])
+    if catalog is not None and fqn:
+        try:
+            catalog.publish([
+                RecordAliasChange(fqn=fqn, alias=CHAMPION, version=version, previous=previous, action=action, at=entry["at"]),
+                SetModelProperties(fqn=fqn, properties={
+                    "championVersion": version, "previousChampionVersion": previous or "none",
+                    "aliases": json.dumps(reg.aliases(name), sort_keys=True), "lastPublishedAt": entry["at"],
+                }),
+            ])
+        except NotFound:
+            log.warning("%s: catalog has no entity %s; alias history kept in the registry only", name, fqn)
+
+
+def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult,
+                       registration: RegisterResult) -> PromoteResult:
+    spec, reg, name = ctx.spec, ctx.registry, ctx.spec.name
+    version = registration.version
+    mode = spec.promotion.mode
+    base = dict(model_name=name, version=version, mode=mode)
+    if version is None or validation.status != "PASSED":
+        current = reg.alias_version(name, CHAMPION)
+        return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current,
+                             reason=f"candidate run {validation.run_id} is {validation.status}: never promoted")
+    if mode == "manual":
+        current = reg.alias_version(name, CHAMPION)
+        reason = (f"promotion.mode is manual: v{version} waits as {CHALLENGER}; "
+                  f"approve with: mlpublish promote {name} --version {version}")
+        log.info("%s: %s", name, reason)
+        return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)
+
+    with reg.lock(name):
+        current = reg.alias_version(name, CHAMPION)
+        if current == version:
+            return PromoteResult(**base, promoted=True, champion_before=current, champion_after=current,
+                                 reason=f"v{version} is already {CHAMPION} (nothing to move)")
+        compared = evaluation.champion_version
+        checks = []
+        if current is not None and current != compared:
+            X, y = load_holdout(ctx, evaluation.run_id)
+            champ_metrics, err = evaluate_version(ctx, current, X, y)
+            if err:
+                reason = f"champion moved from v{compared or 'none'} to v{current} after validation and {err}: refused"
+                return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)
+            checks = beats_champion(spec.validation.gates, evaluation.metrics, champ_metrics, current)
+            failed = [c for c in checks if not c.passed]
+            if failed:
+                reason = (f"champion moved from v{compared or 'none'} to v{current} after validation and v{version} "
+                          f"no longer beats it: " + "; ".join(c.detail for c in failed))
+                log.warning("%s: %s", name, reason)
+                return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current,
+                                     reason=reason, checks=checks)
+        if current is None:
+            reason = (f"first {CHAMPION} of {name}: promoted on absolute gates alone"
+                      if compared is None else f"champion v{compared} was removed meanwhile; v{version} passed its gates")
+        else:
+            reason = f"v{version} beats {CHAMPION} v{current} on every relative gate"
+        _move_champion(reg, ctx.catalog, name, spec.fqn, version, current, "promote", reason)
+    log.info("%s: %s -> v%s (%s)", name, CHAMPION, version, reason)
+    return PromoteResult(**base, promoted=True, champion_before=current, champion_after=version, reason=reason, checks=checks)
+
+
+def promote_version(reg: Registry, catalog: Any, name: str, version: str, reason: str = "manual approval") -> PromoteResult:
+    """A person approves a version: it must exist and be PASSED. Relative gates are the person's call."""
+    mv = reg.get_version(name, version)
+    status = (mv.tags or {}).get(VALIDATION_TAG)
+    if status != "PASSED":
+        raise GateFailed(f"{name} v{version} has {VALIDATION_TAG}={status or 'unset'}: only PASSED versions can become {CHAMPION}",
+                         model=name, version=str(version))
+    fqn = reg.model_tags(name).get(CATALOG_FQN_TAG)
+    with reg.lock(name):
+        current = reg.alias_version(name, CHAMPION)
+        if current == str(version):
+            return PromoteResult(model_name=name, version=str(version), promoted=True, mode="manual",
+                                 champion_before=current, champion_after=current, reason=f"v{version} is already {CHAMPION}")
+        _move_champion(reg, catalog, name, fqn, str(version), current, "manual", reason)
+    return PromoteResult(model_name=name, version=str(version), promoted=True, mode="manual", champion_before=current,
+                         champion_after=str(version), reason=f"{reason}: {CHAMPION} v{current or 'none'} -> v{version}")
+
+
+def rollback_champion(reg: Registry, catalog: Any, name: str) -> PromoteResult:
+    """Restore the champion that the current one replaced (walks back on repeated rollbacks)."""
+    fqn = reg.model_tags(name).get(CATALOG_FQN_TAG)
+    with reg.lock(name):
+        current = reg.alias_version(name, CHAMPION)
+        if current is None:
+            raise NotFound(f"{name} has no {CHAMPION}: nothing to roll back")
+        target = rollback_target(reg.history(name), current)
+        if target is None:
+            raise RegistryConflict(f"{name}: no earlier {CHAMPION} recorded before v{current}; nothing to roll back to")
+        reg.set_version_tag(name, current, "mlpublish.rolled_back_at", now_iso())
+        _move_champion(reg, catalog, name, fqn, target, current, "rollback", f"rollback of v{current}")
+    log.info("%s: rolled back %s v%s -> v%s", name, CHAMPION, current, target)
+    return PromoteResult(model_name=name, version=target, promoted=True, mode="rollback", champion_before=current,
+                         champion_after=target, reason=f"{CHAMPION} rolled back from v{current} to v{target}")
+
+
+def rollback_target(history: list[dict[str, Any]], current: str) -> str | None:
+    """The version the current champion replaced when it was last promoted (not by a rollback)."""
+    for entry in reversed(history):
+        if entry.get("to") == current and entry.get("action") != "rollback":
+            return entry.get("from")
+    return None

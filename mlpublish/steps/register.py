@@ -1,0 +1,67 @@
+"""register: one registered version per run (retries return the same one), ``challenger`` on PASSED."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from mlpublish.catalog.events import SetModelProperties
+from mlpublish.context import PublishContext
+from mlpublish.registry import CHALLENGER, VALIDATION_TAG
+from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
+
+log = logging.getLogger("mlpublish.register")
+
+CATALOG_FQN_TAG = "mlpublish.catalog_fqn"
+
+
+def register_version(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult,
+                     validation: ValidateResult) -> RegisterResult:
+    spec, reg = ctx.spec, ctx.registry
+    if validation.status != "PASSED" and not spec.validation.registerFailed:
+        reason = (f"run {train.run_id} FAILED validation: not registered "
+                  "(set validation.registerFailed: true to keep FAILED candidates for audit)")
+        log.warning("%s: %s", spec.name, reason)
+        return RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status,
+                              version=None, created=False, reason=reason)
+
+    reg.ensure_registered_model(spec.name, spec.description)
+    tags = {
+        VALIDATION_TAG: validation.status,
+        "mlpublish.run_id": train.run_id,
+        "mlpublish.training_fqn": train.training_fqn,
+        "mlpublish.dataset_digest": train.dataset_digest,
+        "mlpublish.metrics": json.dumps({k: round(v, 6) for k, v in sorted(evaluation.metrics.items())}),
+        "mlpublish.compared_champion": evaluation.champion_version or "none",
+    }
+    # Under the model's lock, so two retries of the same task racing each other still make one version.
+    with reg.lock(spec.name):
+        existing = reg.version_for_run(spec.name, train.run_id)
+        if existing is not None:
+            mv, created = existing, False
+        else:
+            mv = reg.create_version(spec.name, train.model_uri, train.run_id, train.model_id, tags, spec.description)
+            created = True
+        version = str(mv.version)
+        for key, value in tags.items():  # a retry after a crash between create and tag completes the tags
+            if (mv.tags or {}).get(key) != value:
+                reg.set_version_tag(spec.name, version, key, value)
+        model_tags = reg.model_tags(spec.name)
+        if model_tags.get(CATALOG_FQN_TAG) != spec.fqn:
+            reg.client.set_registered_model_tag(spec.name, CATALOG_FQN_TAG, spec.fqn)
+        aliases = []
+        if validation.status == "PASSED":
+            if reg.alias_version(spec.name, CHALLENGER) != version:
+                reg.set_alias(spec.name, CHALLENGER, version)
+            aliases.append(CHALLENGER)
+
+    current = reg.aliases(spec.name)
+    ctx.emit(SetModelProperties(fqn=spec.fqn, properties={
+        "latestVersion": version,
+        "aliases": json.dumps(current, sort_keys=True),
+    }))
+    log.info("%s: %s version %s for run %s%s", spec.name, "registered" if created else "found existing",
+             version, train.run_id, f" (alias {CHALLENGER})" if aliases else " (no alias: FAILED, kept for audit)")
+    return RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status, version=version,
+                          created=created, aliases=aliases,
+                          reason="" if validation.status == "PASSED" else "registered for audit only")

@@ -1,0 +1,229 @@
+"""train: fit every candidate, keep the best by ``selectBy``, log it to MLflow with its data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mlpublish import config
+from mlpublish.catalog.entity import lineage_events, model_event, table_event
+from mlpublish.catalog.events import SetModelProperties
+from mlpublish.context import PublishContext
+from mlpublish.errors import SpecError, StepError, WarehouseError
+from mlpublish.metrics import better, compute_metrics
+from mlpublish.modelling import fit_model, prepare_features
+from mlpublish.registry import now_iso
+from mlpublish.results import Candidate, TrainResult
+
+log = logging.getLogger("mlpublish.train")
+
+HOLDOUT_ARTIFACT = "data/holdout.parquet"
+MODEL_NAME_IN_RUN = "model"
+
+
+def pip_requirements(task_module: str) -> list[str]:
+    """Pinned requirements of the logged model, without MLflow's slow inference subprocess."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for dist in ("mlflow-skinny", "scikit-learn", "numpy", "pandas", "scipy", "cloudpickle", task_module):
+        try:
+            reqs.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return sorted(set(reqs))
+
+
+def trusted_types(model: Any) -> list[str]:
+    """Types skops must trust to load the model we just fitted ourselves (MLflow saves with skops)."""
+    import skops.io
+
+    return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+
+
+def _split(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, salt: int) -> tuple[Any, Any, Any, Any]:
+    """Split rows into (train, test).
+
+    With ``data.keyColumns``, a row's side depends only on a hash of its key and
+    the seed: as the table grows, rows never move between sides, so a champion is
+    never evaluated on rows it was trained on (the comparison stays fair). Without
+    keys, a seeded random split (stratified for classification).
+    """
+    keys = ctx.spec.data.keyColumns
+    if keys:
+        import pandas as pd
+
+        import numpy as np
+
+        hashed = pd.util.hash_pandas_object(frame.loc[X.index, keys], index=False).to_numpy()
+        salted = pd.util.hash_array(hashed ^ np.uint64((salt * 0x9E3779B97F4A7C15) % 2**64))
+        test = ((salted % 1_000_003) / 1_000_003) < size
+        if test.all() or not test.any():
+            raise WarehouseError(f"{ctx.preflight.training_fqn}: too few rows to hold out {size:.0%} by key")
+        return X[~test], X[test], y[~test], y[test]
+    from sklearn.model_selection import train_test_split
+
+    stratify = None
+    if ctx.preflight.task == "classification" and ctx.spec.training.split.stratify:
+        if y.value_counts().min() >= 2:
+            stratify = y
+    return train_test_split(X, y, test_size=size, random_state=salt, stratify=stratify)
+
+
+def load_training_frame(ctx: PublishContext) -> tuple[Any, Any, Any]:
+    """(keys+features frame, X, y) from the training table, checked for emptiness and labels."""
+    spec, wh = ctx.spec, ctx.preflight.warehouse
+    cols = list(dict.fromkeys(spec.data.keyColumns + spec.feature_names + [spec.target]))
+    frame = wh.read_frame(spec.data.trainingTable, cols)
+    fqn = ctx.preflight.training_fqn
+    missing_target = int(frame[spec.target].isna().sum())
+    if missing_target:
+        log.warning("%s: %d rows without target %r are left out", fqn, missing_target, spec.target)
+        frame = frame[frame[spec.target].notna()].reset_index(drop=True)
+    if len(frame) < 10:
+        raise WarehouseError(f"{fqn} has {len(frame)} labelled rows; at least 10 are needed to train and evaluate")
+    if ctx.preflight.task == "classification" and frame[spec.target].nunique() < 2:
+        raise WarehouseError(f"{fqn}: target {spec.target!r} has a single class; nothing to learn")
+    X = prepare_features(frame, spec.feature_names, spec.categorical_features)
+    return frame, X, frame[spec.target]
+
+
+def train_model(ctx: PublishContext) -> TrainResult:
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    from mlpublish.datasets import WarehouseTableSource
+
+    spec, pf = ctx.spec, ctx.preflight
+    split = spec.training.split
+    frame, X, y = load_training_frame(ctx)
+    X_train, X_test, y_train, y_test = _split(ctx, frame, X, y, split.testSize, split.seed)
+    if not spec.data.keyColumns:
+        log.warning("%s: no data.keyColumns: random split, so a champion may be evaluated on rows it trained on", spec.name)
+
+    grid = spec.training.grid()
+    fixed = spec.fixed_params
+    select_by = pf.select_by
+    exp_id = ctx.registry.ensure_experiment(spec.experiment_name, config.artifact_root(ctx.registry.tracking_uri))
+    tags = {
+        "mlpublish.model": spec.name,
+        "mlpublish.spec": spec.source_path,
+        "mlpublish.task": pf.task,
+        "mlpublish.training_fqn": pf.training_fqn,
+        "mlpublish.select_by": select_by,
+    }
+    if ctx.pipeline:
+        tags.update({f"mlpublish.pipeline.{k}": v for k, v in ctx.pipeline.items()})
+
+    fit_seconds = 0.0
+    candidates: list[Candidate] = []
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{spec.name}-train", tags=tags) as run:
+        run_id = run.info.run_id
+        if len(grid) > 1:
+            if split.validationSize <= 0:
+                raise SpecError(spec.source_path, [("training.split.validationSize", "must be > 0 to choose among several candidates")])
+            X_fit, X_val, y_fit, y_val = _split(ctx, frame, X_train, y_train, split.validationSize, split.seed + 1)
+            best: tuple[float, dict[str, Any]] | None = None
+            for i, cand in enumerate(grid):
+                params = {**fixed, **cand}
+                with mlflow.start_run(run_name=f"candidate-{i}", nested=True, tags={"mlpublish.model": spec.name}) as child:
+                    t0 = time.perf_counter()
+                    model = fit_model(pf.estimator, params, spec.categorical_features, X_fit, y_fit)
+                    fit_seconds += time.perf_counter() - t0
+                    scores = compute_metrics(pf.task, model, X_val, y_val)
+                    if select_by not in scores:
+                        raise StepError(f"{spec.name}: candidate {params} has no {select_by} to select by")
+                    mlflow.log_params(params)
+                    mlflow.log_metrics({f"val_{k}": v for k, v in scores.items()})
+                    candidates.append(Candidate(params=params, score=scores[select_by], run_id=child.info.run_id))
+                    if best is None or better(select_by, scores[select_by], best[0]):
+                        best = (scores[select_by], params)
+            assert best is not None
+            chosen = best[1]
+        else:
+            chosen = {**fixed, **(grid[0] if grid else {})}
+            candidates.append(Candidate(params=chosen, score=None))
+
+        t0 = time.perf_counter()
+        model = fit_model(pf.estimator, chosen, spec.categorical_features, X_train, y_train)
+        fit_seconds += time.perf_counter() - t0
+
+        mlflow.log_params({k: v for k, v in chosen.items()})
+        mlflow.log_params({"estimator": spec.training.estimator, "selected_by": select_by,
+                           "test_size": split.testSize, "seed": split.seed, "n_candidates": len(candidates)})
+        source = WarehouseTableSource(pf.training_fqn, pf.warehouse.dialect)
+        dataset = mlflow.data.from_pandas(frame, source=source, targets=spec.target, name=pf.training_fqn)
+        mlflow.log_input(dataset, context="training")
+        mlflow.set_tag("mlpublish.dataset_digest", dataset.digest)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            holdout = X_test.assign(**{spec.target: y_test.values})
+            path = Path(tmp) / Path(HOLDOUT_ARTIFACT).name
+            holdout.to_parquet(path, index=False)
+            cand_path = Path(tmp) / "candidates.json"
+            cand_path.write_text(json.dumps([c.model_dump() for c in candidates], indent=2, default=str))
+            mlflow.log_artifact(str(path), artifact_path=str(Path(HOLDOUT_ARTIFACT).parent))
+            mlflow.log_artifact(str(cand_path), artifact_path="training")
+
+        example = X_train.head(5)
+        signature = infer_signature(example, model.predict(example))
+        info = mlflow.sklearn.log_model(
+            model, name=MODEL_NAME_IN_RUN, signature=signature, input_example=example,
+            pip_requirements=pip_requirements(spec.training.estimator.split(".")[0].split(":")[0]),
+            skops_trusted_types=trusted_types(model),
+        )
+    artifact_uri = _model_artifact_location(ctx, info)
+    ctx.cache[("holdout", run_id)] = (X_test, y_test)
+    ctx.cache[("model", run_id)] = model
+
+    result = TrainResult(
+        model_name=spec.name, run_id=run_id, experiment_id=exp_id, model_uri=info.model_uri,
+        model_id=getattr(info, "model_id", None), task=pf.task, select_by=select_by, params=chosen,
+        candidates=candidates, train_rows=len(X_train), test_rows=len(X_test),
+        dataset_digest=dataset.digest, training_fqn=pf.training_fqn, fit_seconds=round(fit_seconds, 4),
+    )
+    ctx.cache[("artifact_uri", run_id)] = artifact_uri
+    _emit_catalog(ctx, result, artifact_uri)
+    log.info("%s: trained run %s with %s (%d candidate%s, %d rows)", spec.name, run_id, chosen or "defaults",
+             len(candidates), "s" if len(candidates) != 1 else "", len(X_train))
+    return result
+
+
+def _model_artifact_location(ctx: PublishContext, info: Any) -> str:
+    model_id = getattr(info, "model_id", None)
+    if model_id:
+        try:
+            return ctx.registry.client.get_logged_model(model_id).artifact_location
+        except Exception:  # older servers: fall back to the model URI
+            pass
+    return info.model_uri
+
+
+def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -> None:
+    spec, pf = ctx.spec, ctx.preflight
+    events: list[Any] = []
+    if pf.training_columns:
+        events.append(table_event(pf.training_fqn, pf.training_columns, f"training table of {spec.name}"))
+    seen = set()
+    for f in spec.mlFeatures:
+        for s in f.featureSources:
+            fqn = s.dataSourceFqn
+            if fqn and fqn not in seen and fqn != pf.training_fqn and pf.warehouse.owns(fqn):
+                seen.add(fqn)
+                _, _, schema, table = fqn.split(".")
+                events.append(table_event(fqn, pf.warehouse.columns(table, schema=schema)))
+    events.append(model_event(spec, result.params, artifact_uri))
+    events.append(SetModelProperties(fqn=spec.fqn, properties={
+        "latestRunId": result.run_id,
+        "mlflowExperimentId": result.experiment_id,
+        "trainingRows": result.train_rows,
+        "datasetDigest": result.dataset_digest,
+        "lastTrainedAt": now_iso(),
+    }))
+    events += lineage_events(spec, pf.training_fqn, ctx.pipeline)
+    ctx.emit(*events)
