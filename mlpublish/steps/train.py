@@ -131,7 +131,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
             best: tuple[float, dict[str, Any]] | None = None
             for i, cand in enumerate(grid):
                 params = {**fixed, **cand}
-                with mlflow.start_run(run_name=f"candidate-{i}", nested=True, tags={"mlpublish.model": spec.name}) as child:
+                with mlflow.start_run(experiment_id=exp_id, run_name=f"candidate-{i}", nested=True, tags={"mlpublish.model": spec.name}) as child:
                     t0 = time.perf_counter()
                     model = fit_model(pf.estimator, params, spec.categorical_features, X_fit, y_fit)
                     fit_seconds += time.perf_counter() - t0

@@ -1,0 +1,107 @@
+"""Shared fixtures: a demo warehouse, an MLflow store and a catalog per test, all real."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHURN_SPEC = ROOT / "specs" / "churn.yaml"
+TEST_CUSTOMERS = 1500
+
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def churn_dict(**overrides: Any) -> dict[str, Any]:
+    """The demo spec as a dict, made cheap to fit (fewer trees, one candidate) unless overridden."""
+    base = yaml.safe_load(CHURN_SPEC.read_text())
+    base["mlHyperParameters"] = [
+        {"name": "n_estimators", "value": 30},
+        {"name": "min_samples_leaf", "value": 5},
+        {"name": "random_state", "value": 0},
+        {"name": "n_jobs", "value": 1},
+    ]
+    base["training"]["candidates"] = {"max_depth": [6]}
+    return deep_merge(base, overrides)
+
+
+def write_spec(path: Path, spec: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mlpublish.demo_data import build_demo_warehouse
+
+    path = tmp_path_factory.mktemp("templates") / "warehouse.db"
+    build_demo_warehouse(f"sqlite:///{path}", customers=TEST_CUSTOMERS, seed=7)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated MLflow SQLite store: copying it skips the migrations in every test."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("templates") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+class Workspace:
+    def __init__(self, root: Path):
+        self.root = root
+        self.warehouse = root / "warehouse.db"
+        self.warehouse_url = f"sqlite:///{self.warehouse}"
+        self.tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+        self.catalog_path = root / "catalog.db"
+
+    def spec(self, name: str = "spec.yaml", replace: dict[str, Any] | None = None, **overrides: Any) -> Path:
+        """The demo spec with ``overrides`` deep-merged and ``replace`` sections swapped in whole."""
+        return write_spec(self.root / name, {**churn_dict(**overrides), **(replace or {})})
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri, "MLPUBLISH_CATALOG": str(self.catalog_path),
+                "WAREHOUSE_URL": self.warehouse_url}
+
+    def catalog(self) -> Any:
+        from mlpublish.catalog.local import LocalCatalog
+
+        return LocalCatalog(self.catalog_path)
+
+    def registry(self) -> Any:
+        from mlpublish.registry import Registry
+
+        return Registry(os.environ["MLFLOW_TRACKING_URI"])
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_template: Path, mlflow_template: Path) -> Workspace:
+    ws = Workspace(tmp_path)
+    shutil.copy(warehouse_template, ws.warehouse)
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
+    monkeypatch.setenv("MLPUBLISH_CATALOG", str(ws.catalog_path))
+    monkeypatch.setenv("WAREHOUSE_URL", ws.warehouse_url)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.delenv("MLPUBLISH_ARTIFACT_ROOT", raising=False)
+    return ws

@@ -1,0 +1,263 @@
+"""The whole chain on the embedded defaults: SQLite warehouse, MLflow on SQLite, the local catalog."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
+from mlpublish.demo_data import build_demo_warehouse
+
+NAME = "customer_churn_predictor"
+FQN = "mlflow-local.customer_churn_predictor"
+
+
+def run_cli(*args: str) -> int:
+    return main(["-q", *args])
+
+
+def grow(ws, seed: int = 11) -> None:
+    build_demo_warehouse(ws.warehouse_url, customers=800, seed=seed, append=True)
+
+
+def test_first_publish_registers_promotes_and_catalogs(workspace, capsys):
+    spec = workspace.spec()
+    assert run_cli("run", str(spec)) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "first champion" in out and "validation PASSED" in out
+
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias(NAME, "champion")
+    assert str(mv.version) == "1"
+    assert mv.tags["model_validation_status"] == "PASSED"
+    run = client.get_run(mv.run_id)
+    assert run.data.tags["model_validation_status"] == "PASSED"
+    assert run.data.metrics["test_roc_auc"] > 0.75
+    assert run.inputs.dataset_inputs[0].dataset.name == "warehouse.main.main.customer_features"
+    artifacts = {a.path for a in client.list_artifacts(mv.run_id, "evaluation")}
+    assert {"evaluation/roc_curve.png", "evaluation/confusion_matrix.png", "evaluation/metrics.json"} <= artifacts
+    checks = json.loads(Path(client.download_artifacts(mv.run_id, "validation/checks.json")).read_text())
+    assert {c["check"] for c in checks} == {"gate", "smoke_test", "metadata"}
+
+    entity = workspace.catalog().find_model(NAME)
+    assert entity["fullyQualifiedName"] == FQN
+    assert [t["tagFQN"] for t in entity["tags"]] == ["ModelValidation.PASSED"]
+    assert entity["algorithm"] == "RandomForestClassifier" and entity["target"] == "churned"
+    assert entity["extension"]["championVersion"] == "1"
+    assert entity["extension"]["latestRunId"] == mv.run_id
+    storage = entity["mlStore"]["storage"]
+    assert storage.startswith("file://") and Path(storage[len("file://"):], "MLmodel").exists()
+    hp = {h["name"]: h["value"] for h in entity["mlHyperParameters"]}
+    assert hp["n_estimators"] == "30" and hp["max_depth"] == "6"
+    recency = next(f for f in entity["mlFeatures"] if f["name"] == "recency_days")
+    assert recency["featureSources"][0]["dataSource"]["fullyQualifiedName"] == "warehouse.main.main.orders"
+
+    assert run_cli("catalog", "lineage", NAME) == EXIT_OK
+    lineage = json.loads(capsys.readouterr().out)
+    edges = {(e["fromEntity"]["fqn"], e["toEntity"]["fqn"]): e for e in lineage["upstreamEdges"]}
+    assert set(edges) == {
+        ("warehouse.main.main.customer_features", FQN),
+        ("warehouse.main.main.orders", "warehouse.main.main.customer_features"),
+        ("warehouse.main.main.customers", "warehouse.main.main.customer_features"),
+        ("warehouse.main.main.support_tickets", "warehouse.main.main.customer_features"),
+    }
+    orders = edges[("warehouse.main.main.orders", "warehouse.main.main.customer_features")]["lineageDetails"]
+    assert {"fromColumns": ["warehouse.main.main.orders.amount"],
+            "toColumn": "warehouse.main.main.customer_features.monetary"} in orders["columnsLineage"]
+    # the source tables were registered from the warehouse's real schema
+    customers = workspace.catalog().get("warehouse.main.main.customers")
+    assert {c["name"] for c in customers["columns"]} >= {"customer_id", "signup_date", "plan"}
+
+
+def test_second_publish_compares_with_champion_and_rollback_restores(workspace, capsys):
+    spec = workspace.spec()
+    assert run_cli("run", str(spec)) == EXIT_OK
+    capsys.readouterr()
+    grow(workspace)
+    assert run_cli("run", "--json", str(spec)) == EXIT_OK, "800 more customers should give a candidate within maxDrop 0.01"
+    result = json.loads(capsys.readouterr().out)
+    assert result["evaluate"]["champion_version"] == "1"
+    assert result["promote"]["promoted"] and result["promote"]["champion_before"] == "1"
+    client = MlflowClient()
+    run2 = client.get_run(result["train"]["run_id"])
+    assert run2.data.tags["mlpublish.compared_champion"] == "1"
+    assert "champion_test_roc_auc" in run2.data.metrics
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
+
+    assert run_cli("rollback", NAME) == EXIT_OK
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
+    hist = json.loads(client.get_registered_model(NAME).tags["mlpublish.champion_history"])
+    assert [(h["from"], h["to"], h["action"]) for h in hist] == [(None, "1", "promote"), ("1", "2", "promote"), ("2", "1", "rollback")]
+    catalog_hist = workspace.catalog().alias_history(FQN)
+    assert [(h["previous"], h["version"], h["action"]) for h in catalog_hist] == [(None, "1", "promote"), ("1", "2", "promote"), ("2", "1", "rollback")]
+    assert workspace.catalog().find_model(NAME)["extension"]["championVersion"] == "1"
+    # nothing earlier than v1: a clear error, champion untouched
+    assert run_cli("rollback", NAME) == EXIT_ERROR
+    assert "no earlier champion" in capsys.readouterr().err
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
+
+    assert run_cli("status", NAME, "--json") == EXIT_OK
+    status = json.loads(capsys.readouterr().out)
+    assert status["champion"] == "1"
+    assert [(v["version"], v["status"], v["aliases"]) for v in status["versions"]] == [("1", "PASSED", ["champion"]), ("2", "PASSED", [])]
+    assert "roc_auc" in status["versions"][0]["metrics"]
+
+
+def test_failed_gate_exits_3_and_moves_nothing(workspace, capsys):
+    assert run_cli("run", str(workspace.spec())) == EXIT_OK
+    strict = workspace.spec("strict.yaml", validation={"gates": [{"metric": "roc_auc", "min": 0.99}]})
+    assert run_cli("run", str(strict)) == EXIT_REJECTED
+    out = capsys.readouterr().out
+    assert "FAIL    roc_auc min 0.99" in out and "< min 0.99" in out
+
+    client = MlflowClient()
+    assert [str(v.version) for v in client.search_model_versions(f"name='{NAME}'")] == ["1"]  # FAILED is not registered
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
+    failed_run = client.search_runs([client.get_experiment_by_name(f"mlpublish/{NAME}").experiment_id],
+                                    "tags.model_validation_status = 'FAILED'")
+    assert len(failed_run) == 1
+    entity = workspace.catalog().find_model(NAME)
+    assert [t["tagFQN"] for t in entity["tags"]] == ["ModelValidation.FAILED"]
+    assert entity["extension"]["championVersion"] == "1"
+    assert "roc_auc min 0.99" in entity["extension"]["validationSummary"]
+
+
+def test_no_gates_is_failed_not_silently_passed(workspace, capsys):
+    spec = workspace.spec(validation={"gates": []})
+    assert run_cli("run", str(spec)) == EXIT_REJECTED
+    assert "validation.gates is empty" in capsys.readouterr().out
+    assert MlflowClient().search_registered_models(f"name='{NAME}'") == []
+
+
+def test_register_failed_for_audit_never_aliased(workspace):
+    spec = workspace.spec(validation={"registerFailed": True, "gates": [{"metric": "roc_auc", "min": 0.999}]})
+    assert run_cli("run", str(spec)) == EXIT_REJECTED
+    client = MlflowClient()
+    (mv,) = client.search_model_versions(f"name='{NAME}'")
+    assert mv.tags["model_validation_status"] == "FAILED"
+    assert client.get_registered_model(NAME).aliases == {}
+
+
+def test_register_retry_returns_same_version(workspace):
+    from mlpublish.context import PublishContext
+    from mlpublish.spec import load_spec
+    from mlpublish.steps import evaluate_model, register_version, train_model, validate_candidate
+
+    ctx = PublishContext.create(load_spec(workspace.spec()))
+    train = train_model(ctx)
+    evaluation = evaluate_model(ctx, train)
+    validation = validate_candidate(ctx, train, evaluation)
+    first = register_version(ctx, train, evaluation, validation)
+    # a retry in a fresh process: nothing cached
+    ctx2 = PublishContext.create(load_spec(workspace.spec()))
+    second = register_version(ctx2, train, evaluation, validation)
+    assert first.created and not second.created
+    assert first.version == second.version == "1"
+    assert len(MlflowClient().search_model_versions(f"name='{NAME}'")) == 1
+
+
+def test_manual_mode_waits_then_promote_by_command(workspace, capsys):
+    spec = workspace.spec(promotion={"mode": "manual"})
+    assert run_cli("run", str(spec)) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"mlpublish promote {NAME} --version 1" in out
+    client = MlflowClient()
+    assert {k: str(v) for k, v in client.get_registered_model(NAME).aliases.items()} == {"challenger": "1"}
+    assert run_cli("promote", NAME, "--version", "1") == EXIT_OK
+    assert {k: str(v) for k, v in client.get_registered_model(NAME).aliases.items()} == {"champion": "1"}
+    assert workspace.catalog().find_model(NAME)["extension"]["championVersion"] == "1"
+
+
+def test_promote_refuses_failed_version(workspace, capsys):
+    spec = workspace.spec(validation={"registerFailed": True, "gates": [{"metric": "roc_auc", "min": 0.999}]})
+    run_cli("run", str(spec))
+    assert run_cli("promote", NAME, "--version", "1") == EXIT_REJECTED
+    assert "only PASSED versions" in capsys.readouterr().err
+    assert MlflowClient().get_registered_model(NAME).aliases == {}
+
+
+def test_bad_spec_writes_nothing(workspace, capsys):
+    spec = workspace.spec(mlFeatures=[{"name": "no_such_column", "dataType": "numerical"}])
+    before = sorted(p.name for p in workspace.root.iterdir())
+    mlflow_db = (workspace.root / "mlflow.db").read_bytes()
+    assert run_cli("run", str(spec)) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(spec) in err and "mlFeatures[0].name" in err and "no_such_column" in err
+    assert sorted(p.name for p in workspace.root.iterdir()) == before  # no catalog file, no artifacts
+    assert (workspace.root / "mlflow.db").read_bytes() == mlflow_db
+
+
+def test_champion_moved_after_validation_is_recompared(workspace):
+    """Compare-and-set: a candidate validated against v1 must beat whatever is champion when it is promoted."""
+    from mlpublish.context import PublishContext
+    from mlpublish.spec import load_spec
+    from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+
+    gates = {"gates": [{"metric": "roc_auc", "min": 0.6}, {"metric": "roc_auc", "maxDropVsChampion": 0.01}]}
+    weak = workspace.spec("weak.yaml", validation=gates, mlHyperParameters=[{"name": "n_estimators", "value": 2}, {"name": "random_state", "value": 0}],
+                          training={"candidates": {"max_depth": [1]}})
+    assert run_cli("run", str(weak)) == EXIT_OK  # v1: a weak champion
+
+    def candidate(depth: int, leaves: int):
+        spec = workspace.spec(f"c{depth}.yaml", validation=gates, training={"candidates": {"max_depth": [depth]}},
+                              mlHyperParameters=[{"name": "n_estimators", "value": 40}, {"name": "random_state", "value": 0},
+                                                 {"name": "max_leaf_nodes", "value": leaves}])
+        ctx = PublishContext.create(load_spec(spec))
+        t = train_model(ctx)
+        e = evaluate_model(ctx, t)
+        v = validate_candidate(ctx, t, e)
+        assert v.status == "PASSED", v.summary()
+        return ctx, e, v, register_version(ctx, t, e, v)
+
+    mid = candidate(1, 2)
+    strong = candidate(8, 64)
+    assert mid[1].champion_version == strong[1].champion_version == "1"
+    assert strong[1].metrics["roc_auc"] > mid[1].metrics["roc_auc"] + 0.01
+
+    # the strong one is promoted first; the mid one, validated against v1, must now be refused
+    p_strong = promote_challenger(strong[0], strong[1], strong[2], strong[3])
+    p_mid = promote_challenger(mid[0], mid[1], mid[2], mid[3])
+    assert p_strong.promoted and p_strong.champion_after == strong[3].version
+    assert not p_mid.promoted and "no longer beats" in p_mid.reason and f"v{strong[3].version}" in p_mid.reason
+    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == strong[3].version
+
+
+def test_regression_task(workspace, capsys):
+    spec = workspace.spec(
+        target="monetary",
+        algorithm="Ridge",
+        mlFeatures=[
+            {"name": "frequency", "dataType": "numerical", "featureSources": [{"name": "order_id", "dataType": "integer", "dataSourceFqn": "warehouse.main.main.orders"}]},
+            {"name": "tenure_days", "dataType": "numerical", "featureSources": [{"name": "signup_date", "dataType": "date", "dataSourceFqn": "warehouse.main.main.customers"}]},
+            {"name": "plan", "dataType": "categorical", "featureSources": [{"name": "plan", "dataType": "string", "dataSourceFqn": "warehouse.main.main.customers"}]},
+        ],
+        replace={"training": {"estimator": "sklearn.linear_model.Ridge", "candidates": {"alpha": [0.1, 10.0]}, "selectBy": "rmse"}},
+        mlHyperParameters=[],
+        validation={"gates": [{"metric": "r2", "min": 0.3}, {"metric": "rmse", "maxDropVsChampion": 5.0}]},
+    )
+    assert run_cli("run", str(spec)) == EXIT_OK
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias(NAME, "champion")
+    run = client.get_run(mv.run_id)
+    assert {"test_rmse", "test_mae", "test_r2"} <= set(run.data.metrics)
+    assert "evaluation/residuals.png" in {a.path for a in client.list_artifacts(mv.run_id, "evaluation")}
+    children = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+    assert len(children) == 2 and all("val_rmse" in c.data.metrics for c in children)
+
+
+def test_cli_help_is_fast_and_imports_nothing_heavy():
+    code = "import sys; from mlpublish.cli import _parser; _parser().format_help(); print(sorted(m for m in ('mlflow','sklearn','pandas','sqlalchemy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_check_command_validates_without_writing(workspace, capsys):
+    spec = workspace.spec()
+    assert run_cli("check", str(spec)) == EXIT_OK
+    assert "OK: customer_churn_predictor (classification" in capsys.readouterr().out
+    assert not workspace.catalog_path.exists()
