@@ -21,4 +21,5 @@ def run_chain(spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: An
         promotion = promote_challenger(ctx, evaluation, validation, registration)
     finally:
         ctx.preflight.warehouse.dispose()
-    return ChainResult(train=train, evaluate=evaluation, validate_=validation, register=registration, promote=promotion)
+    return ChainResult(training=train, evaluation=evaluation, validation=validation, registration=registration,
+                       promotion=promotion)

@@ -80,6 +80,7 @@ def _setup_logging(quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,8 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         pipeline = {"name": args.pipeline_name, "runId": args.pipeline_run_id or ""}
     result = run_chain(spec, pipeline=pipeline)
     print(json.dumps(result.to_json(), indent=2) if args.json else chain_summary(result))
-    rejected = result.status != "PASSED" or (result.promote is not None and not result.promote.promoted
-                                             and result.promote.mode != "manual")
+    rejected = result.status != "PASSED" or (not result.promotion.promoted and result.promotion.mode != "manual")
     return EXIT_REJECTED if rejected else EXIT_OK
 
 

@@ -19,6 +19,10 @@ from mlpublish.spec import Gate
 
 Outcome = Literal["pass", "fail", "skipped"]
 
+# Metrics are floats: a threshold met "exactly" (0.79 vs 0.80 with maxDrop 0.01)
+# must not fail on the last bit of a subtraction.
+TOLERANCE = 1e-9
+
 
 class CheckResult(BaseModel):
     """One validation check, as recorded in MLflow and the catalog."""
@@ -53,11 +57,11 @@ def evaluate_gate(gate: Gate, candidate: dict[str, float], champion: dict[str, f
     if value is None:
         return CheckResult(**base, outcome="fail", detail=f"{metric} was not computed for this candidate")
     if kind == "min":
-        ok = value >= thr
+        ok = value >= thr - TOLERANCE
         return CheckResult(**base, outcome="pass" if ok else "fail",
                            detail=f"{metric}={_fmt(value)} {'>=' if ok else '<'} min {thr:g}")
     if kind == "max":
-        ok = value <= thr
+        ok = value <= thr + TOLERANCE
         return CheckResult(**base, outcome="pass" if ok else "fail",
                            detail=f"{metric}={_fmt(value)} {'<=' if ok else '>'} max {thr:g}")
 
@@ -75,11 +79,11 @@ def evaluate_gate(gate: Gate, candidate: dict[str, float], champion: dict[str, f
     up = higher_is_better(metric)
     gain = (value - champ) if up else (champ - value)  # positive = candidate better
     if kind == "maxDropVsChampion":
-        ok = gain >= -thr
+        ok = gain >= -thr - TOLERANCE
         detail = (f"{metric}={_fmt(value)} vs champion v{champion_version} {_fmt(champ)}: "
                   f"{'gain' if gain >= 0 else 'drop'} {abs(gain):.4f} {'within' if ok else 'exceeds'} maxDrop {thr:g}")
     else:  # minGainVsChampion
-        ok = gain > 0 and gain >= thr
+        ok = gain > TOLERANCE and gain >= thr - TOLERANCE
         detail = (f"{metric}={_fmt(value)} vs champion v{champion_version} {_fmt(champ)}: "
                   f"gain {gain:.4f} {'meets' if ok else 'below'} minGain {thr:g}")
     return CheckResult(**base, champion_value=champ, outcome="pass" if ok else "fail", detail=detail)

@@ -16,7 +16,7 @@ def _metrics_line(metrics: dict[str, float] | None, keys: list[str]) -> str:
 
 
 def chain_summary(r: ChainResult) -> str:
-    t, e, v, reg, p = r.train, r.evaluate, r.validate_, r.register, r.promote
+    t, e, v, reg, p = r.training, r.evaluation, r.validation, r.registration, r.promotion
     keys = sorted(e.metrics)
     lines = [
         f"model      {t.model_name}",

@@ -90,12 +90,12 @@ class PromoteResult(_Result):
 
 
 class ChainResult(_Result):
-    train: TrainResult
-    evaluate: EvaluateResult
-    validate_: ValidateResult
-    register: RegisterResult | None
-    promote: PromoteResult | None
+    training: TrainResult
+    evaluation: EvaluateResult
+    validation: ValidateResult
+    registration: RegisterResult
+    promotion: PromoteResult
 
     @property
     def status(self) -> Status:
-        return self.validate_.status
+        return self.validation.status

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mlpublish import config
 from mlpublish.errors import SpecError
@@ -25,6 +25,7 @@ from mlpublish.errors import SpecError
 MAX_SPEC_BYTES = 1 << 20
 MAX_YAML_ALIASES = 100
 MAX_YAML_DEPTH = 20
+MAX_YAML_NODES = 100_000
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,127}$"
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
@@ -221,7 +222,11 @@ class Spec(_Model):
     catalog: CatalogSpec = CatalogSpec()
 
     # Where the spec came from; not a YAML field.
-    source_path: str = Field(default="<memory>", exclude=True, repr=False)
+    _source_path: str = PrivateAttr(default="<memory>")
+
+    @property
+    def source_path(self) -> str:
+        return self._source_path
 
     @field_validator("schedule")
     @classmethod
@@ -350,6 +355,37 @@ def _guard_yaml(text: str, where: str) -> None:
         raise SpecError(where, [(loc, f"YAML syntax error: {problem}")]) from None
 
 
+def _expanded_size(node: yaml.Node, where: str) -> int:
+    """Number of nodes once aliases are expanded; refuses cycles and anything past MAX_YAML_NODES.
+
+    Aliases share nodes, so this costs one visit per distinct node (memoised),
+    however large the expansion would be.
+    """
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in visiting:
+            raise SpecError(where, [("<root>", "recursive YAML anchor (an alias inside its own anchor): refused")])
+        visiting.add(key)
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in n.value)
+        else:
+            total = 1
+        visiting.discard(key)
+        if total > MAX_YAML_NODES:
+            raise SpecError(where, [("<root>", f"the YAML expands to more than {MAX_YAML_NODES} values (alias bomb?): refused")])
+        sizes[key] = total
+        return total
+
+    return size(node)
+
+
 def _allowed_fields(loc: tuple) -> list[str]:
     """The field names allowed at the parent of ``loc`` (for 'unknown field' messages)."""
     model: Any = Spec
@@ -372,7 +408,7 @@ def _allowed_fields(loc: tuple) -> list[str]:
                 break
         else:
             return []
-    return sorted(f.alias or n for n, f in model.model_fields.items() if n != "source_path")
+    return sorted(f.alias or n for n, f in model.model_fields.items())
 
 
 def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[str, str]]:
@@ -395,7 +431,8 @@ def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[
             msg = "required field is missing"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            if "input" in err and err["type"] not in ("model_type",) and not isinstance(err["input"], (dict, list)):
+            if ("input" in err and err["type"] != "model_type" and not isinstance(err["input"], (dict, list))
+                    and repr(err["input"]) not in msg):
                 msg += f" (got {err['input']!r})"
         problems.append((where, msg))
     return problems
@@ -409,6 +446,7 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is None:
         raise SpecError(source, [("<root>", "the file is empty; expected a mapping with at least name, algorithm, target")])
+    _expanded_size(node, source)
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict):
         raise SpecError(source, [("<root> (line 1)", f"expected a mapping of fields, got {type(raw).__name__}")])
@@ -421,9 +459,11 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
         raise SpecError(source, problems)
     lines = _line_index(node)
     try:
-        return Spec.model_validate({**expanded, "source_path": source})
+        spec = Spec.model_validate(expanded)
     except ValidationError as exc:
         raise SpecError(source, _problems_from(exc, lines)) from None
+    spec._source_path = source
+    return spec
 
 
 def load_spec(path: str | os.PathLike[str]) -> Spec:

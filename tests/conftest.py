@@ -17,6 +17,7 @@ TEST_CUSTOMERS = 1500
 
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +75,9 @@ class Workspace:
         self.tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
         self.catalog_path = root / "catalog.db"
 
-    def spec(self, name: str = "spec.yaml", replace: dict[str, Any] | None = None, **overrides: Any) -> Path:
+    def spec(self, filename: str = "spec.yaml", replace: dict[str, Any] | None = None, **overrides: Any) -> Path:
         """The demo spec with ``overrides`` deep-merged and ``replace`` sections swapped in whole."""
-        return write_spec(self.root / name, {**churn_dict(**overrides), **(replace or {})})
+        return write_spec(self.root / filename, {**churn_dict(**overrides), **(replace or {})})
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri, "MLPUBLISH_CATALOG": str(self.catalog_path),

@@ -140,8 +140,9 @@ class LocalCatalog:
                 (ev.from_fqn, ev.to_fqn, ev.from_type, ev.to_type, json.dumps(details, sort_keys=True), now_iso()),
             )
         elif isinstance(ev, RecordAliasChange):
+            # '' not NULL for "no previous": NULLs never collide in a UNIQUE index, so replays would duplicate
             cur.execute("INSERT OR IGNORE INTO alias_history VALUES (?,?,?,?,?,?)",
-                        (ev.fqn, ev.alias, ev.version, ev.previous, ev.action, ev.at))
+                        (ev.fqn, ev.alias, ev.version, ev.previous or "", ev.action, ev.at))
         else:  # pragma: no cover - the discriminated union makes this unreachable
             raise TypeError(f"unknown catalog event {ev!r}")
 
@@ -218,7 +219,7 @@ class LocalCatalog:
             rows = self._conn.execute(
                 "SELECT alias, version, previous, action, at FROM alias_history WHERE fqn=? ORDER BY at, rowid", (fqn,)
             ).fetchall()
-        return [dict(zip(("alias", "version", "previous", "action", "at"), r)) for r in rows]
+        return [{"alias": a, "version": v, "previous": p or None, "action": act, "at": at} for a, v, p, act, at in rows]
 
     def edges(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -13,6 +13,8 @@ from mlflow import MlflowClient
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
 from mlpublish.demo_data import build_demo_warehouse
 
+from .helpers import registered_candidate, weak_champion_spec
+
 NAME = "customer_churn_predictor"
 FQN = "mlflow-local.customer_churn_predictor"
 
@@ -81,10 +83,10 @@ def test_second_publish_compares_with_champion_and_rollback_restores(workspace, 
     grow(workspace)
     assert run_cli("run", "--json", str(spec)) == EXIT_OK, "800 more customers should give a candidate within maxDrop 0.01"
     result = json.loads(capsys.readouterr().out)
-    assert result["evaluate"]["champion_version"] == "1"
-    assert result["promote"]["promoted"] and result["promote"]["champion_before"] == "1"
+    assert result["evaluation"]["champion_version"] == "1"
+    assert result["promotion"]["promoted"] and result["promotion"]["champion_before"] == "1"
     client = MlflowClient()
-    run2 = client.get_run(result["train"]["run_id"])
+    run2 = client.get_run(result["training"]["run_id"])
     assert run2.data.tags["mlpublish.compared_champion"] == "1"
     assert "champion_test_roc_auc" in run2.data.metrics
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
@@ -194,37 +196,25 @@ def test_bad_spec_writes_nothing(workspace, capsys):
 
 def test_champion_moved_after_validation_is_recompared(workspace):
     """Compare-and-set: a candidate validated against v1 must beat whatever is champion when it is promoted."""
-    from mlpublish.context import PublishContext
-    from mlpublish.spec import load_spec
-    from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+    from mlpublish.steps import promote_challenger
 
-    gates = {"gates": [{"metric": "roc_auc", "min": 0.6}, {"metric": "roc_auc", "maxDropVsChampion": 0.01}]}
-    weak = workspace.spec("weak.yaml", validation=gates, mlHyperParameters=[{"name": "n_estimators", "value": 2}, {"name": "random_state", "value": 0}],
-                          training={"candidates": {"max_depth": [1]}})
-    assert run_cli("run", str(weak)) == EXIT_OK  # v1: a weak champion
+    assert run_cli("run", str(weak_champion_spec(workspace))) == EXIT_OK  # v1: a weak champion
+    mid = registered_candidate(workspace, 1, 2)
+    strong = registered_candidate(workspace, 8, 64)
+    assert mid["evaluate"].champion_version == strong["evaluate"].champion_version == "1"
+    assert strong["evaluate"].metrics["roc_auc"] > mid["evaluate"].metrics["roc_auc"] + 0.01
 
-    def candidate(depth: int, leaves: int):
-        spec = workspace.spec(f"c{depth}.yaml", validation=gates, training={"candidates": {"max_depth": [depth]}},
-                              mlHyperParameters=[{"name": "n_estimators", "value": 40}, {"name": "random_state", "value": 0},
-                                                 {"name": "max_leaf_nodes", "value": leaves}])
-        ctx = PublishContext.create(load_spec(spec))
-        t = train_model(ctx)
-        e = evaluate_model(ctx, t)
-        v = validate_candidate(ctx, t, e)
-        assert v.status == "PASSED", v.summary()
-        return ctx, e, v, register_version(ctx, t, e, v)
-
-    mid = candidate(1, 2)
-    strong = candidate(8, 64)
-    assert mid[1].champion_version == strong[1].champion_version == "1"
-    assert strong[1].metrics["roc_auc"] > mid[1].metrics["roc_auc"] + 0.01
+    def promote(c):
+        return promote_challenger(c["ctx"], c["evaluate"], c["validate"], c["register"])
 
     # the strong one is promoted first; the mid one, validated against v1, must now be refused
-    p_strong = promote_challenger(strong[0], strong[1], strong[2], strong[3])
-    p_mid = promote_challenger(mid[0], mid[1], mid[2], mid[3])
-    assert p_strong.promoted and p_strong.champion_after == strong[3].version
-    assert not p_mid.promoted and "no longer beats" in p_mid.reason and f"v{strong[3].version}" in p_mid.reason
-    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == strong[3].version
+    p_strong, p_mid = promote(strong), promote(mid)
+    assert p_strong.promoted and p_strong.champion_after == strong["register"].version
+    assert not p_mid.promoted and "no longer beats" in p_mid.reason and f"v{strong['register'].version}" in p_mid.reason
+    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == strong["register"].version
+    # promoting again is a no-op, not a second move
+    assert promote(strong).reason.endswith("(nothing to move)")
+    assert len(json.loads(MlflowClient().get_registered_model(NAME).tags["mlpublish.champion_history"])) == 2
 
 
 def test_regression_task(workspace, capsys):

@@ -1,0 +1,481 @@
+"""The embedded local catalog: versions, idempotent replay, tags, properties, lineage, lookup.
+
+Also the rollback walk of the champion history (mlpublish.steps.promote.rollback_target).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from mlpublish.catalog.events import (
+    AddLineage,
+    Column,
+    ColumnLineage,
+    RecordAliasChange,
+    SetModelProperties,
+    SetValidationTag,
+    UpsertMlModel,
+    UpsertTable,
+)
+from mlpublish.catalog.local import LocalCatalog, parse_events
+from mlpublish.errors import NotFound
+from mlpublish.steps.promote import rollback_target
+
+FQN = "mlflow-local.churn"
+SOURCE = "warehouse.main.main.orders"
+TRAINING = "warehouse.main.main.customer_features"
+
+
+def entity(**changes: Any) -> dict[str, Any]:
+    base = {
+        "name": "churn",
+        "displayName": "churn",
+        "description": "Predicts churn.",
+        "algorithm": "RandomForestClassifier",
+        "target": "churned",
+        "service": "mlflow-local",
+        "mlFeatures": [{"name": "recency_days", "dataType": "numerical", "featureSources": []}],
+        "mlHyperParameters": [{"name": "n_estimators", "value": "100"}],
+    }
+    return {**base, **changes}
+
+
+def upsert(fqn: str = FQN, **changes: Any) -> UpsertMlModel:
+    return UpsertMlModel(fqn=fqn, entity=entity(**changes))
+
+
+def table(fqn: str, *cols: str) -> UpsertTable:
+    return UpsertTable(fqn=fqn, columns=[Column(name=c, dataType="INTEGER") for c in cols])
+
+
+def lineage_edges() -> list[AddLineage]:
+    return [
+        AddLineage(from_fqn=SOURCE, from_type="table", to_fqn=TRAINING, to_type="table",
+                   columns=[ColumnLineage(fromColumns=[f"{SOURCE}.order_date"], toColumn=f"{TRAINING}.recency_days")],
+                   pipeline={"name": "mlpublish"}, description="feature engineering for churn"),
+        AddLineage(from_fqn=TRAINING, from_type="table", to_fqn=FQN, to_type="mlmodel",
+                   columns=[ColumnLineage(fromColumns=[f"{TRAINING}.recency_days"], toColumn=f"{FQN}.recency_days")],
+                   description="training data of churn"),
+    ]
+
+
+def first_promotion() -> RecordAliasChange:
+    """The first champion has no previous one."""
+    return RecordAliasChange(fqn=FQN, alias="champion", version="1", previous=None, action="promote",
+                             at="2024-05-01T10:00:00+00:00")
+
+
+def alias_moves() -> list[RecordAliasChange]:
+    return [
+        RecordAliasChange(fqn=FQN, alias="champion", version="2", previous="1", action="promote",
+                          at="2024-05-02T10:00:00+00:00"),
+        RecordAliasChange(fqn=FQN, alias="champion", version="1", previous="2", action="rollback",
+                          at="2024-05-03T10:00:00+00:00"),
+    ]
+
+
+def validation_tags(body: dict[str, Any]) -> list[str]:
+    return [t["tagFQN"] for t in body.get("tags", []) if t["tagFQN"].startswith("ModelValidation.")]
+
+
+def row_count(cat: LocalCatalog, table_name: str) -> int:
+    return cat._conn.execute(f"SELECT COUNT(*) FROM {table_name}").fetchone()[0]
+
+
+@pytest.fixture
+def cat() -> Iterator[LocalCatalog]:
+    c = LocalCatalog(":memory:")
+    yield c
+    c.close()
+
+
+# --------------------------------------------------------------------------
+# Versions
+
+
+def test_first_upsert_is_version_0_1(cat: LocalCatalog) -> None:
+    cat.publish([upsert()])
+    body = cat.get(FQN)
+    assert body is not None
+    assert body["version"] == 0.1
+    assert body["fullyQualifiedName"] == FQN
+    assert body["algorithm"] == "RandomForestClassifier"
+    assert body["id"]
+    assert [v["version"] for v in cat.versions(FQN)] == [0.1]
+
+
+def test_description_change_is_a_minor_bump(cat: LocalCatalog) -> None:
+    cat.publish([upsert()])
+    cat.publish([upsert(description="Predicts churn within 30 days.")])
+    assert cat.get(FQN)["version"] == 0.2
+    cat.publish([upsert(description="Third wording.")])
+    assert cat.get(FQN)["version"] == 0.3
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("algorithm", "GradientBoostingClassifier"),
+    ("server", "http://models.internal:8080"),
+    ("target", "churned_90d"),
+])
+def test_major_field_change_adds_one(cat: LocalCatalog, field: str, value: str) -> None:
+    cat.publish([upsert()])
+    cat.publish([upsert(description="second")])
+    cat.publish([upsert(description="second", **{field: value})])
+    body = cat.get(FQN)
+    assert body["version"] == 1.2
+    assert body[field] == value
+    assert [v["version"] for v in cat.versions(FQN)] == [0.1, 0.2, 1.2]
+
+
+def test_the_entity_id_is_stable_across_versions(cat: LocalCatalog) -> None:
+    cat.publish([upsert()])
+    first = cat.get(FQN)["id"]
+    cat.publish([upsert(algorithm="LogisticRegression")])
+    assert cat.get(FQN)["id"] == first
+
+
+def test_table_changes_are_minor(cat: LocalCatalog) -> None:
+    cat.publish([table(TRAINING, "customer_id")])
+    cat.publish([table(TRAINING, "customer_id", "recency_days")])
+    assert cat.get(TRAINING)["version"] == 0.2
+
+
+def test_versions_list_change_descriptions(cat: LocalCatalog) -> None:
+    cat.publish([upsert()])
+    cat.publish([upsert(description="Predicts churn within 30 days.")])
+    cat.publish([upsert(description="Predicts churn within 30 days.", algorithm="XGBoost", server="http://srv")])
+    versions = cat.versions(FQN)
+    assert [v["version"] for v in versions] == [0.1, 0.2, 1.2]
+    created = versions[0]["changeDescription"]
+    assert {"name", "algorithm", "description", "fullyQualifiedName"} <= set(created["fieldsAdded"])
+    assert created["previousVersion"] == 0.0
+    assert versions[1]["changeDescription"] == {
+        "fieldsAdded": [],
+        "fieldsUpdated": [{"name": "description", "oldValue": "Predicts churn.",
+                           "newValue": "Predicts churn within 30 days."}],
+        "fieldsDeleted": [],
+        "previousVersion": 0.1,
+    }
+    third = versions[2]["changeDescription"]
+    assert third["fieldsUpdated"] == [{"name": "algorithm", "oldValue": "RandomForestClassifier", "newValue": "XGBoost"}]
+    assert third["fieldsAdded"] == ["server"]
+    assert third["previousVersion"] == 0.2
+    assert cat.get(FQN)["changeDescription"] == third
+    cat.publish([upsert(description="Predicts churn within 30 days.", algorithm="XGBoost")])
+    assert cat.versions(FQN)[-1]["changeDescription"]["fieldsDeleted"] == ["server"]
+
+
+# --------------------------------------------------------------------------
+# Idempotent replay
+
+
+def full_publish() -> list[Any]:
+    return [
+        table(SOURCE, "order_id", "order_date"),
+        table(TRAINING, "customer_id", "recency_days"),
+        upsert(),
+        SetValidationTag(fqn=FQN, status="PENDING"),
+        *lineage_edges(),
+        *alias_moves(),
+        SetModelProperties(fqn=FQN, properties={"championVersion": "2"}),
+    ]
+
+
+def snapshot(cat: LocalCatalog) -> dict[str, Any]:
+    return {
+        "model": cat.get(FQN),
+        "tables": (cat.get(SOURCE), cat.get(TRAINING)),
+        "versions": {f: [v["version"] for v in cat.versions(f)] for f in (FQN, SOURCE, TRAINING)},
+        "rows": {t: row_count(cat, t) for t in ("entities", "entity_versions", "lineage", "alias_history")},
+    }
+
+
+def test_replaying_identical_events_changes_nothing(cat: LocalCatalog) -> None:
+    cat.publish(full_publish())
+    before = snapshot(cat)
+    assert before["model"]["version"] == 0.1
+    assert before["rows"] == {"entities": 3, "entity_versions": 3, "lineage": 2, "alias_history": 2}
+    cat.publish(full_publish())
+    cat.publish(full_publish())
+    assert snapshot(cat) == before
+
+
+def test_replaying_entity_events_one_by_one_changes_nothing(cat: LocalCatalog) -> None:
+    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PASSED"), SetModelProperties(fqn=FQN, properties={"a": 1})])
+    before = cat.get(FQN)
+    for ev in (upsert(), SetValidationTag(fqn=FQN, status="PASSED"), SetModelProperties(fqn=FQN, properties={"a": 1})):
+        cat.publish([ev])
+    assert cat.get(FQN) == before
+
+
+def test_replaying_lineage_keeps_one_row_per_edge(cat: LocalCatalog) -> None:
+    cat.publish(lineage_edges())
+    cat.publish(lineage_edges())
+    assert row_count(cat, "lineage") == 2
+    assert len(cat.edges()) == 2
+
+
+def test_replaying_alias_changes_keeps_one_row_per_move(cat: LocalCatalog) -> None:
+    cat.publish(alias_moves())
+    cat.publish(alias_moves())
+    history = cat.alias_history(FQN)
+    assert [(h["version"], h["previous"], h["action"]) for h in history] == [("2", "1", "promote"), ("1", "2", "rollback")]
+    assert history[0] == {"alias": "champion", "version": "2", "previous": "1", "action": "promote",
+                          "at": "2024-05-02T10:00:00+00:00"}
+
+
+def test_replaying_the_first_promotion_keeps_one_row(cat: LocalCatalog) -> None:
+    events = [first_promotion(), *alias_moves()]
+    cat.publish(events)
+    cat.publish(events)
+    assert [(h["version"], h["previous"]) for h in cat.alias_history(FQN)] == [("1", None), ("2", "1"), ("1", "2")]
+
+
+def test_replay_after_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "catalog.db"
+    first = LocalCatalog(path)
+    first.publish([upsert(), SetValidationTag(fqn=FQN, status="PASSED"), *lineage_edges()])
+    before = first.get(FQN)
+    first.close()
+    again = LocalCatalog(path)
+    try:
+        again.publish([upsert(), SetValidationTag(fqn=FQN, status="PASSED"), *lineage_edges()])
+        assert again.get(FQN) == before
+        assert len(again.edges()) == 2
+    finally:
+        again.close()
+
+
+def test_events_survive_their_json_form(cat: LocalCatalog) -> None:
+    events = full_publish()
+    replayed = parse_events([e.model_dump() for e in events])
+    assert replayed == events
+    cat.publish(events)
+    before = snapshot(cat)
+    cat.publish(replayed)
+    assert snapshot(cat) == before
+
+
+# --------------------------------------------------------------------------
+# One publish, one version
+
+
+def test_several_events_for_one_entity_in_one_publish_make_one_version(cat: LocalCatalog) -> None:
+    cat.publish([upsert()])
+    cat.publish([
+        upsert(description="new words"),
+        SetValidationTag(fqn=FQN, status="PENDING"),
+        SetModelProperties(fqn=FQN, properties={"runId": "abc"}),
+        SetValidationTag(fqn=FQN, status="PASSED"),
+    ])
+    body = cat.get(FQN)
+    assert body["version"] == 0.2
+    assert [v["version"] for v in cat.versions(FQN)] == [0.1, 0.2]
+    assert body["description"] == "new words"
+    assert validation_tags(body) == ["ModelValidation.PASSED"]
+    assert body["extension"] == {"runId": "abc"}
+
+
+def test_create_and_tag_in_one_publish_is_version_0_1(cat: LocalCatalog) -> None:
+    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PENDING"), SetModelProperties(fqn=FQN, properties={"x": 1})])
+    assert cat.get(FQN)["version"] == 0.1
+    assert len(cat.versions(FQN)) == 1
+
+
+# --------------------------------------------------------------------------
+# Tags and properties
+
+
+def test_validation_tag_swap_leaves_exactly_one(cat: LocalCatalog) -> None:
+    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PENDING")])
+    assert validation_tags(cat.get(FQN)) == ["ModelValidation.PENDING"]
+    cat.publish([SetValidationTag(fqn=FQN, status="PASSED")])
+    body = cat.get(FQN)
+    assert validation_tags(body) == ["ModelValidation.PASSED"]
+    assert body["version"] == 0.2
+    [tag] = body["tags"]
+    assert tag == {"tagFQN": "ModelValidation.PASSED", "source": "Classification",
+                   "labelType": "Automated", "state": "Confirmed"}
+
+
+def test_validation_tag_keeps_other_tags(cat: LocalCatalog) -> None:
+    other = {"tagFQN": "Tier.Tier1", "source": "Classification", "labelType": "Manual", "state": "Confirmed"}
+    cat.publish([upsert()])
+    cat._conn.execute(  # a tag put on by a person in the catalog
+        "UPDATE entities SET body=json_set(body, '$.tags', json(?)) WHERE fqn=?", (json.dumps([other]), FQN))
+    cat.publish([SetValidationTag(fqn=FQN, status="FAILED")])
+    assert [t["tagFQN"] for t in cat.get(FQN)["tags"]] == ["Tier.Tier1", "ModelValidation.FAILED"]
+
+
+def test_upsert_keeps_tags_and_extension(cat: LocalCatalog) -> None:
+    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PASSED"),
+                 SetModelProperties(fqn=FQN, properties={"championVersion": "3"})])
+    cat.publish([upsert(description="reworded")])
+    body = cat.get(FQN)
+    assert validation_tags(body) == ["ModelValidation.PASSED"]
+    assert body["extension"] == {"championVersion": "3"}
+
+
+def test_model_properties_merge_into_extension(cat: LocalCatalog) -> None:
+    cat.publish([upsert(), SetModelProperties(fqn=FQN, properties={"championVersion": "1", "runId": "r1"})])
+    cat.publish([SetModelProperties(fqn=FQN, properties={"championVersion": "2", "previousChampionVersion": "1"})])
+    body = cat.get(FQN)
+    assert body["extension"] == {"championVersion": "2", "runId": "r1", "previousChampionVersion": "1"}
+    assert body["version"] == 0.2
+    assert cat.versions(FQN)[-1]["changeDescription"]["fieldsUpdated"] == [{
+        "name": "extension",
+        "oldValue": {"championVersion": "1", "runId": "r1"},
+        "newValue": {"championVersion": "2", "runId": "r1", "previousChampionVersion": "1"},
+    }]
+
+
+# --------------------------------------------------------------------------
+# All or nothing
+
+
+@pytest.mark.parametrize("event", [
+    SetValidationTag(fqn="mlflow-local.ghost", status="PASSED"),
+    SetModelProperties(fqn="mlflow-local.ghost", properties={"a": 1}),
+])
+def test_event_for_a_missing_model_raises_and_rolls_back_the_whole_call(cat: LocalCatalog, event: Any) -> None:
+    cat.publish([upsert()])
+    before = snapshot(cat)
+    with pytest.raises(NotFound) as info:
+        cat.publish([
+            table("warehouse.main.main.new_table", "a"),
+            upsert(description="changed in the failed call"),
+            *lineage_edges(),
+            *alias_moves(),
+            event,
+        ])
+    assert "mlflow-local.ghost" in str(info.value)
+    assert cat.get("warehouse.main.main.new_table") is None
+    assert snapshot(cat) == before
+    # the connection is usable afterwards (the transaction was closed)
+    cat.publish([table("warehouse.main.main.new_table", "a")])
+    assert cat.get("warehouse.main.main.new_table")["version"] == 0.1
+
+
+def test_failed_publish_leaves_nothing_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    cat = LocalCatalog(path)
+    try:
+        with pytest.raises(NotFound):
+            cat.publish([table(TRAINING, "a"), *lineage_edges(), SetValidationTag(fqn=FQN, status="PASSED")])
+    finally:
+        cat.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM entities").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM lineage").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------
+# Lineage
+
+
+def _hops(edges: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((e["fromEntity"]["fqn"], e["toEntity"]["fqn"]) for e in edges)
+
+
+def test_lineage_follows_two_hops_upstream_and_downstream(cat: LocalCatalog) -> None:
+    cat.publish([table(SOURCE, "order_date"), table(TRAINING, "recency_days"), upsert(), *lineage_edges()])
+    both = sorted([(SOURCE, TRAINING), (TRAINING, FQN)])
+
+    model = cat.lineage(FQN)
+    assert model["entity"] == FQN
+    assert _hops(model["upstreamEdges"]) == both
+    assert model["downstreamEdges"] == []
+
+    source = cat.lineage(SOURCE)
+    assert source["upstreamEdges"] == []
+    assert _hops(source["downstreamEdges"]) == both
+
+    middle = cat.lineage(TRAINING)
+    assert _hops(middle["upstreamEdges"]) == [(SOURCE, TRAINING)]
+    assert _hops(middle["downstreamEdges"]) == [(TRAINING, FQN)]
+
+    assert _hops(cat.lineage(FQN, depth=1)["upstreamEdges"]) == [(TRAINING, FQN)]
+
+
+def test_lineage_edge_details(cat: LocalCatalog) -> None:
+    cat.publish(lineage_edges())
+    [first] = [e for e in cat.edges() if e["fromEntity"]["fqn"] == SOURCE]
+    assert first["fromEntity"] == {"fqn": SOURCE, "type": "table"}
+    assert first["toEntity"] == {"fqn": TRAINING, "type": "table"}
+    assert first["lineageDetails"] == {
+        "columnsLineage": [{"fromColumns": [f"{SOURCE}.order_date"], "toColumn": f"{TRAINING}.recency_days"}],
+        "source": "mlpublish",
+        "pipeline": {"name": "mlpublish"},
+        "description": "feature engineering for churn",
+    }
+
+
+def test_lineage_of_an_unknown_entity_is_empty(cat: LocalCatalog) -> None:
+    cat.publish(lineage_edges())
+    assert cat.lineage("nowhere.x") == {"entity": "nowhere.x", "upstreamEdges": [], "downstreamEdges": []}
+
+
+# --------------------------------------------------------------------------
+# find_model
+
+
+def test_find_model_by_name_and_by_fqn(cat: LocalCatalog) -> None:
+    cat.publish([upsert(), table(TRAINING, "a")])
+    assert cat.find_model("churn")["fullyQualifiedName"] == FQN
+    assert cat.find_model(FQN)["fullyQualifiedName"] == FQN
+    with pytest.raises(NotFound, match="no model 'customer_features'"):
+        cat.find_model("customer_features")  # a table is not a model
+
+
+def test_find_model_ambiguous_name_names_both_fqns(cat: LocalCatalog) -> None:
+    cat.publish([upsert("prod.churn"), upsert("staging.churn")])
+    with pytest.raises(NotFound) as info:
+        cat.find_model("churn")
+    msg = str(info.value)
+    assert "ambiguous" in msg
+    assert "prod.churn" in msg and "staging.churn" in msg
+    # the FQN still resolves
+    assert cat.find_model("staging.churn")["fullyQualifiedName"] == "staging.churn"
+
+
+def test_find_model_missing(cat: LocalCatalog) -> None:
+    with pytest.raises(NotFound, match="no model 'ghost' in the catalog :memory:"):
+        cat.find_model("ghost")
+
+
+# --------------------------------------------------------------------------
+# rollback_target over the champion history
+
+
+def move(to: str, frm: str | None, action: str = "promote") -> dict[str, Any]:
+    return {"to": to, "from": frm, "action": action, "at": "2024-05-01T00:00:00+00:00", "reason": ""}
+
+
+def test_rollback_walks_back_through_promotions() -> None:
+    history = [move("1", None), move("2", "1"), move("3", "2")]
+    assert rollback_target(history, "3") == "2"
+
+    history.append(move("2", "3", "rollback"))
+    assert rollback_target(history, "2") == "1"
+
+    history.append(move("1", "2", "rollback"))
+    assert rollback_target(history, "1") is None
+
+
+def test_rollback_target_without_history() -> None:
+    assert rollback_target([], "1") is None
+    assert rollback_target([move("1", None)], "7") is None
+
+
+def test_rollback_after_a_repromotion_uses_the_latest_promotion() -> None:
+    history = [move("1", None), move("2", "1"), move("1", "2", "rollback"), move("3", "1"), move("2", "3", "manual")]
+    assert rollback_target(history, "2") == "3"
+    assert rollback_target(history, "3") == "1"
