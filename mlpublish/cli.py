@@ -76,6 +76,8 @@ def _setup_logging(quiet: bool) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("mlpublish").setLevel(logging.WARNING if quiet else logging.INFO)
+    # mlflow.utils.environment warns that pip is absent from uv-made venvs: requirements are pinned explicitly anyway
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     for noisy in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
