@@ -55,8 +55,9 @@ def evaluate_version(ctx: PublishContext, version: str, X: Any, y: Any) -> tuple
 
     key = ("version_model", version)
     try:
-        model = ctx.cache.get(key) or mlflow.sklearn.load_model(f"models:/{ctx.name}/{version}")
-        ctx.cache[key] = model
+        model = ctx.cache.get(key)
+        if model is None:
+            model = ctx.cache[key] = mlflow.sklearn.load_model(f"models:/{ctx.name}/{version}")
     except Exception as exc:
         return None, f"cannot load {ctx.name} v{version}: {exc.__class__.__name__}: {exc}"
     expected = list(getattr(model, "feature_names_in_", []))

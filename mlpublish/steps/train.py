@@ -154,8 +154,10 @@ def train_model(ctx: PublishContext) -> TrainResult:
         fit_seconds += time.perf_counter() - t0
 
         mlflow.log_params({k: v for k, v in chosen.items()})
-        mlflow.log_params({"estimator": spec.training.estimator, "selected_by": select_by,
-                           "test_size": split.testSize, "seed": split.seed, "n_candidates": len(candidates)})
+        # prefixed: an estimator may have its own parameter called seed or test_size
+        mlflow.log_params({"mlpublish.estimator": spec.training.estimator, "mlpublish.selected_by": select_by,
+                           "mlpublish.test_size": split.testSize, "mlpublish.seed": split.seed,
+                           "mlpublish.n_candidates": len(candidates)})
         source = WarehouseTableSource(pf.training_fqn, pf.warehouse.dialect)
         dataset = mlflow.data.from_pandas(frame, source=source, targets=spec.target, name=pf.training_fqn)
         mlflow.log_input(dataset, context="training")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from mlpublish.cli import EXIT_OK, main
+from mlpublish.cli import EXIT_OK, EXIT_REJECTED, main
 
 from .helpers import registered_candidate, weak_champion_spec
 from .mlflow_server import mlflow_server, postgres_database
@@ -63,6 +63,24 @@ def test_chain_twice_then_rollback_on_server(remote, capsys):
     entity = remote.catalog().find_model(name)
     assert entity["extension"]["championVersion"] == "1"
     assert [t["tagFQN"] for t in entity["tags"]] == ["ModelValidation.PASSED"]
+
+
+def test_failed_gate_on_server_moves_nothing(remote, capsys):
+    name = remote.model
+    assert main(["-q", "run", str(remote.spec(name=name))]) == EXIT_OK
+    strict = remote.spec("strict.yaml", name=name, validation={"gates": [{"metric": "roc_auc", "min": 0.99}]})
+    assert main(["-q", "run", str(strict)]) == EXIT_REJECTED
+    assert "roc_auc=0." in capsys.readouterr().out
+    client = MlflowClient()
+    assert versions(name) == [1]
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+    exp = client.get_experiment_by_name(f"mlpublish/{name}")
+    statuses = sorted(r.data.tags["model_validation_status"] for r in client.search_runs([exp.experiment_id], "tags.`mlpublish.model` != ''")
+                      if "model_validation_status" in r.data.tags)
+    assert statuses == ["FAILED", "PASSED"]
+    entity = remote.catalog().find_model(name)
+    assert [t["tagFQN"] for t in entity["tags"]] == ["ModelValidation.FAILED"]
+    assert entity["extension"]["championVersion"] == "1"
 
 
 def _run_workers(script: str, jobs: list[list[str]], env) -> list[dict]:
