@@ -74,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
 def _setup_logging(quiet: bool) -> None:
     import warnings
 
+    from mlpublish.redact import ScrubFilter
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubFilter())
     logging.getLogger("mlpublish").setLevel(logging.WARNING if quiet else logging.INFO)
     # mlflow.utils.environment warns that pip is absent from uv-made venvs: requirements are pinned explicitly anyway
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
@@ -89,14 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.quiet)
     from mlpublish.errors import GateFailed, MlpublishError
+    from mlpublish.redact import scrub
 
     try:
         return _dispatch(args)
     except GateFailed as exc:
-        print(f"REJECTED: {exc}", file=sys.stderr)
+        print(f"REJECTED: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_REJECTED
     except MlpublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from mlpublish.errors import NotFound, RegistryConflict, RegistryError
+from mlpublish.redact import scrub
 
 VALIDATION_TAG = "model_validation_status"
 CHAMPION = "champion"
@@ -54,10 +55,10 @@ class Registry:
             return fn(*args, **kwargs)
         except MlflowException as exc:
             if _code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                raise NotFound(f"{what}: not found in the registry at {_safe(self.tracking_uri)}") from None
-            raise RegistryError(f"{what} failed at {_safe(self.tracking_uri)}: {exc.message}") from None
+                raise NotFound(scrub(f"{what}: not found in the registry at {self.tracking_uri}")) from None
+            raise RegistryError(scrub(f"{what} failed at {self.tracking_uri}: {exc.message}")) from None
         except (OSError, ConnectionError) as exc:
-            raise RegistryError(f"{what}: cannot reach MLflow at {_safe(self.tracking_uri)} ({exc.__class__.__name__})") from None
+            raise RegistryError(scrub(f"{what}: cannot reach MLflow at {self.tracking_uri} ({exc.__class__.__name__})")) from None
 
     # Experiments -------------------------------------------------------------
     def ensure_experiment(self, name: str, artifact_location: str | None) -> str:
@@ -73,7 +74,7 @@ class Registry:
         except MlflowException as exc:
             if _code(exc) == "RESOURCE_ALREADY_EXISTS":  # created concurrently
                 return self.client.get_experiment_by_name(name).experiment_id
-            raise RegistryError(f"create experiment {name!r}: {exc.message}") from None
+            raise RegistryError(scrub(f"create experiment {name!r}: {exc.message}")) from None
 
     # Registered models ---------------------------------------------------------
     def ensure_registered_model(self, name: str, description: str | None) -> None:
@@ -83,7 +84,7 @@ class Registry:
             self.client.create_registered_model(name, description=description)
         except MlflowException as exc:
             if _code(exc) != "RESOURCE_ALREADY_EXISTS":
-                raise RegistryError(f"register model {name!r}: {exc.message}") from None
+                raise RegistryError(scrub(f"register model {name!r}: {exc.message}")) from None
 
     def model_exists(self, name: str) -> bool:
         try:
@@ -183,7 +184,7 @@ class Registry:
                 break
             except MlflowException as exc:
                 if _code(exc) != "RESOURCE_ALREADY_EXISTS":
-                    raise RegistryError(f"lock for {name!r}: {exc.message}") from None
+                    raise RegistryError(scrub(f"lock for {name!r}: {exc.message}")) from None
             self._break_if_stale(lock_name)
             if time.monotonic() > deadline:
                 raise RegistryConflict(f"model {name!r} is locked by another publish (registered model {lock_name!r}) for more than {timeout:.0f}s")
@@ -213,11 +214,3 @@ class Registry:
 def _q(value: str) -> str:
     """Escape a value for an MLflow search filter string."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _safe(uri: str) -> str:
-    from mlpublish.warehouse import redact_url
-
-    if "://" in uri and "@" in uri:
-        return redact_url(uri)
-    return uri

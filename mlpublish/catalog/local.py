@@ -61,21 +61,32 @@ class LocalCatalog:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        self._lock = threading.Lock()
-        try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise CatalogUnavailable(f"cannot open local catalog {self.path}: {exc}") from None
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """Opened on first use, so a chain that fails before its first catalog event creates no file."""
+        with self._lock:
+            if self._db is None:
+                try:
+                    if self.path != ":memory:":
+                        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                    db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(_SCHEMA)
+                except sqlite3.Error as exc:
+                    raise CatalogUnavailable(f"cannot open local catalog {self.path}: {exc}") from None
+                self._db = db
+            return self._db
 
     def __repr__(self) -> str:
         return f"LocalCatalog({self.path!r})"
 
     def close(self) -> None:
-        self._conn.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     # Sink ------------------------------------------------------------------
     def publish(self, events: Iterable[CatalogEvent]) -> None:
@@ -192,6 +203,8 @@ class LocalCatalog:
 
     def find_model(self, name_or_fqn: str) -> dict[str, Any]:
         """The MlModel by FQN, or by name when that name is unique across services."""
+        if self.path != ":memory:" and self._db is None and not Path(self.path).exists():
+            raise NotFound(f"no local catalog at {self.path} (set MLPUBLISH_CATALOG, or run a chain first)")
         with self._lock:
             rows = self._conn.execute(
                 "SELECT body FROM entities WHERE type='mlmodel' AND (fqn=? OR name=?)", (name_or_fqn, name_or_fqn)

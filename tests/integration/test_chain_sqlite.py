@@ -251,3 +251,23 @@ def test_check_command_validates_without_writing(workspace, capsys):
     assert run_cli("check", str(spec)) == EXIT_OK
     assert "OK: customer_churn_predictor (classification" in capsys.readouterr().out
     assert not workspace.catalog_path.exists()
+
+
+def test_unreachable_tracking_server_is_a_clear_error_without_secrets(workspace, monkeypatch, capsys):
+    from .mlflow_server import free_port
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cr3t-pw@127.0.0.1:{free_port()}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    assert run_cli("run", str(workspace.spec())) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "127.0.0.1" in err and "alice:***@" in err
+    assert "s3cr3t-pw" not in err
+    assert not workspace.catalog_path.exists()  # failed before the first catalog event: nothing written
+
+
+def test_missing_training_table_is_a_spec_error(workspace, capsys):
+    spec = workspace.spec(data={"trainingTable": "no_such_table"})
+    assert run_cli("check", str(spec)) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "data.trainingTable" in err and "'no_such_table' not found" in err
