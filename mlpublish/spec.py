@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlpublish import config
 from mlpublish.errors import SpecError
@@ -236,21 +245,31 @@ class Spec(_Model):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Spec":
-        names = [f.name for f in self.mlFeatures]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"mlFeatures: duplicate feature names {dupes}")
-        if self.target in names:
-            raise ValueError(f"target {self.target!r} is also listed in mlFeatures")
-        overlap = sorted(set(self.data.keyColumns) & (set(names) | {self.target}))
-        if overlap:
-            raise ValueError(f"data.keyColumns {overlap} overlap the features or the target")
-        hp = [h.name for h in self.mlHyperParameters]
-        both = sorted(set(hp) & set(self.training.candidates))
-        if both:
-            raise ValueError(f"{both} set both in mlHyperParameters and training.candidates: choose one")
+    def _consistent(self, info: ValidationInfo) -> "Spec":
+        # parse_spec reports these itself, with field paths and lines
+        if not (info.context or {}).get("defer_consistency"):
+            problems = self.consistency_problems()
+            if problems:
+                raise ValueError("; ".join(f"{_fmt_path(loc)}: {msg}" for loc, msg in problems))
         return self
+
+    def consistency_problems(self) -> list[tuple[tuple, str]]:
+        """Rules that span fields, as (field path, message)."""
+        out: list[tuple[tuple, str]] = []
+        names = [f.name for f in self.mlFeatures]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                out.append((("mlFeatures", i, "name"), f"duplicate feature name {n!r} (first at mlFeatures[{names.index(n)}])"))
+        if self.target in names:
+            out.append((("target",), f"target {self.target!r} is also listed in mlFeatures"))
+        for i, col in enumerate(self.data.keyColumns):
+            if col in names or col == self.target:
+                out.append((("data", "keyColumns", i), f"key column {col!r} is also a feature or the target"))
+        for i, h in enumerate(self.mlHyperParameters):
+            if h.name in self.training.candidates:
+                out.append((("mlHyperParameters", i, "name"),
+                            f"{h.name!r} is set both here and in training.candidates: choose one"))
+        return out
 
     # Derived names -------------------------------------------------------
     @property
@@ -411,19 +430,19 @@ def _allowed_fields(loc: tuple) -> list[str]:
     return sorted(f.alias or n for n, f in model.model_fields.items())
 
 
+def _located(loc: tuple, lines: dict[tuple, int]) -> str:
+    """``a.b[2].c (line N)``: the path, with the line of its closest ancestor present in the file."""
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return f"{_fmt_path(loc)} (line {lines[loc[:cut]]})"
+    return _fmt_path(loc)
+
+
 def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[str, str]]:
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        # model-level validators report at the model itself
-        line = None
-        for cut in range(len(loc), -1, -1):
-            if loc[:cut] in lines:
-                line = lines[loc[:cut]]
-                break
-        where = _fmt_path(loc)
-        if line is not None:
-            where += f" (line {line})"
+        where = _located(loc, lines)
         if err["type"] == "extra_forbidden":
             allowed = _allowed_fields(loc)
             msg = f"unknown field {loc[-1]!r}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
@@ -459,9 +478,12 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
         raise SpecError(source, problems)
     lines = _line_index(node)
     try:
-        spec = Spec.model_validate(expanded)
+        spec = Spec.model_validate(expanded, context={"defer_consistency": True})
     except ValidationError as exc:
         raise SpecError(source, _problems_from(exc, lines)) from None
+    cross = spec.consistency_problems()
+    if cross:
+        raise SpecError(source, [(_located(loc, lines), msg) for loc, msg in cross])
     spec._source_path = source
     return spec
 
