@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlpublish import config
-from mlpublish.catalog import open_catalog
-from mlpublish.errors import CatalogUnavailable, MlpublishError
+from mlpublish.catalog import open_catalog, publish
 from mlpublish.preflight import Preflight, preflight
 from mlpublish.registry import Registry
 from mlpublish.spec import Spec
@@ -47,9 +46,4 @@ class PublishContext:
 
     def emit(self, *events: Any) -> None:
         """Send catalog events. A catalog failure is reported, never half-applied (the sink is transactional)."""
-        try:
-            self.catalog.publish(events)
-        except MlpublishError:
-            raise
-        except Exception as exc:
-            raise CatalogUnavailable(f"catalog {self.catalog!r} refused an update for {self.spec.fqn}: {exc}") from exc
+        publish(self.catalog, list(events), self.spec.fqn)

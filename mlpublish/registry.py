@@ -193,22 +193,46 @@ class Registry:
         try:
             yield
         finally:
-            try:
-                held = self.client.get_registered_model(lock_name)
-                if held.tags.get("owner") == owner:
-                    self.client.delete_registered_model(lock_name)
-            except MlflowException:
-                pass
+            self._take_down(lock_name, owner)
+
+    def _take_down(self, lock_name: str, owner: str | None) -> bool:
+        """Remove the lock iff it belongs to ``owner`` (None: to whoever held it when we looked).
+
+        A read-then-delete could remove a lock that someone else took in between.
+        Renaming is atomic and succeeds for exactly one caller: we rename the lock
+        out of the way, check whose it was, and put it back if it was not ours.
+        """
+        from mlflow.exceptions import MlflowException
+
+        try:
+            expected = owner or self.client.get_registered_model(lock_name).tags.get("owner")
+        except MlflowException:
+            return False
+        tomb = f"{lock_name}.released.{uuid.uuid4().hex}"
+        try:
+            self.client.rename_registered_model(lock_name, tomb)
+        except MlflowException:
+            return False  # gone already, or someone else moved it first
+        try:
+            if self.client.get_registered_model(tomb).tags.get("owner") == expected:
+                self.client.delete_registered_model(tomb)
+                return True
+            self.client.rename_registered_model(tomb, lock_name)  # not the one we meant: put it back
+        except MlflowException:
+            pass
+        return False
 
     def _break_if_stale(self, lock_name: str) -> None:
+        """A lock whose lease ran out (its holder died) is taken down by one contender."""
         from mlflow.exceptions import MlflowException
 
         try:
             held = self.client.get_registered_model(lock_name)
-            if float(held.tags.get("expires_at", "inf")) < time.time():
-                self.client.delete_registered_model(lock_name)
+            stale = float(held.tags.get("expires_at", "inf")) < time.time()
         except (MlflowException, ValueError):
-            pass
+            return
+        if stale:
+            self._take_down(lock_name, held.tags.get("owner"))
 
 
 def _q(value: str) -> str:

@@ -20,6 +20,22 @@ class CatalogSink(Protocol):
     def publish(self, events: Iterable[Any]) -> None:
         """Apply the events in order. Re-applying the same events changes nothing."""
 
+    def get(self, fqn: str) -> dict[str, Any] | None:
+        """The entity with this FQN, or None."""
+
+
+def publish(catalog: Any, events: list[Any], what: str) -> None:
+    """Send events; any sink failure becomes CatalogUnavailable naming ``what`` (the sink is transactional)."""
+    from mlpublish.errors import MlpublishError
+    from mlpublish.redact import scrub
+
+    try:
+        catalog.publish(events)
+    except MlpublishError:
+        raise
+    except Exception as exc:
+        raise CatalogUnavailable(scrub(f"catalog {catalog!r} refused an update for {what}: {exc.__class__.__name__}: {exc}")) from exc
+
 
 def open_catalog(url: str | None = None) -> Any:
     target = config.catalog_url(url)

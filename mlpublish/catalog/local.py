@@ -96,8 +96,8 @@ class LocalCatalog:
             return
         with self._lock:
             cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")  # waits up to the connection timeout for other writers
             try:
-                cur.execute("BEGIN IMMEDIATE")
                 # Changes to one entity within one publish make one new version,
                 # as OpenMetadata consolidates a session's changes.
                 pending: dict[str, tuple[str, dict[str, Any]]] = {}

@@ -12,10 +12,12 @@ import json
 import logging
 from typing import Any
 
+from mlpublish.catalog import publish
 from mlpublish.catalog.events import RecordAliasChange, SetModelProperties
 from mlpublish.context import PublishContext
 from mlpublish.errors import GateFailed, NotFound, RegistryConflict
 from mlpublish.gates import beats_champion
+from mlpublish.redact import scrub
 from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, now_iso
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult
 from mlpublish.steps.evaluate import evaluate_version, load_holdout
@@ -26,23 +28,66 @@ log = logging.getLogger("mlpublish.promote")
 
 def _move_champion(reg: Registry, catalog: Any, name: str, fqn: str | None, version: str,
                    previous: str | None, action: str, reason: str) -> None:
-    """Set the alias and record the move (registry history tag, catalog alias history). Caller holds the lock."""
+    """Set the alias, then record the move. Caller holds the lock.
+
+    The alias goes first: if anything after it fails, the retry finds the alias
+    already moved and :func:`_complete_move` writes what is missing.
+    """
     reg.set_alias(name, CHAMPION, version)
+    entry = reg.record_champion_move(name, to=version, frm=previous, action=action, reason=reason)
+    _finish(reg, catalog, name, fqn, version, entry)
+
+
+def _complete_move(reg: Registry, catalog: Any, name: str, fqn: str | None, version: str) -> None:
+    """``version`` is champion already: make sure its history entry, tags and catalog records exist (idempotent)."""
+    history = reg.history(name)
+    entry = history[-1] if history and history[-1].get("to") == version else None
+    if entry is None:
+        entry = reg.record_champion_move(name, to=version, frm=history[-1]["to"] if history else None,
+                                         action="promote", reason="recorded by a retry after an interrupted move")
+    _finish(reg, catalog, name, fqn, version, entry)
+
+
+def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: str, entry: dict[str, Any]) -> None:
     if reg.alias_version(name, CHALLENGER) == version:
         reg.delete_alias(name, CHALLENGER)
-    entry = reg.record_champion_move(name, to=version, frm=previous, action=action, reason=reason)
-    reg.set_version_tag(name, version, "mlpublish.champion_since", entry["at"])
-    if catalog is not None and fqn:
-        try:
-            catalog.publish([
-                RecordAliasChange(fqn=fqn, alias=CHAMPION, version=version, previous=previous, action=action, at=entry["at"]),
-                SetModelProperties(fqn=fqn, properties={
-                    "championVersion": version, "previousChampionVersion": previous or "none",
-                    "aliases": json.dumps(reg.aliases(name), sort_keys=True), "lastPublishedAt": entry["at"],
-                }),
-            ])
-        except NotFound:
-            log.warning("%s: catalog has no entity %s; alias history kept in the registry only", name, fqn)
+    mv = reg.get_version(name, version)
+    if (mv.tags or {}).get("mlpublish.champion_since") != entry["at"]:
+        reg.set_version_tag(name, version, "mlpublish.champion_since", entry["at"])
+    if catalog is None or not fqn:
+        return
+    events: list[Any] = champion_entity_events(reg, mv)
+    events += [
+        RecordAliasChange(fqn=fqn, alias=CHAMPION, version=version, previous=entry.get("from"),
+                          action=entry["action"], at=entry["at"]),
+        SetModelProperties(fqn=fqn, properties={
+            "championVersion": version, "previousChampionVersion": entry.get("from") or "none",
+            "championRunId": mv.run_id, "aliases": json.dumps(reg.aliases(name), sort_keys=True),
+            "lastPublishedAt": entry["at"],
+        }),
+    ]
+    try:
+        publish(catalog, events, f"{name} v{version}")
+    except NotFound:
+        log.warning("%s: catalog has no entity %s; alias history kept in the registry only", name, fqn)
+
+
+def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
+    """The MlModel entity and lineage recorded by the champion's own training run (see train)."""
+    from mlpublish.catalog.local import parse_events
+    from mlpublish.steps.train import CATALOG_EVENTS_ARTIFACT
+
+    try:
+        import mlflow.artifacts
+
+        path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=CATALOG_EVENTS_ARTIFACT,
+                                                   tracking_uri=reg.tracking_uri)
+        with open(path) as fh:
+            return parse_events(json.load(fh))
+    except Exception as exc:  # a version logged by something else: keep the entity as it is
+        log.warning("%s v%s: no catalog entity recorded by its run (%s); entity left as it is",
+                    mv.name, mv.version, scrub(str(exc))[:200])
+        return []
 
 
 def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult,
@@ -65,8 +110,14 @@ def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validati
     with reg.lock(name):
         current = reg.alias_version(name, CHAMPION)
         if current == version:
+            _complete_move(reg, ctx.catalog, name, spec.fqn, version)
             return PromoteResult(**base, promoted=True, champion_before=current, champion_after=current,
                                  reason=f"v{version} is already {CHAMPION} (nothing to move)")
+        earlier = next((e for e in reg.history(name) if e.get("to") == version and e.get("action") == "promote"), None)
+        if earlier is not None:  # a retried task must not undo a rollback or a newer champion
+            reason = (f"v{version} was promoted at {earlier['at']} and has since been replaced by v{current}: "
+                      f"a retry does not move it back (to do it on purpose: mlpublish promote {name} --version {version})")
+            return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)
         compared = evaluation.champion_version
         checks = []
         if current is not None and current != compared:
@@ -96,6 +147,7 @@ def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validati
 def promote_version(reg: Registry, catalog: Any, name: str, version: str, reason: str = "manual approval") -> PromoteResult:
     """A person approves a version: it must exist and be PASSED. Relative gates are the person's call."""
     mv = reg.get_version(name, version)
+    version = str(mv.version)  # "02" -> "2"
     status = (mv.tags or {}).get(VALIDATION_TAG)
     if status != "PASSED":
         raise GateFailed(f"{name} v{version} has {VALIDATION_TAG}={status or 'unset'}: only PASSED versions can become {CHAMPION}",
@@ -103,12 +155,13 @@ def promote_version(reg: Registry, catalog: Any, name: str, version: str, reason
     fqn = reg.model_tags(name).get(CATALOG_FQN_TAG)
     with reg.lock(name):
         current = reg.alias_version(name, CHAMPION)
-        if current == str(version):
-            return PromoteResult(model_name=name, version=str(version), promoted=True, mode="manual",
+        if current == version:
+            _complete_move(reg, catalog, name, fqn, version)
+            return PromoteResult(model_name=name, version=version, promoted=True, mode="manual",
                                  champion_before=current, champion_after=current, reason=f"v{version} is already {CHAMPION}")
-        _move_champion(reg, catalog, name, fqn, str(version), current, "manual", reason)
-    return PromoteResult(model_name=name, version=str(version), promoted=True, mode="manual", champion_before=current,
-                         champion_after=str(version), reason=f"{reason}: {CHAMPION} v{current or 'none'} -> v{version}")
+        _move_champion(reg, catalog, name, fqn, version, current, "manual", reason)
+    return PromoteResult(model_name=name, version=version, promoted=True, mode="manual", champion_before=current,
+                         champion_after=version, reason=f"{reason}: {CHAMPION} v{current or 'none'} -> v{version}")
 
 
 def rollback_champion(reg: Registry, catalog: Any, name: str) -> PromoteResult:

@@ -22,6 +22,7 @@ from mlpublish.results import Candidate, TrainResult
 log = logging.getLogger("mlpublish.train")
 
 HOLDOUT_ARTIFACT = "data/holdout.parquet"
+CATALOG_EVENTS_ARTIFACT = "catalog/events.json"
 MODEL_NAME_IN_RUN = "model"
 
 
@@ -207,7 +208,18 @@ def _model_artifact_location(ctx: PublishContext, info: Any) -> str:
 
 
 def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -> None:
+    """Tables and run facts now; the model entity and its lineage belong to the champion.
+
+    This run's entity (hyperparameters, mlStore, lineage) is logged as the
+    artifact ``catalog/events.json`` and published when the run's version becomes
+    champion (promote, manual promote, rollback), so a rejected candidate never
+    overwrites what the catalog says about the model in service. Only a model the
+    catalog does not know yet gets its first entity from the first candidate.
+    """
     spec, pf = ctx.spec, ctx.preflight
+    entity_events = [model_event(spec, result.params, artifact_uri), *lineage_events(spec, pf.training_fqn, ctx.pipeline)]
+    ctx.registry.client.log_dict(result.run_id, [e.model_dump(mode="json") for e in entity_events], CATALOG_EVENTS_ARTIFACT)
+
     events: list[Any] = []
     if pf.training_columns:
         events.append(table_event(pf.training_fqn, pf.training_columns, f"training table of {spec.name}"))
@@ -219,13 +231,14 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -
                 seen.add(fqn)
                 _, _, schema, table = fqn.split(".")
                 events.append(table_event(fqn, pf.warehouse.columns(table, schema=schema)))
-    events.append(model_event(spec, result.params, artifact_uri))
+    if ctx.catalog.get(spec.fqn) is None:
+        events += entity_events
     events.append(SetModelProperties(fqn=spec.fqn, properties={
         "latestRunId": result.run_id,
+        "latestHyperParameters": json.dumps(result.params, sort_keys=True, default=str),
         "mlflowExperimentId": result.experiment_id,
         "trainingRows": result.train_rows,
         "datasetDigest": result.dataset_digest,
         "lastTrainedAt": now_iso(),
     }))
-    events += lineage_events(spec, pf.training_fqn, ctx.pipeline)
     ctx.emit(*events)

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
 from mlpublish.demo_data import build_demo_warehouse
 
+from ..conftest import churn_dict
 from .helpers import registered_candidate, weak_champion_spec
 
 NAME = "customer_churn_predictor"
@@ -271,3 +272,90 @@ def test_missing_training_table_is_a_spec_error(workspace, capsys):
     assert run_cli("check", str(spec)) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "data.trainingTable" in err and "'no_such_table' not found" in err
+
+
+def _chain(ws, path):
+    from mlpublish.chain import run_chain
+    from mlpublish.spec import load_spec
+
+    return run_chain(load_spec(path))
+
+
+def test_rejected_candidate_leaves_the_champion_entity_alone(workspace):
+    _chain(workspace, workspace.spec())
+    catalog = workspace.catalog()
+    before = catalog.find_model(NAME)
+    edges_before = catalog.lineage(FQN)["upstreamEdges"]
+    strict = workspace.spec("strict.yaml", mlHyperParameters=[{"name": "n_estimators", "value": 7}],
+                            mlFeatures=churn_dict()["mlFeatures"][:5],
+                            validation={"gates": [{"metric": "roc_auc", "min": 0.99}]})
+    result = _chain(workspace, strict)
+    assert result.status == "FAILED"
+    after = catalog.find_model(NAME)
+    for field in ("mlStore", "mlHyperParameters", "mlFeatures", "algorithm"):
+        assert after[field] == before[field], field
+    assert catalog.lineage(FQN)["upstreamEdges"] == edges_before
+    assert json.loads(after["extension"]["latestHyperParameters"])["n_estimators"] == 7
+    assert after["extension"]["latestRunId"] == result.training.run_id
+
+
+def test_retried_promote_does_not_undo_a_rollback(workspace):
+    from mlpublish.context import PublishContext
+    from mlpublish.spec import load_spec
+    from mlpublish.steps import promote_challenger
+
+    spec = workspace.spec()
+    first = _chain(workspace, spec)
+    grow(workspace)
+    second = _chain(workspace, spec)
+    assert second.promotion.promoted and second.promotion.champion_after == "2"
+    assert run_cli("rollback", NAME) == EXIT_OK
+    v1_store = MlflowClient().get_logged_model(first.training.model_id).artifact_location
+    assert workspace.catalog().find_model(NAME)["mlStore"]["storage"] == v1_store  # v1's own entity is back
+
+    retry = promote_challenger(PublishContext.create(load_spec(spec)), second.evaluation, second.validation, second.registration)
+    assert not retry.promoted and "has since been replaced" in retry.reason
+    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1"
+
+
+def test_retry_completes_an_interrupted_champion_move(workspace):
+    """The process died right after moving the alias: the retry writes the history and the catalog."""
+    from mlpublish.context import PublishContext
+    from mlpublish.registry import Registry
+    from mlpublish.spec import load_spec
+    from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+
+    ctx = PublishContext.create(load_spec(workspace.spec()))
+    t = train_model(ctx)
+    e = evaluate_model(ctx, t)
+    v = validate_candidate(ctx, t, e)
+    r = register_version(ctx, t, e, v)
+    Registry(workspace.tracking_uri).set_alias(NAME, "champion", r.version)  # ... and then the crash
+    assert "championVersion" not in workspace.catalog().find_model(NAME)["extension"]
+    p = promote_challenger(ctx, e, v, r)
+    assert p.promoted and "nothing to move" in p.reason
+    hist = json.loads(MlflowClient().get_registered_model(NAME).tags["mlpublish.champion_history"])
+    assert [(h["to"], h["action"]) for h in hist] == [("1", "promote")]
+    assert workspace.catalog().find_model(NAME)["extension"]["championVersion"] == "1"
+    assert [h["version"] for h in workspace.catalog().alias_history(FQN)] == ["1"]
+
+
+def test_registry_lock_breaks_stale_locks_and_spares_live_ones(workspace):
+    import time
+
+    from mlpublish.errors import RegistryConflict
+    from mlpublish.registry import LOCK_PREFIX, Registry
+
+    reg = Registry(workspace.tracking_uri)
+    lock = f"{LOCK_PREFIX}m"
+    reg.client.create_registered_model(lock, tags={"owner": "dead-host:1:x", "expires_at": str(time.time() - 1)})
+    with reg.lock("m", timeout=10):  # the dead holder's lock is taken down
+        assert reg.client.get_registered_model(lock).tags["owner"] != "dead-host:1:x"
+    assert reg.client.search_registered_models(f"name LIKE '{LOCK_PREFIX}%'") == []
+
+    reg.client.create_registered_model(lock, tags={"owner": "live-host:1:y", "expires_at": str(time.time() + 300)})
+    assert reg._take_down(lock, "someone-else") is False  # not ours: put back, untouched
+    assert reg.client.get_registered_model(lock).tags["owner"] == "live-host:1:y"
+    with pytest.raises(RegistryConflict, match="locked by another publish"):
+        with reg.lock("m", timeout=0.5):
+            pass
