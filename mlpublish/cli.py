@@ -105,6 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # MLflow, SQLAlchemy and network failures outside the wrapped calls are errors, not crashes
+        origin = type(exc).__module__.split(".")[0]
+        if origin in ("mlflow", "sqlalchemy", "requests", "urllib3", "psycopg2") or isinstance(exc, OSError):
+            print(scrub(f"error: {origin}: {exc.__class__.__name__}: {exc}"), file=sys.stderr)
+            return EXIT_ERROR
+        import traceback
+
+        print(scrub(traceback.format_exc()), file=sys.stderr)
+        print("mlpublish crashed: this is a bug, please report it with the lines above", file=sys.stderr)
+        return EXIT_CRASH
 
 
 def _dispatch(args: argparse.Namespace) -> int:

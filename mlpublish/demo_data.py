@@ -92,7 +92,7 @@ def generate_raw(customers: int = 4000, seed: int = 7, start_id: int = 1):
 
 def build_demo_warehouse(url: str, customers: int = 4000, seed: int = 7, append: bool = False) -> dict[str, int]:
     """Create (or, with ``append``, grow) the raw tables and rebuild ``customer_features``."""
-    wh = Warehouse(url, "warehouse")
+    wh = Warehouse(url, "warehouse", create=True)
     engine = wh.engine
     start = 1
     if append:

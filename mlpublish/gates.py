@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from mlpublish.metrics import higher_is_better
+from mlpublish.redact import scrub
 from mlpublish.spec import Gate
 
 Outcome = Literal["pass", "fail", "skipped"]
@@ -36,6 +37,12 @@ class CheckResult(BaseModel):
     value: float | None = None
     champion_value: float | None = None
     detail: str = ""
+
+    @field_validator("detail")
+    @classmethod
+    def _no_secrets(cls, v: str) -> str:
+        # details often quote exception text, which can carry connection URLs
+        return scrub(v)
 
     @property
     def passed(self) -> bool:
@@ -94,7 +101,12 @@ def evaluate_gates(gates: list[Gate], candidate: dict[str, float], champion: dic
     if not gates:
         return [CheckResult(check="gate", name="gates configured", outcome="fail",
                             detail="validation.gates is empty: a candidate with no gates is never passed")]
-    return [evaluate_gate(g, candidate, champion, champion_version, allow_first) for g in gates]
+    results = [evaluate_gate(g, candidate, champion, champion_version, allow_first) for g in gates]
+    if all(r.outcome == "skipped" for r in results):
+        results.append(CheckResult(check="gate", name="at least one gate applied", outcome="fail",
+                                   detail="every gate is relative and there is no champion yet: add an absolute gate "
+                                          "(min or max) so the first model is judged on something"))
+    return results
 
 
 def beats_champion(gates: list[Gate], candidate: dict[str, float], champion: dict[str, float],

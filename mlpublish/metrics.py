@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from mlpublish.errors import StepError
+
+log = logging.getLogger("mlpublish.metrics")
 
 CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
@@ -26,36 +31,72 @@ def better(metric: str, a: float, b: float) -> bool:
     return a > b if higher_is_better(metric) else a < b
 
 
-def compute_metrics(task: str, model: Any, X: Any, y: Any) -> dict[str, float]:
-    """Every metric of the task, on (X, y). NaN-free: a metric that cannot be computed is left out."""
+def positive_class(classes: Any, positive_label: Any = None) -> Any:
+    """The class precision, recall, f1, roc_auc and brier are about, for a binary target.
+
+    ``training.positiveLabel`` when given; otherwise 1 (or True) when the labels are
+    0/1 (False/True). Other binary labels need positiveLabel: guessing ("the
+    largest label") would silently gate on the wrong class.
+    """
+    values = list(classes)
+    if positive_label is not None:
+        match = [c for c in values if c == positive_label or str(c) == str(positive_label)]
+        if not match:
+            raise StepError(f"training.positiveLabel {positive_label!r} is not one of the target's labels {values}")
+        return match[0]
+    if set(values) <= {0, 1}:
+        return next((c for c in values if c == 1), values[0])  # the label itself: 1, 1.0 or True
+    raise StepError(f"the target's labels are {values}: set training.positiveLabel to say which one is the positive class")
+
+
+def compute_metrics(task: str, model: Any, X: Any, y: Any, positive_label: Any = None) -> dict[str, float]:
+    """Every metric of the task on (X, y).
+
+    A metric that cannot be computed on these rows (for example roc_auc when the
+    rows hold a single class) is left out, with the reason logged; a gate on it
+    then fails saying so.
+    """
     import numpy as np
     from sklearn import metrics as m
 
     pred = model.predict(X)
-    out: dict[str, float] = {}
     if task == "regression":
-        out["rmse"] = float(np.sqrt(m.mean_squared_error(y, pred)))
-        out["mae"] = float(m.mean_absolute_error(y, pred))
-        out["r2"] = float(m.r2_score(y, pred))
-        return out
+        return {
+            "rmse": float(np.sqrt(m.mean_squared_error(y, pred))),
+            "mae": float(m.mean_absolute_error(y, pred)),
+            "r2": float(m.r2_score(y, pred)),
+        }
 
-    classes = np.unique(y)
+    model_classes = list(getattr(model, "classes_", []))
+    classes = sorted(set(np.unique(y).tolist()) | set(model_classes), key=str)
     binary = len(classes) <= 2
-    avg = "binary" if binary else "weighted"
-    out["accuracy"] = float(m.accuracy_score(y, pred))
-    pos = classes.max() if binary else None
-    kw = {"pos_label": pos} if binary else {}
-    out["precision"] = float(m.precision_score(y, pred, average=avg, zero_division=0, **kw))
-    out["recall"] = float(m.recall_score(y, pred, average=avg, zero_division=0, **kw))
-    out["f1"] = float(m.f1_score(y, pred, average=avg, zero_division=0, **kw))
-    if hasattr(model, "predict_proba") and len(classes) > 1:
+    out: dict[str, float] = {}
+
+    def add(name: str, fn: Any) -> None:
+        try:
+            value = float(fn())
+        except (ValueError, ZeroDivisionError, IndexError) as exc:
+            log.warning("metric %s cannot be computed on these %d rows: %s", name, len(y), exc)
+            return
+        if value == value:  # not NaN
+            out[name] = value
+
+    add("accuracy", lambda: m.accuracy_score(y, pred))
+    if binary:
+        pos = positive_class(classes, positive_label)
+        kw = {"average": "binary", "pos_label": pos, "zero_division": 0}
+    else:
+        pos, kw = None, {"average": "weighted", "zero_division": 0}
+    add("precision", lambda: m.precision_score(y, pred, **kw))
+    add("recall", lambda: m.recall_score(y, pred, **kw))
+    add("f1", lambda: m.f1_score(y, pred, **kw))
+    if hasattr(model, "predict_proba") and model_classes:
         proba = model.predict_proba(X)
-        model_classes = list(getattr(model, "classes_", classes))
-        if binary:
-            p1 = proba[:, model_classes.index(pos)] if pos in model_classes else np.zeros(len(y))
-            out["roc_auc"] = float(m.roc_auc_score(y == pos, p1))
-            out["brier"] = float(m.brier_score_loss(y == pos, p1))
-        else:
-            out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", labels=model_classes))
-        out["log_loss"] = float(m.log_loss(y, proba, labels=model_classes))
-    return {k: v for k, v in out.items() if v == v}
+        if binary and pos in model_classes:
+            p1 = proba[:, model_classes.index(pos)]
+            add("roc_auc", lambda: m.roc_auc_score(np.asarray(y) == pos, p1))
+            add("brier", lambda: m.brier_score_loss(np.asarray(y) == pos, p1))
+        elif not binary:
+            add("roc_auc", lambda: m.roc_auc_score(y, proba, multi_class="ovr", labels=model_classes))
+        add("log_loss", lambda: m.log_loss(y, proba, labels=model_classes))
+    return out

@@ -54,12 +54,21 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
             if name not in accepted:
                 problems.append((f"training.candidates.{name}", f"{ref.path} has no parameter {name!r}"))
     n = len(spec.training.grid())
+    if n > 1 and spec.training.split.validationSize <= 0:
+        problems.append(("training.split.validationSize", f"must be > 0 to choose among the {n} candidates"))
     if n > spec.training.maxCandidates:
         problems.append(("training.candidates", f"{n} combinations exceed training.maxCandidates={spec.training.maxCandidates}"))
 
     wh = Warehouse.from_spec(spec.data)
     columns: dict[str, str] = {}
+    reachable = False
     if check_warehouse:
+        try:
+            wh.ping()
+            reachable = True
+        except WarehouseError as exc:
+            problems.append(("data.connection", str(exc)))
+    if reachable:
         try:
             columns = wh.columns(spec.data.trainingTable)
         except WarehouseError as exc:

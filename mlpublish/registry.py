@@ -59,6 +59,8 @@ class Registry:
             raise RegistryError(scrub(f"{what} failed at {self.tracking_uri}: {exc.message}")) from None
         except (OSError, ConnectionError) as exc:
             raise RegistryError(scrub(f"{what}: cannot reach MLflow at {self.tracking_uri} ({exc.__class__.__name__})")) from None
+        except Exception as exc:  # e.g. sqlalchemy errors from a database tracking store that is down
+            raise RegistryError(scrub(f"{what} failed at {self.tracking_uri}: {exc.__class__.__name__}: {exc}")) from None
 
     # Experiments -------------------------------------------------------------
     def ensure_experiment(self, name: str, artifact_location: str | None) -> str:

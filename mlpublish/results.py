@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from mlpublish.gates import CheckResult
+from mlpublish.redact import scrub
 
 Status = Literal["PENDING", "PASSED", "FAILED"]
 
@@ -49,6 +50,11 @@ class EvaluateResult(_Result):
     champion_metrics: dict[str, float] | None
     champion_error: str | None = None
     artifacts: list[str] = []
+
+    @field_validator("champion_error")
+    @classmethod
+    def _no_secrets(cls, v: str | None) -> str | None:
+        return scrub(v) if v else v
 
 
 class ValidateResult(_Result):

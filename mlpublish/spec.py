@@ -119,6 +119,7 @@ class Training(_Model):
         description="Dotted path of an sklearn-API class (pkg.mod.Class) or a trainer function (pkg.mod:function)."
     )
     task: Literal["classification", "regression"] | None = None
+    positiveLabel: Scalar = Field(default=None, description="Positive class of a binary target (default 1 for 0/1 labels).")
     candidates: dict[str, list[Scalar]] = {}
     selectBy: str | None = None
     split: Split = Split()
@@ -466,7 +467,14 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
     if node is None:
         raise SpecError(source, [("<root>", "the file is empty; expected a mapping with at least name, algorithm, target")])
     _expanded_size(node, source)
-    raw = yaml.safe_load(text)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # unsafe tags (!!python/...), unhashable keys, bad !!binary
+        mark = getattr(exc, "problem_mark", None)
+        loc = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
+        raise SpecError(source, [(loc, f"{getattr(exc, 'problem', None) or exc}")]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. an impossible date such as 2024-13-45
+        raise SpecError(source, [("<root>", f"a value cannot be read: {exc}")]) from None
     if not isinstance(raw, dict):
         raise SpecError(source, [("<root> (line 1)", f"expected a mapping of fields, got {type(raw).__name__}")])
     bad_keys = [k for k in raw if not isinstance(k, str)]
@@ -502,4 +510,6 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         raise SpecError(str(p), [("<file>", "is a directory, expected a YAML file")]) from None
     except UnicodeDecodeError as exc:
         raise SpecError(str(p), [("<file>", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    except OSError as exc:
+        raise SpecError(str(p), [("<file>", f"cannot read: {exc.strerror or exc}")]) from None
     return parse_spec(text, str(p))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,6 +38,7 @@ class Warehouse:
     service: str
     database: str | None = None
     schema: str | None = None
+    create: bool = False  # only the demo builder may create a SQLite file; readers must not
     _engine: sa.Engine | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -53,6 +55,9 @@ class Warehouse:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
+            path = self._url.database if self.dialect == "sqlite" else None
+            if path and path != ":memory:" and not path.startswith("file:") and not self.create and not Path(path).is_file():
+                raise WarehouseError(f"no SQLite warehouse file at {Path(path).resolve()} (data.connection {redact_url(self.url)})")
             try:
                 self._engine = sa.create_engine(self._url, pool_pre_ping=True)
             except Exception as exc:
@@ -104,6 +109,14 @@ class Warehouse:
         return None if self.dialect == "sqlite" and s == "main" else s
 
     # Reading --------------------------------------------------------------
+    def ping(self) -> None:
+        """Connect once; raise WarehouseError saying why the warehouse cannot be used."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(f"cannot connect to warehouse {redact_url(self.url)}: {_first_line(exc)}") from None
+
     def columns(self, table: str, schema: str | None = None) -> dict[str, str]:
         """Column name -> SQL type name. Raises WarehouseError if the table is missing."""
         try:

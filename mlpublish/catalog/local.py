@@ -140,7 +140,16 @@ class LocalCatalog:
             body = require(ev.fqn)
             pending[ev.fqn] = ("mlmodel", {**body, "extension": {**body.get("extension", {}), **ev.properties}})
         elif isinstance(ev, AddLineage):
-            details = {"columnsLineage": [c.model_dump() for c in ev.columns], "source": "mlpublish"}
+            columns = [c.model_dump() for c in ev.columns]
+            if ev.to_type == "table":
+                # Several models may read the same table: an edge between two tables
+                # carries the union of their column lineage, not the last writer's.
+                row = cur.execute("SELECT details FROM lineage WHERE from_fqn=? AND to_fqn=?", (ev.from_fqn, ev.to_fqn)).fetchone()
+                merged = {c["toColumn"]: set(c["fromColumns"]) for c in (json.loads(row[0])["columnsLineage"] if row else [])}
+                for c in columns:
+                    merged.setdefault(c["toColumn"], set()).update(c["fromColumns"])
+                columns = [{"fromColumns": sorted(f), "toColumn": t} for t, f in sorted(merged.items())]
+            details = {"columnsLineage": columns, "source": "mlpublish"}
             if ev.pipeline:
                 details["pipeline"] = ev.pipeline
             if ev.description:

@@ -10,11 +10,11 @@ from typing import Any
 
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext
-from mlpublish.errors import NotFound, StepError
+from mlpublish.errors import MlpublishError, NotFound, StepError
 from mlpublish.metrics import compute_metrics
 from mlpublish.registry import CHAMPION
 from mlpublish.results import EvaluateResult, TrainResult
-from mlpublish.steps.train import HOLDOUT_ARTIFACT
+from mlpublish.steps.train import HOLDOUT_ARTIFACT, SPLIT_TAG, split_signature
 
 log = logging.getLogger("mlpublish.evaluate")
 
@@ -65,9 +65,32 @@ def evaluate_version(ctx: PublishContext, version: str, X: Any, y: Any) -> tuple
     if missing:
         return None, f"{ctx.name} v{version} needs columns {missing} that the candidate's rows do not have"
     try:
-        return compute_metrics(ctx.preflight.task, model, X[expected] if expected else X, y), None
+        return compute_metrics(ctx.preflight.task, model, X[expected] if expected else X, y,
+                               ctx.spec.training.positiveLabel), None
     except Exception as exc:
         return None, f"{ctx.name} v{version} failed to score the candidate's rows: {exc.__class__.__name__}: {exc}"
+
+
+def split_mismatch(ctx: PublishContext, version: str) -> str | None:
+    """Why the champion cannot be compared fairly on the candidate's held-out rows, or None.
+
+    Rows stay on their side of the split only while the key columns, test size
+    and seed stay the same; otherwise the champion may have trained on rows the
+    candidate holds out, and would look better than it is.
+    """
+    if not ctx.spec.data.keyColumns:
+        return None
+    try:
+        run_id = ctx.registry.get_version(ctx.name, version).run_id
+        theirs = ctx.registry.run(run_id).data.tags.get(SPLIT_TAG)
+    except MlpublishError:
+        return None
+    ours = split_signature(ctx.spec)
+    if theirs is None or theirs == ours:
+        return None
+    return (f"champion v{version} was split with {theirs} and this candidate with {ours}: the champion may have "
+            "trained on rows held out here, so the comparison would not be fair (keep data.keyColumns and "
+            f"training.split stable, or approve by hand: mlpublish promote {ctx.name} --version N)")
 
 
 def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
@@ -75,11 +98,13 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
 
     X, y = load_holdout(ctx, train.run_id)
     model = load_candidate(ctx, train)
-    metrics = compute_metrics(train.task, model, X, y)
+    metrics = compute_metrics(train.task, model, X, y, ctx.spec.training.positiveLabel)
     champion_version = ctx.registry.alias_version(ctx.name, CHAMPION)
     champion_metrics, champion_error = None, None
     if champion_version is not None:
-        champion_metrics, champion_error = evaluate_version(ctx, champion_version, X, y)
+        champion_error = split_mismatch(ctx, champion_version)
+        if champion_error is None:
+            champion_metrics, champion_error = evaluate_version(ctx, champion_version, X, y)
         if champion_error:
             log.warning("%s: %s", ctx.name, champion_error)
 

@@ -13,7 +13,7 @@ from mlpublish import config
 from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext
-from mlpublish.errors import SpecError, StepError, WarehouseError
+from mlpublish.errors import StepError, WarehouseError
 from mlpublish.metrics import better, compute_metrics
 from mlpublish.modelling import fit_model, prepare_features
 from mlpublish.registry import now_iso
@@ -39,6 +39,15 @@ def pip_requirements(task_module: str) -> list[str]:
     return sorted(set(reqs))
 
 
+SPLIT_TAG = "mlpublish.split"
+
+
+def split_signature(spec: Any) -> str:
+    """What decides which rows are held out; two runs are comparable only if it is equal."""
+    split = spec.training.split
+    return json.dumps({"keys": spec.data.keyColumns, "testSize": split.testSize, "seed": split.seed}, sort_keys=True)
+
+
 def trusted_types(model: Any) -> list[str]:
     """Types skops must trust to load the model we just fitted ourselves (MLflow saves with skops)."""
     import skops.io
@@ -60,7 +69,13 @@ def _split(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, salt: i
 
         import numpy as np
 
-        hashed = pd.util.hash_pandas_object(frame.loc[X.index, keys], index=False).to_numpy()
+        keyframe = frame.loc[X.index, keys].copy()
+        for col in keys:  # 17 and 17.0 must hash alike: a key column can turn float when a NULL appears
+            values = keyframe[col]
+            if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+                values = values.astype("Int64")
+            keyframe[col] = values.astype(str)
+        hashed = pd.util.hash_pandas_object(keyframe, index=False).to_numpy()
         salted = pd.util.hash_array(hashed ^ np.uint64((salt * 0x9E3779B97F4A7C15) % 2**64))
         test = ((salted % 1_000_003) / 1_000_003) < size
         if test.all() or not test.any():
@@ -117,6 +132,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
         "mlpublish.task": pf.task,
         "mlpublish.training_fqn": pf.training_fqn,
         "mlpublish.select_by": select_by,
+        SPLIT_TAG: split_signature(spec),
     }
     if ctx.pipeline:
         tags.update({f"mlpublish.pipeline.{k}": v for k, v in ctx.pipeline.items()})
@@ -126,8 +142,6 @@ def train_model(ctx: PublishContext) -> TrainResult:
     with mlflow.start_run(experiment_id=exp_id, run_name=f"{spec.name}-train", tags=tags) as run:
         run_id = run.info.run_id
         if len(grid) > 1:
-            if split.validationSize <= 0:
-                raise SpecError(spec.source_path, [("training.split.validationSize", "must be > 0 to choose among several candidates")])
             X_fit, X_val, y_fit, y_val = _split(ctx, frame, X_train, y_train, split.validationSize, split.seed + 1)
             best: tuple[float, dict[str, Any]] | None = None
             for i, cand in enumerate(grid):
@@ -136,7 +150,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
                     t0 = time.perf_counter()
                     model = fit_model(pf.estimator, params, spec.categorical_features, X_fit, y_fit)
                     fit_seconds += time.perf_counter() - t0
-                    scores = compute_metrics(pf.task, model, X_val, y_val)
+                    scores = compute_metrics(pf.task, model, X_val, y_val, spec.training.positiveLabel)
                     if select_by not in scores:
                         raise StepError(f"{spec.name}: candidate {params} has no {select_by} to select by")
                     mlflow.log_params(params)

@@ -359,3 +359,25 @@ def test_registry_lock_breaks_stale_locks_and_spares_live_ones(workspace):
     with pytest.raises(RegistryConflict, match="locked by another publish"):
         with reg.lock("m", timeout=0.5):
             pass
+
+
+def test_changed_split_makes_the_champion_comparison_fail_loudly(workspace, capsys):
+    assert run_cli("run", str(workspace.spec())) == EXIT_OK
+    reseeded = workspace.spec("reseeded.yaml", training={"split": {"seed": 7}})
+    assert run_cli("run", str(reseeded)) == EXIT_REJECTED
+    out = capsys.readouterr().out
+    assert "was split with" in out and "would not be fair" in out
+    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1"
+
+
+def test_check_in_an_empty_folder_names_the_missing_warehouse_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from ..conftest import write_spec
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    spec = write_spec(tmp_path / "s.yaml", churn_dict(training={"candidates": {"max_depth": [2, 4]}, "split": {"validationSize": 0}}))
+    assert run_cli("check", str(spec)) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "data.connection: no SQLite warehouse file at" in err
+    assert "training.split.validationSize: must be > 0 to choose among the 2 candidates" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]

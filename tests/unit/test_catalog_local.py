@@ -479,3 +479,21 @@ def test_rollback_after_a_repromotion_uses_the_latest_promotion() -> None:
     history = [move("1", None), move("2", "1"), move("1", "2", "rollback"), move("3", "1"), move("2", "3", "manual")]
     assert rollback_target(history, "2") == "3"
     assert rollback_target(history, "3") == "1"
+
+
+def test_edges_into_a_shared_table_keep_every_models_columns():
+    from mlpublish.catalog.events import AddLineage, ColumnLineage
+
+    cat = LocalCatalog(":memory:")
+    a = AddLineage(from_fqn="w.d.s.orders", from_type="table", to_fqn="w.d.s.features", to_type="table",
+                   columns=[ColumnLineage(fromColumns=["w.d.s.orders.amount"], toColumn="w.d.s.features.monetary")])
+    b = AddLineage(from_fqn="w.d.s.orders", from_type="table", to_fqn="w.d.s.features", to_type="table",
+                   columns=[ColumnLineage(fromColumns=["w.d.s.orders.order_date"], toColumn="w.d.s.features.recency")])
+    cat.publish([a])
+    cat.publish([b])
+    cat.publish([a])
+    (edge,) = cat.edges()
+    assert edge["lineageDetails"]["columnsLineage"] == [
+        {"fromColumns": ["w.d.s.orders.amount"], "toColumn": "w.d.s.features.monetary"},
+        {"fromColumns": ["w.d.s.orders.order_date"], "toColumn": "w.d.s.features.recency"},
+    ]

@@ -244,3 +244,14 @@ def test_max_drop_exactly_at_a_decimal_threshold_passes(metric: str, candidate: 
 def test_min_gain_exactly_at_a_decimal_threshold_passes() -> None:
     r = check(Gate(metric="roc_auc", minGainVsChampion=0.1), {"roc_auc": 0.3}, {"roc_auc": 0.2}, "1")
     assert r.outcome == "pass", r.detail
+
+
+def test_only_relative_gates_and_no_champion_is_failed_not_silently_passed():
+    results = evaluate_gates([Gate(metric="roc_auc", maxDropVsChampion=0.01)], {"roc_auc": 0.51}, None, None, True)
+    assert [r.outcome for r in results] == ["skipped", "fail"]
+    assert "add an absolute gate" in results[-1].detail
+
+
+def test_details_never_carry_credentials():
+    c = CheckResult(check="smoke_test", name="x", outcome="fail", detail="GET http://bob:pw123@host/api failed")
+    assert "pw123" not in c.detail and "bob:***@" in c.detail

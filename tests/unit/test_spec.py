@@ -534,3 +534,21 @@ def test_alias_bomb_below_the_alias_limit_is_refused_quickly() -> None:
 def test_recursive_anchor_is_a_spec_error() -> None:
     exc = parse_error(CHURN_TEXT + "x-loop: &loop [*loop]\n")
     assert any(loc.startswith("<root>") for loc, _ in exc.problems)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("name: !!python/object:os.system x\n", "could not determine a constructor"),
+    ("? [a, b]\n: 1\n", "found unhashable key"),
+    ("x: !!binary notbase64@@\n", "failed to decode base64"),
+    ("schedule: 2024-13-45\n", "a value cannot be read: month must be in 1..12"),
+])
+def test_values_yaml_cannot_construct_are_spec_errors(text, fragment):
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "hostile.yaml")
+    assert any(fragment in msg for _, msg in info.value.problems)
+
+
+def test_unreadable_path_is_a_spec_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SpecError, match="cannot read: Not a directory"):
+        load_spec(tmp_path / "file" / "spec.yaml")

@@ -1,0 +1,50 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mlpublish.errors import StepError
+from mlpublish.metrics import compute_metrics, positive_class
+
+
+def fitted(labels):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200)})
+    y = np.where(X["a"] + rng.normal(scale=0.5, size=200) > 0.8, labels[0], labels[1])
+    return LogisticRegression().fit(X, y), X, pd.Series(y)
+
+
+def test_positive_class_rules():
+    assert positive_class([0, 1]) == 1
+    assert positive_class([False, True]) is True
+    assert positive_class(["churn", "stay"], "churn") == "churn"
+    assert positive_class([0, 1], "1") == 1  # a YAML string still matches
+    with pytest.raises(StepError, match="set training.positiveLabel"):
+        positive_class(["churn", "stay"])
+    with pytest.raises(StepError, match="'gone' is not one of"):
+        positive_class(["churn", "stay"], "gone")
+
+
+def test_metrics_are_about_the_positive_label_not_the_largest():
+    model, X, y = fitted(["churn", "stay"])  # 'churn' is the rare class
+    for_churn = compute_metrics("classification", model, X, y, "churn")
+    for_stay = compute_metrics("classification", model, X, y, "stay")
+    assert for_churn["f1"] < for_stay["f1"]
+    assert for_churn["roc_auc"] == pytest.approx(for_stay["roc_auc"])  # symmetric: same ranking quality
+
+
+def test_a_metric_that_cannot_be_computed_is_left_out():
+    model, X, y = fitted([1, 0])
+    only_ones = y == 1
+    out = compute_metrics("classification", model, X[only_ones], y[only_ones])
+    assert "accuracy" in out and "roc_auc" not in out  # one class: roc_auc undefined
+
+
+def test_multiclass_with_a_class_missing_from_the_rows():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=300)})
+    y = pd.Series(np.digitize(X["a"], [-0.5, 0.5]))
+    model = LogisticRegression().fit(X, y)
+    rows = y != 2
+    out = compute_metrics("classification", model, X[rows], y[rows])
+    assert {"accuracy", "f1", "log_loss"} <= set(out)
