@@ -67,7 +67,8 @@ def model_status(reg: Registry, name: str) -> dict[str, Any]:
 
 def status_text(s: dict[str, Any]) -> str:
     lines = [f"{s['name']}: champion " + (f"v{s['champion']}" if s["champion"] else "none"),
-             f"{'version':>7}  {'status':7}  {'aliases':22}  metrics"]
+             f"{'version':>7}  {'status':7}  {'aliases':22}  metrics (each on its own held-out rows; the fair "
+             "candidate-vs-champion comparison is in each run's champion_test_* metrics)"]
     for v in s["versions"]:
         metrics = ", ".join(f"{k}={val:.4f}" for k, val in sorted(v["metrics"].items()))
         lines.append(f"{v['version']:>7}  {v['status']:7}  {','.join(v['aliases']) or '-':22}  {metrics}")
