@@ -14,19 +14,27 @@ def weak_champion_spec(ws: Any, **overrides: Any):
                    **overrides)
 
 
-def registered_candidate(ws: Any, depth: int, leaves: int, **overrides: Any) -> dict[str, Any]:
-    """Train, evaluate, validate and register one candidate; return its spec path and step results."""
+def run_steps(spec_path: Any, *, register: bool = True) -> dict[str, Any]:
+    """train -> evaluate -> validate (-> register) one step at a time, as separate tasks would."""
     from mlpublish.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps import evaluate_model, register_version, train_model, validate_candidate
 
-    path = ws.spec(f"candidate-{depth}-{leaves}.yaml", validation=GATES, training={"candidates": {"max_depth": [depth]}},
-                   mlHyperParameters=[{"name": "n_estimators", "value": 40}, {"name": "random_state", "value": 0},
-                                      {"name": "max_leaf_nodes", "value": leaves}], **overrides)
-    ctx = PublishContext.create(load_spec(path))
+    ctx = PublishContext.create(load_spec(spec_path))
     t = train_model(ctx)
     e = evaluate_model(ctx, t)
     v = validate_candidate(ctx, t, e)
-    assert v.status == "PASSED", v.summary()
-    r = register_version(ctx, t, e, v)
-    return {"spec": str(path), "ctx": ctx, "train": t, "evaluate": e, "validate": v, "register": r}
+    out = {"spec": str(spec_path), "ctx": ctx, "train": t, "evaluate": e, "validate": v}
+    if register:
+        out["register"] = register_version(ctx, t, e, v)
+    return out
+
+
+def registered_candidate(ws: Any, depth: int, leaves: int, **overrides: Any) -> dict[str, Any]:
+    """Train, evaluate, validate and register one PASSED candidate; return its spec path and step results."""
+    path = ws.spec(f"candidate-{depth}-{leaves}.yaml", validation=GATES, training={"candidates": {"max_depth": [depth]}},
+                   mlHyperParameters=[{"name": "n_estimators", "value": 40}, {"name": "random_state", "value": 0},
+                                      {"name": "max_leaf_nodes", "value": leaves}], **overrides)
+    out = run_steps(path)
+    assert out["validate"].status == "PASSED", out["validate"].summary()
+    return out

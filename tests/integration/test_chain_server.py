@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from mlpublish.cli import EXIT_OK, EXIT_REJECTED, main
 
-from .helpers import registered_candidate, weak_champion_spec
+from .helpers import registered_candidate, run_steps, weak_champion_spec
 from .mlflow_server import mlflow_server, postgres_database
 
 pytestmark = pytest.mark.integration
@@ -124,18 +124,11 @@ def test_concurrent_promotion_of_two_challengers(remote, tmp_path):
 
 def test_concurrent_register_retries_make_one_version(remote, tmp_path):
     """Two retries of the same register task racing each other: one version."""
-    from mlpublish.context import PublishContext
-    from mlpublish.spec import load_spec
-    from mlpublish.steps import evaluate_model, train_model, validate_candidate
-
     name = remote.model
     spec = remote.spec(name=name)
-    ctx = PublishContext.create(load_spec(spec))
-    t = train_model(ctx)
-    e = evaluate_model(ctx, t)
-    v = validate_candidate(ctx, t, e)
+    s = run_steps(spec, register=False)
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({"train": t.to_json(), "evaluate": e.to_json(), "validate": v.to_json()}))
+    state.write_text(json.dumps({k: s[k].to_json() for k in ("train", "evaluate", "validate")}))
     results = _run_workers("register_worker.py", [[str(spec), str(state)]] * 3, remote.env() | {"MLFLOW_TRACKING_URI": remote.tracking_uri})
     assert versions(name) == [1]
     assert {r["version"] for r in results} == {"1"}

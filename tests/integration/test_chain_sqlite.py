@@ -14,7 +14,7 @@ from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
 from mlpublish.demo_data import build_demo_warehouse
 
 from ..conftest import churn_dict
-from .helpers import registered_candidate, weak_champion_spec
+from .helpers import registered_candidate, run_steps, weak_champion_spec
 
 NAME = "customer_churn_predictor"
 FQN = "mlflow-local.customer_churn_predictor"
@@ -149,16 +149,13 @@ def test_register_failed_for_audit_never_aliased(workspace):
 def test_register_retry_returns_same_version(workspace):
     from mlpublish.context import PublishContext
     from mlpublish.spec import load_spec
-    from mlpublish.steps import evaluate_model, register_version, train_model, validate_candidate
+    from mlpublish.steps import register_version
 
-    ctx = PublishContext.create(load_spec(workspace.spec()))
-    train = train_model(ctx)
-    evaluation = evaluate_model(ctx, train)
-    validation = validate_candidate(ctx, train, evaluation)
-    first = register_version(ctx, train, evaluation, validation)
+    s = run_steps(workspace.spec(), register=False)
+    args = (s["train"], s["evaluate"], s["validate"])
+    first = register_version(s["ctx"], *args)
     # a retry in a fresh process: nothing cached
-    ctx2 = PublishContext.create(load_spec(workspace.spec()))
-    second = register_version(ctx2, train, evaluation, validation)
+    second = register_version(PublishContext.create(load_spec(workspace.spec())), *args)
     assert first.created and not second.created
     assert first.version == second.version == "1"
     assert len(MlflowClient().search_model_versions(f"name='{NAME}'")) == 1
@@ -320,19 +317,13 @@ def test_retried_promote_does_not_undo_a_rollback(workspace):
 
 def test_retry_completes_an_interrupted_champion_move(workspace):
     """The process died right after moving the alias: the retry writes the history and the catalog."""
-    from mlpublish.context import PublishContext
     from mlpublish.registry import Registry
-    from mlpublish.spec import load_spec
-    from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+    from mlpublish.steps import promote_challenger
 
-    ctx = PublishContext.create(load_spec(workspace.spec()))
-    t = train_model(ctx)
-    e = evaluate_model(ctx, t)
-    v = validate_candidate(ctx, t, e)
-    r = register_version(ctx, t, e, v)
-    Registry(workspace.tracking_uri).set_alias(NAME, "champion", r.version)  # ... and then the crash
+    s = run_steps(workspace.spec())
+    Registry(workspace.tracking_uri).set_alias(NAME, "champion", s["register"].version)  # ... and then the crash
     assert "championVersion" not in workspace.catalog().find_model(NAME)["extension"]
-    p = promote_challenger(ctx, e, v, r)
+    p = promote_challenger(s["ctx"], s["evaluate"], s["validate"], s["register"])
     assert p.promoted and "nothing to move" in p.reason
     hist = json.loads(MlflowClient().get_registered_model(NAME).tags["mlpublish.champion_history"])
     assert [(h["to"], h["action"]) for h in hist] == [("1", "promote")]
