@@ -23,7 +23,7 @@ def chain_summary(r: ChainResult) -> str:
         f"run        {t.run_id} ({t.train_rows} training rows, {t.test_rows} held out, {len(t.candidates)} candidate(s))",
         f"selected   {t.params or 'estimator defaults'} by {t.select_by}",
         f"candidate  {_metrics_line(e.metrics, keys)}",
-        f"champion   " + (f"v{e.champion_version}: {_metrics_line(e.champion_metrics, keys)}" if e.champion_metrics
+        "champion   " + (f"v{e.champion_version}: {_metrics_line(e.champion_metrics, keys)}" if e.champion_metrics
                           else (f"v{e.champion_version}: {e.champion_error}" if e.champion_version else "none yet")),
         "",
         "checks",
@@ -31,7 +31,7 @@ def chain_summary(r: ChainResult) -> str:
     lines += [f"  {c.outcome.upper():7} {c.name:40} {c.detail}" for c in v.checks]
     lines += ["", f"validation {v.status}"]
     if reg is not None:
-        lines.append(f"registered " + (f"version {reg.version}" + (" (existing)" if not reg.created else "")
+        lines.append("registered " + (f"version {reg.version}" + (" (existing)" if not reg.created else "")
                                        + (f", alias {', '.join(reg.aliases)}" if reg.aliases else "")
                                        if reg.version else reg.reason))
     if p is not None:
