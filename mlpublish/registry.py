@@ -10,6 +10,7 @@ lock whose lease expired (its holder died) is broken by the next contender.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import socket
@@ -30,6 +31,8 @@ PREVIOUS_TAG = "mlpublish.previous_champion"
 LOCK_PREFIX = "mlpublish-lock."
 HISTORY_KEEP = 25
 
+log = logging.getLogger("mlpublish.registry")
+
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -46,6 +49,7 @@ class Registry:
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri
+        self._held: dict[str, str] = {}  # model name -> owner token of the lock we hold
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -109,6 +113,7 @@ class Registry:
             return None
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.verify_lock(name)
         self._call(f"set alias {alias}={version} on {name!r}", self.client.set_registered_model_alias, name, alias, version)
 
     def delete_alias(self, name: str, alias: str) -> None:
@@ -134,6 +139,7 @@ class Registry:
         return self._call(f"model {name!r} version {version}", self.client.get_model_version, name, str(version))
 
     def create_version(self, name: str, source: str, run_id: str, model_id: str | None, tags: dict[str, str], description: str | None) -> Any:
+        self.verify_lock(name)
         return self._call(
             f"create version of {name!r} for run {run_id}",
             self.client.create_model_version,
@@ -192,10 +198,29 @@ class Registry:
                 raise RegistryConflict(f"model {name!r} is locked by another publish (registered model {lock_name!r}) for more than {timeout:.0f}s")
             time.sleep(delay + random.random() * delay)
             delay = min(delay * 2, 1.0)
+        self._held[name] = owner
         try:
             yield
         finally:
+            self._held.pop(name, None)
             self._take_down(lock_name, owner)
+
+    def verify_lock(self, name: str) -> None:
+        """Right before a guarded write: raise RegistryConflict if our lock was taken from us.
+
+        That happens only if we held it past its lease (a stalled process) and
+        another publish broke it; writing then could undo that publish's work.
+        """
+        owner = self._held.get(name)
+        if owner is None:
+            return
+        try:
+            current = self.client.get_registered_model(f"{LOCK_PREFIX}{name}").tags.get("owner")
+        except Exception:
+            current = None
+        if current != owner:
+            raise RegistryConflict(f"lost the lock on {name!r} (held past its lease; now held by {current or 'nobody'}): "
+                                   "nothing was changed, retry the step")
 
     def _take_down(self, lock_name: str, owner: str | None) -> bool:
         """Remove the lock iff it belongs to ``owner`` (None: to whoever held it when we looked).
@@ -221,7 +246,13 @@ class Registry:
                 return True
             self.client.rename_registered_model(tomb, lock_name)  # not the one we meant: put it back
         except MlflowException:
-            pass
+            # Someone took the lock name meanwhile: the renamed lock cannot go back. Its
+            # holder finds out at verify_lock() before writing; remove the leftover.
+            log.warning("lock %s changed hands while being taken down; removing leftover %s", lock_name, tomb)
+            try:
+                self.client.delete_registered_model(tomb)
+            except MlflowException:
+                pass
         return False
 
     def _break_if_stale(self, lock_name: str) -> None:

@@ -119,7 +119,7 @@ class Training(_Model):
         description="Dotted path of an sklearn-API class (pkg.mod.Class) or a trainer function (pkg.mod:function)."
     )
     task: Literal["classification", "regression"] | None = None
-    positiveLabel: Scalar = Field(default=None, description="Positive class of a binary target (default 1 for 0/1 labels).")
+    positiveLabel: str | int | None = Field(default=None, description="Positive class of a binary target (default 1 for 0/1 labels).")
     candidates: dict[str, list[Scalar]] = {}
     selectBy: str | None = None
     split: Split = Split()
@@ -130,6 +130,14 @@ class Training(_Model):
     def _dotted(cls, v: str) -> str:
         if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$", v):
             raise ValueError("expected a dotted path such as sklearn.ensemble.RandomForestClassifier or pkg.mod:train")
+        return v
+
+    @field_validator("positiveLabel", mode="before")
+    @classmethod
+    def _not_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("YAML read this as a boolean (yes/no/true/false are booleans): quote the label, "
+                             "e.g. positiveLabel: \"yes\"")
         return v
 
     @field_validator("candidates")

@@ -86,8 +86,11 @@ def split_mismatch(ctx: PublishContext, version: str) -> str | None:
     except MlpublishError:
         return None
     ours = split_signature(ctx.spec)
-    if theirs is None or theirs == ours:
+    if theirs == ours:
         return None
+    if theirs is None:
+        return (f"champion v{version} records no split ({SPLIT_TAG} tag), so it may have trained on rows held out "
+                f"here and the comparison would not be fair (approve by hand: mlpublish promote {ctx.name} --version N)")
     return (f"champion v{version} was split with {theirs} and this candidate with {ours}: the champion may have "
             "trained on rows held out here, so the comparison would not be fair (keep data.keyColumns and "
             f"training.split stable, or approve by hand: mlpublish promote {ctx.name} --version N)")

@@ -15,12 +15,12 @@ from typing import Any
 from mlpublish.catalog import publish
 from mlpublish.catalog.events import RecordAliasChange, SetModelProperties
 from mlpublish.context import PublishContext
-from mlpublish.errors import GateFailed, NotFound, RegistryConflict
+from mlpublish.errors import CatalogUnavailable, GateFailed, NotFound, RegistryConflict
 from mlpublish.gates import beats_champion
 from mlpublish.redact import scrub
 from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, now_iso
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult
-from mlpublish.steps.evaluate import evaluate_version, load_holdout
+from mlpublish.steps.evaluate import evaluate_version, load_holdout, split_mismatch
 from mlpublish.steps.register import CATALOG_FQN_TAG
 
 log = logging.getLogger("mlpublish.promote")
@@ -44,7 +44,7 @@ def _complete_move(reg: Registry, catalog: Any, name: str, fqn: str | None, vers
     entry = history[-1] if history and history[-1].get("to") == version else None
     if entry is None:
         entry = reg.record_champion_move(name, to=version, frm=history[-1]["to"] if history else None,
-                                         action="promote", reason="recorded by a retry after an interrupted move")
+                                         action="recovered", reason="recorded by a retry after an interrupted move")
     _finish(reg, catalog, name, fqn, version, entry)
 
 
@@ -56,38 +56,50 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
         reg.set_version_tag(name, version, "mlpublish.champion_since", entry["at"])
     if catalog is None or not fqn:
         return
-    events: list[Any] = champion_entity_events(reg, mv)
-    events += [
-        RecordAliasChange(fqn=fqn, alias=CHAMPION, version=version, previous=entry.get("from"),
-                          action=entry["action"], at=entry["at"]),
-        SetModelProperties(fqn=fqn, properties={
-            "championVersion": version, "previousChampionVersion": entry.get("from") or "none",
-            "championRunId": mv.run_id, "aliases": json.dumps(reg.aliases(name), sort_keys=True),
-            "lastPublishedAt": entry["at"],
-        }),
-    ]
     try:
+        events: list[Any] = champion_entity_events(reg, mv)
+        events += [
+            RecordAliasChange(fqn=fqn, alias=CHAMPION, version=version, previous=entry.get("from"),
+                              action=entry["action"], at=entry["at"]),
+            SetModelProperties(fqn=fqn, properties={
+                "championVersion": version, "previousChampionVersion": entry.get("from") or "none",
+                "championRunId": mv.run_id, "aliases": json.dumps(reg.aliases(name), sort_keys=True),
+                "lastPublishedAt": entry["at"],
+            }),
+        ]
         publish(catalog, events, f"{name} v{version}")
     except NotFound:
         log.warning("%s: catalog has no entity %s; alias history kept in the registry only", name, fqn)
+    except CatalogUnavailable as exc:
+        raise CatalogUnavailable(
+            f"{CHAMPION} of {name} is v{version} in the registry, but the catalog was not updated ({exc}); "
+            f"finish with: mlpublish promote {name} --version {version}"
+        ) from exc
 
 
 def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
-    """The MlModel entity and lineage recorded by the champion's own training run (see train)."""
+    """The MlModel entity and lineage recorded by the champion's own training run (see train).
+
+    A version whose run recorded none (logged by another tool) leaves the entity
+    as it is; failing to read one that exists is an error, so the move can be finished.
+    """
+    import posixpath
+
     from mlpublish.catalog.local import parse_events
     from mlpublish.steps.train import CATALOG_EVENTS_ARTIFACT
 
+    folder = posixpath.dirname(CATALOG_EVENTS_ARTIFACT)
     try:
-        import mlflow.artifacts
-
-        path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=CATALOG_EVENTS_ARTIFACT,
-                                                   tracking_uri=reg.tracking_uri)
+        listed = {a.path for a in reg.client.list_artifacts(mv.run_id, folder)}
+        if CATALOG_EVENTS_ARTIFACT not in listed:
+            log.warning("%s v%s: its run recorded no catalog entity; entity left as it is", mv.name, mv.version)
+            return []
+        path = reg.client.download_artifacts(mv.run_id, CATALOG_EVENTS_ARTIFACT)
         with open(path) as fh:
             return parse_events(json.load(fh))
-    except Exception as exc:  # a version logged by something else: keep the entity as it is
-        log.warning("%s v%s: no catalog entity recorded by its run (%s); entity left as it is",
-                    mv.name, mv.version, scrub(str(exc))[:200])
-        return []
+    except Exception as exc:
+        raise CatalogUnavailable(scrub(f"cannot read the catalog entity of {mv.name} v{mv.version} "
+                                       f"(run {mv.run_id}, {CATALOG_EVENTS_ARTIFACT}): {exc}")) from exc
 
 
 def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult,
@@ -113,16 +125,20 @@ def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validati
             _complete_move(reg, ctx.catalog, name, spec.fqn, version)
             return PromoteResult(**base, promoted=True, champion_before=current, champion_after=current,
                                  reason=f"v{version} is already {CHAMPION} (nothing to move)")
-        earlier = next((e for e in reg.history(name) if e.get("to") == version and e.get("action") == "promote"), None)
+        earlier = next((e for e in reg.history(name) if version in (e.get("to"), e.get("from"))), None)
         if earlier is not None:  # a retried task must not undo a rollback or a newer champion
-            reason = (f"v{version} was promoted at {earlier['at']} and has since been replaced by v{current}: "
+            reason = (f"v{version} was champion before ({earlier['action']} at {earlier['at']}) and has since been "
+                      f"replaced by v{current}: "
                       f"a retry does not move it back (to do it on purpose: mlpublish promote {name} --version {version})")
             return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)
         compared = evaluation.champion_version
         checks = []
         if current is not None and current != compared:
-            X, y = load_holdout(ctx, evaluation.run_id)
-            champ_metrics, err = evaluate_version(ctx, current, X, y)
+            err = split_mismatch(ctx, current)
+            champ_metrics = None
+            if err is None:
+                X, y = load_holdout(ctx, evaluation.run_id)
+                champ_metrics, err = evaluate_version(ctx, current, X, y)
             if err:
                 reason = f"champion moved from v{compared or 'none'} to v{current} after validation and {err}: refused"
                 return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)

@@ -14,9 +14,9 @@ from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext
 from mlpublish.errors import StepError, WarehouseError
-from mlpublish.metrics import better, compute_metrics
+from mlpublish.metrics import better, compute_metrics, positive_class
 from mlpublish.modelling import fit_model, prepare_features
-from mlpublish.registry import now_iso
+from mlpublish.registry import CHAMPION, now_iso
 from mlpublish.results import Candidate, TrainResult
 
 log = logging.getLogger("mlpublish.train")
@@ -40,12 +40,15 @@ def pip_requirements(task_module: str) -> list[str]:
 
 
 SPLIT_TAG = "mlpublish.split"
+SPLIT_SCHEME = "str-key-xor-salt-v1"
 
 
 def split_signature(spec: Any) -> str:
     """What decides which rows are held out; two runs are comparable only if it is equal."""
     split = spec.training.split
-    return json.dumps({"keys": spec.data.keyColumns, "testSize": split.testSize, "seed": split.seed}, sort_keys=True)
+    # "scheme" names how keys are hashed (_split): bump it whenever that changes
+    return json.dumps({"keys": spec.data.keyColumns, "testSize": split.testSize, "seed": split.seed,
+                       "scheme": SPLIT_SCHEME}, sort_keys=True)
 
 
 def trusted_types(model: Any) -> list[str]:
@@ -104,6 +107,8 @@ def load_training_frame(ctx: PublishContext) -> tuple[Any, Any, Any]:
         raise WarehouseError(f"{fqn} has {len(frame)} labelled rows; at least 10 are needed to train and evaluate")
     if ctx.preflight.task == "classification" and frame[spec.target].nunique() < 2:
         raise WarehouseError(f"{fqn}: target {spec.target!r} has a single class; nothing to learn")
+    if ctx.preflight.task == "classification" and frame[spec.target].nunique() == 2:
+        positive_class(frame[spec.target].unique().tolist(), spec.training.positiveLabel)  # fail before any run exists
     X = prepare_features(frame, spec.feature_names, spec.categorical_features)
     return frame, X, frame[spec.target]
 
@@ -246,7 +251,15 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -
                 _, _, schema, table = fqn.split(".")
                 events.append(table_event(fqn, pf.warehouse.columns(table, schema=schema)))
     if ctx.catalog.get(spec.fqn) is None:
-        events += entity_events
+        # A catalog that does not know the model yet (new, or lost): describe the champion
+        # if there is one, else this first candidate.
+        champion = ctx.registry.alias_version(spec.name, CHAMPION)
+        if champion is not None:
+            from mlpublish.steps.promote import champion_entity_events
+
+            events += champion_entity_events(ctx.registry, ctx.registry.get_version(spec.name, champion)) or entity_events
+        else:
+            events += entity_events
     events.append(SetModelProperties(fqn=spec.fqn, properties={
         "latestRunId": result.run_id,
         "latestHyperParameters": json.dumps(result.params, sort_keys=True, default=str),

@@ -326,7 +326,7 @@ def test_retry_completes_an_interrupted_champion_move(workspace):
     p = promote_challenger(s["ctx"], s["evaluate"], s["validate"], s["register"])
     assert p.promoted and "nothing to move" in p.reason
     hist = json.loads(MlflowClient().get_registered_model(NAME).tags["mlpublish.champion_history"])
-    assert [(h["to"], h["action"]) for h in hist] == [("1", "promote")]
+    assert [(h["to"], h["action"]) for h in hist] == [("1", "recovered")]
     assert workspace.catalog().find_model(NAME)["extension"]["championVersion"] == "1"
     assert [h["version"] for h in workspace.catalog().alias_history(FQN)] == ["1"]
 
@@ -372,3 +372,73 @@ def test_check_in_an_empty_folder_names_the_missing_warehouse_and_writes_nothing
     assert "data.connection: no SQLite warehouse file at" in err
     assert "training.split.validationSize: must be > 0 to choose among the 2 candidates" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_retry_after_manual_approval_and_rollback_does_not_move_back(workspace):
+    from mlpublish.context import PublishContext
+    from mlpublish.spec import load_spec
+    from mlpublish.steps import promote_challenger
+
+    assert run_cli("run", str(workspace.spec())) == EXIT_OK
+    grow(workspace)
+    manual = workspace.spec("manual.yaml", promotion={"mode": "manual"})
+    second = _chain(workspace, manual)
+    assert run_cli("promote", NAME, "--version", "2") == EXIT_OK
+    assert run_cli("rollback", NAME) == EXIT_OK
+    auto = second.model_copy()
+    retry = promote_challenger(PublishContext.create(load_spec(workspace.spec())), auto.evaluation, auto.validation, auto.registration)
+    assert not retry.promoted and "was champion before (manual" in retry.reason
+    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1"
+
+
+def test_champion_without_split_record_is_not_compared(workspace, capsys):
+    assert run_cli("run", str(workspace.spec())) == EXIT_OK
+    client = MlflowClient()
+    client.delete_tag(client.get_model_version_by_alias(NAME, "champion").run_id, "mlpublish.split")
+    assert run_cli("run", str(workspace.spec())) == EXIT_REJECTED
+    assert "records no split" in capsys.readouterr().out
+
+
+def test_rollback_that_cannot_reach_the_catalog_says_how_to_finish(workspace, monkeypatch, capsys):
+    from mlpublish.catalog.local import LocalCatalog
+
+    spec = workspace.spec()
+    assert run_cli("run", str(spec)) == EXIT_OK
+    grow(workspace)
+    assert run_cli("run", str(spec)) == EXIT_OK
+    real = LocalCatalog.publish
+    monkeypatch.setattr(LocalCatalog, "publish", lambda self, events: (_ for _ in ()).throw(OSError("disk full")))
+    assert run_cli("rollback", NAME) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "champion of customer_churn_predictor is v1 in the registry, but the catalog was not updated" in err
+    assert f"finish with: mlpublish promote {NAME} --version 1" in err
+    monkeypatch.setattr(LocalCatalog, "publish", real)
+    assert run_cli("promote", NAME, "--version", "1") == EXIT_OK  # finishes, does not roll back again
+    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1"
+    extension = workspace.catalog().find_model(NAME)["extension"]
+    assert extension["championVersion"] == "1" and extension["previousChampionVersion"] == "2"
+
+
+def test_lost_catalog_is_rebuilt_from_the_champion_not_a_rejected_candidate(workspace):
+    first = _chain(workspace, workspace.spec())
+    champion_store = workspace.catalog().find_model(NAME)["mlStore"]
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{workspace.catalog_path}{suffix}").unlink(missing_ok=True)
+    strict = workspace.spec("strict.yaml", validation={"gates": [{"metric": "roc_auc", "min": 0.99}]})
+    assert _chain(workspace, strict).status == "FAILED"
+    entity = workspace.catalog().find_model(NAME)
+    assert entity["mlStore"] == champion_store
+    assert first.training.run_id != entity["extension"]["latestRunId"]
+
+
+def test_a_lost_lock_stops_the_guarded_write(workspace):
+    from mlpublish.errors import RegistryConflict
+    from mlpublish.registry import LOCK_PREFIX, Registry
+
+    reg = Registry(workspace.tracking_uri)
+    with pytest.raises(RegistryConflict, match="lost the lock"):
+        with reg.lock("m"):
+            # our lease ran out and another publish broke the lock and took it
+            reg.client.delete_registered_model(f"{LOCK_PREFIX}m")
+            reg.client.create_registered_model(f"{LOCK_PREFIX}m", tags={"owner": "other:1:z"})
+            reg.set_alias("m", "champion", "1")
