@@ -67,6 +67,7 @@ def run_baseline_once(spec_path: Path, tracking: str, root: Path, name: str) -> 
 
     spec = load_spec(spec_path)
     mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(tracking)
     t0 = time.perf_counter()
     wh = Warehouse.from_spec(spec.data)
     frame = wh.read_frame(spec.data.trainingTable, spec.feature_names + [spec.target])

@@ -173,14 +173,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _registry() -> Any:
-    import mlflow
-
     from mlpublish import config
     from mlpublish.registry import Registry
 
     uri = config.tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    return Registry(uri, config.registry_uri(uri))
+    registry = config.registry_uri(uri)
+    config.activate(uri, registry)
+    return Registry(uri, registry)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -31,13 +31,11 @@ class PublishContext:
     def create(cls, spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: Any = None,
                check_warehouse: bool = True) -> "PublishContext":
         """Validate the spec (no writes) and connect to the registry and catalog."""
-        import mlflow
-
         pf = preflight(spec, check_warehouse=check_warehouse)
         uri = config.tracking_uri(spec.mlflow.trackingUri)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(config.registry_uri(uri))
-        return cls(spec, pf, Registry(uri, config.registry_uri(uri)),
+        registry = config.registry_uri(uri)
+        config.activate(uri, registry)
+        return cls(spec, pf, Registry(uri, registry),
                    catalog if catalog is not None else open_catalog(spec.catalog.url), pipeline)
 
     @property
