@@ -92,13 +92,6 @@ class Registry:
             if _code(exc) != "RESOURCE_ALREADY_EXISTS":
                 raise RegistryError(scrub(f"register model {name!r}: {exc.message}")) from None
 
-    def model_exists(self, name: str) -> bool:
-        try:
-            self._call(f"model {name!r}", self.client.get_registered_model, name)
-            return True
-        except NotFound:
-            return False
-
     def model_tags(self, name: str) -> dict[str, str]:
         return dict(self._call(f"model {name!r}", self.client.get_registered_model, name).tags)
 

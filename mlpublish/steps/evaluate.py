@@ -96,6 +96,15 @@ def split_mismatch(ctx: PublishContext, version: str) -> str | None:
             f"training.split stable, or approve by hand: mlpublish promote {ctx.name} --version N)")
 
 
+def evaluate_champion(ctx: PublishContext, version: str, run_id: str) -> tuple[dict[str, float] | None, str | None]:
+    """Metrics of champion ``version`` on the held-out rows of candidate run ``run_id``, or why there are none."""
+    error = split_mismatch(ctx, version)
+    if error is not None:
+        return None, error
+    X, y = load_holdout(ctx, run_id)
+    return evaluate_version(ctx, version, X, y)
+
+
 def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
     import mlflow
 
@@ -105,9 +114,7 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
     champion_version = ctx.registry.alias_version(ctx.name, CHAMPION)
     champion_metrics, champion_error = None, None
     if champion_version is not None:
-        champion_error = split_mismatch(ctx, champion_version)
-        if champion_error is None:
-            champion_metrics, champion_error = evaluate_version(ctx, champion_version, X, y)
+        champion_metrics, champion_error = evaluate_champion(ctx, champion_version, train.run_id)
         if champion_error:
             log.warning("%s: %s", ctx.name, champion_error)
 

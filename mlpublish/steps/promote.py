@@ -20,7 +20,7 @@ from mlpublish.gates import beats_champion
 from mlpublish.redact import scrub
 from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, now_iso
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult
-from mlpublish.steps.evaluate import evaluate_version, load_holdout, split_mismatch
+from mlpublish.steps.evaluate import evaluate_champion
 from mlpublish.steps.register import CATALOG_FQN_TAG
 
 log = logging.getLogger("mlpublish.promote")
@@ -134,11 +134,7 @@ def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validati
         compared = evaluation.champion_version
         checks = []
         if current is not None and current != compared:
-            err = split_mismatch(ctx, current)
-            champ_metrics = None
-            if err is None:
-                X, y = load_holdout(ctx, evaluation.run_id)
-                champ_metrics, err = evaluate_version(ctx, current, X, y)
+            champ_metrics, err = evaluate_champion(ctx, current, evaluation.run_id)
             if err:
                 reason = f"champion moved from v{compared or 'none'} to v{current} after validation and {err}: refused"
                 return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)

@@ -209,7 +209,6 @@ def train_model(ctx: PublishContext) -> TrainResult:
         candidates=candidates, train_rows=len(X_train), test_rows=len(X_test),
         dataset_digest=dataset.digest, training_fqn=pf.training_fqn, fit_seconds=round(fit_seconds, 4),
     )
-    ctx.cache[("artifact_uri", run_id)] = artifact_uri
     _emit_catalog(ctx, result, artifact_uri)
     log.info("%s: trained run %s with %s (%d candidate%s, %d rows)", spec.name, run_id, chosen or "defaults",
              len(candidates), "s" if len(candidates) != 1 else "", len(X_train))
