@@ -8,6 +8,7 @@ Precedence for every setting: the spec's explicit value (which may itself use
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_TRACKING_DB = "mlflow.db"
@@ -91,3 +92,32 @@ def allowed_module_prefixes() -> tuple[str, ...]:
     """
     extra = os.environ.get("MLPUBLISH_ALLOWED_MODULES", "")
     return ("sklearn",) + tuple(p.strip() for p in extra.split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class OpenMetadataSettings:
+    """Where the OpenMetadata server is and how to authenticate (adapters build this from
+    an Airflow connection or a Dagster resource; the CLI from the environment)."""
+
+    host_port: str
+    jwt_token: str | None = field(default=None, repr=False)
+    strict: bool = False  # True: a step fails when the server is down (default: events stay queued)
+    create_missing_tables: bool = True  # register a missing upstream table from the warehouse schema
+
+    @classmethod
+    def from_env(cls) -> "OpenMetadataSettings | None":
+        """``OPENMETADATA_HOST_PORT`` (e.g. http://localhost:8585/api), ``OPENMETADATA_JWT_TOKEN``,
+        ``MLPUBLISH_CATALOG_STRICT``, ``MLPUBLISH_CATALOG_CREATE_TABLES``; None when no host is set."""
+        host = os.environ.get("OPENMETADATA_HOST_PORT", "").strip()
+        if not host:
+            return None
+        return cls(host_port=host, jwt_token=os.environ.get("OPENMETADATA_JWT_TOKEN") or None,
+                   strict=_flag("MLPUBLISH_CATALOG_STRICT", False),
+                   create_missing_tables=_flag("MLPUBLISH_CATALOG_CREATE_TABLES", True))
+
+
+def _flag(var: str, default: bool) -> bool:
+    value = os.environ.get(var, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "yes", "on")

@@ -37,7 +37,13 @@ def publish(catalog: Any, events: list[Any], what: str) -> None:
         raise CatalogUnavailable(scrub(f"catalog {catalog!r} refused an update for {what}: {exc.__class__.__name__}: {exc}")) from exc
 
 
-def open_catalog(url: str | None = None) -> Any:
+def open_catalog(url: str | None = None, *, openmetadata: "config.OpenMetadataSettings | None" = None) -> Any:
+    """The sink for this URL. With OpenMetadata settings (argument, else ``OPENMETADATA_HOST_PORT``)
+    the sink is the OpenMetadata server, with the local catalog file at ``url`` as its durable outbox."""
+    settings = openmetadata or config.OpenMetadataSettings.from_env()
+    if settings is not None:
+        raise CatalogUnavailable("the OpenMetadata sink is not available yet: unset OPENMETADATA_HOST_PORT "
+                                 "to use the local catalog")
     target = config.catalog_url(url)
     if target.startswith("sqlite:///"):
         target = target[len("sqlite:///"):]

@@ -1,0 +1,65 @@
+"""Retraining requests: the monitor step writes them, schedulers read them.
+
+A request is the monitor's own MLflow run, in the model's experiment, tagged
+``mlpublish.step=monitor`` and ``mlpublish.retrain=true`` (with the reasons as a
+JSON list). Every deployment that shares the tracking server (the Airflow
+monitor DAG, the Dagster sensor, the CLI) therefore sees the same requests, and
+the decision sits next to the drift metrics that justified it.
+
+Readers keep a cursor (``RetrainRequest.cursor``) and ask only for requests
+after it, so one drift decision starts exactly one retraining run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+STEP_TAG = "mlpublish.step"
+MODEL_TAG = "mlpublish.model"
+RETRAIN_TAG = "mlpublish.retrain"
+REASONS_TAG = "mlpublish.retrain.reasons"
+
+
+class RetrainRequest(BaseModel):
+    model_name: str
+    request_id: str  # the monitor run id
+    requested_at: int  # epoch milliseconds (the monitor run's start time)
+    reasons: list[str]
+
+    @property
+    def cursor(self) -> str:
+        """Sortable position of this request: pass it back as ``after``."""
+        return f"{self.requested_at:015d}:{self.request_id}"
+
+
+def decision_tags(model_name: str, *, retrain: bool, reasons: list[str]) -> dict[str, str]:
+    """Tags the monitor step puts on its run (retrain or not: the decision is always recorded)."""
+    return {STEP_TAG: "monitor", MODEL_TAG: model_name, RETRAIN_TAG: "true" if retrain else "false",
+            REASONS_TAG: json.dumps(reasons)[:5000]}
+
+
+def retrain_requests(registry: Any, experiment_name: str, model_name: str, *,
+                     after: str | None = None, limit: int = 100) -> list[RetrainRequest]:
+    """Requests for ``model_name`` strictly after the cursor ``after``, oldest first."""
+    exp = registry._call(f"experiment {experiment_name!r}", registry.client.get_experiment_by_name, experiment_name)
+    if exp is None:
+        return []
+    query = (f"tags.`{STEP_TAG}` = 'monitor' and tags.`{RETRAIN_TAG}` = 'true' "
+             f"and tags.`{MODEL_TAG}` = '{model_name}'")
+    runs = registry._call(f"retrain requests of {model_name!r}", registry.client.search_runs,
+                          [exp.experiment_id], filter_string=query, order_by=["attribute.start_time DESC"],
+                          max_results=limit)
+    out = []
+    for run in runs:
+        try:
+            reasons = json.loads(run.data.tags.get(REASONS_TAG, "[]"))
+        except ValueError:
+            reasons = []
+        req = RetrainRequest(model_name=model_name, request_id=run.info.run_id,
+                             requested_at=int(run.info.start_time or 0), reasons=[str(r) for r in reasons])
+        if after is None or req.cursor > after:
+            out.append(req)
+    return sorted(out, key=lambda r: r.cursor)
