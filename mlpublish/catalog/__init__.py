@@ -2,7 +2,8 @@
 
 ``open_catalog`` builds the sink from a URL (``MLPUBLISH_CATALOG`` or the
 spec's ``catalog.url``): a file path or ``sqlite:///path`` is the embedded local
-catalog. Other kinds (the OpenMetadata server sink) plug in here by ``kind``.
+catalog; with OpenMetadata settings it is the OpenMetadata sink (``catalog/openmetadata.py``)
+with that file as its outbox.
 """
 
 from __future__ import annotations
@@ -41,9 +42,17 @@ def open_catalog(url: str | None = None, *, openmetadata: "config.OpenMetadataSe
     """The sink for this URL. With OpenMetadata settings (argument, else ``OPENMETADATA_HOST_PORT``)
     the sink is the OpenMetadata server, with the local catalog file at ``url`` as its durable outbox."""
     settings = openmetadata or config.OpenMetadataSettings.from_env()
-    if settings is not None:
-        raise CatalogUnavailable("the OpenMetadata sink is not available yet: unset OPENMETADATA_HOST_PORT "
-                                 "to use the local catalog")
+    local = _local_catalog(url)
+    if settings is None:
+        return local
+    if local.path == ":memory:":
+        raise CatalogUnavailable("the OpenMetadata sink needs a catalog file for its outbox, not sqlite:// in memory")
+    from mlpublish.catalog.openmetadata import OpenMetadataCatalog
+
+    return OpenMetadataCatalog(settings, local)
+
+
+def _local_catalog(url: str | None) -> Any:
     target = config.catalog_url(url)
     if target.startswith("sqlite:///"):
         target = target[len("sqlite:///"):]

@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS lineage (
 CREATE TABLE IF NOT EXISTS alias_history (
   fqn TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, previous TEXT,
   action TEXT NOT NULL, at TEXT NOT NULL, UNIQUE (fqn, alias, version, previous, action, at));
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, event TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+  created_at TEXT NOT NULL, delivered_at TEXT);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(target, state, seq);
 """
 
 
@@ -89,8 +94,9 @@ class LocalCatalog:
             self._db = None
 
     # Sink ------------------------------------------------------------------
-    def publish(self, events: Iterable[CatalogEvent]) -> None:
-        """Apply events in order, all or nothing."""
+    def publish(self, events: Iterable[CatalogEvent], *, enqueue_for: str | None = None) -> None:
+        """Apply events in order, all or nothing. With ``enqueue_for`` (a remote catalog's address) the
+        events are also queued in the outbox in the same transaction, for that catalog to deliver."""
         events = list(events)
         if not events:
             return
@@ -105,6 +111,10 @@ class LocalCatalog:
                     self._apply(cur, ev, pending)
                 for fqn, (type_, body) in pending.items():
                     self._write(cur, fqn, type_, body)
+                if enqueue_for is not None:
+                    ts = now_iso()
+                    cur.executemany("INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",
+                                    [(enqueue_for, ev.model_dump_json(), ts) for ev in events])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

@@ -1,0 +1,77 @@
+"""The durable outbox: catalog events waiting for a remote catalog, in the local catalog file.
+
+Rows are written in the same transaction that applies the events to the local
+mirror (``LocalCatalog.publish(..., enqueue_for=target)``), so an event the
+chain emitted is never lost. A row is ``pending`` until delivered, then
+``delivered``; a row the server refused (4xx) is ``failed`` (dead-lettered:
+shown by ``mlpublish catalog sync``, never retried by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mlpublish.catalog.local import LocalCatalog, parse_events
+from mlpublish.registry import now_iso
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    event: Any
+    state: str
+    attempts: int
+    last_error: str | None
+
+
+class Outbox:
+    def __init__(self, local: LocalCatalog, target: str):
+        self.local, self.target = local, target
+
+    def _rows(self, where: str, args: tuple[Any, ...] = ()) -> list[OutboxRow]:
+        with self.local._lock:
+            rows = self.local._conn.execute(
+                f"SELECT seq, event, state, attempts, last_error FROM outbox WHERE target=? {where} ORDER BY seq",
+                (self.target, *args)).fetchall()
+        return [OutboxRow(seq, parse_events([json.loads(ev)])[0], state, attempts, err)
+                for seq, ev, state, attempts, err in rows]
+
+    def pending(self) -> list[OutboxRow]:
+        return self._rows("AND state='pending'")
+
+    def failed(self) -> list[OutboxRow]:
+        return self._rows("AND state='failed'")
+
+    def all(self) -> list[OutboxRow]:
+        return self._rows("")
+
+    def counts(self) -> dict[str, int]:
+        with self.local._lock:
+            rows = self.local._conn.execute("SELECT state, count(*) FROM outbox WHERE target=? GROUP BY state",
+                                            (self.target,)).fetchall()
+        return {"pending": 0, "delivered": 0, "failed": 0, **dict(rows)}
+
+    def _update(self, sql: str, args: tuple[Any, ...]) -> None:
+        with self.local._lock:
+            self.local._conn.execute(sql, args)
+
+    def delivered(self, seq: int) -> None:
+        self._update("UPDATE outbox SET state='delivered', attempts=attempts+1, last_error=NULL, delivered_at=? "
+                     "WHERE seq=?", (now_iso(), seq))
+
+    def attempt_failed(self, seq: int, error: str) -> None:
+        """Still pending: the server was unreachable, answered 5xx or refused our credentials."""
+        self._update("UPDATE outbox SET attempts=attempts+1, last_error=? WHERE seq=?", (error[:2000], seq))
+
+    def dead_letter(self, seq: int, error: str) -> None:
+        self._update("UPDATE outbox SET state='failed', attempts=attempts+1, last_error=? WHERE seq=?",
+                     (error[:2000], seq))
+
+    def requeue_failed(self) -> int:
+        """Put dead-lettered events back in the queue (after fixing their cause)."""
+        with self.local._lock:
+            cur = self.local._conn.execute("UPDATE outbox SET state='pending' WHERE target=? AND state='failed'",
+                                           (self.target,))
+        return cur.rowcount

@@ -1,0 +1,37 @@
+"""Serve the emulator over HTTP on a free loopback port, in a thread of the test process."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from werkzeug.serving import make_server
+
+from tests.openmetadata.emulator import OpenMetadataEmulator
+
+
+class EmulatedServer:
+    def __init__(self, emulator: OpenMetadataEmulator, host_port: str):
+        self.emulator, self.host_port = emulator, host_port
+
+    @property
+    def token(self) -> str:
+        return self.emulator.token
+
+
+@contextmanager
+def serve_emulator(token: str | None = None) -> Iterator[EmulatedServer]:
+    emulator = OpenMetadataEmulator(token or secrets.token_urlsafe(24))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, emulator.wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="om-emulator", daemon=True)
+    thread.start()
+    try:
+        yield EmulatedServer(emulator, f"http://127.0.0.1:{server.server_port}/api")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
