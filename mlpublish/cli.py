@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         c = csub.add_parser(what, help=helptext)
         c.add_argument("name", help="model name or FQN (<serviceName>.<name>)")
         c.add_argument("--json", action="store_true", help="JSON output (the default for show and lineage)")
+    c = csub.add_parser("sync", help="deliver the events queued for OpenMetadata; list dead-lettered ones")
+    c.add_argument("--replay", action="store_true", help="then assert the final state of every queued entity again")
+    c.add_argument("--retry-failed", action="store_true", help="put dead-lettered events back in the queue first")
 
     s = sub.add_parser("demo", help="build the demo warehouse and publish the demo model twice")
     s.add_argument("--workdir", default="demo-workspace", help="where the demo's files go (default: %(default)s)")
@@ -207,6 +210,8 @@ def _catalog(args: argparse.Namespace) -> int:
     from mlpublish.catalog import open_catalog
 
     catalog = open_catalog()
+    if args.catalog_command == "sync":
+        return _catalog_sync(catalog, args)
     entity = catalog.find_model(args.name)
     fqn = entity["fullyQualifiedName"]
     if args.catalog_command == "show":
@@ -217,6 +222,28 @@ def _catalog(args: argparse.Namespace) -> int:
         out = catalog.versions(fqn)
     print(json.dumps(out, indent=2, sort_keys=True))
     return EXIT_OK
+
+
+def _catalog_sync(catalog: Any, args: argparse.Namespace) -> int:
+    from mlpublish.errors import CatalogUnavailable
+
+    if getattr(catalog, "kind", None) != "openmetadata":
+        raise CatalogUnavailable("nothing to sync: OPENMETADATA_HOST_PORT is not set (the local catalog has no outbox)")
+    if args.retry_failed:
+        print(f"requeued {catalog.outbox.requeue_failed()} dead-lettered event(s)")
+    report = catalog.replay() if args.replay else catalog.sync()
+    counts = catalog.outbox.counts()
+    print(f"delivered {report.delivered} event(s) to {catalog.settings.host_port}; outbox: {counts['pending']} pending, "
+          f"{counts['delivered']} delivered, {counts['failed']} failed")
+    if report.outage:
+        print(f"OpenMetadata unavailable: {report.outage}", file=sys.stderr)
+    for row in catalog.outbox.failed():
+        print(f"failed #{row.seq} {row.event.kind} {getattr(row.event, 'fqn', '')} after {row.attempts} attempt(s): "
+              f"{row.last_error}", file=sys.stderr)
+    for line in report.failed:
+        if line.startswith("replay"):
+            print(f"failed {line}", file=sys.stderr)
+    return EXIT_OK if not report.outage and counts["pending"] == 0 and counts["failed"] == 0 else EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

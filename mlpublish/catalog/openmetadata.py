@@ -104,7 +104,7 @@ def classify(exc: BaseException, what: str) -> Exception:
         return exc
     status = _status_of(exc)
     kinds = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
-    text = scrub(f"{what}: {exc.__class__.__name__}: {exc}")
+    text = scrub(f"{what}: {f'HTTP {status} ' if status else ''}{exc.__class__.__name__}: {exc}")
     if status in (401, 403):
         return AuthRejected(f"{what}: HTTP {status}: the server refused the JWT token")
     if status is not None and 400 <= status < 500:
@@ -171,15 +171,11 @@ class OpenMetadataCatalog:
         report = SyncReport()
         if not rows:
             return report
-        try:
-            delivery = _Delivery(self._connect(), self.settings, self._known)
-        except Outage as exc:
-            for row in rows[:1]:
-                self.outbox.attempt_failed(row.seq, str(exc))
-            report.outage, report.pending = str(exc), len(rows)
-            return report
+        delivery = None
         for i, row in enumerate(rows):
             try:
+                if delivery is None:
+                    delivery = _Delivery(self._connect(), self.settings, self._known)
                 delivery.deliver(row.event)
             except Outage as exc:
                 self.outbox.attempt_failed(row.seq, str(exc))
@@ -196,6 +192,51 @@ class OpenMetadataCatalog:
                 report.failed.append(f"event #{row.seq} ({row.event.kind}): {exc}")
             else:
                 self.outbox.delivered(row.seq)
+                report.delivered += 1
+        return report
+
+    def replay(self) -> SyncReport:
+        """Deliver what is queued, then assert again the final state of everything the outbox ever carried.
+
+        The history is compacted first (the last entity, tag and edge, the merged properties), so a
+        replay moves nothing that already matches: replaying twice changes no version, tag or edge.
+        """
+        report = self.sync()
+        if report.outage:
+            return report
+        tables: dict[str, Any] = {}
+        models: dict[str, Any] = {}
+        edges: dict[tuple[str, str], Any] = {}
+        tags: dict[str, Any] = {}
+        props: dict[str, dict[str, Any]] = {}
+        for row in self.outbox.all():
+            if row.state != "delivered":
+                continue
+            ev = row.event
+            if isinstance(ev, UpsertTable):
+                tables[ev.fqn] = ev
+            elif isinstance(ev, UpsertMlModel):
+                models[ev.fqn] = ev
+            elif isinstance(ev, AddLineage):
+                edges[(ev.from_fqn, ev.to_fqn)] = ev
+            elif isinstance(ev, SetValidationTag):
+                tags[ev.fqn] = ev
+            elif isinstance(ev, SetModelProperties):
+                props.setdefault(ev.fqn, {}).update(ev.properties)
+        events = [*tables.values(), *models.values(), *edges.values(), *tags.values(),
+                  *(SetModelProperties(fqn=f, properties=p) for f, p in props.items())]
+        delivery = _Delivery(self._connect(), self.settings, self._known)
+        for ev in events:
+            try:
+                delivery.deliver(ev)
+            except Outage as exc:
+                report.outage = str(exc)
+                return report
+            except AuthRejected as exc:
+                raise CatalogUnavailable(f"OpenMetadata at {self.settings.host_port} refused the JWT token: {exc}") from None
+            except Rejected as exc:
+                report.failed.append(f"replay of {ev.kind} {getattr(ev, 'fqn', '')}: {exc}")
+            else:
                 report.delivered += 1
         return report
 

@@ -1,0 +1,144 @@
+"""The OpenMetadata scenarios, shared by the emulated run and the live run.
+
+Every check reads OpenMetadata back through the SDK (never the emulator's
+internals), so the same assertions hold against a real server.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlpublish.catalog import open_catalog
+from mlpublish.chain import run_chain
+from mlpublish.config import OpenMetadataSettings
+from mlpublish.spec import load_spec
+
+from ..conftest import churn_dict
+from ..integration.helpers import GATES
+
+SOURCE_TABLES = ("orders", "customers", "support_tickets")
+
+
+def names(suffix: str) -> dict[str, str]:
+    """Unique service names per run, so a live server's earlier runs never collide."""
+    return {"service": f"mlp_om_models_{suffix}", "warehouse": f"mlp_om_wh_{suffix}"}
+
+
+def spec_dict(suffix: str, **overrides: Any) -> dict[str, Any]:
+    n = names(suffix)
+    base = churn_dict(**overrides)
+    base["serviceName"] = n["service"]
+    base["data"]["service"] = n["warehouse"]
+    for f in base["mlFeatures"]:
+        for s in f["featureSources"]:
+            s["dataSourceFqn"] = s["dataSourceFqn"].replace("warehouse.", f"{n['warehouse']}.", 1)
+    return base
+
+
+def weak_spec(ws: Any, suffix: str) -> Any:
+    """A deliberately weak first champion (2 stumps): the next candidate beats it."""
+    d = spec_dict(suffix, validation=GATES, training={"candidates": {"max_depth": [1]}},
+                  mlHyperParameters=[{"name": "n_estimators", "value": 2}, {"name": "random_state", "value": 0}])
+    return ws.spec("weak.yaml", replace=d)
+
+
+def extra_trees_spec(ws: Any, suffix: str) -> Any:
+    """A second version with another algorithm: a major entity version."""
+    d = spec_dict(suffix, validation=GATES, algorithm="ExtraTreesClassifier",
+                  training={"estimator": "sklearn.ensemble.ExtraTreesClassifier", "candidates": {"max_depth": [8]}})
+    return ws.spec("extra.yaml", replace=d)
+
+
+def failing_spec(ws: Any, suffix: str, **overrides: Any) -> Any:
+    d = spec_dict(suffix, validation={"gates": [{"metric": "roc_auc", "min": 0.99}]}, **overrides)
+    return ws.spec("failing.yaml", replace=d)
+
+
+def publish(spec_path: Any, settings: OpenMetadataSettings, **kw: Any) -> tuple[Any, Any]:
+    spec = load_spec(spec_path)
+    catalog = open_catalog(None, openmetadata=settings)
+    return spec, run_chain(spec, catalog=catalog, **kw)
+
+
+class Reader:
+    """Reads OpenMetadata through the SDK."""
+
+    def __init__(self, settings: OpenMetadataSettings):
+        from mlpublish.catalog.openmetadata import connect
+
+        self.om = connect(settings)
+
+    def model(self, fqn: str) -> dict[str, Any]:
+        from metadata.generated.schema.entity.data.mlmodel import MlModel
+
+        m = self.om.get_by_name(MlModel, fqn, fields=["tags", "extension", "owners"])
+        assert m is not None, f"no mlmodel {fqn}"
+        return json.loads(m.model_dump_json(exclude_none=True))
+
+    def table(self, fqn: str) -> dict[str, Any] | None:
+        from metadata.generated.schema.entity.data.table import Table
+
+        t = self.om.get_by_name(Table, fqn)
+        return json.loads(t.model_dump_json(exclude_none=True)) if t is not None else None
+
+    def versions(self, fqn: str) -> list[float]:
+        from metadata.generated.schema.entity.data.mlmodel import MlModel
+
+        m = self.model(fqn)
+        history = self.om.get_list_entity_versions(m["id"], MlModel)
+        out = [json.loads(v) if isinstance(v, str) else v for v in history.versions]
+        return sorted(float(v["version"]) for v in out)
+
+    def upstream(self, entity_type: str, fqn: str) -> dict[str, dict[str, Any]]:
+        """Upstream neighbour FQN -> lineageDetails of the edge."""
+        res = self.om.get_lineage_by_name(entity_type, fqn, up_depth=1, down_depth=0) or {}
+        nodes = {n["id"]: n["fullyQualifiedName"] for n in res.get("nodes", [])}
+        me = res["entity"]["id"]
+        return {nodes[e["fromEntity"]]: e.get("lineageDetails", {}) for e in res.get("upstreamEdges", [])
+                if e["toEntity"] == me}
+
+    def validation_tags(self, fqn: str) -> list[str]:
+        return [t["tagFQN"] for t in self.model(fqn).get("tags", []) if t["tagFQN"].startswith("ModelValidation.")]
+
+    def state(self, fqn: str) -> dict[str, Any]:
+        """What a replay must not change: the entity with its version, tags, properties and lineage."""
+        m = self.model(fqn)
+        m.pop("updatedAt", None)
+        m.pop("changeDescription", None)
+        m.pop("incrementalChangeDescription", None)
+        tables = {t for t in self.upstream("mlmodel", fqn)}
+        return {"model": m, "versions": self.versions(fqn), "upstream": self.upstream("mlmodel", fqn),
+                "tables": {t: (self.table(t) or {}).get("version") for t in sorted(tables)},
+                "table_upstream": {t: self.upstream("table", t) for t in sorted(tables)}}
+
+
+def check_first_publish(reader: Reader, spec: Any, result: Any, created_tables: bool = True) -> None:
+    """The entity, tag, properties, tables and lineage after a first PASSED, promoted publish."""
+    fqn, wh = spec.fqn, spec.data.service
+    m = reader.model(fqn)
+    assert m["algorithm"] == spec.algorithm and m["target"] == spec.target
+    assert {h["name"]: h["value"] for h in m["mlHyperParameters"]} == {k: str(v) for k, v in result.training.params.items()}
+    assert m["mlStore"]["storage"]
+    features = {f["name"]: f for f in m["mlFeatures"]}
+    assert set(features) == {f.name for f in spec.mlFeatures}
+    src = features["recency_days"]["featureSources"][0]
+    assert src["dataSource"]["type"] == "table"
+    assert reader.table(f"{wh}.main.main.orders")["id"] == src["dataSource"]["id"]
+    assert reader.validation_tags(fqn) == ["ModelValidation.PASSED"]
+    ext = m["extension"]
+    assert ext["championVersion"] == result.promotion.version == ext["latestVersion"]
+    assert ext["latestRunId"] == result.training.run_id == ext["championRunId"]
+    assert json.loads(ext["aliases"]) == {"champion": result.promotion.version}
+    assert "roc_auc" in json.loads(ext["latestMetrics"])
+    assert ext["validationSummary"].startswith("PASSED") and ext["lastPublishedAt"]
+    training = f"{wh}.main.main.customer_features"
+    table = reader.table(training)
+    assert table is not None and {c["name"] for c in table["columns"]} >= {f.name for f in spec.mlFeatures}
+    up = reader.upstream("mlmodel", fqn)
+    # our training table -> model edge, and the server's own edges from the feature sources
+    assert set(up) == {training, *(f"{wh}.main.main.{t}" for t in SOURCE_TABLES)}
+    assert "training data of" in up[training]["description"]
+    feed = reader.upstream("table", training)
+    orders = feed[f"{wh}.main.main.orders"]["columnsLineage"]
+    assert {"fromColumns": [f"{wh}.main.main.orders.amount"], "toColumn": f"{training}.monetary"} in orders

@@ -1,0 +1,176 @@
+"""The publish chain against the OpenMetadata emulator, through the real SDK over HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from mlpublish.catalog import open_catalog
+from mlpublish.catalog.local import LocalCatalog
+from mlpublish.catalog.openmetadata import OpenMetadataCatalog
+from mlpublish.cli import main
+from mlpublish.config import OpenMetadataSettings
+from mlpublish.context import PublishContext
+from mlpublish.errors import CatalogUnavailable
+from mlpublish.spec import load_spec
+from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+
+from .scenarios import Reader, check_first_publish, extra_trees_spec, failing_spec, publish, spec_dict, weak_spec
+from .server import serve_emulator
+
+SUFFIX = "t"
+
+
+def test_first_publish_second_version_failed_gate_and_replay(workspace, om_server, om_settings):
+    reader = Reader(om_settings)
+    spec, first = publish(weak_spec(workspace, SUFFIX), om_settings)
+    assert first.status == "PASSED" and first.promotion.promoted
+    check_first_publish(reader, spec, first)
+    ws = spec.data.service
+    assert reader.table(f"{ws}.main.main.orders")["version"] == 0.1  # registered from the warehouse schema
+    v1_versions = reader.versions(spec.fqn)
+
+    spec2, second = publish(extra_trees_spec(workspace, SUFFIX), om_settings)
+    assert second.promotion.promoted and second.promotion.version == "2"
+    m = reader.model(spec.fqn)
+    assert m["algorithm"] == "ExtraTreesClassifier"
+    assert m["extension"]["championVersion"] == "2" and m["extension"]["previousChampionVersion"] == "1"
+    versions = reader.versions(spec.fqn)
+    assert versions[: len(v1_versions)] == v1_versions
+    steps = [round(b - a, 1) for a, b in zip(versions, versions[1:])]
+    assert steps.count(1.0) == 1, f"the algorithm change must be exactly one major version: {versions}"
+    assert reader.validation_tags(spec.fqn) == ["ModelValidation.PASSED"]
+
+    spec3, third = publish(failing_spec(workspace, SUFFIX), om_settings)
+    assert third.status == "FAILED"
+    m = reader.model(spec.fqn)
+    assert reader.validation_tags(spec.fqn) == ["ModelValidation.FAILED"]
+    assert m["extension"]["championVersion"] == "2"
+    assert m["extension"]["validationSummary"].startswith("FAILED") and "roc_auc min 0.99" in m["extension"]["validationSummary"]
+    assert m["algorithm"] == "ExtraTreesClassifier"  # a rejected candidate never rewrites the champion entity
+
+    catalog = open_catalog(None, openmetadata=om_settings)
+    assert catalog.outbox.counts()["pending"] == 0 and catalog.outbox.counts()["failed"] == 0
+    before = reader.state(spec.fqn)
+    for _ in range(2):
+        report = catalog.replay()
+        assert report.delivered > 0 and not report.failed and not report.outage
+        assert reader.state(spec.fqn) == before
+    # the mirror (mlpublish catalog show) agrees with the server
+    mirror = catalog.find_model(spec.name)
+    assert {k: v if isinstance(v, str) else json.dumps(v) for k, v in mirror["extension"].items()} == m["extension"]
+    assert [t["tagFQN"] for t in mirror["tags"]] == reader.validation_tags(spec.fqn)
+
+
+def test_server_down_for_the_middle_steps_then_back(workspace, om_server, om_settings, tmp_path, caplog):
+    spec = load_spec(weak_spec(workspace, SUFFIX))
+    catalog = open_catalog(None, openmetadata=om_settings)
+    ctx = PublishContext.create(spec, catalog=catalog)
+    try:
+        train = train_model(ctx)
+        om_server.emulator.down = True
+        with caplog.at_level(logging.WARNING, logger="mlpublish"):
+            evaluation = evaluate_model(ctx, train)
+            validation = validate_candidate(ctx, train, evaluation)
+            registration = register_version(ctx, train, evaluation, validation)
+        assert "queued" in caplog.text
+        counts = catalog.outbox.counts()
+        assert counts["pending"] >= 4 and counts["failed"] == 0
+        head = catalog.outbox.pending()[0]
+        assert head.attempts >= 1 and "503" in head.last_error
+        om_server.emulator.down = False
+        promotion = promote_challenger(ctx, evaluation, validation, registration)
+    finally:
+        ctx.preflight.warehouse.dispose()
+    assert promotion.promoted
+    assert catalog.outbox.counts()["pending"] == 0 and catalog.outbox.counts()["failed"] == 0
+    Reader(om_settings).model(spec.fqn)
+
+    # An uninterrupted run of the same events on a fresh server ends in the same state, versions included.
+    events = [row.event for row in catalog.outbox.all()]
+    with serve_emulator() as fresh:
+        other = OpenMetadataCatalog(OpenMetadataSettings(host_port=fresh.host_port, jwt_token=fresh.token),
+                                    LocalCatalog(tmp_path / "uninterrupted.db"))
+        other.publish(events)
+        assert fresh.emulator.snapshot() == om_server.emulator.snapshot()
+
+
+def test_strict_mode_fails_the_step_and_catalog_sync_delivers(workspace, om_server, om_settings, monkeypatch, capsys):
+    from mlpublish.catalog.entity import table_event
+
+    strict = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=om_settings.jwt_token, strict=True)
+    catalog = open_catalog(None, openmetadata=strict)
+    event = table_event("wh.db.sch.items", {"id": "INTEGER", "name": "VARCHAR(20)"}, "items")
+    om_server.emulator.down = True
+    with pytest.raises(CatalogUnavailable, match="catalog sync"):
+        catalog.publish([event])
+    assert catalog.outbox.counts()["pending"] == 1
+    assert catalog.get("wh.db.sch.items") is not None  # the local mirror has it already
+
+    monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
+    monkeypatch.setenv("OPENMETADATA_JWT_TOKEN", om_settings.jwt_token)
+    assert main(["-q", "catalog", "sync"]) == 2
+    assert "OpenMetadata unavailable" in capsys.readouterr().err
+    om_server.emulator.down = False
+    assert main(["-q", "catalog", "sync"]) == 0
+    assert "1 delivered, 0 failed" in capsys.readouterr().out
+    table = Reader(om_settings).table("wh.db.sch.items")
+    assert [(c["name"], c["dataType"], c.get("dataLength")) for c in table["columns"]] == [
+        ("id", "INT", None), ("name", "VARCHAR", 20)]
+
+
+def test_missing_source_table_is_refused_then_registered_from_the_warehouse(workspace, om_server, om_settings,
+                                                                          monkeypatch, capsys):
+    from mlpublish.catalog.entity import table_event
+    from mlpublish.warehouse import Warehouse
+
+    d = spec_dict(SUFFIX)
+    wh = d["data"]["service"]
+    warehouse = Warehouse(workspace.warehouse_url, wh)
+    ingested = [table_event(f"{wh}.main.main.{t}", warehouse.columns(t), "ingested")
+                for t in ("orders", "customers", "customer_features")]
+    open_catalog(str(workspace.root / "ingestion.db"), openmetadata=om_settings).publish(ingested)
+
+    no_create = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=om_settings.jwt_token,
+                                     create_missing_tables=False)
+    with pytest.raises(CatalogUnavailable) as err:
+        publish(workspace.spec("s.yaml", replace=d), no_create)
+    missing = f"{wh}.main.main.support_tickets"
+    assert missing in str(err.value) and "MLPUBLISH_CATALOG_CREATE_TABLES" in str(err.value)
+    assert "featureSources" in str(err.value)  # the model event names the field at fault
+
+    monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
+    monkeypatch.setenv("OPENMETADATA_JWT_TOKEN", om_settings.jwt_token)
+    assert main(["-q", "catalog", "sync"]) == 2
+    assert f"upsert_table {missing}" in capsys.readouterr().err
+    assert Reader(om_settings).table(missing) is None
+
+    monkeypatch.setenv("MLPUBLISH_CATALOG_CREATE_TABLES", "true")
+    assert main(["-q", "catalog", "sync", "--retry-failed"]) == 0
+    reader = Reader(om_settings)
+    created = reader.table(missing)
+    assert {c["name"]: c["dataTypeDisplay"] for c in created["columns"]} == warehouse.columns("support_tickets")
+    assert reader.table(f"{wh}.main.main.orders")["version"] == 0.1  # an ingested table is left alone
+    m = reader.model(f"{d['serviceName']}.{d['name']}")
+    sources = {s["dataSource"]["id"] for f in m["mlFeatures"] for s in f["featureSources"]}
+    assert created["id"] in sources
+    warehouse.dispose()
+
+
+def test_wrong_token_is_a_clear_error_that_never_shows_the_token(workspace, om_server, om_settings, caplog, capsys):
+    wrong = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJlLXRoYXQtZXhwaXJlZA"
+    bad = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=wrong)
+    assert wrong not in repr(bad)
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(CatalogUnavailable, match="refused the JWT token") as err:
+            publish(weak_spec(workspace, SUFFIX), bad)
+    out = capsys.readouterr()
+    for text in (str(err.value), caplog.text, out.out, out.err):
+        assert wrong not in text and wrong[-20:] not in text
+    catalog = open_catalog(None, openmetadata=om_settings)
+    counts = catalog.outbox.counts()
+    assert counts["failed"] == 0 and counts["pending"] > 0  # not the events' fault: they wait for a good token
+    report = catalog.sync()
+    assert report.delivered == counts["pending"] and not report.failed
