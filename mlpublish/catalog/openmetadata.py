@@ -540,5 +540,5 @@ class _Delivery:
         result = self.call(what, self.om.add_lineage, request, return_lineage=False)
         # add_lineage answers {"error": ...} instead of raising
         if isinstance(result, dict) and result.get("error"):
-            err = RuntimeError(result["error"])
+            err = RuntimeError(re.sub(r"trying to PUT lineage for \{.*\}: ", "", str(result["error"])))
             raise classify(err, what)

@@ -142,3 +142,45 @@ def check_first_publish(reader: Reader, spec: Any, result: Any, created_tables: 
     feed = reader.upstream("table", training)
     orders = feed[f"{wh}.main.main.orders"]["columnsLineage"]
     assert {"fromColumns": [f"{wh}.main.main.orders.amount"], "toColumn": f"{training}.monetary"} in orders
+
+
+def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str) -> None:
+    """First publish, a second version promoted (major), a FAILED gate, then the outbox replayed twice."""
+    reader = Reader(om_settings)
+    spec, first = publish(weak_spec(workspace, suffix), om_settings)
+    assert first.status == "PASSED" and first.promotion.promoted
+    check_first_publish(reader, spec, first)
+    ws = spec.data.service
+    assert reader.table(f"{ws}.main.main.orders")["version"] == 0.1  # registered from the warehouse schema
+    v1_versions = reader.versions(spec.fqn)
+
+    spec2, second = publish(extra_trees_spec(workspace, suffix), om_settings)
+    assert second.promotion.promoted and second.promotion.version == "2"
+    m = reader.model(spec.fqn)
+    assert m["algorithm"] == "ExtraTreesClassifier"
+    assert m["extension"]["championVersion"] == "2" and m["extension"]["previousChampionVersion"] == "1"
+    versions = reader.versions(spec.fqn)
+    assert versions[: len(v1_versions)] == v1_versions
+    steps = [round(b - a, 1) for a, b in zip(versions, versions[1:])]
+    assert steps.count(1.0) == 1, f"the algorithm change must be exactly one major version: {versions}"
+    assert reader.validation_tags(spec.fqn) == ["ModelValidation.PASSED"]
+
+    spec3, third = publish(failing_spec(workspace, suffix), om_settings)
+    assert third.status == "FAILED"
+    m = reader.model(spec.fqn)
+    assert reader.validation_tags(spec.fqn) == ["ModelValidation.FAILED"]
+    assert m["extension"]["championVersion"] == "2"
+    assert m["extension"]["validationSummary"].startswith("FAILED") and "roc_auc min 0.99" in m["extension"]["validationSummary"]
+    assert m["algorithm"] == "ExtraTreesClassifier"  # a rejected candidate never rewrites the champion entity
+
+    catalog = open_catalog(None, openmetadata=om_settings)
+    assert catalog.outbox.counts()["pending"] == 0 and catalog.outbox.counts()["failed"] == 0
+    before = reader.state(spec.fqn)
+    for _ in range(2):
+        report = catalog.replay()
+        assert report.delivered > 0 and not report.failed and not report.outage
+        assert reader.state(spec.fqn) == before
+    # the mirror (mlpublish catalog show) agrees with the server
+    mirror = catalog.find_model(spec.name)
+    assert {k: v if isinstance(v, str) else json.dumps(v) for k, v in mirror["extension"].items()} == m["extension"]
+    assert [t["tagFQN"] for t in mirror["tags"]] == reader.validation_tags(spec.fqn)

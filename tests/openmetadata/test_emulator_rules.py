@@ -1,0 +1,92 @@
+"""The emulator is as strict as the server on the rules we depend on; the sink handles each refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from mlpublish.catalog import open_catalog
+from mlpublish.catalog.entity import table_event
+from mlpublish.catalog.events import AddLineage, ColumnLineage, SetValidationTag, UpsertMlModel
+from mlpublish.errors import CatalogUnavailable
+
+from .scenarios import Reader
+
+TABLE = "wh.db.sch.features"
+
+
+def model_event(**changes) -> UpsertMlModel:
+    entity = {"name": "m", "algorithm": "RandomForestClassifier", "target": "y", "service": "models",
+              "description": "a model", "mlFeatures": [{"name": "a", "dataType": "numerical", "featureSources": [
+                  {"name": "a", "dataType": "integer", "dataSource": {"type": "table", "fullyQualifiedName": TABLE}}]}],
+              **changes}
+    return UpsertMlModel(fqn="models.m", entity=entity)
+
+
+@pytest.fixture
+def seeded(tmp_path, om_settings):
+    catalog = open_catalog(str(tmp_path / "catalog.db"), openmetadata=om_settings)
+    catalog.publish([table_event(TABLE, {"a": "INTEGER", "b": "FLOAT"}), model_event(),
+                     SetValidationTag(fqn="models.m", status="PENDING")])
+    return catalog
+
+
+def test_request_bodies_are_validated_with_the_sdk_models(om_server, seeded):
+    url = f"{om_server.host_port}/v1/mlmodels"
+    headers = {"Authorization": f"Bearer {om_server.token}"}
+    bad = requests.put(url, json={"name": "m2", "service": "models", "algorithm": "x", "bogusField": 1},
+                       headers=headers, timeout=10)
+    assert bad.status_code == 400 and "bogusField" in bad.json()["message"]
+    wrong_type = requests.put(url, json={"name": "m2", "service": "models", "mlFeatures": [{"name": "a", "dataType": "weird"}]},
+                              headers=headers, timeout=10)
+    assert wrong_type.status_code == 400 and "mlFeatures.0.dataType" in wrong_type.json()["message"]
+    assert requests.get(f"{om_server.host_port}/v1/mlmodels/name/models.m", timeout=10,
+                        headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_versions_move_like_the_server(om_server, om_settings, seeded):
+    reader = Reader(om_settings)
+    start = reader.model("models.m")["version"]
+    seeded.publish([model_event()])
+    assert reader.model("models.m")["version"] == start  # nothing changed: no new version
+    seeded.publish([model_event(description="better words")])
+    assert reader.model("models.m")["version"] == round(start + 0.1, 1)
+    seeded.publish([model_event(description="better words", algorithm="GradientBoostingClassifier")])
+    assert reader.model("models.m")["version"] == round(start + 1.1, 1)
+    assert reader.versions("models.m")[-3:] == [start, round(start + 0.1, 1), round(start + 1.1, 1)]
+
+
+def test_server_adds_table_to_model_lineage_from_feature_sources(om_settings, seeded):
+    assert set(Reader(om_settings).upstream("mlmodel", "models.m")) == {TABLE}
+
+
+def test_two_exclusive_tags_are_refused_and_the_sink_swaps_instead(om_settings, seeded):
+    from metadata.generated.schema.entity.data.mlmodel import MlModel
+    from metadata.generated.schema.type.tagLabel import TagLabel
+
+    reader = Reader(om_settings)
+    om = reader.om
+    current = om.get_by_name(MlModel, "models.m", fields=["tags"])
+    both = current.model_copy(deep=True)
+    both.tags = [*current.tags, TagLabel(tagFQN="ModelValidation.PASSED", source="Classification",
+                                        labelType="Automated", state="Confirmed")]
+    with pytest.raises(RuntimeError, match="mutually exclusive"):
+        om.patch(MlModel, current, both, skip_on_failure=False)
+    seeded.publish([SetValidationTag(fqn="models.m", status="PASSED")])
+    assert reader.validation_tags("models.m") == ["ModelValidation.PASSED"]
+
+
+def test_a_4xx_is_dead_lettered_with_the_field_at_fault_and_never_retried(om_server, seeded):
+    other = TABLE.replace("features", "other")
+    bad = AddLineage(from_fqn=TABLE, from_type="table", to_fqn=other, to_type="table",
+                     columns=[ColumnLineage(fromColumns=[f"{TABLE}.nope"], toColumn=f"{other}.x")])
+    seeded.publish([table_event(other, {"x": "INTEGER"})])
+    with pytest.raises(CatalogUnavailable, match=r"columnsLineage.0.fromColumns.*nope"):
+        seeded.publish([bad])
+    assert seeded.outbox.counts()["failed"] == 1
+    requests_before = len(om_server.emulator.requests)
+    assert seeded.sync().delivered == 0  # nothing pending: the refused event is not sent again
+    assert len(om_server.emulator.requests) == requests_before
+    assert json.dumps(seeded.outbox.failed()[0].last_error).count("nope") >= 1

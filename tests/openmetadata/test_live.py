@@ -1,0 +1,44 @@
+"""The same scenarios against a real OpenMetadata server (for example the docker-compose stack).
+
+Runs only when OPENMETADATA_HOST_PORT (and OPENMETADATA_JWT_TOKEN, a bot token) are set:
+    OPENMETADATA_HOST_PORT=http://localhost:8585/api OPENMETADATA_JWT_TOKEN=... \\
+        .venv/bin/python -m pytest -m openmetadata_live tests/openmetadata/test_live.py
+The outage scenario needs a server we can stop: it runs against the emulator only.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+
+from mlpublish.config import OpenMetadataSettings
+from mlpublish.errors import CatalogUnavailable
+
+from .scenarios import publish, publish_story, weak_spec
+
+pytestmark = [
+    pytest.mark.openmetadata_live,
+    pytest.mark.skipif(not os.environ.get("OPENMETADATA_HOST_PORT"),
+                       reason="OPENMETADATA_HOST_PORT is not set: no real OpenMetadata server to run the live scenarios against"),
+]
+
+
+@pytest.fixture
+def live_settings() -> OpenMetadataSettings:
+    settings = OpenMetadataSettings.from_env()
+    assert settings is not None
+    return settings
+
+
+def test_live_publish_story(workspace, live_settings):
+    publish_story(workspace, live_settings, secrets.token_hex(4))
+
+
+def test_live_wrong_token_is_refused_without_showing_it(workspace, live_settings):
+    wrong = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJub2JvZHkifQ." + secrets.token_urlsafe(16)
+    bad = OpenMetadataSettings(host_port=live_settings.host_port, jwt_token=wrong)
+    with pytest.raises(CatalogUnavailable, match="refused the JWT token") as err:
+        publish(weak_spec(workspace, secrets.token_hex(4)), bad)
+    assert wrong not in str(err.value)
