@@ -200,6 +200,12 @@ class OpenMetadataEmulator:
         m = re.fullmatch(r"lineage/(\w+)/name/(.+)", route)
         if m and method == "GET":
             return 200, self._lineage_of(m.group(1), unquote(m.group(2)))
+        m = re.fullmatch(r"lineage/(\w+)/([0-9a-f-]{36})", route)
+        if m and method == "GET":
+            e = self.entities.get(m.group(2))
+            if e is None or e["_type"] != m.group(1):
+                raise ApiError(404, f"{m.group(1)} instance for {m.group(2)} not found")
+            return 200, self._lineage_of(m.group(1), e["fullyQualifiedName"])
         m = re.fullmatch(r"metadata/types/name/([\w-]+)", route)
         if m and method == "GET":
             t = self.types.get(m.group(1))
