@@ -190,7 +190,22 @@ def _status(args: argparse.Namespace) -> int:
 
     status = model_status(_registry(), args.name)
     print(json.dumps(status, indent=2) if args.json else status_text(status))
+    _outbox_line()
     return EXIT_OK
+
+
+def _outbox_line() -> None:
+    """Events waiting for (or refused by) OpenMetadata, when it is configured."""
+    from mlpublish.config import OpenMetadataSettings
+
+    if OpenMetadataSettings.from_env() is None:
+        return
+    from mlpublish.catalog import open_catalog
+
+    counts = open_catalog().outbox.counts()
+    if counts["pending"] or counts["failed"]:
+        print(f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
+              "(details: mlpublish catalog sync)", file=sys.stderr)
 
 
 def _move(args: argparse.Namespace) -> int:

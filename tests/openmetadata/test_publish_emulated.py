@@ -26,7 +26,8 @@ def test_first_publish_second_version_failed_gate_and_replay(workspace, om_setti
     publish_story(workspace, om_settings, SUFFIX)
 
 
-def test_server_down_for_the_middle_steps_then_back(workspace, om_server, om_settings, tmp_path, caplog):
+def test_server_down_for_the_middle_steps_then_back(workspace, om_server, om_settings, tmp_path, caplog, monkeypatch,
+                                                    capsys):
     spec = load_spec(weak_spec(workspace, SUFFIX))
     catalog = open_catalog(None, openmetadata=om_settings)
     ctx = PublishContext.create(spec, catalog=catalog)
@@ -42,6 +43,9 @@ def test_server_down_for_the_middle_steps_then_back(workspace, om_server, om_set
         assert counts["pending"] >= 4 and counts["failed"] == 0
         head = catalog.outbox.pending()[0]
         assert head.attempts >= 1 and "503" in head.last_error
+        monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
+        assert main(["-q", "status", spec.name]) == 0
+        assert f"OpenMetadata outbox: {counts['pending']} pending, 0 failed" in capsys.readouterr().err
         om_server.emulator.down = False
         promotion = promote_challenger(ctx, evaluation, validation, registration)
     finally:
