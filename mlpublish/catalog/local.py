@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
   created_at TEXT NOT NULL, delivered_at TEXT);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(target, state, seq);
+CREATE TABLE IF NOT EXISTS outbox_lease (target TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL);
 """
 
 

@@ -166,11 +166,28 @@ class OpenMetadataCatalog:
                                      + " (dead-lettered: see `mlpublish catalog sync`)")
 
     def sync(self) -> SyncReport:
-        """Deliver the queued events in order. Raises CatalogUnavailable on a refused token."""
-        rows = self.outbox.pending()
+        """Deliver the queued events in order. Raises CatalogUnavailable on a refused token.
+
+        Another process delivering to the same server holds the outbox lease: then we leave our
+        events to it (it looks for new events before it lets go, and so do we).
+        """
         report = SyncReport()
-        if not rows:
-            return report
+        while self.outbox.pending():
+            if not self.outbox.acquire():
+                report.pending = len(self.outbox.pending())
+                log.info("another process is delivering the outbox to %s; %d event(s) left to it",
+                         self.settings.host_port, report.pending)
+                return report
+            try:
+                self._deliver_pending(report)
+            finally:
+                self.outbox.release()
+            if report.outage:
+                break
+        return report
+
+    def _deliver_pending(self, report: SyncReport) -> None:
+        rows = self.outbox.pending()
         delivery = None
         for i, row in enumerate(rows):
             try:
@@ -180,7 +197,7 @@ class OpenMetadataCatalog:
             except Outage as exc:
                 self.outbox.attempt_failed(row.seq, str(exc))
                 report.outage, report.pending = str(exc), len(rows) - i
-                return report
+                return
             except AuthRejected as exc:
                 self.outbox.attempt_failed(row.seq, str(exc))
                 raise CatalogUnavailable(
@@ -193,7 +210,7 @@ class OpenMetadataCatalog:
             else:
                 self.outbox.delivered(row.seq)
                 report.delivered += 1
-        return report
+            self.outbox.acquire()  # renew the lease while we work
 
     def replay(self) -> SyncReport:
         """Deliver what is queued, then assert again the final state of everything the outbox ever carried.
@@ -225,20 +242,29 @@ class OpenMetadataCatalog:
                 props.setdefault(ev.fqn, {}).update(ev.properties)
         events = [*tables.values(), *models.values(), *edges.values(), *tags.values(),
                   *(SetModelProperties(fqn=f, properties=p) for f, p in props.items())]
+        if not self.outbox.acquire():
+            report.outage = "another process is delivering the outbox: replay later"
+            return report
+        try:
+            self._replay(events, report)
+        finally:
+            self.outbox.release()
+        return report
+
+    def _replay(self, events: list[Any], report: SyncReport) -> None:
         delivery = _Delivery(self._connect(), self.settings, self._known)
         for ev in events:
             try:
                 delivery.deliver(ev)
             except Outage as exc:
                 report.outage = str(exc)
-                return report
+                return
             except AuthRejected as exc:
                 raise CatalogUnavailable(f"OpenMetadata at {self.settings.host_port} refused the JWT token: {exc}") from None
             except Rejected as exc:
                 report.failed.append(f"replay of {ev.kind} {getattr(ev, 'fqn', '')}: {exc}")
             else:
                 report.delivered += 1
-        return report
 
     def _connect(self) -> Any:
         if self._client is None:

@@ -10,6 +10,8 @@ shown by ``mlpublish catalog sync``, never retried by itself).
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,30 @@ class OutboxRow:
 class Outbox:
     def __init__(self, local: LocalCatalog, target: str):
         self.local, self.target = local, target
+        self.holder = uuid.uuid4().hex
+
+    def acquire(self, ttl: float = 120.0) -> bool:
+        """One deliverer per target at a time, so two processes never interleave (and reorder) deliveries.
+        A lease, not a lock: a holder that died frees it after ``ttl`` seconds."""
+        now = time.time()
+        with self.local._lock:
+            cur = self.local._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                row = cur.execute("SELECT holder, until FROM outbox_lease WHERE target=?", (self.target,)).fetchone()
+                if row is not None and row[0] != self.holder and row[1] > now:
+                    cur.execute("COMMIT")
+                    return False
+                cur.execute("INSERT INTO outbox_lease VALUES (?,?,?) ON CONFLICT(target) DO UPDATE SET "
+                            "holder=excluded.holder, until=excluded.until", (self.target, self.holder, now + ttl))
+                cur.execute("COMMIT")
+                return True
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def release(self) -> None:
+        self._update("DELETE FROM outbox_lease WHERE target=? AND holder=?", (self.target, self.holder))
 
     def _rows(self, where: str, args: tuple[Any, ...] = ()) -> list[OutboxRow]:
         with self.local._lock:

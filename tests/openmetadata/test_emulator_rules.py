@@ -90,3 +90,30 @@ def test_a_4xx_is_dead_lettered_with_the_field_at_fault_and_never_retried(om_ser
     assert seeded.sync().delivered == 0  # nothing pending: the refused event is not sent again
     assert len(om_server.emulator.requests) == requests_before
     assert json.dumps(seeded.outbox.failed()[0].last_error).count("nope") >= 1
+
+
+def test_one_deliverer_at_a_time_and_the_other_picks_up_new_events(om_server, om_settings, seeded):
+    from mlpublish.catalog.outbox import Outbox
+
+    other = Outbox(seeded.local, om_settings.host_port)  # another process delivering to the same server
+    assert other.acquire()
+    seeded.publish([model_event(description="while another process delivers")])
+    assert seeded.outbox.counts()["pending"] == 1  # left to the lease holder, not delivered twice or out of order
+    other.release()
+    assert seeded.sync().delivered == 1
+    assert Reader(om_settings).model("models.m")["description"] == "while another process delivers"
+
+
+def test_connection_refused_queues_the_events(tmp_path, caplog):
+    from mlpublish.config import OpenMetadataSettings
+    from tests.integration.mlflow_server import free_port
+
+    settings = OpenMetadataSettings(host_port=f"http://127.0.0.1:{free_port()}/api", jwt_token="t")
+    catalog = open_catalog(str(tmp_path / "c.db"), openmetadata=settings)
+    catalog.publish([table_event(TABLE, {"a": "INTEGER"})])
+    assert catalog.outbox.counts()["pending"] == 1
+    assert "unavailable" in caplog.text and "queued" in caplog.text
+    strict = open_catalog(str(tmp_path / "c.db"), openmetadata=OpenMetadataSettings(
+        host_port=settings.host_port, jwt_token="t", strict=True))
+    with pytest.raises(CatalogUnavailable, match="2 event\\(s\\) stay queued"):
+        strict.publish([table_event(TABLE, {"a": "INTEGER"})])
