@@ -85,6 +85,10 @@ class AuthRejected(Exception):
     """401/403: our credentials, not the event, are at fault."""
 
 
+class Misconfigured(Exception):
+    """The address or the server itself is wrong (not the API, version mismatch): no event is at fault."""
+
+
 class Rejected(Exception):
     """4xx (or a rule of ours, like a missing table we may not create): the event is at fault."""
 
@@ -100,13 +104,15 @@ def _status_of(exc: BaseException) -> int | None:
 
 def classify(exc: BaseException, what: str) -> Exception:
     """The SDK's exception for ``what`` (entity and action) as Outage, AuthRejected or Rejected."""
-    if isinstance(exc, (Outage, AuthRejected, Rejected)):
+    if isinstance(exc, (Outage, AuthRejected, Misconfigured, Rejected)):
         return exc
     status = _status_of(exc)
     kinds = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     text = scrub(f"{what}: {f'HTTP {status} ' if status else ''}{exc.__class__.__name__}: {exc}")
     if status in (401, 403):
         return AuthRejected(f"{what}: HTTP {status}: the server refused the JWT token")
+    if kinds & {"HtmlResponseError", "VersionMismatchException"}:
+        return Misconfigured(text)
     if status is not None and 400 <= status < 500:
         return Rejected(text)
     if status is not None or kinds & {"RestTransportError", "ConnectionError", "Timeout", "VersionNotFoundException",
@@ -204,6 +210,11 @@ class OpenMetadataCatalog:
                     f"OpenMetadata at {self.settings.host_port} refused the JWT token (check OPENMETADATA_JWT_TOKEN or "
                     f"the connection's token; it is not shown here): {exc}; {len(rows) - i} event(s) stay queued"
                 ) from None
+            except Misconfigured as exc:
+                self.outbox.attempt_failed(row.seq, str(exc))
+                raise CatalogUnavailable(
+                    f"OpenMetadata at {self.settings.host_port} cannot be used ({exc}); check OPENMETADATA_HOST_PORT "
+                    f"(the API, e.g. http://host:8585/api); {len(rows) - i} event(s) stay queued") from None
             except Rejected as exc:
                 self.outbox.dead_letter(row.seq, str(exc))
                 report.failed.append(f"event #{row.seq} ({row.event.kind}): {exc}")
@@ -259,8 +270,8 @@ class OpenMetadataCatalog:
             except Outage as exc:
                 report.outage = str(exc)
                 return
-            except AuthRejected as exc:
-                raise CatalogUnavailable(f"OpenMetadata at {self.settings.host_port} refused the JWT token: {exc}") from None
+            except (AuthRejected, Misconfigured) as exc:
+                raise CatalogUnavailable(f"OpenMetadata at {self.settings.host_port} cannot be used: {exc}") from None
             except Rejected as exc:
                 report.failed.append(f"replay of {ev.kind} {getattr(ev, 'fqn', '')}: {exc}")
             else:
@@ -286,7 +297,9 @@ def connect(settings: OpenMetadataSettings) -> Any:
     try:
         return OpenMetadata(conn, additional_client_config_arguments={"retry": 0, "retry_wait": 0, "timeout": (5, 60)})
     except Exception as exc:
-        raise classify(exc, f"connecting to {settings.host_port}") from None
+        err = classify(exc, f"connecting to {settings.host_port}")
+        # failing to connect is never an event's fault: nothing may be dead-lettered for it
+        raise (Misconfigured(str(err)) if isinstance(err, Rejected) else err) from None
 
 
 class _Delivery:

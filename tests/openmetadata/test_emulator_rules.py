@@ -117,3 +117,14 @@ def test_connection_refused_queues_the_events(tmp_path, caplog):
         host_port=settings.host_port, jwt_token="t", strict=True))
     with pytest.raises(CatalogUnavailable, match="2 event\\(s\\) stay queued"):
         strict.publish([table_event(TABLE, {"a": "INTEGER"})])
+
+
+def test_a_wrong_address_is_a_clear_error_and_dead_letters_nothing(om_server, tmp_path):
+    from mlpublish.config import OpenMetadataSettings
+
+    wrong = OpenMetadataSettings(host_port=om_server.host_port.replace("/api", "/nothing-here"), jwt_token=om_server.token)
+    catalog = open_catalog(str(tmp_path / "c.db"), openmetadata=wrong)
+    with pytest.raises(CatalogUnavailable, match="OPENMETADATA_HOST_PORT"):
+        catalog.publish([table_event(TABLE, {"a": "INTEGER"})])
+    assert catalog.outbox.counts() == {"pending": 1, "delivered": 0, "failed": 0}
+    om_server.emulator.unknown_routes.clear()  # the wrong address is the point here
