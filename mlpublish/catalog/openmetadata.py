@@ -103,7 +103,7 @@ def _status_of(exc: BaseException) -> int | None:
 
 
 def classify(exc: BaseException, what: str) -> Exception:
-    """The SDK's exception for ``what`` (entity and action) as Outage, AuthRejected or Rejected."""
+    """The SDK's exception for ``what`` (entity and action) as Outage, AuthRejected, Misconfigured or Rejected."""
     if isinstance(exc, (Outage, AuthRejected, Misconfigured, Rejected)):
         return exc
     status = _status_of(exc)
@@ -302,6 +302,16 @@ def connect(settings: OpenMetadataSettings) -> Any:
         raise (Misconfigured(str(err)) if isinstance(err, Rejected) else err) from None
 
 
+def _ids(value: Any) -> Any:
+    """Comparable form of a description or an owner list (references compare by id only)."""
+    if value is None:
+        return None
+    refs = getattr(value, "root", value)
+    if isinstance(refs, list):
+        return sorted(str(r.id.root) for r in refs)
+    return str(refs)
+
+
 class _Delivery:
     """One sync: entity lookups are cached, so requests grow with distinct tables, not features."""
 
@@ -444,8 +454,17 @@ class _Delivery:
             request = CreateMlModelRequest.model_validate(body)
         except Exception as exc:
             raise Rejected(f"mlmodel {ev.fqn}: {exc}") from None
-        self.call(f"mlmodel {ev.fqn}", om.create_or_update, request)
+        stored = self.call(f"mlmodel {ev.fqn}", om.create_or_update, request)
         self.models.pop(ev.fqn, None)  # PUT answers without tags/extension: read them fresh when needed
+        # The server ignores a bot's PUT of a new description or owners once they are set: patch those.
+        wanted = {"description": request.description, "owners": request.owners}
+        if any(_ids(getattr(stored, k)) != _ids(v) for k, v in wanted.items() if v is not None):
+            def restore(dest: Any) -> None:
+                for k, v in wanted.items():
+                    if v is not None and _ids(getattr(dest, k)) != _ids(v):
+                        setattr(dest, k, v)
+
+            self.patch_model(ev.fqn, restore, "description and owners")
 
     def lookup(self, kind: str, fqn: str) -> Any:
         key = f"{kind} {fqn}"

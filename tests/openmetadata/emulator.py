@@ -77,7 +77,7 @@ COLLECTIONS = [
 ]
 BY_PATH = {c.path: c for c in COLLECTIONS}
 BY_TYPE = {c.entity_type: c for c in COLLECTIONS}
-# Looked up by name (owners, dashboards) but never created by mlpublish: always empty here.
+# Looked up by name (owners, dashboards) but never created by mlpublish (tests may add teams).
 EMPTY_COLLECTIONS = {"users", "teams", "dashboards", "pipelines"}
 FIELD_TYPES = ("string", "markdown", "integer", "number")
 
@@ -123,6 +123,14 @@ class OpenMetadataEmulator:
                                          "description": f"{c.entity_type} entity", "customProperties": []}
 
     # Helpers for tests ----------------------------------------------------
+    def add_team(self, name: str) -> str:
+        """A team as ingestion or an admin would have made it (mlpublish only looks teams up)."""
+        eid = str(uuid.uuid4())
+        self.entities[eid] = {"_type": "team", "id": eid, "name": name, "fullyQualifiedName": name,
+                              "teamType": "Group", "version": 0.1, "deleted": False}
+        self.fqns[("team", name)] = eid
+        return eid
+
     def find(self, entity_type: str, fqn: str) -> dict[str, Any] | None:
         eid = self.fqns.get((entity_type, fqn))
         return copy.deepcopy(self.entities[eid]) if eid else None
@@ -223,7 +231,11 @@ class OpenMetadataEmulator:
                 return self._collection(BY_PATH[cpath], method, route[len(cpath):].lstrip("/"), fields, body)
         first = route.split("/", 1)[0]
         if first in EMPTY_COLLECTIONS and method == "GET" and route.startswith(f"{first}/name/"):
-            raise ApiError(404, f"{first[:-1]} instance for {unquote(route.split('/name/', 1)[1])} not found")
+            name = unquote(route.split("/name/", 1)[1])
+            eid = self.fqns.get((first[:-1], name))
+            if eid is None:
+                raise ApiError(404, f"{first[:-1]} instance for {name} not found")
+            return 200, self._public(self.entities[eid])
         self.unknown_routes.append(f"{method} /api/v1/{route}")
         raise ApiError(404, f"no route {method} /api/v1/{route}")
 
@@ -337,8 +349,12 @@ class OpenMetadataEmulator:
                 self._feature_lineage(entity)
             return 201, self._public(entity)
         old = self.entities[eid]
-        # PUT keeps what the request does not carry (tags, extension, owners set elsewhere)
+        # PUT keeps what the request does not carry (tags, extension, owners set elsewhere), and a
+        # bot's PUT never overwrites a non-empty description or owners (the server's rule for bots)
         new = {**old, **data}
+        for kept in ("description", "owners"):
+            if old.get(kept):
+                new[kept] = old[kept]
         return 200, self._store(c, old, new)
 
     def _patch(self, c: Collection, eid: str, body: Any) -> tuple[int, Any]:

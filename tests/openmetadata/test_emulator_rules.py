@@ -128,3 +128,18 @@ def test_a_wrong_address_is_a_clear_error_and_dead_letters_nothing(om_server, tm
         catalog.publish([table_event(TABLE, {"a": "INTEGER"})])
     assert catalog.outbox.counts() == {"pending": 1, "delivered": 0, "failed": 0}
     om_server.emulator.unknown_routes.clear()  # the wrong address is the point here
+
+
+def test_owners_are_resolved_and_a_changed_description_is_patched(om_server, om_settings, seeded):
+    team = om_server.emulator.add_team("data-science")
+    reader = Reader(om_settings)
+    seeded.publish([model_event(owners=[{"type": "team", "name": "data-science"},
+                                        {"type": "user", "name": "nobody"}])])
+    m = reader.model("models.m")
+    assert [o["id"] for o in m["owners"]] == [team]  # the unknown user is left out with a warning
+    version = m["version"]
+    seeded.publish([model_event(owners=[{"type": "team", "name": "data-science"}])])
+    assert reader.model("models.m")["version"] == version  # same owners: no new version
+    seeded.publish([model_event(owners=[{"type": "team", "name": "data-science"}], description="new words")])
+    m = reader.model("models.m")
+    assert m["description"] == "new words" and m["version"] == round(version + 0.1, 1)
