@@ -23,7 +23,7 @@ SUFFIX = "t"
 
 
 def test_first_publish_second_version_failed_gate_and_replay(workspace, om_settings):
-    publish_story(workspace, om_settings, SUFFIX)
+    publish_story(workspace, om_settings, SUFFIX, exact_versions=True)
 
 
 def test_server_down_for_the_middle_steps_then_back(workspace, om_server, om_settings, tmp_path, caplog, monkeypatch,
