@@ -9,6 +9,7 @@ when one fails, registration and promotion do not run.
 """
 
 
+import warnings
 from typing import Any, Iterator
 
 from dagster import (
@@ -25,6 +26,7 @@ from dagster import (
     asset,
     observable_source_asset,
 )
+from dagster._utils.warnings import BetaWarning
 
 from mlpublish.errors import MlpublishError
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, TrainResult, ValidateResult
@@ -99,8 +101,13 @@ def spec_assets(ref: SpecRef) -> list[Any]:
 
     common = dict(group_name=ref.key, io_manager_key=RESULTS)
 
-    @observable_source_asset(key=key("feature_table"), group_name=ref.key,
-                             description=f"Training table {ref.training_table} of {ref.name} (observed: row count).")
+    with warnings.catch_warnings():  # beta since 1.5 and still the documented way to observe a source
+        warnings.simplefilter("ignore", BetaWarning)
+        observed = observable_source_asset(
+            key=key("feature_table"), group_name=ref.key,
+            description=f"Training table {ref.training_table} of {ref.name} (observed: row count).")
+
+    @observed
     def feature_table(warehouse: WarehouseResource) -> ObserveResult:
         from mlpublish.warehouse import Warehouse
 

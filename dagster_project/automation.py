@@ -43,8 +43,8 @@ def retraining_schedule(ref: SpecRef, job, running: bool) -> ScheduleDefinition 
     if not ref.schedule:
         return None
     if not is_valid_cron_string(ref.schedule):
-        raise SpecError(f"{ref.path}: schedule {ref.schedule!r} is not a cron expression Dagster accepts "
-                        "(five fields, or @hourly/@daily/@weekly/@monthly)")
+        raise SpecError(str(ref.path), [("schedule", f"{ref.schedule!r} is not a cron expression Dagster accepts "
+                                                     "(five fields, or @hourly/@daily/@weekly/@monthly)")])
     return ScheduleDefinition(name=f"{ref.key}_retraining_schedule", job=job, cron_schedule=ref.schedule,
                               execution_timezone="UTC", description=f"Retrains {ref.name} on {ref.schedule} (UTC).",
                               default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED)

@@ -16,10 +16,14 @@ from typing import Any, Optional
 
 from dagster import ConfigurableResource, EnvVar
 
-from mlpublish.errors import SpecError
+from mlpublish.errors import MlpublishError
 
 DEPLOYMENT_VAR = "MLPUBLISH_DEPLOYMENT"
 DEPLOYMENTS = ("local", "prod")
+
+
+class DeploymentError(MlpublishError):
+    """``MLPUBLISH_DEPLOYMENT`` names no known resource set."""
 
 
 class MlflowResource(ConfigurableResource):
@@ -91,7 +95,7 @@ class CatalogResource(ConfigurableResource):
 def deployment() -> str:
     value = os.environ.get(DEPLOYMENT_VAR, "local").strip() or "local"
     if value not in DEPLOYMENTS:
-        raise SpecError(f"{DEPLOYMENT_VAR}={value!r}: expected one of {', '.join(DEPLOYMENTS)}")
+        raise DeploymentError(f"{DEPLOYMENT_VAR}={value!r}: expected one of {', '.join(DEPLOYMENTS)}")
     return value
 
 
@@ -123,4 +127,4 @@ def resources_for(name: str | None = None) -> dict[str, Any]:
             # a folder every run worker sees (a shared volume)
             "result_io_manager": ResultJsonIOManager(base_dir=EnvVar("MLPUBLISH_DAGSTER_RESULTS_DIR")),
         }
-    raise SpecError(f"{DEPLOYMENT_VAR}={name!r}: expected one of {', '.join(DEPLOYMENTS)}")
+    raise DeploymentError(f"{DEPLOYMENT_VAR}={name!r}: expected one of {', '.join(DEPLOYMENTS)}")

@@ -43,8 +43,9 @@ class SpecRef:
     def load(self) -> Spec:
         spec = load_spec(self.path)
         if spec.name != self.name or gate_names(spec) != self.gates:
-            raise SpecError(f"{self.path}: the model name or its gates changed since this code location loaded "
-                            f"({self.name!r}, gates {list(self.gates)}): reload the code location")
+            raise SpecError(str(self.path), [("name, validation.gates",
+                                              f"changed since this code location loaded ({self.name!r}, gates "
+                                              f"{list(self.gates)}): reload the code location")])
         return spec
 
 
@@ -68,7 +69,7 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
     """Every ``*.yaml``/``*.yml`` in ``folder``, validated; a bad spec fails loudly, naming its file."""
     folder = folder or specs_dir()
     if not folder.is_dir():
-        raise SpecError(f"{SPECS_DIR_VAR}: {folder} is not a folder of model specs")
+        raise SpecError(str(folder), [(SPECS_DIR_VAR, "not a folder of model specs")])
     refs: list[SpecRef] = []
     by_key: dict[str, SpecRef] = {}
     for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
@@ -78,8 +79,8 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
                       gates=gate_names(spec))
         if ref.key in by_key:
             other = by_key[ref.key]
-            raise SpecError(f"{path}: model {spec.name!r} maps to the Dagster name {ref.key!r}, "
-                            f"already used by {other.name!r} in {other.path}")
+            raise SpecError(str(path), [("name", f"model {spec.name!r} maps to the Dagster name {ref.key!r}, "
+                                                 f"already used by {other.name!r} in {other.path}")])
         by_key[ref.key] = ref
         refs.append(ref)
     return refs
