@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION ?= 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
-EXTRAS ?= --extra dev
+EXTRAS ?= --extra dev --extra dagster
 
 .PHONY: demo test venv bench clean
 

@@ -34,8 +34,15 @@ REQUEST_TAG = "mlpublish/retrain_request"
 REASONS_TAG = "mlpublish/retrain_reasons"
 
 
+# The chain is sequential: one process runs every step (as the CLI does), keeping the
+# fitted model and held-out rows in memory instead of paying an interpreter start and
+# an MLflow download per step. Launch with {"execution": {"config": {"multiprocess": {}}}}
+# to run each step in its own process (the steps then read back from MLflow).
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
+
 def publish_job(ref: SpecRef):
-    return define_asset_job(f"{ref.key}_publish", selection=AssetSelection.groups(ref.key),
+    return define_asset_job(f"{ref.key}_publish", selection=AssetSelection.groups(ref.key), config=IN_PROCESS,
                             description=f"Publish chain of {ref.name} ({ref.path.name}).")
 
 

@@ -185,3 +185,22 @@ def test_failed_gate_without_audit_registers_nothing(workspace):
     run = workspace.registry().run(materialized(result)["trained_model"]["mlflow_run_id"].value)
     assert run.data.tags["model_validation_status"] == "FAILED"
     assert [t["tagFQN"] for t in workspace.catalog().get(FQN)["tags"]] == ["ModelValidation.FAILED"]
+
+
+def test_feature_table_observation_counts_rows(workspace):
+    from dagster import observe
+
+    from mlpublish.warehouse import Warehouse
+
+    defs = build(spec_folder(workspace.root / "dagster"))
+    source = defs.resolve_assets_def(AssetKey([KEY, "feature_table"]))
+    result = observe([source], resources={"warehouse": defs.resources["warehouse"]},
+                     instance=DagsterInstance.ephemeral())
+    assert result.success
+    [obs] = [ev.event_specific_data.asset_observation for ev in result.all_events
+             if ev.event_type_value == "ASSET_OBSERVATION"]
+    rows = Warehouse.from_spec(load_spec(workspace.root / "dagster" / "specs" / "churn.yaml").data).row_count(
+        "customer_features")
+    assert obs.metadata["row_count"].value == rows > 0
+    assert obs.metadata["table_fqn"].value == "warehouse.main.main.customer_features"
+    assert obs.tags.get("dagster/data_version") == str(rows)
