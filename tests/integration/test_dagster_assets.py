@@ -188,14 +188,22 @@ def test_failed_gate_without_audit_registers_nothing(workspace):
 
 
 def test_feature_table_observation_counts_rows(workspace):
-    from dagster import observe
+    from dagster import AssetSelection, Definitions, define_asset_job
 
     from mlpublish.warehouse import Warehouse
 
-    defs = build(spec_folder(workspace.root / "dagster"))
-    source = defs.resolve_assets_def(AssetKey([KEY, "feature_table"]))
-    result = observe([source], resources={"warehouse": defs.resources["warehouse"]},
-                     instance=DagsterInstance.ephemeral())
+    from mlpublish_dagster.assets import spec_assets
+    from mlpublish_dagster.resources import resources_for
+    from mlpublish_dagster.specs import discover
+
+    [ref] = discover(spec_folder(workspace.root / "dagster"))
+    source = spec_assets(ref)[0]
+    key = AssetKey([KEY, "feature_table"])
+    assert source.key == key
+    # what the UI's "Observe sources" button (or a job selecting the source) runs
+    observing = Definitions(assets=[source], resources=resources_for("local"),
+                            jobs=[define_asset_job("observe_features", selection=AssetSelection.assets(key))])
+    result = observing.resolve_job_def("observe_features").execute_in_process(instance=DagsterInstance.ephemeral())
     assert result.success
     [obs] = [ev.event_specific_data.asset_observation for ev in result.all_events
              if ev.event_type_value == "ASSET_OBSERVATION"]
