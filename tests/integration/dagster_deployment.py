@@ -45,22 +45,31 @@ class Deployment:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.logs.glob("*.log")))
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+def _stop_all(procs: list[subprocess.Popen]) -> None:
+    """TERM every process group at once (each one's children too), KILL what is left after 10 s."""
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.wait()
 
 
-def _start(stack: ExitStack, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def _start(started: list[subprocess.Popen], cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    stack.callback(_stop, proc)
+    started.append(proc)
     return proc
 
 
@@ -97,14 +106,16 @@ def dagster_deployment(root: Path, env: dict[str, str]) -> Iterator[Deployment]:
         workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": {
             "host": "127.0.0.1", "port": grpc_port, "location_name": LOCATION}}]}))
         env = {**env, "DAGSTER_HOME": str(home)}
-        procs = {"code-server": _start(stack, [str(BIN / "dagster"), "api", "grpc", "-m", "mlpublish_dagster.definitions",
+        started: list[subprocess.Popen] = []
+        stack.callback(_stop_all, started)
+        procs = {"code-server": _start(started, [str(BIN / "dagster"), "api", "grpc", "-m", "mlpublish_dagster.definitions",
                                                "-h", "127.0.0.1", "-p", str(grpc_port)], env, logs / "code-server.log")}
         deployment = Deployment(f"http://127.0.0.1:{web_port}", home, logs)
         _wait_for_port(grpc_port, procs["code-server"], deployment)  # the others load the location once, from it
         procs |= {
-            "webserver": _start(stack, [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port),
+            "webserver": _start(started, [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port),
                                         "-w", str(workspace)], env, logs / "webserver.log"),
-            "daemon": _start(stack, [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, logs / "daemon.log"),
+            "daemon": _start(started, [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, logs / "daemon.log"),
         }
         deadline = time.monotonic() + 180
         while True:
