@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION ?= 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
-EXTRAS ?= --extra dev --extra openmetadata
+EXTRAS ?= --extra dev --extra openmetadata --extra airflow --extra dagster
 
 .PHONY: demo test venv bench clean
 

@@ -1,0 +1,246 @@
+"""The asset graph of one spec, built from its file.
+
+    feature_table (observed) -> trained_model -> model_evaluation -> validated_model
+        -> registered_model_version -> champion_model   (-> model_predictions, see downstream_assets)
+
+Each asset calls one core step and hands its small result to the next through
+the JSON IO manager. The gates are blocking asset checks of ``validated_model``:
+when one fails, registration and promotion do not run.
+"""
+
+
+import warnings
+from typing import Any, Iterator
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    DataVersion,
+    MetadataValue,
+    ObserveResult,
+    Output,
+    asset,
+    observable_source_asset,
+)
+from dagster._utils.warnings import BetaWarning
+
+from mlpublish.errors import MlpublishError
+from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, TrainResult, ValidateResult
+from mlpublish_dagster import metadata as md
+from mlpublish_dagster.resources import CatalogResource, MlflowResource, WarehouseResource
+from mlpublish_dagster.runtime import as_failure, publish_context, release
+from mlpublish_dagster.specs import SpecRef
+
+RESULTS = "result_io_manager"
+GATES_APPLIED = "gates_applied"
+SMOKE_TEST = "smoke_test"
+REQUIRED_METADATA = "required_metadata"
+
+
+def check_specs(ref: SpecRef) -> list[AssetCheckSpec]:
+    """One blocking check per gate, plus 'some gate applied', the smoke test and the required metadata."""
+    asset_key = AssetKey([ref.key, "validated_model"])
+    described = [(name, f"gate {name}: the candidate's metric against the spec's threshold") for name in ref.gates]
+    described += [
+        (GATES_APPLIED, "at least one gate is configured and applied (relative gates skip a first model)"),
+        (SMOKE_TEST, "the logged model loads through mlflow.pyfunc and scores sample rows"),
+        (REQUIRED_METADATA, "description, owners and a source table for every feature"),
+    ]
+    return [AssetCheckSpec(name, asset=asset_key, blocking=True, description=desc) for name, desc in described]
+
+
+def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetCheckResult]:
+    """The core's checks as Dagster check results, each naming its metric, value and threshold."""
+    asset_key = AssetKey([ref.key, "validated_model"])
+    per_gate = [c for c in validation.checks if c.check == "gate" and c.kind is not None]
+    general = [c for c in validation.checks if c.check == "gate" and c.kind is None]
+    if len(per_gate) != len(ref.gates):  # SpecRef.load guards this; never map a result to the wrong gate
+        raise MlpublishError(f"{ref.name}: {len(per_gate)} gate results for {len(ref.gates)} gate checks")
+
+    def result(name: str, checks: list[Any], default: str) -> AssetCheckResult:
+        passed = all(c.passed for c in checks)
+        meta: dict[str, Any] = {"outcome": MetadataValue.text(
+            "FAIL" if not passed else ("SKIPPED" if checks and all(c.outcome == "skipped" for c in checks) else "PASS"))}
+        if len(checks) == 1:
+            c = checks[0]
+            for field in ("metric", "kind"):
+                if getattr(c, field) is not None:
+                    meta[field] = MetadataValue.text(getattr(c, field))
+            for field in ("value", "threshold", "champion_value"):
+                if getattr(c, field) is not None:
+                    meta[field] = MetadataValue.float(float(getattr(c, field)))
+        detail = "; ".join(f"{c.name}: {c.detail}" for c in checks) or default
+        meta["detail"] = MetadataValue.text(detail[:2000])
+        return AssetCheckResult(asset_key=asset_key, check_name=name, passed=passed,
+                                severity=AssetCheckSeverity.ERROR, metadata=meta, description=detail[:2000])
+
+    for name, check in zip(ref.gates, per_gate):
+        yield result(name, [check], "")
+    yield result(GATES_APPLIED, general, f"{len(per_gate)} gate(s) configured, at least one applied")
+    yield result(SMOKE_TEST, [c for c in validation.checks if c.check == "smoke_test"], "no smoke test ran")
+    yield result(REQUIRED_METADATA, [c for c in validation.checks if c.check == "metadata"], "no metadata check ran")
+
+
+def _step(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except MlpublishError as exc:
+        raise as_failure(exc) from exc
+
+
+def spec_assets(ref: SpecRef) -> list[Any]:
+    """The assets and checks of one spec; keys are ``<model>/<noun>``, the group is the model."""
+    from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+
+    def key(name: str) -> AssetKey:
+        return AssetKey([ref.key, name])
+
+    common = dict(group_name=ref.key, io_manager_key=RESULTS)
+
+    with warnings.catch_warnings():  # beta since 1.5 and still the documented way to observe a source
+        warnings.simplefilter("ignore", BetaWarning)
+        observed = observable_source_asset(
+            key=key("feature_table"), group_name=ref.key,
+            description=f"Training table {ref.training_table} of {ref.name} (observed: row count).")
+
+    @observed
+    def feature_table(warehouse: WarehouseResource) -> ObserveResult:
+        from mlpublish.warehouse import Warehouse
+
+        try:
+            spec = warehouse.apply(ref.load())
+            wh = Warehouse.from_spec(spec.data)
+            try:
+                table = spec.data.trainingTable
+                rows, columns, fqn = wh.row_count(table), wh.columns(table), wh.table_fqn(table)
+            finally:
+                wh.dispose()
+        except MlpublishError as exc:
+            raise as_failure(exc) from exc
+        return ObserveResult(data_version=DataVersion(str(rows)), metadata={
+            "table_fqn": MetadataValue.text(fqn), "row_count": MetadataValue.int(rows),
+            "columns": MetadataValue.json(columns)})
+
+    @asset(key=key("trained_model"), deps=[key("feature_table")], kinds={"mlflow", "sklearn"},
+           description=f"{ref.name}: the best candidate fitted on the training part, logged to MLflow.", **common)
+    def trained_model(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
+                      catalog: CatalogResource) -> Output[TrainResult]:
+        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
+        result: TrainResult = _step(train_model, ctx)
+        return Output(result, metadata={
+            **md.run_links(ctx.registry.tracking_uri, result.experiment_id, result.run_id),
+            "training_fqn": MetadataValue.text(result.training_fqn),
+            "train_rows": MetadataValue.int(result.train_rows), "held_out_rows": MetadataValue.int(result.test_rows),
+            "selected_by": MetadataValue.text(result.select_by),
+            "params": MetadataValue.json(result.params),
+            "candidates": MetadataValue.int(len(result.candidates)),
+            "dataset_digest": MetadataValue.text(result.dataset_digest),
+            "fit_seconds": MetadataValue.float(result.fit_seconds),
+        })
+
+    @asset(key=key("model_evaluation"), ins={"trained_model": AssetIn(key("trained_model"))}, kinds={"mlflow"},
+           description=f"{ref.name}: candidate and champion metrics on the candidate's held-out rows.", **common)
+    def model_evaluation(context: AssetExecutionContext, trained_model: TrainResult, mlflow: MlflowResource,
+                         warehouse: WarehouseResource, catalog: CatalogResource) -> Output[EvaluateResult]:
+        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
+        result: EvaluateResult = _step(evaluate_model, ctx, trained_model)
+        artifact_uri = ctx.registry.run(result.run_id).info.artifact_uri
+        meta: dict[str, Any] = {
+            "metrics": md.metrics_table(result.metrics, result.champion_metrics, result.champion_version),
+            "held_out_rows": MetadataValue.int(trained_model.test_rows),
+            "champion_version": MetadataValue.text(result.champion_version or "none"),
+            **md.run_links(ctx.registry.tracking_uri, trained_model.experiment_id, result.run_id),
+            **md.plot_metadata(ctx.registry.tracking_uri, result.run_id, result.artifacts, artifact_uri),
+        }
+        if result.champion_error:
+            meta["champion_error"] = MetadataValue.text(result.champion_error)
+        return Output(result, metadata=meta)
+
+    @asset(key=key("validated_model"), check_specs=check_specs(ref),
+           ins={"trained_model": AssetIn(key("trained_model")), "model_evaluation": AssetIn(key("model_evaluation"))},
+           description=f"{ref.name}: gates, smoke test and metadata checks; PASSED or FAILED.", **common)
+    def validated_model(context: AssetExecutionContext, trained_model: TrainResult, model_evaluation: EvaluateResult,
+                        mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource) -> Iterator[Any]:
+        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
+        result: ValidateResult = _step(validate_candidate, ctx, trained_model, model_evaluation)
+        meta: dict[str, Any] = {
+            "validation_status": MetadataValue.text(result.status),
+            "summary": MetadataValue.text(result.summary()[:2000]),
+            "checks": md.checks_table(result.checks),
+            "compared_champion": MetadataValue.text(result.champion_version or "none"),
+            **md.run_links(ctx.registry.tracking_uri, trained_model.experiment_id, result.run_id),
+        }
+        if result.status != "PASSED" and ctx.spec.validation.registerFailed:
+            # The failed checks below stop this run before registered_model_version, but the
+            # CLI keeps a FAILED candidate for audit when the spec asks: so does this asset.
+            audit: RegisterResult = _step(register_version, ctx, trained_model, model_evaluation, result)
+            meta["audit_version"] = MetadataValue.text(audit.version or "none")
+        yield Output(result, metadata=meta)
+        yield from check_results(ref, result)
+
+    @asset(key=key("registered_model_version"), kinds={"mlflow"},
+           ins={"trained_model": AssetIn(key("trained_model")), "model_evaluation": AssetIn(key("model_evaluation")),
+                "validated_model": AssetIn(key("validated_model"))},
+           description=f"{ref.name}: the registered MLflow model version of the validated run (alias challenger).",
+           **common)
+    def registered_model_version(context: AssetExecutionContext, trained_model: TrainResult,
+                                 model_evaluation: EvaluateResult, validated_model: ValidateResult,
+                                 mlflow: MlflowResource, warehouse: WarehouseResource,
+                                 catalog: CatalogResource) -> Output[RegisterResult]:
+        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
+        result: RegisterResult = _step(register_version, ctx, trained_model, model_evaluation, validated_model)
+        return Output(result, metadata={
+            "model_version": MetadataValue.text(result.version or "none"),
+            "validation_status": MetadataValue.text(result.status),
+            "created": MetadataValue.bool(result.created),
+            "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
+            **({"reason": MetadataValue.text(result.reason)} if result.reason else {}),
+            **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
+        })
+
+    @asset(key=key("champion_model"), kinds={"mlflow"},
+           ins={"model_evaluation": AssetIn(key("model_evaluation")), "validated_model": AssetIn(key("validated_model")),
+                "registered_model_version": AssetIn(key("registered_model_version"))},
+           description=f"{ref.name}: the version behind the champion alias, and its catalog entry.", **common)
+    def champion_model(context: AssetExecutionContext, model_evaluation: EvaluateResult,
+                       validated_model: ValidateResult, registered_model_version: RegisterResult,
+                       mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource) -> Output[PromoteResult]:
+        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
+        try:
+            result = _step(promote_challenger, ctx, model_evaluation, validated_model, registered_model_version)
+            entity = ctx.catalog.get(ctx.spec.fqn) or {}
+        finally:
+            release(context, ref)
+        meta: dict[str, Any] = {
+            "promoted": MetadataValue.bool(result.promoted),
+            "champion_version": MetadataValue.text(result.champion_after or "none"),
+            "previous_champion": MetadataValue.text(result.champion_before or "none"),
+            "reason": MetadataValue.text(result.reason),
+            "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
+            "catalog_fqn": MetadataValue.text(ctx.spec.fqn),
+            "catalog_entity_version": MetadataValue.text(str(entity.get("version", "none"))),
+            "catalog_validation_tag": MetadataValue.text(
+                ", ".join(t.get("tagFQN", "") for t in entity.get("tags", [])) or "none"),
+            **md.version_links(ctx.registry.tracking_uri, ctx.name, result.champion_after),
+        }
+        link = catalog.link(ctx.spec.fqn)
+        if link:
+            meta["catalog_link"] = MetadataValue.url(link)
+        return Output(result, metadata=meta)
+
+    return [feature_table, trained_model, model_evaluation, validated_model, registered_model_version,
+            champion_model, *downstream_assets(ref, key("champion_model"))]
+
+
+def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
+    """Extension point for the assets after the champion: ``model_predictions`` (the score step) and the
+    monitor belong here, keyed ``<model>/model_predictions`` with ``deps=[champion_key]``, once the core
+    has those steps. Nothing yet."""
+    return []
+
+
+__all__ = ["spec_assets", "check_specs", "check_results", "downstream_assets"]

@@ -1,0 +1,83 @@
+"""Per spec: the publish job, a schedule from the spec's cron, and the retraining sensor.
+
+The sensor reads the monitor step's retraining requests (tagged MLflow runs,
+see ``mlpublish.retraining``) after its cursor. All requests found in one tick
+start one run (retraining twice on the same data helps nobody); the cursor moves
+past them, and the run key is the newest request, so a drift decision never
+starts a second run, even if the cursor were lost.
+"""
+
+
+import json
+import os
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    ScheduleDefinition,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    sensor,
+)
+from dagster._utils.schedules import is_valid_cron_string
+
+from mlpublish.errors import SpecError
+from mlpublish_dagster.resources import MlflowResource
+from mlpublish_dagster.specs import SpecRef
+
+SENSOR_INTERVAL_VAR = "MLPUBLISH_SENSOR_INTERVAL"
+REQUEST_TAG = "mlpublish/retrain_request"
+REASONS_TAG = "mlpublish/retrain_reasons"
+
+
+# The chain is sequential: one process runs every step (as the CLI does), keeping the
+# fitted model and held-out rows in memory instead of paying an interpreter start and
+# an MLflow download per step. Launch with {"execution": {"config": {"multiprocess": {}}}}
+# to run each step in its own process (the steps then read back from MLflow).
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
+
+def publish_job(ref: SpecRef):
+    return define_asset_job(f"{ref.key}_publish", selection=AssetSelection.groups(ref.key), config=IN_PROCESS,
+                            description=f"Publish chain of {ref.name} ({ref.path.name}).")
+
+
+def retraining_schedule(ref: SpecRef, job, running: bool) -> ScheduleDefinition | None:
+    if not ref.schedule:
+        return None
+    if not is_valid_cron_string(ref.schedule):
+        raise SpecError(str(ref.path), [("schedule", f"{ref.schedule!r} is not a cron expression Dagster accepts "
+                                                     "(five fields, or @hourly/@daily/@weekly/@monthly)")])
+    return ScheduleDefinition(name=f"{ref.key}_retraining_schedule", job=job, cron_schedule=ref.schedule,
+                              execution_timezone="UTC", description=f"Retrains {ref.name} on {ref.schedule} (UTC).",
+                              default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED)
+
+
+def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:
+    interval = int(os.environ.get(SENSOR_INTERVAL_VAR, "60"))
+
+    @sensor(name=f"{ref.key}_retraining_sensor", job=job, minimum_interval_seconds=interval,
+            default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
+            description=f"Starts one publish run of {ref.name} per new drift decision of its monitor.")
+    def _sensor(context: SensorEvaluationContext, mlflow: MlflowResource):
+        from mlpublish.retraining import retrain_requests
+
+        spec = ref.load()
+        requests = retrain_requests(mlflow.registry(spec), spec.experiment_name, spec.name, after=context.cursor)
+        if not requests:
+            return SkipReason(f"no retraining request for {spec.name} after {context.cursor or 'the start'}")
+        newest = requests[-1]
+        context.update_cursor(newest.cursor)
+        reasons = [r for req in requests for r in req.reasons]
+        context.log.info("%s: %d retraining request(s), newest %s: %s", spec.name, len(requests),
+                         newest.request_id, reasons)
+        return RunRequest(run_key=f"retrain-{newest.request_id}", tags={
+            REQUEST_TAG: newest.request_id,
+            REASONS_TAG: json.dumps(reasons)[:1000],
+        })
+
+    return _sensor

@@ -1,0 +1,36 @@
+"""The code location: ``dagster dev -m mlpublish_dagster.definitions``.
+
+Specs come from ``MLPUBLISH_SPECS_DIR`` (default: the project's ``specs/``), the
+resource set from ``MLPUBLISH_DEPLOYMENT`` (``local`` or ``prod``). Schedules and
+sensors start stopped in ``local`` and running in ``prod``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import Definitions
+
+from mlpublish_dagster.assets import spec_assets
+from mlpublish_dagster.automation import publish_job, retraining_schedule, retraining_sensor
+from mlpublish_dagster.resources import deployment, resources_for
+from mlpublish_dagster.specs import discover
+
+
+def build_definitions(folder: Path | None = None, deployment_name: str | None = None) -> Definitions:
+    name = deployment_name or deployment()
+    running = name == "prod"
+    assets, jobs, schedules, sensors = [], [], [], []
+    for ref in discover(folder):
+        assets += spec_assets(ref)
+        job = publish_job(ref)
+        jobs.append(job)
+        schedule = retraining_schedule(ref, job, running)
+        if schedule is not None:
+            schedules.append(schedule)
+        sensors.append(retraining_sensor(ref, job, running))
+    return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
+                       resources=resources_for(name))
+
+
+defs = build_definitions()

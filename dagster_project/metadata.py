@@ -1,0 +1,87 @@
+"""What a person reads on an asset page: metrics, checks, versions, links. Never a secret.
+
+Links are given only for an ``http(s)`` tracking server (a database URI is not a
+page, and may carry a password); everything shown goes through ``scrub``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
+
+from mlpublish.metrics import higher_is_better
+from mlpublish.redact import scrub
+
+
+def server_url(tracking_uri: str) -> str | None:
+    if tracking_uri.startswith(("http://", "https://")):
+        return scrub(tracking_uri).rstrip("/")
+    return None
+
+
+def run_links(tracking_uri: str, experiment_id: str, run_id: str) -> dict[str, Any]:
+    base = server_url(tracking_uri)
+    out: dict[str, Any] = {"mlflow_run_id": MetadataValue.text(run_id)}
+    if base:
+        out["mlflow_run"] = MetadataValue.url(f"{base}/#/experiments/{experiment_id}/runs/{run_id}")
+    return out
+
+
+def plot_metadata(tracking_uri: str, run_id: str, artifacts: list[str], artifact_uri: str | None) -> dict[str, Any]:
+    """The ROC curve (classification) or residuals (regression) the evaluate step logged."""
+    plot = next((a for a in artifacts if a.endswith(("roc_curve.png", "residuals.png"))), None)
+    if plot is None:
+        return {}
+    title = "ROC curve" if plot.endswith("roc_curve.png") else "Residuals"
+    base = server_url(tracking_uri)
+    if base:
+        url = f"{base}/get-artifact?path={quote(plot, safe='')}&run_uuid={run_id}"
+        return {"plot": MetadataValue.md(f"**{title}** (candidate vs champion, held-out rows)\n\n![{title}]({url})"),
+                "plot_url": MetadataValue.url(url)}
+    if artifact_uri and artifact_uri.startswith("file://"):
+        return {"plot": MetadataValue.path(f"{artifact_uri[len('file://'):].rstrip('/')}/{plot}")}
+    return {"plot": MetadataValue.text(f"MLflow artifact {plot} of run {run_id}")}
+
+
+def metrics_table(metrics: dict[str, float], champion: dict[str, float] | None, champion_version: str | None) -> Any:
+    label = f"champion v{champion_version}" if champion_version else "champion"
+    records = []
+    for name in sorted(metrics):
+        cand = metrics[name]
+        champ = (champion or {}).get(name)
+        better = None
+        if champ is not None:
+            better = (cand > champ) if higher_is_better(name) else (cand < champ)
+        records.append(TableRecord(data={
+            "metric": name, "candidate": round(cand, 6),
+            label: round(champ, 6) if champ is not None else None,
+            "delta": round(cand - champ, 6) if champ is not None else None,
+            "candidate better": better,
+        }))
+    schema = TableSchema(columns=[
+        TableColumn("metric", "string"), TableColumn("candidate", "float"), TableColumn(label, "float"),
+        TableColumn("delta", "float"), TableColumn("candidate better", "bool"),
+    ])
+    return MetadataValue.table(records=records, schema=schema)
+
+
+def checks_table(checks: list[Any]) -> Any:
+    records = [TableRecord(data={
+        "check": c.name, "outcome": c.outcome.upper(), "metric": c.metric,
+        "value": round(c.value, 6) if c.value is not None else None,
+        "threshold": c.threshold, "detail": scrub(c.detail)[:500],
+    }) for c in checks]
+    schema = TableSchema(columns=[
+        TableColumn("check", "string"), TableColumn("outcome", "string"), TableColumn("metric", "string"),
+        TableColumn("value", "float"), TableColumn("threshold", "float"), TableColumn("detail", "string"),
+    ])
+    return MetadataValue.table(records=records, schema=schema)
+
+
+def version_links(tracking_uri: str, name: str, version: str | None) -> dict[str, Any]:
+    base = server_url(tracking_uri)
+    if not base or version is None:
+        return {}
+    return {"mlflow_model_version": MetadataValue.url(f"{base}/#/models/{quote(name)}/versions/{version}")}

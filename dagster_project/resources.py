@@ -1,0 +1,130 @@
+"""Outside systems behind resources: MLflow, the warehouse, the catalog; one set per deployment.
+
+A resource fills in what a spec leaves to the deployment: a spec's explicit
+``mlflow.trackingUri`` or ``catalog.url`` still wins (the core's precedence:
+spec, then deployment, then the embedded default). ``MLPUBLISH_DEPLOYMENT``
+chooses the set: ``local`` (default; the core's environment variables and
+files in the working directory) or ``prod`` (every location from the
+environment through ``EnvVar``, so a missing variable stops the run by name).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from dagster import ConfigurableResource, EnvVar
+
+from mlpublish.errors import MlpublishError
+
+DEPLOYMENT_VAR = "MLPUBLISH_DEPLOYMENT"
+DEPLOYMENTS = ("local", "prod")
+
+
+class DeploymentError(MlpublishError):
+    """``MLPUBLISH_DEPLOYMENT`` names no known resource set."""
+
+
+class MlflowResource(ConfigurableResource):
+    """MLflow tracking server and registry of every spec without its own ``mlflow.trackingUri``."""
+
+    tracking_uri: Optional[str] = None  # None: MLFLOW_TRACKING_URI, else SQLite in the working directory
+    token: Optional[str] = None  # bearer token of a server behind auth; MLflow reads it from MLFLOW_TRACKING_TOKEN
+
+    def apply(self, spec: Any) -> Any:
+        if self.token:
+            # MLflow's REST client reads the token only from the process environment
+            os.environ["MLFLOW_TRACKING_TOKEN"] = self.token
+        if spec.mlflow.trackingUri or not self.tracking_uri:
+            return spec
+        return spec.model_copy(update={"mlflow": spec.mlflow.model_copy(update={"trackingUri": self.tracking_uri})})
+
+    def registry(self, spec: Any) -> Any:
+        """A registry client for ``spec`` that changes no process-wide MLflow setting (sensors share a process)."""
+        from mlpublish import config
+        from mlpublish.registry import Registry
+
+        spec = self.apply(spec)
+        uri = config.tracking_uri(spec.mlflow.trackingUri)
+        return Registry(uri, config.registry_uri(uri))
+
+
+class WarehouseResource(ConfigurableResource):
+    """The warehouse the feature tables live in. ``url`` set: it replaces every spec's ``data.connection``."""
+
+    url: Optional[str] = None  # None: the spec's data.connection (the demo spec reads ${WAREHOUSE_URL})
+
+    def apply(self, spec: Any) -> Any:
+        if not self.url:
+            return spec
+        return spec.model_copy(update={"data": spec.data.model_copy(update={"connection": self.url})})
+
+
+class CatalogResource(ConfigurableResource):
+    """The catalog sink: the embedded local catalog, or an OpenMetadata server (the local file is then its outbox)."""
+
+    path: Optional[str] = None  # None: MLPUBLISH_CATALOG, else ./mlpublish-catalog.db
+    openmetadata_host_port: Optional[str] = None  # e.g. http://openmetadata:8585/api
+    openmetadata_jwt_token: Optional[str] = None
+    strict: bool = False  # True: a step fails when the OpenMetadata server is down
+    create_missing_tables: bool = True
+
+    def settings(self) -> Any:
+        if not self.openmetadata_host_port:
+            return None
+        from mlpublish.config import OpenMetadataSettings
+
+        return OpenMetadataSettings(host_port=self.openmetadata_host_port, jwt_token=self.openmetadata_jwt_token,
+                                    strict=self.strict, create_missing_tables=self.create_missing_tables)
+
+    def open(self, spec: Any) -> Any:
+        from mlpublish.catalog import open_catalog
+
+        return open_catalog(spec.catalog.url or self.path, openmetadata=self.settings())
+
+    def link(self, fqn: str) -> str | None:
+        """Where a person reads the entity: the OpenMetadata UI page (no secret in it), else None."""
+        if not self.openmetadata_host_port:
+            return None
+        base = self.openmetadata_host_port.rstrip("/")
+        base = base[: -len("/api")] if base.endswith("/api") else base
+        return f"{base}/mlmodel/{fqn}"
+
+
+def deployment() -> str:
+    value = os.environ.get(DEPLOYMENT_VAR, "local").strip() or "local"
+    if value not in DEPLOYMENTS:
+        raise DeploymentError(f"{DEPLOYMENT_VAR}={value!r}: expected one of {', '.join(DEPLOYMENTS)}")
+    return value
+
+
+def default_results_dir() -> str:
+    home = os.environ.get("DAGSTER_HOME")
+    return str(Path(home, "storage", "mlpublish-results") if home else Path.cwd() / ".mlpublish-results")
+
+
+def resources_for(name: str | None = None) -> dict[str, Any]:
+    """The resource set of deployment ``name`` (default: ``MLPUBLISH_DEPLOYMENT``)."""
+    from mlpublish_dagster.io_manager import ResultJsonIOManager
+
+    name = name or deployment()
+    if name == "local":
+        return {
+            "mlflow": MlflowResource(),
+            "warehouse": WarehouseResource(),
+            "catalog": CatalogResource(),
+            "result_io_manager": ResultJsonIOManager(base_dir=default_results_dir()),
+        }
+    if name == "prod":
+        return {
+            "mlflow": MlflowResource(tracking_uri=EnvVar("MLFLOW_TRACKING_URI"), token=EnvVar("MLFLOW_TRACKING_TOKEN")),
+            "warehouse": WarehouseResource(url=EnvVar("WAREHOUSE_URL")),
+            "catalog": CatalogResource(path=EnvVar("MLPUBLISH_CATALOG"),
+                                       openmetadata_host_port=EnvVar("OPENMETADATA_HOST_PORT"),
+                                       openmetadata_jwt_token=EnvVar("OPENMETADATA_JWT_TOKEN"),
+                                       strict=True),
+            # a folder every run worker sees (a shared volume)
+            "result_io_manager": ResultJsonIOManager(base_dir=EnvVar("MLPUBLISH_DAGSTER_RESULTS_DIR")),
+        }
+    raise DeploymentError(f"{DEPLOYMENT_VAR}={name!r}: expected one of {', '.join(DEPLOYMENTS)}")

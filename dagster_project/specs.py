@@ -1,0 +1,86 @@
+"""The specs a code location serves: one YAML file per model in ``MLPUBLISH_SPECS_DIR``."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlpublish.errors import SpecError
+from mlpublish.spec import Spec, load_spec
+
+SPECS_DIR_VAR = "MLPUBLISH_SPECS_DIR"
+
+
+def specs_dir() -> Path:
+    """``MLPUBLISH_SPECS_DIR``, else the project's ``specs/`` (a source checkout), else ``./specs``."""
+    env = os.environ.get(SPECS_DIR_VAR, "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    project = Path(__file__).resolve().parent.parent / "specs"
+    return project if project.is_dir() else (Path.cwd() / "specs").resolve()
+
+
+def dagster_name(model_name: str) -> str:
+    """A model name as a Dagster name (asset key part, group, job): letters, digits and ``_`` only."""
+    out = re.sub(r"[^A-Za-z0-9_]", "_", model_name.strip()).lower()
+    return out if out and not out[0].isdigit() else f"m_{out}"
+
+
+@dataclass(frozen=True)
+class SpecRef:
+    """Where a spec lives and the names Dagster knows it by. Steps re-read the file when they run."""
+
+    path: Path
+    name: str  # the registered model name
+    key: str  # asset key prefix, group, job and schedule stem
+    schedule: str | None
+    description: str | None
+    training_table: str
+    gates: tuple[str, ...]  # each gate is an asset check: their list is fixed when the code location loads
+
+    def load(self) -> Spec:
+        spec = load_spec(self.path)
+        if spec.name != self.name or gate_names(spec) != self.gates:
+            raise SpecError(str(self.path), [("name, validation.gates",
+                                              f"changed since this code location loaded ({self.name!r}, gates "
+                                              f"{list(self.gates)}): reload the code location")])
+        return spec
+
+
+_KIND = {"min": "min", "max": "max", "maxDropVsChampion": "max_drop_vs_champion",
+         "minGainVsChampion": "min_gain_vs_champion"}
+
+
+def gate_names(spec: Spec) -> tuple[str, ...]:
+    """Asset check names of the spec's gates, in order: ``roc_auc_min``, ``roc_auc_max_drop_vs_champion``..."""
+    names: list[str] = []
+    for gate in spec.validation.gates:
+        base = dagster_name(f"{gate.metric}_{_KIND[gate.kind]}")
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}_{n}", n + 1
+        names.append(name)
+    return tuple(names)
+
+
+def discover(folder: Path | None = None) -> list[SpecRef]:
+    """Every ``*.yaml``/``*.yml`` in ``folder``, validated; a bad spec fails loudly, naming its file."""
+    folder = folder or specs_dir()
+    if not folder.is_dir():
+        raise SpecError(str(folder), [(SPECS_DIR_VAR, "not a folder of model specs")])
+    refs: list[SpecRef] = []
+    by_key: dict[str, SpecRef] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
+        spec = load_spec(path)
+        ref = SpecRef(path=path.resolve(), name=spec.name, key=dagster_name(spec.name), schedule=spec.schedule,
+                      description=(spec.description or "").strip() or None, training_table=spec.data.trainingTable,
+                      gates=gate_names(spec))
+        if ref.key in by_key:
+            other = by_key[ref.key]
+            raise SpecError(str(path), [("name", f"model {spec.name!r} maps to the Dagster name {ref.key!r}, "
+                                                 f"already used by {other.name!r} in {other.path}")])
+        by_key[ref.key] = ref
+        refs.append(ref)
+    return refs

@@ -1,0 +1,74 @@
+"""Helpers for the Dagster tests: a spec folder, registry and catalog state comparable across runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+
+from ..conftest import churn_dict, deep_merge, write_spec
+
+# Differ between two runs of the same spec on the same data by construction: ids and clocks.
+VOLATILE_VERSION_TAGS = {"mlpublish.run_id", "mlpublish.champion_since"}
+VOLATILE_EXTENSION = {"championRunId", "latestRunId", "validatedRunId", "lastTrainedAt", "lastPublishedAt"}
+VOLATILE_ENTITY = {"id", "updatedAt", "changeDescription", "href"}
+
+
+def spec_folder(root: Path, **overrides: Any) -> Path:
+    """A folder holding one spec: the demo spec made cheap, with ``overrides`` deep-merged."""
+    folder = root / "specs"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_spec(folder / "churn.yaml", churn_dict(**overrides))
+    return folder
+
+
+def cli_copy(root: Path, warehouse: Path, mlflow_template: Path, spec_dict: dict[str, Any]) -> Path:
+    """The same spec against a copy of the warehouse and an empty MLflow store, with explicit URIs."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(warehouse, root / "warehouse.db")
+    shutil.copy(mlflow_template, root / "mlflow.db")
+    spec = deep_merge(spec_dict, {"data": {"connection": f"sqlite:///{root / 'warehouse.db'}"},
+                                  "mlflow": {"trackingUri": f"sqlite:///{root / 'mlflow.db'}"},
+                                  "catalog": {"url": str(root / "catalog.db")}})
+    return write_spec(root / "spec.yaml", spec)
+
+
+def registry_state(tracking_uri: str, name: str) -> dict[str, Any]:
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    models = client.search_registered_models(f"name = '{name}'")
+    if not models:
+        return {"registered": False}
+    model = models[0]
+    versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+    tags = dict(model.tags)
+    history = [{k: e.get(k) for k in ("to", "from", "action")} for e in json.loads(tags.pop("mlpublish.champion_history", "[]"))]
+    out_versions = []
+    for v in versions:
+        run = client.get_run(v.run_id)
+        out_versions.append({
+            "version": v.version,
+            "tags": {k: val for k, val in v.tags.items() if k not in VOLATILE_VERSION_TAGS},
+            "run_validation": run.data.tags.get("model_validation_status"),
+            "test_metrics": {k: round(m, 9) for k, m in run.data.metrics.items() if k.startswith(("test_", "champion_test_"))},
+        })
+    return {"registered": True, "aliases": {k: str(v) for k, v in model.aliases.items()}, "model_tags": tags, "history": history,
+            "versions": out_versions}
+
+
+def catalog_state(catalog: Any, fqn: str) -> dict[str, Any]:
+    entity = dict(catalog.get(fqn) or {})
+    for k in VOLATILE_ENTITY:
+        entity.pop(k, None)
+    entity["extension"] = {k: v for k, v in entity.get("extension", {}).items() if k not in VOLATILE_EXTENSION}
+    if entity.get("mlStore"):
+        entity["mlStore"] = {k: v for k, v in entity["mlStore"].items() if k != "storage"}
+    edges = {(e["fromEntity"]["fqn"], e["toEntity"]["fqn"]): e for e in catalog.lineage(fqn)["upstreamEdges"]}
+    return {"entity": entity, "edges": sorted(edges), "aliases": [
+        {k: h.get(k) for k in ("alias", "version", "previous", "action")} for h in catalog.alias_history(fqn)]}
+
+
+def lineage_pipelines(catalog: Any, fqn: str) -> list[Any]:
+    return [e.get("lineageDetails", {}).get("pipeline") for e in catalog.lineage(fqn)["upstreamEdges"]]
