@@ -82,17 +82,20 @@ class Source:
         self.label = wh.table_fqn(self.table) if self.table else "scoring.query"
         self.fqn = wh.table_fqn(self.table) if self.table else None
 
+    def types(self) -> dict[str, str]:
+        """Column name -> declared type ('' for a query's columns: their values are checked chunk by chunk)."""
+        if self.table:
+            return self.wh.columns(self.table)
+        try:
+            with self.wh.engine.connect() as conn:
+                keys = conn.exec_driver_sql(f"SELECT * FROM ({self.query}) mlp_q WHERE 1=0").keys()
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(f"scoring.query fails on {redact_url(self.wh.url)}: {_first_line(exc)}") from None
+        return {k: "" for k in keys}
+
     def check(self, ctx: PublishContext) -> None:
         """Every key and feature column is there, and numerical features have numeric types."""
-        if self.table:
-            types = self.wh.columns(self.table)
-        else:
-            try:
-                with self.wh.engine.connect() as conn:
-                    keys = conn.exec_driver_sql(f"SELECT * FROM ({self.query}) mlp_q WHERE 1=0").keys()
-            except sa.exc.SQLAlchemyError as exc:
-                raise WarehouseError(f"scoring.query fails on {redact_url(self.wh.url)}: {_first_line(exc)}") from None
-            types = {k: "" for k in keys}
+        types = self.types()
         missing = [c for c in self.columns if c not in types]
         if missing:
             raise WarehouseError(f"{self.label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
