@@ -103,7 +103,7 @@ def make_input(url: str, table: str, rows: int) -> None:
         else:
             series = "s"
             prefix = f"WITH RECURSIVE s(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM s WHERE g < {copies - 1}) "
-        conn.execute(sa.text(f"CREATE TABLE {table} AS {prefix}SELECT customer_id + g * 1000000 AS customer_id, {FEATURES} "
+        conn.execute(sa.text(f"CREATE TABLE {table} AS {prefix}SELECT customer_id + g * 10000 AS customer_id, {FEATURES} "
                              f"FROM customer_features CROSS JOIN {series} LIMIT {rows}"))
         conn.execute(sa.text("DROP TABLE IF EXISTS churn_predictions"))
         conn.execute(sa.text("DROP TABLE IF EXISTS naive_predictions"))

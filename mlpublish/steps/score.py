@@ -33,7 +33,6 @@ from mlpublish.warehouse import _first_line, redact_url
 log = logging.getLogger("mlpublish.score")
 
 SCORING_RUN_TAG = "mlpublish.scoring_run_id"
-META_COLUMNS = ("model_name", "model_version", "model_run_id", "scoring_run_id", "scored_at")
 # Declared types that cannot hold a numerical feature (checked before anything is written).
 _NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
 
@@ -77,7 +76,7 @@ class Source:
         spec, wh = ctx.spec, ctx.preflight.warehouse
         self.wh = wh
         self.columns = columns
-        self.query = spec.scoring.query
+        self.query = spec.scoring.query.strip().rstrip(";") if spec.scoring.query else None
         self.table = None if self.query else (spec.scoring.sourceTable or spec.data.trainingTable)
         self.label = wh.table_fqn(self.table) if self.table else "scoring.query"
         self.fqn = wh.table_fqn(self.table) if self.table else None
@@ -183,11 +182,10 @@ class _Writer:
         self.copy_sql = f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv)"
         self.insert_sql = f"INSERT INTO {target} ({cols}) VALUES ({', '.join('?' * len(self.names))})"
 
-    def write(self, frame: Any) -> None:
-        frame = frame[self.names]
+    def write(self, frame: Any, constant: dict[str, str]) -> None:
+        """Append ``frame`` with the ``constant`` columns (the same value on every row of a scoring run)."""
         if self.dialect == "postgresql":
-            buf = io.StringIO()
-            frame.to_csv(buf, index=False, header=False)
+            buf = io.StringIO(self._csv(frame, constant))
             cur = self.conn.connection.driver_connection.cursor()
             if hasattr(cur, "copy_expert"):  # psycopg2
                 buf.seek(0)
@@ -195,11 +193,28 @@ class _Writer:
             else:  # psycopg 3
                 with cur.copy(self.copy_sql) as copy:
                     copy.write(buf.getvalue())
-        elif self.dialect == "sqlite":
+            return
+        frame = frame.assign(**constant)[self.names]
+        if self.dialect == "sqlite":
             rows = list(zip(*(frame[c].tolist() for c in self.names)))
             self.conn.connection.driver_connection.cursor().executemany(self.insert_sql, rows)
         else:
             self.conn.execute(self.table.insert(), frame.to_dict("records"))
+
+    def _csv(self, frame: Any, constant: dict[str, str]) -> str:
+        import csv
+
+        import pandas as pd
+
+        variable = [c for c in self.names if c not in constant]
+        if all(pd.api.types.is_numeric_dtype(frame[c]) for c in variable) and self.names[-len(constant):] == list(constant):
+            # Numbers never need quoting, so each line can simply be extended by the run's constant
+            # columns: formatting them once instead of once per row halves the CSV cost.
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(constant.values())
+            text = frame[variable].to_csv(index=False, header=False, lineterminator="\n")
+            return text.replace("\n", "," + out.getvalue() + "\n")
+        return frame.assign(**constant)[self.names].to_csv(index=False, header=False, lineterminator="\n")
 
 
 def score_batch(ctx: PublishContext, *, scoring_run_id: str | None = None,
@@ -254,15 +269,13 @@ def score_batch(ctx: PublishContext, *, scoring_run_id: str | None = None,
                 if pos_index is not None:
                     proba = model.predict_proba(X)
                     out["probability"] = proba[:, pos_index] if pos_index >= 0 else proba.max(axis=1)
-                for k, v in meta.items():
-                    out[k] = v
                 if writer is None:
                     table = predictions_table(table_name, wh._sql_schema(), {k: _sql_type(out[k]) for k in keys},
                                               _sql_type(out["prediction"]), pos_index is not None)
                     columns = _ensure_table(conn, table, table_fqn)
                     _delete_run(conn, table, run_id)
                     writer = _Writer(conn, table)
-                writer.write(out)
+                writer.write(out, meta)
                 rows += len(out)
                 chunks += 1
                 if on_chunk:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,3 @@ def prediction_rows(engine: Any, table: str = "churn_predictions") -> list[tuple
             f"FROM {table}")).fetchall()
     return sorted(tuple(r) for r in rows)
 
-
-def env_for(ws: Workspace) -> dict[str, str]:
-    return {**os.environ, **ws.env()}

@@ -141,7 +141,7 @@ def test_drift_requests_retraining_once_and_the_retrained_champion_resets_it(ws,
     requests = retrain_requests(ctx.registry, ctx.spec.experiment_name, NAME)
     assert [r.request_id for r in requests] == [decisions[1].monitor_run_id]
     assert any("recency_days: PSI" in r for r in requests[0].reasons)
-    run = MlflowClient().get_run(decisions[1].monitor_run_id)
+    run = MlflowClient(ws.tracking_uri).get_run(decisions[1].monitor_run_id)
     assert run.data.metrics["psi_recency_days"] > 0.2 and run.data.tags["mlpublish.drift"] == "true"
     entity = ws.catalog().find_model(NAME)["extension"]
     assert entity["retrainRequested"] is False and entity["driftDetected"] is True
@@ -163,3 +163,19 @@ def test_cooldown_blocks_a_request_soon_after_training(ws):
     result = monitor_drift(context(spec))
     assert result.window_drifted and not result.retrain
     assert "in cooldown" in result.reasons[0] and "< cooldownHours 12" in result.reasons[0]
+
+
+def test_a_running_training_run_holds_requests_back_until_it_ends(ws):
+    from mlflow import MlflowClient
+
+    from mlpublish.steps import monitor_drift
+
+    spec = ws.spec(monitoring={"cooldownHours": 0, "windowN": 1, "windowM": 1})
+    main(["-q", "demo-drift", "--warehouse", ws.warehouse_url])
+    client = MlflowClient(ws.tracking_uri)
+    exp = client.get_experiment_by_name(f"mlpublish/{NAME}").experiment_id
+    training = client.create_run(exp, tags={"mlpublish.model": NAME, "mlpublish.select_by": "roc_auc"})  # RUNNING
+    held = monitor_drift(context(spec))
+    assert not held.retrain and f"training run {training.info.run_id} is RUNNING" in held.reasons[0]
+    client.set_terminated(training.info.run_id)
+    assert monitor_drift(context(spec)).retrain
