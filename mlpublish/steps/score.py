@@ -25,7 +25,7 @@ from mlpublish.context import PublishContext
 from mlpublish.errors import NoChampion, StepError, WarehouseError
 from mlpublish.metrics import positive_class
 from mlpublish.modelling import prepare_features
-from mlpublish.registry import CHAMPION, now_iso
+from mlpublish.registry import CHAMPION, _q, now_iso
 from mlpublish.results import ScoreResult
 from mlpublish.retraining import MODEL_TAG, STEP_TAG
 from mlpublish.warehouse import _first_line, redact_url
@@ -315,7 +315,7 @@ def _record(ctx: PublishContext, result: ScoreResult, columns: dict[str, str], s
     spec, reg = ctx.spec, ctx.registry
     exp = reg.ensure_experiment(spec.experiment_name, config.artifact_root(reg.tracking_uri))
     found = reg._call("scoring runs", reg.client.search_runs, [exp],
-                      filter_string=f"tags.`{SCORING_RUN_TAG}` = '{result.scoring_run_id}'", max_results=1)
+                      filter_string=f"tags.`{SCORING_RUN_TAG}` = '{_q(result.scoring_run_id)}'", max_results=1)
     if found:
         mlflow_run = found[0].info.run_id
     else:
