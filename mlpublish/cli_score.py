@@ -34,6 +34,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
         print(json.dumps({"shifted": shift_feature_distribution(args.warehouse)}))
         return 0
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the reference download's bar is noise here
     from mlpublish.context import PublishContext
     from mlpublish.spec import load_spec
 
