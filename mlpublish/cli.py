@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--customers", type=int, default=4000)
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--append", action="store_true", help="add customers and rebuild the features")
+
+    from mlpublish import cli_score
+
+    cli_score.add_parsers(sub)
     return p
 
 
@@ -137,6 +141,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from mlpublish.demo import run_demo
 
         return run_demo(Path(args.workdir), args.spec, args.customers)
+    if cmd in ("score", "monitor", "demo-drift"):
+        from mlpublish import cli_score
+
+        return cli_score.dispatch(args)
     if cmd == "demo-data":
         from mlpublish.demo_data import build_demo_warehouse
 

@@ -116,3 +116,24 @@ def build_demo_warehouse(url: str, customers: int = 4000, seed: int = 7, append:
     counts = {t: wh.row_count(t) for t in ("customers", "orders", "support_tickets", "customer_features")}
     wh.dispose()
     return counts
+
+
+DRIFT_SQL = (
+    # customers order less and later, complain more, and move to the basic plan
+    "UPDATE customer_features SET recency_days = recency_days * 2 + 30, frequency = frequency / 2, "
+    "monetary = monetary * 0.6, support_tickets = support_tickets + 2",
+    "UPDATE customer_features SET plan = 'basic' WHERE MOD(customer_id, 3) = 0",
+)
+
+
+def shift_feature_distribution(url: str) -> dict[str, int]:
+    """Shift ``customer_features`` (the demo's scoring source) so that ``mlpublish monitor`` sees drift."""
+    wh = Warehouse(url, "warehouse")
+    with wh.engine.begin() as conn:
+        for sql in DRIFT_SQL:
+            if wh.dialect == "sqlite":
+                sql = sql.replace("MOD(customer_id, 3)", "customer_id % 3")
+            conn.execute(sa.text(sql))
+    counts = {"customer_features": wh.row_count("customer_features")}
+    wh.dispose()
+    return counts

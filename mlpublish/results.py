@@ -105,3 +105,37 @@ class ChainResult(_Result):
     @property
     def status(self) -> Status:
         return self.validation.status
+
+
+class ScoreResult(_Result):
+    model_name: str
+    version: str
+    model_run_id: str
+    scoring_run_id: str
+    rows: int
+    table_fqn: str
+    source: str
+    seconds: float
+
+
+class FeatureDrift(BaseModel):
+    feature: str
+    kind: str  # numerical | categorical
+    psi: float
+    ks_statistic: float | None = None
+    ks_pvalue: float | None = None
+    drifted: bool
+
+
+class MonitorResult(_Result):
+    model_name: str
+    version: str
+    monitor_run_id: str
+    rows: int
+    reference_rows: int
+    features: list[FeatureDrift]
+    drifted_features: list[str]
+    performance: dict[str, float] = {}
+    window_drifted: bool
+    retrain: bool
+    reasons: list[str]

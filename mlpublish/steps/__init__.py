@@ -1,17 +1,19 @@
 """The steps of the publish chain: plain functions, typed inputs, typed results.
 
-train -> evaluate -> validate -> register -> promote. Each can run in its own
+train -> evaluate -> validate -> register -> promote, then score and monitor. Each can run in its own
 process (an Airflow task, a Dagster asset) given the spec and the earlier
 results; :func:`mlpublish.chain.run_chain` runs them all in one process.
 """
 
 from mlpublish.steps.evaluate import evaluate_model
+from mlpublish.steps.monitor import monitor_drift
 from mlpublish.steps.promote import promote_challenger, promote_version, rollback_champion
 from mlpublish.steps.register import register_version
+from mlpublish.steps.score import score_batch
 from mlpublish.steps.train import train_model
 from mlpublish.steps.validate import validate_candidate
 
 __all__ = [
     "train_model", "evaluate_model", "validate_candidate", "register_version",
-    "promote_challenger", "promote_version", "rollback_champion",
+    "promote_challenger", "promote_version", "rollback_champion", "score_batch", "monitor_drift",
 ]

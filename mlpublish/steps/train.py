@@ -22,6 +22,9 @@ from mlpublish.results import Candidate, TrainResult
 log = logging.getLogger("mlpublish.train")
 
 HOLDOUT_ARTIFACT = "data/holdout.parquet"
+# What the monitor step compares current features with: a seeded sample of the training rows.
+REFERENCE_ARTIFACT = "data/reference.parquet"
+REFERENCE_ROWS = 50_000
 CATALOG_EVENTS_ARTIFACT = "catalog/events.json"
 MODEL_NAME_IN_RUN = "model"
 
@@ -190,6 +193,9 @@ def train_model(ctx: PublishContext) -> TrainResult:
             cand_path = Path(tmp) / "candidates.json"
             cand_path.write_text(json.dumps([c.model_dump() for c in candidates], indent=2, default=str))
             mlflow.log_artifact(str(path), artifact_path=str(Path(HOLDOUT_ARTIFACT).parent))
+            ref_path = Path(tmp) / Path(REFERENCE_ARTIFACT).name
+            X_train.sample(n=min(len(X_train), REFERENCE_ROWS), random_state=split.seed).to_parquet(ref_path, index=False)
+            mlflow.log_artifact(str(ref_path), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
             mlflow.log_artifact(str(cand_path), artifact_path="training")
 
         example = X_train.head(5)

@@ -1,0 +1,190 @@
+"""Score throughput and peak memory: mlpublish's score step vs the naive baseline, in one run.
+
+The demo churn champion is published once (SQLite warehouse, MLflow on SQLite).
+Then a scoring table of ``--rows`` rows (the demo features repeated) is scored on
+SQLite and on PostgreSQL, each measurement in its own subprocess:
+
+* ours:  ``score_batch``: chunks of ``--chunk`` rows through a server-side cursor
+         (PostgreSQL) or a lazy cursor (SQLite), COPY (PostgreSQL) or executemany
+         (SQLite), one transaction per scoring run.
+* naive: ``pandas.read_sql`` of the whole table -> ``predict``/``predict_proba`` ->
+         ``DataFrame.to_sql`` (what a notebook does).
+
+Peak RSS is the subprocess's ``ru_maxrss``. With ``--big-rows`` (default 5x
+``--rows``) ours is measured again on the bigger table: flat memory means the
+same peak for both sizes. Targets: ours >= 3x naive rows/s on PostgreSQL, and
+flat memory.
+
+    python bench/score_throughput.py [--rows 1000000] [--big-rows 5000000] [--chunk 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+PG_ADMIN_URL = os.environ.get("MLPUBLISH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+FEATURES = "recency_days, frequency, monetary, tenure_days, support_tickets, plan"
+
+
+def worker(mode: str, spec_path: str) -> None:
+    """One measurement in this (fresh) process: prints {rows, seconds, peak_mb}."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    from mlpublish.context import PublishContext
+    from mlpublish.modelling import prepare_features
+    from mlpublish.spec import load_spec
+    from mlpublish.steps.score import load_champion, score_batch
+
+    ctx = PublishContext.create(load_spec(spec_path))
+    spec = ctx.spec
+    version, _, model = load_champion(ctx)
+    t0 = time.perf_counter()
+    if mode == "ours":
+        rows = score_batch(ctx, scoring_run_id="bench").rows
+    else:
+        import pandas as pd
+
+        engine = ctx.preflight.warehouse.engine
+        frame = pd.read_sql(f"SELECT * FROM {spec.scoring.sourceTable}", engine)
+        X = prepare_features(frame, spec.feature_names, spec.categorical_features)
+        out = frame[spec.data.keyColumns].copy()
+        out["prediction"] = model.predict(X)
+        out["probability"] = model.predict_proba(X)[:, 1]
+        out["model_name"], out["model_version"] = spec.name, version
+        out.to_sql("naive_predictions", engine, if_exists="replace", index=False)
+        rows = len(out)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak}))
+
+
+def admin(sql: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(sql))
+    engine.dispose()
+
+
+def make_input(url: str, table: str, rows: int) -> None:
+    """``rows`` rows of the demo features (repeated with new keys) as ``table``."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        base = conn.execute(sa.text("SELECT COUNT(*) FROM customer_features")).scalar_one()
+        copies = -(-rows // base)
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        if engine.dialect.name == "postgresql":
+            series = f"generate_series(0, {copies - 1}) AS s(g)"
+            prefix = ""
+        else:
+            series = "s"
+            prefix = f"WITH RECURSIVE s(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM s WHERE g < {copies - 1}) "
+        conn.execute(sa.text(f"CREATE TABLE {table} AS {prefix}SELECT customer_id + g * 10000 AS customer_id, {FEATURES} "
+                             f"FROM customer_features CROSS JOIN {series} LIMIT {rows}"))
+        conn.execute(sa.text("DROP TABLE IF EXISTS churn_predictions"))
+        conn.execute(sa.text("DROP TABLE IF EXISTS naive_predictions"))
+    engine.dispose()
+
+
+def measure(mode: str, spec: Path, env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", mode, str(spec)], env=env, capture_output=True,
+                         text=True, cwd=spec.parent)
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--big-rows", type=int, default=None, help="ours again on this many rows (default 5x --rows; 0 skips)")
+    p.add_argument("--chunk", type=int, default=50_000)
+    p.add_argument("--no-postgres", action="store_true")
+    p.add_argument("--worker", nargs=2, metavar=("MODE", "SPEC"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker(*args.worker)
+    big = args.rows * 5 if args.big_rows is None else args.big_rows
+
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from mlpublish.demo_data import build_demo_warehouse
+    from tests.conftest import churn_dict, write_spec
+    from tests.integration.score_fixtures import publish_champion
+
+    tmp = Path(tempfile.mkdtemp(prefix="mlp_score_bench_"))
+    sqlite_url = f"sqlite:///{tmp / 'warehouse.db'}"
+    build_demo_warehouse(sqlite_url, customers=2000, seed=7)
+    publish_champion(tmp, sqlite_url)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
+           "MLPUBLISH_CATALOG": str(tmp / "catalog.db"), "WAREHOUSE_URL": sqlite_url}
+    targets = [("sqlite", sqlite_url)]
+    pg_name = None
+    if not args.no_postgres:
+        pg_name = f"mlp_score_bench_{uuid.uuid4().hex[:8]}"
+        admin(f'CREATE DATABASE "{pg_name}"')
+        pg_url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{pg_name}"
+        features = pd.read_sql_table("customer_features", sa.create_engine(sqlite_url))
+        features.to_sql("customer_features", sa.create_engine(pg_url), index=False)
+        targets.append(("postgresql", pg_url))
+
+    results = []
+    try:
+        for dialect, url in targets:
+            for rows, modes in ((args.rows, ("naive", "ours")), (big, ("ours",))):
+                if not rows:
+                    continue
+                make_input(url, "score_input", rows)
+                spec = write_spec(tmp / f"{dialect}.yaml", churn_dict(
+                    data={"connection": url}, scoring={"sourceTable": "score_input", "chunkSize": args.chunk}))
+                for mode in modes:
+                    r = measure(mode, spec, env)
+                    r.update(dialect=dialect, mode=mode)
+                    results.append(r)
+                    print(f"{dialect:<10} {mode:<6} {r['rows']:>9} rows  {r['seconds']:7.1f} s  "
+                          f"{r['rows'] / r['seconds']:>9.0f} rows/s  peak RSS {r['peak_mb']:7.1f} MB", flush=True)
+    finally:
+        if pg_name:
+            admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"rows={args.rows}, big rows={big}, chunk={args.chunk}")
+    for dialect, _ in targets:
+        by = {(r["mode"], r["rows"]): r for r in results if r["dialect"] == dialect}
+        ours, naive = by[("ours", args.rows)], by[("naive", args.rows)]
+        speed = (ours["rows"] / ours["seconds"]) / (naive["rows"] / naive["seconds"])
+        line = (f"{dialect}: ours {speed:.2f}x naive rows/s at {args.rows} rows; peak RSS ours {ours['peak_mb']:.0f} MB "
+                f"vs naive {naive['peak_mb']:.0f} MB")
+        if ("ours", big) in by:
+            line += f"; ours at {big} rows {by[('ours', big)]['peak_mb']:.0f} MB (x{by[('ours', big)]['peak_mb'] / ours['peak_mb']:.2f})"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""monitor: drift of the current features against the champion's training reference, and the retraining decision.
+
+One monitor run is one window (or, with ``monitoring.window.column``, the rows
+of the last ``lookbackHours``). The current rows are streamed in chunks: PSI
+needs only bin counts, and a uniform sample of at most ``sampleRows`` rows
+feeds the KS test and, where labels have arrived, the champion's performance.
+
+The decision (see :func:`mlpublish.drift.decide_retraining`) counts the
+drifted windows among the last M monitor runs *of the same champion version*:
+a new champion has a new reference, so its windows start afresh. It is
+recorded on the monitor's MLflow run with :func:`mlpublish.retraining.decision_tags`,
+which is what the Airflow DAG and the Dagster sensor read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from mlpublish import config
+from mlpublish.catalog.events import SetModelProperties
+from mlpublish.context import PublishContext
+from mlpublish.drift import FeatureProfile, decide_retraining, ks_test
+from mlpublish.errors import StepError, WarehouseError
+from mlpublish.metrics import compute_metrics, higher_is_better
+from mlpublish.modelling import prepare_features
+from mlpublish.registry import LOCK_PREFIX, now_iso
+from mlpublish.results import FeatureDrift, MonitorResult
+from mlpublish.retraining import MODEL_TAG, STEP_TAG, decision_tags, retrain_requests
+from mlpublish.steps.score import Source, _chunks, load_champion
+from mlpublish.steps.train import HOLDOUT_ARTIFACT, REFERENCE_ARTIFACT
+
+log = logging.getLogger("mlpublish.monitor")
+
+DRIFT_TAG = "mlpublish.drift"
+VERSION_TAG = "mlpublish.champion_version"
+REPORT_ARTIFACT = "monitoring/drift.json"
+
+
+def load_reference(ctx: PublishContext, run_id: str) -> Any:
+    """The training reference of the champion's run (older runs: its held-out rows, same distribution)."""
+    import mlflow.artifacts
+    import pandas as pd
+
+    for artifact in (REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT):
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact,
+                                                       tracking_uri=ctx.registry.tracking_uri)
+        except Exception:
+            continue
+        return pd.read_parquet(path)[ctx.spec.feature_names]
+    raise StepError(f"{ctx.name}: the champion's run {run_id} has neither {REFERENCE_ARTIFACT} nor "
+                    f"{HOLDOUT_ARTIFACT}: it was not trained by mlpublish, retrain it to monitor drift")
+
+
+def _train_runs(ctx: PublishContext, exp_id: str) -> list[Any]:
+    reg = ctx.registry
+    query = f"tags.`{MODEL_TAG}` = '{ctx.name}' and tags.`mlpublish.select_by` LIKE '%'"
+    return reg._call("training runs", reg.client.search_runs, [exp_id], filter_string=query,
+                     order_by=["attribute.start_time DESC"], max_results=50)
+
+
+def _window_history(ctx: PublishContext, exp_id: str, version: str, m: int) -> list[bool]:
+    """Drift flags of the previous monitor runs of this champion version, oldest first (at most m-1)."""
+    reg = ctx.registry
+    query = (f"tags.`{STEP_TAG}` = 'monitor' and tags.`{MODEL_TAG}` = '{ctx.name}' "
+             f"and tags.`{VERSION_TAG}` = '{version}'")
+    runs = reg._call("monitor runs", reg.client.search_runs, [exp_id], filter_string=query,
+                     order_by=["attribute.start_time DESC"], max_results=max(m - 1, 1))
+    return [r.data.tags.get(DRIFT_TAG) == "true" for r in reversed(runs)][-(m - 1):] if m > 1 else []
+
+
+def _in_flight(ctx: PublishContext, train_runs: list[Any], now: float) -> str | None:
+    limit = ctx.spec.monitoring.inFlightHours * 3600
+    for r in train_runs:
+        if r.info.status == "RUNNING" and now - (r.info.start_time or 0) / 1000 < limit:
+            return f"training run {r.info.run_id} is RUNNING"
+    try:
+        ctx.registry.client.get_registered_model(f"{LOCK_PREFIX}{ctx.name}")
+        return f"the registry lock {LOCK_PREFIX}{ctx.name} is held (a register or promote is running)"
+    except Exception:
+        return None
+
+
+def _performance(ctx: PublishContext, model: Any, champion_run: Any, labelled: Any) -> tuple[dict[str, float], str | None]:
+    """Champion metrics on the labelled sample, and a reason when the drop exceeds maxMetricDrop."""
+    spec, task, metric = ctx.spec, ctx.preflight.task, ctx.preflight.select_by
+    if labelled is None or len(labelled) < 10 or (task == "classification" and labelled[spec.target].nunique() < 2):
+        return {}, None
+    X = prepare_features(labelled, spec.feature_names, spec.categorical_features)
+    current = compute_metrics(task, model, X, labelled[spec.target], spec.training.positiveLabel)
+    out = {f"current_{k}": v for k, v in current.items()}
+    reference = champion_run.data.metrics.get(f"test_{metric}")
+    limit = spec.monitoring.maxMetricDrop
+    if reference is None or metric not in current:
+        return out, None
+    drop = (reference - current[metric]) if higher_is_better(metric) else (current[metric] - reference)
+    out[f"drop_{metric}"] = drop
+    if limit is not None and drop > limit:
+        return out, f"{metric} {current[metric]:.4f} on {len(labelled)} labelled rows is {drop:.4f} worse than at training ({reference:.4f}) > maxMetricDrop {limit:g}"
+    return out, None
+
+
+def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorResult:
+    """Measure drift of the scoring source against the champion's reference; decide on retraining; record both."""
+    import numpy as np
+    import pandas as pd
+
+    spec, mon, reg = ctx.spec, ctx.spec.monitoring, ctx.registry
+    now = time.time() if now is None else now
+    version, run_id, model = load_champion(ctx)
+    reference = load_reference(ctx, run_id)
+    features, categorical = spec.feature_names, spec.categorical_features
+
+    source = Source(ctx, list(features))
+    available = source.types()
+    extra = [c for c in (spec.target, mon.window.column) if c and c in available]
+    if mon.window.column and mon.window.column not in available:
+        raise WarehouseError(f"{source.label}: monitoring.window.column {mon.window.column!r} not found")
+    source.columns = list(dict.fromkeys(features + extra))
+    source.check(ctx)
+
+    profiles = {f: FeatureProfile(f, f in categorical, reference[f].astype(str).tolist() if f in categorical
+                                  else reference[f].to_numpy(dtype="float64"), mon.bins) for f in features}
+    total = _count(ctx, source)
+    rate = min(1.0, mon.sampleRows / total) if total else 1.0
+    rng = np.random.default_rng(0)
+    since = pd.Timestamp(now - mon.window.lookbackHours * 3600, unit="s", tz="UTC")
+    samples, rows = [], 0
+    with ctx.preflight.warehouse.engine.connect() as conn:
+        for batch in _chunks(conn, source.sql(conn.dialect), spec.scoring.chunkSize):
+            frame = pd.DataFrame.from_records(batch, columns=source.columns)
+            if mon.window.column:
+                stamps = pd.to_datetime(frame[mon.window.column], utc=True, errors="coerce")
+                frame = frame[stamps >= since]
+            if frame.empty:
+                continue
+            try:
+                X = prepare_features(frame, features, categorical)
+            except WarehouseError as exc:
+                raise WarehouseError(f"{source.label}: {exc}") from None
+            for f, prof in profiles.items():
+                prof.add(X[f].to_numpy() if f in categorical else X[f].to_numpy(dtype="float64"))
+            keep = rng.random(len(frame)) < rate
+            samples.append(frame[keep])
+            rows += len(frame)
+        conn.rollback()
+    if rows == 0:
+        raise WarehouseError(f"{source.label}: no rows to monitor"
+                             + (f" in the last {mon.window.lookbackHours:g} h of {mon.window.column}" if mon.window.column else ""))
+    sample = pd.concat(samples, ignore_index=True)
+    Xs = prepare_features(sample, features, categorical)
+
+    drifts: list[FeatureDrift] = []
+    reasons: list[str] = []
+    for f, prof in profiles.items():
+        value = prof.psi
+        ks = None if f in categorical else ks_test(prof.reference, Xs[f].to_numpy(dtype="float64"))
+        by_ks = ks is not None and ks[1] < mon.ksPValue and ks[0] >= mon.ksMinStatistic
+        drifted = value >= mon.psiThreshold or by_ks
+        drifts.append(FeatureDrift(feature=f, kind="categorical" if f in categorical else "numerical", psi=round(value, 6),
+                                   ks_statistic=None if ks is None else round(ks[0], 6),
+                                   ks_pvalue=None if ks is None else ks[1], drifted=drifted))
+        if drifted:
+            why = [f"PSI {value:.3f} >= {mon.psiThreshold:g}"] if value >= mon.psiThreshold else []
+            if by_ks:
+                why.append(f"KS {ks[0]:.3f} (p={ks[1]:.2g} < {mon.ksPValue:g})")
+            reasons.append(f"{f}: " + ", ".join(why))
+    drifted_features = [d.feature for d in drifts if d.drifted]
+
+    champion_run = reg.run(run_id)
+    labelled = sample[sample[spec.target].notna()] if spec.target in sample else None
+    performance, perf_reason = _performance(ctx, model, champion_run, labelled)
+    if perf_reason:
+        reasons.append(perf_reason)
+    window_drifted = len(drifted_features) >= mon.minDriftedFeatures or perf_reason is not None
+
+    exp_id = reg.ensure_experiment(spec.experiment_name, config.artifact_root(reg.tracking_uri))
+    windows = _window_history(ctx, exp_id, version, mon.windowM) + [window_drifted]
+    train_runs = _train_runs(ctx, exp_id)
+    last_trained = max(((r.info.end_time or r.info.start_time or 0) / 1000 for r in train_runs), default=None)
+    last_start = max(((r.info.start_time or 0) for r in train_runs), default=0)
+    pending = [r for r in retrain_requests(reg, spec.experiment_name, spec.name) if r.requested_at > last_start]
+    retrain, why = decide_retraining(
+        windows, n=mon.windowN, m=mon.windowM, now=now, last_trained_at=last_trained, cooldown_hours=mon.cooldownHours,
+        in_flight=_in_flight(ctx, train_runs, now),
+        pending=f"monitor run {pending[-1].request_id}, no training since" if pending else None,
+        drift_reasons=reasons)
+
+    tags = {**decision_tags(spec.name, retrain=retrain, reasons=why), DRIFT_TAG: str(window_drifted).lower(),
+            VERSION_TAG: version}
+    if ctx.pipeline:
+        tags.update({f"mlpublish.pipeline.{k}": v for k, v in ctx.pipeline.items()})
+    run = reg._call("create monitor run", reg.client.create_run, exp_id, run_name=f"{spec.name}-monitor", tags=tags)
+    monitor_run = run.info.run_id
+    metrics = {"rows": float(rows), "reference_rows": float(len(reference)), "drifted_features": float(len(drifted_features))}
+    for d in drifts:
+        metrics[f"psi_{d.feature}"] = d.psi
+        if d.ks_statistic is not None:
+            metrics[f"ks_statistic_{d.feature}"] = d.ks_statistic
+            metrics[f"ks_pvalue_{d.feature}"] = float(d.ks_pvalue)
+    metrics.update(performance)
+    from mlflow.entities import Metric
+
+    stamp = int(now * 1000)
+    reg._call("log drift metrics", reg.client.log_batch, monitor_run,
+              metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
+    result = MonitorResult(model_name=spec.name, version=version, monitor_run_id=monitor_run, rows=rows,
+                           reference_rows=len(reference), features=drifts, drifted_features=drifted_features,
+                           performance=performance, window_drifted=window_drifted, retrain=retrain, reasons=why)
+    reg._call("log drift report", reg.client.log_dict, monitor_run, result.to_json(), REPORT_ARTIFACT)
+    reg._call("end monitor run", reg.client.set_terminated, monitor_run)
+
+    if ctx.catalog.get(spec.fqn) is not None:
+        ctx.emit(SetModelProperties(fqn=spec.fqn, properties={
+            "lastMonitoredAt": now_iso(), "driftDetected": window_drifted,
+            "driftedFeatures": ", ".join(drifted_features),
+            "driftSummary": json.dumps({d.feature: d.psi for d in drifts}, sort_keys=True),
+            "retrainRequested": retrain, "retrainReasons": "; ".join(why)[:1000],
+            "monitorRunId": monitor_run, "monitoredVersion": version}))
+    log.info("%s: monitored %d rows against version %s: %s; retrain=%s (%s)", spec.name, rows, version,
+             f"drift in {', '.join(drifted_features)}" if drifted_features else "no feature drift", retrain, "; ".join(why))
+    return result
+
+
+def _count(ctx: PublishContext, source: Source) -> int:
+    import sqlalchemy as sa
+
+    with ctx.preflight.warehouse.engine.connect() as conn:
+        try:
+            return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({source.sql(conn.dialect)}) mlp_c").scalar_one())
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(f"cannot count the rows of {source.label}: {exc.__class__.__name__}") from None
+
+
+

@@ -1,0 +1,71 @@
+"""A published champion shared by the score/monitor tests (the chain runs once per module), and per-test copies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import Workspace, churn_dict, write_spec
+
+NAME = "customer_churn_predictor"
+FQN = "mlflow-local.customer_churn_predictor"
+
+
+def publish_champion(root: Path, warehouse_url: str) -> None:
+    """Run the whole chain in ``root`` (MLflow and catalog files there) against ``warehouse_url``."""
+    from mlpublish.chain import run_chain
+    from mlpublish.spec import load_spec
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        mp.setenv("MLPUBLISH_CATALOG", str(root / "catalog.db"))
+        mp.setenv("WAREHOUSE_URL", warehouse_url)
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        mp.delenv("MLPUBLISH_ARTIFACT_ROOT", raising=False)
+        result = run_chain(load_spec(write_spec(root / "spec.yaml", churn_dict())))
+    assert result.promotion.promoted, result.promotion.reason
+
+
+def copy_of(published: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: str | None = None) -> Workspace:
+    """A private copy of the published registry, catalog (and SQLite warehouse) for one test.
+
+    The runs' artifacts stay where the chain logged them (absolute paths in the
+    registry), read-only for the copies.
+    """
+    for name in ("mlflow.db", "catalog.db", "warehouse.db"):
+        for suffix in ("", "-wal", "-shm"):  # the local catalog runs in WAL mode
+            if (published / f"{name}{suffix}").exists():
+                shutil.copy(published / f"{name}{suffix}", tmp / f"{name}{suffix}")
+    ws = Workspace(tmp)
+    if warehouse_url:
+        ws.warehouse_url = warehouse_url
+    monkeypatch.chdir(tmp)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
+    monkeypatch.setenv("MLPUBLISH_CATALOG", str(ws.catalog_path))
+    monkeypatch.setenv("WAREHOUSE_URL", ws.warehouse_url)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.delenv("MLPUBLISH_ARTIFACT_ROOT", raising=False)
+    return ws
+
+
+def context(spec_path: Any) -> Any:
+    from mlpublish.context import PublishContext
+    from mlpublish.spec import load_spec
+
+    return PublishContext.create(load_spec(spec_path))
+
+
+def prediction_rows(engine: Any, table: str = "churn_predictions") -> list[tuple]:
+    """Rows of the predictions table without scored_at (a retry has its own timestamp), sorted."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            f"SELECT customer_id, prediction, probability, model_name, model_version, model_run_id, scoring_run_id "
+            f"FROM {table}")).fetchall()
+    return sorted(tuple(r) for r in rows)
+
