@@ -57,6 +57,17 @@ PROPERTY_DESCRIPTIONS = {
     "previousChampionVersion": "Champion version before the last move",
     "championRunId": "MLflow run id of the champion",
     "lastPublishedAt": "When the champion last moved (UTC, ISO 8601)",
+    "predictionsTable": "Table the champion's batch predictions are written to",
+    "lastScoredAt": "When the last scoring run finished (UTC, ISO 8601)",
+    "lastScoringRunId": "Id of the last scoring run (its rows carry it in scoring_run_id)",
+    "lastScoredRows": "Rows written by the last scoring run",
+    "lastScoredVersion": "Model version that produced the last predictions",
+    "lastMonitoredAt": "When drift was last measured (UTC, ISO 8601)",
+    "driftDetected": "Whether the last monitoring window drifted (true/false)",
+    "driftedFeatures": "Features whose drift crossed a threshold in the last window",
+    "driftSummary": "PSI per feature in the last window (JSON)",
+    "retrainRequested": "Whether the last monitor run requested retraining (true/false)",
+    "retrainReasons": "Why retraining was or was not requested",
 }
 VALIDATION_DESCRIPTIONS = {
     "PENDING": "The candidate is being validated.",
