@@ -68,6 +68,8 @@ PROPERTY_DESCRIPTIONS = {
     "driftSummary": "PSI per feature in the last window (JSON)",
     "retrainRequested": "Whether the last monitor run requested retraining (true/false)",
     "retrainReasons": "Why retraining was or was not requested",
+    "monitorRunId": "MLflow run id of the last monitor run (its drift report is an artifact)",
+    "monitoredVersion": "Champion version the last monitor run measured",
 }
 VALIDATION_DESCRIPTIONS = {
     "PENDING": "The candidate is being validated.",
