@@ -1,7 +1,8 @@
 """The asset graph of one spec, built from its file.
 
     feature_table (observed) -> trained_model -> model_evaluation -> validated_model
-        -> registered_model_version -> champion_model   (-> model_predictions, see downstream_assets)
+        -> registered_model_version -> champion_model   
+        -> model_predictions, drift_report   (their own jobs: see downstream_assets)
 
 Each asset calls one core step and hands its small result to the next through
 the JSON IO manager. The gates are blocking asset checks of ``validated_model``:
@@ -29,7 +30,15 @@ from dagster import (
 from dagster._utils.warnings import BetaWarning
 
 from mlpublish.errors import MlpublishError
-from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, TrainResult, ValidateResult
+from mlpublish.results import (
+    EvaluateResult,
+    MonitorResult,
+    PromoteResult,
+    RegisterResult,
+    ScoreResult,
+    TrainResult,
+    ValidateResult,
+)
 from mlpublish_dagster import metadata as md
 from mlpublish_dagster.resources import CatalogResource, MlflowResource, WarehouseResource
 from mlpublish_dagster.runtime import as_failure, publish_context, release
@@ -237,10 +246,62 @@ def spec_assets(ref: SpecRef) -> list[Any]:
 
 
 def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
-    """Extension point for the assets after the champion: ``model_predictions`` (the score step) and the
-    monitor belong here, keyed ``<model>/model_predictions`` with ``deps=[champion_key]``, once the core
-    has those steps. Nothing yet."""
-    return []
+    """After the champion: its batch predictions and the drift of the data it scores.
+
+    They depend on ``champion_model`` (they use whatever version the alias points to)
+    but belong to their own jobs: the publish job stops at the champion, scoring and
+    monitoring run on their own schedules, and a drift decision starts a publish run
+    through the retraining sensor.
+    """
+    from mlpublish.steps import monitor_drift, score_batch
+
+    def key(name: str) -> AssetKey:
+        return AssetKey([ref.key, name])
+
+    common = dict(group_name=ref.key, io_manager_key=RESULTS)
+
+    @asset(key=key("model_predictions"), deps=[champion_key], kinds={"mlflow", "sql"},
+           description=f"{ref.name}: the champion's batch predictions, one scoring run per Dagster run.", **common)
+    def model_predictions(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
+                          catalog: CatalogResource) -> Output[ScoreResult]:
+        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
+        try:
+            # the Dagster run id is the scoring run id: a retried run replaces its own rows
+            result: ScoreResult = _step(lambda c: score_batch(c, scoring_run_id=context.run_id), ctx)
+        finally:
+            release(context, ref)
+        return Output(result, metadata={
+            "table_fqn": MetadataValue.text(result.table_fqn), "source": MetadataValue.text(result.source),
+            "rows": MetadataValue.int(result.rows), "model_version": MetadataValue.text(result.version),
+            "scoring_run_id": MetadataValue.text(result.scoring_run_id),
+            "rows_per_second": MetadataValue.float(round(result.rows / result.seconds, 1) if result.seconds else 0.0),
+            **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
+        })
+
+    @asset(key=key("drift_report"), deps=[champion_key], kinds={"mlflow"},
+           description=f"{ref.name}: drift of the scoring data against the champion's training reference, "
+                       "and the retraining decision (N of M windows, cooldown).", **common)
+    def drift_report(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
+                     catalog: CatalogResource) -> Output[MonitorResult]:
+        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
+        try:
+            result: MonitorResult = _step(monitor_drift, ctx)
+            experiment = ctx.registry.run(result.monitor_run_id).info.experiment_id
+        finally:
+            release(context, ref)
+        return Output(result, metadata={
+            "retrain": MetadataValue.bool(result.retrain),
+            "reasons": MetadataValue.md("\n".join(f"* {r}" for r in result.reasons) or "none"),
+            "window_drifted": MetadataValue.bool(result.window_drifted),
+            "drifted_features": MetadataValue.text(", ".join(result.drifted_features) or "none"),
+            "drift": md.drift_table(result.features),
+            "rows": MetadataValue.int(result.rows), "reference_rows": MetadataValue.int(result.reference_rows),
+            "champion_version": MetadataValue.text(result.version),
+            **({"performance": MetadataValue.json(result.performance)} if result.performance else {}),
+            **md.run_links(ctx.registry.tracking_uri, experiment, result.monitor_run_id),
+        })
+
+    return [model_predictions, drift_report]
 
 
 __all__ = ["spec_assets", "check_specs", "check_results", "downstream_assets"]

@@ -1,4 +1,4 @@
-"""Per spec: the publish job, a schedule from the spec's cron, and the retraining sensor.
+"""Per spec: the publish, scoring and monitoring jobs, schedules from the spec's crons, and the retraining sensor.
 
 The sensor reads the monitor step's retraining requests (tagged MLflow runs,
 see ``mlpublish.retraining``) after its cursor. All requests found in one tick
@@ -12,6 +12,7 @@ import json
 import os
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -41,20 +42,39 @@ REASONS_TAG = "mlpublish/retrain_reasons"
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
+BATCH_ASSETS = ("model_predictions", "drift_report")  # after the champion, each in its own job
+
+
 def publish_job(ref: SpecRef):
-    return define_asset_job(f"{ref.key}_publish", selection=AssetSelection.groups(ref.key), config=IN_PROCESS,
-                            description=f"Publish chain of {ref.name} ({ref.path.name}).")
+    after_champion = AssetSelection.assets(*(AssetKey([ref.key, name]) for name in BATCH_ASSETS))
+    return define_asset_job(f"{ref.key}_publish", selection=AssetSelection.groups(ref.key) - after_champion,
+                            config=IN_PROCESS, description=f"Publish chain of {ref.name} ({ref.path.name}).")
+
+
+def scoring_job(ref: SpecRef):
+    return define_asset_job(f"{ref.key}_scoring", selection=AssetSelection.assets(AssetKey([ref.key, "model_predictions"])),
+                            config=IN_PROCESS, description=f"Batch predictions of {ref.name}'s champion.")
+
+
+def monitoring_job(ref: SpecRef):
+    return define_asset_job(f"{ref.key}_monitoring", selection=AssetSelection.assets(AssetKey([ref.key, "drift_report"])),
+                            config=IN_PROCESS, description=f"Drift of {ref.name}'s scoring data; may request retraining.")
+
+
+def cron_schedule(ref: SpecRef, job, cron: str | None, what: str, field: str, running: bool) -> ScheduleDefinition | None:
+    """A schedule named ``<model>_<what>_schedule`` from one of the spec's crons (None: no schedule)."""
+    if not cron:
+        return None
+    if not is_valid_cron_string(cron):
+        raise SpecError(str(ref.path), [(field, f"{cron!r} is not a cron expression Dagster accepts "
+                                                "(five fields, or @hourly/@daily/@weekly/@monthly)")])
+    return ScheduleDefinition(name=f"{ref.key}_{what}_schedule", job=job, cron_schedule=cron,
+                              execution_timezone="UTC", description=f"{what.capitalize()} of {ref.name} on {cron} (UTC).",
+                              default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED)
 
 
 def retraining_schedule(ref: SpecRef, job, running: bool) -> ScheduleDefinition | None:
-    if not ref.schedule:
-        return None
-    if not is_valid_cron_string(ref.schedule):
-        raise SpecError(str(ref.path), [("schedule", f"{ref.schedule!r} is not a cron expression Dagster accepts "
-                                                     "(five fields, or @hourly/@daily/@weekly/@monthly)")])
-    return ScheduleDefinition(name=f"{ref.key}_retraining_schedule", job=job, cron_schedule=ref.schedule,
-                              execution_timezone="UTC", description=f"Retrains {ref.name} on {ref.schedule} (UTC).",
-                              default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED)
+    return cron_schedule(ref, job, ref.schedule, "retraining", "schedule", running)
 
 
 def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:

@@ -12,7 +12,14 @@ from pathlib import Path
 from dagster import Definitions
 
 from mlpublish_dagster.assets import spec_assets
-from mlpublish_dagster.automation import publish_job, retraining_schedule, retraining_sensor
+from mlpublish_dagster.automation import (
+    cron_schedule,
+    monitoring_job,
+    publish_job,
+    retraining_schedule,
+    retraining_sensor,
+    scoring_job,
+)
 from mlpublish_dagster.resources import deployment, resources_for
 from mlpublish_dagster.specs import discover
 
@@ -29,6 +36,11 @@ def build_definitions(folder: Path | None = None, deployment_name: str | None = 
         if schedule is not None:
             schedules.append(schedule)
         sensors.append(retraining_sensor(ref, job, running))
+        scoring, monitoring = scoring_job(ref), monitoring_job(ref)
+        jobs += [scoring, monitoring]
+        schedules += [s for s in (cron_schedule(ref, scoring, ref.scoring_schedule, "scoring", "scoring.schedule", running),
+                                  cron_schedule(ref, monitoring, ref.monitoring_schedule, "monitoring",
+                                                "monitoring.schedule", running)) if s is not None]
     return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
                        resources=resources_for(name))
 

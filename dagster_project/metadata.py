@@ -85,3 +85,17 @@ def version_links(tracking_uri: str, name: str, version: str | None) -> dict[str
     if not base or version is None:
         return {}
     return {"mlflow_model_version": MetadataValue.url(f"{base}/#/models/{quote(name)}/versions/{version}")}
+
+
+def drift_table(features: list[Any]) -> Any:
+    """PSI and KS per feature, drifted ones first."""
+    rows = sorted(features, key=lambda f: (not f.drifted, -f.psi))
+    return MetadataValue.table(
+        records=[TableRecord(data={
+            "feature": f.feature, "kind": f.kind, "psi": round(f.psi, 4),
+            "ks_statistic": round(f.ks_statistic, 4) if f.ks_statistic is not None else None,
+            "ks_pvalue": round(f.ks_pvalue, 6) if f.ks_pvalue is not None else None,
+            "drifted": f.drifted}) for f in rows],
+        schema=TableSchema(columns=[TableColumn("feature", "string"), TableColumn("kind", "string"),
+                                    TableColumn("psi", "float"), TableColumn("ks_statistic", "float"),
+                                    TableColumn("ks_pvalue", "float"), TableColumn("drifted", "bool")]))

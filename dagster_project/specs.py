@@ -39,6 +39,8 @@ class SpecRef:
     description: str | None
     training_table: str
     gates: tuple[str, ...]  # each gate is an asset check: their list is fixed when the code location loads
+    scoring_schedule: str | None = None
+    monitoring_schedule: str | None = None
 
     def load(self) -> Spec:
         spec = load_spec(self.path)
@@ -76,7 +78,8 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
         spec = load_spec(path)
         ref = SpecRef(path=path.resolve(), name=spec.name, key=dagster_name(spec.name), schedule=spec.schedule,
                       description=(spec.description or "").strip() or None, training_table=spec.data.trainingTable,
-                      gates=gate_names(spec))
+                      gates=gate_names(spec), scoring_schedule=spec.scoring.schedule,
+                      monitoring_schedule=spec.monitoring.schedule)
         if ref.key in by_key:
             other = by_key[ref.key]
             raise SpecError(str(path), [("name", f"model {spec.name!r} maps to the Dagster name {ref.key!r}, "

@@ -217,8 +217,16 @@ class CatalogSpec(_Model):
     url: str | None = None
 
 
+def check_cron(v: str | None) -> str | None:
+    if v is not None and not v.startswith("@") and len(v.split()) != 5:
+        raise ValueError(f"expected a five-field cron expression or a preset like @daily, got {v!r}")
+    return v
+
+
 class ScoringSpec(_Model):
     """Where the score step reads the rows to score, and how much it holds at once."""
+
+    schedule: str | None = Field(default=None, description="Batch scoring cron (five fields) for the orchestrators.")
 
     sourceTable: str | None = Field(default=None, pattern=IDENT_PATTERN,
                                     description="Table to score (default: data.trainingTable).")
@@ -227,6 +235,8 @@ class ScoringSpec(_Model):
     chunkSize: int = Field(default=50_000, ge=1, le=1_000_000, description="Rows read, predicted and written at a time.")
     predictionsTable: str | None = Field(default=None, pattern=IDENT_PATTERN,
                                          description="Default: data.predictionsTable.")
+
+    _cron = field_validator("schedule")(classmethod(lambda cls, v: check_cron(v)))
 
     @model_validator(mode="after")
     def _one_source(self) -> "ScoringSpec":
@@ -245,6 +255,7 @@ class MonitoringWindow(_Model):
 class MonitoringSpec(_Model):
     """Drift thresholds and the retraining rule (N of the last M windows, cooldown)."""
 
+    schedule: str | None = Field(default=None, description="Monitoring cron (five fields) for the orchestrators.")
     psiThreshold: float = Field(default=0.2, gt=0, description="A feature drifts when its PSI reaches this.")
     ksPValue: float = Field(default=0.01, gt=0, lt=1, description="KS p-value below which a numeric feature drifts...")
     ksMinStatistic: float = Field(default=0.1, ge=0, le=1, description="...if its KS statistic is at least this (effect size).")
@@ -259,6 +270,8 @@ class MonitoringSpec(_Model):
     bins: int = Field(default=10, ge=2, le=100)
     sampleRows: int = Field(default=200_000, ge=100, description="Rows kept for the KS test and the performance check.")
     window: MonitoringWindow = MonitoringWindow()
+
+    _cron = field_validator("schedule")(classmethod(lambda cls, v: check_cron(v)))
 
     @model_validator(mode="after")
     def _n_of_m(self) -> "MonitoringSpec":
@@ -301,9 +314,7 @@ class Spec(_Model):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith("@") and len(v.split()) != 5:
-            raise ValueError(f"expected a five-field cron expression or a preset like @daily, got {v!r}")
-        return v
+        return check_cron(v)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> "Spec":
