@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV_VERSION ?= 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
-EXTRAS ?= --extra dev
+EXTRAS ?= --extra dev --extra airflow
 
 .PHONY: demo test venv bench clean
 
@@ -23,6 +23,7 @@ test: venv
 
 bench: venv
 	$(VENV)/bin/python bench/publish_overhead.py
+	$(VENV)/bin/python bench/dag_parse.py
 
 clean:
 	rm -rf .venv .tools demo-workspace

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from tests.integration.mlflow_server import free_port, postgres_database
 
@@ -32,7 +32,16 @@ TERMINAL = {"success", "failed"}
 # Test-only fault injection, loaded by Airflow from $AIRFLOW_HOME/config as a cluster policy:
 # the register task of a run triggered with conf {"fail_register_once": true} fails on its
 # first try *after* the step returned (the model version exists), like a worker killed there.
+#
+# The Celery worker imports MLflow and scikit-learn once at startup, so the task processes it forks
+# inherit them instead of importing them again (a deployment tuning; the DAG files stay light).
 LOCAL_SETTINGS = '''
+import sys
+
+if "celery" in sys.argv and "worker" in sys.argv:
+    import mlflow.sklearn, sklearn.ensemble, mlpublish.steps  # noqa: E401,F401
+
+
 def task_policy(task):
     if task.task_id != "register" or not task.dag_id.startswith("mlpublish__"):
         return
@@ -107,24 +116,28 @@ def _flush_redis_db() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-@contextmanager
-def _process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                 cwd=log.parent)
-    try:
-        yield proc
-    finally:
-        for sig, wait in ((15, 20), (9, 10)):
+
+
+def _stop(procs: list[subprocess.Popen], grace: float = 15) -> None:
+    """SIGTERM every process group at once, SIGKILL what is left after ``grace`` seconds."""
+    for sig in (15, 9):
+        for p in procs:
             try:
-                os.killpg(proc.pid, sig)
+                os.killpg(p.pid, sig)
             except ProcessLookupError:
-                break
+                pass
+        deadline = time.monotonic() + grace
+        for p in procs:
             try:
-                proc.wait(timeout=wait)
-                break
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                continue
+                pass
+        if all(p.poll() is not None for p in procs):
+            return
 
 
 def _wait_http(url: str, procs: list[subprocess.Popen], logs: Path, timeout: float = 120) -> None:
@@ -143,19 +156,19 @@ def _wait_http(url: str, procs: list[subprocess.Popen], logs: Path, timeout: flo
 
 
 @contextmanager
-def airflow_deployment(root: Path, extra_env: dict[str, str]) -> Iterator[Airflow]:
-    """Migrate a fresh metadata DB, start the four Airflow processes, yield a REST client; stop and drop all."""
+def airflow_deployment(root: Path) -> Iterator[Callable[[dict[str, str]], Airflow]]:
+    """A fresh metadata DB, migrated in the background; yields ``start(extra_env)`` which waits for the
+    migration, starts the four Airflow processes and returns a REST client. Stops and drops everything."""
     home, logs = root / "airflow-home", root / "logs"
     (home / "config").mkdir(parents=True)
     logs.mkdir()
     (home / "config" / "airflow_local_settings.py").write_text(LOCAL_SETTINGS)
     with ExitStack() as stack:
         db = stack.enter_context(postgres_database("mlp_airflow"))
-        sa_url = db.replace("postgresql://", "postgresql+psycopg2://", 1)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {
-            **os.environ, **extra_env,
+            **os.environ,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -164,7 +177,7 @@ def airflow_deployment(root: Path, extra_env: dict[str, str]) -> Iterator[Airflo
             "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sa_url,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.replace("postgresql://", "postgresql+psycopg2://", 1),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": url,
@@ -176,21 +189,29 @@ def airflow_deployment(root: Path, extra_env: dict[str, str]) -> Iterator[Airflo
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         }
         env.pop("MLFLOW_TRACKING_URI", None)  # the tasks must find the server through connection mlflow_default
         _flush_redis_db()
         stack.callback(_flush_redis_db)
-        subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
-                       timeout=300, cwd=root)
-        procs = [
-            stack.enter_context(_process([str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                                         env, logs / "api-server.log")),
-            stack.enter_context(_process([str(BIN / "airflow"), "scheduler"], env, logs / "scheduler.log")),
-            stack.enter_context(_process([str(BIN / "airflow"), "dag-processor"], env, logs / "dag-processor.log")),
-            stack.enter_context(_process([str(BIN / "airflow"), "celery", "worker", "--concurrency", "2",
-                                          "--skip-serve-logs", "--without-gossip", "--without-mingle"],
-                                         env, logs / "celery-worker.log")),
-        ]
-        _wait_http(f"{url}/api/v2/monitor/health", procs, logs)
-        yield Airflow(url, home, logs)
+        procs: list[subprocess.Popen] = []
+        stack.callback(_stop, procs)
+        migrate = _spawn([str(BIN / "airflow"), "db", "migrate"], env, logs / "db-migrate.log")
+        procs.append(migrate)
+
+        def start(extra_env: dict[str, str]) -> Airflow:
+            if migrate.wait(timeout=300) != 0:
+                raise RuntimeError("airflow db migrate failed:\n" + (logs / "db-migrate.log").read_text()[-3000:])
+            full = {**env, **extra_env}
+            started = [
+                _spawn([str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
+                       full, logs / "api-server.log"),
+                _spawn([str(BIN / "airflow"), "scheduler"], full, logs / "scheduler.log"),
+                _spawn([str(BIN / "airflow"), "dag-processor"], full, logs / "dag-processor.log"),
+                _spawn([str(BIN / "airflow"), "celery", "worker", "--concurrency", "2", "--skip-serve-logs",
+                        "--without-gossip", "--without-mingle"], full, logs / "celery-worker.log"),
+            ]
+            procs.extend(started)
+            _wait_http(f"{url}/api/v2/monitor/health", started, logs)
+            return Airflow(url, home, logs)
+
+        yield start
