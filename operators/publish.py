@@ -104,11 +104,12 @@ class PublishStepOperator(BaseOperator):
     lineage_writes_model = True
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from mlpublish.config import tracking_uri
         from mlpublish_airflow.lineage import datasets, operator_lineage
 
         spec = self.load_spec()
-        inputs, outputs = datasets(spec, spec.mlflow.trackingUri, reads_tables=self.lineage_reads_tables,
-                                   writes_model=self.lineage_writes_model)
+        inputs, outputs = datasets(spec, tracking_uri(spec.mlflow.trackingUri),
+                                   reads_tables=self.lineage_reads_tables, writes_model=self.lineage_writes_model)
         return operator_lineage(inputs, outputs)
 
 

@@ -99,3 +99,21 @@ def test_operators_do_no_io_at_construction(tmp_path):
     assert op.spec_path.endswith("missing.yaml") and op.template_fields == ("spec_path", "overrides")
     with pytest.raises(TypeError):
         TrainModelOperator("train", spec_path="x")  # keyword-only
+
+
+def test_operators_report_openlineage_inputs_and_outputs(tmp_path, monkeypatch):
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from mlpublish_airflow import EvaluateModelOperator, TrainModelOperator
+
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", "http://mlflow.example:5000")
+    path = str(write_spec(tmp_path / "s.yaml", churn_dict(data={"connection": "sqlite:////data/wh.db"})))
+    lineage = TrainModelOperator(task_id="train", spec_path=path).get_openlineage_facets_on_complete(None)
+    assert isinstance(lineage, OperatorLineage)
+    assert [(d.namespace, d.name) for d in lineage.inputs][:2] == [("sqlite:///data/wh.db", "main.main.customer_features"),
+                                                                   ("sqlite:///data/wh.db", "main.main.orders")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("http://mlflow.example:5000",
+                                                                 "models/customer_churn_predictor")]
+    evaluate = EvaluateModelOperator(task_id="evaluate", spec_path=path).get_openlineage_facets_on_complete(None)
+    assert evaluate.outputs == [] and len(evaluate.inputs) == 4

@@ -190,7 +190,10 @@ def airflow_deployment(root: Path) -> Iterator[Callable[[dict[str, str]], Airflo
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         }
-        env.pop("MLFLOW_TRACKING_URI", None)  # the tasks must find the server through connection mlflow_default
+        # the tasks must find the server through connection mlflow_default, not through what an
+        # earlier in-process chain left in this process's environment
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLPUBLISH_ARTIFACT_ROOT"):
+            env.pop(var, None)
         _flush_redis_db()
         stack.callback(_flush_redis_db)
         procs: list[subprocess.Popen] = []

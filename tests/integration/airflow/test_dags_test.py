@@ -35,7 +35,7 @@ def normalized(value: Any) -> Any:
 
 
 def registry_state(tracking_uri: str) -> dict[str, Any]:
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)  # never the environment's
     out = {}
     for mv in client.search_model_versions(f"name='{MODEL}'"):
         tags = {k: v for k, v in mv.tags.items() if k not in ("mlpublish.run_id", "mlpublish.champion_since")}
@@ -87,7 +87,9 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
         assert f"[DAG TEST] end task task_id={task}" in log
     assert "DagRun Finished" in log and "state=success" in log
 
-    assert registry_state(other.tracking_uri) == registry_state(workspace.tracking_uri)
+    airflow_registry, cli_registry = registry_state(other.tracking_uri), registry_state(workspace.tracking_uri)
+    assert list(airflow_registry["versions"]) == ["1"] and airflow_registry["versions"]["1"]["aliases"] == ["champion"]
+    assert airflow_registry == cli_registry
     assert catalog_state(other.catalog_path) == catalog_state(workspace.catalog_path)
     # the Airflow run is named by its DAG and run id in the lineage details
     edge = next(e for e in LocalCatalog(other.catalog_path).edges() if e["toEntity"]["type"] == "mlmodel")

@@ -45,7 +45,8 @@ def env(tmp_path_factory, warehouse_template):
         })
         dag_id = f"mlpublish__{model}"
         airflow.wait_dag(dag_id)
-        yield {"airflow": airflow, "dag_id": dag_id, "model": model, "client": MlflowClient(tracking),
+        client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
+        yield {"airflow": airflow, "dag_id": dag_id, "model": model, "client": client,
                "catalog": root / "catalog.db", "home": airflow.home}
 
 
