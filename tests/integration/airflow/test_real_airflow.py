@@ -75,7 +75,7 @@ def test_trigger_with_conf_runs_the_chain_and_a_register_retry_makes_no_second_v
     reg = af.xcom(dag_id, run_id, "register")
     assert reg["version"] == "1" and reg["created"] is False
     assert versions(client, model) == [1]
-    assert client.get_model_version_by_alias(model, "champion").version == "1"
+    assert str(client.get_model_version_by_alias(model, "champion").version) == "1"
     # pipeline identity: MLflow run tags and catalog lineage name the DAG and the run
     run = client.get_run(train["run_id"])
     assert run.data.tags["mlpublish.pipeline.name"] == dag_id
@@ -106,7 +106,7 @@ def test_failing_gate_fails_validate_and_promote_never_runs(env):
     assert "CandidateRejected" in log and "roc_auc=" in log and "< min 0.999" in log
     # the registry: nothing registered, champion untouched, the run tagged FAILED
     assert versions(client, model) == before
-    assert client.get_model_version_by_alias(model, "champion").version == "1"
+    assert str(client.get_model_version_by_alias(model, "champion").version) == "1"
     train = af.xcom(dag_id, run_id, "train")
     assert client.get_run(train["run_id"]).data.tags["model_validation_status"] == "FAILED"
 
