@@ -37,9 +37,10 @@ def normalized(value: Any) -> Any:
 def registry_state(tracking_uri: str) -> dict[str, Any]:
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)  # never the environment's
     out = {}
-    for mv in client.search_model_versions(f"name='{MODEL}'"):
+    for found in client.search_model_versions(f"name='{MODEL}'"):
+        mv = client.get_model_version(MODEL, found.version)  # search results may leave aliases out
         tags = {k: v for k, v in mv.tags.items() if k not in ("mlpublish.run_id", "mlpublish.champion_since")}
-        out[mv.version] = {"aliases": sorted(mv.aliases), "tags": tags}
+        out[str(mv.version)] = {"aliases": sorted(mv.aliases), "tags": tags}
     model = client.get_registered_model(MODEL)
     history = [normalized(e) for e in json.loads(model.tags.get("mlpublish.champion_history", "[]"))]
     return {"versions": out, "history": history}
