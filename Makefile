@@ -23,6 +23,9 @@ test: venv
 
 bench: venv
 	$(VENV)/bin/python bench/publish_overhead.py
+	$(VENV)/bin/python bench/dag_parse.py
+	$(VENV)/bin/python bench/catalog_requests.py
+	$(VENV)/bin/python bench/score_throughput.py --rows 200000
 
 clean:
 	rm -rf .venv .tools demo-workspace

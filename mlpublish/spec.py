@@ -202,6 +202,8 @@ class Validation(_Model):
     registerFailed: bool = Field(default=False, description="Register FAILED candidates for audit (never aliased).")
     requireMetadata: bool = True
     smokeTestRows: int = Field(default=50, ge=1, le=10000)
+    onFailure: Literal["fail", "skip"] = Field(
+        default="fail", description="How an orchestrator ends a rejected candidate: a failed or a skipped task.")
 
 
 class Promotion(_Model):

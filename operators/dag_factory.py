@@ -1,0 +1,153 @@
+"""One DAG per spec: ``mlpublish__<model name>`` chaining the publish steps.
+
+Parsing is cheap: specs are read with :mod:`mlpublish.spec` (pydantic and
+PyYAML only); no MLflow, scikit-learn or OpenMetadata import, no database or
+network access. Every I/O happens when a task runs.
+
+A broken spec must not hide the other models' DAGs, and must still show as an
+import error naming the spec file and field. DagBag records an import error for
+a file when one of its DAGs fails ``validate()`` and keeps the file's other
+DAGs, and ``validate()`` calls the timetable's documented ``validate()`` hook;
+so the invalid specs are gathered into one placeholder DAG whose timetable
+raises the spec errors there. The placeholder is never bagged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, chain
+from airflow.sdk.bases.timetable import BaseTimetable
+from airflow.sdk.exceptions import AirflowTimetableInvalid
+
+from mlpublish_airflow.publish import (
+    EvaluateModelOperator,
+    PromoteModelOperator,
+    RegisterModelVersionOperator,
+    TrainModelOperator,
+    ValidateModelOperator,
+)
+
+DAG_ID_PREFIX = "mlpublish__"
+INVALID_SPECS_DAG_ID = "mlpublish__invalid_specs"
+SPEC_SUFFIXES = (".yaml", ".yml")
+OVERRIDES_TEMPLATE = "{{ params.overrides | tojson }}"
+
+
+def dag_id_for(model_name: str) -> str:
+    """Model names may hold spaces; DAG ids may not."""
+    return DAG_ID_PREFIX + re.sub(r"[^A-Za-z0-9_.\-]", "_", model_name)
+
+
+def feature_table_asset(spec: Any) -> Asset:
+    """The Asset of the spec's training (feature) table: a producer DAG that lists it in its
+    ``outlets`` starts a retraining. Named by the table's catalog FQN."""
+    from mlpublish.warehouse import Warehouse
+
+    fqn = Warehouse.from_spec(spec.data).table_fqn(spec.data.trainingTable)
+    return Asset(name=fqn, uri="mlpublish-table://" + fqn.replace(".", "/"), group="feature_tables")
+
+
+def schedule_for(spec: Any) -> Any:
+    """Cron (if the spec has one) OR an update of the feature table, whichever comes first."""
+    asset = feature_table_asset(spec)
+    if not spec.schedule:
+        return asset
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(spec.schedule, timezone="UTC"), assets=asset)
+
+
+def _approval(spec: Any, dag: DAG) -> Any:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    return ApprovalOperator(
+        task_id="approve_promotion", dag=dag,
+        subject=f"Promote {spec.name} v{{{{ ti.xcom_pull(task_ids='register')['version'] }}}} to champion?",
+        body=("Validation PASSED. Gates and metrics: see the MLflow run "
+              "`{{ ti.xcom_pull(task_ids='register')['run_id'] }}`. Approve to move the `champion` alias."),
+    )
+
+
+def chain_tasks(spec: Any, spec_path: str, dag: DAG) -> list[Any]:
+    """The tasks of one model's chain, in order."""
+    common = dict(spec_path=spec_path, overrides=OVERRIDES_TEMPLATE, dag=dag)
+    tasks: list[Any] = [
+        TrainModelOperator(task_id="train", **common),
+        EvaluateModelOperator(task_id="evaluate", **common),
+        ValidateModelOperator(task_id="validate", **common),
+        RegisterModelVersionOperator(task_id="register", **common),
+    ]
+    if spec.promotion.mode == "manual":
+        tasks.append(_approval(spec, dag))
+    tasks.append(PromoteModelOperator(task_id="promote", **common))
+    # Extension point: the score and monitor steps (a later issue) append their
+    # operators here, e.g. ScoreModelOperator(task_id="score", **common) when
+    # spec.data.predictionsTable is set, then MonitorModelOperator(task_id="monitor", ...).
+    return tasks
+
+
+def build_dag(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timedelta = timedelta(minutes=1)) -> DAG:
+    dag = DAG(
+        dag_id=dag_id_for(spec.name),
+        description=(spec.description or spec.name).strip().splitlines()[0][:200],
+        schedule=schedule_for(spec),
+        start_date=None,
+        catchup=False,
+        max_active_runs=1,  # two runs of one model would only queue on the registry lock
+        params={"overrides": Param({}, type="object",
+                                   description="Spec fields to override for this run, e.g. "
+                                               '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}')},
+        default_args={"retries": retries, "retry_delay": retry_delay},
+        tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)],
+        doc_md=f"Publish chain of `{spec.name}` from `{spec_path}`.",
+    )
+    chain(*chain_tasks(spec, spec_path, dag))
+    return dag
+
+
+class InvalidSpecsTimetable(BaseTimetable):
+    """Holds the errors of the invalid specs; DagBag's ``validate()`` raises them as the file's import error."""
+
+    can_be_scheduled = False
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def validate(self) -> None:
+        raise AirflowTimetableInvalid(self.message)
+
+
+def spec_files(specs_dir: str | os.PathLike[str]) -> list[Path]:
+    root = Path(specs_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file())
+
+
+def build_dags(specs_dir: str | os.PathLike[str], **dag_kwargs: Any) -> dict[str, DAG]:
+    """Every spec's DAG by id, plus the placeholder carrying the invalid specs' errors (if any)."""
+    from mlpublish.errors import SpecError
+    from mlpublish.spec import load_spec
+
+    dags: dict[str, DAG] = {}
+    sources: dict[str, Path] = {}
+    errors: list[str] = []
+    for path in spec_files(specs_dir):
+        try:
+            spec = load_spec(path)
+            dag_id = dag_id_for(spec.name)
+            if dag_id in dags:
+                raise SpecError(str(path), [("name", f"model {spec.name!r} (DAG {dag_id}) is already "
+                                                     f"defined by {sources[dag_id]}")])
+            dags[dag_id] = build_dag(spec, str(path.resolve()), **dag_kwargs)
+            sources[dag_id] = path
+        except SpecError as exc:
+            errors.append(str(exc))
+    if errors:
+        message = f"{len(errors)} invalid spec(s) in {specs_dir} (their DAGs are not loaded):\n" + "\n".join(errors)
+        dags[INVALID_SPECS_DAG_ID] = DAG(dag_id=INVALID_SPECS_DAG_ID, schedule=InvalidSpecsTimetable(message),
+                                         start_date=None, catchup=False)
+    return dags

@@ -1,0 +1,58 @@
+"""A spec file plus the overrides given at trigger time (DAG params / conf), validated as one spec."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Overrides may tune how a run trains and judges; they may not make a DAG
+# publish a different model, or to a different registry, catalog or warehouse
+# than the one its id and spec file say.
+FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
+
+
+def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
+    """Overrides arrive as a dict or as rendered JSON text (``{{ params.overrides | tojson }}``)."""
+    from mlpublish.errors import SpecError
+
+    if value in (None, "", "None"):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SpecError(where, [("overrides", f"not valid JSON: {exc}")]) from None
+    if not isinstance(value, dict):
+        raise SpecError(where, [("overrides", f"expected a mapping of spec fields, got {type(value).__name__}")])
+    return value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, val in over.items():
+        out[key] = _merge(out[key], val) if isinstance(val, dict) and isinstance(out.get(key), dict) else val
+    return out
+
+
+def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
+    """The spec at ``path`` with ``overrides`` deep-merged (lists replaced whole), validated like a file.
+
+    Raises :class:`mlpublish.errors.SpecError` naming the file and the field.
+    """
+    import yaml
+
+    from mlpublish.errors import SpecError
+    from mlpublish.spec import load_spec, parse_spec
+
+    spec = load_spec(path)  # reports file problems with their lines first
+    over = coerce_overrides(overrides, path)
+    if not over:
+        return spec
+    frozen = [k for k in over if k in FROZEN_FIELDS]
+    if frozen:
+        raise SpecError(path, [(f"overrides.{k}", "cannot be overridden at trigger time "
+                                f"(fixed by the spec file: {', '.join(FROZEN_FIELDS)})") for k in frozen])
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    merged = _merge(raw, over)
+    return parse_spec(yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)")

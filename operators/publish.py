@@ -1,0 +1,214 @@
+"""One operator per step of the publish chain. Each calls ONE core step and
+translates its result into an Airflow outcome; the core decides everything.
+
+XCom values are the steps' result models as JSON (run id, version, status,
+metrics, checks: a few KB), never a model or a DataFrame. A later task
+rebuilds the result it needs with ``TrainResult.model_validate(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from mlpublish_airflow.exceptions import (
+    CandidateRejected,
+    CandidateRejectedSkip,
+    PromotionRefused,
+    SpecInvalid,
+    UpstreamResultMissing,
+)
+from mlpublish_airflow.hooks import MlflowHook, OpenMetadataHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_TASK_IDS = {"train": "train", "evaluate": "evaluate", "validate": "validate", "register": "register",
+                    "approve": "approve_promotion"}
+
+
+class PublishStepOperator(BaseOperator):
+    """Base of the step operators: loads the spec (with trigger-time overrides) and builds the core context.
+
+    :param spec_path: the model spec (templated).
+    :param overrides: spec fields to override for this run, a mapping or JSON text (templated); the
+        model name, registry, catalog and warehouse cannot be overridden.
+    :param mlflow_conn_id: connection of the MLflow tracking server (undefined: environment/spec).
+    :param openmetadata_conn_id: connection of the OpenMetadata server (undefined: the local catalog).
+    :param task_ids: task ids of the other steps of the chain, for XCom (default: the step names).
+    """
+
+    template_fields: Sequence[str] = ("spec_path", "overrides")
+    ui_color = "#e8f0fe"
+    step = ""
+
+    def __init__(self, *, spec_path: str, overrides: Mapping[str, Any] | str | None = None,
+                 mlflow_conn_id: str = MlflowHook.default_conn_name,
+                 openmetadata_conn_id: str = OpenMetadataHook.default_conn_name,
+                 task_ids: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec_path = spec_path
+        self.overrides = overrides
+        self.mlflow_conn_id = mlflow_conn_id
+        self.openmetadata_conn_id = openmetadata_conn_id
+        self.task_ids = {**DEFAULT_TASK_IDS, **(task_ids or {})}
+
+    # -- building blocks (all I/O happens here, during execute) --------------------------
+    def load_spec(self) -> Any:
+        from mlpublish.errors import SpecError
+        from mlpublish_airflow.overrides import load_spec_with_overrides
+
+        try:
+            spec = load_spec_with_overrides(self.spec_path, self.overrides)
+        except SpecError as exc:
+            raise SpecInvalid(str(exc)) from None
+        return MlflowHook(self.mlflow_conn_id).apply(spec)
+
+    def publish_context(self, spec: Any, context: Context) -> Any:
+        from mlpublish.context import PublishContext
+        from mlpublish.errors import SpecError
+
+        ti = context["ti"]
+        catalog = OpenMetadataHook(self.openmetadata_conn_id).catalog(spec)
+        try:
+            return PublishContext.create(spec, pipeline={"name": ti.dag_id, "runId": ti.run_id}, catalog=catalog)
+        except SpecError as exc:  # estimator, metrics, tables and columns checked against the warehouse
+            raise SpecInvalid(str(exc)) from None
+
+    def upstream(self, context: Context, step: str, model: type) -> Any:
+        task_id = self.task_ids[step]
+        value = context["ti"].xcom_pull(task_ids=task_id)
+        if not value:
+            raise UpstreamResultMissing(f"{self.task_id}: no result from task {task_id!r} ({step}) in this run")
+        return model.model_validate(value)
+
+    def execute(self, context: Context) -> Any:
+        from mlpublish.errors import GateFailed
+
+        spec = self.load_spec()
+        ctx = self.publish_context(spec, context)
+        try:
+            return self.run_step(ctx, context)
+        except GateFailed as exc:
+            raise CandidateRejected(str(exc)) from None
+        finally:
+            ctx.preflight.warehouse.dispose()
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        raise NotImplementedError
+
+    # -- OpenLineage (used only when the OpenLineage provider is installed) --------------
+    lineage_reads_tables = True
+    lineage_writes_model = True
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from mlpublish.config import tracking_uri
+        from mlpublish_airflow.lineage import datasets, operator_lineage
+
+        spec = self.load_spec()
+        inputs, outputs = datasets(spec, tracking_uri(spec.mlflow.trackingUri),
+                                   reads_tables=self.lineage_reads_tables, writes_model=self.lineage_writes_model)
+        return operator_lineage(inputs, outputs)
+
+
+class TrainModelOperator(PublishStepOperator):
+    """train: fit the candidates, log the best model to MLflow. XCom: ``TrainResult``."""
+
+    step = "train"
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.steps import train_model
+
+        return train_model(ctx).to_json()
+
+
+class EvaluateModelOperator(PublishStepOperator):
+    """evaluate: candidate and champion on the same held-out rows. XCom: ``EvaluateResult``."""
+
+    step = "evaluate"
+    lineage_writes_model = False
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.results import TrainResult
+        from mlpublish.steps import evaluate_model
+
+        return evaluate_model(ctx, self.upstream(context, "train", TrainResult)).to_json()
+
+
+class ValidateModelOperator(PublishStepOperator):
+    """validate: gates, smoke test, metadata. A FAILED candidate fails the task (or skips it with
+    ``validation.onFailure: skip``) naming each metric, value and threshold; register and promote
+    then do not run. XCom: ``ValidateResult`` (also under key ``rejected`` when FAILED)."""
+
+    step = "validate"
+    lineage_writes_model = False
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.results import EvaluateResult, TrainResult
+        from mlpublish.steps import validate_candidate
+
+        result = validate_candidate(ctx, self.upstream(context, "train", TrainResult),
+                                    self.upstream(context, "evaluate", EvaluateResult))
+        if result.status == "PASSED":
+            return result.to_json()
+        context["ti"].xcom_push(key="rejected", value=result.to_json())
+        message = f"{ctx.spec.name}: candidate run {result.run_id} {result.summary()}"
+        if ctx.spec.validation.onFailure == "skip":
+            raise CandidateRejectedSkip(message)
+        raise CandidateRejected(message)
+
+
+class RegisterModelVersionOperator(PublishStepOperator):
+    """register: one model version per run (a retry returns the same), ``challenger`` alias. XCom: ``RegisterResult``."""
+
+    step = "register"
+    lineage_reads_tables = False
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.results import EvaluateResult, TrainResult, ValidateResult
+        from mlpublish.steps import register_version
+
+        return register_version(ctx, self.upstream(context, "train", TrainResult),
+                                self.upstream(context, "evaluate", EvaluateResult),
+                                self.upstream(context, "validate", ValidateResult)).to_json()
+
+
+class PromoteModelOperator(PublishStepOperator):
+    """promote: move ``champion`` if the candidate still beats it; otherwise the task is skipped with the reason.
+
+    With ``promotion.mode: manual`` the DAG puts an ``ApprovalOperator`` (human in the loop) before this
+    task; it runs only on "Approve" and promotes the approved version. XCom: ``PromoteResult``.
+    """
+
+    step = "promote"
+    lineage_reads_tables = False
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.results import EvaluateResult, RegisterResult, ValidateResult
+
+        registration = self.upstream(context, "register", RegisterResult)
+        if ctx.spec.promotion.mode == "manual":
+            return self._approved(ctx, context, registration)
+        from mlpublish.steps import promote_challenger
+
+        result = promote_challenger(ctx, self.upstream(context, "evaluate", EvaluateResult),
+                                    self.upstream(context, "validate", ValidateResult), registration)
+        if not result.promoted:
+            raise PromotionRefused(f"{ctx.spec.name}: v{result.version} not promoted: {result.reason}")
+        return result.to_json()
+
+    def _approved(self, ctx: Any, context: Context, registration: Any) -> Any:
+        from mlpublish.steps import promote_version
+
+        if registration.version is None:
+            raise PromotionRefused(f"{ctx.spec.name}: run {registration.run_id} has no registered version to promote")
+        ti = context["ti"]
+        approval = ti.xcom_pull(task_ids=self.task_ids["approve"]) or {}
+        if "Approve" not in (approval.get("chosen_options") or []):
+            raise PromotionRefused(f"{ctx.spec.name}: v{registration.version} was not approved "
+                                   f"in task {self.task_ids['approve']!r}")
+        who = (approval.get("responded_by_user") or {}).get("name") or "an Airflow user"
+        reason = f"approved by {who} in Airflow ({ti.dag_id} run {ti.run_id})"
+        return promote_version(ctx.registry, ctx.catalog, ctx.spec.name, registration.version, reason=reason).to_json()

@@ -1,0 +1,84 @@
+"""The DAG folder parsed by a real DagBag: one DAG per valid spec, the chain's tasks in order,
+invalid specs reported as an import error naming file and field, and no heavy imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import churn_dict, write_spec
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+CHAIN = ["train", "evaluate", "validate", "register", "promote"]
+
+
+def parse_dag_folder(tmp_path: Path, specs: Path) -> dict:
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow-home"), "MLPUBLISH_SPECS_DIR": str(specs),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "MLPUBLISH_AIRFLOW_RETRIES": "2"}
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name("dagbag_probe.py")), str(ROOT / "dags")],
+                         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dagbag")
+    specs = tmp / "specs"
+    specs.mkdir()
+    write_spec(specs / "churn.yaml", churn_dict())
+    write_spec(specs / "manual.yaml", churn_dict(name="churn manual", schedule=None, promotion={"mode": "manual"}))
+    write_spec(specs / "bad_split.yaml", churn_dict(name="bad_split", training={"split": {"testSize": 1.5}}))
+    (specs / "bad_field.yml").write_text((specs / "churn.yaml").read_text().replace("target: churned", "target: churned\ntargett: x"))
+    (specs / "notes.txt").write_text("not a spec")
+    return parse_dag_folder(tmp, specs)
+
+
+def test_one_dag_per_valid_spec_with_the_chain_in_order(parsed):
+    assert set(parsed["dags"]) == {"mlpublish__customer_churn_predictor", "mlpublish__churn_manual"}
+    tasks = parsed["dags"]["mlpublish__customer_churn_predictor"]["tasks"]
+    assert set(tasks) == set(CHAIN)
+    for up, down in zip(CHAIN, CHAIN[1:]):
+        assert tasks[up]["downstream"] == [down]
+    assert tasks["promote"]["downstream"] == []
+    assert tasks["train"]["type"] == "TrainModelOperator"
+    assert tasks["register"]["type"] == "RegisterModelVersionOperator"
+    assert tasks["validate"]["template_fields"] == ["spec_path", "overrides"]
+    assert tasks["train"]["retries"] == 2  # MLPUBLISH_AIRFLOW_RETRIES
+    assert parsed["dags"]["mlpublish__customer_churn_predictor"]["params"] == ["overrides"]
+
+
+def test_schedule_is_cron_or_feature_table_asset(parsed):
+    churn = parsed["dags"]["mlpublish__customer_churn_predictor"]
+    assert churn["timetable"] == "AssetOrTimeSchedule"  # spec has a cron
+    assert "warehouse.main.main.customer_features" in churn["asset"]
+    manual = parsed["dags"]["mlpublish__churn_manual"]
+    assert manual["timetable"] == "AssetTriggeredTimetable"  # no cron: data-aware only
+    assert "warehouse.main.main.customer_features" in manual["asset"]
+
+
+def test_manual_promotion_waits_for_human_approval(parsed):
+    tasks = parsed["dags"]["mlpublish__churn_manual"]["tasks"]
+    assert tasks["register"]["downstream"] == ["approve_promotion"]
+    assert tasks["approve_promotion"]["type"] == "ApprovalOperator"
+    assert tasks["approve_promotion"]["downstream"] == ["promote"]
+
+
+def test_invalid_specs_are_one_import_error_naming_file_and_field(parsed):
+    errors = parsed["import_errors"]
+    assert len(errors) == 1
+    (path, message), = errors.items()
+    assert path.endswith("mlpublish_models.py")
+    assert "2 invalid spec(s)" in message
+    assert "bad_split.yaml" in message and "training.split.testSize" in message
+    assert "bad_field.yml" in message and "unknown field 'targett'" in message
+
+
+def test_parsing_imports_no_mlflow_sklearn_or_openmetadata(parsed):
+    assert parsed["heavy_modules"] == []

@@ -1,0 +1,98 @@
+"""``airflow dags test`` of the demo DAG runs the whole chain (each task through the Task SDK)
+and leaves the same registry and catalog state as ``mlpublish run``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from mlpublish.catalog.local import LocalCatalog
+from mlpublish.cli import EXIT_OK, main
+from tests.conftest import Workspace, churn_dict, write_spec
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+DAG_ID = "mlpublish__customer_churn_predictor"
+MODEL = "customer_churn_predictor"
+VOLATILE = ("id", "updatedAt", "changeDescription", "href", "at")
+
+
+def normalized(value: Any) -> Any:
+    """Drop what differs between any two runs: ids, timestamps, run ids, artifact paths, pipeline identity."""
+    if isinstance(value, dict):
+        return {k: ("<storage>" if k == "storage" and v else normalized(v)) for k, v in value.items()
+                if k not in VOLATILE and not k.endswith(("RunId", "At")) and k != "pipeline"}
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    return value
+
+
+def registry_state(tracking_uri: str) -> dict[str, Any]:
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)  # never the environment's
+    out = {}
+    for found in client.search_model_versions(f"name='{MODEL}'"):
+        mv = client.get_model_version(MODEL, found.version)  # search results may leave aliases out
+        tags = {k: v for k, v in mv.tags.items() if k not in ("mlpublish.run_id", "mlpublish.champion_since")}
+        out[str(mv.version)] = {"aliases": sorted(mv.aliases), "tags": tags}
+    model = client.get_registered_model(MODEL)
+    history = [normalized(e) for e in json.loads(model.tags.get("mlpublish.champion_history", "[]"))]
+    return {"versions": out, "history": history}
+
+
+def catalog_state(path: Path) -> dict[str, Any]:
+    catalog = LocalCatalog(path)
+    return {"entity": normalized(catalog.find_model(MODEL)),
+            "edges": normalized(catalog.edges()),
+            "versions": [v["version"] for v in catalog.versions(f"mlflow-local.{MODEL}")]}
+
+
+def cheap_spec(path: Path) -> Path:
+    return write_spec(path, churn_dict())
+
+
+def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory, mlflow_template):
+    # Airflow gets a second workspace with the same warehouse and an empty MLflow store; its
+    # metadata DB migrates in the background while the CLI publishes in the first workspace
+    other = Workspace(tmp_path_factory.mktemp("dags-test"))
+    shutil.copy(workspace.warehouse, other.warehouse)
+    shutil.copy(mlflow_template, other.root / "mlflow.db")
+    specs = other.root / "specs"
+    specs.mkdir()
+    cheap_spec(specs / "churn.yaml")
+    home = other.root / "airflow-home"
+    env = {**other.env(), "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "MLPUBLISH_SPECS_DIR": str(specs),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}
+    env.pop("MLFLOW_REGISTRY_URI", None)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    migrate = subprocess.Popen([airflow, "db", "migrate"], env=env, cwd=other.root, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+
+    (workspace.root / "specs").mkdir()
+    spec = cheap_spec(workspace.root / "specs" / "churn.yaml")
+    assert main(["-q", "run", str(spec), "--pipeline-name", DAG_ID, "--pipeline-run-id", "cli"]) == EXIT_OK
+
+    assert migrate.wait(timeout=300) == 0, migrate.stderr.read()[-3000:]
+    out = subprocess.run([airflow, "dags", "test", DAG_ID], env=env, cwd=other.root, capture_output=True, text=True,
+                         timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, "\n".join(line for line in log.splitlines() if "rror" in line)[-6000:]
+    for task in ("train", "evaluate", "validate", "register", "promote"):
+        assert f"[DAG TEST] end task task_id={task}" in log
+    assert "DagRun Finished" in log and "state=success" in log
+
+    airflow_registry, cli_registry = registry_state(other.tracking_uri), registry_state(workspace.tracking_uri)
+    assert list(airflow_registry["versions"]) == ["1"] and airflow_registry["versions"]["1"]["aliases"] == ["champion"]
+    assert airflow_registry == cli_registry
+    assert catalog_state(other.catalog_path) == catalog_state(workspace.catalog_path)
+    # the Airflow run is named by its DAG and run id in the lineage details
+    edge = next(e for e in LocalCatalog(other.catalog_path).edges() if e["toEntity"]["type"] == "mlmodel")
+    assert edge["lineageDetails"]["pipeline"]["name"] == DAG_ID
+    assert edge["lineageDetails"]["pipeline"]["runId"].startswith("manual__")

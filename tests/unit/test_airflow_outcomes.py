@@ -1,0 +1,115 @@
+"""How the operators translate step results into Airflow outcomes (the steps themselves are
+exercised for real in tests/integration/airflow; here they are replaced to reach every branch)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from mlpublish.gates import CheckResult
+from mlpublish.results import PromoteResult, RegisterResult, ValidateResult
+from mlpublish.spec import load_spec
+from tests.conftest import churn_dict, write_spec
+
+pytest.importorskip("airflow.sdk")
+
+
+class FakeTI:
+    dag_id, run_id = "mlpublish__m", "manual__1"
+
+    def __init__(self, xcoms: dict[str, Any]):
+        self.xcoms, self.pushed = xcoms, {}
+
+    def xcom_pull(self, task_ids: str) -> Any:
+        return self.xcoms.get(task_ids)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def ctx_for(tmp_path, **overrides):
+    spec = load_spec(write_spec(tmp_path / "s.yaml", churn_dict(**overrides)))
+    return SimpleNamespace(spec=spec, registry="registry", catalog="catalog")
+
+
+def failed_validation() -> ValidateResult:
+    gate = CheckResult(check="gate", name="roc_auc min 0.99", outcome="fail", metric="roc_auc", kind="min",
+                       threshold=0.99, value=0.77, detail="roc_auc=0.7700 < min 0.99")
+    return ValidateResult(model_name="m", run_id="r1", status="FAILED", checks=[gate], champion_version=None)
+
+
+UPSTREAM = {"train": {"x": 1}, "evaluate": {"x": 1}}
+
+
+@pytest.fixture
+def no_rebuild(monkeypatch):
+    """Upstream XComs are passed through as they are (their models are covered elsewhere)."""
+    from mlpublish_airflow.publish import PublishStepOperator
+
+    monkeypatch.setattr(PublishStepOperator, "upstream", lambda self, context, step, model: context["ti"].xcom_pull(step))
+
+
+@pytest.mark.parametrize("on_failure, exc_name", [("fail", "CandidateRejected"), ("skip", "CandidateRejectedSkip")])
+def test_failed_gate_names_metric_value_threshold(tmp_path, monkeypatch, no_rebuild, on_failure, exc_name):
+    import mlpublish.steps
+    from mlpublish_airflow import ValidateModelOperator, exceptions
+
+    monkeypatch.setattr(mlpublish.steps, "validate_candidate", lambda ctx, t, e: failed_validation())
+    ti = FakeTI(UPSTREAM)
+    op = ValidateModelOperator(task_id="validate", spec_path="unused")
+    with pytest.raises(getattr(exceptions, exc_name)) as err:
+        op.run_step(ctx_for(tmp_path, validation={"onFailure": on_failure}), {"ti": ti})
+    assert "roc_auc=0.7700 < min 0.99" in str(err.value) and "run r1 FAILED" in str(err.value)
+    assert ti.pushed["rejected"]["status"] == "FAILED"
+
+
+def test_promotion_refused_is_a_skip_with_the_reason(tmp_path, monkeypatch, no_rebuild):
+    import mlpublish.steps
+    from mlpublish_airflow import PromoteModelOperator
+    from mlpublish_airflow.exceptions import PromotionRefused
+
+    reason = "champion moved from v1 to v2 after validation and v3 no longer beats it: roc_auc drop 0.05"
+    monkeypatch.setattr(mlpublish.steps, "promote_challenger", lambda ctx, e, v, r: PromoteResult(
+        model_name="m", version="3", promoted=False, mode="auto", champion_before="2", champion_after="2", reason=reason))
+    reg = RegisterResult(model_name="m", run_id="r1", status="PASSED", version="3", created=True)
+    ti = FakeTI({**UPSTREAM, "validate": {"x": 1}, "register": reg})
+    with pytest.raises(PromotionRefused, match="no longer beats it"):
+        PromoteModelOperator(task_id="promote", spec_path="unused").run_step(ctx_for(tmp_path), {"ti": ti})
+
+
+@pytest.mark.parametrize("approval", [None, {"chosen_options": ["Reject"]}])
+def test_manual_mode_promotes_only_an_approved_version(tmp_path, monkeypatch, no_rebuild, approval):
+    import mlpublish.steps
+    from mlpublish_airflow import PromoteModelOperator
+    from mlpublish_airflow.exceptions import PromotionRefused
+
+    calls = []
+    monkeypatch.setattr(mlpublish.steps, "promote_version", lambda *a, **k: calls.append((a, k)))
+    reg = RegisterResult(model_name="m", run_id="r1", status="PASSED", version="3", created=True)
+    ti = FakeTI({"register": reg, "approve_promotion": approval})
+    with pytest.raises(PromotionRefused, match="not approved"):
+        PromoteModelOperator(task_id="promote", spec_path="unused").run_step(
+            ctx_for(tmp_path, promotion={"mode": "manual"}), {"ti": ti})
+    assert calls == []
+
+
+def test_manual_mode_approved_records_who(tmp_path, monkeypatch, no_rebuild):
+    import mlpublish.steps
+    from mlpublish_airflow import PromoteModelOperator
+
+    calls = []
+    monkeypatch.setattr(mlpublish.steps, "promote_version", lambda reg, cat, name, version, reason: calls.append(
+        (reg, cat, name, version, reason)) or PromoteResult(model_name=name, version=version, promoted=True,
+                                                             mode="manual", champion_before=None, champion_after=version,
+                                                             reason=reason))
+    reg = RegisterResult(model_name="m", run_id="r1", status="PASSED", version="3", created=True)
+    ti = FakeTI({"register": reg, "approve_promotion": {"chosen_options": ["Approve"],
+                                                        "responded_by_user": {"id": "7", "name": "ada"}}})
+    out = PromoteModelOperator(task_id="promote", spec_path="unused").run_step(
+        ctx_for(tmp_path, promotion={"mode": "manual"}), {"ti": ti})
+    assert out["promoted"] is True
+    (registry, catalog, name, version, reason), = calls
+    assert (registry, catalog, name, version) == ("registry", "catalog", "customer_churn_predictor", "3")
+    assert "approved by ada" in reason and "mlpublish__m run manual__1" in reason
