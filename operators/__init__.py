@@ -5,6 +5,7 @@ Installed as ``mlpublish_airflow`` (``pip install 'mlpublish[airflow]'``). The
 operators are thin translators: every decision is made by ``mlpublish.steps``.
 """
 
+from mlpublish_airflow.batch import MonitorModelOperator, ScoreModelOperator
 from mlpublish_airflow.publish import (
     EvaluateModelOperator,
     PromoteModelOperator,
@@ -16,5 +17,5 @@ from mlpublish_airflow.publish import (
 
 __all__ = [
     "PublishStepOperator", "TrainModelOperator", "EvaluateModelOperator", "ValidateModelOperator",
-    "RegisterModelVersionOperator", "PromoteModelOperator",
+    "RegisterModelVersionOperator", "PromoteModelOperator", "ScoreModelOperator", "MonitorModelOperator",
 ]

@@ -1,4 +1,5 @@
-"""One DAG per spec: ``mlpublish__<model name>`` chaining the publish steps.
+"""Per spec: ``mlpublish__<model name>`` chaining the publish steps, and the batch DAGs after the
+champion: ``mlpublish__<model name>__score`` and ``mlpublish__<model name>__monitor``.
 
 Parsing is cheap: specs are read with :mod:`mlpublish.spec` (pydantic and
 PyYAML only); no MLflow, scikit-learn or OpenMetadata import, no database or
@@ -83,9 +84,6 @@ def chain_tasks(spec: Any, spec_path: str, dag: DAG) -> list[Any]:
     if spec.promotion.mode == "manual":
         tasks.append(_approval(spec, dag))
     tasks.append(PromoteModelOperator(task_id="promote", **common))
-    # Extension point: the score and monitor steps (a later issue) append their
-    # operators here, e.g. ScoreModelOperator(task_id="score", **common) when
-    # spec.data.predictionsTable is set, then MonitorModelOperator(task_id="monitor", ...).
     return tasks
 
 
@@ -106,6 +104,51 @@ def build_dag(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timed
     )
     chain(*chain_tasks(spec, spec_path, dag))
     return dag
+
+
+def _cron(expr: str | None) -> Any:
+    return CronTriggerTimetable(expr, timezone="UTC") if expr else None
+
+
+def score_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG | None:
+    """``mlpublish__<model>__score``: the champion's batch predictions (None without a predictions table)."""
+    from mlpublish_airflow.batch import ScoreModelOperator
+
+    if not (spec.scoring.predictionsTable or spec.data.predictionsTable):
+        return None
+    dag = DAG(dag_id=dag_id_for(spec.name) + "__score", schedule=_cron(spec.scoring.schedule),
+              description=f"Batch predictions of {spec.name}'s champion", **_batch_args(spec, spec_path, **dag_kwargs))
+    ScoreModelOperator(task_id="score", spec_path=spec_path, dag=dag)
+    return dag
+
+
+def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
+    """``mlpublish__<model>__monitor``: drift and the retraining decision; on "retrain" it triggers the
+    publish DAG once per decision (the run id is derived from the monitor run, so a retry never doubles it)."""
+    from airflow.providers.standard.operators.python import ShortCircuitOperator
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    from mlpublish_airflow.batch import MonitorModelOperator, retrain_requested
+
+    dag = DAG(dag_id=dag_id_for(spec.name) + "__monitor", schedule=_cron(spec.monitoring.schedule),
+              description=f"Drift of {spec.name}'s scoring data; triggers retraining",
+              **_batch_args(spec, spec_path, **dag_kwargs))
+    chain(
+        MonitorModelOperator(task_id="monitor", spec_path=spec_path, dag=dag),
+        ShortCircuitOperator(task_id="retrain_requested", python_callable=retrain_requested, dag=dag),
+        TriggerDagRunOperator(
+            task_id="trigger_retraining", dag=dag, trigger_dag_id=dag_id_for(spec.name),
+            trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='monitor')['monitor_run_id'] }}",
+            conf={"overrides": {}}, skip_when_already_exists=True,
+            note="Drift: {{ ti.xcom_pull(task_ids='monitor')['reasons'] | join('; ') }}"),
+    )
+    return dag
+
+
+def _batch_args(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timedelta = timedelta(minutes=1)) -> dict:
+    return dict(start_date=None, catchup=False, max_active_runs=1,
+                default_args={"retries": retries, "retry_delay": retry_delay},
+                tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)], doc_md=f"From `{spec_path}`.")
 
 
 class InvalidSpecsTimetable(BaseTimetable):
@@ -144,6 +187,10 @@ def build_dags(specs_dir: str | os.PathLike[str], **dag_kwargs: Any) -> dict[str
                                                      f"defined by {sources[dag_id]}")])
             dags[dag_id] = build_dag(spec, str(path.resolve()), **dag_kwargs)
             sources[dag_id] = path
+            for extra in (score_dag(spec, str(path.resolve()), **dag_kwargs),
+                          monitor_dag(spec, str(path.resolve()), **dag_kwargs)):
+                if extra is not None:
+                    dags[extra.dag_id] = extra
         except SpecError as exc:
             errors.append(str(exc))
     if errors:

@@ -37,3 +37,7 @@ class PromotionRefused(AirflowSkipException):
 
 class ConnectionInvalid(MlpublishAirflowError):
     """An Airflow connection (``mlflow_default``, ``openmetadata_default``) cannot be turned into settings."""
+
+
+class NoChampionYet(AirflowFailException):
+    """Score or monitor found no ``champion`` alias: publish the model first (a retry cannot help)."""

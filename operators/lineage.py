@@ -34,7 +34,7 @@ def datasets(spec: Any, tracking_uri: str | None, *, reads_tables: bool = True,
     Inputs: the training table and every feature source table (names without
     the catalog service: database.schema.table). Output: the registered model,
     in the namespace of its tracking server. The predictions table becomes an
-    output of the score step when it exists.
+    output of the score step (``scoring_datasets``).
     """
     from mlpublish.warehouse import Warehouse
 
@@ -50,6 +50,23 @@ def datasets(spec: Any, tracking_uri: str | None, *, reads_tables: bool = True,
             inputs.append((ns, rest))
     outputs = [(scrub(tracking_uri or "mlflow"), f"models/{spec.name}")] if writes_model else []
     return inputs, outputs
+
+
+def scoring_datasets(spec: Any) -> tuple[tuple[str, str], tuple[str, str] | None]:
+    """(scoring source, predictions table or None) of the score step; a query source is named by its model."""
+    from mlpublish.warehouse import Warehouse
+
+    wh = Warehouse.from_spec(spec.data)
+    home = _namespace(spec.data.connection)
+
+    def name(table: str) -> str:
+        return wh.table_fqn(table).split(".", 1)[1]
+
+    scoring = spec.scoring
+    source = (home, f"{spec.name}.scoring_query") if scoring.query else (
+        home, name(scoring.sourceTable or spec.data.trainingTable))
+    target = scoring.predictionsTable or spec.data.predictionsTable
+    return source, (home, name(target)) if target else None
 
 
 def operator_lineage(inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> Any | None:

@@ -24,4 +24,8 @@ if __name__ == "__main__":
             "asset": str(getattr(dag.timetable, "asset_condition", None)),
             "params": sorted(dag.params.keys()),
         }
+        trigger = next((t for t in dag.tasks if type(t).__name__ == "TriggerDagRunOperator"), None)
+        if trigger is not None:
+            dags[dag_id]["trigger"] = {"trigger_dag_id": trigger.trigger_dag_id,
+                                       "skip_when_already_exists": trigger.skip_when_already_exists}
     print(json.dumps({"import_errors": bag.import_errors, "dags": dags, "heavy_modules": heavy}))

@@ -32,7 +32,7 @@ def parsed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dagbag")
     specs = tmp / "specs"
     specs.mkdir()
-    write_spec(specs / "churn.yaml", churn_dict())
+    write_spec(specs / "churn.yaml", churn_dict(monitoring={"schedule": "0 7 * * *"}))
     write_spec(specs / "manual.yaml", churn_dict(name="churn manual", schedule=None, promotion={"mode": "manual"}))
     write_spec(specs / "bad_split.yaml", churn_dict(name="bad_split", training={"split": {"testSize": 1.5}}))
     (specs / "bad_field.yml").write_text((specs / "churn.yaml").read_text().replace("target: churned", "target: churned\ntargett: x"))
@@ -41,7 +41,8 @@ def parsed(tmp_path_factory):
 
 
 def test_one_dag_per_valid_spec_with_the_chain_in_order(parsed):
-    assert set(parsed["dags"]) == {"mlpublish__customer_churn_predictor", "mlpublish__churn_manual"}
+    publish = {"mlpublish__customer_churn_predictor", "mlpublish__churn_manual"}
+    assert set(parsed["dags"]) == publish | {f"{d}__{b}" for d in publish for b in ("score", "monitor")}
     tasks = parsed["dags"]["mlpublish__customer_churn_predictor"]["tasks"]
     assert set(tasks) == set(CHAIN)
     for up, down in zip(CHAIN, CHAIN[1:]):
@@ -82,3 +83,18 @@ def test_invalid_specs_are_one_import_error_naming_file_and_field(parsed):
 
 def test_parsing_imports_no_mlflow_sklearn_or_openmetadata(parsed):
     assert parsed["heavy_modules"] == []
+
+
+def test_score_and_monitor_dags_after_the_champion(parsed):
+    score = parsed["dags"]["mlpublish__customer_churn_predictor__score"]
+    assert {t: v["type"] for t, v in score["tasks"].items()} == {"score": "ScoreModelOperator"}
+    assert score["timetable"] == "NullTimetable"  # no scoring.schedule: triggered by hand or API
+    monitor = parsed["dags"]["mlpublish__customer_churn_predictor__monitor"]
+    assert monitor["timetable"] == "CronTriggerTimetable"  # monitoring.schedule
+    tasks = monitor["tasks"]
+    assert tasks["monitor"] == {**tasks["monitor"], "type": "MonitorModelOperator", "downstream": ["retrain_requested"]}
+    assert tasks["retrain_requested"]["type"] == "ShortCircuitOperator"
+    assert tasks["retrain_requested"]["downstream"] == ["trigger_retraining"]
+    assert tasks["trigger_retraining"]["type"] == "TriggerDagRunOperator"
+    assert monitor["trigger"] == {"trigger_dag_id": "mlpublish__customer_churn_predictor",
+                                  "skip_when_already_exists": True}

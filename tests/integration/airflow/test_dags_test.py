@@ -4,6 +4,7 @@ and leaves the same registry and catalog state as ``mlpublish run``."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import shutil
 import subprocess
 import sys
@@ -11,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from mlflow import MlflowClient
 
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.cli import EXIT_OK, main
+from mlpublish.demo_data import shift_feature_distribution
+from mlpublish.registry import Registry
+from mlpublish.retraining import retrain_requests
 from tests.conftest import Workspace, churn_dict, write_spec
 
 pytestmark = pytest.mark.integration
@@ -54,7 +59,8 @@ def catalog_state(path: Path) -> dict[str, Any]:
 
 
 def cheap_spec(path: Path) -> Path:
-    return write_spec(path, churn_dict())
+    # one drifted monitor window is enough to request retraining (the batch DAGs are tested too)
+    return write_spec(path, churn_dict(monitoring={"windowN": 1, "windowM": 1, "cooldownHours": 0}))
 
 
 def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory, mlflow_template):
@@ -80,10 +86,14 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     assert main(["-q", "run", str(spec), "--pipeline-name", DAG_ID, "--pipeline-run-id", "cli"]) == EXIT_OK
 
     assert migrate.wait(timeout=300) == 0, migrate.stderr.read()[-3000:]
-    out = subprocess.run([airflow, "dags", "test", DAG_ID], env=env, cwd=other.root, capture_output=True, text=True,
-                         timeout=600)
-    log = out.stdout + out.stderr
-    assert out.returncode == 0, "\n".join(line for line in log.splitlines() if "rror" in line)[-6000:]
+    def dags_test(dag_id: str) -> str:
+        out = subprocess.run([airflow, "dags", "test", dag_id], env=env, cwd=other.root, capture_output=True,
+                             text=True, timeout=600)
+        log = out.stdout + out.stderr
+        assert out.returncode == 0, "\n".join(line for line in log.splitlines() if "rror" in line)[-6000:]
+        return log
+
+    log = dags_test(DAG_ID)
     for task in ("train", "evaluate", "validate", "register", "promote"):
         assert f"[DAG TEST] end task task_id={task}" in log
     assert "DagRun Finished" in log and "state=success" in log
@@ -96,3 +106,31 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     edge = next(e for e in LocalCatalog(other.catalog_path).edges() if e["toEntity"]["type"] == "mlmodel")
     assert edge["lineageDetails"]["pipeline"]["name"] == DAG_ID
     assert edge["lineageDetails"]["pipeline"]["runId"].startswith("manual__")
+
+    # after the champion: batch scoring, then monitoring that triggers retraining only on drift
+    log = dags_test(f"{DAG_ID}__score")
+    assert "state=success" in log
+    engine = sa.create_engine(f"sqlite:///{other.warehouse}")
+    with engine.connect() as conn:
+        runs = dict(conn.execute(sa.text("SELECT scoring_run_id, COUNT(*) FROM churn_predictions GROUP BY 1")).all())
+        features = conn.execute(sa.text("SELECT COUNT(*) FROM customer_features")).scalar()
+    engine.dispose()
+    [(run_id, rows)] = runs.items()
+    assert run_id.startswith(f"{DAG_ID}__score__manual__") and rows == features
+
+    calm = dags_test(f"{DAG_ID}__monitor")
+    assert "retrain=False" in calm
+    assert "[DAG TEST] end task task_id=trigger_retraining" not in calm  # short-circuited
+    shift_feature_distribution(f"sqlite:///{other.warehouse}")
+    drifted = dags_test(f"{DAG_ID}__monitor")
+    assert "retrain=True" in drifted
+    assert "[DAG TEST] end task task_id=trigger_retraining" in drifted, drifted[-4000:]
+    assert "DagRun Finished" in drifted and "state=success" in drifted.split("DagRun Finished", 1)[1][:2000]
+    # the publish DAG got exactly one run for the drift decision, named after the monitor run
+    db = sqlite3.connect(home / "airflow.db")
+    triggered = [r for (r,) in db.execute("SELECT run_id FROM dag_run WHERE dag_id = ?", (DAG_ID,))
+                 if r.startswith("retrain__")]
+    db.close()
+    request = retrain_requests(Registry(other.tracking_uri), "mlpublish/customer_churn_predictor",
+                               "customer_churn_predictor")
+    assert triggered == [f"retrain__{request[-1].request_id}"]

@@ -1,0 +1,68 @@
+"""The steps after the champion: batch scoring and drift monitoring.
+
+``ScoreModelOperator`` writes the champion's predictions with the Airflow run id
+as scoring run id, so a retried task replaces its own rows. ``MonitorModelOperator``
+measures drift and records the retraining decision; the monitor DAG then triggers
+the model's publish DAG only when the decision says retrain (``retrain_requested``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlpublish_airflow.exceptions import NoChampionYet
+from mlpublish_airflow.publish import PublishStepOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def _champion_required(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from mlpublish.errors import NoChampion
+
+    try:
+        return fn(*args, **kwargs)
+    except NoChampion as exc:
+        raise NoChampionYet(str(exc)) from None
+
+
+class ScoreModelOperator(PublishStepOperator):
+    """score: the champion's predictions into the predictions table. XCom: ``ScoreResult`` (row count, version...)."""
+
+    step = "score"
+    lineage_writes_model = False
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.steps import score_batch
+
+        return _champion_required(score_batch, ctx, scoring_run_id=f"{context['ti'].dag_id}__{context['ti'].run_id}").to_json()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from mlpublish.config import tracking_uri
+        from mlpublish_airflow.lineage import datasets, operator_lineage, scoring_datasets
+
+        spec = self.load_spec()
+        _, model = datasets(spec, tracking_uri(spec.mlflow.trackingUri), reads_tables=False, writes_model=True)
+        source, predictions = scoring_datasets(spec)
+        return operator_lineage([source, *model], [predictions] if predictions else [])
+
+
+class MonitorModelOperator(PublishStepOperator):
+    """monitor: drift against the champion's training reference and the retraining decision.
+    XCom: ``MonitorResult`` (``retrain``, ``reasons``, ``monitor_run_id``)."""
+
+    step = "monitor"
+    lineage_writes_model = False
+
+    def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.steps import monitor_drift
+
+        result = _champion_required(monitor_drift, ctx)
+        self.log.info("%s: retrain=%s: %s", ctx.spec.name, result.retrain, "; ".join(result.reasons))
+        return result.to_json()
+
+
+def retrain_requested(ti: Any, monitor_task_id: str = "monitor") -> bool:
+    """ShortCircuit callable: True when the monitor decided to retrain (the trigger then runs)."""
+    decision = ti.xcom_pull(task_ids=monitor_task_id) or {}
+    return bool(decision.get("retrain"))
