@@ -266,8 +266,9 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
                           catalog: CatalogResource) -> Output[ScoreResult]:
         ctx = publish_context(context, ref, mlflow, warehouse, catalog)
         try:
-            # the Dagster run id is the scoring run id: a retried run replaces its own rows
-            result: ScoreResult = _step(lambda c: score_batch(c, scoring_run_id=context.run_id), ctx)
+            # the root run id is the scoring run id: a re-executed run replaces its own rows
+            scoring_run = context.dagster_run.root_run_id or context.run_id
+            result: ScoreResult = _step(lambda c: score_batch(c, scoring_run_id=scoring_run), ctx)
         finally:
             release(context, ref)
         return Output(result, metadata={

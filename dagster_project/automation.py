@@ -84,10 +84,13 @@ def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:
             default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
             description=f"Starts one publish run of {ref.name} per new drift decision of its monitor.")
     def _sensor(context: SensorEvaluationContext, mlflow: MlflowResource):
-        from mlpublish.retraining import retrain_requests
+        from mlpublish.retraining import open_requests
 
         spec = ref.load()
-        requests = retrain_requests(mlflow.registry(spec), spec.experiment_name, spec.name, after=context.cursor)
+        # open only: a request some training already served (or that expired) never starts a run,
+        # even on a first tick without a cursor
+        requests = open_requests(mlflow.registry(spec), spec.experiment_name, spec.name, after=context.cursor,
+                                 expire_hours=spec.monitoring.inFlightHours)
         if not requests:
             return SkipReason(f"no retraining request for {spec.name} after {context.cursor or 'the start'}")
         newest = requests[-1]

@@ -33,6 +33,9 @@ class MlflowResource(ConfigurableResource):
     token: Optional[str] = None  # bearer token of a server behind auth; MLflow reads it from MLFLOW_TRACKING_TOKEN
 
     def apply(self, spec: Any) -> Any:
+        if spec.mlflow.trackingUri and spec.mlflow.trackingUri != self.tracking_uri:
+            # the spec names its own server: never hand it this deployment's token
+            return spec
         if self.token:
             # MLflow's REST client reads the token only from the process environment
             os.environ["MLFLOW_TRACKING_TOKEN"] = self.token

@@ -38,16 +38,24 @@ def dispatch(args: argparse.Namespace) -> int:
     from mlpublish.context import PublishContext
     from mlpublish.spec import load_spec
 
-    spec = load_spec(args.spec)
-    ctx = PublishContext.create(spec)
-    if args.command == "score":
-        from mlpublish.steps.score import score_batch
+    ctx = PublishContext.create(load_spec(args.spec))
+    try:
+        return _score(ctx, args) if args.command == "score" else _monitor(ctx, args)
+    finally:
+        ctx.preflight.warehouse.dispose()
 
-        result = score_batch(ctx, scoring_run_id=args.run_id)
-        print(json.dumps(result.to_json(), indent=2) if args.json else
-              f"scored {result.rows} rows of {result.source} with {result.model_name} version {result.version} "
-              f"into {result.table_fqn} (scoring run {result.scoring_run_id}, {result.seconds:.1f}s)")
-        return 0
+
+def _score(ctx: Any, args: Any) -> int:
+    from mlpublish.steps.score import score_batch
+
+    result = score_batch(ctx, scoring_run_id=args.run_id)
+    print(json.dumps(result.to_json(), indent=2) if args.json else
+          f"scored {result.rows} rows of {result.source} with {result.model_name} version {result.version} "
+          f"into {result.table_fqn} (scoring run {result.scoring_run_id}, {result.seconds:.1f}s)")
+    return 0
+
+
+def _monitor(ctx: Any, args: Any) -> int:
     from mlpublish.steps.monitor import monitor_drift
 
     res = monitor_drift(ctx)

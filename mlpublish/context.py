@@ -15,6 +15,11 @@ from mlpublish.spec import Spec
 log = logging.getLogger("mlpublish")
 
 
+def pipeline_tags(pipeline: dict[str, str] | None) -> dict[str, str]:
+    """MLflow run tags naming the orchestrator run (DAG or Dagster job, and its run id)."""
+    return {f"mlpublish.pipeline.{k}": v for k, v in (pipeline or {}).items()}
+
+
 @dataclass
 class PublishContext:
     spec: Spec

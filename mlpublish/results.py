@@ -95,6 +95,17 @@ class PromoteResult(_Result):
     checks: list[CheckResult] = []
 
 
+def same_candidate(step: str, *results: Any) -> None:
+    """Refuse results of different candidates (an orchestrator mixing up runs): every earlier step's
+    result handed to ``step`` must carry the same MLflow run id."""
+    from mlpublish.errors import StepError
+
+    ids = {f"{type(r).__name__}={r.run_id}" for r in results}
+    if len({r.run_id for r in results}) > 1:
+        raise StepError(f"{step}: the results handed to it belong to different candidates ({', '.join(sorted(ids))}); "
+                        "re-run the chain from train")
+
+
 class ChainResult(_Result):
     training: TrainResult
     evaluation: EvaluateResult
@@ -139,3 +150,6 @@ class MonitorResult(_Result):
     window_drifted: bool
     retrain: bool
     reasons: list[str]
+    # The open retraining request this run stands for: its own run id when it decided to retrain,
+    # else an earlier request no training has served yet (a scheduler that missed it acts on it).
+    request_id: str | None = None

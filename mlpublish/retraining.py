@@ -7,7 +7,11 @@ monitor DAG, the Dagster sensor, the CLI) therefore sees the same requests, and
 the decision sits next to the drift metrics that justified it.
 
 Readers keep a cursor (``RetrainRequest.cursor``) and ask only for requests
-after it, so one drift decision starts exactly one retraining run.
+after it, so one drift decision starts exactly one retraining run. A request is
+*open* until a training run of the model starts after it (or it expires: the run
+it started failed before training); ``open_requests`` is what a scheduler that
+may have missed a decision (new deployment, reset cursor, retried task) acts on.
+Only FINISHED monitor runs count: a monitor that failed half-way requests nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def retrain_requests(registry: Any, experiment_name: str, model_name: str, *,
     if exp is None:
         return []
     query = (f"tags.`{STEP_TAG}` = 'monitor' and tags.`{RETRAIN_TAG}` = 'true' "
-             f"and tags.`{MODEL_TAG}` = '{model_name}'")
+             f"and tags.`{MODEL_TAG}` = '{model_name}' and attributes.status = 'FINISHED'")
     runs = registry._call(f"retrain requests of {model_name!r}", registry.client.search_runs,
                           [exp.experiment_id], filter_string=query, order_by=["attribute.start_time DESC"],
                           max_results=limit)
@@ -63,3 +67,25 @@ def retrain_requests(registry: Any, experiment_name: str, model_name: str, *,
         if after is None or req.cursor > after:
             out.append(req)
     return sorted(out, key=lambda r: r.cursor)
+
+
+def training_runs(registry: Any, experiment_id: str, model_name: str, limit: int = 50) -> list[Any]:
+    """The model's training runs (the train step tags them ``mlpublish.select_by``), newest first."""
+    query = f"tags.`{MODEL_TAG}` = '{model_name}' and tags.`mlpublish.select_by` LIKE '%'"
+    return registry._call("training runs", registry.client.search_runs, [experiment_id], filter_string=query,
+                          order_by=["attribute.start_time DESC"], max_results=limit)
+
+
+def open_requests(registry: Any, experiment_name: str, model_name: str, *, expire_hours: float,
+                  now: float | None = None, after: str | None = None) -> list[RetrainRequest]:
+    """Requests (after the cursor) that no training run has served yet and that are younger than
+    ``expire_hours`` (an older one started a run that failed before training: ask again)."""
+    import time
+
+    exp = registry._call(f"experiment {experiment_name!r}", registry.client.get_experiment_by_name, experiment_name)
+    if exp is None:
+        return []
+    last_start = max((r.info.start_time or 0 for r in training_runs(registry, exp.experiment_id, model_name)), default=0)
+    oldest = ((time.time() if now is None else now) - expire_hours * 3600) * 1000
+    return [r for r in retrain_requests(registry, experiment_name, model_name, after=after)
+            if r.requested_at > last_start and r.requested_at >= oldest]

@@ -87,7 +87,8 @@ class MlStore(_Model):
 
 
 class DataSpec(_Model):
-    connection: str = Field(default=config.DEFAULT_WAREHOUSE_URL, description="SQLAlchemy URL of the warehouse.")
+    connection: str = Field(default=config.DEFAULT_WAREHOUSE_URL, repr=False,
+                            description="SQLAlchemy URL of the warehouse (may hold a password: kept out of reprs).")
     service: str = Field(default="warehouse", pattern=NAME_PATTERN, description="Catalog database service name.")
     database: str | None = Field(default=None, pattern=IDENT_PATTERN)
     schema_: str | None = Field(default=None, alias="schema", pattern=IDENT_PATTERN)

@@ -34,7 +34,7 @@ def redact_url(url: str) -> str:
 
 @dataclass
 class Warehouse:
-    url: str
+    url: str = field(repr=False)  # may hold a password: never in a repr
     service: str
     database: str | None = None
     schema: str | None = None

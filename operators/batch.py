@@ -3,7 +3,8 @@
 ``ScoreModelOperator`` writes the champion's predictions with the Airflow run id
 as scoring run id, so a retried task replaces its own rows. ``MonitorModelOperator``
 measures drift and records the retraining decision; the monitor DAG then triggers
-the model's publish DAG only when the decision says retrain (``retrain_requested``).
+the model's publish DAG when a retraining request is open (``retrain_requested``),
+with a run id derived from the request, so each request starts one run.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class MonitorModelOperator(PublishStepOperator):
 
 
 def retrain_requested(ti: Any, monitor_task_id: str = "monitor") -> bool:
-    """ShortCircuit callable: True when the monitor decided to retrain (the trigger then runs)."""
+    """ShortCircuit callable: True when a retraining request is open, the monitor's own (it decided to
+    retrain) or an earlier one no training has served (written by the CLI, Dagster, or a monitor whose
+    trigger was lost): the trigger then starts the publish DAG once per request id."""
     decision = ti.xcom_pull(task_ids=monitor_task_id) or {}
-    return bool(decision.get("retrain"))
+    return bool(decision.get("request_id"))

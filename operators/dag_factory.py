@@ -123,8 +123,9 @@ def score_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG | None:
 
 
 def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
-    """``mlpublish__<model>__monitor``: drift and the retraining decision; on "retrain" it triggers the
-    publish DAG once per decision (the run id is derived from the monitor run, so a retry never doubles it)."""
+    """``mlpublish__<model>__monitor``: drift and the retraining decision; while a retraining request is
+    open it triggers the publish DAG, once per request (the run id is derived from the request id, so a
+    retry, or a request written elsewhere, never doubles it)."""
     from airflow.providers.standard.operators.python import ShortCircuitOperator
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
@@ -138,7 +139,7 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
         ShortCircuitOperator(task_id="retrain_requested", python_callable=retrain_requested, dag=dag),
         TriggerDagRunOperator(
             task_id="trigger_retraining", dag=dag, trigger_dag_id=dag_id_for(spec.name),
-            trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='monitor')['monitor_run_id'] }}",
+            trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='monitor')['request_id'] }}",
             conf={"overrides": {}}, skip_when_already_exists=True,
             note="Drift: {{ ti.xcom_pull(task_ids='monitor')['reasons'] | join('; ') }}"),
     )

@@ -27,6 +27,18 @@ def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _literal(value: Any) -> Any:
+    """Overrides are values, not templates: ``$`` is escaped so ``${VAR}`` is never expanded from the
+    worker's environment (whoever may trigger a DAG must not read its secrets into the catalog)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    return value
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, val in over.items():
@@ -54,5 +66,5 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
                                 f"(fixed by the spec file: {', '.join(FROZEN_FIELDS)})") for k in frozen])
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
-    merged = _merge(raw, over)
+    merged = _merge(raw, _literal(over))
     return parse_spec(yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)")

@@ -95,6 +95,9 @@ class PublishStepOperator(BaseOperator):
             raise CandidateRejected(str(exc)) from None
         finally:
             ctx.preflight.warehouse.dispose()
+            close = getattr(ctx.catalog, "close", None)
+            if callable(close):
+                close()
 
     def run_step(self, ctx: Any, context: Context) -> Any:
         raise NotImplementedError

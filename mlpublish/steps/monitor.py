@@ -21,14 +21,14 @@ from typing import Any
 
 from mlpublish import config
 from mlpublish.catalog.events import SetModelProperties
-from mlpublish.context import PublishContext
+from mlpublish.context import PublishContext, pipeline_tags
 from mlpublish.drift import FeatureProfile, decide_retraining, ks_test
 from mlpublish.errors import StepError, WarehouseError
 from mlpublish.metrics import compute_metrics, higher_is_better
 from mlpublish.modelling import prepare_features
 from mlpublish.registry import LOCK_PREFIX, now_iso
 from mlpublish.results import FeatureDrift, MonitorResult
-from mlpublish.retraining import MODEL_TAG, STEP_TAG, decision_tags, retrain_requests
+from mlpublish.retraining import MODEL_TAG, STEP_TAG, decision_tags, open_requests, training_runs
 from mlpublish.steps.score import Source, _chunks, load_champion
 from mlpublish.steps.train import HOLDOUT_ARTIFACT, REFERENCE_ARTIFACT
 
@@ -55,18 +55,11 @@ def load_reference(ctx: PublishContext, run_id: str) -> Any:
                     f"{HOLDOUT_ARTIFACT}: it was not trained by mlpublish, retrain it to monitor drift")
 
 
-def _train_runs(ctx: PublishContext, exp_id: str) -> list[Any]:
-    reg = ctx.registry
-    query = f"tags.`{MODEL_TAG}` = '{ctx.name}' and tags.`mlpublish.select_by` LIKE '%'"
-    return reg._call("training runs", reg.client.search_runs, [exp_id], filter_string=query,
-                     order_by=["attribute.start_time DESC"], max_results=50)
-
-
 def _window_history(ctx: PublishContext, exp_id: str, version: str, m: int) -> list[bool]:
     """Drift flags of the previous monitor runs of this champion version, oldest first (at most m-1)."""
     reg = ctx.registry
     query = (f"tags.`{STEP_TAG}` = 'monitor' and tags.`{MODEL_TAG}` = '{ctx.name}' "
-             f"and tags.`{VERSION_TAG}` = '{version}'")
+             f"and tags.`{VERSION_TAG}` = '{version}' and attributes.status = 'FINISHED'")
     runs = reg._call("monitor runs", reg.client.search_runs, [exp_id], filter_string=query,
                      order_by=["attribute.start_time DESC"], max_results=max(m - 1, 1))
     return [r.data.tags.get(DRIFT_TAG) == "true" for r in reversed(runs)][-(m - 1):] if m > 1 else []
@@ -179,10 +172,9 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
 
     exp_id = reg.ensure_experiment(spec.experiment_name, config.artifact_root(reg.tracking_uri))
     windows = _window_history(ctx, exp_id, version, mon.windowM) + [window_drifted]
-    train_runs = _train_runs(ctx, exp_id)
+    train_runs = training_runs(reg, exp_id, spec.name)
     last_trained = max(((r.info.end_time or r.info.start_time or 0) / 1000 for r in train_runs), default=None)
-    last_start = max(((r.info.start_time or 0) for r in train_runs), default=0)
-    pending = [r for r in retrain_requests(reg, spec.experiment_name, spec.name) if r.requested_at > last_start]
+    pending = open_requests(reg, spec.experiment_name, spec.name, expire_hours=mon.inFlightHours, now=now)
     retrain, why = decide_retraining(
         windows, n=mon.windowN, m=mon.windowM, now=now, last_trained_at=last_trained, cooldown_hours=mon.cooldownHours,
         in_flight=_in_flight(ctx, train_runs, now),
@@ -191,26 +183,31 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
 
     tags = {**decision_tags(spec.name, retrain=retrain, reasons=why), DRIFT_TAG: str(window_drifted).lower(),
             VERSION_TAG: version}
-    if ctx.pipeline:
-        tags.update({f"mlpublish.pipeline.{k}": v for k, v in ctx.pipeline.items()})
+    tags.update(pipeline_tags(ctx.pipeline))
     run = reg._call("create monitor run", reg.client.create_run, exp_id, run_name=f"{spec.name}-monitor", tags=tags)
     monitor_run = run.info.run_id
-    metrics = {"rows": float(rows), "reference_rows": float(len(reference)), "drifted_features": float(len(drifted_features))}
-    for d in drifts:
-        metrics[f"psi_{d.feature}"] = d.psi
-        if d.ks_statistic is not None:
-            metrics[f"ks_statistic_{d.feature}"] = d.ks_statistic
-            metrics[f"ks_pvalue_{d.feature}"] = float(d.ks_pvalue)
-    metrics.update(performance)
-    from mlflow.entities import Metric
+    try:
+        metrics = {"rows": float(rows), "reference_rows": float(len(reference)), "drifted_features": float(len(drifted_features))}
+        for d in drifts:
+            metrics[f"psi_{d.feature}"] = d.psi
+            if d.ks_statistic is not None:
+                metrics[f"ks_statistic_{d.feature}"] = d.ks_statistic
+                metrics[f"ks_pvalue_{d.feature}"] = float(d.ks_pvalue)
+        metrics.update(performance)
+        from mlflow.entities import Metric
 
-    stamp = int(now * 1000)
-    reg._call("log drift metrics", reg.client.log_batch, monitor_run,
-              metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
-    result = MonitorResult(model_name=spec.name, version=version, monitor_run_id=monitor_run, rows=rows,
-                           reference_rows=len(reference), features=drifts, drifted_features=drifted_features,
-                           performance=performance, window_drifted=window_drifted, retrain=retrain, reasons=why)
-    reg._call("log drift report", reg.client.log_dict, monitor_run, result.to_json(), REPORT_ARTIFACT)
+        stamp = int(now * 1000)
+        reg._call("log drift metrics", reg.client.log_batch, monitor_run,
+                  metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
+        result = MonitorResult(model_name=spec.name, version=version, monitor_run_id=monitor_run, rows=rows,
+                               reference_rows=len(reference), features=drifts, drifted_features=drifted_features,
+                               performance=performance, window_drifted=window_drifted, retrain=retrain, reasons=why,
+                               request_id=monitor_run if retrain else (pending[-1].request_id if pending else None))
+        reg._call("log drift report", reg.client.log_dict, monitor_run, result.to_json(), REPORT_ARTIFACT)
+    except BaseException:
+        # a half-recorded decision must not count as a window or a request (readers want FINISHED runs)
+        reg._call("fail monitor run", reg.client.set_terminated, monitor_run, "FAILED")
+        raise
     reg._call("end monitor run", reg.client.set_terminated, monitor_run)
 
     if ctx.catalog.get(spec.fqn) is not None:

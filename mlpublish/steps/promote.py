@@ -19,7 +19,7 @@ from mlpublish.errors import CatalogUnavailable, GateFailed, NotFound, RegistryC
 from mlpublish.gates import beats_champion
 from mlpublish.redact import scrub
 from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, now_iso
-from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult
+from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
 from mlpublish.steps.evaluate import evaluate_champion
 from mlpublish.steps.register import CATALOG_FQN_TAG
 
@@ -104,6 +104,7 @@ def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
 
 def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult,
                        registration: RegisterResult) -> PromoteResult:
+    same_candidate("promote", evaluation, validation, registration)
     spec, reg, name = ctx.spec, ctx.registry, ctx.spec.name
     version = registration.version
     mode = spec.promotion.mode

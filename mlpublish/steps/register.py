@@ -8,7 +8,7 @@ import logging
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext
 from mlpublish.registry import CHALLENGER, VALIDATION_TAG
-from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
+from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult, same_candidate
 
 log = logging.getLogger("mlpublish.register")
 
@@ -17,6 +17,7 @@ CATALOG_FQN_TAG = "mlpublish.catalog_fqn"
 
 def register_version(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult,
                      validation: ValidateResult) -> RegisterResult:
+    same_candidate("register", train, evaluation, validation)
     spec, reg = ctx.spec, ctx.registry
     if validation.status != "PASSED" and not spec.validation.registerFailed:
         reason = (f"run {train.run_id} FAILED validation: not registered "

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from mlpublish.catalog.entity import table_event
 from mlpublish.catalog.events import AddLineage, ColumnLineage, SetModelProperties
-from mlpublish.context import PublishContext
+from mlpublish.context import PublishContext, pipeline_tags
 from mlpublish.errors import NoChampion, StepError, WarehouseError
 from mlpublish.metrics import positive_class
 from mlpublish.modelling import prepare_features
@@ -186,13 +186,13 @@ class _Writer:
         """Append ``frame`` with the ``constant`` columns (the same value on every row of a scoring run)."""
         if self.dialect == "postgresql":
             buf = io.StringIO(self._csv(frame, constant))
-            cur = self.conn.connection.driver_connection.cursor()
-            if hasattr(cur, "copy_expert"):  # psycopg2
-                buf.seek(0)
-                cur.copy_expert(self.copy_sql, buf)
-            else:  # psycopg 3
-                with cur.copy(self.copy_sql) as copy:
-                    copy.write(buf.getvalue())
+            with self.conn.connection.driver_connection.cursor() as cur:
+                if hasattr(cur, "copy_expert"):  # psycopg2
+                    buf.seek(0)
+                    cur.copy_expert(self.copy_sql, buf)
+                else:  # psycopg 3
+                    with cur.copy(self.copy_sql) as copy:
+                        copy.write(buf.getvalue())
             return
         frame = frame.assign(**constant)[self.names]
         if self.dialect == "sqlite":
@@ -321,8 +321,7 @@ def _record(ctx: PublishContext, result: ScoreResult, columns: dict[str, str], s
     else:
         tags = {STEP_TAG: "score", MODEL_TAG: spec.name, SCORING_RUN_TAG: result.scoring_run_id,
                 "mlpublish.champion_version": result.version, "mlpublish.predictions_fqn": result.table_fqn}
-        if ctx.pipeline:
-            tags.update({f"mlpublish.pipeline.{k}": v for k, v in ctx.pipeline.items()})
+        tags.update(pipeline_tags(ctx.pipeline))
         mlflow_run = reg._call("create scoring run", reg.client.create_run, exp, run_name=f"{spec.name}-score",
                                tags=tags).info.run_id
     reg._call("log scoring metrics", reg.client.log_metric, mlflow_run, "rows_scored", result.rows)
@@ -339,6 +338,9 @@ def _record(ctx: PublishContext, result: ScoreResult, columns: dict[str, str], s
         AddLineage(from_fqn=model_fqn, from_type="mlmodel", to_fqn=fqn, to_type="table", columns=model_cols,
                    pipeline=ctx.pipeline, description=f"batch scoring by {spec.name}"),
     ]
+    if source.table and source.table != spec.data.trainingTable:
+        # the train step registered the training table; another scoring table must exist before an edge
+        events.insert(0, table_event(source.fqn, source.types(), f"rows scored by {spec.name}"))
     if source.fqn:
         events.append(AddLineage(
             from_fqn=source.fqn, from_type="table", to_fqn=fqn, to_type="table",

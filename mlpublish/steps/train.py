@@ -12,7 +12,7 @@ from typing import Any
 from mlpublish import config
 from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
-from mlpublish.context import PublishContext
+from mlpublish.context import PublishContext, pipeline_tags
 from mlpublish.errors import StepError, WarehouseError
 from mlpublish.metrics import better, compute_metrics, positive_class
 from mlpublish.modelling import fit_model, prepare_features
@@ -142,8 +142,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
         "mlpublish.select_by": select_by,
         SPLIT_TAG: split_signature(spec),
     }
-    if ctx.pipeline:
-        tags.update({f"mlpublish.pipeline.{k}": v for k, v in ctx.pipeline.items()})
+    tags.update(pipeline_tags(ctx.pipeline))
 
     fit_seconds = 0.0
     candidates: list[Candidate] = []

@@ -11,7 +11,7 @@ from mlpublish.catalog.events import SetModelProperties, SetValidationTag
 from mlpublish.context import PublishContext
 from mlpublish.gates import CheckResult, evaluate_gates
 from mlpublish.registry import VALIDATION_TAG
-from mlpublish.results import EvaluateResult, TrainResult, ValidateResult
+from mlpublish.results import EvaluateResult, TrainResult, ValidateResult, same_candidate
 from mlpublish.steps.evaluate import load_holdout
 
 log = logging.getLogger("mlpublish.validate")
@@ -59,6 +59,7 @@ def metadata_checks(ctx: PublishContext) -> list[CheckResult]:
 def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult) -> ValidateResult:
     import mlflow
 
+    same_candidate("validate", train, evaluation)
     spec = ctx.spec
     ctx.registry.set_run_tag(train.run_id, VALIDATION_TAG, "PENDING")
     ctx.emit(SetValidationTag(fqn=spec.fqn, status="PENDING"))

@@ -26,3 +26,33 @@ def test_requests_after_cursor_oldest_first(tmp_path):
     assert [r.request_id for r in later] == [ids[2]]
     assert retrain_requests(reg, "mlpublish/m", "m", after=first[-1].cursor) == []
     assert retrain_requests(reg, "no/such", "m") == []
+
+
+def test_open_requests_are_unserved_finished_and_young(tmp_path):
+    import time
+
+    from mlpublish.retraining import open_requests
+
+    reg = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = reg.ensure_experiment("mlpublish/m", (tmp_path / "art").as_uri())
+
+    def request() -> str:
+        run = reg.client.create_run(exp, tags=decision_tags("m", retrain=True, reasons=["drift"]))
+        reg.client.set_terminated(run.info.run_id)
+        time.sleep(0.01)
+        return run.info.run_id
+
+    served = request()
+    time.sleep(0.01)
+    reg.client.create_run(exp, tags={"mlpublish.model": "m", "mlpublish.select_by": "roc_auc"})  # a training run
+    time.sleep(0.01)
+    fresh = request()
+    half = reg.client.create_run(exp, tags=decision_tags("m", retrain=True, reasons=["drift"]))  # still RUNNING
+    reg.client.set_terminated(reg.client.create_run(exp, tags=decision_tags("m", retrain=True, reasons=["x"])).info.run_id,
+                              "FAILED")
+
+    assert served in {r.request_id for r in retrain_requests(reg, "mlpublish/m", "m")}
+    assert [r.request_id for r in open_requests(reg, "mlpublish/m", "m", expire_hours=1)] == [fresh]
+    assert half.info.run_id not in {r.request_id for r in retrain_requests(reg, "mlpublish/m", "m")}
+    # a request older than expire_hours started a run that never trained: it is no longer open
+    assert open_requests(reg, "mlpublish/m", "m", expire_hours=1, now=time.time() + 7200) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from mlpublish.catalog import open_catalog
 from mlpublish.context import PublishContext
 from mlpublish.spec import load_spec
@@ -16,6 +18,12 @@ def test_score_and_monitor_reach_openmetadata(workspace, om_settings):
     path = weak_spec(workspace, SUFFIX)
     spec, result = publish(path, om_settings)
     assert result.promotion.promoted
+    # score another table than the training one: it must reach the catalog before its lineage edge
+    engine = sa.create_engine(workspace.warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE scoring_batch AS SELECT * FROM customer_features"))
+    engine.dispose()
+    spec = spec.model_copy(update={"scoring": spec.scoring.model_copy(update={"sourceTable": "scoring_batch"})})
     catalog = open_catalog(None, openmetadata=om_settings)
     ctx = PublishContext.create(spec, catalog=catalog)
     try:
@@ -30,7 +38,9 @@ def test_score_and_monitor_reach_openmetadata(workspace, om_settings):
     predictions = reader.table(scored.table_fqn)
     assert predictions is not None, f"predictions table {scored.table_fqn} missing in OpenMetadata"
     assert {"prediction", "probability", "model_version", "scoring_run_id"} <= {c["name"] for c in predictions["columns"]}
-    assert spec.fqn in reader.upstream("table", scored.table_fqn)
+    upstream = reader.upstream("table", scored.table_fqn)
+    assert spec.fqn in upstream
+    assert scored.source in upstream and reader.table(scored.source) is not None
 
     ext = reader.model(spec.fqn)["extension"]
     assert ext["lastScoringRunId"] == "om-score-1"

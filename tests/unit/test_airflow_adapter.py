@@ -38,6 +38,19 @@ def test_overrides_merge_into_the_spec_and_are_validated(tmp_path):
     assert "with trigger overrides" in str(err.value) and "training.split.testSize" in str(err.value)
 
 
+def test_overrides_are_literal_values_never_expanded_from_the_environment(tmp_path, monkeypatch):
+    from mlpublish_airflow.overrides import load_spec_with_overrides
+
+    monkeypatch.setenv("MLP_TEST_SECRET", "hunter2")
+    monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///from-env.db")
+    path = str(write_spec(tmp_path / "s.yaml", churn_dict()))
+    spec = load_spec_with_overrides(path, {"description": "leak: ${MLP_TEST_SECRET} $HOME",
+                                           "limitations": ["costs $5"]})
+    assert spec.description == "leak: ${MLP_TEST_SECRET} $HOME"
+    assert spec.limitations == ["costs $5"]
+    assert spec.data.connection == "sqlite:///from-env.db"  # the spec file's own ${VAR} still expands
+
+
 @pytest.mark.parametrize("field", ["name", "mlflow", "data", "catalog", "serviceName"])
 def test_overrides_cannot_change_which_model_or_store(tmp_path, field):
     from mlpublish_airflow.overrides import load_spec_with_overrides
