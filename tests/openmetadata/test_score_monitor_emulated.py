@@ -17,7 +17,8 @@ def test_score_and_monitor_reach_openmetadata(workspace, om_settings):
     spec, result = publish(path, om_settings)
     assert result.promotion.promoted
     catalog = open_catalog(None, openmetadata=om_settings)
-    ctx = PublishContext.create(spec, catalog=catalog)
+    score_pipeline = {"name": f"mlp_om_score_{SUFFIX}", "runId": "scheduled__1"}
+    ctx = PublishContext.create(spec, catalog=catalog, pipeline=score_pipeline)
     try:
         scored = score_batch(ctx, scoring_run_id="om-score-1")
         monitored = monitor_drift(ctx)
@@ -30,7 +31,11 @@ def test_score_and_monitor_reach_openmetadata(workspace, om_settings):
     predictions = reader.table(scored.table_fqn)
     assert predictions is not None, f"predictions table {scored.table_fqn} missing in OpenMetadata"
     assert {"prediction", "probability", "model_version", "scoring_run_id"} <= {c["name"] for c in predictions["columns"]}
-    assert spec.fqn in reader.upstream("table", scored.table_fqn)
+    upstream = reader.upstream("table", scored.table_fqn)
+    assert spec.fqn in upstream
+    scoring_job = reader.pipeline(score_pipeline["name"])  # the scoring DAG or job, its own Pipeline entity
+    for details in upstream.values():
+        assert details["pipeline"]["id"] == scoring_job["id"] and "run scheduled__1" in details["description"]
 
     ext = reader.model(spec.fqn)["extension"]
     assert ext["lastScoringRunId"] == "om-score-1"
