@@ -106,8 +106,9 @@ class OpenMetadataSettings:
     create_missing_tables: bool = True  # register a missing upstream table from the warehouse schema
     # PipelineService whose Pipeline entities lineage edges name (one per DAG id or Dagster job). The
     # environment is read here, not only in from_env, so the Airflow hook and the Dagster resource get it too.
-    pipeline_service: str = field(default_factory=lambda: os.environ.get("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "").strip()
-                                  or DEFAULT_PIPELINE_SERVICE)
+    pipeline_service: str = field(
+        default_factory=lambda: os.environ.get("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "").strip()
+        or DEFAULT_PIPELINE_SERVICE)
 
     @classmethod
     def from_env(cls) -> "OpenMetadataSettings | None":

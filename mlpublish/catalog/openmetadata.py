@@ -615,15 +615,16 @@ class _Delivery:
             om = self.om
             found = self.call(f"pipeline {fqn}", om.get_by_name, Pipeline, fqn)
             if found is None:
-                self.ensure(f"pipelineService {service}", lambda: om.get_by_name(PipelineService, service),
+                self.ensure(f"pipelineService {service}", lambda: om.get_by_name(PipelineService, quote_name(service)),
                             lambda: om.create_or_update(CreatePipelineServiceRequest(
                                 name=service, serviceType="CustomPipeline",
-                                description="Pipelines (Airflow DAGs, Dagster jobs) that publish models through mlpublish")))
+                                description="Pipelines (Airflow DAGs, Dagster jobs) that publish models "
+                                            "through mlpublish")))
                 try:
                     request = CreatePipelineRequest.model_validate({
                         "name": name, "service": quote_name(service),
-                        "description": "Airflow DAG or Dagster job that publishes models through mlpublish: the lineage "
-                                       "edges it wrote name it, and their description names its run"})
+                        "description": "Airflow DAG or Dagster job that publishes models through mlpublish: the "
+                                       "lineage edges it wrote name it, and their description names its run"})
                 except Exception as exc:
                     raise Rejected(f"{what}: [lineageDetails.pipeline] pipeline {name!r}: {exc}") from None
                 found = self.call(f"create pipeline {fqn}", om.create_or_update, request)

@@ -486,7 +486,8 @@ class OpenMetadataEmulator:
             p = details["pipeline"]
             e = self.entities.get(p.get("id"))
             if e is None or e["_type"] != p.get("type"):
-                raise ApiError(404, f"[edge.lineageDetails.pipeline] {p.get('type')} instance for {p.get('id')} not found")
+                raise ApiError(404, f"[edge.lineageDetails.pipeline] {p.get('type')} instance for {p.get('id')} "
+                                    "not found")
             details["pipeline"] = {"id": e["id"], "type": e["_type"], "name": e["name"],
                                    "fullyQualifiedName": e["fullyQualifiedName"], "deleted": False}
         cols = details.get("columnsLineage") or []

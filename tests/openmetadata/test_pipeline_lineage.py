@@ -26,7 +26,8 @@ def seeded(tmp_path, om_settings):
     catalog = open_catalog(str(tmp_path / "catalog.db"), openmetadata=om_settings)
     entity = {"name": "m", "algorithm": "RandomForestClassifier", "target": "y", "service": "models",
               "mlFeatures": [{"name": "a", "dataType": "numerical", "featureSources": [
-                  {"name": "a", "dataType": "integer", "dataSource": {"type": "table", "fullyQualifiedName": FEATURES}}]}]}
+                  {"name": "a", "dataType": "integer",
+                   "dataSource": {"type": "table", "fullyQualifiedName": FEATURES}}]}]}
     catalog.publish([table_event(FEATURES, {"a": "INTEGER"}), table_event(SCORES, {"x": "FLOAT"}),
                      UpsertMlModel(fqn=MODEL, entity=entity)])
     return catalog
@@ -94,7 +95,8 @@ def test_a_pipeline_costs_one_lookup_per_publish_and_a_create_only_when_missing(
     assert pipeline_requests(emulator, start) == [("GET", "pipelines/name")]
 
     start = len(emulator.requests)  # two pipelines in one publish; the service is known to this process already
-    seeded.publish([*edges({"name": "churn_publish", "runId": "run-3"}), *edges({"name": "churn_score", "runId": "s-1"})])
+    seeded.publish([*edges({"name": "churn_publish", "runId": "run-3"}),
+                    *edges({"name": "churn_score", "runId": "s-1"})])
     assert pipeline_requests(emulator, start) == [("GET", "pipelines/name"), ("GET", "pipelines/name"),
                                                   ("PUT", "pipelines")]
     reader_details = edge_details(Reader(OpenMetadataSettings(om_server.host_port, om_server.token)))
@@ -111,7 +113,8 @@ def test_an_edge_without_a_pipeline_names_none(om_server, om_settings, seeded):
 def test_a_dotted_dag_id_is_quoted_in_the_fqn_and_found_again(om_server, om_settings, seeded):
     seeded.publish(edges({"name": "team.churn_publish", "runId": "r1"}))
     p = Reader(om_settings).pipeline("team.churn_publish")
-    assert p["fullyQualifiedName"] == f'{DEFAULT_PIPELINE_SERVICE}."team.churn_publish"' and p["name"] == "team.churn_publish"
+    assert p["fullyQualifiedName"] == f'{DEFAULT_PIPELINE_SERVICE}."team.churn_publish"'
+    assert p["name"] == "team.churn_publish"
     start = len(om_server.emulator.requests)
     seeded.publish(edges({"name": "team.churn_publish", "runId": "r2"}))
     assert pipeline_requests(om_server.emulator, start) == [("GET", "pipelines/name")]  # found, not created twice
