@@ -15,6 +15,7 @@ DEFAULT_TRACKING_DB = "mlflow.db"
 DEFAULT_ARTIFACT_DIR = "mlartifacts"
 DEFAULT_CATALOG_FILE = "mlpublish-catalog.db"
 DEFAULT_WAREHOUSE_URL = "sqlite:///warehouse.db"
+DEFAULT_PIPELINE_SERVICE = "mlpublish-pipelines"
 
 # mlflow.set_tracking_uri/set_registry_uri also write MLFLOW_TRACKING_URI and
 # MLFLOW_REGISTRY_URI into os.environ. So that one spec's explicit URI does not
@@ -103,11 +104,17 @@ class OpenMetadataSettings:
     jwt_token: str | None = field(default=None, repr=False)
     strict: bool = False  # True: a step fails when the server is down (default: events stay queued)
     create_missing_tables: bool = True  # register a missing upstream table from the warehouse schema
+    # PipelineService whose Pipeline entities lineage edges name (one per DAG id or Dagster job). The
+    # environment is read here, not only in from_env, so the Airflow hook and the Dagster resource get it too.
+    pipeline_service: str = field(
+        default_factory=lambda: os.environ.get("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "").strip()
+        or DEFAULT_PIPELINE_SERVICE)
 
     @classmethod
     def from_env(cls) -> "OpenMetadataSettings | None":
         """``OPENMETADATA_HOST_PORT`` (e.g. http://localhost:8585/api), ``OPENMETADATA_JWT_TOKEN``,
-        ``MLPUBLISH_CATALOG_STRICT``, ``MLPUBLISH_CATALOG_CREATE_TABLES``; None when no host is set."""
+        ``MLPUBLISH_CATALOG_STRICT``, ``MLPUBLISH_CATALOG_CREATE_TABLES``, ``MLPUBLISH_CATALOG_PIPELINE_SERVICE``;
+        None when no host is set."""
         host = os.environ.get("OPENMETADATA_HOST_PORT", "").strip()
         if not host:
             return None

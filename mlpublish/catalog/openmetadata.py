@@ -332,6 +332,7 @@ class _Delivery:
         self.om, self.settings, self.known = om, settings, known
         self.tables: dict[str, Any] = {}
         self.models: dict[str, Any] = {}
+        self.pipelines: dict[str, Any] = {}
 
     def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -592,14 +593,55 @@ class _Delivery:
             raise Rejected(f"{what}: {kind} {fqn} is not in OpenMetadata")
         return {"id": str(entity.id.root), "type": kind}
 
+    def pipeline(self, name: str, what: str) -> dict[str, str]:
+        """Reference to the Pipeline entity ``<pipeline service>.<name>``, created when missing.
+
+        Looked up once per delivery (like tables); the service is only needed, and then
+        ensured once per process, when the pipeline itself is missing.
+        """
+        from metadata.generated.schema.api.data.createPipeline import CreatePipelineRequest
+        from metadata.generated.schema.api.services.createPipelineService import CreatePipelineServiceRequest
+        from metadata.generated.schema.entity.data.pipeline import Pipeline
+        from metadata.generated.schema.entity.services.pipelineService import PipelineService
+        from metadata.utils.fqn import quote_name
+
+        service = self.settings.pipeline_service
+        try:
+            fqn = f"{quote_name(service)}.{quote_name(name)}"
+        except ValueError:
+            raise Rejected(f"{what}: [lineageDetails.pipeline] pipeline {name!r} (service {service!r}) is not a valid "
+                           "OpenMetadata name (a name may not contain a double quote)") from None
+        if fqn not in self.pipelines:
+            om = self.om
+            found = self.call(f"pipeline {fqn}", om.get_by_name, Pipeline, fqn)
+            if found is None:
+                self.ensure(f"pipelineService {service}", lambda: om.get_by_name(PipelineService, quote_name(service)),
+                            lambda: om.create_or_update(CreatePipelineServiceRequest(
+                                name=service, serviceType="CustomPipeline",
+                                description="Pipelines (Airflow DAGs, Dagster jobs) that publish models "
+                                            "through mlpublish")))
+                try:
+                    request = CreatePipelineRequest.model_validate({
+                        "name": name, "service": quote_name(service),
+                        "description": "Airflow DAG or Dagster job that publishes models through mlpublish: the "
+                                       "lineage edges it wrote name it, and their description names its run"})
+                except Exception as exc:
+                    raise Rejected(f"{what}: [lineageDetails.pipeline] pipeline {name!r}: {exc}") from None
+                found = self.call(f"create pipeline {fqn}", om.create_or_update, request)
+            self.pipelines[fqn] = found
+        return {"id": str(self.pipelines[fqn].id.root), "type": "pipeline"}
+
     def add_lineage(self, ev: AddLineage) -> None:
         from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
 
         what = f"lineage {ev.from_fqn} -> {ev.to_fqn}"
         description = ev.description or ""
-        if ev.pipeline:
-            description += f" (pipeline {ev.pipeline.get('name', '')} run {ev.pipeline.get('runId', '')})"
         details: dict[str, Any] = {"source": "Manual"}
+        if ev.pipeline:
+            # The Pipeline entity is the DAG or job; one run is not an entity, so the run id stays in the text.
+            description += f" (pipeline {ev.pipeline.get('name', '')} run {ev.pipeline.get('runId', '')})"
+            if (ev.pipeline.get("name") or "").strip():
+                details["pipeline"] = self.pipeline(ev.pipeline["name"].strip(), what)
         if description:
             details["description"] = description.strip()
         # Column-level lineage is defined between tables; a model's inputs are its features.

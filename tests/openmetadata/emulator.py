@@ -8,7 +8,9 @@ with the entity model, JSON Patch is applied with ``jsonpatch``, versions move
 like the server's (+0.1, +1.0 on algorithm/server/target, none when nothing
 changed), referenced entities, tags and custom properties must exist, two tags
 of one mutually exclusive classification are a 400, a wrong token is a 401,
-and the server adds table -> model lineage from ``featureSources``.
+a lineage edge whose ``lineageDetails.pipeline`` names no existing entity is a
+404, names with a dot are quoted in FQNs, and the server adds table -> model
+lineage from ``featureSources``.
 
 Routes it does not know answer 404 and are recorded in ``unknown_routes`` so a
 test can assert the SDK called nothing we do not emulate.
@@ -35,24 +37,30 @@ from metadata.generated.schema.api.data.createCustomProperty import CreateCustom
 from metadata.generated.schema.api.data.createDatabase import CreateDatabaseRequest
 from metadata.generated.schema.api.data.createDatabaseSchema import CreateDatabaseSchemaRequest
 from metadata.generated.schema.api.data.createMlModel import CreateMlModelRequest
+from metadata.generated.schema.api.data.createPipeline import CreatePipelineRequest
 from metadata.generated.schema.api.data.createTable import CreateTableRequest
 from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
 from metadata.generated.schema.api.services.createDatabaseService import CreateDatabaseServiceRequest
 from metadata.generated.schema.api.services.createMlModelService import CreateMlModelServiceRequest
+from metadata.generated.schema.api.services.createPipelineService import CreatePipelineServiceRequest
 from metadata.generated.schema.entity.classification.classification import Classification
 from metadata.generated.schema.entity.classification.tag import Tag
 from metadata.generated.schema.entity.data.database import Database
 from metadata.generated.schema.entity.data.databaseSchema import DatabaseSchema
 from metadata.generated.schema.entity.data.mlmodel import MlModel
+from metadata.generated.schema.entity.data.pipeline import Pipeline
 from metadata.generated.schema.entity.data.table import Table
 from metadata.generated.schema.entity.services.databaseService import DatabaseService
 from metadata.generated.schema.entity.services.mlmodelService import MlModelService
+from metadata.generated.schema.entity.services.pipelineService import PipelineService
+from metadata.utils.fqn import quote_name
 
 SERVER_VERSION = "2.0.7"
 MAJOR_FIELDS = ("algorithm", "server", "target")
 # Fields the real server returns only when asked for with ?fields=
 GATED_FIELDS = {"tags", "owners", "extension", "followers", "dashboard", "usageSummary", "domains", "dataProducts",
-                "votes", "columns", "tableConstraints", "databaseSchemas", "databases"}
+                "votes", "columns", "tableConstraints", "databaseSchemas", "databases", "tasks", "pipelineStatus",
+                "pipelines"}
 ALWAYS = {"columns"}  # table columns come back by default on the real server too
 META = {"id", "version", "updatedAt", "updatedBy", "href", "changeDescription", "incrementalChangeDescription",
         "fullyQualifiedName", "deleted"}
@@ -72,13 +80,16 @@ COLLECTIONS = [
     Collection("databaseSchemas", "databaseSchema", CreateDatabaseSchemaRequest, DatabaseSchema, "database", "database"),
     Collection("tables", "table", CreateTableRequest, Table, "databaseSchema", "databaseSchema"),
     Collection("mlmodels", "mlmodel", CreateMlModelRequest, MlModel, "service", "mlmodelService"),
+    Collection("services/pipelineServices", "pipelineService", CreatePipelineServiceRequest, PipelineService, None,
+               None),
+    Collection("pipelines", "pipeline", CreatePipelineRequest, Pipeline, "service", "pipelineService"),
     Collection("classifications", "classification", CreateClassificationRequest, Classification, None, None),
     Collection("tags", "tag", CreateTagRequest, Tag, "classification", "classification"),
 ]
 BY_PATH = {c.path: c for c in COLLECTIONS}
 BY_TYPE = {c.entity_type: c for c in COLLECTIONS}
 # Looked up by name (owners, dashboards) but never created by mlpublish (tests may add teams).
-EMPTY_COLLECTIONS = {"users", "teams", "dashboards", "pipelines"}
+EMPTY_COLLECTIONS = {"users", "teams", "dashboards"}
 FIELD_TYPES = ("string", "markdown", "integer", "number")
 
 
@@ -152,7 +163,7 @@ class OpenMetadataEmulator:
         def clean(body: dict[str, Any]) -> dict[str, Any]:
             text = json.dumps(body, sort_keys=True)
             for eid, ent in self.entities.items():
-                text = text.replace(eid, ent["fullyQualifiedName"])
+                text = text.replace(eid, json.dumps(ent["fullyQualifiedName"])[1:-1])
             out = json.loads(text)
             for k in ("updatedAt", "href", "changeDescription", "incrementalChangeDescription"):
                 out.pop(k, None)
@@ -161,7 +172,7 @@ class OpenMetadataEmulator:
         with self.lock:
             ents = {f"{t}:{f}": clean(self.entities[i]) for (t, f), i in sorted(self.fqns.items())}
             versions = {f"{t}:{f}": [v["version"] for v in self.history[i]] for (t, f), i in sorted(self.fqns.items())}
-            edges = [(a, b, {k: v for k, v in d.items() if k not in ("createdAt", "updatedAt")})
+            edges = [(a, b, clean({k: v for k, v in d.items() if k not in ("createdAt", "updatedAt")}))
                      for a, b, d in self.edge_list()]
             props = {n: [p["name"] for p in t.get("customProperties", [])] for n, t in self.types.items()}
         return {"entities": ents, "versions": versions, "edges": edges, "customProperties": props}
@@ -301,12 +312,16 @@ class OpenMetadataEmulator:
             raise ApiError(400, f"{c.create.__name__}: {_pydantic_message(exc)}") from None
         data = json.loads(req.model_dump_json(exclude_none=True, by_alias=True))
         name = data["name"]
+        try:  # the server's FullyQualifiedName.quoteName: a name with a dot is quoted in the FQN
+            quoted = quote_name(name)
+        except ValueError:
+            raise ApiError(400, f"[name] Invalid name {name}") from None
         if c.parent_field:
             parent = self._ref(c.parent_type, data[c.parent_field], f"[{c.parent_field}]")
-            fqn = f"{parent['fullyQualifiedName']}.{name}"
+            fqn = f"{parent['fullyQualifiedName']}.{quoted}"
             data[c.parent_field] = parent
         else:
-            fqn = name
+            fqn = quoted
         if c.entity_type == "database":
             data["service"] = parent
         if c.entity_type == "databaseSchema":
@@ -328,6 +343,8 @@ class OpenMetadataEmulator:
                 f["fullyQualifiedName"] = f"{fqn}.{f['name']}"
             if "dashboard" in data:
                 data["dashboard"] = self._resolve_ref(data["dashboard"], "[dashboard]")
+            data["serviceType"] = self.entities[data["service"]["id"]]["serviceType"]
+        if c.entity_type == "pipeline":
             data["serviceType"] = self.entities[data["service"]["id"]]["serviceType"]
         for i, o in enumerate(data.get("owners", [])):
             data["owners"][i] = self._resolve_ref(o, f"[owners.{i}]")
@@ -464,6 +481,15 @@ class OpenMetadataEmulator:
         a = self._resolve_ref(edge["fromEntity"], "[edge.fromEntity]")
         b = self._resolve_ref(edge["toEntity"], "[edge.toEntity]")
         details = edge.get("lineageDetails") or {}
+        if details.get("pipeline") is not None:
+            # the server resolves the pipeline by type and id only (no FQN fallback) and stores the full reference
+            p = details["pipeline"]
+            e = self.entities.get(p.get("id"))
+            if e is None or e["_type"] != p.get("type"):
+                raise ApiError(404, f"[edge.lineageDetails.pipeline] {p.get('type')} instance for {p.get('id')} "
+                                    "not found")
+            details["pipeline"] = {"id": e["id"], "type": e["_type"], "name": e["name"],
+                                   "fullyQualifiedName": e["fullyQualifiedName"], "deleted": False}
         cols = details.get("columnsLineage") or []
         if cols:
             if a["type"] != "table" or b["type"] != "table":

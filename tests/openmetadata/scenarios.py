@@ -67,6 +67,7 @@ class Reader:
     def __init__(self, settings: OpenMetadataSettings):
         from mlpublish.catalog.openmetadata import connect
 
+        self.settings = settings
         self.om = connect(settings)
 
     def model(self, fqn: str) -> dict[str, Any]:
@@ -81,6 +82,20 @@ class Reader:
 
         t = self.om.get_by_name(Table, fqn)
         return json.loads(t.model_dump_json(exclude_none=True)) if t is not None else None
+
+    def pipeline(self, name: str) -> dict[str, Any] | None:
+        """The Pipeline entity ``name`` under the configured pipeline service."""
+        from metadata.generated.schema.entity.data.pipeline import Pipeline
+        from metadata.utils.fqn import quote_name
+
+        p = self.om.get_by_name(Pipeline, f"{quote_name(self.settings.pipeline_service)}.{quote_name(name)}")
+        return json.loads(p.model_dump_json(exclude_none=True)) if p is not None else None
+
+    def pipeline_service(self, name: str) -> dict[str, Any] | None:
+        from metadata.generated.schema.entity.services.pipelineService import PipelineService
+
+        s = self.om.get_by_name(PipelineService, name)
+        return json.loads(s.model_dump_json(exclude_none=True)) if s is not None else None
 
     def versions(self, fqn: str) -> list[float]:
         from metadata.generated.schema.entity.data.mlmodel import MlModel
@@ -108,9 +123,27 @@ class Reader:
         m.pop("changeDescription", None)
         m.pop("incrementalChangeDescription", None)
         tables = {t for t in self.upstream("mlmodel", fqn)}
+        pipelines = {d["pipeline"]["name"] for d in self.upstream("mlmodel", fqn).values() if d.get("pipeline")}
         return {"model": m, "versions": self.versions(fqn), "upstream": self.upstream("mlmodel", fqn),
                 "tables": {t: (self.table(t) or {}).get("version") for t in sorted(tables)},
-                "table_upstream": {t: self.upstream("table", t) for t in sorted(tables)}}
+                "table_upstream": {t: self.upstream("table", t) for t in sorted(tables)},
+                "pipelines": {p: self.pipeline(p) for p in sorted(pipelines)}}
+
+
+def check_pipeline_edges(reader: Reader, spec: Any, pipeline: dict[str, str]) -> dict[str, Any]:
+    """The chain's own edges (sources -> training table -> model) name the Pipeline entity and the run.
+    Returns the Pipeline entity."""
+    wh = spec.data.service
+    p = reader.pipeline(pipeline["name"])
+    assert p is not None, f"no pipeline {pipeline['name']} under {reader.settings.pipeline_service}"
+    assert p["service"]["name"] == reader.settings.pipeline_service
+    training = f"{wh}.main.main.customer_features"
+    edges = [reader.upstream("mlmodel", spec.fqn)[training],
+             *(reader.upstream("table", training)[f"{wh}.main.main.{t}"] for t in SOURCE_TABLES)]
+    for details in edges:
+        assert details["pipeline"]["id"] == p["id"] and details["pipeline"]["type"] == "pipeline", details
+        assert f"pipeline {pipeline['name']} run {pipeline['runId']}" in details["description"], details
+    return p
 
 
 def check_first_publish(reader: Reader, spec: Any, result: Any, created_tables: bool = True) -> None:
@@ -147,15 +180,20 @@ def check_first_publish(reader: Reader, spec: Any, result: Any, created_tables: 
 def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str, exact_versions: bool = False) -> None:
     """First publish, a second version promoted (major), a FAILED gate, then the outbox replayed twice."""
     reader = Reader(om_settings)
-    spec, first = publish(weak_spec(workspace, suffix), om_settings)
+    run1 = {"name": f"mlp_om_publish_{suffix}", "runId": f"manual__{suffix}_1"}
+    spec, first = publish(weak_spec(workspace, suffix), om_settings, pipeline=run1)
     assert first.status == "PASSED" and first.promotion.promoted
     check_first_publish(reader, spec, first)
+    pipeline = check_pipeline_edges(reader, spec, run1)
     ws = spec.data.service
     assert reader.table(f"{ws}.main.main.orders")["version"] == 0.1  # registered from the warehouse schema
     v1_versions = reader.versions(spec.fqn)
 
-    spec2, second = publish(extra_trees_spec(workspace, suffix), om_settings)
+    run2 = {**run1, "runId": f"manual__{suffix}_2"}
+    spec2, second = publish(extra_trees_spec(workspace, suffix), om_settings, pipeline=run2)
     assert second.promotion.promoted and second.promotion.version == "2"
+    again = check_pipeline_edges(reader, spec, run2)  # same Pipeline entity, the new run in the edges
+    assert (again["id"], again["version"]) == (pipeline["id"], pipeline["version"])
     m = reader.model(spec.fqn)
     assert m["algorithm"] == "ExtraTreesClassifier"
     assert m["extension"]["championVersion"] == "2" and m["extension"]["previousChampionVersion"] == "1"
@@ -178,6 +216,7 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
     catalog = open_catalog(None, openmetadata=om_settings)
     assert catalog.outbox.counts()["pending"] == 0 and catalog.outbox.counts()["failed"] == 0
     before = reader.state(spec.fqn)
+    assert list(before["pipelines"]) == [run1["name"]]  # so the replay below is checked not to touch it
     for _ in range(2):
         report = catalog.replay()
         assert report.delivered > 0 and not report.failed and not report.outage

@@ -25,7 +25,8 @@ def test_score_and_monitor_reach_openmetadata(workspace, om_settings):
     engine.dispose()
     spec = spec.model_copy(update={"scoring": spec.scoring.model_copy(update={"sourceTable": "scoring_batch"})})
     catalog = open_catalog(None, openmetadata=om_settings)
-    ctx = PublishContext.create(spec, catalog=catalog)
+    score_pipeline = {"name": f"mlp_om_score_{SUFFIX}", "runId": "scheduled__1"}
+    ctx = PublishContext.create(spec, catalog=catalog, pipeline=score_pipeline)
     try:
         scored = score_batch(ctx, scoring_run_id="om-score-1")
         monitored = monitor_drift(ctx)
@@ -41,6 +42,9 @@ def test_score_and_monitor_reach_openmetadata(workspace, om_settings):
     upstream = reader.upstream("table", scored.table_fqn)
     assert spec.fqn in upstream
     assert scored.source in upstream and reader.table(scored.source) is not None
+    scoring_job = reader.pipeline(score_pipeline["name"])  # the scoring DAG or job, its own Pipeline entity
+    for details in upstream.values():
+        assert details["pipeline"]["id"] == scoring_job["id"] and "run scheduled__1" in details["description"]
 
     ext = reader.model(spec.fqn)["extension"]
     assert ext["lastScoringRunId"] == "om-score-1"
