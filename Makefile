@@ -19,7 +19,7 @@ demo: venv
 	$(VENV)/bin/mlpublish demo
 
 test: venv
-	$(VENV)/bin/python -m pytest -p no:cacheprovider tests
+	$(VENV)/bin/python -m pytest -p no:cacheprovider --durations=15 tests
 
 bench: venv
 	$(VENV)/bin/python bench/publish_overhead.py
