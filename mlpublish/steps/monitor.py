@@ -44,13 +44,16 @@ def load_reference(ctx: PublishContext, run_id: str) -> Any:
     import mlflow.artifacts
     import pandas as pd
 
+    reg = ctx.registry
+    # list first: an unreachable store is a RegistryError, never mistaken for a missing reference
+    present: set[str] = set()
+    for folder in {a.rsplit("/", 1)[0] for a in (REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT)}:
+        present |= {f.path for f in reg._call(f"artifacts of run {run_id}", reg.client.list_artifacts, run_id, folder)}
     for artifact in (REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT):
-        try:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact,
-                                                       tracking_uri=ctx.registry.tracking_uri)
-        except Exception:
-            continue
-        return pd.read_parquet(path)[ctx.spec.feature_names]
+        if artifact in present:
+            path = reg._call(f"download {artifact} of run {run_id}", mlflow.artifacts.download_artifacts,
+                             run_id=run_id, artifact_path=artifact, tracking_uri=reg.tracking_uri)
+            return pd.read_parquet(path)[ctx.spec.feature_names]
     raise StepError(f"{ctx.name}: the champion's run {run_id} has neither {REFERENCE_ARTIFACT} nor "
                     f"{HOLDOUT_ARTIFACT}: it was not trained by mlpublish, retrain it to monitor drift")
 

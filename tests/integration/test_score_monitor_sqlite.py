@@ -179,3 +179,28 @@ def test_a_running_training_run_holds_requests_back_until_it_ends(ws):
     assert not held.retrain and f"training run {training.info.run_id} is RUNNING" in held.reasons[0]
     client.set_terminated(training.info.run_id)
     assert monitor_drift(context(spec)).retrain
+
+
+def test_reference_falls_back_to_the_held_out_rows_then_says_what_is_missing(ws):
+    from urllib.parse import urlparse
+
+    from mlpublish.errors import StepError
+    from mlpublish.steps import monitor_drift
+    from mlpublish.steps.monitor import load_reference
+
+    ctx = context(ws.spec())
+    run_id = ctx.registry.get_version(NAME, ctx.registry.alias_version(NAME, "champion")).run_id
+    data = Path(urlparse(ctx.registry.run(run_id).info.artifact_uri).path) / "data"
+    backup = ws.root / "artifacts-backup"
+    shutil.copytree(data, backup)  # the module's published artifacts are shared: restore them after
+    try:
+        full = load_reference(ctx, run_id)
+        (data / "reference.parquet").unlink()  # a champion trained before the reference existed
+        older = load_reference(ctx, run_id)
+        assert list(older.columns) == list(full.columns) and len(older) < len(full)  # the held-out part only
+        (data / "holdout.parquet").unlink()
+        with pytest.raises(StepError, match=r"has neither data/reference.parquet nor data/holdout.parquet"):
+            monitor_drift(ctx)
+    finally:
+        shutil.rmtree(data)
+        shutil.copytree(backup, data)
