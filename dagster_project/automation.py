@@ -33,6 +33,7 @@ from mlpublish_dagster.specs import SpecRef
 SENSOR_INTERVAL_VAR = "MLPUBLISH_SENSOR_INTERVAL"
 REQUEST_TAG = "mlpublish/retrain_request"
 REASONS_TAG = "mlpublish/retrain_reasons"
+MODEL_RUN_TAG = "mlpublish/model"
 
 
 # The chain is sequential: one process runs every step (as the CLI does), keeping the
@@ -47,8 +48,10 @@ BATCH_ASSETS = ("model_predictions", "drift_report")  # after the champion, each
 
 def publish_job(ref: SpecRef):
     after_champion = AssetSelection.assets(*(AssetKey([ref.key, name]) for name in BATCH_ASSETS))
+    # the tag lets a run queue limit publish runs to one per model (see the README's dagster.yaml)
     return define_asset_job(f"{ref.key}_publish", selection=AssetSelection.groups(ref.key) - after_champion,
-                            config=IN_PROCESS, description=f"Publish chain of {ref.name} ({ref.path.name}).")
+                            config=IN_PROCESS, tags={MODEL_RUN_TAG: ref.key},
+                            description=f"Publish chain of {ref.name} ({ref.path.name}).")
 
 
 def scoring_job(ref: SpecRef):

@@ -98,7 +98,9 @@ def dagster_deployment(root: Path, env: dict[str, str]) -> Iterator[Deployment]:
         (home / "dagster.yaml").write_text(yaml.safe_dump({
             "storage": {"postgres": {"postgres_url": pg_url}},
             "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
-                                "config": {"max_concurrent_runs": 1}},
+                                "config": {"max_concurrent_runs": 1, "tag_concurrency_limits": [
+                                    # what the README recommends: one publish run per model at a time
+                                    {"key": "mlpublish/model", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]}},
             "telemetry": {"enabled": False},
         }))
         grpc_port, web_port = free_port(), free_port()

@@ -35,6 +35,7 @@ def test_scoring_monitoring_and_drift_back_to_retraining(workspace):
         f"{KEY}_monitoring_schedule": "0 7 * * *"}
     publish = defs.resolve_job_def(f"{KEY}_publish")
     assert AssetKey([KEY, "model_predictions"]) not in publish.asset_layer.executable_asset_keys
+    assert publish.tags["mlpublish/model"] == KEY  # what a run queue limits to one run per model
 
     run_job(defs, f"{KEY}_publish")
     scored = run_job(defs, f"{KEY}_scoring")
