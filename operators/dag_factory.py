@@ -141,7 +141,8 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
             task_id="trigger_retraining", dag=dag, trigger_dag_id=dag_id_for(spec.name),
             trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='monitor')['request_id'] }}",
             conf={"overrides": {}}, skip_when_already_exists=True,
-            note="Drift: {{ ti.xcom_pull(task_ids='monitor')['reasons'] | join('; ') }}"),
+            # note is not a template field: the reasons are in the monitor task's XCom and MLflow run
+            note=f"Retraining of {spec.name} requested by its drift monitor"),
     )
     return dag
 
