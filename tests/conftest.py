@@ -79,6 +79,16 @@ class Workspace:
         """The demo spec with ``overrides`` deep-merged and ``replace`` sections swapped in whole."""
         return write_spec(self.root / filename, {**churn_dict(**overrides), **(replace or {})})
 
+    def enter(self, monkeypatch: pytest.MonkeyPatch) -> "Workspace":
+        """Work here: the working directory and the environment point at this workspace's files."""
+        monkeypatch.chdir(self.root)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", self.tracking_uri)
+        monkeypatch.setenv("MLPUBLISH_CATALOG", str(self.catalog_path))
+        monkeypatch.setenv("WAREHOUSE_URL", self.warehouse_url)
+        monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        monkeypatch.delenv("MLPUBLISH_ARTIFACT_ROOT", raising=False)
+        return self
+
     def env(self) -> dict[str, str]:
         return {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri, "MLPUBLISH_CATALOG": str(self.catalog_path),
                 "WAREHOUSE_URL": self.warehouse_url}
@@ -99,10 +109,4 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_templat
     ws = Workspace(tmp_path)
     shutil.copy(warehouse_template, ws.warehouse)
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
-    monkeypatch.setenv("MLPUBLISH_CATALOG", str(ws.catalog_path))
-    monkeypatch.setenv("WAREHOUSE_URL", ws.warehouse_url)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    monkeypatch.delenv("MLPUBLISH_ARTIFACT_ROOT", raising=False)
-    return ws
+    return ws.enter(monkeypatch)

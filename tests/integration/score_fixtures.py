@@ -43,13 +43,7 @@ def copy_of(published: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch, warehou
     ws = Workspace(tmp)
     if warehouse_url:
         ws.warehouse_url = warehouse_url
-    monkeypatch.chdir(tmp)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", ws.tracking_uri)
-    monkeypatch.setenv("MLPUBLISH_CATALOG", str(ws.catalog_path))
-    monkeypatch.setenv("WAREHOUSE_URL", ws.warehouse_url)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    monkeypatch.delenv("MLPUBLISH_ARTIFACT_ROOT", raising=False)
-    return ws
+    return ws.enter(monkeypatch)
 
 
 def context(spec_path: Any) -> Any:
