@@ -92,15 +92,11 @@ def build_dag(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timed
         dag_id=dag_id_for(spec.name),
         description=(spec.description or spec.name).strip().splitlines()[0][:200],
         schedule=schedule_for(spec),
-        start_date=None,
-        catchup=False,
-        max_active_runs=1,  # two runs of one model would only queue on the registry lock
         params={"overrides": Param({}, type="object",
                                    description="Spec fields to override for this run, e.g. "
                                                '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}')},
-        default_args={"retries": retries, "retry_delay": retry_delay},
-        tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)],
         doc_md=f"Publish chain of `{spec.name}` from `{spec_path}`.",
+        **_common_args(spec, retries=retries, retry_delay=retry_delay),
     )
     chain(*chain_tasks(spec, spec_path, dag))
     return dag
@@ -117,7 +113,8 @@ def score_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG | None:
     if not (spec.scoring.predictionsTable or spec.data.predictionsTable):
         return None
     dag = DAG(dag_id=dag_id_for(spec.name) + "__score", schedule=_cron(spec.scoring.schedule),
-              description=f"Batch predictions of {spec.name}'s champion", **_batch_args(spec, spec_path, **dag_kwargs))
+              description=f"Batch predictions of {spec.name}'s champion", doc_md=f"From `{spec_path}`.",
+              **_common_args(spec, **dag_kwargs))
     ScoreModelOperator(task_id="score", spec_path=spec_path, dag=dag)
     return dag
 
@@ -133,7 +130,7 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
 
     dag = DAG(dag_id=dag_id_for(spec.name) + "__monitor", schedule=_cron(spec.monitoring.schedule),
               description=f"Drift of {spec.name}'s scoring data; triggers retraining",
-              **_batch_args(spec, spec_path, **dag_kwargs))
+              doc_md=f"From `{spec_path}`.", **_common_args(spec, **dag_kwargs))
     chain(
         MonitorModelOperator(task_id="monitor", spec_path=spec_path, dag=dag),
         ShortCircuitOperator(task_id="retrain_requested", python_callable=retrain_requested, dag=dag),
@@ -147,10 +144,12 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
     return dag
 
 
-def _batch_args(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timedelta = timedelta(minutes=1)) -> dict:
+def _common_args(spec: Any, *, retries: int = 1, retry_delay: timedelta = timedelta(minutes=1)) -> dict:
+    """What every DAG of a model shares. One run at a time: two runs of one model would only queue
+    on the registry lock (publish) or race on the same request and rows (score, monitor)."""
     return dict(start_date=None, catchup=False, max_active_runs=1,
                 default_args={"retries": retries, "retry_delay": retry_delay},
-                tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)], doc_md=f"From `{spec_path}`.")
+                tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)])
 
 
 class InvalidSpecsTimetable(BaseTimetable):
