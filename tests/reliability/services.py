@@ -103,6 +103,7 @@ def start_worker(script: str, args: list[str], env: dict[str, str], log: Path) -
 def worker_env(base: dict[str, str], url: str) -> dict[str, str]:
     # No client-side HTTP retries: the task fails when its server dies, and the orchestrator's retry
     # (the test) runs the step again, instead of the client quietly retrying into the restarted server.
+    base = {k: v for k, v in base.items() if k != "MLFLOW_REGISTRY_URI"}  # the registry is the tracking server
     return {**base, "MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(INTEGRATION.parents[1]), base.get("PYTHONPATH")]))}
 

@@ -42,6 +42,7 @@ def server(request, tmp_path_factory):
 def shared(tmp_path, warehouse_template, server, monkeypatch):
     """One warehouse file, one catalog file and one registry server for every process (and the test's reads)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # left in os.environ by an earlier in-process chain
     shutil.copy(warehouse_template, tmp_path / "warehouse.db")
     return SimpleNamespace(root=tmp_path, warehouse=f"sqlite:///{tmp_path / 'warehouse.db'}",
                            catalog=tmp_path / "catalog.db", server=server)

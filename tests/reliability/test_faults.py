@@ -193,6 +193,8 @@ def test_warehouse_connection_dropped_during_scoring(pg_champion, monkeypatch, r
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     monkeypatch.setenv("MLPUBLISH_CATALOG", str(root / "catalog.db"))
     monkeypatch.setenv("WAREHOUSE_URL", url)
+    # an earlier in-process chain's mlflow.set_registry_uri leaves MLFLOW_REGISTRY_URI in os.environ
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     spec = write_spec(root / "score.yaml", churn_dict(scoring={"chunkSize": 100}))
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
