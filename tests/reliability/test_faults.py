@@ -1,6 +1,7 @@
 """Faults: services killed or cut off in the middle of a step, then the step retried as an orchestrator would.
 
-* the MLflow server SIGKILLed while register is between "version created" and "alias set", then restarted;
+* the MLflow server SIGKILLed while register is between "version created" and "alias set" (and while
+  promote holds the lock and writes ``champion``), then restarted on the same port and backend;
 * the step's own process SIGKILLed while promote holds the registry lock and moves the alias;
 * the OpenMetadata server down from evaluate to register (the OpenMetadata suite's shared scenario);
 * the warehouse connection terminated by PostgreSQL in the middle of a scoring run.
@@ -71,19 +72,23 @@ def champion_history(name: str) -> list[tuple[str, str | None, str]]:
     return [(h["to"], h["from"], h["action"]) for h in json.loads(raw)]
 
 
-def test_mlflow_server_killed_mid_register_then_restarted(remote, server, tmp_path, reliability_tally):
+@pytest.mark.parametrize("step", ["register", "promote"])
+def test_mlflow_server_killed_mid_step_then_restarted(step, remote, server, tmp_path, reliability_tally):
+    """register: the version row is committed, the challenger alias write waits. promote: the lock is held,
+    the champion alias write waits. Then the server is SIGKILLed, restarted, and the step retried."""
     name = remote.model
-    steps = run_steps(remote.spec(name=name), register=False)
+    steps = run_steps(remote.spec(name=name), register=step == "promote")
+    inputs = ("train", "evaluate", "validate") if step == "register" else ("evaluate", "validate", "register")
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({k: steps[k].to_json() for k in ("train", "evaluate", "validate")}))
+    state.write_text(json.dumps({k: steps[k].to_json() for k in inputs}))
+    before = {"versions": [1], "aliases": {"challenger": "1"} if step == "promote" else {}}
     db = server.db()
 
     lock = AliasTableLock(server.backend)
     try:
-        worker = start_worker("register_worker.py", [steps["spec"], str(state)],
+        worker = start_worker(f"{step}_worker.py", [steps["spec"], str(state)],
                               worker_env(remote.env(), server.url), tmp_path / "worker.log")
-        # the version row is committed and the challenger alias write waits: the middle of register
-        wait_for("register to wait on its alias write", lambda: running(worker) and blocked_on(db, "registered_model_aliases"))
+        wait_for(f"{step} to wait on its alias write", lambda: running(worker) and blocked_on(db, "registered_model_aliases"))
         assert registry_rows(db, name)["versions"] == [1]
         server.kill()
         # the dead server's connections (the waiting alias write among them) end; our lock ends after them
@@ -91,17 +96,18 @@ def test_mlflow_server_killed_mid_register_then_restarted(remote, server, tmp_pa
     finally:
         lock.release()
     assert worker.wait(timeout=120) != 0, "the task must fail when its server dies"
-    crashed = registry_rows(db, name)
-    assert crashed["versions"] == [1] and crashed["aliases"] == {} and crashed["locks"] == [f"mlpublish-lock.{name}"]
+    assert registry_rows(db, name) == {**before, "locks": [f"mlpublish-lock.{name}"]}
 
     server.start()  # same port, same backend store
     from mlpublish.context import PublishContext
     from mlpublish.steps import promote_challenger, register_version
 
     retry = PublishContext.create(steps["ctx"].spec)  # the orchestrator's retry: a fresh task
-    registration = register_version(retry, steps["train"], steps["evaluate"], steps["validate"])
-    assert (registration.version, registration.created) == ("1", False)
-    assert registry_rows(db, name) == {"versions": [1], "aliases": {"challenger": "1"}, "locks": []}
+    registration = steps.get("register")
+    if step == "register":
+        registration = register_version(retry, steps["train"], steps["evaluate"], steps["validate"])
+        assert (registration.version, registration.created) == ("1", False)
+        assert registry_rows(db, name) == {"versions": [1], "aliases": {"challenger": "1"}, "locks": []}
     promotion = promote_challenger(retry, steps["evaluate"], steps["validate"], registration)
     assert promotion.promoted and promotion.champion_after == "1"
     assert registry_rows(db, name) == {"versions": [1], "aliases": {"champion": "1"}, "locks": []}
