@@ -16,6 +16,8 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 
 class HttpReceiver:
     def __init__(self, statuses: list[int] | None = None):
@@ -157,3 +159,10 @@ def free_port() -> int:
 def body_text(message: Any) -> tuple[str, str]:
     """The text and HTML parts of an email."""
     return (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content())
+
+
+@pytest.fixture
+def notify_receivers() -> Any:
+    """An HTTP receiver and an SMTP server, running for the test."""
+    with HttpReceiver() as http, SmtpReceiver() as smtp:
+        yield http, smtp
