@@ -115,7 +115,8 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
         champion_label=f"champion v{compared}" if compared else "champion (none yet)",
         metrics=metric_rows(candidate, champion or None), checks=_checks(validated.get("checks")),
         champion_before=compared, links=links, source=source)]
-    if champion_meta and status == "PASSED":
+    waiting = spec.promotion.mode == "manual" and not champion_meta.get("promoted")
+    if champion_meta and status == "PASSED" and not waiting:  # a manual promotion is notified when approved
         from mlpublish.notify import promotion_notification
 
         after, before = champion_meta.get("champion_version"), champion_meta.get("previous_champion")
