@@ -179,7 +179,8 @@ class RegisterModelVersionOperator(PublishStepOperator):
 
 
 class PromoteModelOperator(PublishStepOperator):
-    """promote: move ``champion`` if the candidate still beats it; otherwise the task is skipped with the reason.
+    """promote: move ``champion`` if the candidate still beats it; otherwise the task is skipped with the reason
+    (and the ``PromoteResult`` under XCom key ``refused``, for the notification callback).
 
     With ``promotion.mode: manual`` the DAG puts an ``ApprovalOperator`` (human in the loop) before this
     task; it runs only on "Approve" and promotes the approved version. XCom: ``PromoteResult``.
@@ -199,6 +200,7 @@ class PromoteModelOperator(PublishStepOperator):
         result = promote_challenger(ctx, self.upstream(context, "evaluate", EvaluateResult),
                                     self.upstream(context, "validate", ValidateResult), registration)
         if not result.promoted:
+            context["ti"].xcom_push(key="refused", value=result.to_json())  # for the notification callback
             raise PromotionRefused(f"{ctx.spec.name}: v{result.version} not promoted: {result.reason}")
         return result.to_json()
 

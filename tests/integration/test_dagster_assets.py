@@ -67,7 +67,8 @@ def test_definitions_load_and_validate(tmp_path, monkeypatch):
                            "smoke_test", "required_metadata"}
     assert all(c.blocking for c in checks.values())
     assert {s.name: s.cron_schedule for s in defs.schedules} == {f"{KEY}_retraining_schedule": "0 3 * * 1"}
-    assert {s.name for s in defs.sensors} == {f"{KEY}_retraining_sensor", "churn_model_2_retraining_sensor"}
+    assert {s.name for s in defs.sensors} == {f"{KEY}_retraining_sensor", "churn_model_2_retraining_sensor",
+                                             "mlpublish_publish_notifications", "mlpublish_publish_failure_notifications"}
     assert set(defs.resources) == {"mlflow", "warehouse", "catalog", "result_io_manager"}
 
     # the real CLI check, as a user or CI would run it

@@ -77,6 +77,7 @@ def test_promotion_refused_is_a_skip_with_the_reason(tmp_path, monkeypatch, no_r
     ti = FakeTI({**UPSTREAM, "validate": {"x": 1}, "register": reg})
     with pytest.raises(PromotionRefused, match="no longer beats it"):
         PromoteModelOperator(task_id="promote", spec_path="unused").run_step(ctx_for(tmp_path), {"ti": ti})
+    assert ti.pushed["refused"]["reason"] == reason  # for the notification callback
 
 
 @pytest.mark.parametrize("approval", [None, {"chosen_options": ["Reject"]}])
