@@ -30,7 +30,13 @@ def log_card(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult
     client.log_text(train.run_id, markdown, CARD_MARKDOWN)
     client.log_text(train.run_id, render_html(markdown, f"Model card: {title}"), CARD_HTML)
     log.info("%s: model card of %s logged as %s and %s", ctx.spec.name, title, CARD_MARKDOWN, CARD_HTML)
+    ctx.cache[("card", train.run_id)] = markdown
     return markdown
+
+
+def candidate_card(ctx: PublishContext, run_id: str) -> str | None:
+    """The card a step of this context just logged for ``run_id`` (else read back from MLflow)."""
+    return ctx.cache.get(("card", run_id)) or load_card(ctx.registry, run_id)
 
 
 def card_uri(run_id: str) -> str:
