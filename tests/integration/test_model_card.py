@@ -86,3 +86,31 @@ def test_cards_follow_the_champion_through_promote_reject_and_rollback(workspace
     assert back.startswith(f"# Model card: {NAME} v1\n") and back == champion_card(reg, reg.get_version(NAME, "1"))
     since = reg.history(NAME)[-1]["at"]
     assert f"v1 is champion (since {since})" in back and "there is no earlier champion to restore" in back
+
+
+def test_a_warehouse_password_never_reaches_the_card_or_the_catalog(workspace, warehouse_template):
+    """PostgreSQL here trusts local connections, so a URL with a password works and the password is a real
+    value of the spec that the chain handles from start to end."""
+    import json
+
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from .mlflow_server import postgres_database
+
+    password = "Card-Pw-5e3c1"
+    with postgres_database("card_wh") as url:
+        secret_url = url.replace("://postgres@", f"://postgres:{password}@", 1)
+        assert password in secret_url
+        features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))
+        features.to_sql("customer_features", sa.create_engine(url), index=False)
+        result = run_chain(load_spec(workspace.spec("pg.yaml", data={"connection": secret_url})))
+        sa.create_engine(url).dispose()
+    assert result.promotion.promoted
+    run_id = result.training.run_id
+    card, page = artifact(run_id, CARD_MARKDOWN), artifact(run_id, CARD_HTML)
+    assert ".public.customer_features" in card  # the card did describe this warehouse's table
+    entity = json.dumps(workspace.catalog().get(FQN))
+    assert json.loads(entity)["description"].startswith(f"# Model card: {NAME} v1\n")
+    for text in (card, page, entity):
+        assert password not in text and secret_url not in text
