@@ -284,7 +284,6 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
             "scoring_run_id": MetadataValue.text(result.scoring_run_id),
             "rows_per_second": MetadataValue.float(round(result.rows / result.seconds, 1) if result.seconds else 0.0),
             **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
-            **md.card_metadata(candidate_card(ctx, result.run_id), result.card_uri),
         })
 
     @asset(key=key("drift_report"), deps=[champion_key], kinds={"mlflow"},

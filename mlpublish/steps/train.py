@@ -118,7 +118,7 @@ def load_training_frame(ctx: PublishContext) -> tuple[Any, Any, Any]:
 
 
 def time_range(frame: Any, column: str | None) -> dict[str, str] | None:
-    """First and last value of ``data.timeColumn`` over the rows trained on (for the model card)."""
+    """First and last value of ``data.timeColumn`` over the labelled rows read (trained on and held out)."""
     if not column:
         return None
     values = frame[column].dropna()
