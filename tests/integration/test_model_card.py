@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 
 from mlpublish.card import CARD_HTML, CARD_MARKDOWN
 from mlpublish.chain import run_chain
 from mlpublish.cli import EXIT_OK, main
+from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
 from mlpublish.steps.card import champion_card, load_card
 
@@ -31,7 +34,8 @@ def add_time_column(ws) -> tuple[str, str]:
 
 
 def artifact(run_id: str, path: str) -> str:
-    return Path(MlflowClient().download_artifacts(run_id, path)).read_text(encoding="utf-8")
+    # the workspace's store: mlflow keeps the last tracking URI a chain activated in this process
+    return Path(MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).download_artifacts(run_id, path)).read_text(encoding="utf-8")
 
 
 def description(ws) -> str:
@@ -45,7 +49,7 @@ def test_cards_follow_the_champion_through_promote_reject_and_rollback(workspace
     v1 = run_chain(load_spec(weak_champion_spec(workspace, data=TIME)))
     assert v1.promotion.promoted and v1.registration.version == "1"
     run1 = v1.training.run_id
-    assert {a.path for a in MlflowClient().list_artifacts(run1, "model_card")} == {CARD_MARKDOWN, CARD_HTML}
+    assert {a.path for a in reg.client.list_artifacts(run1, "model_card")} == {CARD_MARKDOWN, CARD_HTML}
     assert v1.registration.card_uri == f"runs:/{run1}/{CARD_MARKDOWN}"
     card1 = artifact(run1, CARD_MARKDOWN)
     assert card1.startswith(f"# Model card: {NAME} v1\n")
@@ -114,3 +118,13 @@ def test_a_warehouse_password_never_reaches_the_card_or_the_catalog(workspace, w
     assert json.loads(entity)["description"].startswith(f"# Model card: {NAME} v1\n")
     for text in (card, page, entity):
         assert password not in text and secret_url not in text
+
+
+def test_a_missing_time_column_is_refused_before_anything_is_written(workspace):
+    path = workspace.spec("no-time.yaml", data={"timeColumn": "snapshot_at"})
+    with pytest.raises(SpecError) as info:
+        run_chain(load_spec(path))
+    assert str(path) in str(info.value)
+    assert any(where == "data.timeColumn" and "'snapshot_at' not found in warehouse.main.main.customer_features" in msg
+               for where, msg in info.value.problems), info.value.problems
+    assert MlflowClient(workspace.tracking_uri).search_experiments(filter_string=f"name = 'mlpublish/{NAME}'") == []
