@@ -55,7 +55,10 @@ def registry_state(tracking_uri: str) -> dict[str, Any]:
 
 def catalog_state(path: Path) -> dict[str, Any]:
     catalog = LocalCatalog(path)
-    return {"entity": normalized(catalog.find_model(MODEL)),
+    entity = catalog.find_model(MODEL)
+    # the description is the champion's model card, which names its run: compare its title line
+    entity["description"] = (entity.get("description") or "").split("\n", 1)[0]
+    return {"entity": normalized(entity),
             "edges": normalized(catalog.edges()),
             "versions": [v["version"] for v in catalog.versions(f"mlflow-local.{MODEL}")]}
 
