@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlpublish.errors import ReadOnlyEnvironment, SpecError
-from mlpublish.spec import NAME_PATTERN, MAX_SPEC_BYTES, _problems_from, read_yaml_mapping
+from mlpublish.spec import MAX_SPEC_BYTES, NAME_PATTERN, _problems_from, _walk_expand, read_yaml_mapping
 
 ENV_VAR = "MLPUBLISH_ENV"
 FILE_VAR = "MLPUBLISH_ENVIRONMENTS"
@@ -162,7 +162,13 @@ def _rename_sources(features: Any, old: str, new: str) -> Any:
     return renamed
 
 
-def read_environments(path: str | os.PathLike[str]) -> EnvironmentsFile:
+def read_environments(path: str | os.PathLike[str], name: str | None = None) -> EnvironmentsFile:
+    """The file, with the environment ``name`` (else the default) expanded and validated.
+
+    Only that environment's ``${VAR}`` are expanded and its fields checked: a dev machine
+    need not have prod's variables (credentials) set to load a spec in dev. The other
+    environments are listed by name only.
+    """
     p = Path(path)
     try:
         if p.stat().st_size > MAX_SPEC_BYTES:
@@ -172,7 +178,15 @@ def read_environments(path: str | os.PathLike[str]) -> EnvironmentsFile:
         raise SpecError(str(p), [("<file>", "no such environments file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(p), [("<file>", f"cannot read the environments file: {exc}")]) from None
-    raw, lines = read_yaml_mapping(text, str(p), "a mapping with an 'environments' field")
+    raw, lines = read_yaml_mapping(text, str(p), "a mapping with an 'environments' field", expand=False)
+    envs = raw.get("environments")
+    if isinstance(envs, dict):
+        chosen = name or raw.get("default")
+        problems: list[tuple[str, str]] = []
+        raw = {**raw, "environments": {
+            k: (_walk_expand(v, ("environments", k), problems) if k == chosen else {}) for k, v in envs.items()}}
+        if problems:
+            raise SpecError(str(p), problems)
     try:
         parsed = EnvironmentsFile.model_validate(raw)
     except ValidationError as exc:
@@ -204,7 +218,7 @@ def select_environment(spec_dir: str | os.PathLike[str] | None, name: str | None
         where = str(path) if path is not None else f"{FILE_NAME} (set {FILE_VAR})"
         raise SpecError(where, [("<file>", f"{ENV_VAR}={name} selects an environment, but there is no environments "
                                            f"file here: create it or point {FILE_VAR} at it")])
-    parsed = read_environments(path)
+    parsed = read_environments(path, name)
     name = name or parsed.default
     if name is None:
         return None

@@ -550,10 +550,11 @@ def _problems_from(exc: ValidationError, lines: dict[tuple, int],
     return problems
 
 
-def read_yaml_mapping(text: str, source: str, empty_hint: str) -> tuple[dict[str, Any], dict[tuple, int]]:
-    """Safely read a YAML mapping (size, alias and nesting limits; ``${VAR}`` expanded).
+def read_yaml_mapping(text: str, source: str, empty_hint: str,
+                      expand: bool = True) -> tuple[dict[str, Any], dict[tuple, int]]:
+    """Safely read a YAML mapping (size, alias and nesting limits; ``${VAR}`` expanded unless ``expand`` is False).
 
-    Returns the expanded mapping and each field path's line; raises SpecError naming ``source``.
+    Returns the mapping and each field path's line; raises SpecError naming ``source``.
     """
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
         raise SpecError(source, [("<root>", f"spec larger than {MAX_SPEC_BYTES} bytes: refused")])
@@ -576,7 +577,7 @@ def read_yaml_mapping(text: str, source: str, empty_hint: str) -> tuple[dict[str
     if bad_keys:
         raise SpecError(source, [("<root>", f"field names must be strings, got {bad_keys!r}")])
     problems: list[tuple[str, str]] = []
-    expanded = _walk_expand(raw, (), problems)
+    expanded = _walk_expand(raw, (), problems) if expand else raw
     if problems:
         raise SpecError(source, problems)
     return expanded, _line_index(node)
