@@ -273,6 +273,8 @@ def rewrite_events(events: list[Any], dst_name: str, target: Environment, model_
             data["fqn"] = new_fqn
         elif ev.kind == "add_lineage":
             data["from_fqn"], data["to_fqn"] = name(data["from_fqn"]), name(data["to_fqn"])
+            if data.get("description") and model_ev.entity.get("name"):  # "training data of <model>"
+                data["description"] = data["description"].replace(model_ev.entity["name"], dst_name)
             for col in data.get("columns", []):
                 col["fromColumns"] = [name(c) for c in col["fromColumns"]]
                 col["toColumn"] = name(col["toColumn"])
