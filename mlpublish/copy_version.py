@@ -166,7 +166,7 @@ def _complete_tags(reg: Registry, name: str, version: str, origin: str, copy_run
 def _copy_run(src_reg: Registry, dst_reg: Registry, src_run: Any, mv: Any, origin: str, source: Environment,
               target: Environment, dst_name: str, *, with_model: bool) -> tuple[str, list[Any]]:
     """The target's copy run (found again on a retry) and its rewritten catalog events."""
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     exp_id = dst_reg.ensure_experiment(f"mlpublish/{dst_name}", config.artifact_root(dst_reg.tracking_uri))
     found = dst_reg._call("search copy runs", dst_reg.client.search_runs, [exp_id],

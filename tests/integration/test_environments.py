@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient

@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mlpublish.errors import ReadOnlyEnvironment, SpecError
 from mlpublish.spec import load_spec
