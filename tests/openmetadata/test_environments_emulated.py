@@ -6,8 +6,9 @@ from __future__ import annotations
 import shutil
 
 from mlpublish.cli import EXIT_OK, main
+from mlpublish.config import DEFAULT_PIPELINE_SERVICE
 
-from .scenarios import Reader, publish
+from .scenarios import Reader
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 NAME = "customer_churn_predictor"
@@ -31,17 +32,19 @@ environments:
     catalog: {{url: {root / 'prod-outbox.db'}}}
 """)
     monkeypatch.setenv("MLPUBLISH_GIT_SHA", SHA)
-    monkeypatch.setenv("MLPUBLISH_ENV", "staging")
-    spec, result = publish(workspace.spec(), om_settings)
-    assert result.promotion.promoted and spec.fqn == f"mlp_env_models_staging.stg_{NAME}"
-    reader = Reader(om_settings)
-    extension = reader.model(spec.fqn)["extension"]
-    assert extension["environment"] == "staging" and extension["codeVersion"] == SHA
-
-    # copy into prod through the CLI, the OpenMetadata sink configured from the environment
     monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
     monkeypatch.setenv("OPENMETADATA_JWT_TOKEN", om_settings.jwt_token)
     monkeypatch.setenv("MLPUBLISH_CATALOG_STRICT", "true")
+    assert main(["-q", "run", str(workspace.spec()), "--env", "staging",
+                 "--pipeline-name", "stg_publish", "--pipeline-run-id", "r1"]) == EXIT_OK
+    reader = Reader(om_settings)
+    extension = reader.model(f"mlp_env_models_staging.stg_{NAME}")["extension"]
+    assert extension["environment"] == "staging" and extension["codeVersion"] == SHA
+    # lineage names the pipeline in the environment's pipeline service
+    assert reader.pipeline_service("mlp_env_pipelines_staging") is not None
+    assert reader.pipeline_service(DEFAULT_PIPELINE_SERVICE) is None
+
+    # copy into prod through the CLI, the OpenMetadata sink configured from the environment
     assert main(["-q", "promote", NAME, "--from", "staging", "--to", "prod", "--as", "champion"]) == EXIT_OK
     prod = reader.model(f"mlp_env_models_prod.prd_{NAME}")
     assert prod["extension"]["copiedFrom"] == f"staging:stg_{NAME}/1"
