@@ -55,12 +55,15 @@ def champion_card(reg: Any, mv: Any) -> str | None:
     """The card of ``mv`` as champion: its logged card with the rollback section as it stands now
     (what ``mlpublish rollback`` would restore, from the registry's champion history)."""
     from mlpublish.steps.promote import rollback_target
+    from mlpublish.steps.register import CATALOG_RUN_TAG
 
+    # a version copied from another environment: its copy run carries the source run's artifacts
+    run_id = (mv.tags or {}).get(CATALOG_RUN_TAG) or mv.run_id
     try:
-        markdown = load_card(reg, mv.run_id)
+        markdown = load_card(reg, run_id)
     except Exception as exc:
         raise CatalogUnavailable(scrub(f"cannot read the model card of {mv.name} v{mv.version} "
-                                       f"(run {mv.run_id}, {CARD_MARKDOWN}): {exc}")) from exc
+                                       f"(run {run_id}, {CARD_MARKDOWN}): {exc}")) from exc
     if markdown is None:
         log.warning("%s v%s: its run has no model card; the catalog description is left as it is", mv.name, mv.version)
         return None

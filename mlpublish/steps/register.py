@@ -14,6 +14,8 @@ from mlpublish.steps.card import card_uri, log_card
 log = logging.getLogger("mlpublish.register")
 
 CATALOG_FQN_TAG = "mlpublish.catalog_fqn"
+# On a version copied from another environment: the run whose catalog/events.json names it in this one
+CATALOG_RUN_TAG = "mlpublish.catalog_run"
 
 
 def register_version(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult,

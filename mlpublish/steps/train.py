@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlpublish import config
+from mlpublish import config, provenance
 from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext, pipeline_tags
@@ -154,6 +154,8 @@ def train_model(ctx: PublishContext) -> TrainResult:
         SPLIT_TAG: split_signature(spec),
     }
     tags.update(pipeline_tags(ctx.pipeline))
+    run_tags = provenance.run_tags(spec)
+    tags.update(run_tags)
 
     fit_seconds = 0.0
     candidates: list[Candidate] = []
@@ -229,7 +231,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
         dataset_digest=dataset.digest, training_fqn=pf.training_fqn, fit_seconds=round(fit_seconds, 4),
         time_range=span,
     )
-    _emit_catalog(ctx, result, artifact_uri)
+    _emit_catalog(ctx, result, artifact_uri, run_tags)
     log.info("%s: trained run %s with %s (%d candidate%s, %d rows)", spec.name, run_id, chosen or "defaults",
              len(candidates), "s" if len(candidates) != 1 else "", len(X_train))
     return result
@@ -245,7 +247,7 @@ def _model_artifact_location(ctx: PublishContext, info: Any) -> str:
     return info.model_uri
 
 
-def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -> None:
+def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str, run_tags: dict[str, str]) -> None:
     """Tables and run facts now; the model entity and its lineage belong to the champion.
 
     This run's entity (hyperparameters, mlStore, lineage) is logged as the
@@ -286,5 +288,6 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -
         "trainingRows": result.train_rows,
         "datasetDigest": result.dataset_digest,
         "lastTrainedAt": now_iso(),
+        **provenance.catalog_properties(run_tags),
     }))
     ctx.emit(*events)
