@@ -213,6 +213,15 @@ def with_rollback(markdown: str, section: str) -> str:
     return head + section
 
 
+def with_copy_note(markdown: str, name: str, version: str, origin: str) -> str:
+    """The card of a version copied from another environment: the card as validated there, under a
+    line saying which version of this registry it is and where it came from (``env:model/version``)."""
+    title, _, rest = markdown.partition("\n")
+    note = (f"**Copied:** this is {esc(name)} v{esc(version)}, a copy of {esc(origin)}; the card below "
+            "was written where that version was trained and validated.")
+    return f"{title}\n\n{note}\n{rest}"
+
+
 def render_html(markdown: str, title: str) -> str:
     """A standalone HTML page of the card. Raw HTML in the markdown stays text (``html: False``)."""
     from markdown_it import MarkdownIt

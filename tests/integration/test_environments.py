@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -71,8 +72,9 @@ def _upstream(catalog: LocalCatalog, fqn: str) -> set[str]:
 
 
 def _staging_names(entity: dict, lineage: dict) -> list[str]:
-    """Fields of the target's entity or lineage naming staging's things (copiedFrom names the source on purpose)."""
-    dump = json.dumps([entity, lineage])
+    """Fields of the target's entity or lineage naming staging's things (copiedFrom names the source on
+    purpose; so does the description, the model card as validated in staging, under its copy note)."""
+    dump = json.dumps([{k: v for k, v in entity.items() if k not in ("description", "changeDescription")}, lineage])
     found = re.finditer(r'"(\w+)": "([^"]*(?:stg_|_staging|-staging)[^"]*)"', dump)
     return [m.group(0) for m in found if m.group(1) != "copiedFrom"]
 
@@ -166,6 +168,13 @@ def test_copy_in_a_shared_registry_keeps_lineage_and_is_idempotent(envs, capsys)
     assert cli("promote", NAME, "--version", "1", "--env", "preprod") == EXIT_OK
     entity = catalog.find_model(f"pre_{NAME}")
     assert entity["extension"]["championVersion"] == "1"
+    # the model card came along: staging's card (the evidence of its validation) under a copy note,
+    # with preprod's rollback section
+    source_card = Path(client.download_artifacts(source.run_id, "model_card/model_card.md")).read_text()
+    title = source_card.partition("\n")[0]
+    card = entity["description"]
+    assert card.startswith(title + "\n\n**Copied:** this is pre_" + NAME + " v1, a copy of staging:stg_" + NAME)
+    assert f"mlpublish promote pre_{NAME} --version N" in card
     assert _staging_names(entity, catalog.lineage(entity["fullyQualifiedName"])) == []
     assert _models(f"sqlite:///{root / 'prod-mlflow.db'}") == []
 
