@@ -119,8 +119,22 @@ def _setup_logging(quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if getattr(args, "env", None):
-        os.environ["MLPUBLISH_ENV"] = args.env  # one way to choose: every spec load and registry lookup reads it
+    if not getattr(args, "env", None):
+        return _main(args)
+    # one way to choose: every spec load and registry lookup reads MLPUBLISH_ENV. Restored afterwards,
+    # so a caller running several commands in one process (tests, notebooks) does not inherit it.
+    before = os.environ.get("MLPUBLISH_ENV")
+    os.environ["MLPUBLISH_ENV"] = args.env
+    try:
+        return _main(args)
+    finally:
+        if before is None:
+            os.environ.pop("MLPUBLISH_ENV", None)
+        else:
+            os.environ["MLPUBLISH_ENV"] = before
+
+
+def _main(args: argparse.Namespace) -> int:
     _setup_logging(args.quiet)
     from mlpublish.errors import GateFailed, MlpublishError
     from mlpublish.redact import scrub
@@ -331,6 +345,11 @@ def _copy(args: argparse.Namespace) -> int:
     result = copy_version(args.name, environment_named(args.from_env), environment_named(target),
                           args.version, args.as_alias)
     print(result.reason)
+    if result.promotion is not None:  # --as champion: a promotion like any other, notified as such
+        from mlpublish.copy_version import registry_for
+
+        reg = registry_for(environment_named(target))
+        _notify(lambda src, om: [_move_notification(reg, result.promotion, src, om)], None)
     return EXIT_OK
 
 

@@ -61,6 +61,7 @@ class CopyResult:
     alias: str
     copy_run_id: str
     same_registry: bool
+    promotion: Any = None  # the PromoteResult of --as champion
 
     @property
     def reason(self) -> str:
@@ -133,8 +134,10 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
     if alias == CHAMPION:
         from mlpublish.steps.promote import promote_version
 
-        promote_version(dst_reg, catalog, dst_name, new_version, reason=f"copied from {origin}")
-    result = CopyResult(origin, dst_name, new_version, created, alias, copy_run_id, same_registry)
+        promotion = promote_version(dst_reg, catalog, dst_name, new_version, reason=f"copied from {origin}")
+    else:
+        promotion = None
+    result = CopyResult(origin, dst_name, new_version, created, alias, copy_run_id, same_registry, promotion)
     log.info("%s", result.reason)
     return result
 
