@@ -396,3 +396,23 @@ def test_specs_and_dags_are_mounted_read_only_where_the_services_look(services):
             assert mounts.get("./specs") == [env["MLPUBLISH_SPECS_DIR"], "ro"], name
         if "AIRFLOW__CORE__DAGS_FOLDER" in env:
             assert mounts.get("./dags") == [env["AIRFLOW__CORE__DAGS_FOLDER"], "ro"], name
+
+
+def test_airflow_connections_name_the_servers_dagster_is_given(services, env_example, monkeypatch):
+    """The compose's connection URIs, read by the operators' own hooks, give what Dagster's prod resources get."""
+    pytest.importorskip("airflow")
+    from mlpublish_airflow.hooks import MlflowHook, OpenMetadataHook
+
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2ln-_"
+    values = {**env_example, "OPENMETADATA_JWT_TOKEN": token}
+    airflow = {k: interpolate(v, values) for k, v in environment(services["airflow-worker"]).items()}
+    dagster = {k: interpolate(v, values) for k, v in environment(services["dagster-code"]).items()}
+    for key in ("AIRFLOW_CONN_MLFLOW_DEFAULT", "AIRFLOW_CONN_OPENMETADATA_DEFAULT"):
+        monkeypatch.setenv(key, airflow[key])
+    settings = OpenMetadataHook().settings()
+    assert (settings.host_port, settings.jwt_token) == (dagster["OPENMETADATA_HOST_PORT"], token)
+    assert MlflowHook().tracking_uri() == dagster["MLFLOW_TRACKING_URI"]
+    # without a token yet: no JWT at all (the server refuses, the events wait in the outbox)
+    monkeypatch.setenv("AIRFLOW_CONN_OPENMETADATA_DEFAULT",
+                       interpolate(environment(services["airflow-worker"])["AIRFLOW_CONN_OPENMETADATA_DEFAULT"], env_example))
+    assert OpenMetadataHook().settings().jwt_token is None
