@@ -179,6 +179,7 @@ def _run(args: argparse.Namespace) -> int:
         pipeline = {"name": args.pipeline_name, "runId": args.pipeline_run_id or ""}
     result = run_chain(spec, pipeline=pipeline)
     print(json.dumps(result.to_json(), indent=2) if args.json else chain_summary(result))
+    _notify(lambda src, om: _chain_notifications(spec, result, src, om), pipeline)
     rejected = result.status != "PASSED" or (not result.promotion.promoted and result.promotion.mode != "manual")
     return EXIT_REJECTED if rejected else EXIT_OK
 
@@ -226,7 +227,44 @@ def _move(args: argparse.Namespace) -> int:
     else:
         result = rollback_champion(reg, catalog, args.name)
     print(result.reason)
+    _notify(lambda src, om: [_move_notification(reg, result, src, om)], None)
     return EXIT_OK
+
+
+def _notify(build: Any, pipeline: dict[str, str] | None) -> None:
+    """Send the notifications of what just happened; a failure to notify never changes the exit code."""
+    from mlpublish.config import OpenMetadataSettings
+    from mlpublish.notify import NotifySettings, Source, notify
+    from mlpublish.notify.sinks import NotifyConfigError
+    from mlpublish.redact import scrub
+
+    try:
+        settings = NotifySettings.from_env()
+        if not settings.sinks():
+            return
+        om = OpenMetadataSettings.from_env()
+        source = Source(orchestrator="cli", name=(pipeline or {}).get("name"), run_id=(pipeline or {}).get("runId"))
+        notify(build(source, om.host_port if om else None), settings)
+    except NotifyConfigError as exc:
+        logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(str(exc)))
+    except Exception as exc:  # building the message failed (registry gone...): the step's outcome stands
+        logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}"))
+
+
+def _chain_notifications(spec: Any, result: Any, source: Any, om_host: str | None) -> list[Any]:
+    from mlpublish import config
+    from mlpublish.notify import chain_notifications
+
+    return chain_notifications(result, source=source, tracking_uri=config.tracking_uri(spec.mlflow.trackingUri),
+                               catalog_fqn=spec.fqn, openmetadata_host_port=om_host)
+
+
+def _move_notification(reg: Any, result: Any, source: Any, om_host: str | None) -> Any:
+    from mlpublish.notify import move_notification
+    from mlpublish.steps.register import CATALOG_FQN_TAG
+
+    fqn = reg.model_tags(result.model_name).get(CATALOG_FQN_TAG)
+    return move_notification(reg, result, source=source, catalog_fqn=fqn, openmetadata_host_port=om_host)
 
 
 def _catalog(args: argparse.Namespace) -> int:

@@ -95,6 +95,9 @@ class DataSpec(_Model):
     trainingTable: str = Field(pattern=IDENT_PATTERN)
     keyColumns: list[str] = []
     predictionsTable: str | None = Field(default=None, pattern=IDENT_PATTERN)
+    timeColumn: str | None = Field(default=None, pattern=IDENT_PATTERN,
+                                   description="Date or timestamp column of the training table: the model card "
+                                               "records the time range of the rows trained on.")
 
     @field_validator("keyColumns")
     @classmethod
@@ -340,6 +343,8 @@ class Spec(_Model):
         for i, col in enumerate(self.data.keyColumns):
             if col in names or col == self.target:
                 out.append((("data", "keyColumns", i), f"key column {col!r} is also a feature or the target"))
+        if self.data.timeColumn and self.data.timeColumn == self.target:
+            out.append((("data", "timeColumn"), f"time column {self.data.timeColumn!r} is the target"))
         for i, h in enumerate(self.mlHyperParameters):
             if h.name in self.training.candidates:
                 out.append((("mlHyperParameters", i, "name"),

@@ -13,13 +13,14 @@ import logging
 from typing import Any
 
 from mlpublish.catalog import publish
-from mlpublish.catalog.events import RecordAliasChange, SetModelProperties
+from mlpublish.catalog.events import RecordAliasChange, SetModelProperties, UpsertMlModel
 from mlpublish.context import PublishContext
 from mlpublish.errors import CatalogUnavailable, GateFailed, NotFound, RegistryConflict
 from mlpublish.gates import beats_champion
 from mlpublish.redact import scrub
 from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, now_iso
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
+from mlpublish.steps.card import champion_card
 from mlpublish.steps.evaluate import evaluate_champion
 from mlpublish.steps.register import CATALOG_FQN_TAG
 
@@ -96,10 +97,23 @@ def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
             return []
         path = reg.client.download_artifacts(mv.run_id, CATALOG_EVENTS_ARTIFACT)
         with open(path) as fh:
-            return parse_events(json.load(fh))
+            events = parse_events(json.load(fh))
     except Exception as exc:
         raise CatalogUnavailable(scrub(f"cannot read the catalog entity of {mv.name} v{mv.version} "
                                        f"(run {mv.run_id}, {CATALOG_EVENTS_ARTIFACT}): {exc}")) from exc
+    return with_card(events, champion_card(reg, mv))
+
+
+def with_card(events: list[Any], card: str | None) -> list[Any]:
+    """The entity events with the champion's model card as the MlModel description.
+
+    The card rides in the entity itself (not a separate event), so a replayed outbox
+    asserts one description per entity and the sinks' description handling applies.
+    """
+    if card is None:
+        return events
+    return [UpsertMlModel(fqn=e.fqn, entity={**e.entity, "description": card}) if isinstance(e, UpsertMlModel) else e
+            for e in events]
 
 
 def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult,
