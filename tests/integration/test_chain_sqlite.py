@@ -251,6 +251,17 @@ def test_check_command_validates_without_writing(workspace, capsys):
     assert not workspace.catalog_path.exists()
 
 
+def test_check_warns_about_sources_it_cannot_check_in_another_database(workspace, monkeypatch, capsys, caplog):
+    """A source FQN under the warehouse's service but another database (e.g. the SQLite names against a
+    PostgreSQL warehouse) cannot be checked through this connection: said, not silently skipped."""
+    monkeypatch.setenv("WAREHOUSE_DATABASE", "analytics")
+    spec = workspace.spec()
+    assert run_cli("check", str(spec)) == EXIT_OK
+    unchecked = [r.getMessage() for r in caplog.records if "is not checked" in r.getMessage()]
+    assert len(unchecked) == 6 and "warehouse.analytics.main.orders is not checked: this warehouse connection " \
+        "is warehouse.main" in unchecked[0]
+
+
 def test_unreachable_tracking_server_is_a_clear_error_without_secrets(workspace, monkeypatch, capsys):
     from .mlflow_server import free_port
 
