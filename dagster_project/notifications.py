@@ -13,6 +13,7 @@ Settings: the ``MLPUBLISH_NOTIFY_*`` environment of the daemon (sensors run ther
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import Any
@@ -34,6 +35,8 @@ log = logging.getLogger("mlpublish.notify")
 DAGSTER_URL_VAR = "MLPUBLISH_NOTIFY_DAGSTER_URL"
 SUCCESS_SENSOR = "mlpublish_publish_notifications"
 FAILURE_SENSOR = "mlpublish_publish_failure_notifications"
+SENSOR_BUDGET_SECONDS = 40.0  # under Dagster's 60 s limit of a sensor call, with one sink timeout to spare
+SENSOR_SINK_TIMEOUT = 10.0
 
 
 def _value(entry: Any) -> Any:
@@ -146,7 +149,10 @@ def _sensor_body(refs: dict[str, SpecRef]) -> Any:
             notifications = run_notifications(context.instance, run, ref)
             if not notifications:
                 return SkipReason(f"run {run.run_id} has no gate outcome (it stopped before validation)")
-            deliveries = notify(notifications, settings)
+            # Dagster gives a sensor call 60 s and moves the cursor only when it returns: a hanging sink
+            # must not make the tick fail (the next tick would send the same run's notifications again).
+            settings = dataclasses.replace(settings, timeout=min(settings.timeout, SENSOR_SINK_TIMEOUT))
+            deliveries = notify(notifications, settings, budget_seconds=SENSOR_BUDGET_SECONDS)
         except Exception as exc:  # never retry a whole sensor tick: log and move the cursor on
             message = scrub(f"notifications of run {run.run_id} not sent: {type(exc).__name__}: {exc}")
             context.log.warning(message)

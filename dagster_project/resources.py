@@ -54,13 +54,15 @@ class MlflowResource(ConfigurableResource):
 
 
 class WarehouseResource(ConfigurableResource):
-    """The warehouse the feature tables live in. ``url`` set: it replaces every spec's ``data.connection``."""
+    """The warehouse the feature tables live in. ``url`` set: it replaces every spec's ``data.connection``
+    (except where the spec's environment names its own warehouse)."""
 
     url: Optional[str] = None  # None: the spec's data.connection (the demo spec reads ${WAREHOUSE_URL})
 
     def apply(self, spec: Any) -> Any:
-        if not self.url:
-            return spec
+        env = spec.environment
+        if not self.url or (env is not None and env.settings.warehouse.connection):
+            return spec  # an environment's own warehouse wins, as its own tracking server does
         return spec.model_copy(update={"data": spec.data.model_copy(update={"connection": self.url})})
 
 

@@ -233,7 +233,8 @@ def _environment() -> Any:
 def _name(name: str) -> str:
     """A model name as the environment's registry and catalog know it (its prefix added)."""
     env = _environment()
-    return env.registered_name(name) if env is not None and "." not in name else name
+    # "churn" and "dev_churn" (as printed by commands and cards) both mean the environment's model
+    return env.registered_name(env.base_name(name)) if env is not None and "." not in name else name
 
 
 def _registry() -> Any:
@@ -294,7 +295,8 @@ def _move(args: argparse.Namespace) -> int:
     else:
         result = rollback_champion(reg, catalog, name)
     print(result.reason)
-    _notify(lambda src, om: [_move_notification(reg, result, src, om)], None)
+    if result.champion_before != result.champion_after:  # a re-run that moved nothing notifies nothing
+        _notify(lambda src, om: [_move_notification(reg, result, src, om)], None)
     return EXIT_OK
 
 
@@ -345,7 +347,8 @@ def _copy(args: argparse.Namespace) -> int:
     result = copy_version(args.name, environment_named(args.from_env), environment_named(target),
                           args.version, args.as_alias)
     print(result.reason)
-    if result.promotion is not None:  # --as champion: a promotion like any other, notified as such
+    promotion = result.promotion
+    if promotion is not None and promotion.champion_before != promotion.champion_after:  # --as champion
         from mlpublish.copy_version import registry_for
 
         reg = registry_for(environment_named(target))
@@ -366,9 +369,12 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    catalog = _open_catalog()
     if args.catalog_command == "sync":
-        return _catalog_sync(catalog, args)
+        env = _environment()
+        if env is not None:  # sync writes the outbox and the catalog server
+            env.require_writable("sync the catalog")
+        return _catalog_sync(_open_catalog(), args)
+    catalog = _open_catalog()
     entity = catalog.find_model(_name(args.name))
     fqn = entity["fullyQualifiedName"]
     if args.catalog_command == "show":

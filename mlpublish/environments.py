@@ -107,7 +107,12 @@ class Environment:
     def registry_uri(self) -> str:
         from mlpublish import config
 
-        return self.settings.mlflow.registryUri or config.registry_uri(self.tracking_uri())
+        m = self.settings.mlflow
+        if m.registryUri:
+            return m.registryUri
+        # an environment with its own tracking server keeps its registry there: a deployment-wide
+        # MLFLOW_REGISTRY_URI (another environment's registry, perhaps) must not capture its versions
+        return m.trackingUri if m.trackingUri else config.registry_uri(self.tracking_uri())
 
     def require_writable(self, what: str) -> None:
         """Refuse a write before anything is written."""
@@ -124,7 +129,10 @@ class Environment:
             out["name"] = s.modelNamePrefix + raw["name"]
         if s.serviceName:
             out["serviceName"] = s.serviceName
-        out = _merge_section(out, "mlflow", s.mlflow.model_dump(exclude_none=True))
+        mlflow = s.mlflow.model_dump(exclude_none=True)
+        if s.mlflow.trackingUri and not s.mlflow.registryUri:  # see registry_uri
+            mlflow["registryUri"] = s.mlflow.trackingUri
+        out = _merge_section(out, "mlflow", mlflow)
         out = _merge_section(out, "catalog", s.catalog.model_dump(exclude_none=True))
         data = s.warehouse.model_dump(exclude_none=True)
         old_service = (raw.get("data") or {}).get("service", "warehouse") if isinstance(raw.get("data"), dict) else None

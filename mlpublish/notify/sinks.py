@@ -30,6 +30,8 @@ log = logging.getLogger("mlpublish.notify")
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_DELAY = 2.0
 DEFAULT_TIMEOUT = 10.0
+MAX_SECONDS = 300.0  # upper bound of TIMEOUT and RETRY_DELAY
+MAX_BOUNDS = {"RETRIES": 10, "SMTP_PORT": 65535}
 USER_AGENT = "mlpublish-notify/1"
 
 
@@ -89,15 +91,24 @@ class NotifySettings:
             except ValueError:
                 raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}={raw!r}: expected "
                                         f"{'an integer' if kind is int else 'a number'}") from None
-            if value < 0:
-                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}={raw!r}: must not be negative")
+            # a sender waits for these (the CLI, an Airflow callback, a Dagster sensor): keep them bounded
+            upper = MAX_BOUNDS.get(name, MAX_SECONDS)
+            if not 0 <= value <= upper:  # also refuses nan and inf
+                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}={raw!r}: expected 0 to {upper}")
             return value
 
         for name in ("SLACK_URL", "WEBHOOK_URL"):
             url = get(name)
-            if url and urlsplit(url).scheme not in ("http", "https"):
-                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}: expected an http(s) URL, got scheme "
-                                        f"{urlsplit(url).scheme or 'none'!r}")
+            if not url:
+                continue
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}: expected an http(s) URL with a host, got scheme "
+                                        f"{parts.scheme or 'none'!r}")
+            try:
+                parts.port  # noqa: B018 (urllib raises ValueError for a bad port only when asked)
+            except ValueError:
+                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}: the URL's port is not a number from 0 to 65535") from None
         events = frozenset(e.strip() for e in (get("EVENTS") or ",".join(EVENTS)).split(",") if e.strip())
         if not events <= set(EVENTS):
             raise NotifyConfigError(f"MLPUBLISH_NOTIFY_EVENTS: unknown event(s) {sorted(events - set(EVENTS))}; "
@@ -238,12 +249,22 @@ class Delivery:
 
 
 def deliver(n: Notification, sinks: list[Any], *, retries: int = DEFAULT_RETRIES,
-            retry_delay: float = DEFAULT_RETRY_DELAY, sleep: Any = time.sleep) -> list[Delivery]:
-    """Send ``n`` to every sink; never raises. Returns one Delivery per sink (for callers and tests)."""
+            retry_delay: float = DEFAULT_RETRY_DELAY, sleep: Any = time.sleep,
+            deadline: float | None = None) -> list[Delivery]:
+    """Send ``n`` to every sink; never raises. Returns one Delivery per sink (for callers and tests).
+
+    ``deadline`` (a ``time.monotonic()`` value): no attempt starts and no retry waits past it, so a
+    caller with a time limit (a Dagster sensor tick) returns in time even when a sink hangs."""
     out = []
     for sink in sinks:
         attempt, error = 0, ""
         while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                error = error or "no time left for this sender (another sink was slow)"
+                log.warning("notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
+                            n.event, n.outcome, n.model, sink.kind, sink.target, attempt, error)
+                out.append(Delivery(sink.kind, sink.target, False, attempt, error))
+                break
             attempt += 1
             try:
                 sink.send(n)
@@ -260,14 +281,19 @@ def deliver(n: Notification, sinks: list[Any], *, retries: int = DEFAULT_RETRIES
                     out.append(Delivery(sink.kind, sink.target, False, attempt, error))
                     break
                 delay = retry_delay * 2 ** (attempt - 1)
+                if deadline is not None:
+                    delay = min(delay, max(0.0, deadline - time.monotonic()))
                 log.info("notification to %s sink %s failed (attempt %d of %d: %s); retrying in %.1fs",
                          sink.kind, sink.target, attempt, retries + 1, error, delay)
                 sleep(delay)
     return out
 
 
-def notify(notifications: Notification | list[Notification], settings: NotifySettings | None = None) -> list[Delivery]:
-    """Send each notification to every configured sink (none configured: nothing happens). Never raises."""
+def notify(notifications: Notification | list[Notification], settings: NotifySettings | None = None,
+           *, budget_seconds: float | None = None) -> list[Delivery]:
+    """Send each notification to every configured sink (none configured: nothing happens). Never raises.
+    ``budget_seconds`` bounds the whole call (see :func:`deliver`)."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     items = notifications if isinstance(notifications, list) else [notifications]
     try:
         settings = settings or NotifySettings.from_env()
@@ -279,5 +305,5 @@ def notify(notifications: Notification | list[Notification], settings: NotifySet
     for n in items:
         if not sinks or n.event not in settings.events:
             continue
-        out += deliver(n, sinks, retries=settings.retries, retry_delay=settings.retry_delay)
+        out += deliver(n, sinks, retries=settings.retries, retry_delay=settings.retry_delay, deadline=deadline)
     return out

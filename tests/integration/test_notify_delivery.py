@@ -109,3 +109,27 @@ def test_malformed_setting_is_a_warning_not_an_error(caplog, monkeypatch):
     monkeypatch.setenv("MLPUBLISH_NOTIFY_RETRIES", "many")
     assert notify(sample()) == []
     assert "notifications not sent: MLPUBLISH_NOTIFY_RETRIES='many': expected an integer" in caplog.text
+
+
+def test_a_time_budget_bounds_a_sender_when_a_sink_hangs(caplog):
+    """A Dagster sensor call has 60 s: with a budget, a sink that never answers uses it up and the
+    later sinks are reported as not sent instead of the call running past the limit."""
+    import socket
+
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(8)  # connections are queued by the kernel and never answered
+    try:
+        with SmtpReceiver() as smtp:
+            settings = NotifySettings.from_env({
+                **env_for(None, smtp), "MLPUBLISH_NOTIFY_RETRIES": "5", "MLPUBLISH_NOTIFY_RETRY_DELAY": "0.2",
+                "MLPUBLISH_NOTIFY_TIMEOUT": "0.5",
+                "MLPUBLISH_NOTIFY_SLACK_URL": f"http://127.0.0.1:{hanging.getsockname()[1]}{SLACK_PATH}"})
+            deliveries = notify(sample(), settings, budget_seconds=1.0)
+            assert [(d.kind, d.sent) for d in deliveries] == [("slack", False), ("smtp", False)]
+            assert 1 <= deliveries[0].attempts < 6  # the budget, not the 6 allowed attempts, ended it
+            assert deliveries[1].attempts == 0 and "no time left" in deliveries[1].error
+            assert smtp.messages == []
+    finally:
+        hanging.close()
+    assert_no_secret(caplog.text)

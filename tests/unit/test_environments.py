@@ -182,3 +182,41 @@ def test_code_version_is_the_spec_repositorys_commit(tmp_path: Path, monkeypatch
     assert catalog_properties(tags) == {"codeVersion": f"{sha}-dirty"}
     monkeypatch.setenv("MLPUBLISH_GIT_SHA", "0123456789abcdef0123456789abcdef01234567")
     assert run_tags(load_spec(path))["mlflow.source.git.commit"] == "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_an_environment_with_its_own_tracking_server_keeps_its_registry_there(
+        specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment-wide MLFLOW_REGISTRY_URI (perhaps another environment's registry) must not capture dev's versions."""
+    from mlpublish.environments import environment_named
+
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "sqlite:///deployment-registry.db")
+    dev = load_spec(specs / "churn.yaml", env="dev")
+    assert dev.mlflow.registryUri == "sqlite:///dev-mlflow.db"
+    assert environment_named("dev", specs).registry_uri() == "sqlite:///dev-mlflow.db"
+    assert environment_named("prod", specs).registry_uri() == "sqlite:///prod-registry.db"  # its own, explicit
+
+
+def test_cli_names_and_catalog_sync_in_an_environment(specs: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from mlpublish import cli
+
+    monkeypatch.chdir(specs)
+    monkeypatch.setenv("MLPUBLISH_ENV", "dev")
+    # commands and cards print the prefixed name: both spellings mean the same model
+    assert cli._name("customer_churn_predictor") == cli._name("dev_customer_churn_predictor") \
+        == "dev_customer_churn_predictor"
+    # a readOnly environment refuses a sync (it writes the outbox and the server) before touching anything
+    assert cli.main(["-q", "catalog", "sync", "--env", "prod", "--retry-failed"]) == cli.EXIT_ERROR
+    assert "'prod' is readOnly" in capsys.readouterr().err
+    assert sorted(p.name for p in specs.iterdir()) == ["churn.yaml", "environments.yaml"]
+
+
+def test_dagster_warehouse_resource_fills_only_what_the_environment_leaves_open(
+        specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("dagster")
+    from mlpublish_dagster.resources import WarehouseResource
+
+    resource = WarehouseResource(url="postgresql://deployment/warehouse")
+    dev = resource.apply(load_spec(specs / "churn.yaml", env="dev"))
+    assert dev.data.connection == "sqlite:///dev-warehouse.db"  # the environment names its warehouse
+    prod = resource.apply(load_spec(specs / "churn.yaml", env="prod"))
+    assert prod.data.connection == "postgresql://deployment/warehouse"  # prod names none: the deployment's

@@ -148,7 +148,14 @@ def test_settings_from_environment():
 
 @pytest.mark.parametrize("env, message", [
     ({"MLPUBLISH_NOTIFY_RETRIES": "three"}, "MLPUBLISH_NOTIFY_RETRIES='three': expected an integer"),
-    ({"MLPUBLISH_NOTIFY_RETRY_DELAY": "-1"}, "MLPUBLISH_NOTIFY_RETRY_DELAY='-1': must not be negative"),
+    ({"MLPUBLISH_NOTIFY_RETRY_DELAY": "-1"}, "MLPUBLISH_NOTIFY_RETRY_DELAY='-1': expected 0 to 300"),
+    ({"MLPUBLISH_NOTIFY_RETRY_DELAY": "inf"}, "MLPUBLISH_NOTIFY_RETRY_DELAY='inf': expected 0 to 300"),
+    ({"MLPUBLISH_NOTIFY_TIMEOUT": "nan"}, "MLPUBLISH_NOTIFY_TIMEOUT='nan': expected 0 to 300"),
+    ({"MLPUBLISH_NOTIFY_RETRIES": "1000"}, "MLPUBLISH_NOTIFY_RETRIES='1000': expected 0 to 10"),
+    ({"MLPUBLISH_NOTIFY_SLACK_URL": "https://hooks.local:99x/T/B/" + PASSWORD},
+     "MLPUBLISH_NOTIFY_SLACK_URL: the URL's port is not a number"),
+    ({"MLPUBLISH_NOTIFY_SMTP_HOST": "h", "MLPUBLISH_NOTIFY_SMTP_FROM": "a@x", "MLPUBLISH_NOTIFY_SMTP_TO": "b@x",
+      "MLPUBLISH_NOTIFY_SMTP_PORT": "99999"}, "MLPUBLISH_NOTIFY_SMTP_PORT='99999': expected 0 to 65535"),
     ({"MLPUBLISH_NOTIFY_WEBHOOK_URL": "hooks.local/x"}, "MLPUBLISH_NOTIFY_WEBHOOK_URL: expected an http(s) URL"),
     ({"MLPUBLISH_NOTIFY_EVENTS": "gate,deploy"}, "MLPUBLISH_NOTIFY_EVENTS: unknown event(s) ['deploy']"),
     ({"MLPUBLISH_NOTIFY_SMTP_HOST": "h"}, "MLPUBLISH_NOTIFY_SMTP_FROM and MLPUBLISH_NOTIFY_SMTP_TO"),
