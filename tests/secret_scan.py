@@ -60,15 +60,19 @@ class SecretScan:
     def __init__(self) -> None:
         self.sources = 0
         self.leaks: list[tuple[str, str]] = []  # (where, kind)
+        self.seen: set[tuple[str, str]] = set()  # a later phase's report repeats the earlier phases' sections
 
     def report(self, report: pytest.TestReport) -> None:
         texts = list(report.sections)
         if report.failed and report.longrepr is not None:
             texts.append(("failure report", str(report.longrepr)))
         for name, text in texts:
+            if (report.nodeid, name) in self.seen:
+                continue
+            self.seen.add((report.nodeid, name))
             self.sources += 1
             for kind in sorted(kinds_in(text)):
-                self.leaks.append((f"{report.nodeid} [{report.when}: {name}]", kind))
+                self.leaks.append((f"{report.nodeid} [{name}]", kind))
 
     def scan_folder(self, root: Path) -> None:
         for folder, _, files in os.walk(root):
