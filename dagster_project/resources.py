@@ -50,7 +50,7 @@ class MlflowResource(ConfigurableResource):
 
         spec = self.apply(spec)
         uri = config.tracking_uri(spec.mlflow.trackingUri)
-        return Registry(uri, config.registry_uri(uri))
+        return Registry(uri, spec.mlflow.registryUri or config.registry_uri(uri))
 
 
 class WarehouseResource(ConfigurableResource):
@@ -84,7 +84,8 @@ class CatalogResource(ConfigurableResource):
     def open(self, spec: Any) -> Any:
         from mlpublish.catalog import open_catalog
 
-        return open_catalog(spec.catalog.url or self.path, openmetadata=self.settings())
+        return open_catalog(spec.catalog.url or self.path, openmetadata=self.settings(),
+                            pipeline_service=spec.catalog.pipelineService)
 
     def link(self, fqn: str) -> str | None:
         """Where a person reads the entity: the OpenMetadata UI page (no secret in it), else None."""

@@ -61,5 +61,9 @@ class CatalogUnavailable(MlpublishError):
     """The catalog cannot be reached or refused an update."""
 
 
+class ReadOnlyEnvironment(MlpublishError):
+    """A write was asked of an environment marked ``readOnly`` (refused before anything is written)."""
+
+
 class StepError(MlpublishError):
     """A step cannot run with the inputs it was given (for example, a missing earlier result)."""

@@ -89,6 +89,9 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
             for col in spec.data.keyColumns:
                 if col not in columns:
                     problems.append(("data.keyColumns", f"column {col!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+            if spec.data.timeColumn and spec.data.timeColumn not in columns:
+                problems.append(("data.timeColumn",
+                                 f"column {spec.data.timeColumn!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
         problems += _check_sources(spec, wh)
     if problems:
         raise SpecError(src, problems)

@@ -105,6 +105,9 @@ class DataSpec(_Model):
     trainingTable: str = Field(pattern=IDENT_PATTERN)
     keyColumns: list[str] = []
     predictionsTable: str | None = Field(default=None, pattern=IDENT_PATTERN)
+    timeColumn: str | None = Field(default=None, pattern=IDENT_PATTERN,
+                                   description="Date or timestamp column of the training table: the model card "
+                                               "records the time range of the rows trained on.")
 
     @field_validator("keyColumns")
     @classmethod
@@ -237,13 +240,17 @@ def check_location(v: str | None) -> str | None:
 
 class MlflowSpec(_Model):
     trackingUri: str | None = None
+    registryUri: str | None = Field(default=None, description="Default: MLFLOW_REGISTRY_URI, else the tracking URI.")
     experiment: str | None = None
 
-    _location = field_validator("trackingUri", "experiment")(classmethod(lambda cls, v: check_location(v)))
+    _location = field_validator("trackingUri", "registryUri", "experiment")(classmethod(lambda cls, v: check_location(v)))
 
 
 class CatalogSpec(_Model):
     url: str | None = None
+    pipelineService: str | None = Field(default=None, pattern=NAME_PATTERN,
+                                        description="OpenMetadata PipelineService of lineage edges "
+                                                    "(default: MLPUBLISH_CATALOG_PIPELINE_SERVICE).")
 
     _location = field_validator("url")(classmethod(lambda cls, v: check_location(v)))
 
@@ -335,12 +342,22 @@ class Spec(_Model):
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
 
-    # Where the spec came from; not a YAML field.
+    # Where the spec came from and the environment overlaid on it (mlpublish/environments.py); not YAML fields.
     _source_path: str = PrivateAttr(default="<memory>")
+    _environment: Any = PrivateAttr(default=None)
 
     @property
     def source_path(self) -> str:
         return self._source_path
+
+    @property
+    def environment(self) -> Any:
+        """The :class:`mlpublish.environments.Environment` this spec was loaded in, or None."""
+        return self._environment
+
+    @property
+    def environment_name(self) -> str | None:
+        return self._environment.name if self._environment is not None else None
 
     @field_validator("schedule")
     @classmethod
@@ -368,6 +385,8 @@ class Spec(_Model):
         for i, col in enumerate(self.data.keyColumns):
             if col in names or col == self.target:
                 out.append((("data", "keyColumns", i), f"key column {col!r} is also a feature or the target"))
+        if self.data.timeColumn and self.data.timeColumn == self.target:
+            out.append((("data", "timeColumn"), f"time column {self.data.timeColumn!r} is the target"))
         for i, h in enumerate(self.mlHyperParameters):
             if h.name in self.training.candidates:
                 out.append((("mlHyperParameters", i, "name"),
@@ -547,17 +566,20 @@ def _expanded_size(node: yaml.Node, where: str) -> int:
     return size(node)
 
 
-def _allowed_fields(loc: tuple) -> list[str]:
+def _allowed_fields(loc: tuple, root: type[BaseModel] | None = None) -> list[str]:
     """The field names allowed at the parent of ``loc`` (for 'unknown field' messages)."""
-    model: Any = Spec
+    model: Any = root or Spec
+    key_next = False  # the previous field was a dict of models: this part is a key, not a field
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or key_next:
+            key_next = False
             continue
         fields = getattr(model, "model_fields", {})
         info = next((f for n, f in fields.items() if n == part or f.alias == part), None)
         if info is None:
             return []
         ann = info.annotation
+        key_next = getattr(ann, "__origin__", None) is dict
         for cand in (ann, *getattr(ann, "__args__", ())):
             if isinstance(cand, type) and issubclass(cand, BaseModel):
                 model = cand
@@ -580,13 +602,14 @@ def _located(loc: tuple, lines: dict[tuple, int]) -> str:
     return _fmt_path(loc)
 
 
-def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[str, str]]:
+def _problems_from(exc: ValidationError, lines: dict[tuple, int],
+                   root: type[BaseModel] | None = None) -> list[tuple[str, str]]:
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         where = _located(loc, lines)
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_fields(loc)
+            allowed = _allowed_fields(loc, root)
             msg = f"unknown field {loc[-1]!r}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
         elif err["type"] == "missing":
             msg = "required field is missing"
@@ -599,14 +622,18 @@ def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[
     return problems
 
 
-def parse_spec(text: str, source: str = "<memory>") -> Spec:
-    """Parse spec text. Raises :class:`SpecError` listing every problem found."""
+def read_yaml_mapping(text: str, source: str, empty_hint: str,
+                      expand: bool = True) -> tuple[dict[str, Any], dict[tuple, int]]:
+    """Safely read a YAML mapping (size, alias and nesting limits; ``${VAR}`` expanded unless ``expand`` is False).
+
+    Returns the mapping and each field path's line; raises SpecError naming ``source``.
+    """
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
         raise SpecError(source, [("<root>", f"spec larger than {MAX_SPEC_BYTES} bytes: refused")])
     _guard_yaml(text, source)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is None:
-        raise SpecError(source, [("<root>", "the file is empty; expected a mapping with at least name, algorithm, target")])
+        raise SpecError(source, [("<root>", f"the file is empty; expected {empty_hint}")])
     _expanded_size(node, source)
     lines = _line_index(node)
     duplicates = _duplicate_keys(node)
@@ -629,9 +656,20 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
     if bad_keys:
         raise SpecError(source, [("<root>", f"field names must be strings, got {bad_keys!r}")])
     problems: list[tuple[str, str]] = []
-    expanded = _walk_expand(raw, (), problems)
+    expanded = _walk_expand(raw, (), problems) if expand else raw
     if problems:
         raise SpecError(source, problems)
+    return expanded, lines
+
+
+def parse_spec(text: str, source: str = "<memory>", environment: Any = None) -> Spec:
+    """Parse spec text, with ``environment`` (an :class:`mlpublish.environments.Environment`) overlaid.
+
+    Raises :class:`SpecError` listing every problem found.
+    """
+    expanded, lines = read_yaml_mapping(text, source, "a mapping with at least name, algorithm, target")
+    if environment is not None:
+        expanded = environment.overlay(expanded)
     try:
         spec = Spec.model_validate(expanded, context={"defer_consistency": True})
     except ValidationError as exc:
@@ -640,11 +678,15 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
     if cross:
         raise SpecError(source, [(_located(loc, lines), msg) for loc, msg in cross])
     spec._source_path = source
+    spec._environment = environment
     return spec
 
 
-def load_spec(path: str | os.PathLike[str]) -> Spec:
-    """Read and parse a spec file."""
+def load_spec(path: str | os.PathLike[str], env: str | None = None) -> Spec:
+    """Read and parse a spec file, in environment ``env`` (default ``MLPUBLISH_ENV``; none: the file as it is).
+
+    Every adapter loads specs through this function, so the CLI, Airflow and Dagster all get the environment.
+    """
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -659,4 +701,6 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         raise SpecError(str(p), [("<file>", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except OSError as exc:
         raise SpecError(str(p), [("<file>", f"cannot read: {exc.strerror or exc}")]) from None
-    return parse_spec(text, str(p))
+    from mlpublish.environments import select_environment
+
+    return parse_spec(text, str(p), select_environment(p.parent, env))

@@ -69,4 +69,7 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
     merged = _merge(raw, _literal(over))
-    return parse_spec(yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)")
+    merged_spec = parse_spec(yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)",
+                             environment=spec.environment)  # the same environment overlay as the file alone
+    merged_spec._source_path = spec.source_path  # the code version is the spec file's repository's
+    return merged_spec
