@@ -17,6 +17,10 @@ CANARIES: dict[str, str] = {
     "wrong openmetadata jwt": "eyJhbGciOiJIUzI1NiJ9.wrongjwt-mlpcanary-18d5b3c0.c2lnbmF0dXJl",
     "airflow connection password": "afpw-mlpcanary-2b9e4d17",
     "test secret": "hunter2-mlpcanary-0e7a6c35",
+    "database password": "dbpw-mlpcanary-61f0a9bc",
+    "webhook token": "hooktok-mlpcanary-5d2c8e91",
+    "slack webhook token": "slacktok-mlpcanary-c47a1f03",
+    "smtp password": "smtppw-mlpcanary-8e3b60d4",
 }
 
 WAREHOUSE_PASSWORD = CANARIES["warehouse password"]
@@ -26,3 +30,7 @@ OPENMETADATA_JWT = CANARIES["openmetadata jwt"]
 WRONG_OPENMETADATA_JWT = CANARIES["wrong openmetadata jwt"]
 AIRFLOW_CONNECTION_PASSWORD = CANARIES["airflow connection password"]
 TEST_SECRET = CANARIES["test secret"]
+DATABASE_PASSWORD = CANARIES["database password"]
+WEBHOOK_TOKEN = CANARIES["webhook token"]
+SLACK_WEBHOOK_TOKEN = CANARIES["slack webhook token"]
+SMTP_PASSWORD = CANARIES["smtp password"]
