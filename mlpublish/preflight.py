@@ -62,6 +62,13 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
     if n > spec.training.maxCandidates:
         problems.append(("training.candidates", f"{n} combinations exceed training.maxCandidates={spec.training.maxCandidates}"))
 
+    if spec.catalog.url:
+        from mlpublish.catalog import check_catalog_url
+
+        problem = check_catalog_url(spec.catalog.url)
+        if problem:
+            problems.append(("catalog.url", problem))
+
     wh = Warehouse.from_spec(spec.data)
     columns: dict[str, str] = {}
     reachable = False

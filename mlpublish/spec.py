@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -38,7 +39,13 @@ MAX_YAML_NODES = 100_000
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,127}$"
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-Scalar = str | int | float | bool | None
+# MLflow refuses param values past 6000 characters, and it would only say so after training started.
+MAX_SCALAR_CHARS = 1000
+Scalar = Annotated[str, StringConstraints(max_length=MAX_SCALAR_CHARS)] | int | float | bool | None
+# One part of a table FQN (<service>.<database>.<schema>.<table>): no quotes, spaces, ';', '/' or control characters.
+FQN_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}")
+# Estimator paths: public, ASCII Python names (no _private, no __dunder__, no look-alike letters).
+PUBLIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # OpenMetadata's FeatureSourceDataType and FeatureType enums.
 FeatureSourceDataType = Literal[
@@ -48,7 +55,8 @@ FeatureType = Literal["numerical", "categorical"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # NaN and infinity are refused: every comparison with NaN is false, so a NaN gate would never fail
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
 
 
 class FeatureSource(_Model):
@@ -64,6 +72,8 @@ class FeatureSource(_Model):
     def _four_parts(cls, v: str | None) -> str | None:
         if v is not None and (len(v.split(".")) != 4 or not all(v.split("."))):
             raise ValueError(f"expected <service>.<database>.<schema>.<table>, got {v!r}")
+        if v is not None and not all(FQN_PART.fullmatch(part) for part in v.split(".")):
+            raise ValueError("each part must be letters, digits, '_' or '-' (no quotes, spaces, ';' or '/')")
         return v
 
 
@@ -103,7 +113,7 @@ class DataSpec(_Model):
     @classmethod
     def _idents(cls, v: list[str]) -> list[str]:
         for col in v:
-            if not re.match(IDENT_PATTERN, col):
+            if not re.fullmatch(IDENT_PATTERN[1:-1], col):  # fullmatch: '$' would accept a trailing newline
                 raise ValueError(f"column name {col!r} must match {IDENT_PATTERN}")
         return v
 
@@ -134,6 +144,9 @@ class Training(_Model):
     def _dotted(cls, v: str) -> str:
         if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$", v):
             raise ValueError("expected a dotted path such as sklearn.ensemble.RandomForestClassifier or pkg.mod:train")
+        # the import rules' syntax part, checked at load so DAG files and code locations refuse it too
+        if not all(PUBLIC_NAME.fullmatch(part) for part in re.split(r"[.:]", v)):
+            raise ValueError(f"{v!r}: every part must be a public Python name (no leading underscore)")
         return v
 
     @field_validator("positiveLabel", mode="before")
@@ -148,7 +161,7 @@ class Training(_Model):
     @classmethod
     def _grid(cls, v: dict[str, list[Scalar]]) -> dict[str, list[Scalar]]:
         for key, values in v.items():
-            if not re.match(IDENT_PATTERN, key):
+            if not re.fullmatch(IDENT_PATTERN[1:-1], key):
                 raise ValueError(f"parameter name {key!r} must match {IDENT_PATTERN}")
             if not values:
                 raise ValueError(f"candidates.{key} is empty: give at least one value")
@@ -214,10 +227,23 @@ class Promotion(_Model):
     mode: Literal["auto", "manual"] = "auto"
 
 
+def check_location(v: str | None) -> str | None:
+    """A store location or experiment name: no control characters, no '..' path segment."""
+    if v is None:
+        return v
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise ValueError("contains a control character (newline, NUL...)")
+    if ".." in re.split(r"[/\\]", v):
+        raise ValueError("must not contain '..' path segments: give an absolute path or one below the working directory")
+    return v
+
+
 class MlflowSpec(_Model):
     trackingUri: str | None = None
     registryUri: str | None = Field(default=None, description="Default: MLFLOW_REGISTRY_URI, else the tracking URI.")
     experiment: str | None = None
+
+    _location = field_validator("trackingUri", "registryUri", "experiment")(classmethod(lambda cls, v: check_location(v)))
 
 
 class CatalogSpec(_Model):
@@ -225,6 +251,8 @@ class CatalogSpec(_Model):
     pipelineService: str | None = Field(default=None, pattern=NAME_PATTERN,
                                         description="OpenMetadata PipelineService of lineage edges "
                                                     "(default: MLPUBLISH_CATALOG_PIPELINE_SERVICE).")
+
+    _location = field_validator("url")(classmethod(lambda cls, v: check_location(v)))
 
 
 def check_cron(v: str | None) -> str | None:
@@ -446,6 +474,45 @@ def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> d
     return out
 
 
+def _duplicate_keys(node: yaml.Node, path: tuple = ()) -> list[tuple[str, str]]:
+    """PyYAML keeps the last of two equal keys without a word: a silent override, so it is refused."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, val in node.value:
+            k = key.value if isinstance(key, yaml.ScalarNode) else None
+            if k is not None and k != "<<":
+                line = key.start_mark.line + 1
+                if k in first:
+                    out.append((f"{_fmt_path(path + (k,))} (line {line})",
+                                f"duplicate key {k!r} (first at line {first[k]}): YAML would silently keep the last"))
+                else:
+                    first[k] = line
+            if len(path) < MAX_YAML_DEPTH:
+                out += _duplicate_keys(val, path + ((k,) if k is not None else ()))
+    elif isinstance(node, yaml.SequenceNode) and len(path) < MAX_YAML_DEPTH:
+        for i, val in enumerate(node.value):
+            out += _duplicate_keys(val, path + (i,))
+    return out
+
+
+def _field_at(node: yaml.Node, mark: Any, path: tuple = ()) -> str:
+    """The field whose value starts at ``mark`` (to name the field of a YAML error), or ''."""
+    if (node.start_mark.line, node.start_mark.column) == (mark.line, mark.column) and path:
+        return _fmt_path(path) + " "
+    children: list[tuple[Any, yaml.Node]] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [(k.value if isinstance(k, yaml.ScalarNode) else "?", v) for k, v in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(enumerate(node.value))
+    if len(path) < MAX_YAML_DEPTH:
+        for key, child in children:
+            found = _field_at(child, mark, path + (key,))
+            if found:
+                return found
+    return ""
+
+
 def _guard_yaml(text: str, where: str) -> None:
     """Refuse alias bombs and absurd nesting before anything is constructed."""
     aliases = depth = 0
@@ -568,12 +635,19 @@ def read_yaml_mapping(text: str, source: str, empty_hint: str,
     if node is None:
         raise SpecError(source, [("<root>", f"the file is empty; expected {empty_hint}")])
     _expanded_size(node, source)
+    lines = _line_index(node)
+    duplicates = _duplicate_keys(node)
+    if duplicates:
+        raise SpecError(source, duplicates)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # unsafe tags (!!python/...), unhashable keys, bad !!binary
         mark = getattr(exc, "problem_mark", None)
-        loc = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
-        raise SpecError(source, [(loc, f"{getattr(exc, 'problem', None) or exc}")]) from None
+        loc = f"{_field_at(node, mark)}(line {mark.line + 1}, column {mark.column + 1})" if mark else "<root>"
+        problem = getattr(exc, "problem", None) or str(exc)
+        if "could not determine a constructor" in problem:
+            problem += " (only plain YAML values are allowed: no !!python or other custom tags)"
+        raise SpecError(source, [(loc, problem)]) from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. an impossible date such as 2024-13-45
         raise SpecError(source, [("<root>", f"a value cannot be read: {exc}")]) from None
     if not isinstance(raw, dict):
@@ -585,7 +659,7 @@ def read_yaml_mapping(text: str, source: str, empty_hint: str,
     expanded = _walk_expand(raw, (), problems) if expand else raw
     if problems:
         raise SpecError(source, problems)
-    return expanded, _line_index(node)
+    return expanded, lines
 
 
 def parse_spec(text: str, source: str = "<memory>", environment: Any = None) -> Spec:

@@ -22,6 +22,8 @@ def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise SpecError(where, [("overrides", f"not valid JSON: {exc}")]) from None
+        except RecursionError:  # json raises this, not a JSONDecodeError, for absurdly nested arrays
+            raise SpecError(where, [("overrides", "not valid JSON: nested too deeply")]) from None
     if not isinstance(value, dict):
         raise SpecError(where, [("overrides", f"expected a mapping of spec fields, got {type(value).__name__}")])
     return value

@@ -58,6 +58,15 @@ def open_catalog(url: str | None = None, *, openmetadata: "config.OpenMetadataSe
     return OpenMetadataCatalog(settings, local)
 
 
+def check_catalog_url(url: str) -> str | None:
+    """Why ``url`` cannot be a catalog, or None (opens nothing: preflight refuses a bad URL before any write)."""
+    try:
+        _local_catalog(url)
+    except CatalogUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def _local_catalog(url: str | None) -> Any:
     target = config.catalog_url(url)
     if target.startswith("sqlite:///"):

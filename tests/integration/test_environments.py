@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
 
+from tests.canary_secrets import DATABASE_PASSWORD
 from .mlflow_server import PG_ADMIN_URL, _admin, postgres_database
 
 NAME = "customer_churn_predictor"
@@ -197,7 +198,7 @@ def prod_postgres(envs, monkeypatch):
     import sqlalchemy as sa
 
     with postgres_database("env_prod") as url:
-        reader, password = f"env_reader_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        reader, password = f"env_reader_{uuid.uuid4().hex[:8]}", DATABASE_PASSWORD
         MlflowClient(url, url).search_experiments()  # create the schema as the owner
         _admin(f"CREATE ROLE {reader} LOGIN PASSWORD '{password}'")
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")

@@ -11,13 +11,14 @@ from mlpublish.gates import CheckResult
 from mlpublish.notify import NotifySettings, Source, deliver, gate_notification, notify
 from mlpublish.notify.sinks import SmtpSettings, SmtpSink
 from mlpublish.results import EvaluateResult, ValidateResult
+from tests.canary_secrets import SLACK_WEBHOOK_TOKEN, SMTP_PASSWORD, WEBHOOK_TOKEN
 from tests.notify_receivers import HttpReceiver, SmtpReceiver, body_text, free_port
 
 pytestmark = pytest.mark.integration
-SLACK_PATH = "/services/T0001/B0002/sl4ck-t0ken-s3cret"
-HOOK_TOKEN = "hook-bearer-s3cret"
-PASSWORD = "smtp-pa55-word"
-SECRETS = (SLACK_PATH, "sl4ck-t0ken-s3cret", HOOK_TOKEN, PASSWORD)
+SLACK_PATH = f"/services/T0001/B0002/{SLACK_WEBHOOK_TOKEN}"
+HOOK_TOKEN = WEBHOOK_TOKEN
+PASSWORD = SMTP_PASSWORD
+SECRETS = (SLACK_PATH, SLACK_WEBHOOK_TOKEN, HOOK_TOKEN, PASSWORD)
 
 
 def sample() -> object:

@@ -15,6 +15,7 @@ from mlpublish.context import PublishContext
 from mlpublish.errors import CatalogUnavailable
 from mlpublish.spec import load_spec
 from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+from tests.canary_secrets import WRONG_OPENMETADATA_JWT
 
 from .scenarios import Reader, publish, publish_story, spec_dict, weak_spec
 from .server import serve_emulator
@@ -126,7 +127,7 @@ def test_missing_source_table_is_refused_then_registered_from_the_warehouse(work
 
 
 def test_wrong_token_is_a_clear_error_that_never_shows_the_token(workspace, om_server, om_settings, caplog, capsys):
-    wrong = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJlLXRoYXQtZXhwaXJlZA"
+    wrong = WRONG_OPENMETADATA_JWT
     bad = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=wrong)
     assert wrong not in repr(bad)
     with caplog.at_level(logging.DEBUG):
