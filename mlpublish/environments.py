@@ -171,6 +171,15 @@ def _rename_sources(features: Any, old: str, new: str) -> Any:
 
 
 def read_environments(path: str | os.PathLike[str], name: str | None = None) -> EnvironmentsFile:
+    try:
+        return _read_environments(path, name)
+    except SpecError as exc:  # the shared YAML reader speaks of a spec: this is the environments file
+        if exc.what != "spec":
+            raise
+        raise SpecError(exc.path, exc.problems, what="environments file") from None
+
+
+def _read_environments(path: str | os.PathLike[str], name: str | None = None) -> EnvironmentsFile:
     """The file, with the environment ``name`` (else the default) expanded and validated.
 
     Only that environment's ``${VAR}`` are expanded and its fields checked: a dev machine

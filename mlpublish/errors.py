@@ -17,10 +17,11 @@ class SpecError(MlpublishError):
     ``problems`` lists every problem found, each as (location, message).
     """
 
-    def __init__(self, path: str, problems: list[tuple[str, str]]):
+    def __init__(self, path: str, problems: list[tuple[str, str]], what: str = "spec"):
         self.path = path
         self.problems = problems
-        lines = [f"{path}: invalid spec ({len(problems)} problem{'s' if len(problems) != 1 else ''})"]
+        self.what = what
+        lines = [f"{path}: invalid {what} ({len(problems)} problem{'s' if len(problems) != 1 else ''})"]
         lines += [f"  {loc}: {msg}" for loc, msg in problems]
         super().__init__("\n".join(lines))
 

@@ -109,6 +109,7 @@ def test_bad_environments_file_is_reported_with_field_and_line(specs: Path, text
     with pytest.raises(SpecError) as err:
         load_spec(specs / "churn.yaml", env="dev")
     assert err.value.path == str(specs / "environments.yaml")
+    assert str(err.value).startswith(f"{specs / 'environments.yaml'}: invalid environments file (")
     assert any(where in loc and message in msg for loc, msg in err.value.problems), err.value.problems
 
 
