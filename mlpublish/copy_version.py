@@ -46,7 +46,7 @@ from mlpublish.steps.train import CATALOG_EVENTS_ARTIFACT
 
 log = logging.getLogger("mlpublish.copy")
 
-COPIED_FROM_TAG = "mlpublish.copied_from"
+COPIED_FROM_TAG = provenance.COPIED_FROM_TAG
 COPY_COMPLETE_TAG = "mlpublish.copy_complete"
 # Facts about the source environment's champion, not about the copy
 SOURCE_ONLY_VERSION_TAGS = ("mlpublish.champion_since", "mlpublish.rolled_back_at")

@@ -18,6 +18,7 @@ from typing import Any
 GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own tag: the UI links it
 GIT_DIRTY_TAG = "mlpublish.git_dirty"
 ENVIRONMENT_TAG = "mlpublish.environment"
+COPIED_FROM_TAG = "mlpublish.copied_from"  # on a version copied from another environment (env:model/version)
 SHA_VAR = "MLPUBLISH_GIT_SHA"
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
@@ -74,3 +75,10 @@ def catalog_properties(tags: dict[str, str]) -> dict[str, str]:
     if GIT_COMMIT_TAG in tags:
         props["codeVersion"] = tags[GIT_COMMIT_TAG] + ("-dirty" if tags.get(GIT_DIRTY_TAG) == "true" else "")
     return props
+
+
+def champion_properties(tags: dict[str, str], copied_from: str | None) -> dict[str, str]:
+    """What the catalog says about the champion's provenance once it moves (``codeVersion`` follows
+    the latest candidate, as the other ``latest*`` facts do)."""
+    code = catalog_properties(tags).get("codeVersion")
+    return {"championCodeVersion": code or "unknown", "copiedFrom": copied_from or "none"}

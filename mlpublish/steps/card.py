@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mlpublish import provenance
 from mlpublish.card import CARD_FOLDER, CARD_HTML, CARD_MARKDOWN, build_card, render_html, rollback_section, with_copy_note, with_rollback
 from mlpublish.context import PublishContext
 from mlpublish.errors import CatalogUnavailable
@@ -55,7 +56,6 @@ def champion_card(reg: Any, mv: Any) -> str | None:
     """The card of ``mv`` as champion: its logged card with the rollback section as it stands now
     (what ``mlpublish rollback`` would restore, from the registry's champion history)."""
     from mlpublish.steps.promote import rollback_target
-    from mlpublish.copy_version import COPIED_FROM_TAG
     from mlpublish.steps.register import CATALOG_RUN_TAG
 
     # a version copied from another environment: its copy run carries the source run's artifacts
@@ -72,7 +72,7 @@ def champion_card(reg: Any, mv: Any) -> str | None:
     history = reg.history(mv.name)
     since = next((e.get("at") for e in reversed(history) if e.get("to") == version), None)
     section = rollback_section(mv.name, version, "PASSED", rollback_target(history, version), champion=True, since=since)
-    origin = (mv.tags or {}).get(COPIED_FROM_TAG)
+    origin = (mv.tags or {}).get(provenance.COPIED_FROM_TAG)
     if origin:
         markdown = with_copy_note(markdown, mv.name, version, origin)
     return with_rollback(markdown, section)

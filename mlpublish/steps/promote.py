@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from mlpublish import provenance
 from mlpublish.catalog import publish
 from mlpublish.catalog.events import RecordAliasChange, SetModelProperties, UpsertMlModel
 from mlpublish.context import PublishContext
@@ -66,6 +67,7 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
                 "championVersion": version, "previousChampionVersion": entry.get("from") or "none",
                 "championRunId": mv.run_id, "aliases": json.dumps(reg.aliases(name), sort_keys=True),
                 "lastPublishedAt": entry["at"],
+                **provenance.champion_properties(_run_tags(reg, mv), (mv.tags or {}).get(provenance.COPIED_FROM_TAG)),
             }),
         ]
         publish(catalog, events, f"{name} v{version}")
@@ -76,6 +78,16 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
             f"{CHAMPION} of {name} is v{version} in the registry, but the catalog was not updated ({exc}); "
             f"finish with: mlpublish promote {name} --version {version}"
         ) from exc
+
+
+def _run_tags(reg: Registry, mv: Any) -> dict[str, str]:
+    """Tags of the run that trained ``mv`` (a copied version: its copy run, which carries them)."""
+    try:
+        return dict(reg.client.get_run((mv.tags or {}).get(CATALOG_RUN_TAG) or mv.run_id).data.tags)
+    except Exception as exc:  # noqa: BLE001 (a version registered by another tool may name no readable run)
+        log.warning("%s v%s: cannot read its run's tags (%s); its code version is unknown", mv.name, mv.version,
+                    scrub(str(exc)))
+        return {}
 
 
 def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:

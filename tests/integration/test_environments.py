@@ -169,6 +169,11 @@ def test_copy_in_a_shared_registry_keeps_lineage_and_is_idempotent(envs, capsys)
     assert cli("promote", NAME, "--version", "1", "--env", "preprod") == EXIT_OK
     entity = catalog.find_model(f"pre_{NAME}")
     assert entity["extension"]["championVersion"] == "1"
+    assert entity["extension"]["championCodeVersion"] == SHA
+    assert entity["extension"]["copiedFrom"] == f"staging:stg_{NAME}/{source.version}"
+    staging_entity = LocalCatalog(root / "staging-catalog.db").find_model(f"stg_{NAME}")
+    assert staging_entity["extension"]["copiedFrom"] == "none"  # trained there, not copied
+    assert staging_entity["extension"]["championCodeVersion"] == SHA
     # the model card came along: staging's card (the evidence of its validation) under a copy note,
     # with preprod's rollback section
     source_card = Path(client.download_artifacts(source.run_id, "model_card/model_card.md")).read_text()
