@@ -101,6 +101,16 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
     from mlpublish.results import PromoteResult
 
     mats = run_materializations(instance, run.run_id, ref)
+    # A re-execution (e.g. from failure after a catalog outage) does not materialize the steps its
+    # parent finished: take them from the ancestors. Their gate outcome was notified by the parent's
+    # run; this run only adds what it did itself (the promotion).
+    inherited, parent = False, run.parent_run_id
+    while "validated_model" not in mats and parent:
+        for name, meta in run_materializations(instance, parent, ref).items():
+            mats.setdefault(name, meta)
+        inherited = True
+        parent_run = instance.get_run_by_id(parent)
+        parent = parent_run.parent_run_id if parent_run is not None else None
     validated = mats.get("validated_model")
     if validated is None:
         return []
@@ -118,6 +128,8 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
         champion_label=f"champion v{compared}" if compared else "champion (none yet)",
         metrics=metric_rows(candidate, champion or None), checks=_checks(validated.get("checks")),
         champion_before=compared, links=links, source=source)]
+    if inherited:
+        out = []
     waiting = spec.promotion.mode == "manual" and not champion_meta.get("promoted")
     if champion_meta and status == "PASSED" and not waiting:  # a manual promotion is notified when approved
         from mlpublish.notify import promotion_notification
