@@ -21,11 +21,9 @@ demo: venv
 test: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider --durations=15 tests
 
+# every benchmark in bench/, one table in bench/RESULTS.md (BENCH_ARGS=--quick: small sizes)
 bench: venv
-	$(VENV)/bin/python bench/publish_overhead.py
-	$(VENV)/bin/python bench/dag_parse.py
-	$(VENV)/bin/python bench/catalog_requests.py
-	$(VENV)/bin/python bench/score_throughput.py --rows 200000
+	$(VENV)/bin/python bench/run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools demo-workspace

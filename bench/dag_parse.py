@@ -5,13 +5,14 @@ Each measurement is a fresh interpreter (as the dag-processor parses files in
 fresh processes): it times ``import airflow.sdk`` alone, then the DAG file
 executed on top of it (mlpublish imports, reading and validating every spec,
 building the DAGs), and finally the same file through a real ``DagBag``. The
-median of REPEATS runs is printed with its ratio to the bare import.
+median of --repeat runs is printed with its ratio to the bare import.
 
-    .venv/bin/python bench/dag_parse.py
+    .venv/bin/python bench/dag_parse.py [--repeat 5] [--specs 1 100] [--json PATH]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -21,8 +22,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 DAG_FILE = ROOT / "dags" / "mlpublish_models.py"
-REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
+
+from bench.results import Figure, add_json_option, write_json  # noqa: E402
+
 DAGS_PER_SPEC = 3  # publish, __score (the demo spec names a predictions table), __monitor
 
 PROBE = r"""
@@ -64,22 +68,31 @@ def make_specs(folder: Path, n: int) -> Path:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEATS", "5")))
+    parser.add_argument("--specs", type=int, nargs="+", default=[1, 100], help="spec counts to parse")
+    add_json_option(parser)
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        folders = {1: make_specs(root / "one", 1), 100: make_specs(root / "hundred", 100)}
+        folders = {n: make_specs(root / f"specs-{n}", n) for n in args.specs}
         rows = []
         for n, folder in folders.items():
             for mode in ("file", "dagbag"):
-                results = [probe(mode, folder, root / "home") for _ in range(REPEATS)]
+                results = [probe(mode, folder, root / "home") for _ in range(args.repeat)]
                 assert all(r["dags"] == n * DAGS_PER_SPEC and not r["heavy"] for r in results), results[0]
                 rows.append((n, mode, statistics.median(r["sdk"] for r in results if mode == "file") if mode == "file"
                              else None, statistics.median(r["parse"] for r in results)))
         sdk = statistics.median(r[2] for r in rows if r[2] is not None)
-        print(f"bare `import airflow.sdk` (median of {REPEATS} fresh processes): {sdk:.3f} s")
+        print(f"bare `import airflow.sdk` (median of {args.repeat} fresh processes): {sdk:.3f} s")
+        figures = []
         for n, mode, _, parse in rows:
             what = "DAG file on top of airflow.sdk" if mode == "file" else "DagBag(dags/) fill, after its imports"
             print(f"{n:>3} spec(s): {what:<38} {parse:7.3f} s = {parse / sdk:5.2f}x the bare import"
                   f" ({parse / n * 1000:6.1f} ms per spec)")
+            figures.append(Figure(f"{what}, {n} spec(s) ({n * DAGS_PER_SPEC} DAGs)", parse,
+                                  "bare `import airflow.sdk`", sdk, "s"))
+    write_json(args.json, "dag_parse", figures, {"repeat": args.repeat, "specs": args.specs})
 
 
 if __name__ == "__main__":

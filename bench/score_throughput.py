@@ -8,14 +8,15 @@ SQLite and on PostgreSQL, each measurement in its own subprocess:
          (PostgreSQL) or a lazy cursor (SQLite), COPY (PostgreSQL) or executemany
          (SQLite), one transaction per scoring run.
 * naive: ``pandas.read_sql`` of the whole table -> ``predict``/``predict_proba`` ->
-         ``DataFrame.to_sql`` (what a notebook does).
+         ``DataFrame.to_sql`` (what a notebook does; tests/integration/naive_scoring.py, shared with
+         the memory test).
 
 Peak RSS is the subprocess's ``ru_maxrss``. With ``--big-rows`` (default 5x
 ``--rows``) ours is measured again on the bigger table: flat memory means the
 same peak for both sizes. Targets: ours >= 3x naive rows/s on PostgreSQL, and
 flat memory.
 
-    python bench/score_throughput.py [--rows 1000000] [--big-rows 5000000] [--chunk 50000]
+    python bench/score_throughput.py [--rows 1000000] [--big-rows 5000000] [--chunk 50000] [--json PATH]
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
+from bench.results import Figure, add_json_option, write_json  # noqa: E402
+
 warnings.filterwarnings("ignore")
 
 PG_ADMIN_URL = os.environ.get("MLPUBLISH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -52,28 +55,17 @@ def worker(mode: str, spec_path: str) -> None:
 
     logging.disable(logging.WARNING)
     from mlpublish.context import PublishContext
-    from mlpublish.modelling import prepare_features
     from mlpublish.spec import load_spec
     from mlpublish.steps.score import load_champion, score_batch
+    from tests.integration.naive_scoring import naive_score
 
     ctx = PublishContext.create(load_spec(spec_path))
-    spec = ctx.spec
     version, _, model = load_champion(ctx)
     t0 = time.perf_counter()
     if mode == "ours":
         rows = score_batch(ctx, scoring_run_id="bench").rows
     else:
-        import pandas as pd
-
-        engine = ctx.preflight.warehouse.engine
-        frame = pd.read_sql(f"SELECT * FROM {spec.scoring.sourceTable}", engine)
-        X = prepare_features(frame, spec.feature_names, spec.categorical_features)
-        out = frame[spec.data.keyColumns].copy()
-        out["prediction"] = model.predict(X)
-        out["probability"] = model.predict_proba(X)[:, 1]
-        out["model_name"], out["model_version"] = spec.name, version
-        out.to_sql("naive_predictions", engine, if_exists="replace", index=False)
-        rows = len(out)
+        rows = naive_score(ctx, model, version, "naive_predictions")
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak}))
@@ -124,6 +116,7 @@ def main() -> None:
     p.add_argument("--big-rows", type=int, default=None, help="ours again on this many rows (default 5x --rows; 0 skips)")
     p.add_argument("--chunk", type=int, default=50_000)
     p.add_argument("--no-postgres", action="store_true")
+    add_json_option(p)
     p.add_argument("--worker", nargs=2, metavar=("MODE", "SPEC"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -175,15 +168,28 @@ def main() -> None:
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"rows={args.rows}, big rows={big}, chunk={args.chunk}")
+    figures = []
     for dialect, _ in targets:
         by = {(r["mode"], r["rows"]): r for r in results if r["dialect"] == dialect}
         ours, naive = by[("ours", args.rows)], by[("naive", args.rows)]
         speed = (ours["rows"] / ours["seconds"]) / (naive["rows"] / naive["seconds"])
         line = (f"{dialect}: ours {speed:.2f}x naive rows/s at {args.rows} rows; peak RSS ours {ours['peak_mb']:.0f} MB "
                 f"vs naive {naive['peak_mb']:.0f} MB")
+        figures += [
+            # the stated target is for PostgreSQL (server-side cursor and COPY); SQLite is reported
+            Figure(f"{dialect}: rows/s at {args.rows} rows", ours["rows"] / ours["seconds"], "naive read_sql/to_sql",
+                   naive["rows"] / naive["seconds"], "rows/s", target=">= 3" if dialect == "postgresql" else None),
+            Figure(f"{dialect}: peak RSS at {args.rows} rows", ours["peak_mb"], "naive read_sql/to_sql",
+                   naive["peak_mb"], "MB"),
+        ]
         if ("ours", big) in by:
             line += f"; ours at {big} rows {by[('ours', big)]['peak_mb']:.0f} MB (x{by[('ours', big)]['peak_mb'] / ours['peak_mb']:.2f})"
+            # flat memory: the bigger table peaks where the smaller one did (10% for allocator noise)
+            figures.append(Figure(f"{dialect}: peak RSS at {big} rows", by[("ours", big)]["peak_mb"],
+                                  f"ours at {args.rows} rows", ours["peak_mb"], "MB", target="<= 1.1"))
         print(line)
+    write_json(args.json, "score_throughput", figures,
+               {"rows": args.rows, "big_rows": big, "chunk": args.chunk, "postgres": not args.no_postgres})
 
 
 if __name__ == "__main__":

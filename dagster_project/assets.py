@@ -104,6 +104,7 @@ def _step(fn: Any, *args: Any) -> Any:
 def spec_assets(ref: SpecRef) -> list[Any]:
     """The assets and checks of one spec; keys are ``<model>/<noun>``, the group is the model."""
     from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+    from mlpublish.steps.card import candidate_card, champion_card
 
     def key(name: str) -> AssetKey:
         return AssetKey([ref.key, name])
@@ -188,6 +189,8 @@ def spec_assets(ref: SpecRef) -> list[Any]:
             # CLI keeps a FAILED candidate for audit when the spec asks: so does this asset.
             audit: RegisterResult = _step(register_version, ctx, trained_model, model_evaluation, result)
             meta["audit_version"] = MetadataValue.text(audit.version or "none")
+        if result.status != "PASSED":  # the run stops here: the rejected candidate's card is on this page
+            meta.update(md.card_metadata(candidate_card(ctx, result.run_id)))
         yield Output(result, metadata=meta)
         yield from check_results(ref, result)
 
@@ -209,6 +212,7 @@ def spec_assets(ref: SpecRef) -> list[Any]:
             "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
             **({"reason": MetadataValue.text(result.reason)} if result.reason else {}),
             **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
+            **md.card_metadata(candidate_card(ctx, result.run_id), result.card_uri),
         })
 
     @asset(key=key("champion_model"), kinds={"mlflow"},
@@ -222,6 +226,8 @@ def spec_assets(ref: SpecRef) -> list[Any]:
         try:
             result = _step(promote_challenger, ctx, model_evaluation, validated_model, registered_model_version)
             entity = ctx.catalog.get(ctx.spec.fqn) or {}
+            card = (_step(champion_card, ctx.registry, ctx.registry.get_version(ctx.name, result.champion_after))
+                    if result.champion_after else None)
         finally:
             release(context, ref)
         meta: dict[str, Any] = {
@@ -239,6 +245,7 @@ def spec_assets(ref: SpecRef) -> list[Any]:
         link = catalog.link(ctx.spec.fqn)
         if link:
             meta["catalog_link"] = MetadataValue.url(link)
+        meta.update(md.card_metadata(card))  # the champion's card: the catalog's description of the model
         return Output(result, metadata=meta)
 
     return [feature_table, trained_model, model_evaluation, validated_model, registered_model_version,

@@ -20,6 +20,7 @@ from mlpublish_dagster.automation import (
     retraining_sensor,
     scoring_job,
 )
+from mlpublish_dagster.notifications import notification_sensors
 from mlpublish_dagster.resources import deployment, resources_for
 from mlpublish_dagster.specs import discover
 
@@ -27,11 +28,12 @@ from mlpublish_dagster.specs import discover
 def build_definitions(folder: Path | None = None, deployment_name: str | None = None) -> Definitions:
     name = deployment_name or deployment()
     running = name == "prod"
-    assets, jobs, schedules, sensors = [], [], [], []
+    assets, jobs, schedules, sensors, publish_jobs = [], [], [], [], []
     for ref in discover(folder):
         assets += spec_assets(ref)
         job = publish_job(ref)
         jobs.append(job)
+        publish_jobs.append((ref, job))
         schedule = retraining_schedule(ref, job, running)
         if schedule is not None:
             schedules.append(schedule)
@@ -41,6 +43,7 @@ def build_definitions(folder: Path | None = None, deployment_name: str | None = 
         schedules += [s for s in (cron_schedule(ref, scoring, ref.scoring_schedule, "scoring", "scoring.schedule", running),
                                   cron_schedule(ref, monitoring, ref.monitoring_schedule, "monitoring",
                                                 "monitoring.schedule", running)) if s is not None]
+    sensors += notification_sensors(publish_jobs, running)
     return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
                        resources=resources_for(name))
 

@@ -99,3 +99,13 @@ def drift_table(features: list[Any]) -> Any:
         schema=TableSchema(columns=[TableColumn("feature", "string"), TableColumn("kind", "string"),
                                     TableColumn("psi", "float"), TableColumn("ks_statistic", "float"),
                                     TableColumn("ks_pvalue", "float"), TableColumn("drifted", "bool")]))
+
+
+def card_metadata(card: str | None, uri: str | None = None) -> dict[str, Any]:
+    """The model card (markdown, secrets already scrubbed by its builder) and where MLflow keeps it."""
+    out: dict[str, Any] = {}
+    if card:
+        out["model_card"] = MetadataValue.md(scrub(card))
+    if uri:
+        out["model_card_uri"] = MetadataValue.text(uri)
+    return out

@@ -50,17 +50,19 @@ class MlflowResource(ConfigurableResource):
 
         spec = self.apply(spec)
         uri = config.tracking_uri(spec.mlflow.trackingUri)
-        return Registry(uri, config.registry_uri(uri))
+        return Registry(uri, spec.mlflow.registryUri or config.registry_uri(uri))
 
 
 class WarehouseResource(ConfigurableResource):
-    """The warehouse the feature tables live in. ``url`` set: it replaces every spec's ``data.connection``."""
+    """The warehouse the feature tables live in. ``url`` set: it replaces every spec's ``data.connection``
+    (except where the spec's environment names its own warehouse)."""
 
     url: Optional[str] = None  # None: the spec's data.connection (the demo spec reads ${WAREHOUSE_URL})
 
     def apply(self, spec: Any) -> Any:
-        if not self.url:
-            return spec
+        env = spec.environment
+        if not self.url or (env is not None and env.settings.warehouse.connection):
+            return spec  # an environment's own warehouse wins, as its own tracking server does
         return spec.model_copy(update={"data": spec.data.model_copy(update={"connection": self.url})})
 
 
@@ -84,7 +86,8 @@ class CatalogResource(ConfigurableResource):
     def open(self, spec: Any) -> Any:
         from mlpublish.catalog import open_catalog
 
-        return open_catalog(spec.catalog.url or self.path, openmetadata=self.settings())
+        return open_catalog(spec.catalog.url or self.path, openmetadata=self.settings(),
+                            pipeline_service=spec.catalog.pipelineService)
 
     def link(self, fqn: str) -> str | None:
         """Where a person reads the entity: the OpenMetadata UI page (no secret in it), else None."""

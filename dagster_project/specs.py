@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlpublish.environments import FILE_NAME as ENVIRONMENTS_FILE
 from mlpublish.errors import SpecError
 from mlpublish.spec import Spec, load_spec
 
@@ -74,7 +75,9 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
         raise SpecError(str(folder), [(SPECS_DIR_VAR, "not a folder of model specs")])
     refs: list[SpecRef] = []
     by_key: dict[str, SpecRef] = {}
-    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
+    # environments.yaml beside the specs is the environments file (mlpublish/environments.py), not a spec
+    for path in sorted(p for p in folder.iterdir()
+                       if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != ENVIRONMENTS_FILE):
         spec = load_spec(path)
         ref = SpecRef(path=path.resolve(), name=spec.name, key=dagster_name(spec.name), schedule=spec.schedule,
                       description=(spec.description or "").strip() or None, training_table=spec.data.trainingTable,

@@ -43,9 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("promote", help="make a PASSED version the champion (manual approval)")
+    s = sub.add_parser("promote", help="make a PASSED version the champion (manual approval), or copy a PASSED "
+                                        "version from another environment (--from/--to)")
     s.add_argument("name")
-    s.add_argument("--version", required=True)
+    s.add_argument("--version", help="the version (required without --from; with --from default: its champion)")
+    s.add_argument("--from", dest="from_env", metavar="ENV", help="copy the version from this environment ...")
+    s.add_argument("--to", dest="to_env", metavar="ENV", help="... into this one (default: --env / MLPUBLISH_ENV)")
+    s.add_argument("--as", dest="as_alias", choices=("challenger", "champion"), default="challenger",
+                   help="alias of the copy in the target (default: %(default)s; champion: manual promotion)")
+
+    s = sub.add_parser("compare", help="evaluate another environment's champion on this environment's held-out "
+                                        "rows (reads only)")
+    s.add_argument("spec")
+    s.add_argument("--champion-from", required=True, metavar="ENV", help="environment whose champion to evaluate")
+    s.add_argument("--run", help="training run whose held-out rows to use (default: this environment's champion's)")
+    s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("rollback", help="restore the champion that the current one replaced")
     s.add_argument("name")
@@ -75,7 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     from mlpublish import cli_score
 
     cli_score.add_parsers(sub)
+    for name, parser in sub.choices.items():
+        if not name.startswith("demo") and name != "catalog":  # catalog: on its subcommands (one --env per command)
+            _add_env(parser)
+    for parser in csub.choices.values():
+        _add_env(parser)
     return p
+
+
+def _add_env(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", metavar="ENV", help="environment from environments.yaml (default: MLPUBLISH_ENV)")
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -98,6 +119,22 @@ def _setup_logging(quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not getattr(args, "env", None):
+        return _main(args)
+    # one way to choose: every spec load and registry lookup reads MLPUBLISH_ENV. Restored afterwards,
+    # so a caller running several commands in one process (tests, notebooks) does not inherit it.
+    before = os.environ.get("MLPUBLISH_ENV")
+    os.environ["MLPUBLISH_ENV"] = args.env
+    try:
+        return _main(args)
+    finally:
+        if before is None:
+            os.environ.pop("MLPUBLISH_ENV", None)
+        else:
+            os.environ["MLPUBLISH_ENV"] = before
+
+
+def _main(args: argparse.Namespace) -> int:
     _setup_logging(args.quiet)
     from mlpublish.errors import GateFailed, MlpublishError
     from mlpublish.redact import scrub
@@ -133,6 +170,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if cmd == "status":
         return _status(args)
+    if cmd == "compare":
+        return _compare(args)
     if cmd in ("promote", "rollback"):
         return _move(args)
     if cmd == "catalog":
@@ -179,24 +218,49 @@ def _run(args: argparse.Namespace) -> int:
         pipeline = {"name": args.pipeline_name, "runId": args.pipeline_run_id or ""}
     result = run_chain(spec, pipeline=pipeline)
     print(json.dumps(result.to_json(), indent=2) if args.json else chain_summary(result))
+    _notify(lambda src, om: _chain_notifications(spec, result, src, om), pipeline)
     rejected = result.status != "PASSED" or (not result.promotion.promoted and result.promotion.mode != "manual")
     return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def _environment() -> Any:
+    """The environment of a command given a model name (MLPUBLISH_ENV / --env), or None."""
+    from mlpublish.environments import current_environment
+
+    return current_environment()
+
+
+def _name(name: str) -> str:
+    """A model name as the environment's registry and catalog know it (its prefix added)."""
+    env = _environment()
+    # "churn" and "dev_churn" (as printed by commands and cards) both mean the environment's model
+    return env.registered_name(env.base_name(name)) if env is not None and "." not in name else name
 
 
 def _registry() -> Any:
     from mlpublish import config
     from mlpublish.registry import Registry
 
-    uri = config.tracking_uri()
-    registry = config.registry_uri(uri)
+    env = _environment()
+    uri = env.tracking_uri() if env is not None else config.tracking_uri()
+    registry = env.registry_uri() if env is not None else config.registry_uri(uri)
     config.activate(uri, registry)
     return Registry(uri, registry)
+
+
+def _open_catalog() -> Any:
+    from mlpublish.catalog import open_catalog
+
+    env = _environment()
+    if env is None:
+        return open_catalog()
+    return open_catalog(env.settings.catalog.url, pipeline_service=env.settings.catalog.pipelineService)
 
 
 def _status(args: argparse.Namespace) -> int:
     from mlpublish.report import model_status, status_text
 
-    status = model_status(_registry(), args.name)
+    status = model_status(_registry(), _name(args.name))
     print(json.dumps(status, indent=2) if args.json else status_text(status))
     _outbox_line()
     return EXIT_OK
@@ -208,34 +272,110 @@ def _outbox_line() -> None:
 
     if OpenMetadataSettings.from_env() is None:
         return
-    from mlpublish.catalog import open_catalog
-
-    counts = open_catalog().outbox.counts()
+    counts = _open_catalog().outbox.counts()
     if counts["pending"] or counts["failed"]:
         print(f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
               "(details: mlpublish catalog sync)", file=sys.stderr)
 
 
 def _move(args: argparse.Namespace) -> int:
-    from mlpublish.catalog import open_catalog
+    from mlpublish.errors import SpecError
     from mlpublish.steps import promote_version, rollback_champion
 
-    reg, catalog = _registry(), open_catalog()
+    if args.command == "promote" and (args.from_env or args.to_env):
+        return _copy(args)
+    if args.command == "promote" and not args.version:
+        raise SpecError("mlpublish promote", [("--version", "required (or copy from another environment: --from ENV)")])
+    env = _environment()
+    if env is not None:
+        env.require_writable(f"{args.command} {args.name}")
+    reg, catalog, name = _registry(), _open_catalog(), _name(args.name)
     if args.command == "promote":
-        result = promote_version(reg, catalog, args.name, args.version)
+        result = promote_version(reg, catalog, name, args.version)
     else:
-        result = rollback_champion(reg, catalog, args.name)
+        result = rollback_champion(reg, catalog, name)
     print(result.reason)
+    if result.champion_before != result.champion_after:  # a re-run that moved nothing notifies nothing
+        _notify(lambda src, om: [_move_notification(reg, result, src, om)], None)
+    return EXIT_OK
+
+
+def _notify(build: Any, pipeline: dict[str, str] | None) -> None:
+    """Send the notifications of what just happened; a failure to notify never changes the exit code."""
+    from mlpublish.config import OpenMetadataSettings
+    from mlpublish.notify import NotifySettings, Source, notify
+    from mlpublish.notify.sinks import NotifyConfigError
+    from mlpublish.redact import scrub
+
+    try:
+        settings = NotifySettings.from_env()
+        if not settings.sinks():
+            return
+        om = OpenMetadataSettings.from_env()
+        source = Source(orchestrator="cli", name=(pipeline or {}).get("name"), run_id=(pipeline or {}).get("runId"))
+        notify(build(source, om.host_port if om else None), settings)
+    except NotifyConfigError as exc:
+        logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(str(exc)))
+    except Exception as exc:  # building the message failed (registry gone...): the step's outcome stands
+        logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}"))
+
+
+def _chain_notifications(spec: Any, result: Any, source: Any, om_host: str | None) -> list[Any]:
+    from mlpublish import config
+    from mlpublish.notify import chain_notifications
+
+    return chain_notifications(result, source=source, tracking_uri=config.tracking_uri(spec.mlflow.trackingUri),
+                               catalog_fqn=spec.fqn, openmetadata_host_port=om_host)
+
+
+def _move_notification(reg: Any, result: Any, source: Any, om_host: str | None) -> Any:
+    from mlpublish.notify import move_notification
+    from mlpublish.steps.register import CATALOG_FQN_TAG
+
+    fqn = reg.model_tags(result.model_name).get(CATALOG_FQN_TAG)
+    return move_notification(reg, result, source=source, catalog_fqn=fqn, openmetadata_host_port=om_host)
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from mlpublish.copy_version import copy_version
+    from mlpublish.environments import environment_named
+    from mlpublish.errors import SpecError
+
+    target = args.to_env or os.environ.get("MLPUBLISH_ENV", "").strip()
+    if not args.from_env or not target:
+        raise SpecError("mlpublish promote", [("--from/--to", "a copy needs both environments (--to defaults to --env)")])
+    result = copy_version(args.name, environment_named(args.from_env), environment_named(target),
+                          args.version, args.as_alias)
+    print(result.reason)
+    promotion = result.promotion
+    if promotion is not None and promotion.champion_before != promotion.champion_after:  # --as champion
+        from mlpublish.copy_version import registry_for
+
+        reg = registry_for(environment_named(target))
+        _notify(lambda src, om: [_move_notification(reg, result.promotion, src, om)], None)
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from mlpublish.compare import compare_champion, compare_text
+    from mlpublish.environments import environment_named
+    from mlpublish.spec import load_spec
+
+    spec = load_spec(args.spec)
+    other = environment_named(args.champion_from, Path(args.spec).parent)
+    result = compare_champion(spec, other, args.run)
+    print(json.dumps(result, indent=2) if args.json else compare_text(result))
     return EXIT_OK
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    from mlpublish.catalog import open_catalog
-
-    catalog = open_catalog()
     if args.catalog_command == "sync":
-        return _catalog_sync(catalog, args)
-    entity = catalog.find_model(args.name)
+        env = _environment()
+        if env is not None:  # sync writes the outbox and the catalog server
+            env.require_writable("sync the catalog")
+        return _catalog_sync(_open_catalog(), args)
+    catalog = _open_catalog()
+    entity = catalog.find_model(_name(args.name))
     fqn = entity["fullyQualifiedName"]
     if args.catalog_command == "show":
         out: Any = {**entity, "aliasHistory": catalog.alias_history(fqn)}

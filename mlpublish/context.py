@@ -35,13 +35,21 @@ class PublishContext:
     @classmethod
     def create(cls, spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: Any = None,
                check_warehouse: bool = True) -> "PublishContext":
-        """Validate the spec (no writes) and connect to the registry and catalog."""
+        """Validate the spec (no writes) and connect to the registry and catalog.
+
+        Every step writes (runs, versions, aliases, predictions, catalog): a spec loaded in a
+        readOnly environment is refused here, before anything is written.
+        """
+        if spec.environment is not None:
+            spec.environment.require_writable(f"run {spec.name} from {spec.source_path}")
         pf = preflight(spec, check_warehouse=check_warehouse)
         uri = config.tracking_uri(spec.mlflow.trackingUri)
-        registry = config.registry_uri(uri)
+        registry = spec.mlflow.registryUri or config.registry_uri(uri)
         config.activate(uri, registry)
         return cls(spec, pf, Registry(uri, registry),
-                   catalog if catalog is not None else open_catalog(spec.catalog.url), pipeline)
+                   catalog if catalog is not None else open_catalog(spec.catalog.url,
+                                                                    pipeline_service=spec.catalog.pipelineService),
+                   pipeline)
 
     @property
     def name(self) -> str:

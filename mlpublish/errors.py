@@ -17,10 +17,11 @@ class SpecError(MlpublishError):
     ``problems`` lists every problem found, each as (location, message).
     """
 
-    def __init__(self, path: str, problems: list[tuple[str, str]]):
+    def __init__(self, path: str, problems: list[tuple[str, str]], what: str = "spec"):
         self.path = path
         self.problems = problems
-        lines = [f"{path}: invalid spec ({len(problems)} problem{'s' if len(problems) != 1 else ''})"]
+        self.what = what
+        lines = [f"{path}: invalid {what} ({len(problems)} problem{'s' if len(problems) != 1 else ''})"]
         lines += [f"  {loc}: {msg}" for loc, msg in problems]
         super().__init__("\n".join(lines))
 
@@ -59,6 +60,10 @@ class WarehouseError(MlpublishError):
 
 class CatalogUnavailable(MlpublishError):
     """The catalog cannot be reached or refused an update."""
+
+
+class ReadOnlyEnvironment(MlpublishError):
+    """A write was asked of an environment marked ``readOnly`` (refused before anything is written)."""
 
 
 class StepError(MlpublishError):

@@ -7,7 +7,8 @@ Import rules (a spec can never run arbitrary code):
   returns a fitted model with ``predict``).
 * The top-level package must be in the allow-list: ``sklearn`` always, more only
   through the operator's ``MLPUBLISH_ALLOWED_MODULES`` environment variable.
-* No path segment may start with an underscore (no private modules, no dunders).
+* No path segment may start with an underscore (no private modules, no dunders),
+  and none may name test code (``tests``, ``test_*``, ``conftest``).
 * A class must have ``fit`` and ``predict`` and ``get_params``; a trainer must be a
   plain function defined in the named module.
 """
@@ -59,6 +60,9 @@ def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> Es
     segments = module_name.split(".") + [attr]
     if not module_name or not all(_SEGMENT.match(s) for s in segments):
         raise fail(f"{path!r}: every part must be a public Python name (no leading underscore)")
+    if any(s in ("tests", "conftest") or s.startswith("test_") for s in segments):
+        # importing a package's test suite runs its module-level code (and needs pytest): never an estimator
+        raise fail(f"{path!r}: test modules (tests, test_*, conftest) are never imported")
     allowed = config.allowed_module_prefixes()
     top = segments[0]
     if top not in allowed and not any(module_name == p or module_name.startswith(p + ".") for p in allowed):

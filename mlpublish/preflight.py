@@ -6,6 +6,7 @@ it before its first write, so a bad spec never leaves anything behind.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from mlpublish.errors import SpecError, WarehouseError
@@ -13,6 +14,8 @@ from mlpublish.metrics import default_select_by, metrics_for
 from mlpublish.modelling import EstimatorRef, resolve_estimator
 from mlpublish.spec import Spec
 from mlpublish.warehouse import Warehouse
+
+log = logging.getLogger("mlpublish.preflight")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,13 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
     if n > spec.training.maxCandidates:
         problems.append(("training.candidates", f"{n} combinations exceed training.maxCandidates={spec.training.maxCandidates}"))
 
+    if spec.catalog.url:
+        from mlpublish.catalog import check_catalog_url
+
+        problem = check_catalog_url(spec.catalog.url)
+        if problem:
+            problems.append(("catalog.url", problem))
+
     wh = Warehouse.from_spec(spec.data)
     columns: dict[str, str] = {}
     reachable = False
@@ -82,6 +92,9 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
             for col in spec.data.keyColumns:
                 if col not in columns:
                     problems.append(("data.keyColumns", f"column {col!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+            if spec.data.timeColumn and spec.data.timeColumn not in columns:
+                problems.append(("data.timeColumn",
+                                 f"column {spec.data.timeColumn!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
         problems += _check_sources(spec, wh)
     if problems:
         raise SpecError(src, problems)
@@ -94,7 +107,12 @@ def _check_sources(spec: Spec, wh: Warehouse) -> list[tuple[str, str]]:
     cache: dict[tuple[str, str], dict[str, str] | str] = {}
     for i, f in enumerate(spec.mlFeatures):
         for j, src in enumerate(f.featureSources):
-            if not src.dataSourceFqn or not wh.owns(src.dataSourceFqn):
+            if not src.dataSourceFqn:
+                continue
+            if not wh.owns(src.dataSourceFqn):
+                if src.dataSourceFqn.split(".")[0] == wh.service:  # same service, another database: likely a typo
+                    log.warning("mlFeatures[%d].featureSources[%d].dataSourceFqn %s is not checked: this warehouse "
+                                "connection is %s.%s", i, j, src.dataSourceFqn, wh.service, wh.db_name)
                 continue
             _, _, schema, table = src.dataSourceFqn.split(".")
             key = (schema, table)

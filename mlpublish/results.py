@@ -40,6 +40,8 @@ class TrainResult(_Result):
     dataset_digest: str
     training_fqn: str
     fit_seconds: float
+    # {"column", "min", "max"} of data.timeColumn over the rows used (None without that field)
+    time_range: dict[str, str] | None = None
 
 
 class EvaluateResult(_Result):
@@ -82,6 +84,8 @@ class RegisterResult(_Result):
     created: bool
     aliases: list[str] = []
     reason: str = ""
+    # where the model card is (an MLflow artifact URI): the card itself is too big for an XCom
+    card_uri: str | None = None
 
 
 class PromoteResult(_Result):

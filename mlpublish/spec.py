@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -38,7 +39,13 @@ MAX_YAML_NODES = 100_000
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,127}$"
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-Scalar = str | int | float | bool | None
+# MLflow refuses param values past 6000 characters, and it would only say so after training started.
+MAX_SCALAR_CHARS = 1000
+Scalar = Annotated[str, StringConstraints(max_length=MAX_SCALAR_CHARS)] | int | float | bool | None
+# One part of a table FQN (<service>.<database>.<schema>.<table>): no quotes, spaces, ';', '/' or control characters.
+FQN_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}")
+# Estimator paths: public, ASCII Python names (no _private, no __dunder__, no look-alike letters).
+PUBLIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # OpenMetadata's FeatureSourceDataType and FeatureType enums.
 FeatureSourceDataType = Literal[
@@ -48,7 +55,8 @@ FeatureType = Literal["numerical", "categorical"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # NaN and infinity are refused: every comparison with NaN is false, so a NaN gate would never fail
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
 
 
 class FeatureSource(_Model):
@@ -64,6 +72,8 @@ class FeatureSource(_Model):
     def _four_parts(cls, v: str | None) -> str | None:
         if v is not None and (len(v.split(".")) != 4 or not all(v.split("."))):
             raise ValueError(f"expected <service>.<database>.<schema>.<table>, got {v!r}")
+        if v is not None and not all(FQN_PART.fullmatch(part) for part in v.split(".")):
+            raise ValueError("each part must be letters, digits, '_' or '-' (no quotes, spaces, ';' or '/')")
         return v
 
 
@@ -95,12 +105,15 @@ class DataSpec(_Model):
     trainingTable: str = Field(pattern=IDENT_PATTERN)
     keyColumns: list[str] = []
     predictionsTable: str | None = Field(default=None, pattern=IDENT_PATTERN)
+    timeColumn: str | None = Field(default=None, pattern=IDENT_PATTERN,
+                                   description="Date or timestamp column of the training table: the model card "
+                                               "records the time range of the rows trained on.")
 
     @field_validator("keyColumns")
     @classmethod
     def _idents(cls, v: list[str]) -> list[str]:
         for col in v:
-            if not re.match(IDENT_PATTERN, col):
+            if not re.fullmatch(IDENT_PATTERN[1:-1], col):  # fullmatch: '$' would accept a trailing newline
                 raise ValueError(f"column name {col!r} must match {IDENT_PATTERN}")
         return v
 
@@ -131,6 +144,9 @@ class Training(_Model):
     def _dotted(cls, v: str) -> str:
         if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$", v):
             raise ValueError("expected a dotted path such as sklearn.ensemble.RandomForestClassifier or pkg.mod:train")
+        # the import rules' syntax part, checked at load so DAG files and code locations refuse it too
+        if not all(PUBLIC_NAME.fullmatch(part) for part in re.split(r"[.:]", v)):
+            raise ValueError(f"{v!r}: every part must be a public Python name (no leading underscore)")
         return v
 
     @field_validator("positiveLabel", mode="before")
@@ -145,7 +161,7 @@ class Training(_Model):
     @classmethod
     def _grid(cls, v: dict[str, list[Scalar]]) -> dict[str, list[Scalar]]:
         for key, values in v.items():
-            if not re.match(IDENT_PATTERN, key):
+            if not re.fullmatch(IDENT_PATTERN[1:-1], key):
                 raise ValueError(f"parameter name {key!r} must match {IDENT_PATTERN}")
             if not values:
                 raise ValueError(f"candidates.{key} is empty: give at least one value")
@@ -211,13 +227,32 @@ class Promotion(_Model):
     mode: Literal["auto", "manual"] = "auto"
 
 
+def check_location(v: str | None) -> str | None:
+    """A store location or experiment name: no control characters, no '..' path segment."""
+    if v is None:
+        return v
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise ValueError("contains a control character (newline, NUL...)")
+    if ".." in re.split(r"[/\\]", v):
+        raise ValueError("must not contain '..' path segments: give an absolute path or one below the working directory")
+    return v
+
+
 class MlflowSpec(_Model):
     trackingUri: str | None = None
+    registryUri: str | None = Field(default=None, description="Default: MLFLOW_REGISTRY_URI, else the tracking URI.")
     experiment: str | None = None
+
+    _location = field_validator("trackingUri", "registryUri", "experiment")(classmethod(lambda cls, v: check_location(v)))
 
 
 class CatalogSpec(_Model):
     url: str | None = None
+    pipelineService: str | None = Field(default=None, pattern=NAME_PATTERN,
+                                        description="OpenMetadata PipelineService of lineage edges "
+                                                    "(default: MLPUBLISH_CATALOG_PIPELINE_SERVICE).")
+
+    _location = field_validator("url")(classmethod(lambda cls, v: check_location(v)))
 
 
 def check_cron(v: str | None) -> str | None:
@@ -307,12 +342,22 @@ class Spec(_Model):
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
 
-    # Where the spec came from; not a YAML field.
+    # Where the spec came from and the environment overlaid on it (mlpublish/environments.py); not YAML fields.
     _source_path: str = PrivateAttr(default="<memory>")
+    _environment: Any = PrivateAttr(default=None)
 
     @property
     def source_path(self) -> str:
         return self._source_path
+
+    @property
+    def environment(self) -> Any:
+        """The :class:`mlpublish.environments.Environment` this spec was loaded in, or None."""
+        return self._environment
+
+    @property
+    def environment_name(self) -> str | None:
+        return self._environment.name if self._environment is not None else None
 
     @field_validator("schedule")
     @classmethod
@@ -340,6 +385,8 @@ class Spec(_Model):
         for i, col in enumerate(self.data.keyColumns):
             if col in names or col == self.target:
                 out.append((("data", "keyColumns", i), f"key column {col!r} is also a feature or the target"))
+        if self.data.timeColumn and self.data.timeColumn == self.target:
+            out.append((("data", "timeColumn"), f"time column {self.data.timeColumn!r} is the target"))
         for i, h in enumerate(self.mlHyperParameters):
             if h.name in self.training.candidates:
                 out.append((("mlHyperParameters", i, "name"),
@@ -427,6 +474,45 @@ def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> d
     return out
 
 
+def _duplicate_keys(node: yaml.Node, path: tuple = ()) -> list[tuple[str, str]]:
+    """PyYAML keeps the last of two equal keys without a word: a silent override, so it is refused."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, val in node.value:
+            k = key.value if isinstance(key, yaml.ScalarNode) else None
+            if k is not None and k != "<<":
+                line = key.start_mark.line + 1
+                if k in first:
+                    out.append((f"{_fmt_path(path + (k,))} (line {line})",
+                                f"duplicate key {k!r} (first at line {first[k]}): YAML would silently keep the last"))
+                else:
+                    first[k] = line
+            if len(path) < MAX_YAML_DEPTH:
+                out += _duplicate_keys(val, path + ((k,) if k is not None else ()))
+    elif isinstance(node, yaml.SequenceNode) and len(path) < MAX_YAML_DEPTH:
+        for i, val in enumerate(node.value):
+            out += _duplicate_keys(val, path + (i,))
+    return out
+
+
+def _field_at(node: yaml.Node, mark: Any, path: tuple = ()) -> str:
+    """The field whose value starts at ``mark`` (to name the field of a YAML error), or ''."""
+    if (node.start_mark.line, node.start_mark.column) == (mark.line, mark.column) and path:
+        return _fmt_path(path) + " "
+    children: list[tuple[Any, yaml.Node]] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [(k.value if isinstance(k, yaml.ScalarNode) else "?", v) for k, v in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(enumerate(node.value))
+    if len(path) < MAX_YAML_DEPTH:
+        for key, child in children:
+            found = _field_at(child, mark, path + (key,))
+            if found:
+                return found
+    return ""
+
+
 def _guard_yaml(text: str, where: str) -> None:
     """Refuse alias bombs and absurd nesting before anything is constructed."""
     aliases = depth = 0
@@ -480,17 +566,20 @@ def _expanded_size(node: yaml.Node, where: str) -> int:
     return size(node)
 
 
-def _allowed_fields(loc: tuple) -> list[str]:
+def _allowed_fields(loc: tuple, root: type[BaseModel] | None = None) -> list[str]:
     """The field names allowed at the parent of ``loc`` (for 'unknown field' messages)."""
-    model: Any = Spec
+    model: Any = root or Spec
+    key_next = False  # the previous field was a dict of models: this part is a key, not a field
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or key_next:
+            key_next = False
             continue
         fields = getattr(model, "model_fields", {})
         info = next((f for n, f in fields.items() if n == part or f.alias == part), None)
         if info is None:
             return []
         ann = info.annotation
+        key_next = getattr(ann, "__origin__", None) is dict
         for cand in (ann, *getattr(ann, "__args__", ())):
             if isinstance(cand, type) and issubclass(cand, BaseModel):
                 model = cand
@@ -513,13 +602,14 @@ def _located(loc: tuple, lines: dict[tuple, int]) -> str:
     return _fmt_path(loc)
 
 
-def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[str, str]]:
+def _problems_from(exc: ValidationError, lines: dict[tuple, int],
+                   root: type[BaseModel] | None = None) -> list[tuple[str, str]]:
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         where = _located(loc, lines)
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_fields(loc)
+            allowed = _allowed_fields(loc, root)
             msg = f"unknown field {loc[-1]!r}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
         elif err["type"] == "missing":
             msg = "required field is missing"
@@ -532,21 +622,32 @@ def _problems_from(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[
     return problems
 
 
-def parse_spec(text: str, source: str = "<memory>") -> Spec:
-    """Parse spec text. Raises :class:`SpecError` listing every problem found."""
+def read_yaml_mapping(text: str, source: str, empty_hint: str,
+                      expand: bool = True) -> tuple[dict[str, Any], dict[tuple, int]]:
+    """Safely read a YAML mapping (size, alias and nesting limits; ``${VAR}`` expanded unless ``expand`` is False).
+
+    Returns the mapping and each field path's line; raises SpecError naming ``source``.
+    """
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
         raise SpecError(source, [("<root>", f"spec larger than {MAX_SPEC_BYTES} bytes: refused")])
     _guard_yaml(text, source)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is None:
-        raise SpecError(source, [("<root>", "the file is empty; expected a mapping with at least name, algorithm, target")])
+        raise SpecError(source, [("<root>", f"the file is empty; expected {empty_hint}")])
     _expanded_size(node, source)
+    lines = _line_index(node)
+    duplicates = _duplicate_keys(node)
+    if duplicates:
+        raise SpecError(source, duplicates)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # unsafe tags (!!python/...), unhashable keys, bad !!binary
         mark = getattr(exc, "problem_mark", None)
-        loc = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
-        raise SpecError(source, [(loc, f"{getattr(exc, 'problem', None) or exc}")]) from None
+        loc = f"{_field_at(node, mark)}(line {mark.line + 1}, column {mark.column + 1})" if mark else "<root>"
+        problem = getattr(exc, "problem", None) or str(exc)
+        if "could not determine a constructor" in problem:
+            problem += " (only plain YAML values are allowed: no !!python or other custom tags)"
+        raise SpecError(source, [(loc, problem)]) from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. an impossible date such as 2024-13-45
         raise SpecError(source, [("<root>", f"a value cannot be read: {exc}")]) from None
     if not isinstance(raw, dict):
@@ -555,10 +656,20 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
     if bad_keys:
         raise SpecError(source, [("<root>", f"field names must be strings, got {bad_keys!r}")])
     problems: list[tuple[str, str]] = []
-    expanded = _walk_expand(raw, (), problems)
+    expanded = _walk_expand(raw, (), problems) if expand else raw
     if problems:
         raise SpecError(source, problems)
-    lines = _line_index(node)
+    return expanded, lines
+
+
+def parse_spec(text: str, source: str = "<memory>", environment: Any = None) -> Spec:
+    """Parse spec text, with ``environment`` (an :class:`mlpublish.environments.Environment`) overlaid.
+
+    Raises :class:`SpecError` listing every problem found.
+    """
+    expanded, lines = read_yaml_mapping(text, source, "a mapping with at least name, algorithm, target")
+    if environment is not None:
+        expanded = environment.overlay(expanded)
     try:
         spec = Spec.model_validate(expanded, context={"defer_consistency": True})
     except ValidationError as exc:
@@ -567,11 +678,15 @@ def parse_spec(text: str, source: str = "<memory>") -> Spec:
     if cross:
         raise SpecError(source, [(_located(loc, lines), msg) for loc, msg in cross])
     spec._source_path = source
+    spec._environment = environment
     return spec
 
 
-def load_spec(path: str | os.PathLike[str]) -> Spec:
-    """Read and parse a spec file."""
+def load_spec(path: str | os.PathLike[str], env: str | None = None) -> Spec:
+    """Read and parse a spec file, in environment ``env`` (default ``MLPUBLISH_ENV``; none: the file as it is).
+
+    Every adapter loads specs through this function, so the CLI, Airflow and Dagster all get the environment.
+    """
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -586,4 +701,6 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         raise SpecError(str(p), [("<file>", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except OSError as exc:
         raise SpecError(str(p), [("<file>", f"cannot read: {exc.strerror or exc}")]) from None
-    return parse_spec(text, str(p))
+    from mlpublish.environments import select_environment
+
+    return parse_spec(text, str(p), select_environment(p.parent, env))

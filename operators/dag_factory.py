@@ -25,6 +25,7 @@ from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, P
 from airflow.sdk.bases.timetable import BaseTimetable
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
+from mlpublish_airflow.notifications import notify_gate, notify_promotion
 from mlpublish_airflow.publish import (
     EvaluateModelOperator,
     PromoteModelOperator,
@@ -78,13 +79,21 @@ def chain_tasks(spec: Any, spec_path: str, dag: DAG) -> list[Any]:
     tasks: list[Any] = [
         TrainModelOperator(task_id="train", **common),
         EvaluateModelOperator(task_id="evaluate", **common),
-        ValidateModelOperator(task_id="validate", **common),
+        ValidateModelOperator(task_id="validate", **common, **_notifying(notify_gate, on_failure=True)),
         RegisterModelVersionOperator(task_id="register", **common),
     ]
     if spec.promotion.mode == "manual":
         tasks.append(_approval(spec, dag))
-    tasks.append(PromoteModelOperator(task_id="promote", **common))
+    tasks.append(PromoteModelOperator(task_id="promote", **common, **_notifying(notify_promotion, on_failure=False)))
     return tasks
+
+
+def _notifying(callback: Any, *, on_failure: bool) -> dict[str, Any]:
+    """The task callbacks that notify (see mlpublish_airflow.notifications): one per final state, so once per event."""
+    out = {"on_success_callback": callback, "on_skipped_callback": callback}
+    if on_failure:
+        out["on_failure_callback"] = callback
+    return out
 
 
 def build_dag(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timedelta = timedelta(minutes=1)) -> DAG:
@@ -168,7 +177,9 @@ def spec_files(specs_dir: str | os.PathLike[str]) -> list[Path]:
     root = Path(specs_dir)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file())
+    # environments.yaml beside the specs is the environments file (mlpublish/environments.py), not a spec
+    return sorted(p for p in root.iterdir()
+                  if p.suffix.lower() in SPEC_SUFFIXES and p.is_file() and p.name != "environments.yaml")
 
 
 def build_dags(specs_dir: str | os.PathLike[str], **dag_kwargs: Any) -> dict[str, DAG]:

@@ -116,4 +116,4 @@ class OpenMetadataHook(BaseHook):
     def catalog(self, spec: Any) -> Any:
         from mlpublish.catalog import open_catalog
 
-        return open_catalog(spec.catalog.url, openmetadata=self.settings())
+        return open_catalog(spec.catalog.url, openmetadata=self.settings(), pipeline_service=spec.catalog.pipelineService)

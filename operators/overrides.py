@@ -22,6 +22,8 @@ def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise SpecError(where, [("overrides", f"not valid JSON: {exc}")]) from None
+        except RecursionError:  # json raises this, not a JSONDecodeError, for absurdly nested arrays
+            raise SpecError(where, [("overrides", "not valid JSON: nested too deeply")]) from None
     if not isinstance(value, dict):
         raise SpecError(where, [("overrides", f"expected a mapping of spec fields, got {type(value).__name__}")])
     return value
@@ -67,4 +69,7 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
     merged = _merge(raw, _literal(over))
-    return parse_spec(yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)")
+    merged_spec = parse_spec(yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)",
+                             environment=spec.environment)  # the same environment overlay as the file alone
+    merged_spec._source_path = spec.source_path  # the code version is the spec file's repository's
+    return merged_spec

@@ -143,7 +143,8 @@ class EvaluateModelOperator(PublishStepOperator):
 class ValidateModelOperator(PublishStepOperator):
     """validate: gates, smoke test, metadata. A FAILED candidate fails the task (or skips it with
     ``validation.onFailure: skip``) naming each metric, value and threshold; register and promote
-    then do not run. XCom: ``ValidateResult`` (also under key ``rejected`` when FAILED)."""
+    then do not run. XCom: ``ValidateResult`` (also under key ``rejected`` when FAILED; with
+    ``validation.registerFailed`` the audit version's ``RegisterResult`` under ``audit_version``)."""
 
     step = "validate"
     lineage_writes_model = False
@@ -156,6 +157,14 @@ class ValidateModelOperator(PublishStepOperator):
                                     self.upstream(context, "evaluate", EvaluateResult))
         if result.status == "PASSED":
             return result.to_json()
+        if ctx.spec.validation.registerFailed:
+            # register never runs after a rejected candidate, but the spec asks to keep it for
+            # audit (as the CLI and the Dagster asset do): register it here, never aliased.
+            from mlpublish.steps import register_version
+
+            audit = register_version(ctx, self.upstream(context, "train", TrainResult),
+                                     self.upstream(context, "evaluate", EvaluateResult), result)
+            context["ti"].xcom_push(key="audit_version", value=audit.to_json())
         context["ti"].xcom_push(key="rejected", value=result.to_json())
         message = f"{ctx.spec.name}: candidate run {result.run_id} {result.summary()}"
         if ctx.spec.validation.onFailure == "skip":
@@ -179,7 +188,8 @@ class RegisterModelVersionOperator(PublishStepOperator):
 
 
 class PromoteModelOperator(PublishStepOperator):
-    """promote: move ``champion`` if the candidate still beats it; otherwise the task is skipped with the reason.
+    """promote: move ``champion`` if the candidate still beats it; otherwise the task is skipped with the reason
+    (and the ``PromoteResult`` under XCom key ``refused``, for the notification callback).
 
     With ``promotion.mode: manual`` the DAG puts an ``ApprovalOperator`` (human in the loop) before this
     task; it runs only on "Approve" and promotes the approved version. XCom: ``PromoteResult``.
@@ -199,6 +209,7 @@ class PromoteModelOperator(PublishStepOperator):
         result = promote_challenger(ctx, self.upstream(context, "evaluate", EvaluateResult),
                                     self.upstream(context, "validate", ValidateResult), registration)
         if not result.promoted:
+            context["ti"].xcom_push(key="refused", value=result.to_json())  # for the notification callback
             raise PromotionRefused(f"{ctx.spec.name}: v{result.version} not promoted: {result.reason}")
         return result.to_json()
 

@@ -38,18 +38,33 @@ def publish(catalog: Any, events: list[Any], what: str) -> None:
         raise CatalogUnavailable(scrub(f"catalog {catalog!r} refused an update for {what}: {exc.__class__.__name__}: {exc}")) from exc
 
 
-def open_catalog(url: str | None = None, *, openmetadata: "config.OpenMetadataSettings | None" = None) -> Any:
+def open_catalog(url: str | None = None, *, openmetadata: "config.OpenMetadataSettings | None" = None,
+                 pipeline_service: str | None = None) -> Any:
     """The sink for this URL. With OpenMetadata settings (argument, else ``OPENMETADATA_HOST_PORT``)
-    the sink is the OpenMetadata server, with the local catalog file at ``url`` as its durable outbox."""
+    the sink is the OpenMetadata server, with the local catalog file at ``url`` as its durable outbox.
+    ``pipeline_service`` (a spec's or environment's ``catalog.pipelineService``) names lineage pipelines' service."""
+    import dataclasses
+
     settings = openmetadata or config.OpenMetadataSettings.from_env()
     local = _local_catalog(url)
     if settings is None:
         return local
+    if pipeline_service:
+        settings = dataclasses.replace(settings, pipeline_service=pipeline_service)
     if local.path == ":memory:":
         raise CatalogUnavailable("the OpenMetadata sink needs a catalog file for its outbox, not sqlite:// in memory")
     from mlpublish.catalog.openmetadata import OpenMetadataCatalog
 
     return OpenMetadataCatalog(settings, local)
+
+
+def check_catalog_url(url: str) -> str | None:
+    """Why ``url`` cannot be a catalog, or None (opens nothing: preflight refuses a bad URL before any write)."""
+    try:
+        _local_catalog(url)
+    except CatalogUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def _local_catalog(url: str | None) -> Any:

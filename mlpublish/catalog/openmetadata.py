@@ -49,6 +49,11 @@ PROPERTY_DESCRIPTIONS = {
     "trainingRows": "Rows the latest candidate was trained on",
     "datasetDigest": "Digest of the latest training dataset",
     "lastTrainedAt": "When the latest candidate was trained (UTC, ISO 8601)",
+    "environment": "mlpublish environment (dev, staging, prod ...) whose registry and catalog hold this model",
+    "codeVersion": "Git commit of the spec's repository the latest candidate was trained from (-dirty: uncommitted changes)",
+    "copiedFrom": "Origin (environment:model/version) of the latest copied version, or of the champion once it moves "
+                  "(none: the champion was trained here)",
+    "championCodeVersion": "Git commit the champion was trained from (-dirty: uncommitted changes)",
     "comparedChampionVersion": "Champion version the latest candidate was compared with",
     "validationSummary": "Validation result of the latest candidate (gates, smoke test, metadata)",
     "validatedRunId": "MLflow run id of the latest validated candidate",

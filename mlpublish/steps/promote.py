@@ -12,16 +12,18 @@ import json
 import logging
 from typing import Any
 
+from mlpublish import provenance
 from mlpublish.catalog import publish
-from mlpublish.catalog.events import RecordAliasChange, SetModelProperties
+from mlpublish.catalog.events import RecordAliasChange, SetModelProperties, UpsertMlModel
 from mlpublish.context import PublishContext
 from mlpublish.errors import CatalogUnavailable, GateFailed, NotFound, RegistryConflict
 from mlpublish.gates import beats_champion
 from mlpublish.redact import scrub
 from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, now_iso
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
+from mlpublish.steps.card import champion_card
 from mlpublish.steps.evaluate import evaluate_champion
-from mlpublish.steps.register import CATALOG_FQN_TAG
+from mlpublish.steps.register import CATALOG_FQN_TAG, CATALOG_RUN_TAG
 
 log = logging.getLogger("mlpublish.promote")
 
@@ -65,6 +67,7 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
                 "championVersion": version, "previousChampionVersion": entry.get("from") or "none",
                 "championRunId": mv.run_id, "aliases": json.dumps(reg.aliases(name), sort_keys=True),
                 "lastPublishedAt": entry["at"],
+                **provenance.champion_properties(_run_tags(reg, mv), (mv.tags or {}).get(provenance.COPIED_FROM_TAG)),
             }),
         ]
         publish(catalog, events, f"{name} v{version}")
@@ -75,6 +78,16 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
             f"{CHAMPION} of {name} is v{version} in the registry, but the catalog was not updated ({exc}); "
             f"finish with: mlpublish promote {name} --version {version}"
         ) from exc
+
+
+def _run_tags(reg: Registry, mv: Any) -> dict[str, str]:
+    """Tags of the run that trained ``mv`` (a copied version: its copy run, which carries them)."""
+    try:
+        return dict(reg.client.get_run((mv.tags or {}).get(CATALOG_RUN_TAG) or mv.run_id).data.tags)
+    except Exception as exc:  # noqa: BLE001 (a version registered by another tool may name no readable run)
+        log.warning("%s v%s: cannot read its run's tags (%s); its code version is unknown", mv.name, mv.version,
+                    scrub(str(exc)))
+        return {}
 
 
 def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
@@ -89,17 +102,32 @@ def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
     from mlpublish.steps.train import CATALOG_EVENTS_ARTIFACT
 
     folder = posixpath.dirname(CATALOG_EVENTS_ARTIFACT)
+    # a version copied from another environment: its copy run holds the entity under this environment's names
+    run_id = (mv.tags or {}).get(CATALOG_RUN_TAG) or mv.run_id
     try:
-        listed = {a.path for a in reg.client.list_artifacts(mv.run_id, folder)}
+        listed = {a.path for a in reg.client.list_artifacts(run_id, folder)}
         if CATALOG_EVENTS_ARTIFACT not in listed:
             log.warning("%s v%s: its run recorded no catalog entity; entity left as it is", mv.name, mv.version)
             return []
-        path = reg.client.download_artifacts(mv.run_id, CATALOG_EVENTS_ARTIFACT)
+        path = reg.client.download_artifacts(run_id, CATALOG_EVENTS_ARTIFACT)
         with open(path) as fh:
-            return parse_events(json.load(fh))
+            events = parse_events(json.load(fh))
     except Exception as exc:
         raise CatalogUnavailable(scrub(f"cannot read the catalog entity of {mv.name} v{mv.version} "
-                                       f"(run {mv.run_id}, {CATALOG_EVENTS_ARTIFACT}): {exc}")) from exc
+                                       f"(run {run_id}, {CATALOG_EVENTS_ARTIFACT}): {exc}")) from exc
+    return with_card(events, champion_card(reg, mv))
+
+
+def with_card(events: list[Any], card: str | None) -> list[Any]:
+    """The entity events with the champion's model card as the MlModel description.
+
+    The card rides in the entity itself (not a separate event), so a replayed outbox
+    asserts one description per entity and the sinks' description handling applies.
+    """
+    if card is None:
+        return events
+    return [UpsertMlModel(fqn=e.fqn, entity={**e.entity, "description": card}) if isinstance(e, UpsertMlModel) else e
+            for e in events]
 
 
 def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult,

@@ -9,10 +9,13 @@ from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext
 from mlpublish.registry import CHALLENGER, VALIDATION_TAG
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult, same_candidate
+from mlpublish.steps.card import card_uri, log_card
 
 log = logging.getLogger("mlpublish.register")
 
 CATALOG_FQN_TAG = "mlpublish.catalog_fqn"
+# On a version copied from another environment: the run whose catalog/events.json names it in this one
+CATALOG_RUN_TAG = "mlpublish.catalog_run"
 
 
 def register_version(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult,
@@ -23,8 +26,10 @@ def register_version(ctx: PublishContext, train: TrainResult, evaluation: Evalua
         reason = (f"run {train.run_id} FAILED validation: not registered "
                   "(set validation.registerFailed: true to keep FAILED candidates for audit)")
         log.warning("%s: %s", spec.name, reason)
-        return RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status,
-                              version=None, created=False, reason=reason)
+        result = RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status,
+                                version=None, created=False, reason=reason, card_uri=card_uri(train.run_id))
+        log_card(ctx, train, evaluation, validation, result)
+        return result
 
     reg.ensure_registered_model(spec.name, spec.description)
     tags = {
@@ -63,6 +68,9 @@ def register_version(ctx: PublishContext, train: TrainResult, evaluation: Evalua
     }))
     log.info("%s: %s version %s for run %s%s", spec.name, "registered" if created else "found existing",
              version, train.run_id, f" (alias {CHALLENGER})" if aliases else " (no alias: FAILED, kept for audit)")
-    return RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status, version=version,
-                          created=created, aliases=aliases,
-                          reason="" if validation.status == "PASSED" else "registered for audit only")
+    result = RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status, version=version,
+                            created=created, aliases=aliases,
+                            reason="" if validation.status == "PASSED" else "registered for audit only",
+                            card_uri=card_uri(train.run_id))
+    log_card(ctx, train, evaluation, validation, result)
+    return result

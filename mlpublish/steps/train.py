@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlpublish import config
+from mlpublish import config, provenance
 from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext, pipeline_tags
@@ -99,7 +99,8 @@ def _split(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, salt: i
 def load_training_frame(ctx: PublishContext) -> tuple[Any, Any, Any]:
     """(keys+features frame, X, y) from the training table, checked for emptiness and labels."""
     spec, wh = ctx.spec, ctx.preflight.warehouse
-    cols = list(dict.fromkeys(spec.data.keyColumns + spec.feature_names + [spec.target]))
+    time_col = [spec.data.timeColumn] if spec.data.timeColumn else []
+    cols = list(dict.fromkeys(spec.data.keyColumns + spec.feature_names + [spec.target] + time_col))
     frame = wh.read_frame(spec.data.trainingTable, cols)
     fqn = ctx.preflight.training_fqn
     missing_target = int(frame[spec.target].isna().sum())
@@ -114,6 +115,16 @@ def load_training_frame(ctx: PublishContext) -> tuple[Any, Any, Any]:
         positive_class(frame[spec.target].unique().tolist(), spec.training.positiveLabel)  # fail before any run exists
     X = prepare_features(frame, spec.feature_names, spec.categorical_features)
     return frame, X, frame[spec.target]
+
+
+def time_range(frame: Any, column: str | None) -> dict[str, str] | None:
+    """First and last value of ``data.timeColumn`` over the labelled rows read (trained on and held out)."""
+    if not column:
+        return None
+    values = frame[column].dropna()
+    if values.empty:
+        return {"column": column, "min": "unknown (all NULL)", "max": "unknown (all NULL)"}
+    return {"column": column, "min": str(values.min()), "max": str(values.max())}
 
 
 def train_model(ctx: PublishContext) -> TrainResult:
@@ -143,6 +154,8 @@ def train_model(ctx: PublishContext) -> TrainResult:
         SPLIT_TAG: split_signature(spec),
     }
     tags.update(pipeline_tags(ctx.pipeline))
+    run_tags = provenance.run_tags(spec)
+    tags.update(run_tags)
 
     fit_seconds = 0.0
     candidates: list[Candidate] = []
@@ -184,6 +197,9 @@ def train_model(ctx: PublishContext) -> TrainResult:
         dataset = mlflow.data.from_pandas(frame, source=source, targets=spec.target, name=pf.training_fqn)
         mlflow.log_input(dataset, context="training")
         mlflow.set_tag("mlpublish.dataset_digest", dataset.digest)
+        span = time_range(frame, spec.data.timeColumn)
+        if span:
+            mlflow.set_tags({"mlpublish.data_time_min": span["min"], "mlpublish.data_time_max": span["max"]})
 
         with tempfile.TemporaryDirectory() as tmp:
             holdout = X_test.assign(**{spec.target: y_test.values})
@@ -213,8 +229,9 @@ def train_model(ctx: PublishContext) -> TrainResult:
         model_id=getattr(info, "model_id", None), task=pf.task, select_by=select_by, params=chosen,
         candidates=candidates, train_rows=len(X_train), test_rows=len(X_test),
         dataset_digest=dataset.digest, training_fqn=pf.training_fqn, fit_seconds=round(fit_seconds, 4),
+        time_range=span,
     )
-    _emit_catalog(ctx, result, artifact_uri)
+    _emit_catalog(ctx, result, artifact_uri, run_tags)
     log.info("%s: trained run %s with %s (%d candidate%s, %d rows)", spec.name, run_id, chosen or "defaults",
              len(candidates), "s" if len(candidates) != 1 else "", len(X_train))
     return result
@@ -230,7 +247,7 @@ def _model_artifact_location(ctx: PublishContext, info: Any) -> str:
     return info.model_uri
 
 
-def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -> None:
+def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str, run_tags: dict[str, str]) -> None:
     """Tables and run facts now; the model entity and its lineage belong to the champion.
 
     This run's entity (hyperparameters, mlStore, lineage) is logged as the
@@ -271,5 +288,6 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str) -
         "trainingRows": result.train_rows,
         "datasetDigest": result.dataset_digest,
         "lastTrainedAt": now_iso(),
+        **provenance.catalog_properties(run_tags),
     }))
     ctx.emit(*events)

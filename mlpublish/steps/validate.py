@@ -12,6 +12,7 @@ from mlpublish.context import PublishContext
 from mlpublish.gates import CheckResult, evaluate_gates
 from mlpublish.registry import VALIDATION_TAG
 from mlpublish.results import EvaluateResult, TrainResult, ValidateResult, same_candidate
+from mlpublish.steps.card import log_card
 from mlpublish.steps.evaluate import load_holdout
 
 log = logging.getLogger("mlpublish.validate")
@@ -91,5 +92,7 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
                                                      "validatedRunId": train.run_id}),
     )
     (log.info if status == "PASSED" else log.warning)("%s: run %s %s", spec.name, train.run_id, result.summary())
+    if status == "FAILED":  # the orchestrators stop here: the rejected candidate's card is logged now
+        log_card(ctx, train, evaluation, result)
     return result
 

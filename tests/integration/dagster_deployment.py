@@ -21,6 +21,9 @@ from .mlflow_server import free_port, postgres_database
 LOCATION = "mlpublish"
 REPOSITORY = "__repository__"
 BIN = Path(sys.executable).parent
+# what the README recommends: one publish run per model at a time (docker/dagster/dagster.yaml
+# has the same limits; tests/unit/test_compose.py checks it)
+PUBLISH_RUN_LIMITS = [{"key": "mlpublish/model", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
 
 
 class Deployment:
@@ -98,9 +101,7 @@ def dagster_deployment(root: Path, env: dict[str, str]) -> Iterator[Deployment]:
         (home / "dagster.yaml").write_text(yaml.safe_dump({
             "storage": {"postgres": {"postgres_url": pg_url}},
             "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
-                                "config": {"max_concurrent_runs": 1, "tag_concurrency_limits": [
-                                    # what the README recommends: one publish run per model at a time
-                                    {"key": "mlpublish/model", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]}},
+                                "config": {"max_concurrent_runs": 1, "tag_concurrency_limits": PUBLISH_RUN_LIMITS}},
             "telemetry": {"enabled": False},
         }))
         grpc_port, web_port = free_port(), free_port()

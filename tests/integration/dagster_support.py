@@ -63,6 +63,8 @@ def catalog_state(catalog: Any, fqn: str) -> dict[str, Any]:
     for k in VOLATILE_ENTITY:
         entity.pop(k, None)
     entity["extension"] = {k: v for k, v in entity.get("extension", {}).items() if k not in VOLATILE_EXTENSION}
+    # the description is the champion's model card, which names its run: compare its title line
+    entity["description"] = (entity.get("description") or "").split("\n", 1)[0]
     if entity.get("mlStore"):
         entity["mlStore"] = {k: v for k, v in entity["mlStore"].items() if k != "storage"}
     edges = {(e["fromEntity"]["fqn"], e["toEntity"]["fqn"]): e for e in catalog.lineage(fqn)["upstreamEdges"]}

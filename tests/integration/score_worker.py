@@ -7,7 +7,7 @@ Each spec names its table in ``scoring.sourceTable``. Everything scoring needs
 peak RSS (VmHWM, what ``ru_maxrss`` reports) is reset to the current RSS, and
 read again after each table is scored. Prints one
 JSON list: per table {rows, growth_kb (peak RSS growth since the start), seconds}.
-``naive`` is the baseline: pandas.read_sql of the whole table, predict, to_sql.
+``naive`` is the baseline of tests/integration/naive_scoring.py: read_sql of the whole table, predict, to_sql.
 """
 
 from __future__ import annotations
@@ -41,23 +41,6 @@ def peak_kb() -> int:
     return _status_kb("VmHWM")  # the same high-water mark getrusage's ru_maxrss reports, but resettable
 
 
-def naive_score(ctx, model, version: str) -> int:
-    import pandas as pd
-
-    from mlpublish.modelling import prepare_features
-
-    spec = ctx.spec
-    engine = ctx.preflight.warehouse.engine
-    frame = pd.read_sql(f"SELECT * FROM {spec.scoring.sourceTable}", engine)
-    X = prepare_features(frame, spec.feature_names, spec.categorical_features)
-    out = frame[spec.data.keyColumns].copy()
-    out["prediction"] = model.predict(X)
-    out["probability"] = model.predict_proba(X)[:, 1]
-    out["model_name"], out["model_version"] = spec.name, version
-    out.to_sql(f"naive_{spec.scoring.sourceTable}", engine, if_exists="replace", index=False)
-    return len(out)
-
-
 def main(mode: str, *spec_paths: str) -> None:
     import logging
 
@@ -67,6 +50,7 @@ def main(mode: str, *spec_paths: str) -> None:
     from mlpublish.modelling import prepare_features
     from mlpublish.spec import load_spec
     from mlpublish.steps.score import load_champion, score_batch
+    from tests.integration.naive_scoring import naive_score
 
     logging.disable(logging.WARNING)
     contexts = [PublishContext.create(load_spec(p)) for p in spec_paths]
@@ -84,7 +68,7 @@ def main(mode: str, *spec_paths: str) -> None:
         if mode == "ours":
             rows = score_batch(ctx, scoring_run_id="worker").rows
         else:
-            rows = naive_score(ctx, model, version)
+            rows = naive_score(ctx, model, version, f"naive_{ctx.spec.scoring.sourceTable}")
         out.append({"rows": rows, "growth_kb": peak_kb() - before, "seconds": time.perf_counter() - t0,
                     "before_kb": before, "peak_kb": peak_kb(), "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
     print(json.dumps(out))

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
 from mlpublish.demo_data import build_demo_warehouse
+from tests.canary_secrets import MLFLOW_PASSWORD
 
 from ..conftest import churn_dict
 from .helpers import registered_candidate, run_steps, weak_champion_spec
@@ -251,16 +252,27 @@ def test_check_command_validates_without_writing(workspace, capsys):
     assert not workspace.catalog_path.exists()
 
 
+def test_check_warns_about_sources_it_cannot_check_in_another_database(workspace, monkeypatch, capsys, caplog):
+    """A source FQN under the warehouse's service but another database (e.g. the SQLite names against a
+    PostgreSQL warehouse) cannot be checked through this connection: said, not silently skipped."""
+    monkeypatch.setenv("WAREHOUSE_DATABASE", "analytics")
+    spec = workspace.spec()
+    assert run_cli("check", str(spec)) == EXIT_OK
+    unchecked = [r.getMessage() for r in caplog.records if "is not checked" in r.getMessage()]
+    assert len(unchecked) == 6 and "warehouse.analytics.main.orders is not checked: this warehouse connection " \
+        "is warehouse.main" in unchecked[0]
+
+
 def test_unreachable_tracking_server_is_a_clear_error_without_secrets(workspace, monkeypatch, capsys):
     from .mlflow_server import free_port
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cr3t-pw@127.0.0.1:{free_port()}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:{MLFLOW_PASSWORD}@127.0.0.1:{free_port()}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     assert run_cli("run", str(workspace.spec())) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "127.0.0.1" in err and "alice:***@" in err
-    assert "s3cr3t-pw" not in err
+    assert MLFLOW_PASSWORD not in err
     assert not workspace.catalog_path.exists()  # failed before the first catalog event: nothing written
 
 

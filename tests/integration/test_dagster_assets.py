@@ -67,7 +67,8 @@ def test_definitions_load_and_validate(tmp_path, monkeypatch):
                            "smoke_test", "required_metadata"}
     assert all(c.blocking for c in checks.values())
     assert {s.name: s.cron_schedule for s in defs.schedules} == {f"{KEY}_retraining_schedule": "0 3 * * 1"}
-    assert {s.name for s in defs.sensors} == {f"{KEY}_retraining_sensor", "churn_model_2_retraining_sensor"}
+    assert {s.name for s in defs.sensors} == {f"{KEY}_retraining_sensor", "churn_model_2_retraining_sensor",
+                                             "mlpublish_publish_notifications", "mlpublish_publish_failure_notifications"}
     assert set(defs.resources) == {"mlflow", "warehouse", "catalog", "result_io_manager"}
 
     # the real CLI check, as a user or CI would run it
@@ -136,6 +137,19 @@ def test_materialized_graph_equals_cli_run(workspace, tmp_path, mlflow_template)
             assert rows["roc_auc"]["champion v1"] == pytest.approx(version["test_metrics"]["champion_test_roc_auc"], abs=1e-6)
         plot = meta["model_evaluation"]["plot"].value
         assert plot.endswith("evaluation/roc_curve.png") and Path(plot).exists()
+        # the model card: the registered version's, and the champion's as the catalog describes it
+        card = meta["registered_model_version"]["model_card"].value
+        assert card.startswith(f"# Model card: {NAME} v{round_}\n")
+        reg = workspace.registry()
+        validated = reg.client.download_artifacts(reg.get_version(NAME, str(round_)).run_id, "validation/checks.json")
+        for check in yaml.safe_load(Path(validated).read_text()):
+            assert f"| {check['name']} |" in card and f"| {check['outcome'].upper()} |" in card
+        for metric in rows:
+            assert f"| {metric} | {rows[metric]['candidate']:.4f} |" in card
+        assert meta["registered_model_version"]["model_card_uri"].value.endswith("/model_card/model_card.md")
+        champion_card = meta["champion_model"]["model_card"].value
+        assert champion_card == workspace.catalog().get(FQN)["description"]
+        assert champion_card.startswith(f"# Model card: {NAME} v{round_}\n")
         trained = meta["trained_model"]
         assert trained["train_rows"].value == chain.training.train_rows
         assert trained["held_out_rows"].value == chain.training.test_rows
@@ -159,6 +173,8 @@ def test_failed_gate_stops_registration_and_matches_cli(workspace, tmp_path, mlf
     assert gate.metadata["metric"].value == "roc_auc" and gate.metadata["threshold"].value == 0.99
     assert gate.metadata["value"].value < 0.99
     assert "roc_auc" in gate.description and "min 0.99" in gate.description
+    rejected_card = materialized(result)["validated_model"]["model_card"].value
+    assert "Outcome: **FAILED**" in rejected_card and "| roc_auc min 0.99 |" in rejected_card
     assert set(materialized(result)) == {"trained_model", "model_evaluation", "validated_model"}
     succeeded = {ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_SUCCESS"}
     assert not any(s.endswith(("registered_model_version", "champion_model")) for s in succeeded)

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.registry import Registry
 from mlpublish.retraining import decision_tags
+from tests.canary_secrets import MLFLOW_TOKEN
 
 from .dagster_deployment import LOCATION, REPOSITORY, dagster_deployment
 from .dagster_support import spec_folder
@@ -30,7 +31,7 @@ NAME = "customer_churn_predictor"
 JOB = "customer_churn_predictor_publish"
 SENSOR = "customer_churn_predictor_retraining_sensor"
 FQN = "mlflow-local.customer_churn_predictor"
-TOKEN = "s3cr3t-mlflow-token-for-leak-check"
+TOKEN = MLFLOW_TOKEN
 
 LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }

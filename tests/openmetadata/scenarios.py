@@ -184,6 +184,10 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
     spec, first = publish(weak_spec(workspace, suffix), om_settings, pipeline=run1)
     assert first.status == "PASSED" and first.promotion.promoted
     check_first_publish(reader, spec, first)
+    # the description is the champion's model card (a bot's PUT cannot set it: the sink patches it)
+    card = reader.model(spec.fqn)["description"]
+    assert card.startswith(f"# Model card: {spec.name} v1\n") and first.training.run_id in card
+    assert all(f"| {c.name} |" in card for c in first.validation.checks)
     pipeline = check_pipeline_edges(reader, spec, run1)
     ws = spec.data.service
     assert reader.table(f"{ws}.main.main.orders")["version"] == 0.1  # registered from the warehouse schema
@@ -204,6 +208,8 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
         steps = [round(b - a, 1) for a, b in zip(versions, versions[1:])]
         assert steps.count(1.0) == 1 and set(steps) == {0.1, 1.0}, versions
     assert reader.validation_tags(spec.fqn) == ["ModelValidation.PASSED"]
+    card = m["description"]
+    assert card.startswith(f"# Model card: {spec.name} v2\n") and card.endswith("It restores v1.\n")
 
     spec3, third = publish(failing_spec(workspace, suffix), om_settings)
     assert third.status == "FAILED"
@@ -212,6 +218,7 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
     assert m["extension"]["championVersion"] == "2"
     assert m["extension"]["validationSummary"].startswith("FAILED") and "roc_auc min 0.99" in m["extension"]["validationSummary"]
     assert m["algorithm"] == "ExtraTreesClassifier"  # a rejected candidate never rewrites the champion entity
+    assert m["description"] == card  # nor the champion's card
 
     catalog = open_catalog(None, openmetadata=om_settings)
     assert catalog.outbox.counts()["pending"] == 0 and catalog.outbox.counts()["failed"] == 0
@@ -223,6 +230,7 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
         assert reader.state(spec.fqn) == before
     # the mirror (mlpublish catalog show) agrees with the server
     mirror = catalog.find_model(spec.name)
+    assert mirror["description"] == card
     assert {k: v if isinstance(v, str) else json.dumps(v) for k, v in mirror["extension"].items()} == m["extension"]
     assert [t["tagFQN"] for t in mirror["tags"]] == reader.validation_tags(spec.fqn)
 

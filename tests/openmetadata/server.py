@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 from werkzeug.serving import make_server
 
+from tests.canary_secrets import OPENMETADATA_JWT
 from tests.openmetadata.emulator import OpenMetadataEmulator
 
 
@@ -24,7 +24,7 @@ class EmulatedServer:
 
 @contextmanager
 def serve_emulator(token: str | None = None) -> Iterator[EmulatedServer]:
-    emulator = OpenMetadataEmulator(token or secrets.token_urlsafe(24))
+    emulator = OpenMetadataEmulator(token or OPENMETADATA_JWT)  # a canary: the run's secret scan looks for it
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, emulator.wsgi, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="om-emulator", daemon=True)

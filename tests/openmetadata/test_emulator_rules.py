@@ -143,3 +143,27 @@ def test_owners_are_resolved_and_a_changed_description_is_patched(om_server, om_
     seeded.publish([model_event(owners=[{"type": "team", "name": "data-science"}], description="new words")])
     m = reader.model("models.m")
     assert m["description"] == "new words" and m["version"] == round(version + 0.1, 1)
+
+
+def test_a_bot_put_keeps_the_description_and_the_card_arrives_by_json_patch(om_server, om_settings, seeded):
+    """OpenMetadata's EntityRepository.updateDescription reverts a bot's PUT of a non-empty description
+    ("Description need to be updated with a PATCH request"): the champion's card must go by JSON Patch."""
+    from mlpublish.steps.promote import with_card
+
+    reader = Reader(om_settings)
+    url = f"{om_server.host_port}/v1/mlmodels"
+    headers = {"Authorization": f"Bearer {om_server.token}"}
+    body = {k: v for k, v in model_event().entity.items() if k != "mlFeatures"}
+    put = requests.put(url, json={**body, "description": "# Model card: m v9"}, headers=headers, timeout=10)
+    assert put.status_code == 200 and reader.model("models.m")["description"] == "a model"
+
+    card = "# Model card: m v2\n\n| Check | Outcome |\n|---|---|\n| roc\\_auc min 0.7 | PASS |\n"
+    [event] = with_card([model_event()], card)
+    before, seen = reader.model("models.m"), len(om_server.emulator.requests)
+    seeded.publish([event])
+    m = reader.model("models.m")
+    assert m["description"] == card and m["version"] == round(before["version"] + 0.1, 1)
+    assert ("PATCH", f"/api/v1/mlmodels/{m['id']}") in om_server.emulator.requests[seen:]
+    for _ in range(2):  # replaying what the outbox carried changes nothing
+        assert not seeded.replay().failed
+        assert reader.model("models.m")["version"] == m["version"]

@@ -15,6 +15,7 @@ import pytest
 
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
+from tests.canary_secrets import WRONG_OPENMETADATA_JWT
 
 from .scenarios import publish, publish_story, weak_spec
 
@@ -37,7 +38,7 @@ def test_live_publish_story(workspace, live_settings):
 
 
 def test_live_wrong_token_is_refused_without_showing_it(workspace, live_settings):
-    wrong = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJub2JvZHkifQ." + secrets.token_urlsafe(16)
+    wrong = WRONG_OPENMETADATA_JWT
     bad = OpenMetadataSettings(host_port=live_settings.host_port, jwt_token=wrong)
     with pytest.raises(CatalogUnavailable, match="refused the JWT token") as err:
         publish(weak_spec(workspace, secrets.token_hex(4)), bad)

@@ -10,6 +10,7 @@ from mlpublish.catalog import open_catalog
 from mlpublish.cli import main
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
+from tests.canary_secrets import WRONG_OPENMETADATA_JWT
 
 from .scenarios import Reader, outage_during_middle_steps, publish, publish_story, spec_dict, weak_spec
 
@@ -95,7 +96,7 @@ def test_missing_source_table_is_refused_then_registered_from_the_warehouse(work
 
 
 def test_wrong_token_is_a_clear_error_that_never_shows_the_token(workspace, om_server, om_settings, caplog, capsys):
-    wrong = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJlLXRoYXQtZXhwaXJlZA"
+    wrong = WRONG_OPENMETADATA_JWT
     bad = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=wrong)
     assert wrong not in repr(bad)
     with caplog.at_level(logging.DEBUG):

@@ -11,6 +11,7 @@ import pytest
 from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
 from tests.conftest import CHURN_SPEC, churn_dict, write_spec
+from tests.canary_secrets import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 airflow = pytest.importorskip("airflow.sdk")
@@ -41,7 +42,7 @@ def test_overrides_merge_into_the_spec_and_are_validated(tmp_path):
 def test_overrides_are_literal_values_never_expanded_from_the_environment(tmp_path, monkeypatch):
     from mlpublish_airflow.overrides import load_spec_with_overrides
 
-    monkeypatch.setenv("MLP_TEST_SECRET", "hunter2")
+    monkeypatch.setenv("MLP_TEST_SECRET", TEST_SECRET)
     monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///from-env.db")
     path = str(write_spec(tmp_path / "s.yaml", churn_dict()))
     spec = load_spec_with_overrides(path, {"description": "leak: ${MLP_TEST_SECRET} $HOME",

@@ -65,6 +65,30 @@ def test_failed_gate_names_metric_value_threshold(tmp_path, monkeypatch, no_rebu
     assert ti.pushed["rejected"]["status"] == "FAILED"
 
 
+def test_failed_gate_registers_the_audit_version_when_asked(tmp_path, monkeypatch, no_rebuild):
+    """register never runs after a rejected candidate: validate keeps it for audit itself (as the CLI does)."""
+    import mlpublish.steps
+    from mlpublish_airflow import ValidateModelOperator, exceptions
+
+    calls = []
+
+    def register(ctx, train, evaluation, validation):
+        calls.append(validation.status)
+        return RegisterResult(model_name="m", run_id="r1", status="FAILED", version="4", created=True)
+
+    monkeypatch.setattr(mlpublish.steps, "validate_candidate", lambda ctx, t, e: failed_validation())
+    monkeypatch.setattr(mlpublish.steps, "register_version", register)
+    for register_failed, expected in ((False, []), (True, ["FAILED"])):
+        calls.clear()
+        ti = FakeTI(UPSTREAM)
+        with pytest.raises(exceptions.CandidateRejected):
+            ValidateModelOperator(task_id="validate", spec_path="unused").run_step(
+                ctx_for(tmp_path, validation={"registerFailed": register_failed}), {"ti": ti})
+        assert calls == expected
+        assert ("audit_version" in ti.pushed) is register_failed
+    assert ti.pushed["audit_version"]["version"] == "4"
+
+
 def test_promotion_refused_is_a_skip_with_the_reason(tmp_path, monkeypatch, no_rebuild):
     import mlpublish.steps
     from mlpublish_airflow import PromoteModelOperator
@@ -77,6 +101,7 @@ def test_promotion_refused_is_a_skip_with_the_reason(tmp_path, monkeypatch, no_r
     ti = FakeTI({**UPSTREAM, "validate": {"x": 1}, "register": reg})
     with pytest.raises(PromotionRefused, match="no longer beats it"):
         PromoteModelOperator(task_id="promote", spec_path="unused").run_step(ctx_for(tmp_path), {"ti": ti})
+    assert ti.pushed["refused"]["reason"] == reason  # for the notification callback
 
 
 @pytest.mark.parametrize("approval", [None, {"chosen_options": ["Reject"]}])

@@ -188,6 +188,10 @@ BAD_SPECS = [
                  id="target-is-a-feature"),
     pytest.param(mutate(_set("data.keyColumns", ["customer_id", "plan"])), "data.keyColumns[1]",
                  "key column 'plan' is also a feature or the target", id="key-overlaps-feature"),
+    pytest.param(mutate(_set("data.timeColumn", "snapshot date")), "data.timeColumn", "should match pattern",
+                 id="timeColumn-not-an-identifier"),
+    pytest.param(mutate(_set("data.timeColumn", "churned")), "data.timeColumn", "time column 'churned' is the target",
+                 id="timeColumn-is-the-target"),
     pytest.param(mutate(_candidates_clash), "mlHyperParameters[0].name",
                  "'n_estimators' is set both here and in training.candidates", id="hyperparameter-twice"),
     # gates

@@ -21,6 +21,8 @@ from mlpublish.demo_data import shift_feature_distribution
 from mlpublish.registry import Registry
 from mlpublish.retraining import retrain_requests
 from tests.conftest import Workspace, churn_dict, write_spec
+from tests.integration.test_notify_delivery import assert_no_secret, env_for
+from tests.notify_receivers import notify_receivers  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,7 +55,10 @@ def registry_state(tracking_uri: str) -> dict[str, Any]:
 
 def catalog_state(path: Path) -> dict[str, Any]:
     catalog = LocalCatalog(path)
-    return {"entity": normalized(catalog.find_model(MODEL)),
+    entity = catalog.find_model(MODEL)
+    # the description is the champion's model card, which names its run: compare its title line
+    entity["description"] = (entity.get("description") or "").split("\n", 1)[0]
+    return {"entity": normalized(entity),
             "edges": normalized(catalog.edges()),
             "versions": [v["version"] for v in catalog.versions(f"mlflow-local.{MODEL}")]}
 
@@ -63,7 +68,7 @@ def cheap_spec(path: Path) -> Path:
     return write_spec(path, churn_dict(monitoring={"windowN": 1, "windowM": 1, "cooldownHours": 0}))
 
 
-def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory, mlflow_template):
+def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory, mlflow_template, notify_receivers):
     # Airflow gets a second workspace with the same warehouse and an empty MLflow store; its
     # metadata DB migrates in the background while the CLI publishes in the first workspace
     other = Workspace(tmp_path_factory.mktemp("dags-test"))
@@ -75,7 +80,9 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     home = other.root / "airflow-home"
     env = {**other.env(), "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "MLPUBLISH_SPECS_DIR": str(specs),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+           # notifications: the validate and promote task callbacks send them (see check_notifications)
+           **env_for(*notify_receivers), "AIRFLOW__API__BASE_URL": "http://airflow.local:8080/"}
     env.pop("MLFLOW_REGISTRY_URI", None)
     airflow = str(Path(sys.executable).parent / "airflow")
     migrate = subprocess.Popen([airflow, "db", "migrate"], env=env, cwd=other.root, stdout=subprocess.DEVNULL,
@@ -97,6 +104,7 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     for task in ("train", "evaluate", "validate", "register", "promote"):
         assert f"[DAG TEST] end task task_id={task}" in log
     assert "DagRun Finished" in log and "state=success" in log
+    check_notifications(*notify_receivers)
 
     airflow_registry, cli_registry = registry_state(other.tracking_uri), registry_state(workspace.tracking_uri)
     assert list(airflow_registry["versions"]) == ["1"] and airflow_registry["versions"]["1"]["aliases"] == ["champion"]
@@ -134,3 +142,35 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     request = retrain_requests(Registry(other.tracking_uri), "mlpublish/customer_churn_predictor",
                                "customer_churn_predictor")
     assert triggered == [f"retrain__{request[-1].request_id}"]
+
+    # a FAILED gate (trigger-time override) fails validate: its failure callback notifies the rejected checks
+    overrides = {"overrides": {"validation": {"gates": [{"metric": "roc_auc", "min": 0.999}]}}}
+    out = subprocess.run([airflow, "dags", "test", DAG_ID, "-c", json.dumps(overrides)], env=env, cwd=other.root,
+                         capture_output=True, text=True, timeout=600)
+    check_rejected_notification(*notify_receivers, out.stdout + out.stderr)
+
+
+def check_notifications(http: Any, smtp: Any) -> None:
+    """The publish run notified the gate (validate's success callback) and the promotion (promote's), once each."""
+    from urllib.parse import quote
+
+    hooks = [r["json"] for r in http.received("/hook")]
+    assert [(h["event"], h["outcome"]) for h in hooks] == [("gate", "PASSED"), ("promotion", "PROMOTED")]
+    gate, promotion = hooks
+    assert gate["source"]["orchestrator"] == "airflow" and gate["source"]["name"] == DAG_ID
+    run_id = gate["source"]["run_id"]
+    links = {link["label"]: link["url"] or link["command"] for link in promotion["links"]}
+    assert links["Airflow DAG run"] == f"http://airflow.local:8080/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+    assert links["Catalog entity"] == f"mlpublish catalog show mlflow-local.{MODEL}"
+    assert {r["metric"] for r in gate["metrics"]} >= {"roc_auc", "f1", "accuracy"}
+    assert (promotion["version"], promotion["champion_after"]) == ("1", "1")
+    assert len(http.received("/services/")) == 2 and len(smtp.wait_for(2)) == 2
+
+
+def check_rejected_notification(http: Any, smtp: Any, log: str) -> None:
+    [rejected] = [r["json"] for r in http.received("/hook")][2:]
+    assert (rejected["event"], rejected["outcome"], rejected["champion_label"]) == ("gate", "FAILED", "champion v1"), log[-3000:]
+    assert [c["outcome"] for c in rejected["checks"] if c["name"] == "roc_auc min 0.999"] == ["fail"]
+    assert all(r["champion"] is not None for r in rejected["metrics"])
+    assert len(smtp.wait_for(3)) == 3 and len(http.received("/services/")) == 3
+    assert_no_secret(*[r["raw"] for r in http.requests], *[m["raw"] for m in smtp.messages], log)

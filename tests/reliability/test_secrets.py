@@ -1,0 +1,261 @@
+"""Issue 7, secrets: the chain runs with canary secrets everywhere they can be given (warehouse URL password,
+MLflow basic-auth password and bearer token against a real ``mlflow server``, the OpenMetadata JWT against the
+emulator, an Airflow connection password, the Dagster prod resources' EnvVars), through the CLI, ``airflow
+dags test`` and an in-process Dagster run; then every place a secret could end up is read back and grepped:
+captured output and task logs, XComs (the whole Airflow metadata DB), Dagster events and metadata, MLflow's
+whole backend database and artifacts (tags, params, registered model and version tags), the local catalogs
+and outboxes, and the emulator's stored entities. The canary count must be 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.canary_secrets import (
+    AIRFLOW_CONNECTION_PASSWORD,
+    CANARIES,
+    MLFLOW_PASSWORD,
+    MLFLOW_TOKEN,
+    OPENMETADATA_JWT,
+    WAREHOUSE_PASSWORD,
+)
+from tests.conftest import churn_dict, write_spec
+from tests.integration.mlflow_server import mlflow_server, postgres_database
+from tests.openmetadata.server import serve_emulator
+from tests.secret_scan import file_kinds, kinds_in
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "canary_churn"  # the CLI's and Airflow's model
+DAGSTER_NAME = "canary_dagster"  # Dagster's, so it can publish while Airflow does
+DAG_ID = f"mlpublish__{NAME}"
+PLANTED = ("warehouse password", "mlflow password", "mlflow token", "openmetadata jwt", "airflow connection password")
+
+
+@dataclass
+class Findings:
+    """Every source read back, and the canaries found in it (by kind, never the value)."""
+
+    sources: dict[str, set[str]] = field(default_factory=dict)
+
+    def text(self, where: str, data: str | bytes) -> None:
+        self.sources[where] = kinds_in(data)
+
+    def file(self, path: Path) -> None:
+        self.sources[str(path)] = file_kinds(path)
+
+    def folder(self, root: Path) -> None:
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+            self.file(path)
+
+    def leaks(self) -> dict[str, set[str]]:
+        return {where: kinds for where, kinds in self.sources.items() if kinds}
+
+
+@dataclass
+class Stack:
+    root: Path
+    warehouse: str = field(repr=False)  # holds a canary: never in a failure report
+    backend: str
+    tracking: str
+    om: object = field(repr=False)
+    spec: Path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, warehouse_template):
+    """A PostgreSQL warehouse reached with a password, a real MLflow server, the OpenMetadata emulator."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("secrets")
+    with postgres_database("badinput_wh") as warehouse, postgres_database("badinput_mlflow") as backend, \
+            mlflow_server(backend, root / "artifacts", root / "mlflow-server.log") as tracking, \
+            serve_emulator(OPENMETADATA_JWT) as om:
+        features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))
+        features.to_sql("customer_features", sa.create_engine(warehouse), index=False)
+        # trust authentication accepts any password: the canary travels in the URL all the same
+        url = warehouse.replace("postgres@", f"postgres:{WAREHOUSE_PASSWORD}@", 1)
+        assert url != warehouse
+        (root / "specs").mkdir()
+        spec_dict = churn_dict(name=NAME, data={"connection": "${WAREHOUSE_URL}"})
+        db = warehouse.rsplit("/", 1)[1]
+        for feature in spec_dict["mlFeatures"]:  # the demo's source tables are not in this warehouse: its own table
+            kind = "string" if feature.get("dataType") == "categorical" else "number"
+            feature["featureSources"] = [{"name": feature["name"], "dataType": kind,
+                                          "dataSourceFqn": f"warehouse.{db}.public.customer_features"}]
+        spec = write_spec(root / "specs" / "canary.yaml", spec_dict)
+        write_spec(root / "specs" / "canary_dagster.yaml", {**spec_dict, "name": DAGSTER_NAME})
+        yield Stack(root, url, backend, tracking, om, spec)
+
+
+def base_env(stack, catalog: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "OPENMETADATA_", "MLPUBLISH_"))}
+    return {**env, "WAREHOUSE_URL": stack.warehouse, "MLPUBLISH_CATALOG": str(catalog),
+            "OPENMETADATA_HOST_PORT": stack.om.host_port, "OPENMETADATA_JWT_TOKEN": OPENMETADATA_JWT,
+            "MLFLOW_LOGGING_LEVEL": "WARNING", "GIT_PYTHON_REFRESH": "quiet"}
+
+
+def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatch, capfd, reliability_tally):
+    root, findings, t0 = stack.root, Findings(), time.monotonic()
+
+    def phase(name: str) -> None:  # printed with the captured output when the test fails: where the time went
+        print(f"{name} done after {time.monotonic() - t0:.0f} s")
+    bin_dir = Path(sys.executable).parent
+
+    # Airflow's metadata DB migrates in the background while the CLI publishes
+    home = root / "airflow-home"
+    airflow_env = {**base_env(stack, root / "airflow-catalog.db"), "AIRFLOW_HOME": str(home),
+                   "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+                   "MLPUBLISH_SPECS_DIR": str(stack.spec.parent),
+                   "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}
+    host, port = stack.tracking.removeprefix("http://").split(":")
+    airflow_env["AIRFLOW_CONN_MLFLOW_DEFAULT"] = json.dumps(
+        {"conn_type": "http", "host": host, "port": int(port), "login": "alice", "password": AIRFLOW_CONNECTION_PASSWORD})
+    om_host, om_port = stack.om.host_port.removeprefix("http://").removesuffix("/api").split(":")
+    airflow_env["AIRFLOW_CONN_OPENMETADATA_DEFAULT"] = json.dumps(
+        {"conn_type": "http", "host": om_host, "port": int(om_port), "password": OPENMETADATA_JWT})
+    migrate = subprocess.Popen([str(bin_dir / "airflow"), "db", "migrate"], env=airflow_env, cwd=root,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    # 1. the CLI, with MLflow basic auth and a bearer token in its environment
+    cli_env = {**base_env(stack, root / "cli-catalog.db"), "MLFLOW_TRACKING_URI": stack.tracking,
+               "MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": MLFLOW_PASSWORD,
+               "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN}
+    for args in (["run", str(stack.spec)], ["status", NAME], ["catalog", "sync"]):
+        out = subprocess.run([str(bin_dir / "mlpublish"), *args], env=cli_env, cwd=root, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        findings.text(f"cli {args[0]} output", out.stdout + out.stderr)
+
+    phase("cli")
+    # 2. airflow dags test (in the background): the connection passwords go to the task processes
+    migrated = migrate.communicate(timeout=300)[0]
+    assert migrate.returncode == 0, migrated[-3000:]
+    findings.text("airflow db migrate output", migrated)
+    dags_test = subprocess.Popen([str(bin_dir / "airflow"), "dags", "test", DAG_ID], env=airflow_env, cwd=root,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    # 3. Dagster, prod resources: every location and secret through EnvVar
+    from dagster import DagsterInstance
+    from dagster._serdes import serialize_value
+
+    from mlpublish_dagster.definitions import build_definitions
+
+    for var, value in {**base_env(stack, root / "dagster-catalog.db"), "MLFLOW_TRACKING_URI": stack.tracking,
+                       "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN, "DAGSTER_HOME": str(root / "dagster-home"),
+                       "MLPUBLISH_DAGSTER_RESULTS_DIR": str(root / "dagster-results")}.items():
+        Path(value).mkdir(exist_ok=True) if var in ("DAGSTER_HOME", "MLPUBLISH_DAGSTER_RESULTS_DIR") else None
+        monkeypatch.setenv(var, value)
+    defs = build_definitions(stack.spec.parent, "prod")
+    capfd.readouterr()
+    with DagsterInstance.local_temp(str(root / "dagster-home")) as instance:
+        result = defs.resolve_job_def(f"{DAGSTER_NAME}_publish").execute_in_process(instance=instance, raise_on_error=False)
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        records = instance.all_logs(result.run_id)
+        metadata = [e.dagster_event.event_specific_data.materialization.metadata for e in records
+                    if e.dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"]
+        assert len(metadata) == 5
+        findings.text("dagster materialization metadata", serialize_value(metadata))
+        for i, entry in enumerate(records):
+            findings.text(f"dagster event {i} ({entry.dagster_event_type or 'log'})", serialize_value(entry))
+        findings.text("dagster run config", json.dumps(instance.get_run_by_id(result.run_id).run_config, default=str))
+    captured = capfd.readouterr()
+    findings.text("dagster run output", captured.out + captured.err)
+    findings.folder(root / "dagster-home")
+    findings.folder(root / "dagster-results")
+
+    phase("dagster")
+    log = dags_test.communicate(timeout=600)[0]
+    assert dags_test.returncode == 0 and "state=success" in log, log[-4000:]
+    findings.text("airflow dags test output", log)
+    db = sqlite3.connect(home / "airflow.db")
+    xcoms = db.execute("SELECT task_id, key, value FROM xcom").fetchall()
+    db.close()
+    assert {t for t, _, _ in xcoms} >= {"train", "evaluate", "validate", "register", "promote"}
+    for task_id, key, value in xcoms:
+        findings.text(f"xcom {task_id}.{key}", str(value))
+    findings.folder(home)  # task logs, the whole metadata DB (XComs, rendered fields, run conf)
+    phase("airflow")
+
+    # what the stores hold: MLflow's whole backend (runs, tags, params, models, versions) and artifacts
+    engine = sa.create_engine(stack.backend)
+    with engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+        for table in tables:
+            rows = conn.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars().all()
+            findings.text(f"mlflow table {table}", "\n".join(rows))
+        versions = dict(conn.execute(sa.text("SELECT name, COUNT(*) FROM model_versions GROUP BY name")).all())
+        tags = conn.execute(sa.text("SELECT COUNT(*) FROM tags")).scalar()
+    engine.dispose()
+    assert versions == {NAME: 2, DAGSTER_NAME: 1} and tags > 0  # CLI, Airflow and Dagster each registered one
+    findings.folder(root / "artifacts")
+    for catalog in ("cli-catalog.db", "airflow-catalog.db", "dagster-catalog.db"):
+        findings.file(root / catalog)  # the local catalog and the OpenMetadata outbox payloads
+        with sqlite3.connect(root / catalog) as db:
+            assert db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] > 0
+    emulator = stack.om.emulator
+    assert {f"mlflow-local.{n}" for n in (NAME, DAGSTER_NAME)} <= {e.get("fullyQualifiedName") for e in emulator.entities.values()}
+    findings.text("openmetadata entities", json.dumps([emulator.entities, emulator.history, list(emulator.edges.values())],
+                                                      default=str))
+    findings.file(root / "mlflow-server.log")
+
+    assert findings.leaks() == {}  # names source and kind only, never a value
+    # the scan itself finds each planted canary (so 0 above means none was there)
+    assert all(kinds_in(f"x{CANARIES[k]}y") >= {k} for k in PLANTED)
+    reliability_tally.add("secrets", canaries_planted=len(PLANTED), sources_scanned=len(findings.sources),
+                          leaks=len(findings.leaks()))
+
+
+def test_scan_reports_the_kind_of_secret_never_the_value():
+    import tempfile
+
+    from tests.secret_scan import SecretScan
+
+    with tempfile.TemporaryDirectory() as tmp:  # outside the session's basetemp, which the run's scan reads
+        check_scan(SecretScan(), Path(tmp))
+
+
+def check_scan(scan, tmp_path: Path) -> None:
+    import base64
+
+    (tmp_path / "server.log").write_text(f"Authorization: Basic {base64.b64encode(f'alice:{MLFLOW_PASSWORD}'.encode()).decode()}")
+    (tmp_path / "task.log").write_text(f"token={MLFLOW_TOKEN}")
+    (tmp_path / "clean.log").write_text("token=***")
+    scan.scan_folder(tmp_path)
+    assert sorted(scan.leaks) == [(str(tmp_path / "server.log"), "mlflow password (base64)"),
+                                  (str(tmp_path / "task.log"), "mlflow token")]
+    lines: list[str] = []
+
+    class Reporter:
+        def section(self, *args, **kwargs):
+            lines.append(str(args))
+
+        def write_line(self, line, **kwargs):
+            lines.append(line)
+
+    scan.summary(Reporter())
+    text = "\n".join(lines)
+    assert "LEAK mlflow token" in text and "leaks=2" in text
+    assert MLFLOW_TOKEN not in text and MLFLOW_PASSWORD not in text
+
+
+def test_a_leak_fails_the_pytest_run(tmp_path):
+    # the real hooks, in a pytest run of its own: a passing test that prints a canary fails the session
+    (tmp_path / "test_leaky.py").write_text(
+        "from tests.canary_secrets import MLFLOW_TOKEN\n\n"
+        "def test_prints_a_token():\n    print('header: Bearer', MLFLOW_TOKEN)\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.secret_scan",
+                          "--basetemp", str(tmp_path / "base"), str(tmp_path / "test_leaky.py")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout[-2000:]
+    assert "1 passed" in out.stdout and "LEAK mlflow token" in out.stdout and "leaks=1" in out.stdout
+    assert MLFLOW_TOKEN not in out.stdout + out.stderr
