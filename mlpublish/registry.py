@@ -4,7 +4,9 @@ MLflow has no compare-and-set on aliases, so moves of ``champion`` happen under
 a registry-wide lock that every client of the same registry sees: a registered
 model named ``mlpublish-lock.<model>``. Creating a registered model is atomic
 (unique name in the registry database), deleting it releases the lock, and a
-lock whose lease expired (its holder died) is broken by the next contender.
+lock whose lease expired (its holder died) is broken by the next contender. A
+holder that provably died (same host and process namespace, process gone: a
+killed task about to be retried) is broken at once instead of after its lease.
 """
 
 from __future__ import annotations
@@ -179,7 +181,7 @@ class Registry:
             try:
                 self.client.create_registered_model(
                     lock_name,
-                    tags={"owner": owner, "expires_at": str(time.time() + lease)},
+                    tags={"owner": owner, "expires_at": str(time.time() + lease), "pidns": _pid_namespace()},
                     description=f"mlpublish lock for {name}: held while aliases move; safe to delete if stale",
                 )
                 break
@@ -254,11 +256,42 @@ class Registry:
 
         try:
             held = self.client.get_registered_model(lock_name)
-            stale = float(held.tags.get("expires_at", "inf")) < time.time()
+            stale = float(held.tags.get("expires_at", "inf")) < time.time() or _holder_gone(held.tags)
         except (MlflowException, ValueError):
             return
         if stale:
             self._take_down(lock_name, held.tags.get("owner"))
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace: process ids only mean the same process within one namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _holder_gone(tags: dict[str, str]) -> bool:
+    """The lock's holder ran on this host, in this PID namespace, and its process no longer exists.
+
+    Without this, the retry of a task killed while holding the lock (OOM kill,
+    worker restart, an MLflow server crash mid-step) waits out the whole lease,
+    longer than the lock timeout, and fails. Holders elsewhere keep their lease.
+    """
+    host, _, rest = tags.get("owner", "").partition(":")
+    pid = rest.partition(":")[0]
+    ns = tags.get("pidns", "")
+    if host != socket.gethostname() or not ns or ns != _pid_namespace() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
 
 
 def _q(value: str) -> str:

@@ -287,10 +287,10 @@ def score_batch(ctx: PublishContext, *, scoring_run_id: str | None = None,
                 _delete_run(conn, table, run_id)
             conn.commit()
         except sa.exc.SQLAlchemyError as exc:
-            conn.rollback()
+            _rollback(conn)
             raise WarehouseError(f"scoring into {table_fqn} failed, nothing written: {_first_line(exc)}") from None
         except BaseException as exc:
-            conn.rollback()
+            _rollback(conn)
             if type(exc).__module__.split(".")[0] in ("psycopg2", "psycopg", "sqlite3"):
                 raise WarehouseError(f"scoring {source.label} into {table_fqn} failed, nothing written: "
                                      f"{_first_line(exc)}") from None
@@ -302,6 +302,20 @@ def score_batch(ctx: PublishContext, *, scoring_run_id: str | None = None,
     log.info("%s: scored %d rows of %s with version %s into %s in %.1fs (%d chunks)", spec.name, rows,
              source.label, version, table_fqn, seconds, chunks)
     return result
+
+
+def _rollback(conn: sa.Connection) -> None:
+    """Roll the scoring transaction back without hiding why it failed.
+
+    When the warehouse dropped the connection (server restart, pg_terminate_backend,
+    network cut), the server has rolled the transaction back already and the
+    client's rollback fails with "connection already closed": that error must
+    not replace the original one, which says what happened.
+    """
+    try:
+        conn.rollback()
+    except sa.exc.SQLAlchemyError:
+        conn.invalidate()  # the connection is gone: never hand it back to the pool
 
 
 def _delete_run(conn: sa.Connection, table: sa.Table, run_id: str) -> None:

@@ -43,9 +43,11 @@ def postgres_database(prefix: str) -> Iterator[str]:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextmanager
-def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
-    port = free_port()
+def start_mlflow_server(backend_uri: str, artifacts: Path, log: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``mlflow server`` (its own process group) and wait until it answers; returns (process, url).
+
+    ``port`` lets a test restart a killed server where its clients expect it."""
+    port = port or free_port()
     cmd = [
         str(Path(sys.executable).parent / "mlflow"), "server",
         "--backend-store-uri", backend_uri,
@@ -54,7 +56,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
     ]
     env = {**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -71,14 +73,29 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
             if time.monotonic() > deadline:
                 raise RuntimeError(f"mlflow server did not answer on {url} within 120 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
+    except BaseException:
+        stop_mlflow_server(proc)
+        raise
+    return proc, url
+
+
+def stop_mlflow_server(proc: subprocess.Popen, sig: int = 15) -> None:
+    """Signal the server's whole process group (the app server and its workers), then reap it."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+
+
+@contextmanager
+def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
+    proc, url = start_mlflow_server(backend_uri, artifacts, log)
+    try:
         yield url
     finally:
-        try:
-            os.killpg(proc.pid, 15)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+        stop_mlflow_server(proc)

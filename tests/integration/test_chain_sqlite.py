@@ -454,3 +454,40 @@ def test_a_lost_lock_stops_the_guarded_write(workspace):
             reg.client.delete_registered_model(f"{LOCK_PREFIX}m")
             reg.client.create_registered_model(f"{LOCK_PREFIX}m", tags={"owner": "other:1:z"})
             reg.set_alias("m", "champion", "1")
+
+
+def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
+    """A task SIGKILLed while holding the lock: its retry must not wait out the 5-minute lease (longer
+    than the lock timeout), while a live holder's lock stays untouched."""
+    import subprocess
+    import sys
+
+    from mlpublish.errors import RegistryConflict
+    from mlpublish.registry import LOCK_PREFIX, Registry
+
+    holder = ("import os, sys; from mlpublish.registry import Registry\n"
+              "with Registry(sys.argv[1]).lock('m'):\n    print('held', flush=True); os.kill(os.getpid(), 9)\n")
+    done = subprocess.run([sys.executable, "-c", holder, workspace.tracking_uri], capture_output=True, text=True)
+    assert done.returncode == -9 and "held" in done.stdout
+    reg = Registry(workspace.tracking_uri)
+    assert reg.client.get_registered_model(f"{LOCK_PREFIX}m").tags["expires_at"]  # left behind, lease running
+    with reg.lock("m", timeout=5):  # the dead holder's lock is taken down, lease or not
+        pass
+    assert reg.client.search_registered_models(f"name LIKE '{LOCK_PREFIX}%'") == []
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import socket
+        import time
+
+        from mlpublish.registry import _pid_namespace
+
+        reg.client.create_registered_model(f"{LOCK_PREFIX}m", tags={
+            "owner": f"{socket.gethostname()}:{alive.pid}:x", "expires_at": str(time.time() + 300),
+            "pidns": _pid_namespace()})
+        with pytest.raises(RegistryConflict, match="locked by another publish"):
+            with reg.lock("m", timeout=0.5):
+                pass
+    finally:
+        alive.kill()
+        alive.wait()

@@ -233,3 +233,51 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
     assert mirror["description"] == card
     assert {k: v if isinstance(v, str) else json.dumps(v) for k, v in mirror["extension"].items()} == m["extension"]
     assert [t["tagFQN"] for t in mirror["tags"]] == reader.validation_tags(spec.fqn)
+
+
+def outage_during_middle_steps(workspace: Any, server: Any, settings: OpenMetadataSettings, tmp_path: Any,
+                               while_down: Any = None) -> dict[str, int]:
+    """The server answers 503 from evaluate to register; the chain completes, the outbox delivers on promote,
+    and the final state equals an uninterrupted run of the same events on a fresh server (versions included).
+
+    ``while_down(spec, outbox counts)`` runs while the server is down. Returns the event counts
+    (queued during the outage, emitted, delivered, still pending or failed)."""
+    from mlpublish.catalog.local import LocalCatalog
+    from mlpublish.catalog.openmetadata import OpenMetadataCatalog
+    from mlpublish.context import PublishContext
+    from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
+
+    from .server import serve_emulator
+
+    spec = load_spec(weak_spec(workspace, "t"))
+    catalog = open_catalog(None, openmetadata=settings)
+    ctx = PublishContext.create(spec, catalog=catalog)
+    try:
+        train = train_model(ctx)
+        server.emulator.down = True
+        evaluation = evaluate_model(ctx, train)
+        validation = validate_candidate(ctx, train, evaluation)
+        registration = register_version(ctx, train, evaluation, validation)
+        counts = catalog.outbox.counts()
+        assert counts["pending"] >= 4 and counts["failed"] == 0
+        head = catalog.outbox.pending()[0]
+        assert head.attempts >= 1 and "503" in head.last_error
+        if while_down is not None:
+            while_down(spec, counts)
+        server.emulator.down = False
+        promotion = promote_challenger(ctx, evaluation, validation, registration)
+    finally:
+        ctx.preflight.warehouse.dispose()
+    assert promotion.promoted
+    after = catalog.outbox.counts()
+    assert after["pending"] == 0 and after["failed"] == 0
+    Reader(settings).model(spec.fqn)
+
+    events = [row.event for row in catalog.outbox.all()]
+    with serve_emulator() as fresh:
+        other = OpenMetadataCatalog(OpenMetadataSettings(host_port=fresh.host_port, jwt_token=fresh.token),
+                                    LocalCatalog(tmp_path / "uninterrupted.db"))
+        other.publish(events)
+        assert fresh.emulator.snapshot() == server.emulator.snapshot()
+    return {"queued": counts["pending"], "emitted": len(events), "delivered": after["delivered"],
+            "pending": after["pending"], "failed": after["failed"]}

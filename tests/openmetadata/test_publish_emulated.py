@@ -7,18 +7,12 @@ import logging
 import pytest
 
 from mlpublish.catalog import open_catalog
-from mlpublish.catalog.local import LocalCatalog
-from mlpublish.catalog.openmetadata import OpenMetadataCatalog
 from mlpublish.cli import main
 from mlpublish.config import OpenMetadataSettings
-from mlpublish.context import PublishContext
 from mlpublish.errors import CatalogUnavailable
-from mlpublish.spec import load_spec
-from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
 from tests.canary_secrets import WRONG_OPENMETADATA_JWT
 
-from .scenarios import Reader, publish, publish_story, spec_dict, weak_spec
-from .server import serve_emulator
+from .scenarios import Reader, outage_during_middle_steps, publish, publish_story, spec_dict, weak_spec
 
 SUFFIX = "t"
 
@@ -29,39 +23,14 @@ def test_first_publish_second_version_failed_gate_and_replay(workspace, om_setti
 
 def test_server_down_for_the_middle_steps_then_back(workspace, om_server, om_settings, tmp_path, caplog, monkeypatch,
                                                     capsys):
-    spec = load_spec(weak_spec(workspace, SUFFIX))
-    catalog = open_catalog(None, openmetadata=om_settings)
-    ctx = PublishContext.create(spec, catalog=catalog)
-    try:
-        train = train_model(ctx)
-        om_server.emulator.down = True
-        with caplog.at_level(logging.WARNING, logger="mlpublish"):
-            evaluation = evaluate_model(ctx, train)
-            validation = validate_candidate(ctx, train, evaluation)
-            registration = register_version(ctx, train, evaluation, validation)
-        assert "queued" in caplog.text
-        counts = catalog.outbox.counts()
-        assert counts["pending"] >= 4 and counts["failed"] == 0
-        head = catalog.outbox.pending()[0]
-        assert head.attempts >= 1 and "503" in head.last_error
+    def while_down(spec, counts):
         monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
         assert main(["-q", "status", spec.name]) == 0
         assert f"OpenMetadata outbox: {counts['pending']} pending, 0 failed" in capsys.readouterr().err
-        om_server.emulator.down = False
-        promotion = promote_challenger(ctx, evaluation, validation, registration)
-    finally:
-        ctx.preflight.warehouse.dispose()
-    assert promotion.promoted
-    assert catalog.outbox.counts()["pending"] == 0 and catalog.outbox.counts()["failed"] == 0
-    Reader(om_settings).model(spec.fqn)
 
-    # An uninterrupted run of the same events on a fresh server ends in the same state, versions included.
-    events = [row.event for row in catalog.outbox.all()]
-    with serve_emulator() as fresh:
-        other = OpenMetadataCatalog(OpenMetadataSettings(host_port=fresh.host_port, jwt_token=fresh.token),
-                                    LocalCatalog(tmp_path / "uninterrupted.db"))
-        other.publish(events)
-        assert fresh.emulator.snapshot() == om_server.emulator.snapshot()
+    with caplog.at_level(logging.WARNING, logger="mlpublish"):
+        outage_during_middle_steps(workspace, om_server, om_settings, tmp_path, while_down=while_down)
+    assert "queued" in caplog.text
 
 
 def test_strict_mode_fails_the_step_and_catalog_sync_delivers(workspace, om_server, om_settings, monkeypatch, capsys):
