@@ -23,6 +23,23 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 from tests.secret_scan import pytest_runtest_logreport, pytest_sessionfinish, pytest_terminal_summary  # noqa: E402,F401
 
 
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris():
+    """Put MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI back as they were after every test.
+
+    An in-process chain calls mlflow.set_tracking_uri / set_registry_uri, which write these variables
+    into os.environ; monkeypatch.delenv of an unset variable records nothing, so without this a later
+    test would send its MLflow calls to an earlier test's store or server."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {k: os.environ.get(k) for k in names}
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():

@@ -128,19 +128,3 @@ def shared_server(config: Any, tmp_root: Path) -> KillableServer:
     if srv.proc is None or srv.proc.poll() is not None:  # a test failed between kill and restart
         srv.start()
     return srv
-
-
-def restore_mlflow_uris():
-    """Generator for an autouse fixture: put MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI back as they were.
-
-    An in-process chain calls mlflow.set_registry_uri, which writes MLFLOW_REGISTRY_URI into os.environ;
-    monkeypatch.delenv of an unset variable records nothing, so without this a later test of the session
-    would send its registry calls to this suite's server."""
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved = {k: os.environ.get(k) for k in names}
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v

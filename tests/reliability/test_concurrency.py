@@ -24,18 +24,13 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 
 from ..conftest import ROOT, churn_dict, write_spec
-from .services import registry_rows, restore_mlflow_uris, shared_server
+from .services import registry_rows, shared_server
 
 pytestmark = pytest.mark.integration
 SUITE = "concurrency"
 RULE = {"gates": [{"metric": "roc_auc", "min": 0.6}, {"metric": "roc_auc", "maxDropVsChampion": 0}]}
 SMALL = [{"name": "n_estimators", "value": 12}, {"name": "min_samples_leaf", "value": 5},
          {"name": "random_state", "value": 0}, {"name": "n_jobs", "value": 1}]
-
-
-@pytest.fixture(autouse=True)
-def _no_uri_leak():
-    yield from restore_mlflow_uris()
 
 
 @pytest.fixture

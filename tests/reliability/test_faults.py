@@ -25,16 +25,11 @@ from mlpublish.errors import WarehouseError
 from ..conftest import churn_dict, write_spec
 from ..integration.helpers import run_steps
 from ..integration.mlflow_server import postgres_database
-from .services import (blocked_on, registry_rows, restore_mlflow_uris, shared_server, start_worker, terminate_others,
+from .services import (blocked_on, registry_rows, shared_server, start_worker, terminate_others,
                        wait_for, worker_env)
 
 pytestmark = pytest.mark.integration
 SUITE = "faults"
-
-
-@pytest.fixture(autouse=True)
-def _no_uri_leak():
-    yield from restore_mlflow_uris()
 
 
 @pytest.fixture
