@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,16 @@ from tests.secret_scan import pytest_runtest_logreport, pytest_sessionfinish, py
 def _restore_mlflow_uris():
     """Put MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI back as they were after every test.
 
-    An in-process chain calls mlflow.set_tracking_uri / set_registry_uri, which write these variables
-    into os.environ; monkeypatch.delenv of an unset variable records nothing, so without this a later
+    An in-process chain calls mlflow.set_tracking_uri / set_registry_uri, which keep the URI in MLflow's
+    module globals (consulted before the variables) and write these variables into os.environ; monkeypatch.delenv of an unset variable records nothing, so without this a later
     test would send its MLflow calls to an earlier test's store or server."""
     names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
     saved = {k: os.environ.get(k) for k in names}
     yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:  # MLflow's own globals win over the variables: forget them too
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
