@@ -150,8 +150,9 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatc
 
     from mlpublish_dagster.definitions import build_definitions
 
+    # the registry too: the in-process run must not inherit a registry URI an earlier test left in the session
     for var, value in {**base_env(stack, root / "dagster-catalog.db"), "MLFLOW_TRACKING_URI": stack.tracking,
-                       "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN, "DAGSTER_HOME": str(root / "dagster-home"),
+                       "MLFLOW_REGISTRY_URI": stack.tracking, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN, "DAGSTER_HOME": str(root / "dagster-home"),
                        "MLPUBLISH_DAGSTER_RESULTS_DIR": str(root / "dagster-results")}.items():
         Path(value).mkdir(exist_ok=True) if var in ("DAGSTER_HOME", "MLPUBLISH_DAGSTER_RESULTS_DIR") else None
         monkeypatch.setenv(var, value)
