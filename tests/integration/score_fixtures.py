@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +65,20 @@ def prediction_rows(engine: Any, table: str = "churn_predictions") -> list[tuple
             f"FROM {table}")).fetchall()
     return sorted(tuple(r) for r in rows)
 
+
+
+@contextmanager
+def postgres_champion(root: Path, warehouse_template: Path, db_prefix: str) -> Iterator[tuple[str, int]]:
+    """A champion trained on a fresh PostgreSQL warehouse holding only the feature table (the spec's source
+    tables, warehouse.main.main.*, are then another warehouse's, which the chain leaves to the catalog).
+    Yields the warehouse URL and the number of feature rows; the database is dropped afterwards."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from .mlflow_server import postgres_database
+
+    with postgres_database(db_prefix) as url:
+        features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))
+        features.to_sql("customer_features", sa.create_engine(url), index=False)
+        publish_champion(root, url)
+        yield url, len(features)

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from mlpublish.errors import WarehouseError
 
 from ..conftest import ROOT
-from .mlflow_server import postgres_database
-from .score_fixtures import context, copy_of, prediction_rows, publish_champion
+from .score_fixtures import context, copy_of, postgres_champion, prediction_rows
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +22,8 @@ FEATURES = "recency_days, frequency, monetary, tenure_days, support_tickets, pla
 
 @pytest.fixture(scope="module")
 def pg_published(tmp_path_factory, warehouse_template):
-    import pandas as pd
-
     root = tmp_path_factory.mktemp("pg_published")
-    with postgres_database("mlp_score") as url:
-        # only the feature table: the spec's source tables (warehouse.main.main.*) are then another
-        # warehouse's, which the chain leaves to the catalog
-        features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))
-        features.to_sql("customer_features", sa.create_engine(url), index=False)
-        publish_champion(root, url)
+    with postgres_champion(root, warehouse_template, "mlp_score") as (url, _):
         yield root, url
         # engines of the tests hold connections: the database is dropped WITH (FORCE)
 

@@ -24,7 +24,6 @@ from mlpublish.errors import WarehouseError
 
 from ..conftest import churn_dict, write_spec
 from ..integration.helpers import run_steps
-from ..integration.mlflow_server import postgres_database
 from .services import (blocked_on, registry_rows, shared_server, start_worker, terminate_others,
                        wait_for, worker_env)
 
@@ -178,16 +177,11 @@ def test_openmetadata_down_during_validate(workspace, tmp_path, reliability_tall
 @pytest.fixture(scope="module")
 def pg_champion(tmp_path_factory, warehouse_template):
     """A champion trained on a PostgreSQL warehouse (registry and catalog in files)."""
-    import pandas as pd
-
-    from ..integration.score_fixtures import publish_champion
+    from ..integration.score_fixtures import postgres_champion
 
     root = tmp_path_factory.mktemp("faults-score")
-    with postgres_database("faults_wh") as url:
-        features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))
-        features.to_sql("customer_features", sa.create_engine(url), index=False)
-        publish_champion(root, url)
-        yield root, url, len(features)
+    with postgres_champion(root, warehouse_template, "faults_wh") as (url, rows):
+        yield root, url, rows
 
 
 def test_warehouse_connection_dropped_during_scoring(pg_champion, monkeypatch, reliability_tally):
