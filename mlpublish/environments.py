@@ -7,69 +7,121 @@ names and catalog location, and its own warehouse connection. It is chosen by
 ``environments.yaml`` in the spec's folder, or ``MLPUBLISH_ENVIRONMENTS``.
 With no file and no ``MLPUBLISH_ENV`` a spec loads exactly as written.
 
-The file is read with the spec's own safe YAML reader (size, alias and nesting
-limits, ``${VAR}`` expansion) and reported like a spec: file, field, line.
+The file is read with the spec's own safe YAML reader (:mod:`mlpublish.yamlio`: size,
+alias and nesting limits, ``${VAR}`` expansion) and reported like a spec: file, field, line.
+The spec overlays these models; they know nothing of the spec's.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mlpublish import config
 from mlpublish.errors import ReadOnlyEnvironment, SpecError
-from mlpublish.spec import MAX_SPEC_BYTES, NAME_PATTERN, _problems_from, _walk_expand, read_yaml_mapping
+from mlpublish.field_rules import NAME_PATTERN
+from mlpublish.yamlio import MAX_YAML_BYTES, expand_tree, problems_from, reachable_models, read_yaml_mapping
 
 ENV_VAR = "MLPUBLISH_ENV"
 FILE_VAR = "MLPUBLISH_ENVIRONMENTS"
 FILE_NAME = "environments.yaml"
+WHAT = "environments file"
 ENV_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,31}$"
 
 
-class _Model(BaseModel):
+class EnvironmentModel(BaseModel):
+    """Base of the environments file's models: unknown fields are refused, values are frozen once read."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class MlflowOverlay(_Model):
-    trackingUri: str | None = Field(default=None, repr=False, description="May hold a password: kept out of reprs.")
-    registryUri: str | None = Field(default=None, repr=False)
+class MlflowOverlay(EnvironmentModel):
+    """The environment's own MLflow server or database (overlays the spec's mlflow.*)."""
+
+    trackingUri: str | None = Field(
+        default=None,
+        repr=False,
+        description='Tracking URI, e.g. "${PROD_MLFLOW_URI}"; may hold a password: kept out of reprs. Without a '
+        "registryUri the registry stays on this server (a deployment-wide MLFLOW_REGISTRY_URI does not "
+        "capture it).",
+    )
+    registryUri: str | None = Field(
+        default=None, repr=False, description="Registry URI (default: the trackingUri); may hold a password."
+    )
 
 
-class WarehouseOverlay(_Model):
-    connection: str | None = Field(default=None, repr=False)
-    service: str | None = Field(default=None, pattern=NAME_PATTERN,
-                                description="Catalog database service; table FQNs of the spec that start with the "
-                                            "spec's data.service are renamed to it.")
+class WarehouseOverlay(EnvironmentModel):
+    """The environment's warehouse (overlays the spec's data.connection and data.service)."""
+
+    connection: str | None = Field(
+        default=None,
+        repr=False,
+        description='SQLAlchemy URL of the warehouse, e.g. "${DEV_WAREHOUSE_URL}"; '
+        "may hold a password: kept out of reprs.",
+    )
+    service: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="Catalog database service; table FQNs of the spec that start with the "
+        "spec's data.service are renamed to it.",
+    )
 
 
-class CatalogOverlay(_Model):
+class CatalogOverlay(EnvironmentModel):
+    """The environment's catalog (overlays the spec's catalog.*)."""
+
     url: str | None = Field(default=None, description="Local catalog file (also the OpenMetadata outbox).")
-    pipelineService: str | None = Field(default=None, pattern=NAME_PATTERN)
+    pipelineService: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="OpenMetadata PipelineService of lineage edges, e.g. pipelines-dev.",
+    )
 
 
-class EnvironmentSpec(_Model):
-    description: str | None = None
-    modelNamePrefix: str = Field(default="", pattern=r"^[A-Za-z0-9_\-]{0,32}$",
-                                 description="Registered model name = prefix + spec name (also DAG ids, Dagster names).")
+class EnvironmentSpec(EnvironmentModel):
+    """One environment: what it writes over every spec loaded in it (each field optional; unset = the spec's)."""
+
+    description: str | None = Field(default=None, description="What the environment is for.")
+    modelNamePrefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_\-]{0,32}$",
+        description="Registered model name = prefix + spec name, e.g. dev_: also the "
+        "experiment, the catalog name, DAG ids and Dagster names, so "
+        "environments can share a registry or be deployed side by side.",
+    )
     serviceName: str | None = Field(default=None, pattern=NAME_PATTERN, description="The MlModel serviceName.")
-    mlflow: MlflowOverlay = MlflowOverlay()
-    warehouse: WarehouseOverlay = WarehouseOverlay()
-    catalog: CatalogOverlay = CatalogOverlay()
-    readOnly: bool = Field(default=False, description="This process may only read it (status, compare).")
+    mlflow: MlflowOverlay = Field(default=MlflowOverlay(), description="The environment's MLflow stores.")
+    warehouse: WarehouseOverlay = Field(default=WarehouseOverlay(), description="The environment's warehouse.")
+    catalog: CatalogOverlay = Field(default=CatalogOverlay(), description="The environment's catalog.")
+    readOnly: bool = Field(
+        default=False,
+        description="This process may only read it (status, compare): every "
+        "write is refused before anything is written.",
+    )
 
 
-class EnvironmentsFile(_Model):
+class EnvironmentsFile(EnvironmentModel):
+    """The environments file (``environments.yaml`` beside the specs, or ``MLPUBLISH_ENVIRONMENTS``).
+
+    Only the chosen environment's ``${VAR}`` are expanded and checked, so a dev machine does not need
+    prod's credentials.
+    """
+
     default: str | None = Field(default=None, description="Environment used when MLPUBLISH_ENV is not set.")
-    environments: dict[str, EnvironmentSpec] = Field(min_length=1)
+    environments: dict[str, EnvironmentSpec] = Field(
+        min_length=1,
+        description="The environments by name (a letter, then letters, digits, '_' or '-'; at most "
+        "32 characters), e.g. dev, staging, prod.",
+    )
 
     @field_validator("environments")
     @classmethod
     def _names(cls, v: dict[str, EnvironmentSpec]) -> dict[str, EnvironmentSpec]:
-        import re
-
         for name in v:
             if not re.match(ENV_NAME_PATTERN, name):
                 raise ValueError(f"environment name {name!r} must match {ENV_NAME_PATTERN}")
@@ -97,16 +149,12 @@ class Environment:
 
     def base_name(self, name: str) -> str:
         prefix = self.settings.modelNamePrefix
-        return name[len(prefix):] if prefix and name.startswith(prefix) else name
+        return name[len(prefix) :] if prefix and name.startswith(prefix) else name
 
     def tracking_uri(self) -> str:
-        from mlpublish import config
-
         return config.tracking_uri(self.settings.mlflow.trackingUri)
 
     def registry_uri(self) -> str:
-        from mlpublish import config
-
         m = self.settings.mlflow
         if m.registryUri:
             return m.registryUri
@@ -119,7 +167,8 @@ class Environment:
         if self.read_only:
             raise ReadOnlyEnvironment(
                 f"environment {self.name!r} is readOnly in {self.file}: refusing to {what} "
-                "(this process may only read it: mlpublish status/compare)")
+                "(this process may only read it: mlpublish status/compare)"
+            )
 
     def overlay(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The spec's fields with this environment's values written over them (the spec file is not changed)."""
@@ -161,25 +210,22 @@ def _rename_sources(features: Any, old: str, new: str) -> Any:
     renamed = []
     for f in features:
         if isinstance(f, dict) and isinstance(f.get("featureSources"), list):
-            f = {**f, "featureSources": [
-                {**src, "dataSourceFqn": new + src["dataSourceFqn"][len(old):]}
-                if isinstance(src, dict) and isinstance(src.get("dataSourceFqn"), str)
-                and src["dataSourceFqn"].startswith(old + ".") else src
-                for src in f["featureSources"]]}
+            f = {
+                **f,
+                "featureSources": [
+                    {**src, "dataSourceFqn": new + src["dataSourceFqn"][len(old) :]}
+                    if isinstance(src, dict)
+                    and isinstance(src.get("dataSourceFqn"), str)
+                    and src["dataSourceFqn"].startswith(old + ".")
+                    else src
+                    for src in f["featureSources"]
+                ],
+            }
         renamed.append(f)
     return renamed
 
 
 def read_environments(path: str | os.PathLike[str], name: str | None = None) -> EnvironmentsFile:
-    try:
-        return _read_environments(path, name)
-    except SpecError as exc:  # the shared YAML reader speaks of a spec: this is the environments file
-        if exc.what != "spec":
-            raise
-        raise SpecError(exc.path, exc.problems, what="environments file") from None
-
-
-def _read_environments(path: str | os.PathLike[str], name: str | None = None) -> EnvironmentsFile:
     """The file, with the environment ``name`` (else the default) expanded and validated.
 
     Only that environment's ``${VAR}`` are expanded and its fields checked: a dev machine
@@ -188,30 +234,52 @@ def _read_environments(path: str | os.PathLike[str], name: str | None = None) ->
     """
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(str(p), [("<root>", f"environments file larger than {MAX_SPEC_BYTES} bytes: refused")])
+        if p.stat().st_size > MAX_YAML_BYTES:
+            raise SpecError(
+                str(p), [("<root>", f"environments file larger than {MAX_YAML_BYTES} bytes: refused")], WHAT
+            )
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(str(p), [("<file>", "no such environments file")]) from None
+        raise SpecError(str(p), [("<file>", "no such environments file")], WHAT) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(str(p), [("<file>", f"cannot read the environments file: {exc}")]) from None
-    raw, lines = read_yaml_mapping(text, str(p), "a mapping with an 'environments' field", expand=False)
+        raise SpecError(str(p), [("<file>", f"cannot read the environments file: {exc}")], WHAT) from None
+    raw, lines = read_yaml_mapping(text, str(p), "a mapping with an 'environments' field", expand=False, what=WHAT)
     envs = raw.get("environments")
     if isinstance(envs, dict):
         chosen = name or raw.get("default")
         problems: list[tuple[str, str]] = []
-        raw = {**raw, "environments": {
-            k: (_walk_expand(v, ("environments", k), problems) if k == chosen else {}) for k, v in envs.items()}}
+        raw = {
+            **raw,
+            "environments": {
+                k: (expand_tree(v, ("environments", k), problems) if k == chosen else {}) for k, v in envs.items()
+            },
+        }
         if problems:
-            raise SpecError(str(p), problems)
+            raise SpecError(str(p), problems, WHAT)
     try:
         parsed = EnvironmentsFile.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(str(p), _problems_from(exc, lines, EnvironmentsFile)) from None
+        raise SpecError(str(p), problems_from(exc, lines, EnvironmentsFile), WHAT) from None
     if parsed.default is not None and parsed.default not in parsed.environments:
-        raise SpecError(str(p), [(f"default (line {lines.get(('default',), '?')})",
-                                  f"unknown environment {parsed.default!r}; known: {', '.join(parsed.environments)}")])
+        raise SpecError(
+            str(p),
+            [
+                (
+                    f"default (line {lines.get(('default',), '?')})",
+                    f"unknown environment {parsed.default!r}; known: {', '.join(parsed.environments)}",
+                )
+            ],
+            WHAT,
+        )
     return parsed
+
+
+def reference_models() -> list[type[BaseModel]]:
+    """Every model of the environments file in document order (:class:`EnvironmentsFile` first).
+
+    The documentation's environments reference is generated from their docstrings and field descriptions.
+    """
+    return reachable_models(EnvironmentsFile)
 
 
 def environments_file(spec_dir: str | os.PathLike[str] | None) -> Path | None:
@@ -233,15 +301,30 @@ def select_environment(spec_dir: str | os.PathLike[str] | None, name: str | None
         if name is None:
             return None
         where = str(path) if path is not None else f"{FILE_NAME} (set {FILE_VAR})"
-        raise SpecError(where, [("<file>", f"{ENV_VAR}={name} selects an environment, but there is no environments "
-                                           f"file here: create it or point {FILE_VAR} at it")])
+        raise SpecError(
+            where,
+            [
+                (
+                    "<file>",
+                    f"{ENV_VAR}={name} selects an environment, but there is no environments "
+                    f"file here: create it or point {FILE_VAR} at it",
+                )
+            ],
+        )
     parsed = read_environments(path, name)
     name = name or parsed.default
     if name is None:
         return None
     if name not in parsed.environments:
-        raise SpecError(str(path), [("environments", f"unknown environment {name!r} ({ENV_VAR} or --env); "
-                                                     f"known: {', '.join(parsed.environments)}")])
+        raise SpecError(
+            str(path),
+            [
+                (
+                    "environments",
+                    f"unknown environment {name!r} ({ENV_VAR} or --env); known: {', '.join(parsed.environments)}",
+                )
+            ],
+        )
     return Environment(name, str(path), parsed.environments[name])
 
 

@@ -56,8 +56,11 @@ def test_overlay_names_every_store_of_the_environment(specs: Path, monkeypatch: 
     assert spec.data.service == "warehouse_dev" and spec.data.connection == "sqlite:///elsewhere.db"
     assert spec.catalog.url == "dev-catalog.db" and spec.catalog.pipelineService == "pipelines-dev"
     sources = {s.dataSourceFqn for f in spec.mlFeatures for s in f.featureSources}
-    assert sources == {"warehouse_dev.main.main.orders", "warehouse_dev.main.main.customers",
-                       "warehouse_dev.main.main.support_tickets"}
+    assert sources == {
+        "warehouse_dev.main.main.orders",
+        "warehouse_dev.main.main.customers",
+        "warehouse_dev.main.main.support_tickets",
+    }
     # the flag wins over the variable
     prod = load_spec(specs / "churn.yaml", env="prod")
     assert prod.name == "customer_churn_predictor" and prod.mlflow.registryUri == "sqlite:///prod-registry.db"
@@ -86,25 +89,42 @@ def test_environment_without_a_file_is_an_error(tmp_path: Path, monkeypatch: pyt
     assert "MLPUBLISH_ENV=prod" in str(err.value) and str(tmp_path / "environments.yaml") in str(err.value)
 
 
-def test_environments_file_is_overridable(specs: Path, tmp_path_factory: pytest.TempPathFactory,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environments_file_is_overridable(
+    specs: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     other = tmp_path_factory.mktemp("conf") / "envs.yaml"
     other.write_text("environments:\n  qa: {modelNamePrefix: qa_}\n")
     monkeypatch.setenv("MLPUBLISH_ENVIRONMENTS", str(other))
     assert load_spec(specs / "churn.yaml", env="qa").name == "qa_customer_churn_predictor"
 
 
-@pytest.mark.parametrize("text, where, message", [
-    ("environments:\n  dev:\n    readonly: true\n", "environments.dev.readonly (line 3)", "unknown field 'readonly'; expected one of"),
-    ("environments:\n  dev:\n    modelNamePrefix: 'dev.'\n", "environments.dev.modelNamePrefix (line 3)", "should match pattern"),
-    ("environments: {}\n", "environments (line 1)", "at least 1"),
-    ("default: qa\nenvironments:\n  dev: {}\n", "default (line 1)", "unknown environment 'qa'; known: dev"),
-    ("environments:\n  dev:\n    mlflow: {trackingUri: '${NOPE_NOT_SET}'}\n", "environments.dev.mlflow.trackingUri",
-     "NOPE_NOT_SET is not set"),
-    ("environments:\n  dev: [\n", "line", "YAML syntax error"),
-    ("environments:\n  'prod env': {}\n", "environments (line 2)", "must match"),
-])
-def test_bad_environments_file_is_reported_with_field_and_line(specs: Path, text: str, where: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "text, where, message",
+    [
+        (
+            "environments:\n  dev:\n    readonly: true\n",
+            "environments.dev.readonly (line 3)",
+            "unknown field 'readonly'; expected one of",
+        ),
+        (
+            "environments:\n  dev:\n    modelNamePrefix: 'dev.'\n",
+            "environments.dev.modelNamePrefix (line 3)",
+            "should match pattern",
+        ),
+        ("environments: {}\n", "environments (line 1)", "at least 1"),
+        ("default: qa\nenvironments:\n  dev: {}\n", "default (line 1)", "unknown environment 'qa'; known: dev"),
+        (
+            "environments:\n  dev:\n    mlflow: {trackingUri: '${NOPE_NOT_SET}'}\n",
+            "environments.dev.mlflow.trackingUri",
+            "NOPE_NOT_SET is not set",
+        ),
+        ("environments:\n  dev: [\n", "line", "YAML syntax error"),
+        ("environments:\n  'prod env': {}\n", "environments (line 2)", "must match"),
+    ],
+)
+def test_bad_environments_file_is_reported_with_field_and_line(
+    specs: Path, text: str, where: str, message: str
+) -> None:
     (specs / "environments.yaml").write_text(text)
     with pytest.raises(SpecError) as err:
         load_spec(specs / "churn.yaml", env="dev")
@@ -115,7 +135,8 @@ def test_bad_environments_file_is_reported_with_field_and_line(specs: Path, text
 
 def test_only_the_chosen_environment_needs_its_variables(specs: Path) -> None:
     (specs / "environments.yaml").write_text(
-        "environments:\n  dev: {modelNamePrefix: dev_}\n  prod:\n    mlflow: {trackingUri: '${PROD_ONLY_SECRET_URI}'}\n")
+        "environments:\n  dev: {modelNamePrefix: dev_}\n  prod:\n    mlflow: {trackingUri: '${PROD_ONLY_SECRET_URI}'}\n"
+    )
     assert load_spec(specs / "churn.yaml", env="dev").name == "dev_customer_churn_predictor"
     with pytest.raises(SpecError, match="PROD_ONLY_SECRET_URI is not set"):
         load_spec(specs / "churn.yaml", env="prod")
@@ -130,7 +151,9 @@ def test_overlay_that_breaks_the_spec_is_reported_against_the_spec(specs: Path) 
     assert err.value.path == str(specs / "churn.yaml") and err.value.problems[0][0].startswith("name")
 
 
-def test_read_only_environment_refuses_every_write_before_it_happens(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_environment_refuses_every_write_before_it_happens(
+    specs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mlpublish.context import PublishContext
 
     monkeypatch.chdir(specs)
@@ -156,9 +179,11 @@ def test_adapters_do_not_take_the_environments_file_for_a_spec(specs: Path, monk
     assert [p.name for p in spec_files(specs)] == ["churn.yaml"]
     monkeypatch.setenv("MLPUBLISH_ENV", "dev")
     assert [r.name for r in discover(specs)] == ["dev_customer_churn_predictor"]
-    assert sorted(build_dags(specs)) == ["mlpublish__dev_customer_churn_predictor",
-                                         "mlpublish__dev_customer_churn_predictor__monitor",
-                                         "mlpublish__dev_customer_churn_predictor__score"]
+    assert sorted(build_dags(specs)) == [
+        "mlpublish__dev_customer_churn_predictor",
+        "mlpublish__dev_customer_churn_predictor__monitor",
+        "mlpublish__dev_customer_churn_predictor__score",
+    ]
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -186,7 +211,8 @@ def test_code_version_is_the_spec_repositorys_commit(tmp_path: Path, monkeypatch
 
 
 def test_an_environment_with_its_own_tracking_server_keeps_its_registry_there(
-        specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A deployment-wide MLFLOW_REGISTRY_URI (perhaps another environment's registry) must not capture dev's versions."""
     from mlpublish.environments import environment_named
 
@@ -203,8 +229,11 @@ def test_cli_names_and_catalog_sync_in_an_environment(specs: Path, monkeypatch: 
     monkeypatch.chdir(specs)
     monkeypatch.setenv("MLPUBLISH_ENV", "dev")
     # commands and cards print the prefixed name: both spellings mean the same model
-    assert cli._name("customer_churn_predictor") == cli._name("dev_customer_churn_predictor") \
+    assert (
+        cli._name("customer_churn_predictor")
+        == cli._name("dev_customer_churn_predictor")
         == "dev_customer_churn_predictor"
+    )
     # a readOnly environment refuses a sync (it writes the outbox and the server) before touching anything
     assert cli.main(["-q", "catalog", "sync", "--env", "prod", "--retry-failed"]) == cli.EXIT_ERROR
     assert "'prod' is readOnly" in capsys.readouterr().err
@@ -212,7 +241,8 @@ def test_cli_names_and_catalog_sync_in_an_environment(specs: Path, monkeypatch: 
 
 
 def test_dagster_warehouse_resource_fills_only_what_the_environment_leaves_open(
-        specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("dagster")
     from mlpublish_dagster.resources import WarehouseResource
 
@@ -221,3 +251,45 @@ def test_dagster_warehouse_resource_fills_only_what_the_environment_leaves_open(
     assert dev.data.connection == "sqlite:///dev-warehouse.db"  # the environment names its warehouse
     prod = resource.apply(load_spec(specs / "churn.yaml", env="prod"))
     assert prod.data.connection == "postgresql://deployment/warehouse"  # prod names none: the deployment's
+
+
+def test_load_spec_takes_the_environment_as_a_value(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlpublish.environments import environment_named
+
+    monkeypatch.setenv("MLPUBLISH_ENV", "prod")  # an explicit environment wins over the process environment
+    by_name = load_spec(specs / "churn.yaml", environment="dev")
+    assert by_name.environment_name == "dev" and by_name.name == "dev_customer_churn_predictor"
+    dev = environment_named("dev", specs)
+    by_value = load_spec(specs / "churn.yaml", environment=dev)
+    assert by_value.environment is dev and by_value.model_dump() == by_name.model_dump()
+    assert load_spec(specs / "churn.yaml", environment=None).environment_name == "prod"  # None: as before
+    with pytest.raises(TypeError, match="environment or env, not both"):
+        load_spec(specs / "churn.yaml", "dev", environment="dev")
+
+
+def _mlpublish_imports(module: str) -> set[str]:
+    import ast
+
+    import mlpublish
+
+    path = Path(mlpublish.__file__).parent / f"{module.split('.', 1)[1]}.py"
+    tree = ast.parse(path.read_text(), str(path))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mlpublish"):
+            out |= {f"{node.module}.{a.name}" if node.module == "mlpublish" else node.module for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("mlpublish")}
+    return out
+
+
+def test_the_environments_and_the_yaml_reader_do_not_depend_on_the_spec() -> None:
+    """One way: the spec overlays the environments, which are read by yamlio; neither reaches back."""
+    assert _mlpublish_imports("mlpublish.yamlio") == {"mlpublish.errors"}
+    assert _mlpublish_imports("mlpublish.field_rules") == set()
+    assert _mlpublish_imports("mlpublish.environments") == {
+        "mlpublish.config",
+        "mlpublish.errors",
+        "mlpublish.field_rules",
+        "mlpublish.yamlio",
+    }

@@ -10,12 +10,17 @@ from __future__ import annotations
 import copy
 import re
 import signal
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
+from mlpublish import environments
+from mlpublish import spec as spec_module
 from mlpublish.errors import SpecError
 from mlpublish.spec import (
     MAX_SPEC_BYTES,
@@ -143,8 +148,12 @@ SYNTAX_COLUMN = len("algorithm: Random:")  # 1-based column of the second colon
 
 BAD_SPECS = [
     # YAML level
-    pytest.param(edit_text(_syntax_error), f"line {SYNTAX_LINE}, column {SYNTAX_COLUMN}",
-                 "YAML syntax error: mapping values are not allowed here", id="yaml-syntax-error"),
+    pytest.param(
+        edit_text(_syntax_error),
+        f"line {SYNTAX_LINE}, column {SYNTAX_COLUMN}",
+        "YAML syntax error: mapping values are not allowed here",
+        id="yaml-syntax-error",
+    ),
     pytest.param(lambda: "", "<root>", "the file is empty", id="empty-file"),
     pytest.param(lambda: "# only a comment\n", "<root>", "the file is empty", id="only-comments"),
     pytest.param(lambda: dump([churn()]), "<root>", "expected a mapping of fields, got list", id="top-level-list"),
@@ -153,80 +162,181 @@ BAD_SPECS = [
     pytest.param(edit_text(_too_deep), "<root>", f"nesting deeper than {MAX_YAML_DEPTH} levels", id="too-deep"),
     pytest.param(edit_text(_too_big), "<root>", f"spec larger than {MAX_SPEC_BYTES} bytes", id="larger-than-1MiB"),
     # unknown fields
-    pytest.param(mutate(_set("foo", 1)), "foo",
-                 "unknown field 'foo'; expected one of: algorithm, catalog, dashboard, data, description", id="unknown-top-level"),
-    pytest.param(mutate(_set("training.split.foo", 1)), "training.split.foo",
-                 "unknown field 'foo'; expected one of: seed, stratify, testSize, validationSize", id="unknown-nested"),
-    pytest.param(mutate(_set("mlFeatures.0.featureSources.0.column", "x")), "mlFeatures[0].featureSources[0].column",
-                 "expected one of: dataSourceFqn, dataType, description, name", id="unknown-in-list-item"),
+    pytest.param(
+        mutate(_set("foo", 1)),
+        "foo",
+        "unknown field 'foo'; expected one of: algorithm, catalog, dashboard, data, description",
+        id="unknown-top-level",
+    ),
+    pytest.param(
+        mutate(_set("training.split.foo", 1)),
+        "training.split.foo",
+        "unknown field 'foo'; expected one of: seed, stratify, testSize, validationSize",
+        id="unknown-nested",
+    ),
+    pytest.param(
+        mutate(_set("mlFeatures.0.featureSources.0.column", "x")),
+        "mlFeatures[0].featureSources[0].column",
+        "expected one of: dataSourceFqn, dataType, description, name",
+        id="unknown-in-list-item",
+    ),
     # types and ranges
-    pytest.param(mutate(_set("training.split.testSize", "abc")), "training.split.testSize",
-                 "valid number", id="testSize-not-a-number"),
-    pytest.param(mutate(_set("training.split.testSize", 0)), "training.split.testSize",
-                 "greater than 0", id="testSize-zero"),
-    pytest.param(mutate(_set("training.split.testSize", 1.5)), "training.split.testSize",
-                 "less than 1", id="testSize-above-one"),
+    pytest.param(
+        mutate(_set("training.split.testSize", "abc")),
+        "training.split.testSize",
+        "valid number",
+        id="testSize-not-a-number",
+    ),
+    pytest.param(
+        mutate(_set("training.split.testSize", 0)), "training.split.testSize", "greater than 0", id="testSize-zero"
+    ),
+    pytest.param(
+        mutate(_set("training.split.testSize", 1.5)), "training.split.testSize", "less than 1", id="testSize-above-one"
+    ),
     # required fields
-    *[pytest.param(mutate(_drop(key)), key, "required field is missing", id=f"missing-{key}")
-      for key in ("name", "algorithm", "target", "data", "training", "mlFeatures")],
+    *[
+        pytest.param(mutate(_drop(key)), key, "required field is missing", id=f"missing-{key}")
+        for key in ("name", "algorithm", "target", "data", "training", "mlFeatures")
+    ],
     pytest.param(mutate(_set("mlFeatures", [])), "mlFeatures", "at least 1 item", id="empty-mlFeatures"),
     # features
-    pytest.param(mutate(_set("mlFeatures.0.dataType", "text")), "mlFeatures[0].dataType",
-                 "'numerical' or 'categorical'", id="bad-feature-dataType"),
-    pytest.param(mutate(_set("mlFeatures.0.featureSources.0.dataType", "datetime")),
-                 "mlFeatures[0].featureSources[0].dataType", "'timestamp'", id="bad-source-dataType"),
-    pytest.param(mutate(_set("mlFeatures.1.featureSources.0.dataSourceFqn", "warehouse.main.orders")),
-                 "mlFeatures[1].featureSources[0].dataSourceFqn", "expected <service>.<database>.<schema>.<table>",
-                 id="fqn-three-parts"),
-    pytest.param(mutate(_set("mlFeatures.1.featureSources.0.dataSourceFqn", "warehouse..main.orders")),
-                 "mlFeatures[1].featureSources[0].dataSourceFqn", "expected <service>.<database>.<schema>.<table>",
-                 id="fqn-empty-part"),
+    pytest.param(
+        mutate(_set("mlFeatures.0.dataType", "text")),
+        "mlFeatures[0].dataType",
+        "'numerical' or 'categorical'",
+        id="bad-feature-dataType",
+    ),
+    pytest.param(
+        mutate(_set("mlFeatures.0.featureSources.0.dataType", "datetime")),
+        "mlFeatures[0].featureSources[0].dataType",
+        "'timestamp'",
+        id="bad-source-dataType",
+    ),
+    pytest.param(
+        mutate(_set("mlFeatures.1.featureSources.0.dataSourceFqn", "warehouse.main.orders")),
+        "mlFeatures[1].featureSources[0].dataSourceFqn",
+        "expected <service>.<database>.<schema>.<table>",
+        id="fqn-three-parts",
+    ),
+    pytest.param(
+        mutate(_set("mlFeatures.1.featureSources.0.dataSourceFqn", "warehouse..main.orders")),
+        "mlFeatures[1].featureSources[0].dataSourceFqn",
+        "expected <service>.<database>.<schema>.<table>",
+        id="fqn-empty-part",
+    ),
     # cross-field consistency (model-level: reported at the root)
-    pytest.param(mutate(_dupe_feature), "mlFeatures[6].name",
-                 "duplicate feature name 'recency_days' (first at mlFeatures[0])", id="duplicate-features"),
-    pytest.param(mutate(_set("target", "plan")), "target", "target 'plan' is also listed in mlFeatures",
-                 id="target-is-a-feature"),
-    pytest.param(mutate(_set("data.keyColumns", ["customer_id", "plan"])), "data.keyColumns[1]",
-                 "key column 'plan' is also a feature or the target", id="key-overlaps-feature"),
-    pytest.param(mutate(_set("data.timeColumn", "snapshot date")), "data.timeColumn", "should match pattern",
-                 id="timeColumn-not-an-identifier"),
-    pytest.param(mutate(_set("data.timeColumn", "churned")), "data.timeColumn", "time column 'churned' is the target",
-                 id="timeColumn-is-the-target"),
-    pytest.param(mutate(_candidates_clash), "mlHyperParameters[0].name",
-                 "'n_estimators' is set both here and in training.candidates", id="hyperparameter-twice"),
+    pytest.param(
+        mutate(_dupe_feature),
+        "mlFeatures[6].name",
+        "duplicate feature name 'recency_days' (first at mlFeatures[0])",
+        id="duplicate-features",
+    ),
+    pytest.param(
+        mutate(_set("target", "plan")), "target", "target 'plan' is also listed in mlFeatures", id="target-is-a-feature"
+    ),
+    pytest.param(
+        mutate(_set("data.keyColumns", ["customer_id", "plan"])),
+        "data.keyColumns[1]",
+        "key column 'plan' is also a feature or the target",
+        id="key-overlaps-feature",
+    ),
+    pytest.param(
+        mutate(_set("data.timeColumn", "snapshot date")),
+        "data.timeColumn",
+        "should match pattern",
+        id="timeColumn-not-an-identifier",
+    ),
+    pytest.param(
+        mutate(_set("data.timeColumn", "churned")),
+        "data.timeColumn",
+        "time column 'churned' is the target",
+        id="timeColumn-is-the-target",
+    ),
+    pytest.param(
+        mutate(_candidates_clash),
+        "mlHyperParameters[0].name",
+        "'n_estimators' is set both here and in training.candidates",
+        id="hyperparameter-twice",
+    ),
     # gates
-    pytest.param(mutate(_set("validation.gates.0", {"metric": "roc_auc"})), "validation.gates[0]",
-                 "a gate needs exactly one of min, max, maxDropVsChampion, minGainVsChampion", id="gate-no-threshold"),
-    pytest.param(mutate(_set("validation.gates.1", {"metric": "f1", "min": 0.5, "max": 0.9})), "validation.gates[1]",
-                 "(got min, max)", id="gate-two-thresholds"),
-    pytest.param(mutate(_set("validation.gates.2.maxDropVsChampion", -0.01)), "validation.gates[2].maxDropVsChampion",
-                 "greater than or equal to 0", id="gate-negative-drop"),
+    pytest.param(
+        mutate(_set("validation.gates.0", {"metric": "roc_auc"})),
+        "validation.gates[0]",
+        "a gate needs exactly one of min, max, maxDropVsChampion, minGainVsChampion",
+        id="gate-no-threshold",
+    ),
+    pytest.param(
+        mutate(_set("validation.gates.1", {"metric": "f1", "min": 0.5, "max": 0.9})),
+        "validation.gates[1]",
+        "(got min, max)",
+        id="gate-two-thresholds",
+    ),
+    pytest.param(
+        mutate(_set("validation.gates.2.maxDropVsChampion", -0.01)),
+        "validation.gates[2].maxDropVsChampion",
+        "greater than or equal to 0",
+        id="gate-negative-drop",
+    ),
     # schedule
     pytest.param(mutate(_set("schedule", "0 3 * *")), "schedule", "five-field cron expression", id="cron-four-fields"),
-    pytest.param(mutate(_set("schedule", "0 3 * * 1 2024")), "schedule", "five-field cron expression", id="cron-six-fields"),
+    pytest.param(
+        mutate(_set("schedule", "0 3 * * 1 2024")), "schedule", "five-field cron expression", id="cron-six-fields"
+    ),
     # names that end up in FQNs, paths and SQL
     pytest.param(mutate(_set("name", "churn'model")), "name", "should match pattern", id="name-with-quote"),
     pytest.param(mutate(_set("name", "churn/model")), "name", "should match pattern", id="name-with-slash"),
     pytest.param(mutate(_set("name", "../x")), "name", "should match pattern", id="name-path-traversal"),
     pytest.param(mutate(_set("name", "churn.model")), "name", "should match pattern", id="name-with-dot"),
-    pytest.param(mutate(_set("serviceName", "svc/../etc")), "serviceName", "should match pattern", id="service-traversal"),
-    pytest.param(mutate(_set("data.trainingTable", "t; DROP TABLE x")), "data.trainingTable",
-                 "should match pattern", id="table-sql-injection"),
-    pytest.param(mutate(_set("data.predictionsTable", "p; DROP TABLE x")), "data.predictionsTable",
-                 "should match pattern", id="predictions-table-sql-injection"),
-    pytest.param(mutate(_set("data.schema", 'main"; --')), "data.schema", "should match pattern", id="schema-injection"),
-    pytest.param(mutate(_set("mlFeatures.1.name", "freq'uency")), "mlFeatures[1].name",
-                 "should match pattern", id="feature-column-with-quote"),
+    pytest.param(
+        mutate(_set("serviceName", "svc/../etc")), "serviceName", "should match pattern", id="service-traversal"
+    ),
+    pytest.param(
+        mutate(_set("data.trainingTable", "t; DROP TABLE x")),
+        "data.trainingTable",
+        "should match pattern",
+        id="table-sql-injection",
+    ),
+    pytest.param(
+        mutate(_set("data.predictionsTable", "p; DROP TABLE x")),
+        "data.predictionsTable",
+        "should match pattern",
+        id="predictions-table-sql-injection",
+    ),
+    pytest.param(
+        mutate(_set("data.schema", 'main"; --')), "data.schema", "should match pattern", id="schema-injection"
+    ),
+    pytest.param(
+        mutate(_set("mlFeatures.1.name", "freq'uency")),
+        "mlFeatures[1].name",
+        "should match pattern",
+        id="feature-column-with-quote",
+    ),
     pytest.param(mutate(_set("target", 'churned"')), "target", "should match pattern", id="target-with-quote"),
-    pytest.param(mutate(_set("data.keyColumns", ["customer'id"])), "data.keyColumns",
-                 "column name \"customer'id\" must match", id="key-column-with-quote"),
-    pytest.param(mutate(_set("training.candidates", {"max depth": [4]})), "training.candidates",
-                 "parameter name 'max depth' must match", id="candidate-name-with-space"),
-    pytest.param(mutate(_set("training.estimator", "os.system('rm -rf /')")), "training.estimator",
-                 "expected a dotted path", id="estimator-not-a-dotted-path"),
+    pytest.param(
+        mutate(_set("data.keyColumns", ["customer'id"])),
+        "data.keyColumns",
+        'column name "customer\'id" must match',
+        id="key-column-with-quote",
+    ),
+    pytest.param(
+        mutate(_set("training.candidates", {"max depth": [4]})),
+        "training.candidates",
+        "parameter name 'max depth' must match",
+        id="candidate-name-with-space",
+    ),
+    pytest.param(
+        mutate(_set("training.estimator", "os.system('rm -rf /')")),
+        "training.estimator",
+        "expected a dotted path",
+        id="estimator-not-a-dotted-path",
+    ),
     # environment
-    pytest.param(mutate(_set("data.connection", "${MLPUBLISH_TEST_UNSET_VAR}")), "data.connection",
-                 "environment variable MLPUBLISH_TEST_UNSET_VAR is not set and has no default", id="env-unset-no-default"),
+    pytest.param(
+        mutate(_set("data.connection", "${MLPUBLISH_TEST_UNSET_VAR}")),
+        "data.connection",
+        "environment variable MLPUBLISH_TEST_UNSET_VAR is not set and has no default",
+        id="env-unset-no-default",
+    ),
 ]
 
 
@@ -476,8 +586,10 @@ def test_load_spec_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_grid_is_the_cartesian_product_in_spec_order() -> None:
-    t = Training(estimator="sklearn.ensemble.RandomForestClassifier",
-                 candidates={"max_depth": [4, 8], "min_samples_leaf": [1, 5, 10], "criterion": ["gini"]})
+    t = Training(
+        estimator="sklearn.ensemble.RandomForestClassifier",
+        candidates={"max_depth": [4, 8], "min_samples_leaf": [1, 5, 10], "criterion": ["gini"]},
+    )
     assert t.grid() == [
         {"max_depth": 4, "min_samples_leaf": 1, "criterion": "gini"},
         {"max_depth": 4, "min_samples_leaf": 5, "criterion": "gini"},
@@ -538,12 +650,15 @@ def test_recursive_anchor_is_a_spec_error() -> None:
     assert any(loc.startswith("<root>") for loc, _ in exc.problems)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("name: !!python/object:os.system x\n", "could not determine a constructor"),
-    ("? [a, b]\n: 1\n", "found unhashable key"),
-    ("x: !!binary notbase64@@\n", "failed to decode base64"),
-    ("schedule: 2024-13-45\n", "a value cannot be read: month must be in 1..12"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("name: !!python/object:os.system x\n", "could not determine a constructor"),
+        ("? [a, b]\n: 1\n", "found unhashable key"),
+        ("x: !!binary notbase64@@\n", "failed to decode base64"),
+        ("schedule: 2024-13-45\n", "a value cannot be read: month must be in 1..12"),
+    ],
+)
 def test_values_yaml_cannot_construct_are_spec_errors(text, fragment):
     with pytest.raises(SpecError) as info:
         parse_spec(text, "hostile.yaml")
@@ -554,3 +669,77 @@ def test_unreadable_path_is_a_spec_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(SpecError, match="cannot read: Not a directory"):
         load_spec(tmp_path / "file" / "spec.yaml")
+
+
+# --------------------------------------------------------------------------
+# The spec reference is generated from the models: every field must say what it means.
+
+
+def _models_under(root: type[BaseModel]) -> set[type[BaseModel]]:
+    """Every model reachable from ``root`` through field annotations (walked here independently of yamlio)."""
+    found: set[type[BaseModel]] = set()
+
+    def annotations(tp: Any) -> list[Any]:
+        return [tp, *(a for arg in typing.get_args(tp) for a in annotations(arg))]
+
+    def visit(model: type[BaseModel]) -> None:
+        if model in found:
+            return
+        found.add(model)
+        for info in model.model_fields.values():
+            for tp in annotations(info.annotation):
+                if isinstance(tp, type) and issubclass(tp, BaseModel):
+                    visit(tp)
+
+    visit(root)
+    return found
+
+
+@pytest.mark.parametrize(
+    "reference_models, root",
+    [
+        (spec_module.reference_models, spec_module.Spec),
+        (environments.reference_models, environments.EnvironmentsFile),
+    ],
+    ids=["spec", "environments file"],
+)
+def test_every_field_of_every_model_has_a_description(reference_models, root) -> None:
+    models = reference_models()
+    assert models[0] is root
+    assert len(models) == len(set(models)) and set(models) == _models_under(root)
+    undocumented = [
+        f"{m.__name__}.{name}"
+        for m in models
+        for name, info in m.model_fields.items()
+        if not (info.description or "").strip()
+    ]
+    assert undocumented == []
+    assert [m.__name__ for m in models if not (m.__doc__ or "").strip()] == []
+
+
+def test_reference_models_come_in_document_order() -> None:
+    assert [m.__name__ for m in spec_module.reference_models()] == [
+        "Spec",
+        "MlStore",
+        "MlFeature",
+        "FeatureSource",
+        "HyperParameter",
+        "DataSpec",
+        "Training",
+        "Split",
+        "Validation",
+        "Gate",
+        "Promotion",
+        "MlflowSpec",
+        "CatalogSpec",
+        "ScoringSpec",
+        "MonitoringSpec",
+        "MonitoringWindow",
+    ]
+    assert [m.__name__ for m in environments.reference_models()] == [
+        "EnvironmentsFile",
+        "EnvironmentSpec",
+        "MlflowOverlay",
+        "WarehouseOverlay",
+        "CatalogOverlay",
+    ]
