@@ -35,8 +35,7 @@ from typing import Any
 
 from mlpublish import config, provenance
 from mlpublish.catalog import open_catalog, publish
-from mlpublish.catalog.events import SetModelProperties
-from mlpublish.catalog.local import parse_events
+from mlpublish.catalog.events import SetModelProperties, parse_events
 from mlpublish.environments import Environment
 from mlpublish.errors import GateFailed, NoChampion, RegistryError
 from mlpublish.redact import scrub

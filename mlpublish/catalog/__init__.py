@@ -2,16 +2,21 @@
 
 ``open_catalog`` builds the sink from a URL (``MLPUBLISH_CATALOG`` or the
 spec's ``catalog.url``): a file path or ``sqlite:///path`` is the embedded local
-catalog; with OpenMetadata settings it is the OpenMetadata sink (``catalog/openmetadata.py``)
+catalog; with OpenMetadata settings it is the OpenMetadata sink (``catalog/openmetadata/``)
 with that file as its outbox.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, runtime_checkable
+import dataclasses
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
 
 from mlpublish import config
-from mlpublish.errors import CatalogUnavailable
+from mlpublish.catalog.local import LocalCatalog
+from mlpublish.catalog.openmetadata import OpenMetadataCatalog
+from mlpublish.errors import CatalogUnavailable, MlpublishError
+from mlpublish.redact import scrub
 
 
 @runtime_checkable
@@ -27,9 +32,6 @@ class CatalogSink(Protocol):
 
 def publish(catalog: Any, events: list[Any], what: str) -> None:
     """Send events; any sink failure becomes CatalogUnavailable naming ``what`` (the sink is transactional)."""
-    from mlpublish.errors import MlpublishError
-    from mlpublish.redact import scrub
-
     try:
         catalog.publish(events)
     except MlpublishError:
@@ -38,13 +40,11 @@ def publish(catalog: Any, events: list[Any], what: str) -> None:
         raise CatalogUnavailable(scrub(f"catalog {catalog!r} refused an update for {what}: {exc.__class__.__name__}: {exc}")) from exc
 
 
-def open_catalog(url: str | None = None, *, openmetadata: "config.OpenMetadataSettings | None" = None,
+def open_catalog(url: str | None = None, *, openmetadata: config.OpenMetadataSettings | None = None,
                  pipeline_service: str | None = None) -> Any:
     """The sink for this URL. With OpenMetadata settings (argument, else ``OPENMETADATA_HOST_PORT``)
     the sink is the OpenMetadata server, with the local catalog file at ``url`` as its durable outbox.
     ``pipeline_service`` (a spec's or environment's ``catalog.pipelineService``) names lineage pipelines' service."""
-    import dataclasses
-
     settings = openmetadata or config.OpenMetadataSettings.from_env()
     local = _local_catalog(url)
     if settings is None:
@@ -53,8 +53,6 @@ def open_catalog(url: str | None = None, *, openmetadata: "config.OpenMetadataSe
         settings = dataclasses.replace(settings, pipeline_service=pipeline_service)
     if local.path == ":memory:":
         raise CatalogUnavailable("the OpenMetadata sink needs a catalog file for its outbox, not sqlite:// in memory")
-    from mlpublish.catalog.openmetadata import OpenMetadataCatalog
-
     return OpenMetadataCatalog(settings, local)
 
 
@@ -67,7 +65,7 @@ def check_catalog_url(url: str) -> str | None:
     return None
 
 
-def _local_catalog(url: str | None) -> Any:
+def _local_catalog(url: str | None) -> LocalCatalog:
     target = config.catalog_url(url)
     if target.startswith("sqlite:///"):
         target = target[len("sqlite:///"):]
@@ -78,6 +76,4 @@ def _local_catalog(url: str | None) -> Any:
         raise CatalogUnavailable(
             f"catalog kind {scheme!r} is not available: use a file path or sqlite:///path for the local catalog"
         )
-    from mlpublish.catalog.local import LocalCatalog
-
     return LocalCatalog(target)

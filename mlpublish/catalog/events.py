@@ -7,9 +7,9 @@ applying the same event twice must leave the same state.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 VALIDATION_CLASSIFICATION = "ModelValidation"
 VALIDATION_STATES = ("PENDING", "PASSED", "FAILED")
@@ -84,6 +84,13 @@ class RecordAliasChange(_Event):
 
 
 CatalogEvent = Annotated[
-    Union[UpsertTable, UpsertMlModel, SetValidationTag, SetModelProperties, AddLineage, RecordAliasChange],
+    UpsertTable | UpsertMlModel | SetValidationTag | SetModelProperties | AddLineage | RecordAliasChange,
     Field(discriminator="kind"),
 ]
+
+_EVENTS = TypeAdapter(list[CatalogEvent])
+
+
+def parse_events(data: Any) -> list[Any]:
+    """Events from their JSON form (the outbox, replays, a run's ``catalog/events.json``)."""
+    return _EVENTS.validate_python(data)

@@ -12,10 +12,10 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
-
-from pydantic import TypeAdapter
+from typing import Any
 
 from mlpublish.catalog.events import (
     VALIDATION_CLASSIFICATION,
@@ -27,11 +27,11 @@ from mlpublish.catalog.events import (
     UpsertMlModel,
     UpsertTable,
 )
+from mlpublish.catalog.events import parse_events as parse_events  # moved to events; importable here until callers move
+from mlpublish.clock import now_iso
 from mlpublish.errors import CatalogUnavailable, NotFound
-from mlpublish.registry import now_iso
 
 MAJOR_FIELDS = ("algorithm", "server", "target")
-_EVENTS = TypeAdapter(list[CatalogEvent])
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -94,6 +94,26 @@ class LocalCatalog:
             self._db.close()
             self._db = None
 
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The database under the catalog's lock, for readers that share the file (the outbox)."""
+        with self._lock:
+            yield self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction, all or nothing. BEGIN IMMEDIATE takes the write lock at once (waiting up to
+        the connection timeout for other writers), so what it reads cannot change before it writes."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
     # Sink ------------------------------------------------------------------
     def publish(self, events: Iterable[CatalogEvent], *, enqueue_for: str | None = None) -> None:
         """Apply events in order, all or nothing. With ``enqueue_for`` (a remote catalog's address) the
@@ -101,25 +121,18 @@ class LocalCatalog:
         events = list(events)
         if not events:
             return
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")  # waits up to the connection timeout for other writers
-            try:
-                # Changes to one entity within one publish make one new version,
-                # as OpenMetadata consolidates a session's changes.
-                pending: dict[str, tuple[str, dict[str, Any]]] = {}
-                for ev in events:
-                    self._apply(cur, ev, pending)
-                for fqn, (type_, body) in pending.items():
-                    self._write(cur, fqn, type_, body)
-                if enqueue_for is not None:
-                    ts = now_iso()
-                    cur.executemany("INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",
-                                    [(enqueue_for, ev.model_dump_json(), ts) for ev in events])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.transaction() as cur:
+            # Changes to one entity within one publish make one new version,
+            # as OpenMetadata consolidates a session's changes.
+            pending: dict[str, tuple[str, dict[str, Any]]] = {}
+            for ev in events:
+                self._apply(cur, ev, pending)
+            for fqn, (type_, body) in pending.items():
+                self._write(cur, fqn, type_, body)
+            if enqueue_for is not None:
+                ts = now_iso()
+                cur.executemany("INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",
+                                [(enqueue_for, ev.model_dump_json(), ts) for ev in events])
 
     def _apply(self, cur: sqlite3.Cursor, ev: Any, pending: dict[str, tuple[str, dict[str, Any]]]) -> None:
         def current(fqn: str) -> dict[str, Any] | None:
@@ -279,8 +292,3 @@ class LocalCatalog:
             return out
 
         return {"entity": fqn, "upstreamEdges": walk(fqn, True), "downstreamEdges": walk(fqn, False)}
-
-
-def parse_events(data: Any) -> list[Any]:
-    """Events from their JSON form (for replay and tests)."""
-    return _EVENTS.validate_python(data)

@@ -15,8 +15,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from mlpublish.catalog.local import LocalCatalog, parse_events
-from mlpublish.registry import now_iso
+from mlpublish.catalog.events import parse_events
+from mlpublish.catalog.local import LocalCatalog
+from mlpublish.clock import now_iso
 
 
 @dataclass(frozen=True)
@@ -37,28 +38,20 @@ class Outbox:
         """One deliverer per target at a time, so two processes never interleave (and reorder) deliveries.
         A lease, not a lock: a holder that died frees it after ``ttl`` seconds."""
         now = time.time()
-        with self.local._lock:
-            cur = self.local._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                row = cur.execute("SELECT holder, until FROM outbox_lease WHERE target=?", (self.target,)).fetchone()
-                if row is not None and row[0] != self.holder and row[1] > now:
-                    cur.execute("COMMIT")
-                    return False
-                cur.execute("INSERT INTO outbox_lease VALUES (?,?,?) ON CONFLICT(target) DO UPDATE SET "
-                            "holder=excluded.holder, until=excluded.until", (self.target, self.holder, now + ttl))
-                cur.execute("COMMIT")
-                return True
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.local.transaction() as cur:
+            row = cur.execute("SELECT holder, until FROM outbox_lease WHERE target=?", (self.target,)).fetchone()
+            if row is not None and row[0] != self.holder and row[1] > now:
+                return False
+            cur.execute("INSERT INTO outbox_lease VALUES (?,?,?) ON CONFLICT(target) DO UPDATE SET "
+                        "holder=excluded.holder, until=excluded.until", (self.target, self.holder, now + ttl))
+            return True
 
     def release(self) -> None:
         self._update("DELETE FROM outbox_lease WHERE target=? AND holder=?", (self.target, self.holder))
 
     def _rows(self, where: str, args: tuple[Any, ...] = ()) -> list[OutboxRow]:
-        with self.local._lock:
-            rows = self.local._conn.execute(
+        with self.local.connection() as db:
+            rows = db.execute(
                 f"SELECT seq, event, state, attempts, last_error FROM outbox WHERE target=? {where} ORDER BY seq",
                 (self.target, *args)).fetchall()
         return [OutboxRow(seq, parse_events([json.loads(ev)])[0], state, attempts, err)
@@ -74,14 +67,14 @@ class Outbox:
         return self._rows("")
 
     def counts(self) -> dict[str, int]:
-        with self.local._lock:
-            rows = self.local._conn.execute("SELECT state, count(*) FROM outbox WHERE target=? GROUP BY state",
-                                            (self.target,)).fetchall()
+        with self.local.connection() as db:
+            rows = db.execute("SELECT state, count(*) FROM outbox WHERE target=? GROUP BY state",
+                              (self.target,)).fetchall()
         return {"pending": 0, "delivered": 0, "failed": 0, **dict(rows)}
 
     def _update(self, sql: str, args: tuple[Any, ...]) -> None:
-        with self.local._lock:
-            self.local._conn.execute(sql, args)
+        with self.local.connection() as db:
+            db.execute(sql, args)
 
     def delivered(self, seq: int) -> None:
         self._update("UPDATE outbox SET state='delivered', attempts=attempts+1, last_error=NULL, delivered_at=? "
@@ -97,7 +90,7 @@ class Outbox:
 
     def requeue_failed(self) -> int:
         """Put dead-lettered events back in the queue (after fixing their cause)."""
-        with self.local._lock:
-            cur = self.local._conn.execute("UPDATE outbox SET state='pending' WHERE target=? AND state='failed'",
-                                           (self.target,))
+        with self.local.connection() as db:
+            cur = db.execute("UPDATE outbox SET state='pending' WHERE target=? AND state='failed'",
+                             (self.target,))
         return cur.rowcount

@@ -98,7 +98,7 @@ def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
     """
     import posixpath
 
-    from mlpublish.catalog.local import parse_events
+    from mlpublish.catalog.events import parse_events
     from mlpublish.steps.train import CATALOG_EVENTS_ARTIFACT
 
     folder = posixpath.dirname(CATALOG_EVENTS_ARTIFACT)

@@ -21,8 +21,9 @@ from mlpublish.catalog.events import (
     SetValidationTag,
     UpsertMlModel,
     UpsertTable,
+    parse_events,
 )
-from mlpublish.catalog.local import LocalCatalog, parse_events
+from mlpublish.catalog.local import LocalCatalog
 from mlpublish.errors import NotFound
 from mlpublish.steps.promote import rollback_target
 

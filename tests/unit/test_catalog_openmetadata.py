@@ -1,0 +1,128 @@
+"""The OpenMetadata sink's decisions that need no server: failure kinds, request bodies, properties, replay."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlpublish.catalog.events import AddLineage, Column, ColumnLineage, SetModelProperties, UpsertTable
+from mlpublish.catalog.openmetadata.delivery import compact
+from mlpublish.catalog.openmetadata.errors import (
+    AuthRejected,
+    Misconfigured,
+    Outage,
+    Rejected,
+    classify,
+    classify_connect,
+    settings_error,
+)
+from mlpublish.catalog.openmetadata.payloads import lineage_details, model_body, table_columns
+from mlpublish.catalog.openmetadata.properties import property_values, undeclared
+from mlpublish.catalog.outbox import OutboxRow
+
+
+class APIError(Exception):
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class HtmlResponseError(Exception):
+    pass
+
+
+class RestTransportError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("exc", "kind"), [
+    (APIError("nope", 503), Outage),
+    (APIError("bad field", 400), Rejected),
+    (APIError("missing", 404), Rejected),
+    (APIError("token", 401), AuthRejected),
+    (APIError("forbidden", 403), AuthRejected),
+    (RuntimeError("Error 502 from the proxy"), Outage),  # status named in the message only
+    (RestTransportError("connection refused"), Outage),
+    (HtmlResponseError("<html>"), Misconfigured),
+    (ValueError("something else"), Rejected),
+])
+def test_failures_are_classified_by_status_then_kind(exc: Exception, kind: type) -> None:
+    assert type(classify(exc, "table t")) is kind
+
+
+def test_a_classified_failure_names_what_failed_and_hides_secrets() -> None:
+    err = classify(APIError("refused Bearer abc.def.ghi", 400), "mlmodel models.m")
+    assert str(err).startswith("mlmodel models.m: HTTP 400 APIError: ")
+    assert "abc.def.ghi" not in str(err)
+    auth = classify(APIError("Bearer abc.def.ghi", 401), "table t")
+    assert str(auth) == "table t: HTTP 401: the server refused the JWT token"
+
+
+def test_failing_to_connect_is_never_an_events_fault() -> None:
+    assert type(classify_connect(ValueError("bad URL"), "http://h/api")) is Misconfigured
+    assert type(classify_connect(RestTransportError("down"), "http://h/api")) is Outage
+
+
+def test_settings_errors_say_what_to_check() -> None:
+    assert "OPENMETADATA_JWT_TOKEN" in str(settings_error("http://h/api", AuthRejected("x"), 3))
+    wrong = str(settings_error("http://h/api", Misconfigured("x"), 3))
+    assert "OPENMETADATA_HOST_PORT" in wrong and "3 event(s) stay queued" in wrong
+
+
+def test_table_columns_map_sql_types() -> None:
+    ev = UpsertTable(fqn="s.d.sc.t", columns=[Column(name="a", dataType="VARCHAR(12)"),
+                                              Column(name="b", dataType="TEXT"), Column(name="c", dataType="BIGINT"),
+                                              Column(name="d", dataType="GEOMETRY")])
+    assert table_columns(ev) == [
+        {"name": "a", "dataType": "VARCHAR", "dataTypeDisplay": "VARCHAR(12)", "dataLength": 12},
+        {"name": "b", "dataType": "TEXT", "dataTypeDisplay": "TEXT"},
+        {"name": "c", "dataType": "BIGINT", "dataTypeDisplay": "BIGINT"},
+        {"name": "d", "dataType": "UNKNOWN", "dataTypeDisplay": "GEOMETRY"},
+    ]
+
+
+ENTITY = {"name": "m", "description": "", "algorithm": "RF", "service": "models", "mlHyperParameters": [],
+          "mlFeatures": [{"name": "f", "dataType": "numerical", "featureSources": [
+              {"name": "x", "dataType": "integer", "dataSource": {"type": "table", "fullyQualifiedName": "s.d.sc.t"}}]}]}
+
+
+def test_model_body_references_feature_tables_and_leaves_out_empty_fields() -> None:
+    body = model_body("models.m", ENTITY, {"s.d.sc.t": "id-1"}.get)
+    assert body == {"name": "m", "algorithm": "RF", "service": "models", "mlFeatures": [
+        {"name": "f", "dataType": "numerical", "featureSources": [
+            {"name": "x", "dataType": "integer", "dataSource": {"id": "id-1", "type": "table"}}]}]}
+
+
+def test_model_body_refuses_a_feature_table_the_server_lacks_naming_the_field() -> None:
+    with pytest.raises(Rejected, match=r"mlmodel models.m: \[mlFeatures.f.featureSources.x.dataSource\] "
+                                       r"table s.d.sc.t is not in OpenMetadata"):
+        model_body("models.m", ENTITY, lambda fqn: None)
+
+
+def test_lineage_details_carry_columns_between_tables_only_and_name_the_pipeline_run() -> None:
+    columns = [ColumnLineage(fromColumns=["a.x"], toColumn="b.x")]
+    between_tables = AddLineage(from_fqn="a", from_type="table", to_fqn="b", to_type="table", columns=columns,
+                                pipeline={"name": " dag ", "runId": "r1"}, description="features")
+    assert lineage_details(between_tables, lambda name: {"id": name, "type": "pipeline"}) == {
+        "source": "Manual", "pipeline": {"id": "dag", "type": "pipeline"},
+        "description": "features (pipeline  dag  run r1)", "columnsLineage": [columns[0].model_dump()]}
+    into_model = AddLineage(from_fqn="b", from_type="table", to_fqn="m", to_type="mlmodel", columns=columns)
+    assert lineage_details(into_model, lambda name: pytest.fail("no pipeline")) == {"source": "Manual"}
+
+
+def test_properties_are_sent_as_text_and_declared_once() -> None:
+    values = property_values({"a": "x", "b": 3, "c": {"z": 1, "y": [True]}})
+    assert values == {"a": "x", "b": "3", "c": '{"y": [true], "z": 1}'}
+    assert undeclared(values, {"b"}) == ["a", "c"]
+
+
+def test_replay_compacts_the_delivered_history_to_its_final_state() -> None:
+    def row(seq: int, event: object, state: str = "delivered") -> OutboxRow:
+        return OutboxRow(seq, event, state, 1, None)
+
+    t1 = UpsertTable(fqn="t", columns=[Column(name="a", dataType="INT")])
+    t2 = UpsertTable(fqn="t", columns=[Column(name="a", dataType="BIGINT")])
+    edge = AddLineage(from_fqn="t", from_type="table", to_fqn="m", to_type="mlmodel")
+    rows = [row(1, t1), row(2, SetModelProperties(fqn="m", properties={"a": 1, "b": 1})), row(3, edge),
+            row(4, t2), row(5, SetModelProperties(fqn="m", properties={"b": 2})),
+            row(6, SetModelProperties(fqn="m", properties={"c": 3}), state="failed")]
+    assert compact(rows) == [t2, edge, SetModelProperties(fqn="m", properties={"a": 1, "b": 2})]
