@@ -17,9 +17,10 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from mlpublish.errors import NotFound, RegistryConflict, RegistryError
 from mlpublish.redact import scrub
@@ -30,7 +31,7 @@ log = logging.getLogger("mlpublish.registry")
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _code(exc: Exception) -> str:

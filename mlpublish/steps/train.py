@@ -82,9 +82,8 @@ def split_rows(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, sal
     """
     keys = ctx.spec.data.keyColumns
     if keys:
-        import pandas as pd
-
         import numpy as np
+        import pandas as pd
 
         keyframe = frame.loc[X.index, keys].copy()
         for col in keys:  # 17 and 17.0 must hash alike: a key column can turn float when a NULL appears

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from mlpublish.catalog.events import SetModelProperties, SetValidationTag
 from mlpublish.context import PublishContext
-from mlpublish.gates import CheckResult, evaluate_gates
 from mlpublish.contract import CHECK_TAG_PREFIX, FAILED, PASSED, PENDING, VALIDATION_FOLDER, VALIDATION_TAG
+from mlpublish.gates import CheckResult, evaluate_gates
 from mlpublish.results import EvaluateResult, TrainResult, ValidateResult, same_candidate
 from mlpublish.steps.card import log_card
 from mlpublish.steps.evaluate import load_holdout

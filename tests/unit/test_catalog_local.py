@@ -23,8 +23,8 @@ from mlpublish.catalog.events import (
     UpsertTable,
 )
 from mlpublish.catalog.local import LocalCatalog, parse_events
+from mlpublish.champion import rollback_target
 from mlpublish.errors import NotFound
-from mlpublish.steps.promote import rollback_target
 
 FQN = "mlflow-local.churn"
 SOURCE = "warehouse.main.main.orders"
