@@ -103,8 +103,9 @@ def _step(fn: Any, *args: Any) -> Any:
 
 def spec_assets(ref: SpecRef) -> list[Any]:
     """The assets and checks of one spec; keys are ``<model>/<noun>``, the group is the model."""
+    from mlpublish.champion import champion_card
     from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
-    from mlpublish.steps.card import candidate_card, champion_card
+    from mlpublish.steps.card import candidate_card
 
     def key(name: str) -> AssetKey:
         return AssetKey([ref.key, name])

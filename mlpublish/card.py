@@ -2,7 +2,7 @@
 
 Pure functions of the spec and the step results, so the text is unit-testable.
 The steps log the card on the training run (``mlpublish/steps/card.py``) and the
-champion's card becomes the catalog description (``steps/promote.py``).
+champion's card becomes the catalog description (``mlpublish/champion.py``).
 
 Untrusted text (spec descriptions, limitations, names, check details) is
 escaped: ``<``, ``>`` and ``&`` become entities, so neither the HTML rendering
@@ -17,19 +17,15 @@ import html
 import shlex
 from typing import Any
 
+from mlpublish.contract import ENVIRONMENT_TAG, GIT_COMMIT_TAG, PIPELINE_TAG_PREFIX
 from mlpublish.metrics import higher_is_better
 from mlpublish.redact import scrub
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
 from mlpublish.spec import Spec
 
-CARD_FOLDER = "model_card"
-CARD_MARKDOWN = f"{CARD_FOLDER}/model_card.md"
-CARD_HTML = f"{CARD_FOLDER}/model_card.html"
 # The rollback section is the card's last: at a champion move it is rewritten with what
 # `mlpublish rollback` would restore then (see with_rollback).
 ROLLBACK_HEADING = "## How to roll back"
-GIT_COMMIT_TAG = "mlflow.source.git.commit"
-ENVIRONMENT_TAG = "mlpublish.environment"
 
 
 def esc(text: Any) -> str:
@@ -169,7 +165,7 @@ def _lineage(spec: Spec, train: TrainResult, version: str | None, tags: dict[str
         out.append(f"- Predictions table: {cell(train.training_fqn.rsplit('.', 1)[0] + '.' + predictions)}")
     out.append(f"- MLflow: experiment {cell(train.experiment_id)}, run `{train.run_id}`, model {cell(train.model_uri)}"
                + (f", registered model {cell(spec.name)} version {version}" if version else ""))
-    pipeline = {k.removeprefix("mlpublish.pipeline."): v for k, v in tags.items() if k.startswith("mlpublish.pipeline.")}
+    pipeline = {k.removeprefix(PIPELINE_TAG_PREFIX): v for k, v in tags.items() if k.startswith(PIPELINE_TAG_PREFIX)}
     if pipeline:
         out.append("- Pipeline: " + cell(", ".join(f"{k} {v}" for k, v in sorted(pipeline.items()))))
     return out + [""]

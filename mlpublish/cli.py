@@ -329,8 +329,8 @@ def _chain_notifications(spec: Any, result: Any, source: Any, om_host: str | Non
 
 
 def _move_notification(reg: Any, result: Any, source: Any, om_host: str | None) -> Any:
+    from mlpublish.contract import CATALOG_FQN_TAG
     from mlpublish.notify import move_notification
-    from mlpublish.steps.register import CATALOG_FQN_TAG
 
     fqn = reg.model_tags(result.model_name).get(CATALOG_FQN_TAG)
     return move_notification(reg, result, source=source, catalog_fqn=fqn, openmetadata_host_port=om_host)

@@ -13,27 +13,25 @@ import tempfile
 from typing import Any
 
 from mlpublish import config
+from mlpublish.contract import CHAMPION, GIT_COMMIT_TAG, HOLDOUT_ARTIFACT, SPLIT_TAG
 from mlpublish.copy_version import registry_for
 from mlpublish.environments import Environment
-from mlpublish.errors import NoChampion, RegistryError, StepError
+from mlpublish.errors import MlpublishError, NoChampion, RegistryError, StepError
 from mlpublish.metrics import compute_metrics
 from mlpublish.preflight import preflight
 from mlpublish.redact import scrub
-from mlpublish.registry import CHAMPION, Registry
+from mlpublish.registry import Registry
 from mlpublish.spec import Spec
-from mlpublish.steps.train import HOLDOUT_ARTIFACT, SPLIT_TAG
 
 
 def _load_version(reg: Registry, name: str, version: str, tmp: str) -> Any:
-    import mlflow.artifacts
     import mlflow.sklearn
 
-    uri = reg._call(f"download URI of {name} v{version}", reg.client.get_model_version_download_uri, name, version)
+    local = reg.download_version(name, version, tmp)
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=reg.tracking_uri)
         return mlflow.sklearn.load_model(local)
     except Exception as exc:
-        raise RegistryError(scrub(f"cannot load {name} v{version} from {uri}: {exc.__class__.__name__}: {exc}")) from None
+        raise RegistryError(scrub(f"cannot load {name} v{version} from {local}: {exc.__class__.__name__}: {exc}")) from None
 
 
 def _score(task: str, model: Any, X: Any, y: Any, spec: Spec, what: str) -> dict[str, float]:
@@ -46,7 +44,6 @@ def _score(task: str, model: Any, X: Any, y: Any, spec: Spec, what: str) -> dict
 
 def compare_champion(spec: Spec, other: Environment, run_id: str | None = None) -> dict[str, Any]:
     """Metrics of ``other``'s champion and of this environment's champion on the same held-out rows."""
-    import mlflow.artifacts
     import pandas as pd
 
     here = spec.environment_name or "(no environment)"
@@ -65,8 +62,8 @@ def compare_champion(spec: Spec, other: Environment, run_id: str | None = None) 
         run_id = reg.get_version(spec.name, own_version).run_id
     task = preflight(spec, check_warehouse=False).task
     try:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=HOLDOUT_ARTIFACT, tracking_uri=uri)
-    except Exception as exc:
+        path = reg.download_artifacts(run_id, HOLDOUT_ARTIFACT)
+    except MlpublishError as exc:
         raise StepError(scrub(f"{spec.name}: run {run_id} has no held-out rows ({HOLDOUT_ARTIFACT}): {exc}")) from None
     frame = pd.read_parquet(path)
     X, y = frame.drop(columns=[spec.target]), frame[spec.target]
@@ -79,7 +76,7 @@ def compare_champion(spec: Spec, other: Environment, run_id: str | None = None) 
         model = _load_version(other_reg, other_name, other_version, f"{tmp}/other")
         out["champions"].append({
             "environment": other.name, "name": other_name, "version": other_version,
-            "codeVersion": other_reg.run(other_mv.run_id).data.tags.get("mlflow.source.git.commit"),
+            "codeVersion": other_reg.run(other_mv.run_id).data.tags.get(GIT_COMMIT_TAG),
             "metrics": _score(task, model, X, y, spec, f"{other.name} {other_name} v{other_version}")})
         if own_version is not None:
             own = _load_version(reg, spec.name, own_version, f"{tmp}/own")

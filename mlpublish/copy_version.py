@@ -36,19 +36,35 @@ from typing import Any
 from mlpublish import config, provenance
 from mlpublish.catalog import open_catalog, publish
 from mlpublish.catalog.events import SetModelProperties, parse_events
+from mlpublish.champion import promote_version
+from mlpublish.contract import (
+    CATALOG_EVENTS_ARTIFACT,
+    CATALOG_FQN_TAG,
+    CATALOG_RUN_TAG,
+    CHALLENGER,
+    CHAMPION,
+    CHAMPION_SINCE_TAG,
+    COPIED_FROM_RUN_TAG,
+    COPIED_FROM_TAG,
+    COPY_COMPLETE_TAG,
+    ENVIRONMENT_TAG,
+    GIT_COMMIT_TAG,
+    MODEL_NAME_IN_RUN,
+    MODEL_TAG,
+    PASSED,
+    ROLLED_BACK_AT_TAG,
+    SOURCE_NAME_TAG,
+    VALIDATION_TAG,
+)
 from mlpublish.environments import Environment
-from mlpublish.errors import GateFailed, NoChampion, RegistryError
+from mlpublish.errors import GateFailed, MlpublishError, NoChampion, NotFound, RegistryError
 from mlpublish.redact import scrub
-from mlpublish.registry import CHALLENGER, CHAMPION, VALIDATION_TAG, Registry, _q
-from mlpublish.steps.register import CATALOG_FQN_TAG, CATALOG_RUN_TAG
-from mlpublish.steps.train import CATALOG_EVENTS_ARTIFACT
+from mlpublish.registry import Registry, escape_filter_value
 
 log = logging.getLogger("mlpublish.copy")
 
-COPIED_FROM_TAG = provenance.COPIED_FROM_TAG
-COPY_COMPLETE_TAG = "mlpublish.copy_complete"
 # Facts about the source environment's champion, not about the copy
-SOURCE_ONLY_VERSION_TAGS = ("mlpublish.champion_since", "mlpublish.rolled_back_at")
+SOURCE_ONLY_VERSION_TAGS = (CHAMPION_SINCE_TAG, ROLLED_BACK_AT_TAG)
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,7 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
     mv = src_reg.get_version(src_name, version)
     version = str(mv.version)
     status = (mv.tags or {}).get(VALIDATION_TAG)
-    if status != "PASSED":
+    if status != PASSED:
         raise GateFailed(f"{src_name} v{version} in environment {source.name!r} has {VALIDATION_TAG}="
                          f"{status or 'unset'}: only PASSED versions are copied to {target.name!r}",
                          model=src_name, version=version)
@@ -104,19 +120,18 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
         if existing is not None:
             new = existing
         elif same_registry:
-            new = dst_reg._call(f"copy {origin} to {dst_name!r}", dst_reg.client.copy_model_version,
-                                f"models:/{src_name}/{version}", dst_name)
+            new = dst_reg.copy_version(f"models:/{src_name}/{version}", dst_name, what=f"copy {origin} to {dst_name!r}")
         else:
             dst_reg.ensure_registered_model(dst_name, mv.description)
             run = dst_reg.run(copy_run_id)
             tags = {k: v for k, v in (mv.tags or {}).items() if k not in SOURCE_ONLY_VERSION_TAGS}
-            new = dst_reg.create_version(dst_name, f"{run.info.artifact_uri}/model", copy_run_id, None,
+            new = dst_reg.create_version(dst_name, f"{run.info.artifact_uri}/{MODEL_NAME_IN_RUN}", copy_run_id, None,
                                          {**tags, COPIED_FROM_TAG: origin}, mv.description)
         new_version = str(new.version)
         _complete_tags(dst_reg, dst_name, new_version, origin, copy_run_id, target.name)
         fqn = next((e.fqn for e in catalog_events if e.kind == "upsert_mlmodel"), None)
         if fqn and dst_reg.model_tags(dst_name).get(CATALOG_FQN_TAG) != fqn:
-            dst_reg.client.set_registered_model_tag(dst_name, CATALOG_FQN_TAG, fqn)
+            dst_reg.set_model_tag(dst_name, CATALOG_FQN_TAG, fqn)
         champion = dst_reg.alias_version(dst_name, CHAMPION)
         if alias == CHALLENGER and champion != new_version and dst_reg.alias_version(dst_name, CHALLENGER) != new_version:
             dst_reg.set_alias(dst_name, CHALLENGER, new_version)
@@ -127,12 +142,10 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
         events.append(SetModelProperties(fqn=fqn, properties={
             "latestVersion": new_version, "aliases": json.dumps(dst_reg.aliases(dst_name), sort_keys=True),
             "copiedFrom": origin, **provenance.catalog_properties({**src_run.data.tags,
-                                                                  provenance.ENVIRONMENT_TAG: target.name}),
+                                                                  ENVIRONMENT_TAG: target.name}),
         }))
         publish(catalog, events, f"{dst_name} v{new_version} (copied from {origin})")
     if alias == CHAMPION:
-        from mlpublish.steps.promote import promote_version
-
         promotion = promote_version(dst_reg, catalog, dst_name, new_version, reason=f"copied from {origin}")
     else:
         promotion = None
@@ -142,8 +155,6 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
 
 
 def _existing_copy(reg: Registry, dst_name: str, src_name: str, version: str, origin: str) -> Any | None:
-    from mlpublish.errors import NotFound
-
     try:
         versions = reg.versions(dst_name)
     except NotFound:
@@ -156,80 +167,67 @@ def _complete_tags(reg: Registry, name: str, version: str, origin: str, copy_run
     """Idempotent: a retry after a crash between the copy and its tags finishes them."""
     mv = reg.get_version(name, version)
     tags = mv.tags or {}
-    wanted = {COPIED_FROM_TAG: origin, CATALOG_RUN_TAG: copy_run_id, provenance.ENVIRONMENT_TAG: env}
+    wanted = {COPIED_FROM_TAG: origin, CATALOG_RUN_TAG: copy_run_id, ENVIRONMENT_TAG: env}
     for key, value in wanted.items():
         if tags.get(key) != value:
             reg.set_version_tag(name, version, key, value)
     for key in SOURCE_ONLY_VERSION_TAGS:
         if key in tags:
-            reg._call(f"remove tag {key} of {name} v{version}", reg.client.delete_model_version_tag, name, version, key)
+            reg.delete_version_tag(name, version, key)
 
 
 def _copy_run(src_reg: Registry, dst_reg: Registry, src_run: Any, mv: Any, origin: str, source: Environment,
               target: Environment, dst_name: str, *, with_model: bool) -> tuple[str, list[Any]]:
     """The target's copy run (found again on a retry) and its rewritten catalog events."""
-    from mlflow.entities import Metric, Param
-
     exp_id = dst_reg.ensure_experiment(f"mlpublish/{dst_name}", config.artifact_root(dst_reg.tracking_uri))
-    found = dst_reg._call("search copy runs", dst_reg.client.search_runs, [exp_id],
-                          f"tags.`{COPIED_FROM_TAG}` = '{_q(origin)}'")
+    found = dst_reg.search_runs([exp_id], f"tags.`{COPIED_FROM_TAG}` = '{escape_filter_value(origin)}'",
+                                what="search copy runs")
     for run in found:
         if run.data.tags.get(COPY_COMPLETE_TAG) == "true":
             return run.info.run_id, _read_events(dst_reg, run.info.run_id)
-        dst_reg._call(f"delete incomplete copy run {run.info.run_id}", dst_reg.client.delete_run, run.info.run_id)
+        dst_reg.delete_run(run.info.run_id)
 
     src_tags = src_run.data.tags
     keep = {k: v for k, v in src_tags.items()
-            if not k.startswith("mlflow.") or k in (provenance.GIT_COMMIT_TAG, "mlflow.source.name")}
-    tags = {**keep, provenance.ENVIRONMENT_TAG: target.name, COPIED_FROM_TAG: origin,
-            "mlpublish.copied_from.run_id": src_run.info.run_id, "mlpublish.model": dst_name}
-    client = dst_reg.client
-    run = dst_reg._call("create copy run", client.create_run, exp_id,
-                        run_name=f"{dst_name}-copy-of-{source.name}-v{mv.version}", tags=tags)
-    run_id = run.info.run_id
-    metrics = [Metric(k, v, 0, 0) for k, v in src_run.data.metrics.items()]
-    params = [Param(k, v) for k, v in src_run.data.params.items()]
-    dst_reg._call("copy params and metrics", client.log_batch, run_id, metrics=metrics, params=params)
+            if not k.startswith("mlflow.") or k in (GIT_COMMIT_TAG, SOURCE_NAME_TAG)}
+    tags = {**keep, ENVIRONMENT_TAG: target.name, COPIED_FROM_TAG: origin,
+            COPIED_FROM_RUN_TAG: src_run.info.run_id, MODEL_TAG: dst_name}
+    run_id = dst_reg.create_run(exp_id, f"{dst_name}-copy-of-{source.name}-v{mv.version}", tags, what="create copy run")
+    dst_reg.log_batch(run_id, src_run.data.metrics, src_run.data.params, what="copy params and metrics")
+    run = dst_reg.run(run_id)
     with tempfile.TemporaryDirectory() as tmp:
-        import mlflow.artifacts
-
         files = Path(tmp) / "run"
         files.mkdir()
         try:
-            mlflow.artifacts.download_artifacts(run_id=src_run.info.run_id, dst_path=str(files),
-                                                tracking_uri=src_reg.tracking_uri)
-        except Exception as exc:
+            src_reg.download_artifacts(src_run.info.run_id, dst_path=str(files))
+        except MlpublishError as exc:
             raise RegistryError(scrub(f"cannot read the artifacts of {origin} (run {src_run.info.run_id}): {exc}")) from None
         events_path = files / CATALOG_EVENTS_ARTIFACT
         events: list[Any] = []
         if events_path.is_file():
-            model_dir = f"{run.info.artifact_uri}/model" if with_model else None
+            model_dir = f"{run.info.artifact_uri}/{MODEL_NAME_IN_RUN}" if with_model else None
             events = rewrite_events(parse_events(json.loads(events_path.read_text())), dst_name, target, model_dir)
             events_path.write_text(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
         if with_model:
-            uri = src_reg._call(f"download URI of {mv.name} v{mv.version}",
-                                src_reg.client.get_model_version_download_uri, mv.name, mv.version)
             model = Path(tmp) / "model"
             model.mkdir()
             try:
-                mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(model),
-                                                    tracking_uri=src_reg.tracking_uri)
-            except Exception as exc:
+                src_reg.download_version(mv.name, mv.version, str(model))
+            except MlpublishError as exc:
                 raise RegistryError(scrub(f"cannot download the model files of {origin}: {exc}")) from None
             inner = [p for p in model.iterdir()]
-            dst_reg._call("upload the model files", client.log_artifacts, run_id,
-                          str(inner[0] if len(inner) == 1 and inner[0].is_dir() and not (model / "MLmodel").exists()
-                              else model), "model")
-        dst_reg._call("upload the run artifacts", client.log_artifacts, run_id, str(files))
+            dst_reg.log_artifacts(run_id, str(inner[0] if len(inner) == 1 and inner[0].is_dir() and not (model / "MLmodel").exists()
+                                              else model), MODEL_NAME_IN_RUN, what="upload the model files")
+        dst_reg.log_artifacts(run_id, str(files), what="upload the run artifacts")
     dst_reg.set_run_tag(run_id, COPY_COMPLETE_TAG, "true")
-    dst_reg._call("finish copy run", client.set_terminated, run_id, "FINISHED")
+    dst_reg.end_run(run_id, "FINISHED", what="finish copy run")
     return run_id, events
 
 
 def _read_events(reg: Registry, run_id: str) -> list[Any]:
     try:
-        path = reg.client.download_artifacts(run_id, CATALOG_EVENTS_ARTIFACT)
-    except Exception:
+        path = reg.download_artifacts(run_id, CATALOG_EVENTS_ARTIFACT)
+    except MlpublishError:
         return []
     with open(path) as fh:
         return parse_events(json.load(fh))

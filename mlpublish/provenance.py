@@ -15,10 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own tag: the UI links it
-GIT_DIRTY_TAG = "mlpublish.git_dirty"
-ENVIRONMENT_TAG = "mlpublish.environment"
-COPIED_FROM_TAG = "mlpublish.copied_from"  # on a version copied from another environment (env:model/version)
+from mlpublish.contract import ENVIRONMENT_TAG, GIT_COMMIT_TAG, GIT_DIRTY_TAG
+
 SHA_VAR = "MLPUBLISH_GIT_SHA"
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 

@@ -11,33 +11,27 @@ killed task about to be retried) is broken at once instead of after its lease.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from mlpublish.errors import NotFound, RegistryConflict, RegistryError
 from mlpublish.redact import scrub
 
-VALIDATION_TAG = "model_validation_status"
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-HISTORY_TAG = "mlpublish.champion_history"
-PREVIOUS_TAG = "mlpublish.previous_champion"
 LOCK_PREFIX = "mlpublish-lock."
-HISTORY_KEEP = 25
 
 log = logging.getLogger("mlpublish.registry")
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _code(exc: Exception) -> str:
@@ -45,7 +39,11 @@ def _code(exc: Exception) -> str:
 
 
 class Registry:
-    """Thin, error-translating wrapper around :class:`mlflow.MlflowClient`."""
+    """The MLflow gateway: every MlflowClient call of the core goes through a method here.
+
+    Each method translates MLflow's errors (see :meth:`_call`) into NotFound or
+    RegistryError naming what was asked and where, with secrets scrubbed.
+    """
 
     def __init__(self, tracking_uri: str, registry_uri: str | None = None):
         from mlflow import MlflowClient
@@ -117,16 +115,27 @@ class Registry:
         except NotFound:
             pass
 
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        self._call(f"tag {key} on {name!r}", self.client.set_registered_model_tag, name, key, value)
+
+    def has_registered_model(self, name: str) -> bool:
+        try:
+            self._call(f"model {name!r}", self.client.get_registered_model, name)
+        except NotFound:
+            return False
+        return True
+
     # Versions ------------------------------------------------------------------
     def versions(self, name: str) -> list[Any]:
-        found = self._call(f"versions of {name!r}", self.client.search_model_versions, f"name = '{_q(name)}'")
+        found = self._call(f"versions of {name!r}", self.client.search_model_versions,
+                           f"name = '{escape_filter_value(name)}'")
         return sorted(found, key=lambda v: int(v.version))
 
     def version_for_run(self, name: str, run_id: str) -> Any | None:
         found = self._call(
             f"versions of {name!r} for run {run_id}",
             self.client.search_model_versions,
-            f"name = '{_q(name)}' and run_id = '{_q(run_id)}'",
+            f"name = '{escape_filter_value(name)}' and run_id = '{escape_filter_value(run_id)}'",
         )
         return min(found, key=lambda v: int(v.version)) if found else None
 
@@ -144,28 +153,95 @@ class Registry:
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         self._call(f"tag {key} on {name!r} version {version}", self.client.set_model_version_tag, name, str(version), key, value)
 
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        self._call(f"remove tag {key} of {name} v{version}", self.client.delete_model_version_tag, name, str(version), key)
+
+    def copy_version(self, source_uri: str, name: str, what: str) -> Any:
+        """MLflow's copy_model_version: ``source_uri`` (``models:/...``) must resolve in this same registry."""
+        return self._call(what, self.client.copy_model_version, source_uri, name)
+
+    def download_version(self, name: str, version: str, dst_path: str) -> str:
+        """The files of a registered version, downloaded into ``dst_path``; returns their local path."""
+        import mlflow.artifacts
+
+        uri = self._call(f"download URI of {name} v{version}", self.client.get_model_version_download_uri,
+                         name, str(version))
+        return self._call(f"download the model files of {name} v{version} from {uri}", mlflow.artifacts.download_artifacts,
+                          artifact_uri=uri, dst_path=dst_path, tracking_uri=self.tracking_uri)
+
+    def logged_model_location(self, model_id: str) -> str:
+        return self._call(f"logged model {model_id}", self.client.get_logged_model, model_id).artifact_location
+
     # Runs ----------------------------------------------------------------------
+    def experiment_id(self, name: str) -> str | None:
+        """The id of experiment ``name``, None when there is none."""
+        exp = self._call(f"experiment {name!r}", self.client.get_experiment_by_name, name)
+        return None if exp is None else exp.experiment_id
+
     def run(self, run_id: str) -> Any:
         return self._call(f"run {run_id}", self.client.get_run, run_id)
+
+    def search_runs(self, experiment_ids: list[str], filter_string: str, *, what: str = "search runs",
+                    order_by: list[str] | None = None, max_results: int | None = None) -> list[Any]:
+        """Runs matching ``filter_string`` (quote values with :func:`escape_filter_value`)."""
+        options: dict[str, Any] = {"filter_string": filter_string}
+        if order_by is not None:
+            options["order_by"] = order_by
+        if max_results is not None:
+            options["max_results"] = max_results
+        return list(self._call(what, self.client.search_runs, experiment_ids, **options))
+
+    def create_run(self, experiment_id: str, run_name: str, tags: dict[str, str], what: str = "create run") -> str:
+        """A new run (status RUNNING); returns its id. Finish it with :meth:`end_run`."""
+        return self._call(what, self.client.create_run, experiment_id, run_name=run_name, tags=tags).info.run_id
+
+    def end_run(self, run_id: str, status: str = "FINISHED", what: str = "end run") -> None:
+        self._call(what, self.client.set_terminated, run_id, status)
+
+    def delete_run(self, run_id: str) -> None:
+        self._call(f"delete run {run_id}", self.client.delete_run, run_id)
 
     def set_run_tag(self, run_id: str, key: str, value: str) -> None:
         self._call(f"tag {key} on run {run_id}", self.client.set_tag, run_id, key, value)
 
-    # Champion history ----------------------------------------------------------
-    def history(self, name: str) -> list[dict[str, Any]]:
-        raw = self.model_tags(name).get(HISTORY_TAG)
-        try:
-            return json.loads(raw) if raw else []
-        except ValueError:
-            return []
+    def log_metric(self, run_id: str, key: str, value: float, what: str = "log metrics") -> None:
+        self._call(what, self.client.log_metric, run_id, key, value)
 
-    def record_champion_move(self, name: str, *, to: str, frm: str | None, action: str, reason: str) -> dict[str, Any]:
-        entry = {"to": to, "from": frm, "action": action, "at": now_iso(), "reason": reason[:200]}
-        hist = (self.history(name) + [entry])[-HISTORY_KEEP:]
-        self._call("record champion history", self.client.set_registered_model_tag, name, HISTORY_TAG, json.dumps(hist, separators=(",", ":")))
-        if frm is not None:
-            self._call("record previous champion", self.client.set_registered_model_tag, name, PREVIOUS_TAG, frm)
-        return entry
+    def log_batch(self, run_id: str, metrics: dict[str, float], params: dict[str, Any] | None = None, *,
+                  timestamp_ms: int = 0, what: str = "log metrics") -> None:
+        """Metrics (at ``timestamp_ms``, step 0) and params in one request."""
+        from mlflow.entities import Metric, Param
+
+        self._call(what, self.client.log_batch, run_id,
+                   metrics=[Metric(k, float(v), timestamp_ms, 0) for k, v in metrics.items()],
+                   params=[Param(k, str(v)) for k, v in (params or {}).items()])
+
+    # Artifacts of runs -------------------------------------------------------------
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self._call(f"log {path} on run {run_id}", self.client.log_text, run_id, text, path)
+
+    def log_dict(self, run_id: str, data: Any, path: str, what: str | None = None) -> None:
+        self._call(what or f"log {path} on run {run_id}", self.client.log_dict, run_id, data, path)
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None, what: str | None = None) -> None:
+        self._call(what or f"upload artifacts to run {run_id}", self.client.log_artifacts, run_id, local_dir, artifact_path)
+
+    def artifact_paths(self, run_id: str, folder: str) -> set[str]:
+        """Paths of the artifacts directly in ``folder`` of the run (relative to the run's root)."""
+        return {a.path for a in self._call(f"artifacts of run {run_id}", self.client.list_artifacts, run_id, folder)}
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+        """Download ``path`` of the run (its root: every artifact) and return the local path."""
+        return self._call(f"download {path or 'the artifacts'} of run {run_id}", self.client.download_artifacts,
+                          run_id, path, dst_path)
+
+    def read_text(self, run_id: str, path: str) -> str | None:
+        """The text of artifact ``path`` of the run, None when the run has no such artifact."""
+        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        if path not in self.artifact_paths(run_id, folder):
+            return None
+        with open(self.download_artifacts(run_id, path), encoding="utf-8") as fh:
+            return fh.read()
 
     # Lock ----------------------------------------------------------------------
     @contextmanager
@@ -294,6 +370,6 @@ def _holder_gone(tags: dict[str, str]) -> bool:
     return False
 
 
-def _q(value: str) -> str:
-    """Escape a value for an MLflow search filter string."""
+def escape_filter_value(value: str) -> str:
+    """Escape a value for a quoted literal in an MLflow search filter string."""
     return value.replace("\\", "\\\\").replace("'", "\\'")

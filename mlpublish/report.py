@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlpublish.registry import CHAMPION, VALIDATION_TAG, Registry
+from mlpublish.champion import champion_history
+from mlpublish.contract import CHAMPION, METRICS_TAG, VALIDATION_TAG
+from mlpublish.registry import Registry
 from mlpublish.results import ChainResult
 
 
@@ -50,7 +52,7 @@ def model_status(reg: Registry, name: str) -> dict[str, Any]:
     for mv in reg.versions(name):
         tags = mv.tags or {}
         try:
-            metrics = json.loads(tags.get("mlpublish.metrics", "{}"))
+            metrics = json.loads(tags.get(METRICS_TAG, "{}"))
         except ValueError:
             metrics = {}
         versions.append({
@@ -62,7 +64,7 @@ def model_status(reg: Registry, name: str) -> dict[str, Any]:
             "metrics": metrics,
         })
     return {"name": name, "aliases": aliases, "champion": aliases.get(CHAMPION), "versions": versions,
-            "history": reg.history(name)}
+            "history": champion_history(reg, name)}
 
 
 def status_text(s: dict[str, Any]) -> str:

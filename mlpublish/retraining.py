@@ -21,10 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-STEP_TAG = "mlpublish.step"
-MODEL_TAG = "mlpublish.model"
-RETRAIN_TAG = "mlpublish.retrain"
-REASONS_TAG = "mlpublish.retrain.reasons"
+from mlpublish.contract import MODEL_TAG, REASONS_TAG, RETRAIN_TAG, SELECT_BY_TAG, STEP_TAG
+from mlpublish.registry import Registry
 
 
 class RetrainRequest(BaseModel):
@@ -45,17 +43,16 @@ def decision_tags(model_name: str, *, retrain: bool, reasons: list[str]) -> dict
             REASONS_TAG: json.dumps(reasons)[:5000]}
 
 
-def retrain_requests(registry: Any, experiment_name: str, model_name: str, *,
+def retrain_requests(registry: Registry, experiment_name: str, model_name: str, *,
                      after: str | None = None, limit: int = 100) -> list[RetrainRequest]:
     """Requests for ``model_name`` strictly after the cursor ``after``, oldest first."""
-    exp = registry._call(f"experiment {experiment_name!r}", registry.client.get_experiment_by_name, experiment_name)
-    if exp is None:
+    exp_id = registry.experiment_id(experiment_name)
+    if exp_id is None:
         return []
     query = (f"tags.`{STEP_TAG}` = 'monitor' and tags.`{RETRAIN_TAG}` = 'true' "
              f"and tags.`{MODEL_TAG}` = '{model_name}' and attributes.status = 'FINISHED'")
-    runs = registry._call(f"retrain requests of {model_name!r}", registry.client.search_runs,
-                          [exp.experiment_id], filter_string=query, order_by=["attribute.start_time DESC"],
-                          max_results=limit)
+    runs = registry.search_runs([exp_id], query, what=f"retrain requests of {model_name!r}",
+                                order_by=["attribute.start_time DESC"], max_results=limit)
     out = []
     for run in runs:
         try:
@@ -69,23 +66,23 @@ def retrain_requests(registry: Any, experiment_name: str, model_name: str, *,
     return sorted(out, key=lambda r: r.cursor)
 
 
-def training_runs(registry: Any, experiment_id: str, model_name: str, limit: int = 50) -> list[Any]:
+def training_runs(registry: Registry, experiment_id: str, model_name: str, limit: int = 50) -> list[Any]:
     """The model's training runs (the train step tags them ``mlpublish.select_by``), newest first."""
-    query = f"tags.`{MODEL_TAG}` = '{model_name}' and tags.`mlpublish.select_by` LIKE '%'"
-    return registry._call("training runs", registry.client.search_runs, [experiment_id], filter_string=query,
-                          order_by=["attribute.start_time DESC"], max_results=limit)
+    query = f"tags.`{MODEL_TAG}` = '{model_name}' and tags.`{SELECT_BY_TAG}` LIKE '%'"
+    return registry.search_runs([experiment_id], query, what="training runs", order_by=["attribute.start_time DESC"],
+                                max_results=limit)
 
 
-def open_requests(registry: Any, experiment_name: str, model_name: str, *, expire_hours: float,
+def open_requests(registry: Registry, experiment_name: str, model_name: str, *, expire_hours: float,
                   now: float | None = None, after: str | None = None) -> list[RetrainRequest]:
     """Requests (after the cursor) that no training run has served yet and that are younger than
     ``expire_hours`` (an older one started a run that failed before training: ask again)."""
     import time
 
-    exp = registry._call(f"experiment {experiment_name!r}", registry.client.get_experiment_by_name, experiment_name)
-    if exp is None:
+    exp_id = registry.experiment_id(experiment_name)
+    if exp_id is None:
         return []
-    last_start = max((r.info.start_time or 0 for r in training_runs(registry, exp.experiment_id, model_name)), default=0)
+    last_start = max((r.info.start_time or 0 for r in training_runs(registry, exp_id, model_name)), default=0)
     oldest = ((time.time() if now is None else now) - expire_hours * 3600) * 1000
     return [r for r in retrain_requests(registry, experiment_name, model_name, after=after)
             if r.requested_at > last_start and r.requested_at >= oldest]

@@ -1,15 +1,27 @@
-"""The warehouse: any SQLAlchemy URL. Reads features, names tables the OpenMetadata way.
+"""The warehouse: any SQLAlchemy URL. All of mlpublish's SQL: reading features, streaming rows, writing predictions.
 
 Table FQNs follow OpenMetadata: ``<service>.<database>.<schema>.<table>``. For
 SQLite both database and schema are ``main``; for PostgreSQL the database is
 the URL's and the schema defaults to ``public``; for MySQL/MariaDB the database
 is ``default`` and the schema is the URL's database, as OpenMetadata's
 connectors name them.
+
+Predictions are written in one database transaction per scoring run (see
+:func:`write_predictions`): the rows of an earlier attempt with the same scoring
+run id are deleted, then every chunk is read (server-side cursor on PostgreSQL),
+predicted and written (``COPY`` on PostgreSQL, ``executemany`` elsewhere), then
+the transaction commits. A failure anywhere rolls everything back, so a failed
+run leaves no partial rows and a retried run replaces its own rows instead of
+duplicating them. Memory holds one chunk.
 """
 
 from __future__ import annotations
 
+import io
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +54,7 @@ class Warehouse:
     _engine: sa.Engine | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_spec(cls, data: "DataSpec") -> "Warehouse":
+    def from_spec(cls, data: DataSpec) -> Warehouse:
         return cls(data.connection, data.service, data.database, data.schema_)
 
     @cached_property
@@ -115,7 +127,7 @@ class Warehouse:
             with self.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(f"cannot connect to warehouse {redact_url(self.url)}: {_first_line(exc)}") from None
+            raise WarehouseError(f"cannot connect to warehouse {redact_url(self.url)}: {first_line(exc)}") from None
 
     def columns(self, table: str, schema: str | None = None) -> dict[str, str]:
         """Column name -> SQL type name. Raises WarehouseError if the table is missing."""
@@ -129,9 +141,9 @@ class Warehouse:
         except WarehouseError:
             raise
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(f"cannot read warehouse {redact_url(self.url)}: {exc.__class__.__name__}: {_first_line(exc)}") from None
+            raise WarehouseError(f"cannot read warehouse {redact_url(self.url)}: {exc.__class__.__name__}: {first_line(exc)}") from None
 
-    def read_frame(self, table: str, columns: list[str]) -> "pd.DataFrame":
+    def read_frame(self, table: str, columns: list[str]) -> pd.DataFrame:
         """SELECT the given columns of ``table`` (identifiers quoted by SQLAlchemy)."""
         import pandas as pd
 
@@ -142,7 +154,7 @@ class Warehouse:
                 return pd.read_sql_query(query, conn)
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(
-                f"cannot read {self.table_fqn(table)} from {redact_url(self.url)}: {_first_line(exc)}"
+                f"cannot read {self.table_fqn(table)} from {redact_url(self.url)}: {first_line(exc)}"
             ) from None
 
     def row_count(self, table: str) -> int:
@@ -151,6 +163,275 @@ class Warehouse:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
 
 
-def _first_line(exc: Any) -> str:
+def first_line(exc: Any) -> str:
+    """The first line of a database error (the driver's own message): the rest repeats the SQL and its parameters."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+
+
+# Streaming rows ---------------------------------------------------------------
+# Declared types that cannot hold a numerical feature (checked before anything is written).
+_NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
+
+
+def read_chunks(conn: sa.Connection, sql: str, size: int) -> Iterator[list[tuple]]:
+    """Rows ``size`` at a time. PostgreSQL: a named (server-side) cursor, so the client never holds the table."""
+    dbapi = conn.connection.driver_connection
+    server_side = conn.dialect.name == "postgresql"
+    cur = dbapi.cursor(name=f"mlp_score_{uuid.uuid4().hex[:8]}") if server_side else dbapi.cursor()
+    if server_side:
+        cur.itersize = size
+    try:
+        cur.execute(sql)
+        while True:
+            rows = cur.fetchmany(size)
+            if not rows:
+                return
+            yield rows
+    finally:
+        cur.close()
+
+
+class ScoringSource:
+    """The rows to score or monitor: a table (checked by its declared column types) or a query."""
+
+    def __init__(self, wh: Warehouse, columns: list[str], *, table: str | None, query: str | None):
+        self.wh = wh
+        self.columns = columns
+        self.query = query.strip().rstrip(";") if query else None
+        self.table = None if self.query else table
+        self.label = wh.table_fqn(self.table) if self.table else "scoring.query"
+        self.fqn = wh.table_fqn(self.table) if self.table else None
+
+    def types(self) -> dict[str, str]:
+        """Column name -> declared type ('' for a query's columns: their values are checked chunk by chunk)."""
+        if self.table:
+            return self.wh.columns(self.table)
+        try:
+            with self.wh.engine.connect() as conn:
+                keys = conn.exec_driver_sql(f"SELECT * FROM ({self.query}) mlp_q WHERE 1=0").keys()
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(f"scoring.query fails on {redact_url(self.wh.url)}: {first_line(exc)}") from None
+        return {k: "" for k in keys}
+
+    def check(self, features: list[str], categorical: list[str]) -> None:
+        """Every column is there, and numerical features have numeric types."""
+        types = self.types()
+        missing = [c for c in self.columns if c not in types]
+        if missing:
+            raise WarehouseError(f"{self.label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                                 f"not found (has: {', '.join(sorted(types))})")
+        for col in features:
+            declared = types[col].upper()
+            if col not in categorical and any(t in declared for t in _NON_NUMERIC):
+                raise WarehouseError(f"{self.label}: feature {col!r} is declared numerical but the column is {types[col]}")
+
+    def sql(self, dialect: Any) -> str:
+        q = dialect.identifier_preparer.quote
+        cols = ", ".join(q(c) for c in self.columns)
+        if self.query:
+            return f"SELECT {cols} FROM ({self.query}) mlp_q"
+        schema = self.wh._sql_schema()
+        return f"SELECT {cols} FROM {q(schema) + '.' if schema else ''}{q(self.table)}"
+
+    def frames(self, size: int) -> Iterator[pd.DataFrame]:
+        """The rows as DataFrames of at most ``size`` rows, read in one read-only pass."""
+        import pandas as pd
+
+        with self.wh.engine.connect() as conn:
+            for batch in read_chunks(conn, self.sql(conn.dialect), size):
+                yield pd.DataFrame.from_records(batch, columns=self.columns)
+            conn.rollback()
+
+    def count(self) -> int:
+        with self.wh.engine.connect() as conn:
+            try:
+                return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({self.sql(conn.dialect)}) mlp_c").scalar_one())
+            except sa.exc.SQLAlchemyError as exc:
+                raise WarehouseError(f"cannot count the rows of {self.label}: {exc.__class__.__name__}") from None
+
+
+# Writing predictions ------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoringRun:
+    """What is the same on every row one scoring run writes."""
+
+    model_name: str
+    model_version: str
+    model_run_id: str
+    scoring_run_id: str
+    scored_at: datetime
+
+    def columns(self, dialect: str) -> dict[str, str]:
+        """The run's columns, in the predictions table's order (the COPY fast path relies on it)."""
+        stamp = self.scored_at.isoformat() if dialect == "postgresql" else self.scored_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return {"model_name": self.model_name, "model_version": self.model_version, "model_run_id": self.model_run_id,
+                "scoring_run_id": self.scoring_run_id, "scored_at": stamp}
+
+
+@dataclass(frozen=True)
+class WrittenPredictions:
+    rows: int
+    chunks: int
+    columns: dict[str, str]  # the predictions table's columns and their SQL types
+
+
+def sql_type(values: Any) -> Any:
+    """The SQL type of a predictions column holding ``values`` (a pandas Series)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values):
+        return sa.Boolean()
+    if pd.api.types.is_integer_dtype(values):
+        return sa.BigInteger()
+    if pd.api.types.is_float_dtype(values):
+        return sa.Float()
+    return sa.Text()
+
+
+def predictions_table(name: str, schema: str | None, keys: dict[str, Any], prediction: Any, probability: bool) -> sa.Table:
+    cols = [sa.Column(k, t) for k, t in keys.items()]
+    cols.append(sa.Column("prediction", prediction))
+    if probability:
+        cols.append(sa.Column("probability", sa.Float()))
+    cols += [sa.Column("model_name", sa.Text(), nullable=False), sa.Column("model_version", sa.Text(), nullable=False),
+             sa.Column("model_run_id", sa.Text(), nullable=False),
+             sa.Column("scoring_run_id", sa.Text(), nullable=False, index=True),
+             sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False)]
+    return sa.Table(name, sa.MetaData(), *cols, schema=schema)
+
+
+def write_predictions(wh: Warehouse, source: ScoringSource, predict: Callable[[pd.DataFrame], pd.DataFrame], *,
+                      table_name: str, keys: list[str], probability: bool, run: ScoringRun, chunk_size: int,
+                      on_chunk: Callable[[int, int], None] | None = None) -> WrittenPredictions:
+    """Stream ``source`` through ``predict`` into the predictions table, in ONE transaction (see module docstring).
+
+    ``predict(frame)`` returns the key columns, ``prediction`` and (when
+    ``probability``) ``probability`` of a chunk; a WarehouseError it raises is
+    reported with the chunk's row range. ``on_chunk(chunk number, rows so far)``
+    is called after each chunk is written.
+    """
+    import pandas as pd
+
+    table_fqn = wh.table_fqn(table_name)
+    rows = chunks = 0
+    columns: dict[str, str] = {}
+    with wh.engine.connect() as conn:
+        try:
+            if wh.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no reader-writer deadlock later
+            writer: _Writer | None = None
+            constant = run.columns(wh.dialect)
+            for batch in read_chunks(conn, source.sql(conn.dialect), chunk_size):
+                frame = pd.DataFrame.from_records(batch, columns=source.columns)
+                try:
+                    out = predict(frame)
+                except WarehouseError as exc:
+                    raise WarehouseError(f"{source.label} (rows {rows + 1}-{rows + len(frame)}): {exc}") from None
+                if writer is None:
+                    table = predictions_table(table_name, wh._sql_schema(), {k: sql_type(out[k]) for k in keys},
+                                              sql_type(out["prediction"]), probability)
+                    columns = _ensure_table(conn, table, table_fqn)
+                    _delete_run(conn, table, run.scoring_run_id)
+                    writer = _Writer(conn, table)
+                writer.write(out, constant)
+                rows += len(out)
+                chunks += 1
+                if on_chunk:
+                    on_chunk(chunks, rows)
+            if writer is None:  # nothing to score: still clear an earlier attempt of this run
+                table = predictions_table(table_name, wh._sql_schema(), {k: sa.Text() for k in keys},
+                                          sa.Float(), probability)
+                columns = _ensure_table(conn, table, table_fqn)
+                _delete_run(conn, table, run.scoring_run_id)
+            conn.commit()
+        except sa.exc.SQLAlchemyError as exc:
+            _rollback(conn)
+            raise WarehouseError(f"scoring into {table_fqn} failed, nothing written: {first_line(exc)}") from None
+        except BaseException as exc:
+            _rollback(conn)
+            if type(exc).__module__.split(".")[0] in ("psycopg2", "psycopg", "sqlite3"):
+                raise WarehouseError(f"scoring {source.label} into {table_fqn} failed, nothing written: "
+                                     f"{first_line(exc)}") from None
+            raise
+    return WrittenPredictions(rows, chunks, columns)
+
+
+def _ensure_table(conn: sa.Connection, table: sa.Table, fqn: str) -> dict[str, str]:
+    insp = sa.inspect(conn)
+    if not insp.has_table(table.name, schema=table.schema):
+        table.create(conn)
+        insp = sa.inspect(conn)
+    existing = {c["name"]: str(c["type"]) for c in insp.get_columns(table.name, schema=table.schema)}
+    missing = [c.name for c in table.columns if c.name not in existing]
+    if missing:
+        raise WarehouseError(f"predictions table {fqn} exists without the column(s) {', '.join(missing)}: "
+                             "drop it or set scoring.predictionsTable to a new table")
+    return existing
+
+
+def _delete_run(conn: sa.Connection, table: sa.Table, run_id: str) -> None:
+    conn.execute(table.delete().where(table.c.scoring_run_id == run_id))
+
+
+def _rollback(conn: sa.Connection) -> None:
+    """Roll the scoring transaction back without hiding why it failed.
+
+    When the warehouse dropped the connection (server restart, pg_terminate_backend,
+    network cut), the server has rolled the transaction back already and the
+    client's rollback fails with "connection already closed": that error must
+    not replace the original one, which says what happened.
+    """
+    try:
+        conn.rollback()
+    except sa.exc.SQLAlchemyError:
+        conn.invalidate()  # the connection is gone: never hand it back to the pool
+
+
+class _Writer:
+    """Appends chunks to the predictions table on the scoring transaction's connection."""
+
+    def __init__(self, conn: sa.Connection, table: sa.Table):
+        self.conn = conn
+        self.table = table
+        self.names = [c.name for c in table.columns]
+        self.dialect = conn.dialect.name
+        prep = conn.dialect.identifier_preparer
+        target = prep.format_table(table)
+        cols = ", ".join(prep.quote(c) for c in self.names)
+        self.copy_sql = f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv)"
+        self.insert_sql = f"INSERT INTO {target} ({cols}) VALUES ({', '.join('?' * len(self.names))})"
+
+    def write(self, frame: Any, constant: dict[str, str]) -> None:
+        """Append ``frame`` with the ``constant`` columns (the same value on every row of a scoring run)."""
+        if self.dialect == "postgresql":
+            buf = io.StringIO(self._csv(frame, constant))
+            with self.conn.connection.driver_connection.cursor() as cur:
+                if hasattr(cur, "copy_expert"):  # psycopg2
+                    buf.seek(0)
+                    cur.copy_expert(self.copy_sql, buf)
+                else:  # psycopg 3
+                    with cur.copy(self.copy_sql) as copy:
+                        copy.write(buf.getvalue())
+            return
+        frame = frame.assign(**constant)[self.names]
+        if self.dialect == "sqlite":
+            rows = list(zip(*(frame[c].tolist() for c in self.names), strict=True))
+            self.conn.connection.driver_connection.cursor().executemany(self.insert_sql, rows)
+        else:
+            self.conn.execute(self.table.insert(), frame.to_dict("records"))
+
+    def _csv(self, frame: Any, constant: dict[str, str]) -> str:
+        import csv
+
+        import pandas as pd
+
+        variable = [c for c in self.names if c not in constant]
+        if all(pd.api.types.is_numeric_dtype(frame[c]) for c in variable) and self.names[-len(constant):] == list(constant):
+            # Numbers never need quoting, so each line can simply be extended by the run's constant
+            # columns: formatting them once instead of once per row halves the CSV cost.
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(constant.values())
+            text = frame[variable].to_csv(index=False, header=False, lineterminator="\n")
+            return text.replace("\n", "," + out.getvalue() + "\n")
+        return frame.assign(**constant)[self.names].to_csv(index=False, header=False, lineterminator="\n")

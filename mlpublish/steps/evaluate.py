@@ -10,11 +10,21 @@ from typing import Any
 
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext
+from mlpublish.contract import (
+    CHAMPION,
+    CHAMPION_TEST_METRIC_PREFIX,
+    COMPARED_CHAMPION_TAG,
+    EVALUATION_FOLDER,
+    EVALUATION_METRICS_ARTIFACT,
+    HOLDOUT_ARTIFACT,
+    SPLIT_TAG,
+    TEST_METRIC_PREFIX,
+)
 from mlpublish.errors import MlpublishError, NotFound, StepError
 from mlpublish.metrics import compute_metrics
-from mlpublish.registry import CHAMPION
+from mlpublish.plots import evaluation_plots
 from mlpublish.results import EvaluateResult, TrainResult
-from mlpublish.steps.train import HOLDOUT_ARTIFACT, SPLIT_TAG, split_signature
+from mlpublish.steps.train import split_signature
 
 log = logging.getLogger("mlpublish.evaluate")
 
@@ -24,13 +34,11 @@ def load_holdout(ctx: PublishContext, run_id: str) -> tuple[Any, Any]:
     cached = ctx.cache.get(("holdout", run_id))
     if cached is not None:
         return cached
-    import mlflow.artifacts
     import pandas as pd
 
     try:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=HOLDOUT_ARTIFACT,
-                                                   tracking_uri=ctx.registry.tracking_uri)
-    except Exception as exc:
+        path = ctx.registry.download_artifacts(run_id, HOLDOUT_ARTIFACT)
+    except MlpublishError as exc:
         raise StepError(f"{ctx.name}: run {run_id} has no held-out rows ({HOLDOUT_ARTIFACT}); was it produced by train? ({exc})") from None
     frame = pd.read_parquet(path)
     target = ctx.spec.target
@@ -121,21 +129,19 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
     artifacts: list[str] = []
     try:
         with mlflow.start_run(run_id=train.run_id):
-            mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+            mlflow.log_metrics({f"{TEST_METRIC_PREFIX}{k}": v for k, v in metrics.items()})
             if champion_metrics:
-                mlflow.log_metrics({f"champion_test_{k}": v for k, v in champion_metrics.items()})
-            mlflow.set_tag("mlpublish.compared_champion", champion_version or "none")
+                mlflow.log_metrics({f"{CHAMPION_TEST_METRIC_PREFIX}{k}": v for k, v in champion_metrics.items()})
+            mlflow.set_tag(COMPARED_CHAMPION_TAG, champion_version or "none")
             with tempfile.TemporaryDirectory() as tmp:
                 report = {"candidate": metrics, "champion_version": champion_version,
                           "champion": champion_metrics, "champion_error": champion_error, "rows": len(y)}
-                (Path(tmp) / "metrics.json").write_text(json.dumps(report, indent=2))
-                from mlpublish.plots import evaluation_plots
-
+                (Path(tmp) / Path(EVALUATION_METRICS_ARTIFACT).name).write_text(json.dumps(report, indent=2))
                 champion_model = ctx.cache.get(("version_model", champion_version)) if champion_metrics else None
                 for path in evaluation_plots(train.task, model, champion_model, champion_version, X, y, Path(tmp)):
-                    artifacts.append(f"evaluation/{path.name}")
-                mlflow.log_artifacts(tmp, artifact_path="evaluation")
-                artifacts.append("evaluation/metrics.json")
+                    artifacts.append(f"{EVALUATION_FOLDER}/{path.name}")
+                mlflow.log_artifacts(tmp, artifact_path=EVALUATION_FOLDER)
+                artifacts.append(EVALUATION_METRICS_ARTIFACT)
     except NotFound:
         raise
     except Exception as exc:

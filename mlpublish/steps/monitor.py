@@ -21,50 +21,52 @@ from typing import Any
 
 from mlpublish import config
 from mlpublish.catalog.events import SetModelProperties
+from mlpublish.clock import now_iso
 from mlpublish.context import PublishContext, pipeline_tags
+from mlpublish.contract import (
+    CHAMPION_VERSION_TAG,
+    DRIFT_REPORT_ARTIFACT,
+    DRIFT_TAG,
+    HOLDOUT_ARTIFACT,
+    MODEL_TAG,
+    REFERENCE_ARTIFACT,
+    STEP_TAG,
+    TEST_METRIC_PREFIX,
+)
 from mlpublish.drift import FeatureProfile, decide_retraining, ks_test
-from mlpublish.errors import StepError, WarehouseError
+from mlpublish.errors import MlpublishError, StepError, WarehouseError
 from mlpublish.metrics import compute_metrics, higher_is_better
 from mlpublish.modelling import prepare_features
-from mlpublish.registry import LOCK_PREFIX, now_iso
+from mlpublish.registry import LOCK_PREFIX
 from mlpublish.results import FeatureDrift, MonitorResult
-from mlpublish.retraining import MODEL_TAG, STEP_TAG, decision_tags, open_requests, training_runs
-from mlpublish.steps.score import Source, _chunks, load_champion
-from mlpublish.steps.train import HOLDOUT_ARTIFACT, REFERENCE_ARTIFACT
+from mlpublish.retraining import decision_tags, open_requests, training_runs
+from mlpublish.steps.score import load_champion, scoring_source
 
 log = logging.getLogger("mlpublish.monitor")
-
-DRIFT_TAG = "mlpublish.drift"
-VERSION_TAG = "mlpublish.champion_version"
-REPORT_ARTIFACT = "monitoring/drift.json"
 
 
 def load_reference(ctx: PublishContext, run_id: str) -> Any:
     """The training reference of the champion's run (older runs: its held-out rows, same distribution)."""
-    import mlflow.artifacts
     import pandas as pd
 
     reg = ctx.registry
     # list first: an unreachable store is a RegistryError, never mistaken for a missing reference
     present: set[str] = set()
     for folder in {a.rsplit("/", 1)[0] for a in (REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT)}:
-        present |= {f.path for f in reg._call(f"artifacts of run {run_id}", reg.client.list_artifacts, run_id, folder)}
+        present |= reg.artifact_paths(run_id, folder)
     for artifact in (REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT):
         if artifact in present:
-            path = reg._call(f"download {artifact} of run {run_id}", mlflow.artifacts.download_artifacts,
-                             run_id=run_id, artifact_path=artifact, tracking_uri=reg.tracking_uri)
-            return pd.read_parquet(path)[ctx.spec.feature_names]
+            return pd.read_parquet(reg.download_artifacts(run_id, artifact))[ctx.spec.feature_names]
     raise StepError(f"{ctx.name}: the champion's run {run_id} has neither {REFERENCE_ARTIFACT} nor "
                     f"{HOLDOUT_ARTIFACT}: it was not trained by mlpublish, retrain it to monitor drift")
 
 
 def _window_history(ctx: PublishContext, exp_id: str, version: str, m: int) -> list[bool]:
     """Drift flags of the previous monitor runs of this champion version, oldest first (at most m-1)."""
-    reg = ctx.registry
     query = (f"tags.`{STEP_TAG}` = 'monitor' and tags.`{MODEL_TAG}` = '{ctx.name}' "
-             f"and tags.`{VERSION_TAG}` = '{version}' and attributes.status = 'FINISHED'")
-    runs = reg._call("monitor runs", reg.client.search_runs, [exp_id], filter_string=query,
-                     order_by=["attribute.start_time DESC"], max_results=max(m - 1, 1))
+             f"and tags.`{CHAMPION_VERSION_TAG}` = '{version}' and attributes.status = 'FINISHED'")
+    runs = ctx.registry.search_runs([exp_id], query, what="monitor runs", order_by=["attribute.start_time DESC"],
+                                    max_results=max(m - 1, 1))
     return [r.data.tags.get(DRIFT_TAG) == "true" for r in reversed(runs)][-(m - 1):] if m > 1 else []
 
 
@@ -74,10 +76,10 @@ def _in_flight(ctx: PublishContext, train_runs: list[Any], now: float) -> str | 
         if r.info.status == "RUNNING" and now - (r.info.start_time or 0) / 1000 < limit:
             return f"training run {r.info.run_id} is RUNNING"
     try:
-        ctx.registry.client.get_registered_model(f"{LOCK_PREFIX}{ctx.name}")
-        return f"the registry lock {LOCK_PREFIX}{ctx.name} is held (a register or promote is running)"
-    except Exception:
+        held = ctx.registry.has_registered_model(f"{LOCK_PREFIX}{ctx.name}")
+    except MlpublishError:
         return None
+    return f"the registry lock {LOCK_PREFIX}{ctx.name} is held (a register or promote is running)" if held else None
 
 
 def _performance(ctx: PublishContext, model: Any, champion_run: Any, labelled: Any) -> tuple[dict[str, float], str | None]:
@@ -88,7 +90,7 @@ def _performance(ctx: PublishContext, model: Any, champion_run: Any, labelled: A
     X = prepare_features(labelled, spec.feature_names, spec.categorical_features)
     current = compute_metrics(task, model, X, labelled[spec.target], spec.training.positiveLabel)
     out = {f"current_{k}": v for k, v in current.items()}
-    reference = champion_run.data.metrics.get(f"test_{metric}")
+    reference = champion_run.data.metrics.get(f"{TEST_METRIC_PREFIX}{metric}")
     limit = spec.monitoring.maxMetricDrop
     if reference is None or metric not in current:
         return out, None
@@ -110,39 +112,36 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
     reference = load_reference(ctx, run_id)
     features, categorical = spec.feature_names, spec.categorical_features
 
-    source = Source(ctx, list(features))
+    source = scoring_source(ctx, list(features))
     available = source.types()
     extra = [c for c in (spec.target, mon.window.column) if c and c in available]
     if mon.window.column and mon.window.column not in available:
         raise WarehouseError(f"{source.label}: monitoring.window.column {mon.window.column!r} not found")
     source.columns = list(dict.fromkeys(features + extra))
-    source.check(ctx)
+    source.check(features, categorical)
 
     profiles = {f: FeatureProfile(f, f in categorical, reference[f].astype(str).tolist() if f in categorical
                                   else reference[f].to_numpy(dtype="float64"), mon.bins) for f in features}
-    total = _count(ctx, source)
+    total = source.count()
     rate = min(1.0, mon.sampleRows / total) if total else 1.0
     rng = np.random.default_rng(0)
     since = pd.Timestamp(now - mon.window.lookbackHours * 3600, unit="s", tz="UTC")
     samples, rows = [], 0
-    with ctx.preflight.warehouse.engine.connect() as conn:
-        for batch in _chunks(conn, source.sql(conn.dialect), spec.scoring.chunkSize):
-            frame = pd.DataFrame.from_records(batch, columns=source.columns)
-            if mon.window.column:
-                stamps = pd.to_datetime(frame[mon.window.column], utc=True, errors="coerce")
-                frame = frame[stamps >= since]
-            if frame.empty:
-                continue
-            try:
-                X = prepare_features(frame, features, categorical)
-            except WarehouseError as exc:
-                raise WarehouseError(f"{source.label}: {exc}") from None
-            for f, prof in profiles.items():
-                prof.add(X[f].to_numpy() if f in categorical else X[f].to_numpy(dtype="float64"))
-            keep = rng.random(len(frame)) < rate
-            samples.append(frame[keep])
-            rows += len(frame)
-        conn.rollback()
+    for frame in source.frames(spec.scoring.chunkSize):
+        if mon.window.column:
+            stamps = pd.to_datetime(frame[mon.window.column], utc=True, errors="coerce")
+            frame = frame[stamps >= since]
+        if frame.empty:
+            continue
+        try:
+            X = prepare_features(frame, features, categorical)
+        except WarehouseError as exc:
+            raise WarehouseError(f"{source.label}: {exc}") from None
+        for f, prof in profiles.items():
+            prof.add(X[f].to_numpy() if f in categorical else X[f].to_numpy(dtype="float64"))
+        keep = rng.random(len(frame)) < rate
+        samples.append(frame[keep])
+        rows += len(frame)
     if rows == 0:
         raise WarehouseError(f"{source.label}: no rows to monitor"
                              + (f" in the last {mon.window.lookbackHours:g} h of {mon.window.column}" if mon.window.column else ""))
@@ -185,10 +184,9 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
         drift_reasons=reasons)
 
     tags = {**decision_tags(spec.name, retrain=retrain, reasons=why), DRIFT_TAG: str(window_drifted).lower(),
-            VERSION_TAG: version}
+            CHAMPION_VERSION_TAG: version}
     tags.update(pipeline_tags(ctx.pipeline))
-    run = reg._call("create monitor run", reg.client.create_run, exp_id, run_name=f"{spec.name}-monitor", tags=tags)
-    monitor_run = run.info.run_id
+    monitor_run = reg.create_run(exp_id, f"{spec.name}-monitor", tags, what="create monitor run")
     try:
         metrics = {"rows": float(rows), "reference_rows": float(len(reference)), "drifted_features": float(len(drifted_features))}
         for d in drifts:
@@ -197,21 +195,17 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
                 metrics[f"ks_statistic_{d.feature}"] = d.ks_statistic
                 metrics[f"ks_pvalue_{d.feature}"] = float(d.ks_pvalue)
         metrics.update(performance)
-        from mlflow.entities import Metric
-
-        stamp = int(now * 1000)
-        reg._call("log drift metrics", reg.client.log_batch, monitor_run,
-                  metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
+        reg.log_batch(monitor_run, metrics, timestamp_ms=int(now * 1000), what="log drift metrics")
         result = MonitorResult(model_name=spec.name, version=version, monitor_run_id=monitor_run, rows=rows,
                                reference_rows=len(reference), features=drifts, drifted_features=drifted_features,
                                performance=performance, window_drifted=window_drifted, retrain=retrain, reasons=why,
                                request_id=monitor_run if retrain else (pending[-1].request_id if pending else None))
-        reg._call("log drift report", reg.client.log_dict, monitor_run, result.to_json(), REPORT_ARTIFACT)
+        reg.log_dict(monitor_run, result.to_json(), DRIFT_REPORT_ARTIFACT, what="log drift report")
     except BaseException:
         # a half-recorded decision must not count as a window or a request (readers want FINISHED runs)
-        reg._call("fail monitor run", reg.client.set_terminated, monitor_run, "FAILED")
+        reg.end_run(monitor_run, "FAILED", what="fail monitor run")
         raise
-    reg._call("end monitor run", reg.client.set_terminated, monitor_run)
+    reg.end_run(monitor_run, what="end monitor run")
 
     if ctx.catalog.get(spec.fqn) is not None:
         ctx.emit(SetModelProperties(fqn=spec.fqn, properties={
@@ -223,16 +217,3 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
     log.info("%s: monitored %d rows against version %s: %s; retrain=%s (%s)", spec.name, rows, version,
              f"drift in {', '.join(drifted_features)}" if drifted_features else "no feature drift", retrain, "; ".join(why))
     return result
-
-
-def _count(ctx: PublishContext, source: Source) -> int:
-    import sqlalchemy as sa
-
-    with ctx.preflight.warehouse.engine.connect() as conn:
-        try:
-            return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({source.sql(conn.dialect)}) mlp_c").scalar_one())
-        except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(f"cannot count the rows of {source.label}: {exc.__class__.__name__}") from None
-
-
-

@@ -7,22 +7,28 @@ import logging
 
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.context import PublishContext
-from mlpublish.registry import CHALLENGER, VALIDATION_TAG
+from mlpublish.contract import (
+    CATALOG_FQN_TAG,
+    CHALLENGER,
+    COMPARED_CHAMPION_TAG,
+    DATASET_DIGEST_TAG,
+    METRICS_TAG,
+    PASSED,
+    RUN_ID_TAG,
+    TRAINING_FQN_TAG,
+    VALIDATION_TAG,
+)
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult, same_candidate
 from mlpublish.steps.card import card_uri, log_card
 
 log = logging.getLogger("mlpublish.register")
-
-CATALOG_FQN_TAG = "mlpublish.catalog_fqn"
-# On a version copied from another environment: the run whose catalog/events.json names it in this one
-CATALOG_RUN_TAG = "mlpublish.catalog_run"
 
 
 def register_version(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult,
                      validation: ValidateResult) -> RegisterResult:
     same_candidate("register", train, evaluation, validation)
     spec, reg = ctx.spec, ctx.registry
-    if validation.status != "PASSED" and not spec.validation.registerFailed:
+    if validation.status != PASSED and not spec.validation.registerFailed:
         reason = (f"run {train.run_id} FAILED validation: not registered "
                   "(set validation.registerFailed: true to keep FAILED candidates for audit)")
         log.warning("%s: %s", spec.name, reason)
@@ -34,11 +40,11 @@ def register_version(ctx: PublishContext, train: TrainResult, evaluation: Evalua
     reg.ensure_registered_model(spec.name, spec.description)
     tags = {
         VALIDATION_TAG: validation.status,
-        "mlpublish.run_id": train.run_id,
-        "mlpublish.training_fqn": train.training_fqn,
-        "mlpublish.dataset_digest": train.dataset_digest,
-        "mlpublish.metrics": json.dumps({k: round(v, 6) for k, v in sorted(evaluation.metrics.items())}),
-        "mlpublish.compared_champion": evaluation.champion_version or "none",
+        RUN_ID_TAG: train.run_id,
+        TRAINING_FQN_TAG: train.training_fqn,
+        DATASET_DIGEST_TAG: train.dataset_digest,
+        METRICS_TAG: json.dumps({k: round(v, 6) for k, v in sorted(evaluation.metrics.items())}),
+        COMPARED_CHAMPION_TAG: evaluation.champion_version or "none",
     }
     # Under the model's lock, so two retries of the same task racing each other still make one version.
     with reg.lock(spec.name):
@@ -54,9 +60,9 @@ def register_version(ctx: PublishContext, train: TrainResult, evaluation: Evalua
                 reg.set_version_tag(spec.name, version, key, value)
         model_tags = reg.model_tags(spec.name)
         if model_tags.get(CATALOG_FQN_TAG) != spec.fqn:
-            reg.client.set_registered_model_tag(spec.name, CATALOG_FQN_TAG, spec.fqn)
+            reg.set_model_tag(spec.name, CATALOG_FQN_TAG, spec.fqn)
         aliases = []
-        if validation.status == "PASSED":
+        if validation.status == PASSED:
             if reg.alias_version(spec.name, CHALLENGER) != version:
                 reg.set_alias(spec.name, CHALLENGER, version)
             aliases.append(CHALLENGER)
@@ -70,7 +76,7 @@ def register_version(ctx: PublishContext, train: TrainResult, evaluation: Evalua
              version, train.run_id, f" (alias {CHALLENGER})" if aliases else " (no alias: FAILED, kept for audit)")
     result = RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status, version=version,
                             created=created, aliases=aliases,
-                            reason="" if validation.status == "PASSED" else "registered for audit only",
+                            reason="" if validation.status == PASSED else "registered for audit only",
                             card_uri=card_uri(train.run_id))
     log_card(ctx, train, evaluation, validation, result)
     return result

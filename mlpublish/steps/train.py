@@ -12,21 +12,36 @@ from typing import Any
 from mlpublish import config, provenance
 from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
+from mlpublish.champion import champion_entity_events
+from mlpublish.clock import now_iso
 from mlpublish.context import PublishContext, pipeline_tags
+from mlpublish.contract import (
+    CANDIDATES_FOLDER,
+    CATALOG_EVENTS_ARTIFACT,
+    CHAMPION,
+    DATA_TIME_MAX_TAG,
+    DATA_TIME_MIN_TAG,
+    DATASET_DIGEST_TAG,
+    HOLDOUT_ARTIFACT,
+    MODEL_NAME_IN_RUN,
+    MODEL_TAG,
+    REFERENCE_ARTIFACT,
+    SELECT_BY_TAG,
+    SPEC_TAG,
+    SPLIT_TAG,
+    TASK_TAG,
+    TRAINING_FQN_TAG,
+)
 from mlpublish.errors import StepError, WarehouseError
 from mlpublish.metrics import better, compute_metrics, positive_class
 from mlpublish.modelling import fit_model, prepare_features
-from mlpublish.registry import CHAMPION, now_iso
 from mlpublish.results import Candidate, TrainResult
 
 log = logging.getLogger("mlpublish.train")
 
-HOLDOUT_ARTIFACT = "data/holdout.parquet"
-# What the monitor step compares current features with: a seeded sample of the training rows.
-REFERENCE_ARTIFACT = "data/reference.parquet"
+# Rows in the monitor's reference sample (REFERENCE_ARTIFACT)
 REFERENCE_ROWS = 50_000
-CATALOG_EVENTS_ARTIFACT = "catalog/events.json"
-MODEL_NAME_IN_RUN = "model"
+SPLIT_SCHEME = "str-key-xor-salt-v1"
 
 
 def pip_requirements(task_module: str) -> list[str]:
@@ -42,14 +57,10 @@ def pip_requirements(task_module: str) -> list[str]:
     return sorted(set(reqs))
 
 
-SPLIT_TAG = "mlpublish.split"
-SPLIT_SCHEME = "str-key-xor-salt-v1"
-
-
 def split_signature(spec: Any) -> str:
     """What decides which rows are held out; two runs are comparable only if it is equal."""
     split = spec.training.split
-    # "scheme" names how keys are hashed (_split): bump it whenever that changes
+    # "scheme" names how keys are hashed (split_rows): bump it whenever that changes
     return json.dumps({"keys": spec.data.keyColumns, "testSize": split.testSize, "seed": split.seed,
                        "scheme": SPLIT_SCHEME}, sort_keys=True)
 
@@ -61,7 +72,7 @@ def trusted_types(model: Any) -> list[str]:
     return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
 
 
-def _split(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, salt: int) -> tuple[Any, Any, Any, Any]:
+def split_rows(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, salt: int) -> tuple[Any, Any, Any, Any]:
     """Split rows into (train, test).
 
     With ``data.keyColumns``, a row's side depends only on a hash of its key and
@@ -71,9 +82,8 @@ def _split(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, salt: i
     """
     keys = ctx.spec.data.keyColumns
     if keys:
-        import pandas as pd
-
         import numpy as np
+        import pandas as pd
 
         keyframe = frame.loc[X.index, keys].copy()
         for col in keys:  # 17 and 17.0 must hash alike: a key column can turn float when a NULL appears
@@ -132,12 +142,12 @@ def train_model(ctx: PublishContext) -> TrainResult:
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from mlpublish.datasets import WarehouseTableSource
+    from mlpublish.datasets import WarehouseTableSource  # subclasses an MLflow class: importing it imports mlflow
 
     spec, pf = ctx.spec, ctx.preflight
     split = spec.training.split
     frame, X, y = load_training_frame(ctx)
-    X_train, X_test, y_train, y_test = _split(ctx, frame, X, y, split.testSize, split.seed)
+    X_train, X_test, y_train, y_test = split_rows(ctx, frame, X, y, split.testSize, split.seed)
     if not spec.data.keyColumns:
         log.warning("%s: no data.keyColumns: random split, so a champion may be evaluated on rows it trained on", spec.name)
 
@@ -146,11 +156,11 @@ def train_model(ctx: PublishContext) -> TrainResult:
     select_by = pf.select_by
     exp_id = ctx.registry.ensure_experiment(spec.experiment_name, config.artifact_root(ctx.registry.tracking_uri))
     tags = {
-        "mlpublish.model": spec.name,
-        "mlpublish.spec": spec.source_path,
-        "mlpublish.task": pf.task,
-        "mlpublish.training_fqn": pf.training_fqn,
-        "mlpublish.select_by": select_by,
+        MODEL_TAG: spec.name,
+        SPEC_TAG: spec.source_path,
+        TASK_TAG: pf.task,
+        TRAINING_FQN_TAG: pf.training_fqn,
+        SELECT_BY_TAG: select_by,
         SPLIT_TAG: split_signature(spec),
     }
     tags.update(pipeline_tags(ctx.pipeline))
@@ -162,11 +172,11 @@ def train_model(ctx: PublishContext) -> TrainResult:
     with mlflow.start_run(experiment_id=exp_id, run_name=f"{spec.name}-train", tags=tags) as run:
         run_id = run.info.run_id
         if len(grid) > 1:
-            X_fit, X_val, y_fit, y_val = _split(ctx, frame, X_train, y_train, split.validationSize, split.seed + 1)
+            X_fit, X_val, y_fit, y_val = split_rows(ctx, frame, X_train, y_train, split.validationSize, split.seed + 1)
             best: tuple[float, dict[str, Any]] | None = None
             for i, cand in enumerate(grid):
                 params = {**fixed, **cand}
-                with mlflow.start_run(experiment_id=exp_id, run_name=f"candidate-{i}", nested=True, tags={"mlpublish.model": spec.name}) as child:
+                with mlflow.start_run(experiment_id=exp_id, run_name=f"candidate-{i}", nested=True, tags={MODEL_TAG: spec.name}) as child:
                     t0 = time.perf_counter()
                     model = fit_model(pf.estimator, params, spec.categorical_features, X_fit, y_fit)
                     fit_seconds += time.perf_counter() - t0
@@ -196,10 +206,10 @@ def train_model(ctx: PublishContext) -> TrainResult:
         source = WarehouseTableSource(pf.training_fqn, pf.warehouse.dialect)
         dataset = mlflow.data.from_pandas(frame, source=source, targets=spec.target, name=pf.training_fqn)
         mlflow.log_input(dataset, context="training")
-        mlflow.set_tag("mlpublish.dataset_digest", dataset.digest)
+        mlflow.set_tag(DATASET_DIGEST_TAG, dataset.digest)
         span = time_range(frame, spec.data.timeColumn)
         if span:
-            mlflow.set_tags({"mlpublish.data_time_min": span["min"], "mlpublish.data_time_max": span["max"]})
+            mlflow.set_tags({DATA_TIME_MIN_TAG: span["min"], DATA_TIME_MAX_TAG: span["max"]})
 
         with tempfile.TemporaryDirectory() as tmp:
             holdout = X_test.assign(**{spec.target: y_test.values})
@@ -211,7 +221,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
             ref_path = Path(tmp) / Path(REFERENCE_ARTIFACT).name
             X_train.sample(n=min(len(X_train), REFERENCE_ROWS), random_state=split.seed).to_parquet(ref_path, index=False)
             mlflow.log_artifact(str(ref_path), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
-            mlflow.log_artifact(str(cand_path), artifact_path="training")
+            mlflow.log_artifact(str(cand_path), artifact_path=CANDIDATES_FOLDER)
 
         example = X_train.head(5)
         signature = infer_signature(example, model.predict(example))
@@ -241,7 +251,7 @@ def _model_artifact_location(ctx: PublishContext, info: Any) -> str:
     model_id = getattr(info, "model_id", None)
     if model_id:
         try:
-            return ctx.registry.client.get_logged_model(model_id).artifact_location
+            return ctx.registry.logged_model_location(model_id)
         except Exception:  # older servers: fall back to the model URI
             pass
     return info.model_uri
@@ -258,7 +268,7 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str, r
     """
     spec, pf = ctx.spec, ctx.preflight
     entity_events = [model_event(spec, result.params, artifact_uri), *lineage_events(spec, pf.training_fqn, ctx.pipeline)]
-    ctx.registry.client.log_dict(result.run_id, [e.model_dump(mode="json") for e in entity_events], CATALOG_EVENTS_ARTIFACT)
+    ctx.registry.log_dict(result.run_id, [e.model_dump(mode="json") for e in entity_events], CATALOG_EVENTS_ARTIFACT)
 
     events: list[Any] = []
     if pf.training_columns:
@@ -276,8 +286,6 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str, r
         # if there is one, else this first candidate.
         champion = ctx.registry.alias_version(spec.name, CHAMPION)
         if champion is not None:
-            from mlpublish.steps.promote import champion_entity_events
-
             events += champion_entity_events(ctx.registry, ctx.registry.get_version(spec.name, champion)) or entity_events
         else:
             events += entity_events

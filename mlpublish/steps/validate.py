@@ -9,8 +9,8 @@ from pathlib import Path
 
 from mlpublish.catalog.events import SetModelProperties, SetValidationTag
 from mlpublish.context import PublishContext
+from mlpublish.contract import CHECK_TAG_PREFIX, FAILED, PASSED, PENDING, VALIDATION_FOLDER, VALIDATION_TAG
 from mlpublish.gates import CheckResult, evaluate_gates
-from mlpublish.registry import VALIDATION_TAG
 from mlpublish.results import EvaluateResult, TrainResult, ValidateResult, same_candidate
 from mlpublish.steps.card import log_card
 from mlpublish.steps.evaluate import load_holdout
@@ -62,8 +62,8 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
 
     same_candidate("validate", train, evaluation)
     spec = ctx.spec
-    ctx.registry.set_run_tag(train.run_id, VALIDATION_TAG, "PENDING")
-    ctx.emit(SetValidationTag(fqn=spec.fqn, status="PENDING"))
+    ctx.registry.set_run_tag(train.run_id, VALIDATION_TAG, PENDING)
+    ctx.emit(SetValidationTag(fqn=spec.fqn, status=PENDING))
 
     champion = evaluation.champion_metrics
     checks = evaluate_gates(spec.validation.gates, evaluation.metrics, champion,
@@ -74,7 +74,7 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
                 c.detail += f" ({evaluation.champion_error})"
     checks.append(smoke_test(ctx, train))
     checks += metadata_checks(ctx)
-    status = "PASSED" if all(c.passed for c in checks) else "FAILED"
+    status = PASSED if all(c.passed for c in checks) else FAILED
     result = ValidateResult(model_name=spec.name, run_id=train.run_id, status=status, checks=checks,
                             champion_version=evaluation.champion_version)
 
@@ -82,8 +82,8 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "checks.json"
             path.write_text(json.dumps([c.model_dump() for c in checks], indent=2))
-            mlflow.log_artifact(str(path), artifact_path="validation")
-        mlflow.set_tags({f"mlpublish.check.{i:02d}": f"{c.outcome.upper()} {c.name}: {c.detail}"[:4900]
+            mlflow.log_artifact(str(path), artifact_path=VALIDATION_FOLDER)
+        mlflow.set_tags({f"{CHECK_TAG_PREFIX}{i:02d}": f"{c.outcome.upper()} {c.name}: {c.detail}"[:4900]
                          for i, c in enumerate(checks)})
         mlflow.set_tag(VALIDATION_TAG, status)
     ctx.emit(
@@ -91,8 +91,8 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
         SetModelProperties(fqn=spec.fqn, properties={"validationSummary": result.summary()[:2000],
                                                      "validatedRunId": train.run_id}),
     )
-    (log.info if status == "PASSED" else log.warning)("%s: run %s %s", spec.name, train.run_id, result.summary())
-    if status == "FAILED":  # the orchestrators stop here: the rejected candidate's card is logged now
+    (log.info if status == PASSED else log.warning)("%s: run %s %s", spec.name, train.run_id, result.summary())
+    if status == FAILED:  # the orchestrators stop here: the rejected candidate's card is logged now
         log_card(ctx, train, evaluation, result)
     return result
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from mlpublish.card import CARD_HTML, CARD_MARKDOWN
 from mlpublish.chain import run_chain
+from mlpublish.champion import champion_card, champion_history
 from mlpublish.cli import EXIT_OK, main
+from mlpublish.contract import CARD_HTML, CARD_MARKDOWN
 from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
-from mlpublish.steps.card import champion_card, load_card
+from mlpublish.steps.card import load_card
 
 from .helpers import weak_champion_spec
 
@@ -88,7 +89,7 @@ def test_cards_follow_the_champion_through_promote_reject_and_rollback(workspace
     assert main(["-q", "rollback", NAME]) == EXIT_OK
     back = description(workspace)
     assert back.startswith(f"# Model card: {NAME} v1\n") and back == champion_card(reg, reg.get_version(NAME, "1"))
-    since = reg.history(NAME)[-1]["at"]
+    since = champion_history(reg, NAME)[-1]["at"]
     assert f"v1 is champion (since {since})" in back and "there is no earlier champion to restore" in back
 
 

@@ -67,12 +67,12 @@ def run_workers(shared, jobs: list[list[str]]) -> list[dict]:
 
 def held_out_keys(frame) -> set:
     """The keys the chain holds out (train's keyed split, spec's testSize and seed)."""
-    from mlpublish.steps.train import _split
+    from mlpublish.steps.train import split_rows
 
     ctx = SimpleNamespace(spec=SimpleNamespace(data=SimpleNamespace(keyColumns=["customer_id"])),
                           preflight=SimpleNamespace(training_fqn="customer_features"))
     split = churn_dict()["training"]["split"]
-    _, X_test, _, _ = _split(ctx, frame, frame, frame["churned"], split["testSize"], split["seed"])
+    _, X_test, _, _ = split_rows(ctx, frame, frame, frame["churned"], split["testSize"], split["seed"])
     return set(frame.loc[X_test.index, "customer_id"])
 
 

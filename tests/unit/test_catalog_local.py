@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,8 @@ from mlpublish.catalog.events import (
     parse_events,
 )
 from mlpublish.catalog.local import LocalCatalog
+from mlpublish.champion import rollback_target
 from mlpublish.errors import NotFound
-from mlpublish.steps.promote import rollback_target
 
 FQN = "mlflow-local.churn"
 SOURCE = "warehouse.main.main.orders"
