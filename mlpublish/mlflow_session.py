@@ -18,6 +18,7 @@ the next. Nothing else in the core writes the process environment.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,11 @@ REGISTRY_URI_VAR = "MLFLOW_REGISTRY_URI"
 USERNAME_VAR = "MLFLOW_TRACKING_USERNAME"
 PASSWORD_VAR = "MLFLOW_TRACKING_PASSWORD"
 TOKEN_VAR = "MLFLOW_TRACKING_TOKEN"
+
+# The state is process-wide: two threads in sessions at once (sensors evaluated in a thread pool) would
+# see each other's server and credentials, and restore each other's values. One session at a time;
+# re-entrant, so a step may open a session inside its adapter's.
+_one_session_at_a_time = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -93,17 +99,18 @@ def mlflow_session(tracking_uri: str, registry_uri: str,
 
     # MLflow has no public getter for the globals as set (get_tracking_uri resolves defaults), and
     # putting back a resolved default would pin it for the rest of the process
-    tracking_before = getattr(tracking_utils, "_tracking_uri", None)
-    registry_before = getattr(registry_utils, "_registry_uri", None)
-    variables = (credentials or MlflowCredentials()).variables()
-    saved = {name: os.environ.get(name) for name in (TRACKING_URI_VAR, REGISTRY_URI_VAR, *variables)}
-    try:
-        point_mlflow_at(tracking_uri, registry_uri)
-        _put(variables)
-        yield
-    finally:
-        import mlflow
+    with _one_session_at_a_time:
+        tracking_before = getattr(tracking_utils, "_tracking_uri", None)
+        registry_before = getattr(registry_utils, "_registry_uri", None)
+        variables = (credentials or MlflowCredentials()).variables()
+        saved = {name: os.environ.get(name) for name in (TRACKING_URI_VAR, REGISTRY_URI_VAR, *variables)}
+        try:
+            point_mlflow_at(tracking_uri, registry_uri)
+            _put(variables)
+            yield
+        finally:
+            import mlflow
 
-        mlflow.set_tracking_uri(tracking_before)  # None unsets MLFLOW_TRACKING_URI: put back below
-        mlflow.set_registry_uri(registry_before)
-        _put(saved)
+            mlflow.set_tracking_uri(tracking_before)  # None unsets MLFLOW_TRACKING_URI: put back below
+            mlflow.set_registry_uri(registry_before)
+            _put(saved)

@@ -80,3 +80,32 @@ def test_scoped_environ_unsets_and_restores(monkeypatch):
     with scoped_environ({"A_VAR_OF_THE_USER": None, "A_VAR_NOT_SET": "y"}):
         assert "A_VAR_OF_THE_USER" not in os.environ and os.environ["A_VAR_NOT_SET"] == "y"
     assert os.environ["A_VAR_OF_THE_USER"] == "x" and "A_VAR_NOT_SET" not in os.environ
+
+
+def test_sessions_in_two_threads_do_not_mix_credentials(monkeypatch):
+    import threading
+
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with mlflow_session("sqlite:///a.db", "sqlite:///a.db", MlflowCredentials(token="first")):
+            inside.set()
+            release.wait(5)
+            seen["first"] = os.environ.get("MLFLOW_TRACKING_TOKEN")
+
+    def second():
+        inside.wait(5)
+        with mlflow_session("sqlite:///b.db", "sqlite:///b.db", MlflowCredentials(token="second")):
+            seen["second"] = os.environ.get("MLFLOW_TRACKING_TOKEN")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    inside.wait(5)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert seen == {"first": "first", "second": "second"}
+    assert "MLFLOW_TRACKING_TOKEN" not in os.environ
