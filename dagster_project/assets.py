@@ -1,7 +1,7 @@
 """The asset graph of one spec, built from its file.
 
     feature_table (observed) -> trained_model -> model_evaluation -> validated_model
-        -> registered_model_version -> champion_model   
+        -> registered_model_version -> champion_model
         -> model_predictions, drift_report   (their own jobs: see downstream_assets)
 
 Each asset calls one core step and hands its small result to the next through
@@ -11,7 +11,8 @@ when one fails, registration and promotion do not run.
 
 
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -29,6 +30,7 @@ from dagster import (
 )
 from dagster._utils.warnings import BetaWarning
 
+from mlpublish.audit import register_for_audit
 from mlpublish.errors import MlpublishError
 from mlpublish.results import (
     EvaluateResult,
@@ -41,7 +43,7 @@ from mlpublish.results import (
 )
 from mlpublish_dagster import metadata as md
 from mlpublish_dagster.resources import CatalogResource, MlflowResource, WarehouseResource
-from mlpublish_dagster.runtime import as_failure, publish_context, release
+from mlpublish_dagster.runtime import as_failure, release, step_context
 from mlpublish_dagster.specs import SpecRef
 
 RESULTS = "result_io_manager"
@@ -87,7 +89,7 @@ def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetChe
         return AssetCheckResult(asset_key=asset_key, check_name=name, passed=passed,
                                 severity=AssetCheckSeverity.ERROR, metadata=meta, description=detail[:2000])
 
-    for name, check in zip(ref.gates, per_gate):
+    for name, check in zip(ref.gates, per_gate, strict=True):
         yield result(name, [check], "")
     yield result(GATES_APPLIED, general, f"{len(per_gate)} gate(s) configured, at least one applied")
     yield result(SMOKE_TEST, [c for c in validation.checks if c.check == "smoke_test"], "no smoke test ran")
@@ -120,11 +122,11 @@ def spec_assets(ref: SpecRef) -> list[Any]:
 
     @observed
     def feature_table(warehouse: WarehouseResource) -> ObserveResult:
-        from mlpublish.warehouse import Warehouse
+        from mlpublish.deployment import for_spec
 
         try:
             spec = warehouse.apply(ref.load())
-            wh = Warehouse.from_spec(spec.data)
+            wh = for_spec(spec).open_warehouse()
             try:
                 table = spec.data.trainingTable
                 rows, columns, fqn = wh.row_count(table), wh.columns(table), wh.table_fqn(table)
@@ -140,8 +142,8 @@ def spec_assets(ref: SpecRef) -> list[Any]:
            description=f"{ref.name}: the best candidate fitted on the training part, logged to MLflow.", **common)
     def trained_model(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
                       catalog: CatalogResource) -> Output[TrainResult]:
-        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
-        result: TrainResult = _step(train_model, ctx)
+        with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
+            result: TrainResult = _step(train_model, ctx)
         return Output(result, metadata={
             **md.run_links(ctx.registry.tracking_uri, result.experiment_id, result.run_id),
             "training_fqn": MetadataValue.text(result.training_fqn),
@@ -157,15 +159,16 @@ def spec_assets(ref: SpecRef) -> list[Any]:
            description=f"{ref.name}: candidate and champion metrics on the candidate's held-out rows.", **common)
     def model_evaluation(context: AssetExecutionContext, trained_model: TrainResult, mlflow: MlflowResource,
                          warehouse: WarehouseResource, catalog: CatalogResource) -> Output[EvaluateResult]:
-        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
-        result: EvaluateResult = _step(evaluate_model, ctx, trained_model)
-        artifact_uri = ctx.registry.run(result.run_id).info.artifact_uri
+        with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
+            result: EvaluateResult = _step(evaluate_model, ctx, trained_model)
+            artifact_uri = ctx.registry.run(result.run_id).info.artifact_uri
+            plots = md.plot_metadata(ctx.registry.tracking_uri, result.run_id, result.artifacts, artifact_uri)
         meta: dict[str, Any] = {
             "metrics": md.metrics_table(result.metrics, result.champion_metrics, result.champion_version),
             "held_out_rows": MetadataValue.int(trained_model.test_rows),
             "champion_version": MetadataValue.text(result.champion_version or "none"),
             **md.run_links(ctx.registry.tracking_uri, trained_model.experiment_id, result.run_id),
-            **md.plot_metadata(ctx.registry.tracking_uri, result.run_id, result.artifacts, artifact_uri),
+            **plots,
         }
         if result.champion_error:
             meta["champion_error"] = MetadataValue.text(result.champion_error)
@@ -176,22 +179,21 @@ def spec_assets(ref: SpecRef) -> list[Any]:
            description=f"{ref.name}: gates, smoke test and metadata checks; PASSED or FAILED.", **common)
     def validated_model(context: AssetExecutionContext, trained_model: TrainResult, model_evaluation: EvaluateResult,
                         mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource) -> Iterator[Any]:
-        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
-        result: ValidateResult = _step(validate_candidate, ctx, trained_model, model_evaluation)
-        meta: dict[str, Any] = {
-            "validation_status": MetadataValue.text(result.status),
-            "summary": MetadataValue.text(result.summary()[:2000]),
-            "checks": md.checks_table(result.checks),
-            "compared_champion": MetadataValue.text(result.champion_version or "none"),
-            **md.run_links(ctx.registry.tracking_uri, trained_model.experiment_id, result.run_id),
-        }
-        if result.status != "PASSED" and ctx.spec.validation.registerFailed:
-            # The failed checks below stop this run before registered_model_version, but the
-            # CLI keeps a FAILED candidate for audit when the spec asks: so does this asset.
-            audit: RegisterResult = _step(register_version, ctx, trained_model, model_evaluation, result)
-            meta["audit_version"] = MetadataValue.text(audit.version or "none")
-        if result.status != "PASSED":  # the run stops here: the rejected candidate's card is on this page
-            meta.update(md.card_metadata(candidate_card(ctx, result.run_id)))
+        with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
+            result: ValidateResult = _step(validate_candidate, ctx, trained_model, model_evaluation)
+            meta: dict[str, Any] = {
+                "validation_status": MetadataValue.text(result.status),
+                "summary": MetadataValue.text(result.summary()[:2000]),
+                "checks": md.checks_table(result.checks),
+                "compared_champion": MetadataValue.text(result.champion_version or "none"),
+                **md.run_links(ctx.registry.tracking_uri, trained_model.experiment_id, result.run_id),
+            }
+            # the failed checks below stop this run before registered_model_version: the spec may keep it for audit
+            audit: RegisterResult | None = _step(register_for_audit, ctx, trained_model, model_evaluation, result)
+            if audit is not None:
+                meta["audit_version"] = MetadataValue.text(audit.version or "none")
+            if result.status != "PASSED":  # the run stops here: the rejected candidate's card is on this page
+                meta.update(md.card_metadata(candidate_card(ctx, result.run_id)))
         yield Output(result, metadata=meta)
         yield from check_results(ref, result)
 
@@ -204,17 +206,17 @@ def spec_assets(ref: SpecRef) -> list[Any]:
                                  model_evaluation: EvaluateResult, validated_model: ValidateResult,
                                  mlflow: MlflowResource, warehouse: WarehouseResource,
                                  catalog: CatalogResource) -> Output[RegisterResult]:
-        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
-        result: RegisterResult = _step(register_version, ctx, trained_model, model_evaluation, validated_model)
-        return Output(result, metadata={
-            "model_version": MetadataValue.text(result.version or "none"),
-            "validation_status": MetadataValue.text(result.status),
-            "created": MetadataValue.bool(result.created),
-            "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
-            **({"reason": MetadataValue.text(result.reason)} if result.reason else {}),
-            **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
-            **md.card_metadata(candidate_card(ctx, result.run_id), result.card_uri),
-        })
+        with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
+            result: RegisterResult = _step(register_version, ctx, trained_model, model_evaluation, validated_model)
+            return Output(result, metadata={
+                "model_version": MetadataValue.text(result.version or "none"),
+                "validation_status": MetadataValue.text(result.status),
+                "created": MetadataValue.bool(result.created),
+                "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
+                **({"reason": MetadataValue.text(result.reason)} if result.reason else {}),
+                **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
+                **md.card_metadata(candidate_card(ctx, result.run_id), result.card_uri),
+            })
 
     @asset(key=key("champion_model"), kinds={"mlflow"},
            ins={"model_evaluation": AssetIn(key("model_evaluation")), "validated_model": AssetIn(key("validated_model")),
@@ -223,20 +225,21 @@ def spec_assets(ref: SpecRef) -> list[Any]:
     def champion_model(context: AssetExecutionContext, model_evaluation: EvaluateResult,
                        validated_model: ValidateResult, registered_model_version: RegisterResult,
                        mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource) -> Output[PromoteResult]:
-        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
-        try:
-            result = _step(promote_challenger, ctx, model_evaluation, validated_model, registered_model_version)
-            entity = ctx.catalog.get(ctx.spec.fqn) or {}
-            card = (_step(champion_card, ctx.registry, ctx.registry.get_version(ctx.name, result.champion_after))
-                    if result.champion_after else None)
-        finally:
-            release(context, ref)
+        with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
+            try:
+                result = _step(promote_challenger, ctx, model_evaluation, validated_model, registered_model_version)
+                entity = ctx.catalog.get(ctx.spec.fqn) or {}
+                card = (_step(champion_card, ctx.registry, ctx.registry.get_version(ctx.name, result.champion_after))
+                        if result.champion_after else None)
+            finally:
+                release(context, ref)
+            aliases = ctx.registry.aliases(ctx.name)
         meta: dict[str, Any] = {
             "promoted": MetadataValue.bool(result.promoted),
             "champion_version": MetadataValue.text(result.champion_after or "none"),
             "previous_champion": MetadataValue.text(result.champion_before or "none"),
             "reason": MetadataValue.text(result.reason),
-            "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
+            "aliases": MetadataValue.json(aliases),
             "catalog_fqn": MetadataValue.text(ctx.spec.fqn),
             "catalog_entity_version": MetadataValue.text(str(entity.get("version", "none"))),
             "catalog_validation_tag": MetadataValue.text(
@@ -272,13 +275,13 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
            description=f"{ref.name}: the champion's batch predictions, one scoring run per Dagster run.", **common)
     def model_predictions(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
                           catalog: CatalogResource) -> Output[ScoreResult]:
-        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
-        try:
-            # the root run id is the scoring run id: a re-executed run replaces its own rows
-            scoring_run = context.dagster_run.root_run_id or context.run_id
-            result: ScoreResult = _step(lambda c: score_batch(c, scoring_run_id=scoring_run), ctx)
-        finally:
-            release(context, ref)
+        with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
+            try:
+                # the root run id is the scoring run id: a re-executed run replaces its own rows
+                scoring_run = context.dagster_run.root_run_id or context.run_id
+                result: ScoreResult = _step(lambda c: score_batch(c, scoring_run_id=scoring_run), ctx)
+            finally:
+                release(context, ref)
         return Output(result, metadata={
             "table_fqn": MetadataValue.text(result.table_fqn), "source": MetadataValue.text(result.source),
             "rows": MetadataValue.int(result.rows), "model_version": MetadataValue.text(result.version),
@@ -292,12 +295,12 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
                        "and the retraining decision (N of M windows, cooldown).", **common)
     def drift_report(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
                      catalog: CatalogResource) -> Output[MonitorResult]:
-        ctx = publish_context(context, ref, mlflow, warehouse, catalog)
-        try:
-            result: MonitorResult = _step(monitor_drift, ctx)
-            experiment = ctx.registry.run(result.monitor_run_id).info.experiment_id
-        finally:
-            release(context, ref)
+        with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
+            try:
+                result: MonitorResult = _step(monitor_drift, ctx)
+                experiment = ctx.registry.run(result.monitor_run_id).info.experiment_id
+            finally:
+                release(context, ref)
         return Output(result, metadata={
             "retrain": MetadataValue.bool(result.retrain),
             "reasons": MetadataValue.md("\n".join(f"* {r}" for r in result.reasons) or "none"),

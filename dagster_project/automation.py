@@ -92,8 +92,9 @@ def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:
         spec = ref.load()
         # open only: a request some training already served (or that expired) never starts a run,
         # even on a first tick without a cursor
-        requests = open_requests(mlflow.registry(spec), spec.experiment_name, spec.name, after=context.cursor,
-                                 expire_hours=spec.monitoring.inFlightHours)
+        with mlflow.session(spec):  # the deployment's token for this tick only: the daemon runs every sensor
+            requests = open_requests(mlflow.registry(spec), spec.experiment_name, spec.name, after=context.cursor,
+                                     expire_hours=spec.monitoring.inFlightHours)
         if not requests:
             return SkipReason(f"no retraining request for {spec.name} after {context.cursor or 'the start'}")
         newest = requests[-1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from dagster import ConfigurableResource, EnvVar
 
@@ -29,35 +29,41 @@ class DeploymentError(MlpublishError):
 class MlflowResource(ConfigurableResource):
     """MLflow tracking server and registry of every spec without its own ``mlflow.trackingUri``."""
 
-    tracking_uri: Optional[str] = None  # None: MLFLOW_TRACKING_URI, else SQLite in the working directory
-    token: Optional[str] = None  # bearer token of a server behind auth; MLflow reads it from MLFLOW_TRACKING_TOKEN
+    tracking_uri: str | None = None  # None: MLFLOW_TRACKING_URI, else SQLite in the working directory
+    token: str | None = None  # bearer token of a server behind auth (in MLFLOW_TRACKING_TOKEN during a step)
 
     def apply(self, spec: Any) -> Any:
-        if spec.mlflow.trackingUri and spec.mlflow.trackingUri != self.tracking_uri:
-            # the spec names its own server: never hand it this deployment's token
-            return spec
-        if self.token:
-            # MLflow's REST client reads the token only from the process environment
-            os.environ["MLFLOW_TRACKING_TOKEN"] = self.token
         if spec.mlflow.trackingUri or not self.tracking_uri:
             return spec
         return spec.model_copy(update={"mlflow": spec.mlflow.model_copy(update={"trackingUri": self.tracking_uri})})
 
-    def registry(self, spec: Any) -> Any:
-        """A registry client for ``spec`` that changes no process-wide MLflow setting (sensors share a process)."""
-        from mlpublish import config
-        from mlpublish.registry import Registry
+    def credentials(self, spec: Any) -> Any:
+        """This deployment's token for a spec that uses its server; None for a spec that names its own server."""
+        from mlpublish.mlflow_session import MlflowCredentials
+
+        if not self.token or (spec.mlflow.trackingUri and spec.mlflow.trackingUri != self.tracking_uri):
+            return None
+        return MlflowCredentials(token=self.token)
+
+    def session(self, spec: Any) -> Any:
+        """MLflow pointed at ``spec``'s stores, with this deployment's token, for one step (restored after it)."""
+        from mlpublish.deployment import for_spec
 
         spec = self.apply(spec)
-        uri = config.tracking_uri(spec.mlflow.trackingUri)
-        return Registry(uri, spec.mlflow.registryUri or config.registry_uri(uri))
+        return for_spec(spec, credentials=self.credentials(spec)).mlflow_session()
+
+    def registry(self, spec: Any) -> Any:
+        """A registry client for ``spec`` that changes no process-wide MLflow setting (sensors share a process)."""
+        from mlpublish.deployment import for_spec
+
+        return for_spec(self.apply(spec)).open_registry()
 
 
 class WarehouseResource(ConfigurableResource):
     """The warehouse the feature tables live in. ``url`` set: it replaces every spec's ``data.connection``
     (except where the spec's environment names its own warehouse)."""
 
-    url: Optional[str] = None  # None: the spec's data.connection (the demo spec reads ${WAREHOUSE_URL})
+    url: str | None = None  # None: the spec's data.connection (the demo spec reads ${WAREHOUSE_URL})
 
     def apply(self, spec: Any) -> Any:
         env = spec.environment
@@ -69,9 +75,9 @@ class WarehouseResource(ConfigurableResource):
 class CatalogResource(ConfigurableResource):
     """The catalog sink: the embedded local catalog, or an OpenMetadata server (the local file is then its outbox)."""
 
-    path: Optional[str] = None  # None: MLPUBLISH_CATALOG, else ./mlpublish-catalog.db
-    openmetadata_host_port: Optional[str] = None  # e.g. http://openmetadata:8585/api
-    openmetadata_jwt_token: Optional[str] = None
+    path: str | None = None  # None: MLPUBLISH_CATALOG, else ./mlpublish-catalog.db
+    openmetadata_host_port: str | None = None  # e.g. http://openmetadata:8585/api
+    openmetadata_jwt_token: str | None = None
     strict: bool = False  # True: a step fails when the OpenMetadata server is down
     create_missing_tables: bool = True
 
@@ -84,10 +90,9 @@ class CatalogResource(ConfigurableResource):
                                     strict=self.strict, create_missing_tables=self.create_missing_tables)
 
     def open(self, spec: Any) -> Any:
-        from mlpublish.catalog import open_catalog
+        from mlpublish.deployment import for_spec
 
-        return open_catalog(spec.catalog.url or self.path, openmetadata=self.settings(),
-                            pipeline_service=spec.catalog.pipelineService)
+        return for_spec(spec, openmetadata=self.settings(), catalog_url=self.path).open_catalog()
 
     def link(self, fqn: str) -> str | None:
         """Where a person reads the entity: the OpenMetadata UI page (no secret in it), else None."""

@@ -8,6 +8,8 @@ each step builds its own and the core reads what it needs back from MLflow.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import Failure
@@ -25,7 +27,19 @@ def pipeline_identity(context: Any) -> dict[str, str]:
     return {"name": context.job_name, "runId": context.run_id}
 
 
-def publish_context(context: Any, ref: Any, mlflow: Any, warehouse: Any, catalog: Any) -> PublishContext:
+@contextmanager
+def step_context(context: Any, ref: Any, mlflow: Any, warehouse: Any, catalog: Any) -> Iterator[PublishContext]:
+    """The run's context of ``ref`` for one step: MLflow points at the spec's stores, with the deployment's
+    token, until the step ends (a code server runs many steps of many models in one process)."""
+    with _lock:
+        ctx = _contexts.get((context.run_id, ref.name))
+    spec = ctx.spec if ctx is not None else warehouse.apply(mlflow.apply(ref.load()))
+    with mlflow.session(spec):
+        yield publish_context(context, ref, mlflow, warehouse, catalog, spec)
+
+
+def publish_context(context: Any, ref: Any, mlflow: Any, warehouse: Any, catalog: Any,
+                    spec: Any = None) -> PublishContext:
     key = (context.run_id, ref.name)
     with _lock:
         ctx = _contexts.get(key)
@@ -34,7 +48,7 @@ def publish_context(context: Any, ref: Any, mlflow: Any, warehouse: Any, catalog
         # a code server or test session runs many runs: keep only the current run's contexts
         for old in [k for k in _contexts if k[0] != context.run_id]:
             _dispose(_contexts.pop(old))
-        spec = warehouse.apply(mlflow.apply(ref.load()))
+        spec = spec if spec is not None else warehouse.apply(mlflow.apply(ref.load()))
         ctx = PublishContext.create(spec, pipeline=pipeline_identity(context), catalog=catalog.open(spec))
         _contexts[key] = ctx
         return ctx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlpublish.audit import register_for_audit
 from mlpublish.context import PublishContext
 from mlpublish.results import ChainResult
 from mlpublish.spec import Spec
@@ -17,7 +18,10 @@ def run_chain(spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: An
         train = train_model(ctx)
         evaluation = evaluate_model(ctx, train)
         validation = validate_candidate(ctx, train, evaluation)
-        registration = register_version(ctx, train, evaluation, validation)
+        # a rejected candidate the spec keeps for audit is registered, never aliased; otherwise register
+        # decides (challenger when PASSED, a "not registered" record when FAILED)
+        registration = (register_for_audit(ctx, train, evaluation, validation)
+                        or register_version(ctx, train, evaluation, validation))
         promotion = promote_challenger(ctx, evaluation, validation, registration)
     finally:
         ctx.preflight.warehouse.dispose()

@@ -113,34 +113,31 @@ def _setup_logging(quiet: bool) -> None:
     for noisy in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def _mlflow_output(args: argparse.Namespace) -> dict[str, str]:
+    """MLflow's console output during this command: no INFO logs, no "view run at" URLs, and no artifact download
+    progress bars unless a person watches stderr (score and monitor: never, a reference download is noise there).
+    Set for the command only, so a caller running commands in its own process keeps its settings; a variable the
+    user set wins."""
+    from mlpublish import cli_score
+
+    wanted = {"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+    if args.command in cli_score.COMMANDS or not sys.stderr.isatty():
+        wanted["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    return {name: os.environ.get(name, value) for name, value in wanted.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not getattr(args, "env", None):
-        return _main(args)
-    # one way to choose: every spec load and registry lookup reads MLPUBLISH_ENV. Restored afterwards,
-    # so a caller running several commands in one process (tests, notebooks) does not inherit it.
-    before = os.environ.get("MLPUBLISH_ENV")
-    os.environ["MLPUBLISH_ENV"] = args.env
-    try:
-        return _main(args)
-    finally:
-        if before is None:
-            os.environ.pop("MLPUBLISH_ENV", None)
-        else:
-            os.environ["MLPUBLISH_ENV"] = before
-
-
-def _main(args: argparse.Namespace) -> int:
     _setup_logging(args.quiet)
     from mlpublish.errors import GateFailed, MlpublishError
+    from mlpublish.mlflow_session import scoped_environ
     from mlpublish.redact import scrub
 
     try:
-        return _dispatch(args)
+        with scoped_environ(_mlflow_output(args)):
+            return _dispatch(args)
     except GateFailed as exc:
         print(f"REJECTED: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_REJECTED
@@ -197,7 +194,7 @@ def _check(args: argparse.Namespace) -> int:
     from mlpublish.preflight import preflight
     from mlpublish.spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, environment=args.env)
     pf = preflight(spec, check_warehouse=not args.no_warehouse)
     print(f"{args.spec}: OK: {spec.name} ({pf.task}, {pf.estimator.path}), {len(spec.mlFeatures)} features, "
           f"{len(spec.training.grid())} candidate(s), {len(spec.validation.gates)} gate(s)"
@@ -209,76 +206,62 @@ def _check(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from mlpublish.chain import run_chain
+    from mlpublish.deployment import for_spec
     from mlpublish.report import chain_summary
     from mlpublish.spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, environment=args.env)
     pipeline = None
     if args.pipeline_name:
         pipeline = {"name": args.pipeline_name, "runId": args.pipeline_run_id or ""}
-    result = run_chain(spec, pipeline=pipeline)
+    with for_spec(spec).mlflow_session():
+        result = run_chain(spec, pipeline=pipeline)
     print(json.dumps(result.to_json(), indent=2) if args.json else chain_summary(result))
     _notify(lambda src, om: _chain_notifications(spec, result, src, om), pipeline)
     rejected = result.status != "PASSED" or (not result.promotion.promoted and result.promotion.mode != "manual")
     return EXIT_REJECTED if rejected else EXIT_OK
 
 
-def _environment() -> Any:
-    """The environment of a command given a model name (MLPUBLISH_ENV / --env), or None."""
-    from mlpublish.environments import current_environment
+def _environment(name: str | None = None) -> Any:
+    """The environment of a command given a model name: ``--env``, else MLPUBLISH_ENV / the file's default; or None."""
+    from mlpublish.environments import current_environment, environment_named
 
-    return current_environment()
+    return environment_named(name) if name else current_environment()
 
 
-def _name(name: str) -> str:
+def _name(name: str, env_name: str | None = None) -> str:
     """A model name as the environment's registry and catalog know it (its prefix added)."""
-    env = _environment()
+    env = _environment(env_name)
     # "churn" and "dev_churn" (as printed by commands and cards) both mean the environment's model
     return env.registered_name(env.base_name(name)) if env is not None and "." not in name else name
 
 
-def _registry() -> Any:
-    from mlpublish import config
-    from mlpublish.registry import Registry
-
-    env = _environment()
-    uri = env.tracking_uri() if env is not None else config.tracking_uri()
-    registry = env.registry_uri() if env is not None else config.registry_uri(uri)
-    config.activate(uri, registry)
-    return Registry(uri, registry)
-
-
-def _open_catalog() -> Any:
-    from mlpublish.catalog import open_catalog
-
-    env = _environment()
-    if env is None:
-        return open_catalog()
-    return open_catalog(env.settings.catalog.url, pipeline_service=env.settings.catalog.pipelineService)
-
-
 def _status(args: argparse.Namespace) -> int:
+    from mlpublish.deployment import for_environment
     from mlpublish.report import model_status, status_text
 
-    status = model_status(_registry(), _name(args.name))
+    deployment = for_environment(_environment(args.env))
+    with deployment.mlflow_session():
+        status = model_status(deployment.open_registry(), _name(args.name, args.env))
     print(json.dumps(status, indent=2) if args.json else status_text(status))
-    _outbox_line()
+    _outbox_line(deployment)
     return EXIT_OK
 
 
-def _outbox_line() -> None:
+def _outbox_line(deployment: Any) -> None:
     """Events waiting for (or refused by) OpenMetadata, when it is configured."""
     from mlpublish.config import OpenMetadataSettings
 
     if OpenMetadataSettings.from_env() is None:
         return
-    counts = _open_catalog().outbox.counts()
+    counts = deployment.open_catalog().outbox.counts()
     if counts["pending"] or counts["failed"]:
         print(f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
               "(details: mlpublish catalog sync)", file=sys.stderr)
 
 
 def _move(args: argparse.Namespace) -> int:
+    from mlpublish.deployment import for_environment
     from mlpublish.errors import SpecError
     from mlpublish.steps import promote_version, rollback_champion
 
@@ -286,14 +269,16 @@ def _move(args: argparse.Namespace) -> int:
         return _copy(args)
     if args.command == "promote" and not args.version:
         raise SpecError("mlpublish promote", [("--version", "required (or copy from another environment: --from ENV)")])
-    env = _environment()
+    env = _environment(args.env)
     if env is not None:
         env.require_writable(f"{args.command} {args.name}")
-    reg, catalog, name = _registry(), _open_catalog(), _name(args.name)
-    if args.command == "promote":
-        result = promote_version(reg, catalog, name, args.version)
-    else:
-        result = rollback_champion(reg, catalog, name)
+    deployment = for_environment(env)
+    reg, catalog, name = deployment.open_registry(), deployment.open_catalog(), _name(args.name, args.env)
+    with deployment.mlflow_session():
+        if args.command == "promote":
+            result = promote_version(reg, catalog, name, args.version)
+        else:
+            result = rollback_champion(reg, catalog, name)
     print(result.reason)
     if result.champion_before != result.champion_after:  # a re-run that moved nothing notifies nothing
         _notify(lambda src, om: [_move_notification(reg, result, src, om)], None)
@@ -338,10 +323,11 @@ def _move_notification(reg: Any, result: Any, source: Any, om_host: str | None) 
 
 def _copy(args: argparse.Namespace) -> int:
     from mlpublish.copy_version import copy_version
+    from mlpublish.deployment import for_environment
     from mlpublish.environments import environment_named
     from mlpublish.errors import SpecError
 
-    target = args.to_env or os.environ.get("MLPUBLISH_ENV", "").strip()
+    target = args.to_env or args.env or os.environ.get("MLPUBLISH_ENV", "").strip()
     if not args.from_env or not target:
         raise SpecError("mlpublish promote", [("--from/--to", "a copy needs both environments (--to defaults to --env)")])
     result = copy_version(args.name, environment_named(args.from_env), environment_named(target),
@@ -349,9 +335,7 @@ def _copy(args: argparse.Namespace) -> int:
     print(result.reason)
     promotion = result.promotion
     if promotion is not None and promotion.champion_before != promotion.champion_after:  # --as champion
-        from mlpublish.copy_version import registry_for
-
-        reg = registry_for(environment_named(target))
+        reg = for_environment(environment_named(target)).open_registry()
         _notify(lambda src, om: [_move_notification(reg, result.promotion, src, om)], None)
     return EXIT_OK
 
@@ -361,7 +345,7 @@ def _compare(args: argparse.Namespace) -> int:
     from mlpublish.environments import environment_named
     from mlpublish.spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, environment=args.env)
     other = environment_named(args.champion_from, Path(args.spec).parent)
     result = compare_champion(spec, other, args.run)
     print(json.dumps(result, indent=2) if args.json else compare_text(result))
@@ -369,13 +353,15 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _catalog(args: argparse.Namespace) -> int:
+    from mlpublish.deployment import for_environment
+
+    env = _environment(args.env)
+    if args.catalog_command == "sync" and env is not None:  # sync writes the outbox and the catalog server
+        env.require_writable("sync the catalog")
+    catalog = for_environment(env).open_catalog()
     if args.catalog_command == "sync":
-        env = _environment()
-        if env is not None:  # sync writes the outbox and the catalog server
-            env.require_writable("sync the catalog")
-        return _catalog_sync(_open_catalog(), args)
-    catalog = _open_catalog()
-    entity = catalog.find_model(_name(args.name))
+        return _catalog_sync(catalog, args)
+    entity = catalog.find_model(_name(args.name, args.env))
     fqn = entity["fullyQualifiedName"]
     if args.catalog_command == "show":
         out: Any = {**entity, "aliasHistory": catalog.alias_history(fqn)}

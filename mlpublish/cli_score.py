@@ -34,15 +34,17 @@ def dispatch(args: argparse.Namespace) -> int:
 
         print(json.dumps({"shifted": shift_feature_distribution(args.warehouse)}))
         return 0
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the reference download's bar is noise here
     from mlpublish.context import PublishContext
+    from mlpublish.deployment import for_spec
     from mlpublish.spec import load_spec
 
-    ctx = PublishContext.create(load_spec(args.spec))
-    try:
-        return _score(ctx, args) if args.command == "score" else _monitor(ctx, args)
-    finally:
-        ctx.preflight.warehouse.dispose()
+    spec = load_spec(args.spec, environment=args.env)
+    with for_spec(spec).mlflow_session():
+        ctx = PublishContext.create(spec)
+        try:
+            return _score(ctx, args) if args.command == "score" else _monitor(ctx, args)
+        finally:
+            ctx.preflight.warehouse.dispose()
 
 
 def _score(ctx: Any, args: Any) -> int:

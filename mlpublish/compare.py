@@ -12,9 +12,8 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from mlpublish import config
 from mlpublish.contract import CHAMPION, GIT_COMMIT_TAG, HOLDOUT_ARTIFACT, SPLIT_TAG
-from mlpublish.copy_version import registry_for
+from mlpublish.deployment import for_environment, for_spec
 from mlpublish.environments import Environment
 from mlpublish.errors import MlpublishError, NoChampion, RegistryError, StepError
 from mlpublish.metrics import compute_metrics
@@ -47,11 +46,10 @@ def compare_champion(spec: Spec, other: Environment, run_id: str | None = None) 
     import pandas as pd
 
     here = spec.environment_name or "(no environment)"
-    uri = config.tracking_uri(spec.mlflow.trackingUri)
-    reg = Registry(uri, spec.mlflow.registryUri or config.registry_uri(uri))
+    reg = for_spec(spec).open_registry()
     base = spec.environment.base_name(spec.name) if spec.environment is not None else spec.name
     other_name = other.registered_name(base)
-    other_reg = registry_for(other)
+    other_reg = for_environment(other).open_registry()
     other_version = other_reg.alias_version(other_name, CHAMPION)
     if other_version is None:
         raise NoChampion(f"{other_name} has no {CHAMPION} in environment {other.name!r}: nothing to compare")

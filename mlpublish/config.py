@@ -3,6 +3,9 @@
 Precedence for every setting: the spec's explicit value (which may itself use
 ``${VAR:-default}``), then the environment variable, then the embedded default
 (files in the working directory, so nothing needs a server).
+
+This module only reads the process environment, into values; it never writes it
+(MLflow's own globals and credentials are scoped by ``mlpublish.mlflow_session``).
 """
 
 from __future__ import annotations
@@ -17,41 +20,12 @@ DEFAULT_CATALOG_FILE = "mlpublish-catalog.db"
 DEFAULT_WAREHOUSE_URL = "sqlite:///warehouse.db"
 DEFAULT_PIPELINE_SERVICE = "mlpublish-pipelines"
 
-# mlflow.set_tracking_uri/set_registry_uri also write MLFLOW_TRACKING_URI and
-# MLFLOW_REGISTRY_URI into os.environ. So that one spec's explicit URI does not
-# become the next spec's "environment" in a long-lived process (a Dagster code
-# server, a test session), we remember what we wrote and what the user had.
-_written: dict[str, str] = {}
-_user: dict[str, str | None] = {}
-
-
-def _env(var: str) -> str | None:
-    value = os.environ.get(var)
-    if value is not None and _written.get(var) == value:
-        return _user.get(var)
-    return value
-
-
-def activate(tracking: str, registry: str) -> None:
-    """Point MLflow's fluent API (start_run, log_model, models:/ URIs) at these stores."""
-    import mlflow
-
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        current = os.environ.get(var)
-        if not (current is not None and _written.get(var) == current):
-            _user[var] = current
-    mlflow.set_tracking_uri(tracking)
-    mlflow.set_registry_uri(registry)
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        if var in os.environ:
-            _written[var] = os.environ[var]
-
 
 def tracking_uri(spec_value: str | None = None) -> str:
     """MLflow tracking URI: spec, then ``MLFLOW_TRACKING_URI``, then SQLite in the working directory."""
     if spec_value:
         return spec_value
-    env = _env("MLFLOW_TRACKING_URI")
+    env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
     return f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_DB}"
@@ -59,7 +33,7 @@ def tracking_uri(spec_value: str | None = None) -> str:
 
 def registry_uri(tracking: str) -> str:
     """Registry URI: ``MLFLOW_REGISTRY_URI`` when set, else the tracking URI (MLflow's own rule)."""
-    return _env("MLFLOW_REGISTRY_URI") or tracking
+    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking
 
 
 def artifact_root(tracking: str) -> str | None:
@@ -111,7 +85,7 @@ class OpenMetadataSettings:
         or DEFAULT_PIPELINE_SERVICE)
 
     @classmethod
-    def from_env(cls) -> "OpenMetadataSettings | None":
+    def from_env(cls) -> OpenMetadataSettings | None:
         """``OPENMETADATA_HOST_PORT`` (e.g. http://localhost:8585/api), ``OPENMETADATA_JWT_TOKEN``,
         ``MLPUBLISH_CATALOG_STRICT``, ``MLPUBLISH_CATALOG_CREATE_TABLES``, ``MLPUBLISH_CATALOG_PIPELINE_SERVICE``;
         None when no host is set."""

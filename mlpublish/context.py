@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlpublish import config
-from mlpublish.catalog import open_catalog, publish
+from mlpublish.catalog import publish
+from mlpublish.deployment import for_spec
+from mlpublish.mlflow_session import point_mlflow_at
 from mlpublish.preflight import Preflight, preflight
 from mlpublish.registry import Registry
 from mlpublish.spec import Spec
@@ -34,7 +35,7 @@ class PublishContext:
 
     @classmethod
     def create(cls, spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: Any = None,
-               check_warehouse: bool = True) -> "PublishContext":
+               check_warehouse: bool = True) -> PublishContext:
         """Validate the spec (no writes) and connect to the registry and catalog.
 
         Every step writes (runs, versions, aliases, predictions, catalog): a spec loaded in a
@@ -43,13 +44,12 @@ class PublishContext:
         if spec.environment is not None:
             spec.environment.require_writable(f"run {spec.name} from {spec.source_path}")
         pf = preflight(spec, check_warehouse=check_warehouse)
-        uri = config.tracking_uri(spec.mlflow.trackingUri)
-        registry = spec.mlflow.registryUri or config.registry_uri(uri)
-        config.activate(uri, registry)
-        return cls(spec, pf, Registry(uri, registry),
-                   catalog if catalog is not None else open_catalog(spec.catalog.url,
-                                                                    pipeline_service=spec.catalog.pipelineService),
-                   pipeline)
+        deployment = for_spec(spec)
+        # the steps' fluent MLflow calls (start_run, log_model, models:/ URIs) go to the spec's stores; an
+        # adapter running many steps in one process scopes this with Deployment.mlflow_session
+        point_mlflow_at(deployment.tracking_uri, deployment.registry_uri)
+        return cls(spec, pf, deployment.open_registry(),
+                   catalog if catalog is not None else deployment.open_catalog(), pipeline)
 
     @property
     def name(self) -> str:

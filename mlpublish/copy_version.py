@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpublish import config, provenance
-from mlpublish.catalog import open_catalog, publish
+from mlpublish.catalog import publish
 from mlpublish.catalog.events import SetModelProperties, parse_events
 from mlpublish.champion import promote_version
 from mlpublish.contract import (
@@ -56,6 +56,7 @@ from mlpublish.contract import (
     SOURCE_NAME_TAG,
     VALIDATION_TAG,
 )
+from mlpublish.deployment import for_environment
 from mlpublish.environments import Environment
 from mlpublish.errors import GateFailed, MlpublishError, NoChampion, NotFound, RegistryError
 from mlpublish.redact import scrub
@@ -86,7 +87,7 @@ class CopyResult:
 
 
 def registry_for(env: Environment) -> Registry:
-    return Registry(env.tracking_uri(), env.registry_uri())
+    return for_environment(env).open_registry()
 
 
 def copy_version(name: str, source: Environment, target: Environment, version: str | None = None,
@@ -136,7 +137,7 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
         if alias == CHALLENGER and champion != new_version and dst_reg.alias_version(dst_name, CHALLENGER) != new_version:
             dst_reg.set_alias(dst_name, CHALLENGER, new_version)
 
-    catalog = open_catalog(target.settings.catalog.url, pipeline_service=target.settings.catalog.pipelineService)
+    catalog = for_environment(target).open_catalog()
     if fqn:
         events: list[Any] = list(catalog_events) if catalog.get(fqn) is None else []
         events.append(SetModelProperties(fqn=fqn, properties={

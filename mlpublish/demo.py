@@ -8,8 +8,26 @@ import shutil
 from pathlib import Path
 
 from mlpublish import config
+from mlpublish.chain import run_chain
+from mlpublish.demo_data import build_demo_warehouse
+from mlpublish.deployment import for_spec
+from mlpublish.errors import SpecError
+from mlpublish.mlflow_session import scoped_environ
+from mlpublish.report import chain_summary, model_status, status_text
+from mlpublish.spec import load_spec
 
-BUNDLED_SPEC = Path(__file__).resolve().parents[1] / "specs" / "churn.yaml"
+PACKAGE = Path(__file__).resolve().parent
+# The repository's specs/churn.yaml is the one copy: the wheel carries it as package data in
+# mlpublish/demo_specs/ (pyproject.toml maps that folder to specs/); a source checkout has only the original.
+PACKAGED_SPEC = PACKAGE / "demo_specs" / "churn.yaml"
+SOURCE_SPEC = PACKAGE.parent / "specs" / "churn.yaml"
+# the demo's files are in its own folder, whatever the caller's environment says
+DEMO_OWNED_VARIABLES = ("MLFLOW_TRACKING_URI", "MLPUBLISH_CATALOG", "WAREHOUSE_URL")
+
+
+def bundled_spec() -> Path:
+    """The demo spec shipped with the package (installed), else the repository's (source checkout)."""
+    return PACKAGED_SPEC if PACKAGED_SPEC.is_file() else SOURCE_SPEC
 
 
 def _rule(title: str) -> None:
@@ -17,17 +35,8 @@ def _rule(title: str) -> None:
 
 
 def run_demo(workdir: Path, spec_path: str | None = None, customers: int = 4000) -> int:
-    from mlpublish.catalog import open_catalog
-    from mlpublish.chain import run_chain
-    from mlpublish.cli import _registry
-    from mlpublish.demo_data import build_demo_warehouse
-    from mlpublish.report import chain_summary, model_status, status_text
-    from mlpublish.spec import load_spec
-
-    spec_file = Path(spec_path).resolve() if spec_path else BUNDLED_SPEC
+    spec_file = Path(spec_path).resolve() if spec_path else bundled_spec()
     if not spec_file.exists():
-        from mlpublish.errors import SpecError
-
         raise SpecError(str(spec_file), [("<file>", "demo spec not found; pass --spec PATH")])
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -37,30 +46,35 @@ def run_demo(workdir: Path, spec_path: str | None = None, customers: int = 4000)
             (workdir / f"{name}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(workdir / config.DEFAULT_ARTIFACT_DIR, ignore_errors=True)
     os.chdir(workdir)
-    for var in ("MLFLOW_TRACKING_URI", "MLPUBLISH_CATALOG", "WAREHOUSE_URL"):
-        os.environ.pop(var, None)
+    with scoped_environ(dict.fromkeys(DEMO_OWNED_VARIABLES)):
+        return _tell_the_story(workdir, spec_file, customers)
 
+
+def _tell_the_story(workdir: Path, spec_file: Path, customers: int) -> int:
     warehouse = "sqlite:///warehouse.db"
     _rule("1. demo warehouse")
     counts = build_demo_warehouse(warehouse, customers=customers, seed=7)
     print(f"built {workdir / 'warehouse.db'}: " + ", ".join(f"{t}={n}" for t, n in counts.items()))
     spec = load_spec(spec_file)
+    deployment = for_spec(spec)
 
     _rule("2. first publish (no champion yet)")
-    first = run_chain(spec, pipeline={"name": "mlpublish-demo", "runId": "demo-1"})
+    with deployment.mlflow_session():
+        first = run_chain(spec, pipeline={"name": "mlpublish-demo", "runId": "demo-1"})
     print(chain_summary(first))
 
     _rule("3. fresh data arrives, second publish (challenger vs champion)")
     counts = build_demo_warehouse(warehouse, customers=customers // 2, seed=11, append=True)
     print("grew the warehouse: " + ", ".join(f"{t}={n}" for t, n in counts.items()))
-    second = run_chain(spec, pipeline={"name": "mlpublish-demo", "runId": "demo-2"})
+    with deployment.mlflow_session():
+        second = run_chain(spec, pipeline={"name": "mlpublish-demo", "runId": "demo-2"})
     print(chain_summary(second))
 
     _rule("4. registry status")
-    print(status_text(model_status(_registry(), spec.name)))
+    print(status_text(model_status(deployment.open_registry(), spec.name)))
 
     _rule("5. catalog entry (OpenMetadata MlModel shape)")
-    catalog = open_catalog()
+    catalog = deployment.open_catalog()
     entity = catalog.find_model(spec.fqn)
     compact = {k: entity[k] for k in ("fullyQualifiedName", "version", "algorithm", "target", "mlStore", "tags", "extension") if k in entity}
     compact["mlFeatures"] = [f"{f['name']} <- " + ", ".join(s["dataSource"]["fullyQualifiedName"] + "." + s["name"]

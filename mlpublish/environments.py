@@ -3,7 +3,7 @@
 An environment gives a spec its own registry namespace (a model name prefix
 and/or its own MLflow tracking and registry URIs), its own catalog service
 names and catalog location, and its own warehouse connection. It is chosen by
-``MLPUBLISH_ENV`` (the CLI's ``--env`` sets it); the file is
+``MLPUBLISH_ENV`` or the CLI's ``--env`` (passed as a value); the file is
 ``environments.yaml`` in the spec's folder, or ``MLPUBLISH_ENVIRONMENTS``.
 With no file and no ``MLPUBLISH_ENV`` a spec loads exactly as written.
 

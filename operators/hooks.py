@@ -2,7 +2,8 @@
 
 * ``mlflow_default``: the MLflow tracking server. ``extra.tracking_uri`` (any
   MLflow URI) or host/port/schema (``http://host:port``); login and password
-  become ``MLFLOW_TRACKING_USERNAME``/``PASSWORD`` of the task process.
+  are the server's basic-auth credentials, in the environment of the task's step
+  only (see :mod:`mlpublish.mlflow_session`).
 * ``openmetadata_default``: the OpenMetadata server. ``extra.host_port`` or
   ``schema://host:port/api``; the JWT token in the password field; ``extra.strict``
   and ``extra.create_missing_tables`` as in :class:`mlpublish.config.OpenMetadataSettings`.
@@ -13,7 +14,6 @@ decide, exactly as for the ``mlpublish`` CLI.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -62,26 +62,34 @@ class MlflowHook(BaseHook):
 
     def tracking_uri(self) -> str | None:
         """The tracking URI the connection names, or None when the connection is not defined."""
+        return self._server()[0]
+
+    def _server(self) -> tuple[str | None, Any]:
+        """The connection's tracking URI and basic-auth credentials; (None, None) when it is not defined."""
+        from mlpublish.mlflow_session import MlflowCredentials
+
         conn = _optional_connection(self.mlflow_conn_id)
         if conn is None:
-            return None
+            return None, None
         extra = conn.extra_dejson
         uri = extra.get("tracking_uri") or _base_url(conn, "http")
         if not uri:
             raise ConnectionInvalid(f"connection {self.mlflow_conn_id!r} has neither a host nor extra.tracking_uri")
-        if conn.login:  # MLflow reads basic-auth credentials only from the environment
-            os.environ["MLFLOW_TRACKING_USERNAME"] = conn.login
-            os.environ["MLFLOW_TRACKING_PASSWORD"] = conn.password or ""
-        return uri
+        return uri, (MlflowCredentials(username=conn.login, password=conn.password) if conn.login else None)
+
+    def connect(self, spec: Any) -> tuple[Any, Any]:
+        """The spec pointed at the connection's server, and the connection's credentials for it. A spec that
+        names its own server keeps it (the spec wins) and never gets this connection's credentials."""
+        if spec.mlflow.trackingUri:
+            return spec, None
+        uri, credentials = self._server()
+        if uri is None:
+            return spec, None
+        return spec.model_copy(update={"mlflow": spec.mlflow.model_copy(update={"trackingUri": uri})}), credentials
 
     def apply(self, spec: Any) -> Any:
         """The spec pointed at the connection's server, unless the spec names its own (the spec wins)."""
-        if spec.mlflow.trackingUri:
-            return spec
-        uri = self.tracking_uri()
-        if uri is None:
-            return spec
-        return spec.model_copy(update={"mlflow": spec.mlflow.model_copy(update={"trackingUri": uri})})
+        return self.connect(spec)[0]
 
 
 class OpenMetadataHook(BaseHook):
@@ -114,6 +122,6 @@ class OpenMetadataHook(BaseHook):
                                     create_missing_tables=_flag(extra.get("create_missing_tables"), True))
 
     def catalog(self, spec: Any) -> Any:
-        from mlpublish.catalog import open_catalog
+        from mlpublish.deployment import for_spec
 
-        return open_catalog(spec.catalog.url, openmetadata=self.settings(), pipeline_service=spec.catalog.pipelineService)
+        return for_spec(spec, openmetadata=self.settings()).open_catalog()

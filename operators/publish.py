@@ -57,6 +57,10 @@ class PublishStepOperator(BaseOperator):
 
     # -- building blocks (all I/O happens here, during execute) --------------------------
     def load_spec(self) -> Any:
+        return self.connected_spec()[0]
+
+    def connected_spec(self) -> tuple[Any, Any]:
+        """The spec (with the overrides, pointed at the MLflow connection's server) and that server's credentials."""
         from mlpublish.errors import SpecError
         from mlpublish_airflow.overrides import load_spec_with_overrides
 
@@ -64,7 +68,7 @@ class PublishStepOperator(BaseOperator):
             spec = load_spec_with_overrides(self.spec_path, self.overrides)
         except SpecError as exc:
             raise SpecInvalid(str(exc)) from None
-        return MlflowHook(self.mlflow_conn_id).apply(spec)
+        return MlflowHook(self.mlflow_conn_id).connect(spec)
 
     def publish_context(self, spec: Any, context: Context) -> Any:
         from mlpublish.context import PublishContext
@@ -85,19 +89,22 @@ class PublishStepOperator(BaseOperator):
         return model.model_validate(value)
 
     def execute(self, context: Context) -> Any:
+        from mlpublish.deployment import for_spec
         from mlpublish.errors import GateFailed
 
-        spec = self.load_spec()
-        ctx = self.publish_context(spec, context)
-        try:
-            return self.run_step(ctx, context)
-        except GateFailed as exc:
-            raise CandidateRejected(str(exc)) from None
-        finally:
-            ctx.preflight.warehouse.dispose()
-            close = getattr(ctx.catalog, "close", None)
-            if callable(close):
-                close()
+        spec, credentials = self.connected_spec()
+        # MLflow's stores and the connection's credentials for this step only: a worker runs many tasks
+        with for_spec(spec, credentials=credentials).mlflow_session():
+            ctx = self.publish_context(spec, context)
+            try:
+                return self.run_step(ctx, context)
+            except GateFailed as exc:
+                raise CandidateRejected(str(exc)) from None
+            finally:
+                ctx.preflight.warehouse.dispose()
+                close = getattr(ctx.catalog, "close", None)
+                if callable(close):
+                    close()
 
     def run_step(self, ctx: Any, context: Context) -> Any:
         raise NotImplementedError
@@ -150,20 +157,18 @@ class ValidateModelOperator(PublishStepOperator):
     lineage_writes_model = False
 
     def run_step(self, ctx: Any, context: Context) -> Any:
+        from mlpublish.audit import register_for_audit
         from mlpublish.results import EvaluateResult, TrainResult
         from mlpublish.steps import validate_candidate
 
-        result = validate_candidate(ctx, self.upstream(context, "train", TrainResult),
-                                    self.upstream(context, "evaluate", EvaluateResult))
+        train = self.upstream(context, "train", TrainResult)
+        evaluation = self.upstream(context, "evaluate", EvaluateResult)
+        result = validate_candidate(ctx, train, evaluation)
         if result.status == "PASSED":
             return result.to_json()
-        if ctx.spec.validation.registerFailed:
-            # register never runs after a rejected candidate, but the spec asks to keep it for
-            # audit (as the CLI and the Dagster asset do): register it here, never aliased.
-            from mlpublish.steps import register_version
-
-            audit = register_version(ctx, self.upstream(context, "train", TrainResult),
-                                     self.upstream(context, "evaluate", EvaluateResult), result)
+        # the register task never runs after a rejected candidate: the spec may keep it for audit here
+        audit = register_for_audit(ctx, train, evaluation, result)
+        if audit is not None:
             context["ti"].xcom_push(key="audit_version", value=audit.to_json())
         context["ti"].xcom_push(key="rejected", value=result.to_json())
         message = f"{ctx.spec.name}: candidate run {result.run_id} {result.summary()}"

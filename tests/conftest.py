@@ -38,10 +38,6 @@ def _restore_mlflow_uris():
     if mlflow is not None:  # MLflow's own globals win over the variables: forget them too
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
-    config = sys.modules.get("mlpublish.config")
-    if config is not None:  # what mlpublish remembers having written into those variables (see config.activate)
-        config._written.clear()
-        config._user.clear()
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)

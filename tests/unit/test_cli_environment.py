@@ -1,0 +1,48 @@
+"""The CLI passes its choices as values: --env reaches the spec loader without MLPUBLISH_ENV, and MLflow's
+console settings hold for the command only."""
+
+from __future__ import annotations
+
+import os
+
+from mlpublish import cli
+from tests.conftest import churn_dict, write_spec
+
+WATCHED = ("MLPUBLISH_ENV", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "MLFLOW_LOGGING_LEVEL")
+
+
+def test_env_is_passed_explicitly_and_mlflow_output_is_scoped(tmp_path, monkeypatch, capsys):
+    import mlpublish.preflight
+
+    for var in (*WATCHED, "MLPUBLISH_ENVIRONMENTS", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "environments.yaml").write_text("environments:\n  dev: {modelNamePrefix: dev_}\n")
+    spec = write_spec(tmp_path / "churn.yaml", churn_dict())
+    seen: list[dict[str, str | None]] = []
+    real = mlpublish.preflight.preflight
+
+    def spy(*args, **kwargs):
+        seen.append({var: os.environ.get(var) for var in WATCHED})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mlpublish.preflight, "preflight", spy)
+    assert cli.main(["check", str(spec), "--no-warehouse", "--env", "dev"]) == cli.EXIT_OK
+    assert "OK: dev_customer_churn_predictor" in capsys.readouterr().out
+    # pytest captures stderr (not a terminal): no progress bars during the command, the process untouched after it
+    assert seen == [{"MLPUBLISH_ENV": None, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+                     "MLFLOW_LOGGING_LEVEL": "WARNING"}]
+    assert {var: os.environ.get(var) for var in WATCHED} == dict.fromkeys(WATCHED)
+
+
+def test_a_users_own_mlflow_setting_wins(tmp_path, monkeypatch):
+    import mlpublish.preflight
+
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
+    monkeypatch.delenv("MLPUBLISH_ENV", raising=False)
+    spec = write_spec(tmp_path / "churn.yaml", churn_dict())
+    seen = []
+    real = mlpublish.preflight.preflight
+    monkeypatch.setattr(mlpublish.preflight, "preflight",
+                        lambda *a, **k: seen.append(os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"]) or real(*a, **k))
+    assert cli.main(["-q", "check", str(spec), "--no-warehouse"]) == cli.EXIT_OK
+    assert seen == ["true"] and os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"
