@@ -122,10 +122,14 @@ def _mlflow_output(args: argparse.Namespace) -> dict[str, str]:
     user set wins."""
     from mlpublish import cli_score
 
-    wanted = {"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+    env = os.environ
+    quiet = {
+        "MLFLOW_LOGGING_LEVEL": env.get("MLFLOW_LOGGING_LEVEL", "WARNING"),
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": env.get("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true"),
+    }
     if args.command in cli_score.COMMANDS or not sys.stderr.isatty():
-        wanted["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    return {name: os.environ.get(name, value) for name, value in wanted.items()}
+        quiet["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = env.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return quiet
 
 
 def main(argv: list[str] | None = None) -> int:

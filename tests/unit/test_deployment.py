@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlpublish.deployment import for_environment, for_spec, load_spec_in
+from mlpublish.deployment import for_environment, for_spec
+from mlpublish.spec import load_spec
 from mlpublish.environments import environment_named
 from mlpublish.errors import WarehouseError
 from mlpublish.spec import load_spec
@@ -70,5 +71,5 @@ def test_the_environment_is_passed_not_read_from_the_process(clean_env, monkeypa
     (clean_env / "environments.yaml").write_text("environments:\n  dev: {modelNamePrefix: dev_}\n  qa: {modelNamePrefix: qa_}\n")
     path = write_spec(clean_env / "churn.yaml", churn_dict())
     monkeypatch.setenv("MLPUBLISH_ENV", "qa")
-    assert load_spec_in(path, "dev").name.startswith("dev_")
-    assert load_spec_in(path, None).name.startswith("qa_")  # None: MLPUBLISH_ENV, as before
+    assert load_spec(path, environment="dev").name.startswith("dev_")
+    assert load_spec(path, environment=None).name.startswith("qa_")  # None: MLPUBLISH_ENV, as before
