@@ -40,11 +40,28 @@ def spec_entity(n_features: int) -> dict:
     features = []
     for i in range(n_features):
         table = TABLES[i % len(TABLES)]
-        features.append({"name": f"f{i}", "dataType": "numerical", "featureSources": [
-            {"name": f"c{i}", "dataType": "number", "dataSource": {"type": "table", "fullyQualifiedName": table}}]})
-    return {"name": "churn", "algorithm": "RandomForestClassifier", "target": "churned", "service": SERVICE,
-            "description": "bench model", "mlFeatures": features,
-            "mlHyperParameters": [{"name": "n_estimators", "value": "100"}]}
+        features.append(
+            {
+                "name": f"f{i}",
+                "dataType": "numerical",
+                "featureSources": [
+                    {
+                        "name": f"c{i}",
+                        "dataType": "number",
+                        "dataSource": {"type": "table", "fullyQualifiedName": table},
+                    }
+                ],
+            }
+        )
+    return {
+        "name": "churn",
+        "algorithm": "RandomForestClassifier",
+        "target": "churned",
+        "service": SERVICE,
+        "description": "bench model",
+        "mlFeatures": features,
+        "mlHyperParameters": [{"name": "n_estimators", "value": "100"}],
+    }
 
 
 def columns_of(table: str, n_features: int) -> dict[str, str]:
@@ -61,8 +78,12 @@ def seed(server, n_features: int, tmp: Path) -> None:
 
     sink = OpenMetadataCatalog(OpenMetadataSettings(server.host_port, server.token), LocalCatalog(tmp / "seed.db"))
     entity = {**spec_entity(1), "name": "seed", "mlFeatures": []}
-    sink.publish([*(table_event(t, columns_of(t, n_features)) for t in TABLES),
-                  UpsertMlModel(fqn=f"{SERVICE}.seed", entity=entity)])
+    sink.publish(
+        [
+            *(table_event(t, columns_of(t, n_features)) for t in TABLES),
+            UpsertMlModel(fqn=f"{SERVICE}.seed", entity=entity),
+        ]
+    )
 
 
 def baseline(server, n_features: int, tmp: Path) -> None:
@@ -96,12 +117,18 @@ def ours(server, n_features: int, tmp: Path) -> None:
 
     sink = OpenMetadataCatalog(OpenMetadataSettings(server.host_port, server.token), LocalCatalog(tmp / "ours.db"))
     fqn = f"{SERVICE}.churn"
-    sink.publish([
-        *(table_event(t, columns_of(t, n_features)) for t in TABLES),
-        UpsertMlModel(fqn=fqn, entity=spec_entity(n_features)),
-        *(AddLineage(from_fqn=t, from_type="table", to_fqn=fqn, to_type="mlmodel", description="features of churn")
-          for t in TABLES),
-    ])
+    sink.publish(
+        [
+            *(table_event(t, columns_of(t, n_features)) for t in TABLES),
+            UpsertMlModel(fqn=fqn, entity=spec_entity(n_features)),
+            *(
+                AddLineage(
+                    from_fqn=t, from_type="table", to_fqn=fqn, to_type="mlmodel", description="features of churn"
+                )
+                for t in TABLES
+            ),
+        ]
+    )
     assert sink.outbox.counts()["pending"] == 0 and not sink.outbox.failed()
 
 
@@ -133,9 +160,13 @@ def main() -> int:
     t = time.perf_counter()
     import metadata.ingestion.ometa.ometa_api  # noqa: F401  (the SDK's import cost is paid once, outside the timings)
 
-    print(f"# catalog_requests: python {platform.python_version()}, SDK import {time.perf_counter() - t:.1f}s, "
-          f"{len(TABLES)} source tables, median of {args.repeat}")
-    print(f"{'features':>8} {'baseline req':>12} {'ours req':>8} {'req ratio':>9} {'baseline s':>10} {'ours s':>7} {'time ratio':>10}")
+    print(
+        f"# catalog_requests: python {platform.python_version()}, SDK import {time.perf_counter() - t:.1f}s, "
+        f"{len(TABLES)} source tables, median of {args.repeat}"
+    )
+    print(
+        f"{'features':>8} {'baseline req':>12} {'ours req':>8} {'req ratio':>9} {'baseline s':>10} {'ours s':>7} {'time ratio':>10}"
+    )
     figures, ours_requests = [], {}
     for n in args.features:
         b = [measure(baseline, n) for _ in range(args.repeat)]
@@ -144,12 +175,21 @@ def main() -> int:
         b_s, o_s = statistics.median(x[1] for x in b), statistics.median(x[1] for x in o)
         print(f"{n:>8} {b_req:>12} {o_req:>8} {o_req / b_req:>9.2f} {b_s:>10.3f} {o_s:>7.3f} {o_s / b_s:>10.2f}")
         ours_requests[n] = o_req
-        figures += [Figure(f"HTTP requests per publish, {n} features", o_req, "demo CICD script pattern", b_req),
-                    Figure(f"wall time per publish, {n} features", o_s, "demo CICD script pattern", b_s, "s")]
+        figures += [
+            Figure(f"HTTP requests per publish, {n} features", o_req, "demo CICD script pattern", b_req),
+            Figure(f"wall time per publish, {n} features", o_s, "demo CICD script pattern", b_s, "s"),
+        ]
     low, high = min(args.features), max(args.features)
     if high > low:  # the target: requests grow with the distinct tables (3 here), not with the features
-        figures.append(Figure(f"our requests at {high} features", ours_requests[high], f"ours at {low} features",
-                              ours_requests[low], target="<= 1"))
+        figures.append(
+            Figure(
+                f"our requests at {high} features",
+                ours_requests[high],
+                f"ours at {low} features",
+                ours_requests[low],
+                target="<= 1",
+            )
+        )
     write_json(args.json, "catalog_requests", figures, {"features": args.features, "repeat": args.repeat})
     return 0
 

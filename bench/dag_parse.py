@@ -51,10 +51,15 @@ print(json.dumps({"sdk": t1 - t0, "parse": t2 - t1, "dags": n, "heavy": heavy}))
 
 
 def probe(mode: str, specs: Path, home: Path) -> dict:
-    env = {**os.environ, "MLPUBLISH_SPECS_DIR": str(specs), "AIRFLOW_HOME": str(home),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    out = subprocess.run([sys.executable, "-c", PROBE, mode, str(DAG_FILE)], env=env, capture_output=True,
-                         text=True, check=True)
+    env = {
+        **os.environ,
+        "MLPUBLISH_SPECS_DIR": str(specs),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, mode, str(DAG_FILE)], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -62,8 +67,9 @@ def make_specs(folder: Path, n: int) -> Path:
     folder.mkdir()
     text = (ROOT / "specs" / "churn.yaml").read_text()
     for i in range(n):
-        (folder / f"model_{i:03d}.yaml").write_text(text.replace("name: customer_churn_predictor",
-                                                                 f"name: churn_model_{i:03d}", 1))
+        (folder / f"model_{i:03d}.yaml").write_text(
+            text.replace("name: customer_churn_predictor", f"name: churn_model_{i:03d}", 1)
+        )
     return folder
 
 
@@ -81,17 +87,26 @@ def main() -> None:
             for mode in ("file", "dagbag"):
                 results = [probe(mode, folder, root / "home") for _ in range(args.repeat)]
                 assert all(r["dags"] == n * DAGS_PER_SPEC and not r["heavy"] for r in results), results[0]
-                rows.append((n, mode, statistics.median(r["sdk"] for r in results if mode == "file") if mode == "file"
-                             else None, statistics.median(r["parse"] for r in results)))
+                rows.append(
+                    (
+                        n,
+                        mode,
+                        statistics.median(r["sdk"] for r in results if mode == "file") if mode == "file" else None,
+                        statistics.median(r["parse"] for r in results),
+                    )
+                )
         sdk = statistics.median(r[2] for r in rows if r[2] is not None)
         print(f"bare `import airflow.sdk` (median of {args.repeat} fresh processes): {sdk:.3f} s")
         figures = []
         for n, mode, _, parse in rows:
             what = "DAG file on top of airflow.sdk" if mode == "file" else "DagBag(dags/) fill, after its imports"
-            print(f"{n:>3} spec(s): {what:<38} {parse:7.3f} s = {parse / sdk:5.2f}x the bare import"
-                  f" ({parse / n * 1000:6.1f} ms per spec)")
-            figures.append(Figure(f"{what}, {n} spec(s) ({n * DAGS_PER_SPEC} DAGs)", parse,
-                                  "bare `import airflow.sdk`", sdk, "s"))
+            print(
+                f"{n:>3} spec(s): {what:<38} {parse:7.3f} s = {parse / sdk:5.2f}x the bare import"
+                f" ({parse / n * 1000:6.1f} ms per spec)"
+            )
+            figures.append(
+                Figure(f"{what}, {n} spec(s) ({n * DAGS_PER_SPEC} DAGs)", parse, "bare `import airflow.sdk`", sdk, "s")
+            )
     write_json(args.json, "dag_parse", figures, {"repeat": args.repeat, "specs": args.specs})
 
 

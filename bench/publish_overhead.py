@@ -137,19 +137,38 @@ def main() -> None:
     c2w, c2f, c2o = summary(chain2)
     bw, bf, bo = summary(base)
     ratio = max(co, c2o) / bo
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{args.customers} customers, median of {args.repeat}")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{args.customers} customers, median of {args.repeat}"
+    )
     print(f"{'':10} {'wall s':>8} {'fit s':>8} {'overhead s':>11}")
-    print(f"{'chain 1st':10} {cw:8.2f} {cf:8.2f} {co:11.2f}   (2 candidates + refit, evaluation, plots, smoke test, catalog)")
-    print(f"{'chain 2nd':10} {c2w:8.2f} {c2f:8.2f} {c2o:11.2f}   (same, plus the champion loaded and evaluated on the same rows)")
+    print(
+        f"{'chain 1st':10} {cw:8.2f} {cf:8.2f} {co:11.2f}   (2 candidates + refit, evaluation, plots, smoke test, catalog)"
+    )
+    print(
+        f"{'chain 2nd':10} {c2w:8.2f} {c2f:8.2f} {c2o:11.2f}   (same, plus the champion loaded and evaluated on the same rows)"
+    )
     print(f"{'baseline':10} {bw:8.2f} {bf:8.2f} {bo:11.2f}   (1 fit, log_model defaults, register_model, alias, tag)")
-    print(f"overhead ratio chain/baseline (worse of the two chain runs): {ratio:.2f}x (target <= 0.50x): {'MET' if ratio <= 0.5 else 'NOT MET'}")
+    print(
+        f"overhead ratio chain/baseline (worse of the two chain runs): {ratio:.2f}x (target <= 0.50x): {'MET' if ratio <= 0.5 else 'NOT MET'}"
+    )
     baseline = "naive publish overhead (fit, log_model defaults, register, alias, tag)"
-    write_json(args.json, "publish_overhead", [
-        Figure("chain overhead beyond fitting, worse of 1st and 2nd publish", max(co, c2o), baseline, bo, "s",
-               target="<= 0.5"),
-        Figure("chain wall time, 2nd publish (champion evaluated too)", c2w, "naive publish wall time", bw, "s"),
-    ], {"repeat": args.repeat, "customers": args.customers})
+    write_json(
+        args.json,
+        "publish_overhead",
+        [
+            Figure(
+                "chain overhead beyond fitting, worse of 1st and 2nd publish",
+                max(co, c2o),
+                baseline,
+                bo,
+                "s",
+                target="<= 0.5",
+            ),
+            Figure("chain wall time, 2nd publish (champion evaluated too)", c2w, "naive publish wall time", bw, "s"),
+        ],
+        {"repeat": args.repeat, "customers": args.customers},
+    )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

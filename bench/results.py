@@ -51,5 +51,6 @@ def write_json(path: Path | None, benchmark: str, figures: list[Figure], setting
     for f in figures:
         if f.target is not None and f.target.split()[0] not in _OPS:
             raise ValueError(f"{benchmark}: target {f.target!r} of {f.name!r} is not '<op> <number>'")
-    path.write_text(json.dumps({"benchmark": benchmark, "settings": settings,
-                                "figures": [f.as_dict() for f in figures]}, indent=2))
+    path.write_text(
+        json.dumps({"benchmark": benchmark, "settings": settings, "figures": [f.as_dict() for f in figures]}, indent=2)
+    )

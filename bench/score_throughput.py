@@ -95,16 +95,25 @@ def make_input(url: str, table: str, rows: int) -> None:
         else:
             series = "s"
             prefix = f"WITH RECURSIVE s(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM s WHERE g < {copies - 1}) "
-        conn.execute(sa.text(f"CREATE TABLE {table} AS {prefix}SELECT customer_id + g * 10000 AS customer_id, {FEATURES} "
-                             f"FROM customer_features CROSS JOIN {series} LIMIT {rows}"))
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE {table} AS {prefix}SELECT customer_id + g * 10000 AS customer_id, {FEATURES} "
+                f"FROM customer_features CROSS JOIN {series} LIMIT {rows}"
+            )
+        )
         conn.execute(sa.text("DROP TABLE IF EXISTS churn_predictions"))
         conn.execute(sa.text("DROP TABLE IF EXISTS naive_predictions"))
     engine.dispose()
 
 
 def measure(mode: str, spec: Path, env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", mode, str(spec)], env=env, capture_output=True,
-                         text=True, cwd=spec.parent)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", mode, str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=spec.parent,
+    )
     if out.returncode != 0:
         raise SystemExit(f"{mode} worker failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -113,7 +122,9 @@ def measure(mode: str, spec: Path, env: dict[str, str]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--big-rows", type=int, default=None, help="ours again on this many rows (default 5x --rows; 0 skips)")
+    p.add_argument(
+        "--big-rows", type=int, default=None, help="ours again on this many rows (default 5x --rows; 0 skips)"
+    )
     p.add_argument("--chunk", type=int, default=50_000)
     p.add_argument("--no-postgres", action="store_true")
     add_json_option(p)
@@ -134,8 +145,12 @@ def main() -> None:
     sqlite_url = f"sqlite:///{tmp / 'warehouse.db'}"
     build_demo_warehouse(sqlite_url, customers=2000, seed=7)
     publish_champion(tmp, sqlite_url)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
-           "MLPUBLISH_CATALOG": str(tmp / "catalog.db"), "WAREHOUSE_URL": sqlite_url}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
+        "MLPUBLISH_CATALOG": str(tmp / "catalog.db"),
+        "WAREHOUSE_URL": sqlite_url,
+    }
     targets = [("sqlite", sqlite_url)]
     pg_name = None
     if not args.no_postgres:
@@ -153,43 +168,77 @@ def main() -> None:
                 if not rows:
                     continue
                 make_input(url, "score_input", rows)
-                spec = write_spec(tmp / f"{dialect}.yaml", churn_dict(
-                    data={"connection": url}, scoring={"sourceTable": "score_input", "chunkSize": args.chunk}))
+                spec = write_spec(
+                    tmp / f"{dialect}.yaml",
+                    churn_dict(
+                        data={"connection": url}, scoring={"sourceTable": "score_input", "chunkSize": args.chunk}
+                    ),
+                )
                 for mode in modes:
                     r = measure(mode, spec, env)
                     r.update(dialect=dialect, mode=mode)
                     results.append(r)
-                    print(f"{dialect:<10} {mode:<6} {r['rows']:>9} rows  {r['seconds']:7.1f} s  "
-                          f"{r['rows'] / r['seconds']:>9.0f} rows/s  peak RSS {r['peak_mb']:7.1f} MB", flush=True)
+                    print(
+                        f"{dialect:<10} {mode:<6} {r['rows']:>9} rows  {r['seconds']:7.1f} s  "
+                        f"{r['rows'] / r['seconds']:>9.0f} rows/s  peak RSS {r['peak_mb']:7.1f} MB",
+                        flush=True,
+                    )
     finally:
         if pg_name:
             admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"rows={args.rows}, big rows={big}, chunk={args.chunk}")
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"rows={args.rows}, big rows={big}, chunk={args.chunk}"
+    )
     figures = []
     for dialect, _ in targets:
         by = {(r["mode"], r["rows"]): r for r in results if r["dialect"] == dialect}
         ours, naive = by[("ours", args.rows)], by[("naive", args.rows)]
         speed = (ours["rows"] / ours["seconds"]) / (naive["rows"] / naive["seconds"])
-        line = (f"{dialect}: ours {speed:.2f}x naive rows/s at {args.rows} rows; peak RSS ours {ours['peak_mb']:.0f} MB "
-                f"vs naive {naive['peak_mb']:.0f} MB")
+        line = (
+            f"{dialect}: ours {speed:.2f}x naive rows/s at {args.rows} rows; peak RSS ours {ours['peak_mb']:.0f} MB "
+            f"vs naive {naive['peak_mb']:.0f} MB"
+        )
         figures += [
             # the stated target is for PostgreSQL (server-side cursor and COPY); SQLite is reported
-            Figure(f"{dialect}: rows/s at {args.rows} rows", ours["rows"] / ours["seconds"], "naive read_sql/to_sql",
-                   naive["rows"] / naive["seconds"], "rows/s", target=">= 3" if dialect == "postgresql" else None),
-            Figure(f"{dialect}: peak RSS at {args.rows} rows", ours["peak_mb"], "naive read_sql/to_sql",
-                   naive["peak_mb"], "MB"),
+            Figure(
+                f"{dialect}: rows/s at {args.rows} rows",
+                ours["rows"] / ours["seconds"],
+                "naive read_sql/to_sql",
+                naive["rows"] / naive["seconds"],
+                "rows/s",
+                target=">= 3" if dialect == "postgresql" else None,
+            ),
+            Figure(
+                f"{dialect}: peak RSS at {args.rows} rows",
+                ours["peak_mb"],
+                "naive read_sql/to_sql",
+                naive["peak_mb"],
+                "MB",
+            ),
         ]
         if ("ours", big) in by:
             line += f"; ours at {big} rows {by[('ours', big)]['peak_mb']:.0f} MB (x{by[('ours', big)]['peak_mb'] / ours['peak_mb']:.2f})"
             # flat memory: the bigger table peaks where the smaller one did (10% for allocator noise)
-            figures.append(Figure(f"{dialect}: peak RSS at {big} rows", by[("ours", big)]["peak_mb"],
-                                  f"ours at {args.rows} rows", ours["peak_mb"], "MB", target="<= 1.1"))
+            figures.append(
+                Figure(
+                    f"{dialect}: peak RSS at {big} rows",
+                    by[("ours", big)]["peak_mb"],
+                    f"ours at {args.rows} rows",
+                    ours["peak_mb"],
+                    "MB",
+                    target="<= 1.1",
+                )
+            )
         print(line)
-    write_json(args.json, "score_throughput", figures,
-               {"rows": args.rows, "big_rows": big, "chunk": args.chunk, "postgres": not args.no_postgres})
+    write_json(
+        args.json,
+        "score_throughput",
+        figures,
+        {"rows": args.rows, "big_rows": big, "chunk": args.chunk, "postgres": not args.no_postgres},
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ from mlpublish_airflow.dag_factory import build_dags
 
 SPECS_DIR = os.environ.get("MLPUBLISH_SPECS_DIR") or str(Path(__file__).resolve().parents[1] / "specs")
 
-globals().update(build_dags(
-    SPECS_DIR,
-    retries=int(os.environ.get("MLPUBLISH_AIRFLOW_RETRIES", "1")),
-    retry_delay=timedelta(seconds=float(os.environ.get("MLPUBLISH_AIRFLOW_RETRY_DELAY_SECONDS", "60"))),
-))
+globals().update(
+    build_dags(
+        SPECS_DIR,
+        retries=int(os.environ.get("MLPUBLISH_AIRFLOW_RETRIES", "1")),
+        retry_delay=timedelta(seconds=float(os.environ.get("MLPUBLISH_AIRFLOW_RETRY_DELAY_SECONDS", "60"))),
+    )
+)

@@ -9,7 +9,6 @@ the JSON IO manager. The gates are blocking asset checks of ``validated_model``:
 when one fails, registration and promotion do not run.
 """
 
-
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -74,8 +73,13 @@ def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetChe
 
     def result(name: str, checks: list[Any], default: str) -> AssetCheckResult:
         passed = all(c.passed for c in checks)
-        meta: dict[str, Any] = {"outcome": MetadataValue.text(
-            "FAIL" if not passed else ("SKIPPED" if checks and all(c.outcome == "skipped" for c in checks) else "PASS"))}
+        meta: dict[str, Any] = {
+            "outcome": MetadataValue.text(
+                "FAIL"
+                if not passed
+                else ("SKIPPED" if checks and all(c.outcome == "skipped" for c in checks) else "PASS")
+            )
+        }
         if len(checks) == 1:
             c = checks[0]
             for field in ("metric", "kind"):
@@ -86,8 +90,14 @@ def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetChe
                     meta[field] = MetadataValue.float(float(getattr(c, field)))
         detail = "; ".join(f"{c.name}: {c.detail}" for c in checks) or default
         meta["detail"] = MetadataValue.text(detail[:2000])
-        return AssetCheckResult(asset_key=asset_key, check_name=name, passed=passed,
-                                severity=AssetCheckSeverity.ERROR, metadata=meta, description=detail[:2000])
+        return AssetCheckResult(
+            asset_key=asset_key,
+            check_name=name,
+            passed=passed,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=meta,
+            description=detail[:2000],
+        )
 
     for name, check in zip(ref.gates, per_gate, strict=True):
         yield result(name, [check], "")
@@ -117,8 +127,10 @@ def spec_assets(ref: SpecRef) -> list[Any]:
     with warnings.catch_warnings():  # beta since 1.5 and still the documented way to observe a source
         warnings.simplefilter("ignore", BetaWarning)
         observed = observable_source_asset(
-            key=key("feature_table"), group_name=ref.key,
-            description=f"Training table {ref.training_table} of {ref.name} (observed: row count).")
+            key=key("feature_table"),
+            group_name=ref.key,
+            description=f"Training table {ref.training_table} of {ref.name} (observed: row count).",
+        )
 
     @observed
     def feature_table(warehouse: WarehouseResource) -> ObserveResult:
@@ -134,31 +146,56 @@ def spec_assets(ref: SpecRef) -> list[Any]:
                 wh.dispose()
         except MlpublishError as exc:
             raise as_failure(exc) from exc
-        return ObserveResult(data_version=DataVersion(str(rows)), metadata={
-            "table_fqn": MetadataValue.text(fqn), "row_count": MetadataValue.int(rows),
-            "columns": MetadataValue.json(columns)})
+        return ObserveResult(
+            data_version=DataVersion(str(rows)),
+            metadata={
+                "table_fqn": MetadataValue.text(fqn),
+                "row_count": MetadataValue.int(rows),
+                "columns": MetadataValue.json(columns),
+            },
+        )
 
-    @asset(key=key("trained_model"), deps=[key("feature_table")], kinds={"mlflow", "sklearn"},
-           description=f"{ref.name}: the best candidate fitted on the training part, logged to MLflow.", **common)
-    def trained_model(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
-                      catalog: CatalogResource) -> Output[TrainResult]:
+    @asset(
+        key=key("trained_model"),
+        deps=[key("feature_table")],
+        kinds={"mlflow", "sklearn"},
+        description=f"{ref.name}: the best candidate fitted on the training part, logged to MLflow.",
+        **common,
+    )
+    def trained_model(
+        context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource
+    ) -> Output[TrainResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: TrainResult = _step(train_model, ctx)
-        return Output(result, metadata={
-            **md.run_links(ctx.registry.tracking_uri, result.experiment_id, result.run_id),
-            "training_fqn": MetadataValue.text(result.training_fqn),
-            "train_rows": MetadataValue.int(result.train_rows), "held_out_rows": MetadataValue.int(result.test_rows),
-            "selected_by": MetadataValue.text(result.select_by),
-            "params": MetadataValue.json(result.params),
-            "candidates": MetadataValue.int(len(result.candidates)),
-            "dataset_digest": MetadataValue.text(result.dataset_digest),
-            "fit_seconds": MetadataValue.float(result.fit_seconds),
-        })
+        return Output(
+            result,
+            metadata={
+                **md.run_links(ctx.registry.tracking_uri, result.experiment_id, result.run_id),
+                "training_fqn": MetadataValue.text(result.training_fqn),
+                "train_rows": MetadataValue.int(result.train_rows),
+                "held_out_rows": MetadataValue.int(result.test_rows),
+                "selected_by": MetadataValue.text(result.select_by),
+                "params": MetadataValue.json(result.params),
+                "candidates": MetadataValue.int(len(result.candidates)),
+                "dataset_digest": MetadataValue.text(result.dataset_digest),
+                "fit_seconds": MetadataValue.float(result.fit_seconds),
+            },
+        )
 
-    @asset(key=key("model_evaluation"), ins={"trained_model": AssetIn(key("trained_model"))}, kinds={"mlflow"},
-           description=f"{ref.name}: candidate and champion metrics on the candidate's held-out rows.", **common)
-    def model_evaluation(context: AssetExecutionContext, trained_model: TrainResult, mlflow: MlflowResource,
-                         warehouse: WarehouseResource, catalog: CatalogResource) -> Output[EvaluateResult]:
+    @asset(
+        key=key("model_evaluation"),
+        ins={"trained_model": AssetIn(key("trained_model"))},
+        kinds={"mlflow"},
+        description=f"{ref.name}: candidate and champion metrics on the candidate's held-out rows.",
+        **common,
+    )
+    def model_evaluation(
+        context: AssetExecutionContext,
+        trained_model: TrainResult,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+        catalog: CatalogResource,
+    ) -> Output[EvaluateResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: EvaluateResult = _step(evaluate_model, ctx, trained_model)
             artifact_uri = ctx.registry.run(result.run_id).info.artifact_uri
@@ -174,11 +211,21 @@ def spec_assets(ref: SpecRef) -> list[Any]:
             meta["champion_error"] = MetadataValue.text(result.champion_error)
         return Output(result, metadata=meta)
 
-    @asset(key=key("validated_model"), check_specs=check_specs(ref),
-           ins={"trained_model": AssetIn(key("trained_model")), "model_evaluation": AssetIn(key("model_evaluation"))},
-           description=f"{ref.name}: gates, smoke test and metadata checks; PASSED or FAILED.", **common)
-    def validated_model(context: AssetExecutionContext, trained_model: TrainResult, model_evaluation: EvaluateResult,
-                        mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource) -> Iterator[Any]:
+    @asset(
+        key=key("validated_model"),
+        check_specs=check_specs(ref),
+        ins={"trained_model": AssetIn(key("trained_model")), "model_evaluation": AssetIn(key("model_evaluation"))},
+        description=f"{ref.name}: gates, smoke test and metadata checks; PASSED or FAILED.",
+        **common,
+    )
+    def validated_model(
+        context: AssetExecutionContext,
+        trained_model: TrainResult,
+        model_evaluation: EvaluateResult,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+        catalog: CatalogResource,
+    ) -> Iterator[Any]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: ValidateResult = _step(validate_candidate, ctx, trained_model, model_evaluation)
             meta: dict[str, Any] = {
@@ -197,40 +244,70 @@ def spec_assets(ref: SpecRef) -> list[Any]:
         yield Output(result, metadata=meta)
         yield from check_results(ref, result)
 
-    @asset(key=key("registered_model_version"), kinds={"mlflow"},
-           ins={"trained_model": AssetIn(key("trained_model")), "model_evaluation": AssetIn(key("model_evaluation")),
-                "validated_model": AssetIn(key("validated_model"))},
-           description=f"{ref.name}: the registered MLflow model version of the validated run (alias challenger).",
-           **common)
-    def registered_model_version(context: AssetExecutionContext, trained_model: TrainResult,
-                                 model_evaluation: EvaluateResult, validated_model: ValidateResult,
-                                 mlflow: MlflowResource, warehouse: WarehouseResource,
-                                 catalog: CatalogResource) -> Output[RegisterResult]:
+    @asset(
+        key=key("registered_model_version"),
+        kinds={"mlflow"},
+        ins={
+            "trained_model": AssetIn(key("trained_model")),
+            "model_evaluation": AssetIn(key("model_evaluation")),
+            "validated_model": AssetIn(key("validated_model")),
+        },
+        description=f"{ref.name}: the registered MLflow model version of the validated run (alias challenger).",
+        **common,
+    )
+    def registered_model_version(
+        context: AssetExecutionContext,
+        trained_model: TrainResult,
+        model_evaluation: EvaluateResult,
+        validated_model: ValidateResult,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+        catalog: CatalogResource,
+    ) -> Output[RegisterResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: RegisterResult = _step(register_version, ctx, trained_model, model_evaluation, validated_model)
-            return Output(result, metadata={
-                "model_version": MetadataValue.text(result.version or "none"),
-                "validation_status": MetadataValue.text(result.status),
-                "created": MetadataValue.bool(result.created),
-                "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
-                **({"reason": MetadataValue.text(result.reason)} if result.reason else {}),
-                **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
-                **md.card_metadata(candidate_card(ctx, result.run_id), result.card_uri),
-            })
+            return Output(
+                result,
+                metadata={
+                    "model_version": MetadataValue.text(result.version or "none"),
+                    "validation_status": MetadataValue.text(result.status),
+                    "created": MetadataValue.bool(result.created),
+                    "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
+                    **({"reason": MetadataValue.text(result.reason)} if result.reason else {}),
+                    **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
+                    **md.card_metadata(candidate_card(ctx, result.run_id), result.card_uri),
+                },
+            )
 
-    @asset(key=key("champion_model"), kinds={"mlflow"},
-           ins={"model_evaluation": AssetIn(key("model_evaluation")), "validated_model": AssetIn(key("validated_model")),
-                "registered_model_version": AssetIn(key("registered_model_version"))},
-           description=f"{ref.name}: the version behind the champion alias, and its catalog entry.", **common)
-    def champion_model(context: AssetExecutionContext, model_evaluation: EvaluateResult,
-                       validated_model: ValidateResult, registered_model_version: RegisterResult,
-                       mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource) -> Output[PromoteResult]:
+    @asset(
+        key=key("champion_model"),
+        kinds={"mlflow"},
+        ins={
+            "model_evaluation": AssetIn(key("model_evaluation")),
+            "validated_model": AssetIn(key("validated_model")),
+            "registered_model_version": AssetIn(key("registered_model_version")),
+        },
+        description=f"{ref.name}: the version behind the champion alias, and its catalog entry.",
+        **common,
+    )
+    def champion_model(
+        context: AssetExecutionContext,
+        model_evaluation: EvaluateResult,
+        validated_model: ValidateResult,
+        registered_model_version: RegisterResult,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+        catalog: CatalogResource,
+    ) -> Output[PromoteResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
                 result = _step(promote_challenger, ctx, model_evaluation, validated_model, registered_model_version)
                 entity = ctx.catalog.get(ctx.spec.fqn) or {}
-                card = (_step(champion_card, ctx.registry, ctx.registry.get_version(ctx.name, result.champion_after))
-                        if result.champion_after else None)
+                card = (
+                    _step(champion_card, ctx.registry, ctx.registry.get_version(ctx.name, result.champion_after))
+                    if result.champion_after
+                    else None
+                )
             finally:
                 release(context, ref)
             aliases = ctx.registry.aliases(ctx.name)
@@ -243,7 +320,8 @@ def spec_assets(ref: SpecRef) -> list[Any]:
             "catalog_fqn": MetadataValue.text(ctx.spec.fqn),
             "catalog_entity_version": MetadataValue.text(str(entity.get("version", "none"))),
             "catalog_validation_tag": MetadataValue.text(
-                ", ".join(t.get("tagFQN", "") for t in entity.get("tags", [])) or "none"),
+                ", ".join(t.get("tagFQN", "") for t in entity.get("tags", [])) or "none"
+            ),
             **md.version_links(ctx.registry.tracking_uri, ctx.name, result.champion_after),
         }
         link = catalog.link(ctx.spec.fqn)
@@ -252,8 +330,15 @@ def spec_assets(ref: SpecRef) -> list[Any]:
         meta.update(md.card_metadata(card))  # the champion's card: the catalog's description of the model
         return Output(result, metadata=meta)
 
-    return [feature_table, trained_model, model_evaluation, validated_model, registered_model_version,
-            champion_model, *downstream_assets(ref, key("champion_model"))]
+    return [
+        feature_table,
+        trained_model,
+        model_evaluation,
+        validated_model,
+        registered_model_version,
+        champion_model,
+        *downstream_assets(ref, key("champion_model")),
+    ]
 
 
 def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
@@ -271,10 +356,16 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
 
     common = dict(group_name=ref.key, io_manager_key=RESULTS)
 
-    @asset(key=key("model_predictions"), deps=[champion_key], kinds={"mlflow", "sql"},
-           description=f"{ref.name}: the champion's batch predictions, one scoring run per Dagster run.", **common)
-    def model_predictions(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
-                          catalog: CatalogResource) -> Output[ScoreResult]:
+    @asset(
+        key=key("model_predictions"),
+        deps=[champion_key],
+        kinds={"mlflow", "sql"},
+        description=f"{ref.name}: the champion's batch predictions, one scoring run per Dagster run.",
+        **common,
+    )
+    def model_predictions(
+        context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource
+    ) -> Output[ScoreResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
                 # the root run id is the scoring run id: a re-executed run replaces its own rows
@@ -282,36 +373,53 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
                 result: ScoreResult = _step(lambda c: score_batch(c, scoring_run_id=scoring_run), ctx)
             finally:
                 release(context, ref)
-        return Output(result, metadata={
-            "table_fqn": MetadataValue.text(result.table_fqn), "source": MetadataValue.text(result.source),
-            "rows": MetadataValue.int(result.rows), "model_version": MetadataValue.text(result.version),
-            "scoring_run_id": MetadataValue.text(result.scoring_run_id),
-            "rows_per_second": MetadataValue.float(round(result.rows / result.seconds, 1) if result.seconds else 0.0),
-            **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
-        })
+        return Output(
+            result,
+            metadata={
+                "table_fqn": MetadataValue.text(result.table_fqn),
+                "source": MetadataValue.text(result.source),
+                "rows": MetadataValue.int(result.rows),
+                "model_version": MetadataValue.text(result.version),
+                "scoring_run_id": MetadataValue.text(result.scoring_run_id),
+                "rows_per_second": MetadataValue.float(
+                    round(result.rows / result.seconds, 1) if result.seconds else 0.0
+                ),
+                **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
+            },
+        )
 
-    @asset(key=key("drift_report"), deps=[champion_key], kinds={"mlflow"},
-           description=f"{ref.name}: drift of the scoring data against the champion's training reference, "
-                       "and the retraining decision (N of M windows, cooldown).", **common)
-    def drift_report(context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource,
-                     catalog: CatalogResource) -> Output[MonitorResult]:
+    @asset(
+        key=key("drift_report"),
+        deps=[champion_key],
+        kinds={"mlflow"},
+        description=f"{ref.name}: drift of the scoring data against the champion's training reference, "
+        "and the retraining decision (N of M windows, cooldown).",
+        **common,
+    )
+    def drift_report(
+        context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource
+    ) -> Output[MonitorResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
                 result: MonitorResult = _step(monitor_drift, ctx)
                 experiment = ctx.registry.run(result.monitor_run_id).info.experiment_id
             finally:
                 release(context, ref)
-        return Output(result, metadata={
-            "retrain": MetadataValue.bool(result.retrain),
-            "reasons": MetadataValue.md("\n".join(f"* {r}" for r in result.reasons) or "none"),
-            "window_drifted": MetadataValue.bool(result.window_drifted),
-            "drifted_features": MetadataValue.text(", ".join(result.drifted_features) or "none"),
-            "drift": md.drift_table(result.features),
-            "rows": MetadataValue.int(result.rows), "reference_rows": MetadataValue.int(result.reference_rows),
-            "champion_version": MetadataValue.text(result.version),
-            **({"performance": MetadataValue.json(result.performance)} if result.performance else {}),
-            **md.run_links(ctx.registry.tracking_uri, experiment, result.monitor_run_id),
-        })
+        return Output(
+            result,
+            metadata={
+                "retrain": MetadataValue.bool(result.retrain),
+                "reasons": MetadataValue.md("\n".join(f"* {r}" for r in result.reasons) or "none"),
+                "window_drifted": MetadataValue.bool(result.window_drifted),
+                "drifted_features": MetadataValue.text(", ".join(result.drifted_features) or "none"),
+                "drift": md.drift_table(result.features),
+                "rows": MetadataValue.int(result.rows),
+                "reference_rows": MetadataValue.int(result.reference_rows),
+                "champion_version": MetadataValue.text(result.version),
+                **({"performance": MetadataValue.json(result.performance)} if result.performance else {}),
+                **md.run_links(ctx.registry.tracking_uri, experiment, result.monitor_run_id),
+            },
+        )
 
     return [model_predictions, drift_report]
 

@@ -7,7 +7,6 @@ past them, and the run key is the newest request, so a drift decision never
 starts a second run, even if the cursor were lost.
 """
 
-
 import json
 import os
 
@@ -49,31 +48,58 @@ BATCH_ASSETS = ("model_predictions", "drift_report")  # after the champion, each
 def publish_job(ref: SpecRef):
     after_champion = AssetSelection.assets(*(AssetKey([ref.key, name]) for name in BATCH_ASSETS))
     # the tag lets a run queue limit publish runs to one per model (see the README's dagster.yaml)
-    return define_asset_job(f"{ref.key}_publish", selection=AssetSelection.groups(ref.key) - after_champion,
-                            config=IN_PROCESS, tags={MODEL_RUN_TAG: ref.key},
-                            description=f"Publish chain of {ref.name} ({ref.path.name}).")
+    return define_asset_job(
+        f"{ref.key}_publish",
+        selection=AssetSelection.groups(ref.key) - after_champion,
+        config=IN_PROCESS,
+        tags={MODEL_RUN_TAG: ref.key},
+        description=f"Publish chain of {ref.name} ({ref.path.name}).",
+    )
 
 
 def scoring_job(ref: SpecRef):
-    return define_asset_job(f"{ref.key}_scoring", selection=AssetSelection.assets(AssetKey([ref.key, "model_predictions"])),
-                            config=IN_PROCESS, description=f"Batch predictions of {ref.name}'s champion.")
+    return define_asset_job(
+        f"{ref.key}_scoring",
+        selection=AssetSelection.assets(AssetKey([ref.key, "model_predictions"])),
+        config=IN_PROCESS,
+        description=f"Batch predictions of {ref.name}'s champion.",
+    )
 
 
 def monitoring_job(ref: SpecRef):
-    return define_asset_job(f"{ref.key}_monitoring", selection=AssetSelection.assets(AssetKey([ref.key, "drift_report"])),
-                            config=IN_PROCESS, description=f"Drift of {ref.name}'s scoring data; may request retraining.")
+    return define_asset_job(
+        f"{ref.key}_monitoring",
+        selection=AssetSelection.assets(AssetKey([ref.key, "drift_report"])),
+        config=IN_PROCESS,
+        description=f"Drift of {ref.name}'s scoring data; may request retraining.",
+    )
 
 
-def cron_schedule(ref: SpecRef, job, cron: str | None, what: str, field: str, running: bool) -> ScheduleDefinition | None:
+def cron_schedule(
+    ref: SpecRef, job, cron: str | None, what: str, field: str, running: bool
+) -> ScheduleDefinition | None:
     """A schedule named ``<model>_<what>_schedule`` from one of the spec's crons (None: no schedule)."""
     if not cron:
         return None
     if not is_valid_cron_string(cron):
-        raise SpecError(str(ref.path), [(field, f"{cron!r} is not a cron expression Dagster accepts "
-                                                "(five fields, or @hourly/@daily/@weekly/@monthly)")])
-    return ScheduleDefinition(name=f"{ref.key}_{what}_schedule", job=job, cron_schedule=cron,
-                              execution_timezone="UTC", description=f"{what.capitalize()} of {ref.name} on {cron} (UTC).",
-                              default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED)
+        raise SpecError(
+            str(ref.path),
+            [
+                (
+                    field,
+                    f"{cron!r} is not a cron expression Dagster accepts "
+                    "(five fields, or @hourly/@daily/@weekly/@monthly)",
+                )
+            ],
+        )
+    return ScheduleDefinition(
+        name=f"{ref.key}_{what}_schedule",
+        job=job,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        description=f"{what.capitalize()} of {ref.name} on {cron} (UTC).",
+        default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
+    )
 
 
 def retraining_schedule(ref: SpecRef, job, running: bool) -> ScheduleDefinition | None:
@@ -83,9 +109,13 @@ def retraining_schedule(ref: SpecRef, job, running: bool) -> ScheduleDefinition 
 def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:
     interval = int(os.environ.get(SENSOR_INTERVAL_VAR, "60"))
 
-    @sensor(name=f"{ref.key}_retraining_sensor", job=job, minimum_interval_seconds=interval,
-            default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
-            description=f"Starts one publish run of {ref.name} per new drift decision of its monitor.")
+    @sensor(
+        name=f"{ref.key}_retraining_sensor",
+        job=job,
+        minimum_interval_seconds=interval,
+        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
+        description=f"Starts one publish run of {ref.name} per new drift decision of its monitor.",
+    )
     def _sensor(context: SensorEvaluationContext, mlflow: MlflowResource):
         from mlpublish.retraining import open_requests
 
@@ -93,18 +123,27 @@ def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:
         # open only: a request some training already served (or that expired) never starts a run,
         # even on a first tick without a cursor
         with mlflow.session(spec):  # the deployment's token for this tick only: the daemon runs every sensor
-            requests = open_requests(mlflow.registry(spec), spec.experiment_name, spec.name, after=context.cursor,
-                                     expire_hours=spec.monitoring.inFlightHours)
+            requests = open_requests(
+                mlflow.registry(spec),
+                spec.experiment_name,
+                spec.name,
+                after=context.cursor,
+                expire_hours=spec.monitoring.inFlightHours,
+            )
         if not requests:
             return SkipReason(f"no retraining request for {spec.name} after {context.cursor or 'the start'}")
         newest = requests[-1]
         context.update_cursor(newest.cursor)
         reasons = [r for req in requests for r in req.reasons]
-        context.log.info("%s: %d retraining request(s), newest %s: %s", spec.name, len(requests),
-                         newest.request_id, reasons)
-        return RunRequest(run_key=f"retrain-{newest.request_id}", tags={
-            REQUEST_TAG: newest.request_id,
-            REASONS_TAG: json.dumps(reasons)[:1000],
-        })
+        context.log.info(
+            "%s: %d retraining request(s), newest %s: %s", spec.name, len(requests), newest.request_id, reasons
+        )
+        return RunRequest(
+            run_key=f"retrain-{newest.request_id}",
+            tags={
+                REQUEST_TAG: newest.request_id,
+                REASONS_TAG: json.dumps(reasons)[:1000],
+            },
+        )
 
     return _sensor

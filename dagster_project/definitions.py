@@ -40,12 +40,16 @@ def build_definitions(folder: Path | None = None, deployment_name: str | None = 
         sensors.append(retraining_sensor(ref, job, running))
         scoring, monitoring = scoring_job(ref), monitoring_job(ref)
         jobs += [scoring, monitoring]
-        schedules += [s for s in (cron_schedule(ref, scoring, ref.scoring_schedule, "scoring", "scoring.schedule", running),
-                                  cron_schedule(ref, monitoring, ref.monitoring_schedule, "monitoring",
-                                                "monitoring.schedule", running)) if s is not None]
+        schedules += [
+            s
+            for s in (
+                cron_schedule(ref, scoring, ref.scoring_schedule, "scoring", "scoring.schedule", running),
+                cron_schedule(ref, monitoring, ref.monitoring_schedule, "monitoring", "monitoring.schedule", running),
+            )
+            if s is not None
+        ]
     sensors += notification_sensors(publish_jobs, running)
-    return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
-                       resources=resources_for(name))
+    return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors, resources=resources_for(name))
 
 
 defs = build_definitions()

@@ -18,8 +18,11 @@ from mlpublish import results
 
 
 def _result_types() -> dict[str, type]:
-    return {name: obj for name, obj in vars(results).items()
-            if isinstance(obj, type) and issubclass(obj, results._Result) and obj is not results._Result}
+    return {
+        name: obj
+        for name, obj in vars(results).items()
+        if isinstance(obj, type) and issubclass(obj, results._Result) and obj is not results._Result
+    }
 
 
 class ResultJsonIOManager(ConfigurableIOManager):
@@ -30,7 +33,9 @@ class ResultJsonIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if not isinstance(obj, results._Result):
-            raise TypeError(f"{context.asset_key.to_user_string()}: expected an mlpublish result, got {type(obj).__name__}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: expected an mlpublish result, got {type(obj).__name__}"
+            )
         path = self._path(list(context.asset_key.path))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

@@ -38,10 +38,12 @@ def plot_metadata(tracking_uri: str, run_id: str, artifacts: list[str], artifact
     base = server_url(tracking_uri)
     if base:
         url = f"{base}/get-artifact?path={quote(plot, safe='')}&run_uuid={run_id}"
-        return {"plot": MetadataValue.md(f"**{title}** (candidate vs champion, held-out rows)\n\n![{title}]({url})"),
-                "plot_url": MetadataValue.url(url)}
+        return {
+            "plot": MetadataValue.md(f"**{title}** (candidate vs champion, held-out rows)\n\n![{title}]({url})"),
+            "plot_url": MetadataValue.url(url),
+        }
     if artifact_uri and artifact_uri.startswith("file://"):
-        return {"plot": MetadataValue.path(f"{artifact_uri[len('file://'):].rstrip('/')}/{plot}")}
+        return {"plot": MetadataValue.path(f"{artifact_uri[len('file://') :].rstrip('/')}/{plot}")}
     return {"plot": MetadataValue.text(f"MLflow artifact {plot} of run {run_id}")}
 
 
@@ -54,29 +56,53 @@ def metrics_table(metrics: dict[str, float], champion: dict[str, float] | None, 
         better = None
         if champ is not None:
             better = (cand > champ) if higher_is_better(name) else (cand < champ)
-        records.append(TableRecord(data={
-            "metric": name, "candidate": round(cand, 6),
-            label: round(champ, 6) if champ is not None else None,
-            "delta": round(cand - champ, 6) if champ is not None else None,
-            "candidate better": better,
-        }))
-    schema = TableSchema(columns=[
-        TableColumn("metric", "string"), TableColumn("candidate", "float"), TableColumn(label, "float"),
-        TableColumn("delta", "float"), TableColumn("candidate better", "bool"),
-    ])
+        records.append(
+            TableRecord(
+                data={
+                    "metric": name,
+                    "candidate": round(cand, 6),
+                    label: round(champ, 6) if champ is not None else None,
+                    "delta": round(cand - champ, 6) if champ is not None else None,
+                    "candidate better": better,
+                }
+            )
+        )
+    schema = TableSchema(
+        columns=[
+            TableColumn("metric", "string"),
+            TableColumn("candidate", "float"),
+            TableColumn(label, "float"),
+            TableColumn("delta", "float"),
+            TableColumn("candidate better", "bool"),
+        ]
+    )
     return MetadataValue.table(records=records, schema=schema)
 
 
 def checks_table(checks: list[Any]) -> Any:
-    records = [TableRecord(data={
-        "check": c.name, "outcome": c.outcome.upper(), "metric": c.metric,
-        "value": round(c.value, 6) if c.value is not None else None,
-        "threshold": c.threshold, "detail": scrub(c.detail)[:500],
-    }) for c in checks]
-    schema = TableSchema(columns=[
-        TableColumn("check", "string"), TableColumn("outcome", "string"), TableColumn("metric", "string"),
-        TableColumn("value", "float"), TableColumn("threshold", "float"), TableColumn("detail", "string"),
-    ])
+    records = [
+        TableRecord(
+            data={
+                "check": c.name,
+                "outcome": c.outcome.upper(),
+                "metric": c.metric,
+                "value": round(c.value, 6) if c.value is not None else None,
+                "threshold": c.threshold,
+                "detail": scrub(c.detail)[:500],
+            }
+        )
+        for c in checks
+    ]
+    schema = TableSchema(
+        columns=[
+            TableColumn("check", "string"),
+            TableColumn("outcome", "string"),
+            TableColumn("metric", "string"),
+            TableColumn("value", "float"),
+            TableColumn("threshold", "float"),
+            TableColumn("detail", "string"),
+        ]
+    )
     return MetadataValue.table(records=records, schema=schema)
 
 
@@ -91,14 +117,30 @@ def drift_table(features: list[Any]) -> Any:
     """PSI and KS per feature, drifted ones first."""
     rows = sorted(features, key=lambda f: (not f.drifted, -f.psi))
     return MetadataValue.table(
-        records=[TableRecord(data={
-            "feature": f.feature, "kind": f.kind, "psi": round(f.psi, 4),
-            "ks_statistic": round(f.ks_statistic, 4) if f.ks_statistic is not None else None,
-            "ks_pvalue": round(f.ks_pvalue, 6) if f.ks_pvalue is not None else None,
-            "drifted": f.drifted}) for f in rows],
-        schema=TableSchema(columns=[TableColumn("feature", "string"), TableColumn("kind", "string"),
-                                    TableColumn("psi", "float"), TableColumn("ks_statistic", "float"),
-                                    TableColumn("ks_pvalue", "float"), TableColumn("drifted", "bool")]))
+        records=[
+            TableRecord(
+                data={
+                    "feature": f.feature,
+                    "kind": f.kind,
+                    "psi": round(f.psi, 4),
+                    "ks_statistic": round(f.ks_statistic, 4) if f.ks_statistic is not None else None,
+                    "ks_pvalue": round(f.ks_pvalue, 6) if f.ks_pvalue is not None else None,
+                    "drifted": f.drifted,
+                }
+            )
+            for f in rows
+        ],
+        schema=TableSchema(
+            columns=[
+                TableColumn("feature", "string"),
+                TableColumn("kind", "string"),
+                TableColumn("psi", "float"),
+                TableColumn("ks_statistic", "float"),
+                TableColumn("ks_pvalue", "float"),
+                TableColumn("drifted", "bool"),
+            ]
+        ),
+    )
 
 
 def card_metadata(card: str | None, uri: str | None = None) -> dict[str, Any]:

@@ -64,30 +64,44 @@ def _metrics(table: Any) -> tuple[dict[str, float], dict[str, float], str | None
         for key, value in row.items():
             if key.startswith("champion") and value is not None:
                 champion[row["metric"]] = value
-                version = key[len("champion v"):] if key.startswith("champion v") else version
+                version = key[len("champion v") :] if key.startswith("champion v") else version
     return candidate, champion, version
 
 
 def _checks(table: Any) -> list[Any]:
     from mlpublish.gates import CheckResult
 
-    return [CheckResult(check="gate" if r.data.get("metric") else "check", name=r.data["check"],
-                        outcome=str(r.data["outcome"]).lower(), metric=r.data.get("metric"), value=r.data.get("value"),
-                        threshold=r.data.get("threshold"), detail=r.data.get("detail") or "")
-            for r in (getattr(table, "records", None) or [])]
+    return [
+        CheckResult(
+            check="gate" if r.data.get("metric") else "check",
+            name=r.data["check"],
+            outcome=str(r.data["outcome"]).lower(),
+            metric=r.data.get("metric"),
+            value=r.data.get("value"),
+            threshold=r.data.get("threshold"),
+            detail=r.data.get("detail") or "",
+        )
+        for r in (getattr(table, "records", None) or [])
+    ]
 
 
 def _links(ref: SpecRef, fqn: str, run: Any, run_meta: dict[str, Any], champion_meta: dict[str, Any]) -> list[Any]:
     from mlpublish.notify import Link
     from mlpublish.notify.message import openmetadata_ui
 
-    links = [Link(label="MLflow run", url=run_meta["mlflow_run"]) if run_meta.get("mlflow_run")
-             else Link(label="MLflow run", command=f"mlflow runs describe --run-id {run_meta.get('mlflow_run_id')}")]
+    links = [
+        Link(label="MLflow run", url=run_meta["mlflow_run"])
+        if run_meta.get("mlflow_run")
+        else Link(label="MLflow run", command=f"mlflow runs describe --run-id {run_meta.get('mlflow_run_id')}")
+    ]
     if champion_meta.get("mlflow_model_version"):
         links.append(Link(label="MLflow model version", url=champion_meta["mlflow_model_version"]))
     ui = champion_meta.get("catalog_link") or openmetadata_ui(os.environ.get("OPENMETADATA_HOST_PORT"), fqn)
-    links.append(Link(label="Catalog entity", url=ui) if ui
-                 else Link(label="Catalog entity", command=f"mlpublish catalog show {fqn}"))
+    links.append(
+        Link(label="Catalog entity", url=ui)
+        if ui
+        else Link(label="Catalog entity", command=f"mlpublish catalog show {fqn}")
+    )
     base = os.environ.get(DAGSTER_URL_VAR, "").strip().rstrip("/")
     if base:
         links.append(Link(label="Dagster run", url=f"{base}/runs/{run.run_id}"))
@@ -122,12 +136,22 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
     run_id = validated.get("mlflow_run_id")
     links = _links(ref, spec.fqn, run, validated, {})
     status = validated.get("validation_status")
-    out = [Notification(
-        event="gate", outcome="PASSED" if status == "PASSED" else "FAILED", model=spec.name, run_id=run_id,
-        title=f"{spec.name}: candidate run {run_id} {status} validation", summary=str(validated.get("summary", status)),
-        champion_label=f"champion v{compared}" if compared else "champion (none yet)",
-        metrics=metric_rows(candidate, champion or None), checks=_checks(validated.get("checks")),
-        champion_before=compared, links=links, source=source)]
+    out = [
+        Notification(
+            event="gate",
+            outcome="PASSED" if status == "PASSED" else "FAILED",
+            model=spec.name,
+            run_id=run_id,
+            title=f"{spec.name}: candidate run {run_id} {status} validation",
+            summary=str(validated.get("summary", status)),
+            champion_label=f"champion v{compared}" if compared else "champion (none yet)",
+            metrics=metric_rows(candidate, champion or None),
+            checks=_checks(validated.get("checks")),
+            champion_before=compared,
+            links=links,
+            source=source,
+        )
+    ]
     if inherited:
         out = []
     waiting = spec.promotion.mode == "manual" and not champion_meta.get("promoted")
@@ -136,13 +160,25 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
 
         after, before = champion_meta.get("champion_version"), champion_meta.get("previous_champion")
         promotion = PromoteResult(
-            model_name=spec.name, version=str(mats.get("registered_model_version", {}).get("model_version") or after),
-            promoted=bool(champion_meta.get("promoted")), mode=spec.promotion.mode,
+            model_name=spec.name,
+            version=str(mats.get("registered_model_version", {}).get("model_version") or after),
+            promoted=bool(champion_meta.get("promoted")),
+            mode=spec.promotion.mode,
             champion_before=None if before in (None, "none") else before,
-            champion_after=None if after in (None, "none") else after, reason=str(champion_meta.get("reason", "")))
-        out.append(promotion_notification(
-            promotion, source=source, run_id=run_id, candidate_metrics=candidate, champion_metrics=champion or None,
-            compared_version=compared, links=_links(ref, spec.fqn, run, validated, champion_meta)))
+            champion_after=None if after in (None, "none") else after,
+            reason=str(champion_meta.get("reason", "")),
+        )
+        out.append(
+            promotion_notification(
+                promotion,
+                source=source,
+                run_id=run_id,
+                candidate_metrics=candidate,
+                champion_metrics=champion or None,
+                compared_version=compared,
+                links=_links(ref, spec.fqn, run, validated, champion_meta),
+            )
+        )
     return out
 
 
@@ -183,10 +219,21 @@ def notification_sensors(jobs: list[tuple[SpecRef, Any]], running: bool) -> list
         return []
     refs = {job.name: ref for ref, job in jobs}
     status = DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
-    common = dict(monitored_jobs=[job for _, job in jobs], default_status=status,
-                  minimum_interval_seconds=int(os.environ.get("MLPUBLISH_SENSOR_INTERVAL", "60")))
-    success = run_status_sensor(run_status=DagsterRunStatus.SUCCESS, name=SUCCESS_SENSOR, **common,
-                                description="Notifies the gate outcome and the promotion of each successful publish run.")(_sensor_body(refs))
-    failure = run_status_sensor(run_status=DagsterRunStatus.FAILURE, name=FAILURE_SENSOR, **common,
-                                description="Notifies the FAILED gate of each publish run its validation stopped.")(_sensor_body(refs))
+    common = dict(
+        monitored_jobs=[job for _, job in jobs],
+        default_status=status,
+        minimum_interval_seconds=int(os.environ.get("MLPUBLISH_SENSOR_INTERVAL", "60")),
+    )
+    success = run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        name=SUCCESS_SENSOR,
+        **common,
+        description="Notifies the gate outcome and the promotion of each successful publish run.",
+    )(_sensor_body(refs))
+    failure = run_status_sensor(
+        run_status=DagsterRunStatus.FAILURE,
+        name=FAILURE_SENSOR,
+        **common,
+        description="Notifies the FAILED gate of each publish run its validation stopped.",
+    )(_sensor_body(refs))
     return [success, failure]

@@ -86,8 +86,12 @@ class CatalogResource(ConfigurableResource):
             return None
         from mlpublish.config import OpenMetadataSettings
 
-        return OpenMetadataSettings(host_port=self.openmetadata_host_port, jwt_token=self.openmetadata_jwt_token,
-                                    strict=self.strict, create_missing_tables=self.create_missing_tables)
+        return OpenMetadataSettings(
+            host_port=self.openmetadata_host_port,
+            jwt_token=self.openmetadata_jwt_token,
+            strict=self.strict,
+            create_missing_tables=self.create_missing_tables,
+        )
 
     def open(self, spec: Any) -> Any:
         from mlpublish.deployment import for_spec
@@ -131,10 +135,12 @@ def resources_for(name: str | None = None) -> dict[str, Any]:
         return {
             "mlflow": MlflowResource(tracking_uri=EnvVar("MLFLOW_TRACKING_URI"), token=EnvVar("MLFLOW_TRACKING_TOKEN")),
             "warehouse": WarehouseResource(url=EnvVar("WAREHOUSE_URL")),
-            "catalog": CatalogResource(path=EnvVar("MLPUBLISH_CATALOG"),
-                                       openmetadata_host_port=EnvVar("OPENMETADATA_HOST_PORT"),
-                                       openmetadata_jwt_token=EnvVar("OPENMETADATA_JWT_TOKEN"),
-                                       strict=True),
+            "catalog": CatalogResource(
+                path=EnvVar("MLPUBLISH_CATALOG"),
+                openmetadata_host_port=EnvVar("OPENMETADATA_HOST_PORT"),
+                openmetadata_jwt_token=EnvVar("OPENMETADATA_JWT_TOKEN"),
+                strict=True,
+            ),
             # a folder every run worker sees (a shared volume)
             "result_io_manager": ResultJsonIOManager(base_dir=EnvVar("MLPUBLISH_DAGSTER_RESULTS_DIR")),
         }

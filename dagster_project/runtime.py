@@ -38,8 +38,9 @@ def step_context(context: Any, ref: Any, mlflow: Any, warehouse: Any, catalog: A
         yield publish_context(context, ref, mlflow, warehouse, catalog, spec)
 
 
-def publish_context(context: Any, ref: Any, mlflow: Any, warehouse: Any, catalog: Any,
-                    spec: Any = None) -> PublishContext:
+def publish_context(
+    context: Any, ref: Any, mlflow: Any, warehouse: Any, catalog: Any, spec: Any = None
+) -> PublishContext:
     key = (context.run_id, ref.name)
     with _lock:
         ctx = _contexts.get(key)

@@ -46,14 +46,25 @@ class SpecRef:
     def load(self) -> Spec:
         spec = load_spec(self.path)
         if spec.name != self.name or gate_names(spec) != self.gates:
-            raise SpecError(str(self.path), [("name, validation.gates",
-                                              f"changed since this code location loaded ({self.name!r}, gates "
-                                              f"{list(self.gates)}): reload the code location")])
+            raise SpecError(
+                str(self.path),
+                [
+                    (
+                        "name, validation.gates",
+                        f"changed since this code location loaded ({self.name!r}, gates "
+                        f"{list(self.gates)}): reload the code location",
+                    )
+                ],
+            )
         return spec
 
 
-_KIND = {"min": "min", "max": "max", "maxDropVsChampion": "max_drop_vs_champion",
-         "minGainVsChampion": "min_gain_vs_champion"}
+_KIND = {
+    "min": "min",
+    "max": "max",
+    "maxDropVsChampion": "max_drop_vs_champion",
+    "minGainVsChampion": "min_gain_vs_champion",
+}
 
 
 def gate_names(spec: Spec) -> tuple[str, ...]:
@@ -76,17 +87,33 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
     refs: list[SpecRef] = []
     by_key: dict[str, SpecRef] = {}
     # environments.yaml beside the specs is the environments file (mlpublish/environments.py), not a spec
-    for path in sorted(p for p in folder.iterdir()
-                       if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != ENVIRONMENTS_FILE):
+    for path in sorted(
+        p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != ENVIRONMENTS_FILE
+    ):
         spec = load_spec(path)
-        ref = SpecRef(path=path.resolve(), name=spec.name, key=dagster_name(spec.name), schedule=spec.schedule,
-                      description=(spec.description or "").strip() or None, training_table=spec.data.trainingTable,
-                      gates=gate_names(spec), scoring_schedule=spec.scoring.schedule,
-                      monitoring_schedule=spec.monitoring.schedule)
+        ref = SpecRef(
+            path=path.resolve(),
+            name=spec.name,
+            key=dagster_name(spec.name),
+            schedule=spec.schedule,
+            description=(spec.description or "").strip() or None,
+            training_table=spec.data.trainingTable,
+            gates=gate_names(spec),
+            scoring_schedule=spec.scoring.schedule,
+            monitoring_schedule=spec.monitoring.schedule,
+        )
         if ref.key in by_key:
             other = by_key[ref.key]
-            raise SpecError(str(path), [("name", f"model {spec.name!r} maps to the Dagster name {ref.key!r}, "
-                                                 f"already used by {other.name!r} in {other.path}")])
+            raise SpecError(
+                str(path),
+                [
+                    (
+                        "name",
+                        f"model {spec.name!r} maps to the Dagster name {ref.key!r}, "
+                        f"already used by {other.name!r} in {other.path}",
+                    )
+                ],
+            )
         by_key[ref.key] = ref
         refs.append(ref)
     return refs

@@ -14,8 +14,9 @@ from mlpublish.context import PublishContext
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
 
 
-def register_for_audit(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult,
-                       validation: ValidateResult) -> RegisterResult | None:
+def register_for_audit(
+    ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult, validation: ValidateResult
+) -> RegisterResult | None:
     """The audit version of a rejected candidate the spec keeps; None for a PASSED candidate (the register
     step's job) or when the spec does not ask. Idempotent, as register is: a retry finds the same version."""
     if validation.status == "PASSED" or not ctx.spec.validation.registerFailed:

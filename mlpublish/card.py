@@ -42,26 +42,38 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def build_card(spec: Spec, train: TrainResult, evaluation: EvaluateResult, validation: ValidateResult,
-               registration: RegisterResult | None = None, run_tags: dict[str, str] | None = None) -> str:
+def build_card(
+    spec: Spec,
+    train: TrainResult,
+    evaluation: EvaluateResult,
+    validation: ValidateResult,
+    registration: RegisterResult | None = None,
+    run_tags: dict[str, str] | None = None,
+) -> str:
     """The card of one candidate as markdown. ``registration`` is None when the register step did not run
     (a rejected candidate); ``run_tags`` are the training run's tags (code version, environment, pipeline)."""
     tags = run_tags or {}
     version = registration.version if registration else None
     title = f"v{version}" if version else f"candidate run {train.run_id}"
-    parts = [f"# Model card: {esc(spec.displayName or spec.name)} {title}", "", _status(spec, validation, registration), ""]
+    parts = [
+        f"# Model card: {esc(spec.displayName or spec.name)} {title}",
+        "",
+        _status(spec, validation, registration),
+        "",
+    ]
     parts += _purpose(spec) + _model(spec, train, tags) + _data(spec, train) + _features(spec)
     parts += _metrics(evaluation) + _gates(validation) + _lineage(spec, train, version, tags)
     parts += _limitations(spec)
-    parts.append(rollback_section(spec.name, version, validation.status,
-                                  evaluation.champion_version, champion=False))
+    parts.append(rollback_section(spec.name, version, validation.status, evaluation.champion_version, champion=False))
     return scrub("\n".join(parts))
 
 
 def _status(spec: Spec, validation: ValidateResult, registration: RegisterResult | None) -> str:
     if registration is None or registration.version is None:
-        return (f"**Status: REJECTED.** Validation {validation.status}: candidate run `{validation.run_id}` was "
-                f"not registered and never served.")
+        return (
+            f"**Status: REJECTED.** Validation {validation.status}: candidate run `{validation.run_id}` was "
+            f"not registered and never served."
+        )
     line = f"**Status at registration:** validation {registration.status}, registered as version {registration.version}"
     if registration.aliases:
         line += " with alias " + ", ".join(registration.aliases)
@@ -80,15 +92,22 @@ def _purpose(spec: Spec) -> list[str]:
 
 
 def _model(spec: Spec, train: TrainResult, tags: dict[str, str]) -> list[str]:
-    out = ["## Model", "", "| | |", "|---|---|",
-           f"| Algorithm | {cell(spec.algorithm)} |",
-           f"| Estimator | {cell(spec.training.estimator)} |",
-           f"| Task | {cell(train.task)} |",
-           f"| Target | {cell(spec.target)} |",
-           f"| Selected by | {cell(train.select_by)} among {len(train.candidates)} candidate(s) |",
-           f"| Code version (git commit) | {cell(tags.get(GIT_COMMIT_TAG) or 'not recorded')} |",
-           f"| Environment | {cell(tags.get(ENVIRONMENT_TAG) or 'not recorded')} |",
-           "", "### Hyperparameters", ""]
+    out = [
+        "## Model",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Algorithm | {cell(spec.algorithm)} |",
+        f"| Estimator | {cell(spec.training.estimator)} |",
+        f"| Task | {cell(train.task)} |",
+        f"| Target | {cell(spec.target)} |",
+        f"| Selected by | {cell(train.select_by)} among {len(train.candidates)} candidate(s) |",
+        f"| Code version (git commit) | {cell(tags.get(GIT_COMMIT_TAG) or 'not recorded')} |",
+        f"| Environment | {cell(tags.get(ENVIRONMENT_TAG) or 'not recorded')} |",
+        "",
+        "### Hyperparameters",
+        "",
+    ]
     if train.params:
         out += ["| Name | Value |", "|---|---|"]
         out += [f"| {cell(k)} | {cell(v)} |" for k, v in sorted(train.params.items())]
@@ -104,29 +123,40 @@ def _data(spec: Spec, train: TrainResult) -> list[str]:
         span = f"{cell(rng.get('min'))} to {cell(rng.get('max'))} (column {cell(rng.get('column'))})"
     else:
         span = "unknown (set data.timeColumn to record it)"
-    return ["## Training data", "", "| | |", "|---|---|",
-            f"| Table | {cell(train.training_fqn)} |",
-            f"| Rows | {train.train_rows} trained on, {train.test_rows} held out for evaluation |",
-            f"| Dataset digest | {cell(train.dataset_digest)} |",
-            f"| Time range | {span} |",
-            f"| Split | testSize {split.testSize:g}, seed {split.seed}, "
-            f"{'by key ' + cell(', '.join(spec.data.keyColumns)) if spec.data.keyColumns else 'random (no key columns)'} |",
-            ""]
+    return [
+        "## Training data",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Table | {cell(train.training_fqn)} |",
+        f"| Rows | {train.train_rows} trained on, {train.test_rows} held out for evaluation |",
+        f"| Dataset digest | {cell(train.dataset_digest)} |",
+        f"| Time range | {span} |",
+        f"| Split | testSize {split.testSize:g}, seed {split.seed}, "
+        f"{'by key ' + cell(', '.join(spec.data.keyColumns)) if spec.data.keyColumns else 'random (no key columns)'} |",
+        "",
+    ]
 
 
 def _features(spec: Spec) -> list[str]:
     out = ["## Features", "", "| Feature | Type | Source columns | Description |", "|---|---|---|---|"]
     for f in spec.mlFeatures:
         sources = ", ".join(f"{s.dataSourceFqn}.{s.name}" if s.dataSourceFqn else s.name for s in f.featureSources)
-        out.append(f"| {cell(f.name)} | {cell(f.dataType)} | {cell(sources or 'none recorded')} | {cell(f.description or '')} |")
+        out.append(
+            f"| {cell(f.name)} | {cell(f.dataType)} | {cell(sources or 'none recorded')} | {cell(f.description or '')} |"
+        )
     return out + [""]
 
 
 def _metrics(evaluation: EvaluateResult) -> list[str]:
     champion = evaluation.champion_metrics or {}
     label = f"Champion v{evaluation.champion_version}" if evaluation.champion_version else "Champion"
-    out = ["## Metrics (held-out rows)", "", f"| Metric | Candidate | {cell(label)} | Delta | Candidate better |",
-           "|---|---|---|---|---|"]
+    out = [
+        "## Metrics (held-out rows)",
+        "",
+        f"| Metric | Candidate | {cell(label)} | Delta | Candidate better |",
+        "|---|---|---|---|---|",
+    ]
     for name in sorted(set(evaluation.metrics) | set(champion)):
         cand, champ = evaluation.metrics.get(name), champion.get(name)
         delta = better = "n/a"
@@ -142,20 +172,34 @@ def _metrics(evaluation: EvaluateResult) -> list[str]:
 
 
 def _gates(validation: ValidateResult) -> list[str]:
-    out = ["## Validation", "", f"Outcome: **{validation.status}**.", "",
-           "| Check | Type | Threshold | Value | Champion | Outcome | Detail |", "|---|---|---|---|---|---|---|"]
+    out = [
+        "## Validation",
+        "",
+        f"Outcome: **{validation.status}**.",
+        "",
+        "| Check | Type | Threshold | Value | Champion | Outcome | Detail |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in validation.checks:
         threshold = f"{c.kind} {c.threshold:g}" if c.threshold is not None else ""
         value = _num(c.value) if c.value is not None else ""
         champ = _num(c.champion_value) if c.champion_value is not None else ""
-        out.append(f"| {cell(c.name)} | {cell(c.check)} | {cell(threshold)} | {value} | {champ} | "
-                   f"{c.outcome.upper()} | {cell(c.detail)} |")
+        out.append(
+            f"| {cell(c.name)} | {cell(c.check)} | {cell(threshold)} | {value} | {champ} | "
+            f"{c.outcome.upper()} | {cell(c.detail)} |"
+        )
     return out + [""]
 
 
 def _lineage(spec: Spec, train: TrainResult, version: str | None, tags: dict[str, str]) -> list[str]:
-    sources = sorted({s.dataSourceFqn for f in spec.mlFeatures for s in f.featureSources
-                      if s.dataSourceFqn and s.dataSourceFqn != train.training_fqn})
+    sources = sorted(
+        {
+            s.dataSourceFqn
+            for f in spec.mlFeatures
+            for s in f.featureSources
+            if s.dataSourceFqn and s.dataSourceFqn != train.training_fqn
+        }
+    )
     out = ["## Lineage", ""]
     out += [f"- Source table: {cell(s)}" for s in sources]
     out.append(f"- Training table: {cell(train.training_fqn)}")
@@ -163,8 +207,10 @@ def _lineage(spec: Spec, train: TrainResult, version: str | None, tags: dict[str
     predictions = spec.scoring.predictionsTable or spec.data.predictionsTable
     if predictions:
         out.append(f"- Predictions table: {cell(train.training_fqn.rsplit('.', 1)[0] + '.' + predictions)}")
-    out.append(f"- MLflow: experiment {cell(train.experiment_id)}, run `{train.run_id}`, model {cell(train.model_uri)}"
-               + (f", registered model {cell(spec.name)} version {version}" if version else ""))
+    out.append(
+        f"- MLflow: experiment {cell(train.experiment_id)}, run `{train.run_id}`, model {cell(train.model_uri)}"
+        + (f", registered model {cell(spec.name)} version {version}" if version else "")
+    )
     pipeline = {k.removeprefix(PIPELINE_TAG_PREFIX): v for k, v in tags.items() if k.startswith(PIPELINE_TAG_PREFIX)}
     if pipeline:
         out.append("- Pipeline: " + cell(", ".join(f"{k} {v}" for k, v in sorted(pipeline.items()))))
@@ -177,35 +223,48 @@ def _limitations(spec: Spec) -> list[str]:
     return out + [""]
 
 
-def rollback_section(name: str, version: str | None, status: str, target: str | None, *, champion: bool,
-                     since: str | None = None) -> str:
+def rollback_section(
+    name: str, version: str | None, status: str, target: str | None, *, champion: bool, since: str | None = None
+) -> str:
     """How to withdraw this version. ``target`` is what ``mlpublish rollback`` would restore: at registration
     the champion of the time, once champion the version it replaced (None: nothing to restore)."""
     command = f"```\nmlpublish rollback {shlex.quote(name)}\n```"
     lines = [ROLLBACK_HEADING, ""]
     if version is None:
-        lines.append(f"Nothing to roll back: this candidate was never registered. The champion stays "
-                     f"{'v' + target if target else 'unset (none yet)'}.")
+        lines.append(
+            f"Nothing to roll back: this candidate was never registered. The champion stays "
+            f"{'v' + target if target else 'unset (none yet)'}."
+        )
     elif status != "PASSED":
         lines.append(f"Nothing to roll back: v{version} is {esc(status)} and can never become champion.")
     elif target is None:
-        lines.append(f"{'v' + version + ' is champion' if champion else 'If v' + version + ' becomes champion, it is'}"
-                     f"{' (since ' + esc(since) + ')' if since else ''}"
-                     f"{'' if champion else ' the first one'}: there is no earlier champion to restore, so "
-                     f"`mlpublish rollback` refuses. Withdraw it by approving another PASSED version: "
-                     f"`mlpublish promote {shlex.quote(name)} --version N`.")
+        lines.append(
+            f"{'v' + version + ' is champion' if champion else 'If v' + version + ' becomes champion, it is'}"
+            f"{' (since ' + esc(since) + ')' if since else ''}"
+            f"{'' if champion else ' the first one'}: there is no earlier champion to restore, so "
+            f"`mlpublish rollback` refuses. Withdraw it by approving another PASSED version: "
+            f"`mlpublish promote {shlex.quote(name)} --version N`."
+        )
     else:
-        lead = (f"v{version} is champion{' since ' + esc(since) if since else ''}. To restore the version it replaced, run:"
-                if champion else f"If v{version} becomes champion and must be withdrawn, run:")
-        lines += [lead, "", command, "",
-                  f"It restores v{target}" + ("." if champion else f", the champion when v{version} was registered.")]
+        lead = (
+            f"v{version} is champion{' since ' + esc(since) if since else ''}. To restore the version it replaced, run:"
+            if champion
+            else f"If v{version} becomes champion and must be withdrawn, run:"
+        )
+        lines += [
+            lead,
+            "",
+            command,
+            "",
+            f"It restores v{target}" + ("." if champion else f", the champion when v{version} was registered."),
+        ]
     return "\n".join(lines) + "\n"
 
 
 def with_rollback(markdown: str, section: str) -> str:
     """The card with its (last) rollback section replaced by ``section``."""
     cut = markdown.rfind("\n" + ROLLBACK_HEADING + "\n")
-    head = markdown[:cut + 1] if cut >= 0 else markdown.rstrip("\n") + "\n\n"
+    head = markdown[: cut + 1] if cut >= 0 else markdown.rstrip("\n") + "\n\n"
     return head + section
 
 
@@ -213,8 +272,10 @@ def with_copy_note(markdown: str, name: str, version: str, origin: str) -> str:
     """The card of a version copied from another environment: the card as validated there, under a
     line saying which version of this registry it is and where it came from (``env:model/version``)."""
     title, _, rest = markdown.partition("\n")
-    note = (f"**Copied:** this is {esc(name)} v{esc(version)}, a copy of {esc(origin)}; the card below "
-            "was written where that version was trained and validated.")
+    note = (
+        f"**Copied:** this is {esc(name)} v{esc(version)}, a copy of {esc(origin)}; the card below "
+        "was written where that version was trained and validated."
+    )
     return f"{title}\n\n{note}\n{rest}"
 
 
@@ -223,8 +284,10 @@ def render_html(markdown: str, title: str) -> str:
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-            "code,pre{background:#f4f4f4}</style></head>\n<body>\n" + body + "</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+        "code,pre{background:#f4f4f4}</style></head>\n<body>\n" + body + "</body></html>\n"
+    )

@@ -20,10 +20,12 @@ def run_chain(spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: An
         validation = validate_candidate(ctx, train, evaluation)
         # a rejected candidate the spec keeps for audit is registered, never aliased; otherwise register
         # decides (challenger when PASSED, a "not registered" record when FAILED)
-        registration = (register_for_audit(ctx, train, evaluation, validation)
-                        or register_version(ctx, train, evaluation, validation))
+        registration = register_for_audit(ctx, train, evaluation, validation) or register_version(
+            ctx, train, evaluation, validation
+        )
         promotion = promote_challenger(ctx, evaluation, validation, registration)
     finally:
         ctx.preflight.warehouse.dispose()
-    return ChainResult(training=train, evaluation=evaluation, validation=validation, registration=registration,
-                       promotion=promotion)
+    return ChainResult(
+        training=train, evaluation=evaluation, validation=validation, registration=registration, promotion=promotion
+    )

@@ -56,8 +56,9 @@ def champion_history(reg: Registry, name: str) -> list[dict[str, Any]]:
         return []
 
 
-def record_champion_move(reg: Registry, name: str, *, to: str, frm: str | None, action: str,
-                         reason: str) -> dict[str, Any]:
+def record_champion_move(
+    reg: Registry, name: str, *, to: str, frm: str | None, action: str, reason: str
+) -> dict[str, Any]:
     entry = {"to": to, "from": frm, "action": action, "at": now_iso(), "reason": reason[:200]}
     hist = (champion_history(reg, name) + [entry])[-HISTORY_KEEP:]
     reg.set_model_tag(name, HISTORY_TAG, json.dumps(hist, separators=(",", ":")))
@@ -75,8 +76,16 @@ def rollback_target(history: list[dict[str, Any]], current: str) -> str | None:
 
 
 # Moves ---------------------------------------------------------------------------
-def move_champion(reg: Registry, catalog: Any, name: str, fqn: str | None, version: str,
-                  previous: str | None, action: str, reason: str) -> None:
+def move_champion(
+    reg: Registry,
+    catalog: Any,
+    name: str,
+    fqn: str | None,
+    version: str,
+    previous: str | None,
+    action: str,
+    reason: str,
+) -> None:
     """Set the alias, then record the move. Caller holds the lock.
 
     The alias goes first: if anything after it fails, the retry finds the alias
@@ -92,8 +101,14 @@ def complete_move(reg: Registry, catalog: Any, name: str, fqn: str | None, versi
     history = champion_history(reg, name)
     entry = history[-1] if history and history[-1].get("to") == version else None
     if entry is None:
-        entry = record_champion_move(reg, name, to=version, frm=history[-1]["to"] if history else None,
-                                     action="recovered", reason="recorded by a retry after an interrupted move")
+        entry = record_champion_move(
+            reg,
+            name,
+            to=version,
+            frm=history[-1]["to"] if history else None,
+            action="recovered",
+            reason="recorded by a retry after an interrupted move",
+        )
     _finish(reg, catalog, name, fqn, version, entry)
 
 
@@ -108,14 +123,25 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
     try:
         events: list[Any] = champion_entity_events(reg, mv)
         events += [
-            RecordAliasChange(fqn=fqn, alias=CHAMPION, version=version, previous=entry.get("from"),
-                              action=entry["action"], at=entry["at"]),
-            SetModelProperties(fqn=fqn, properties={
-                "championVersion": version, "previousChampionVersion": entry.get("from") or "none",
-                "championRunId": mv.run_id, "aliases": json.dumps(reg.aliases(name), sort_keys=True),
-                "lastPublishedAt": entry["at"],
-                **provenance.champion_properties(_run_tags(reg, mv), (mv.tags or {}).get(COPIED_FROM_TAG)),
-            }),
+            RecordAliasChange(
+                fqn=fqn,
+                alias=CHAMPION,
+                version=version,
+                previous=entry.get("from"),
+                action=entry["action"],
+                at=entry["at"],
+            ),
+            SetModelProperties(
+                fqn=fqn,
+                properties={
+                    "championVersion": version,
+                    "previousChampionVersion": entry.get("from") or "none",
+                    "championRunId": mv.run_id,
+                    "aliases": json.dumps(reg.aliases(name), sort_keys=True),
+                    "lastPublishedAt": entry["at"],
+                    **provenance.champion_properties(_run_tags(reg, mv), (mv.tags or {}).get(COPIED_FROM_TAG)),
+                },
+            ),
         ]
         publish(catalog, events, f"{name} v{version}")
     except NotFound:
@@ -127,24 +153,43 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
         ) from exc
 
 
-def promote_version(reg: Registry, catalog: Any, name: str, version: str, reason: str = "manual approval") -> PromoteResult:
+def promote_version(
+    reg: Registry, catalog: Any, name: str, version: str, reason: str = "manual approval"
+) -> PromoteResult:
     """A person approves a version: it must exist and be PASSED. Relative gates are the person's call."""
     mv = reg.get_version(name, version)
     version = str(mv.version)  # "02" -> "2"
     status = (mv.tags or {}).get(VALIDATION_TAG)
     if status != PASSED:
-        raise GateFailed(f"{name} v{version} has {VALIDATION_TAG}={status or 'unset'}: only PASSED versions can become {CHAMPION}",
-                         model=name, version=str(version))
+        raise GateFailed(
+            f"{name} v{version} has {VALIDATION_TAG}={status or 'unset'}: only PASSED versions can become {CHAMPION}",
+            model=name,
+            version=str(version),
+        )
     fqn = reg.model_tags(name).get(CATALOG_FQN_TAG)
     with reg.lock(name):
         current = reg.alias_version(name, CHAMPION)
         if current == version:
             complete_move(reg, catalog, name, fqn, version)
-            return PromoteResult(model_name=name, version=version, promoted=True, mode="manual",
-                                 champion_before=current, champion_after=current, reason=f"v{version} is already {CHAMPION}")
+            return PromoteResult(
+                model_name=name,
+                version=version,
+                promoted=True,
+                mode="manual",
+                champion_before=current,
+                champion_after=current,
+                reason=f"v{version} is already {CHAMPION}",
+            )
         move_champion(reg, catalog, name, fqn, version, current, "manual", reason)
-    return PromoteResult(model_name=name, version=version, promoted=True, mode="manual", champion_before=current,
-                         champion_after=version, reason=f"{reason}: {CHAMPION} v{current or 'none'} -> v{version}")
+    return PromoteResult(
+        model_name=name,
+        version=version,
+        promoted=True,
+        mode="manual",
+        champion_before=current,
+        champion_after=version,
+        reason=f"{reason}: {CHAMPION} v{current or 'none'} -> v{version}",
+    )
 
 
 def rollback_champion(reg: Registry, catalog: Any, name: str) -> PromoteResult:
@@ -160,8 +205,15 @@ def rollback_champion(reg: Registry, catalog: Any, name: str) -> PromoteResult:
         reg.set_version_tag(name, current, ROLLED_BACK_AT_TAG, now_iso())
         move_champion(reg, catalog, name, fqn, target, current, "rollback", f"rollback of v{current}")
     log.info("%s: rolled back %s v%s -> v%s", name, CHAMPION, current, target)
-    return PromoteResult(model_name=name, version=target, promoted=True, mode="rollback", champion_before=current,
-                         champion_after=target, reason=f"{CHAMPION} rolled back from v{current} to v{target}")
+    return PromoteResult(
+        model_name=name,
+        version=target,
+        promoted=True,
+        mode="rollback",
+        champion_before=current,
+        champion_after=target,
+        reason=f"{CHAMPION} rolled back from v{current} to v{target}",
+    )
 
 
 # What the catalog says about the champion ------------------------------------------
@@ -176,8 +228,9 @@ def _run_tags(reg: Registry, mv: Any) -> dict[str, str]:
     try:
         return dict(reg.run(artifact_run_id(mv)).data.tags)
     except Exception as exc:  # noqa: BLE001 (a version registered by another tool may name no readable run)
-        log.warning("%s v%s: cannot read its run's tags (%s); its code version is unknown", mv.name, mv.version,
-                    scrub(str(exc)))
+        log.warning(
+            "%s v%s: cannot read its run's tags (%s); its code version is unknown", mv.name, mv.version, scrub(str(exc))
+        )
         return {}
 
 
@@ -195,8 +248,12 @@ def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
             return []
         events = parse_events(json.loads(text))
     except Exception as exc:
-        raise CatalogUnavailable(scrub(f"cannot read the catalog entity of {mv.name} v{mv.version} "
-                                       f"(run {run_id}, {CATALOG_EVENTS_ARTIFACT}): {exc}")) from exc
+        raise CatalogUnavailable(
+            scrub(
+                f"cannot read the catalog entity of {mv.name} v{mv.version} "
+                f"(run {run_id}, {CATALOG_EVENTS_ARTIFACT}): {exc}"
+            )
+        ) from exc
     return with_card(events, champion_card(reg, mv))
 
 
@@ -208,8 +265,10 @@ def with_card(events: list[Any], card: str | None) -> list[Any]:
     """
     if card is None:
         return events
-    return [UpsertMlModel(fqn=e.fqn, entity={**e.entity, "description": card}) if isinstance(e, UpsertMlModel) else e
-            for e in events]
+    return [
+        UpsertMlModel(fqn=e.fqn, entity={**e.entity, "description": card}) if isinstance(e, UpsertMlModel) else e
+        for e in events
+    ]
 
 
 def champion_card(reg: Registry, mv: Any) -> str | None:
@@ -219,8 +278,9 @@ def champion_card(reg: Registry, mv: Any) -> str | None:
     try:
         markdown = reg.read_text(run_id, CARD_MARKDOWN)
     except Exception as exc:
-        raise CatalogUnavailable(scrub(f"cannot read the model card of {mv.name} v{mv.version} "
-                                       f"(run {run_id}, {CARD_MARKDOWN}): {exc}")) from exc
+        raise CatalogUnavailable(
+            scrub(f"cannot read the model card of {mv.name} v{mv.version} (run {run_id}, {CARD_MARKDOWN}): {exc}")
+        ) from exc
     if markdown is None:
         log.warning("%s v%s: its run has no model card; the catalog description is left as it is", mv.name, mv.version)
         return None

@@ -23,8 +23,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="mlpublish",
         description="Gated publish chain for ML models: train -> evaluate -> validate -> register -> promote.",
         epilog="Environment: MLFLOW_TRACKING_URI (default sqlite:///./mlflow.db), MLPUBLISH_CATALOG "
-               "(default ./mlpublish-catalog.db), MLPUBLISH_ALLOWED_MODULES. Exit codes: 0 ok, 3 candidate "
-               "rejected, 2 error.",
+        "(default ./mlpublish-catalog.db), MLPUBLISH_ALLOWED_MODULES. Exit codes: 0 ok, 3 candidate "
+        "rejected, 2 error.",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -43,17 +43,26 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("promote", help="make a PASSED version the champion (manual approval), or copy a PASSED "
-                                        "version from another environment (--from/--to)")
+    s = sub.add_parser(
+        "promote",
+        help="make a PASSED version the champion (manual approval), or copy a PASSED "
+        "version from another environment (--from/--to)",
+    )
     s.add_argument("name")
     s.add_argument("--version", help="the version (required without --from; with --from default: its champion)")
     s.add_argument("--from", dest="from_env", metavar="ENV", help="copy the version from this environment ...")
     s.add_argument("--to", dest="to_env", metavar="ENV", help="... into this one (default: --env / MLPUBLISH_ENV)")
-    s.add_argument("--as", dest="as_alias", choices=("challenger", "champion"), default="challenger",
-                   help="alias of the copy in the target (default: %(default)s; champion: manual promotion)")
+    s.add_argument(
+        "--as",
+        dest="as_alias",
+        choices=("challenger", "champion"),
+        default="challenger",
+        help="alias of the copy in the target (default: %(default)s; champion: manual promotion)",
+    )
 
-    s = sub.add_parser("compare", help="evaluate another environment's champion on this environment's held-out "
-                                        "rows (reads only)")
+    s = sub.add_parser(
+        "compare", help="evaluate another environment's champion on this environment's held-out rows (reads only)"
+    )
     s.add_argument("spec")
     s.add_argument("--champion-from", required=True, metavar="ENV", help="environment whose champion to evaluate")
     s.add_argument("--run", help="training run whose held-out rows to use (default: this environment's champion's)")
@@ -64,8 +73,11 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("catalog", help="read the catalog")
     csub = s.add_subparsers(dest="catalog_command", required=True, metavar="WHAT")
-    for what, helptext in (("show", "the MlModel entity"), ("lineage", "upstream and downstream edges"),
-                           ("versions", "entity version history")):
+    for what, helptext in (
+        ("show", "the MlModel entity"),
+        ("lineage", "upstream and downstream edges"),
+        ("versions", "entity version history"),
+    ):
         c = csub.add_parser(what, help=helptext)
         c.add_argument("name", help="model name or FQN (<serviceName>.<name>)")
         c.add_argument("--json", action="store_true", help="JSON output (the default for show and lineage)")
@@ -200,9 +212,11 @@ def _check(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec, environment=args.env)
     pf = preflight(spec, check_warehouse=not args.no_warehouse)
-    print(f"{args.spec}: OK: {spec.name} ({pf.task}, {pf.estimator.path}), {len(spec.mlFeatures)} features, "
-          f"{len(spec.training.grid())} candidate(s), {len(spec.validation.gates)} gate(s)"
-          + ("" if args.no_warehouse else f", training table {pf.training_fqn}"))
+    print(
+        f"{args.spec}: OK: {spec.name} ({pf.task}, {pf.estimator.path}), {len(spec.mlFeatures)} features, "
+        f"{len(spec.training.grid())} candidate(s), {len(spec.validation.gates)} gate(s)"
+        + ("" if args.no_warehouse else f", training table {pf.training_fqn}")
+    )
     if not spec.validation.gates:
         print("warning: validation.gates is empty: every candidate will be FAILED", file=sys.stderr)
     return EXIT_OK
@@ -260,8 +274,11 @@ def _outbox_line(deployment: Any) -> None:
         return
     counts = deployment.open_catalog().outbox.counts()
     if counts["pending"] or counts["failed"]:
-        print(f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
-              "(details: mlpublish catalog sync)", file=sys.stderr)
+        print(
+            f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
+            "(details: mlpublish catalog sync)",
+            file=sys.stderr,
+        )
 
 
 def _move(args: argparse.Namespace) -> int:
@@ -306,15 +323,22 @@ def _notify(build: Any, pipeline: dict[str, str] | None) -> None:
     except NotifyConfigError as exc:
         logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(str(exc)))
     except Exception as exc:  # building the message failed (registry gone...): the step's outcome stands
-        logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}"))
+        logging.getLogger("mlpublish.notify").warning(
+            "notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}")
+        )
 
 
 def _chain_notifications(spec: Any, result: Any, source: Any, om_host: str | None) -> list[Any]:
     from mlpublish import config
     from mlpublish.notify import chain_notifications
 
-    return chain_notifications(result, source=source, tracking_uri=config.tracking_uri(spec.mlflow.trackingUri),
-                               catalog_fqn=spec.fqn, openmetadata_host_port=om_host)
+    return chain_notifications(
+        result,
+        source=source,
+        tracking_uri=config.tracking_uri(spec.mlflow.trackingUri),
+        catalog_fqn=spec.fqn,
+        openmetadata_host_port=om_host,
+    )
 
 
 def _move_notification(reg: Any, result: Any, source: Any, om_host: str | None) -> Any:
@@ -333,9 +357,12 @@ def _copy(args: argparse.Namespace) -> int:
 
     target = args.to_env or args.env or os.environ.get("MLPUBLISH_ENV", "").strip()
     if not args.from_env or not target:
-        raise SpecError("mlpublish promote", [("--from/--to", "a copy needs both environments (--to defaults to --env)")])
-    result = copy_version(args.name, environment_named(args.from_env), environment_named(target),
-                          args.version, args.as_alias)
+        raise SpecError(
+            "mlpublish promote", [("--from/--to", "a copy needs both environments (--to defaults to --env)")]
+        )
+    result = copy_version(
+        args.name, environment_named(args.from_env), environment_named(target), args.version, args.as_alias
+    )
     print(result.reason)
     promotion = result.promotion
     if promotion is not None and promotion.champion_before != promotion.champion_after:  # --as champion
@@ -386,13 +413,18 @@ def _catalog_sync(catalog: Any, args: argparse.Namespace) -> int:
         print(f"requeued {catalog.outbox.requeue_failed()} dead-lettered event(s)")
     report = catalog.replay() if args.replay else catalog.sync()
     counts = catalog.outbox.counts()
-    print(f"delivered {report.delivered} event(s) to {catalog.settings.host_port}; outbox: {counts['pending']} pending, "
-          f"{counts['delivered']} delivered, {counts['failed']} failed")
+    print(
+        f"delivered {report.delivered} event(s) to {catalog.settings.host_port}; outbox: {counts['pending']} pending, "
+        f"{counts['delivered']} delivered, {counts['failed']} failed"
+    )
     if report.outage:
         print(f"OpenMetadata unavailable: {report.outage}", file=sys.stderr)
     for row in catalog.outbox.failed():
-        print(f"failed #{row.seq} {row.event.kind} {getattr(row.event, 'fqn', '')} after {row.attempts} attempt(s): "
-              f"{row.last_error}", file=sys.stderr)
+        print(
+            f"failed #{row.seq} {row.event.kind} {getattr(row.event, 'fqn', '')} after {row.attempts} attempt(s): "
+            f"{row.last_error}",
+            file=sys.stderr,
+        )
     for line in report.failed:
         if line.startswith("replay"):
             print(f"failed {line}", file=sys.stderr)

@@ -20,7 +20,9 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--run-id", help="scoring run id; re-running the same id replaces its rows (default: a new id)")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("monitor", help="measure feature drift against the champion's training data; decide on retraining")
+    s = sub.add_parser(
+        "monitor", help="measure feature drift against the champion's training data; decide on retraining"
+    )
     s.add_argument("spec")
     s.add_argument("--json", action="store_true")
 
@@ -51,9 +53,12 @@ def _score(ctx: Any, args: Any) -> int:
     from mlpublish.steps.score import score_batch
 
     result = score_batch(ctx, scoring_run_id=args.run_id)
-    print(json.dumps(result.to_json(), indent=2) if args.json else
-          f"scored {result.rows} rows of {result.source} with {result.model_name} version {result.version} "
-          f"into {result.table_fqn} (scoring run {result.scoring_run_id}, {result.seconds:.1f}s)")
+    print(
+        json.dumps(result.to_json(), indent=2)
+        if args.json
+        else f"scored {result.rows} rows of {result.source} with {result.model_name} version {result.version} "
+        f"into {result.table_fqn} (scoring run {result.scoring_run_id}, {result.seconds:.1f}s)"
+    )
     return 0
 
 
@@ -64,8 +69,10 @@ def _monitor(ctx: Any, args: Any) -> int:
     if args.json:
         print(json.dumps(res.to_json(), indent=2))
         return 0
-    print(f"{res.model_name} version {res.version}: {res.rows} current rows vs {res.reference_rows} reference rows "
-          f"(monitor run {res.monitor_run_id})")
+    print(
+        f"{res.model_name} version {res.version}: {res.rows} current rows vs {res.reference_rows} reference rows "
+        f"(monitor run {res.monitor_run_id})"
+    )
     for d in res.features:
         ks = "" if d.ks_statistic is None else f"  KS {d.ks_statistic:.3f} (p={d.ks_pvalue:.2g})"
         print(f"  {'DRIFT' if d.drifted else 'ok   '} {d.feature:<20} PSI {d.psi:.3f}{ks}")

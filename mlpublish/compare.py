@@ -30,7 +30,9 @@ def _load_version(reg: Registry, name: str, version: str, tmp: str) -> Any:
     try:
         return mlflow.sklearn.load_model(local)
     except Exception as exc:
-        raise RegistryError(scrub(f"cannot load {name} v{version} from {local}: {exc.__class__.__name__}: {exc}")) from None
+        raise RegistryError(
+            scrub(f"cannot load {name} v{version} from {local}: {exc.__class__.__name__}: {exc}")
+        ) from None
 
 
 def _score(task: str, model: Any, X: Any, y: Any, spec: Spec, what: str) -> dict[str, float]:
@@ -67,31 +69,48 @@ def compare_champion(spec: Spec, other: Environment, run_id: str | None = None) 
     X, y = frame.drop(columns=[spec.target]), frame[spec.target]
     other_mv = other_reg.get_version(other_name, other_version)
     out: dict[str, Any] = {
-        "model": base, "rows": len(y), "heldOutRun": run_id, "environment": here,
+        "model": base,
+        "rows": len(y),
+        "heldOutRun": run_id,
+        "environment": here,
         "champions": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
         model = _load_version(other_reg, other_name, other_version, f"{tmp}/other")
-        out["champions"].append({
-            "environment": other.name, "name": other_name, "version": other_version,
-            "codeVersion": other_reg.run(other_mv.run_id).data.tags.get(GIT_COMMIT_TAG),
-            "metrics": _score(task, model, X, y, spec, f"{other.name} {other_name} v{other_version}")})
+        out["champions"].append(
+            {
+                "environment": other.name,
+                "name": other_name,
+                "version": other_version,
+                "codeVersion": other_reg.run(other_mv.run_id).data.tags.get(GIT_COMMIT_TAG),
+                "metrics": _score(task, model, X, y, spec, f"{other.name} {other_name} v{other_version}"),
+            }
+        )
         if own_version is not None:
             own = _load_version(reg, spec.name, own_version, f"{tmp}/own")
-            out["champions"].append({
-                "environment": here, "name": spec.name, "version": own_version,
-                "metrics": _score(task, own, X, y, spec, f"{spec.name} v{own_version}")})
+            out["champions"].append(
+                {
+                    "environment": here,
+                    "name": spec.name,
+                    "version": own_version,
+                    "metrics": _score(task, own, X, y, spec, f"{spec.name} v{own_version}"),
+                }
+            )
     theirs = other_reg.run(other_mv.run_id).data.tags.get(SPLIT_TAG)
     ours = reg.run(run_id).data.tags.get(SPLIT_TAG)
     if theirs != ours:
-        out["note"] = (f"{other.name}'s champion was split with {theirs} and these rows with {ours}: it may have "
-                       "trained on some of them (same warehouse data), which would flatter it")
+        out["note"] = (
+            f"{other.name}'s champion was split with {theirs} and these rows with {ours}: it may have "
+            "trained on some of them (same warehouse data), which would flatter it"
+        )
     return out
 
 
 def compare_text(result: dict[str, Any]) -> str:
-    lines = [f"{result['model']}: champions on {result['rows']} held-out rows of run {result['heldOutRun']} "
-             f"({result['environment']})"]
+    lines = [
+        f"{result['model']}: champions on {result['rows']} held-out rows of run {result['heldOutRun']} "
+        f"({result['environment']})"
+    ]
     for c in result["champions"]:
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(c["metrics"].items()))
         lines.append(f"  {c['environment']:10} {c['name']} v{c['version']}: {metrics}")

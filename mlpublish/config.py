@@ -81,8 +81,10 @@ class OpenMetadataSettings:
     # PipelineService whose Pipeline entities lineage edges name (one per DAG id or Dagster job). The
     # environment is read here, not only in from_env, so the Airflow hook and the Dagster resource get it too.
     pipeline_service: str = field(
-        default_factory=lambda: os.environ.get("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "").strip()
-        or DEFAULT_PIPELINE_SERVICE)
+        default_factory=lambda: (
+            os.environ.get("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "").strip() or DEFAULT_PIPELINE_SERVICE
+        )
+    )
 
     @classmethod
     def from_env(cls) -> OpenMetadataSettings | None:
@@ -92,9 +94,12 @@ class OpenMetadataSettings:
         host = os.environ.get("OPENMETADATA_HOST_PORT", "").strip()
         if not host:
             return None
-        return cls(host_port=host, jwt_token=os.environ.get("OPENMETADATA_JWT_TOKEN") or None,
-                   strict=_flag("MLPUBLISH_CATALOG_STRICT", False),
-                   create_missing_tables=_flag("MLPUBLISH_CATALOG_CREATE_TABLES", True))
+        return cls(
+            host_port=host,
+            jwt_token=os.environ.get("OPENMETADATA_JWT_TOKEN") or None,
+            strict=_flag("MLPUBLISH_CATALOG_STRICT", False),
+            create_missing_tables=_flag("MLPUBLISH_CATALOG_CREATE_TABLES", True),
+        )
 
 
 def _flag(var: str, default: bool) -> bool:

@@ -34,8 +34,9 @@ class PublishContext:
     cache: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: Any = None,
-               check_warehouse: bool = True) -> PublishContext:
+    def create(
+        cls, spec: Spec, *, pipeline: dict[str, str] | None = None, catalog: Any = None, check_warehouse: bool = True
+    ) -> PublishContext:
         """Validate the spec (no writes) and connect to the registry and catalog.
 
         Every step writes (runs, versions, aliases, predictions, catalog): a spec loaded in a
@@ -48,8 +49,13 @@ class PublishContext:
         # the steps' fluent MLflow calls (start_run, log_model, models:/ URIs) go to the spec's stores; an
         # adapter running many steps in one process scopes this with Deployment.mlflow_session
         point_mlflow_at(deployment.tracking_uri, deployment.registry_uri)
-        return cls(spec, pf, deployment.open_registry(),
-                   catalog if catalog is not None else deployment.open_catalog(), pipeline)
+        return cls(
+            spec,
+            pf,
+            deployment.open_registry(),
+            catalog if catalog is not None else deployment.open_catalog(),
+            pipeline,
+        )
 
     @property
     def name(self) -> str:

@@ -82,16 +82,19 @@ class CopyResult:
     @property
     def reason(self) -> str:
         how = "MLflow copy_model_version" if self.same_registry else "files copied across registries"
-        return (f"{self.source} -> {self.model_name} v{self.version} ({'copied' if self.created else 'already copied'}, "
-                f"{how}; copy run {self.copy_run_id}), alias {self.alias}")
+        return (
+            f"{self.source} -> {self.model_name} v{self.version} ({'copied' if self.created else 'already copied'}, "
+            f"{how}; copy run {self.copy_run_id}), alias {self.alias}"
+        )
 
 
 def registry_for(env: Environment) -> Registry:
     return for_environment(env).open_registry()
 
 
-def copy_version(name: str, source: Environment, target: Environment, version: str | None = None,
-                 alias: str = CHALLENGER) -> CopyResult:
+def copy_version(
+    name: str, source: Environment, target: Environment, version: str | None = None, alias: str = CHALLENGER
+) -> CopyResult:
     """Copy ``name`` (the spec's name, without environment prefix) from ``source`` to ``target``."""
     target.require_writable(f"copy {name} into it")
     if source.name == target.name:
@@ -106,16 +109,20 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
     version = str(mv.version)
     status = (mv.tags or {}).get(VALIDATION_TAG)
     if status != PASSED:
-        raise GateFailed(f"{src_name} v{version} in environment {source.name!r} has {VALIDATION_TAG}="
-                         f"{status or 'unset'}: only PASSED versions are copied to {target.name!r}",
-                         model=src_name, version=version)
+        raise GateFailed(
+            f"{src_name} v{version} in environment {source.name!r} has {VALIDATION_TAG}="
+            f"{status or 'unset'}: only PASSED versions are copied to {target.name!r}",
+            model=src_name,
+            version=version,
+        )
     origin = f"{source.name}:{src_name}/{version}"
     same_registry = source.registry_uri() == target.registry_uri()
     src_run = src_reg.run(mv.run_id)
 
     with dst_reg.lock(dst_name):
-        copy_run_id, catalog_events = _copy_run(src_reg, dst_reg, src_run, mv, origin, source, target, dst_name,
-                                                 with_model=not same_registry)
+        copy_run_id, catalog_events = _copy_run(
+            src_reg, dst_reg, src_run, mv, origin, source, target, dst_name, with_model=not same_registry
+        )
         existing = _existing_copy(dst_reg, dst_name, src_name, version, origin)
         created = existing is None
         if existing is not None:
@@ -126,25 +133,41 @@ def copy_version(name: str, source: Environment, target: Environment, version: s
             dst_reg.ensure_registered_model(dst_name, mv.description)
             run = dst_reg.run(copy_run_id)
             tags = {k: v for k, v in (mv.tags or {}).items() if k not in SOURCE_ONLY_VERSION_TAGS}
-            new = dst_reg.create_version(dst_name, f"{run.info.artifact_uri}/{MODEL_NAME_IN_RUN}", copy_run_id, None,
-                                         {**tags, COPIED_FROM_TAG: origin}, mv.description)
+            new = dst_reg.create_version(
+                dst_name,
+                f"{run.info.artifact_uri}/{MODEL_NAME_IN_RUN}",
+                copy_run_id,
+                None,
+                {**tags, COPIED_FROM_TAG: origin},
+                mv.description,
+            )
         new_version = str(new.version)
         _complete_tags(dst_reg, dst_name, new_version, origin, copy_run_id, target.name)
         fqn = next((e.fqn for e in catalog_events if e.kind == "upsert_mlmodel"), None)
         if fqn and dst_reg.model_tags(dst_name).get(CATALOG_FQN_TAG) != fqn:
             dst_reg.set_model_tag(dst_name, CATALOG_FQN_TAG, fqn)
         champion = dst_reg.alias_version(dst_name, CHAMPION)
-        if alias == CHALLENGER and champion != new_version and dst_reg.alias_version(dst_name, CHALLENGER) != new_version:
+        if (
+            alias == CHALLENGER
+            and champion != new_version
+            and dst_reg.alias_version(dst_name, CHALLENGER) != new_version
+        ):
             dst_reg.set_alias(dst_name, CHALLENGER, new_version)
 
     catalog = for_environment(target).open_catalog()
     if fqn:
         events: list[Any] = list(catalog_events) if catalog.get(fqn) is None else []
-        events.append(SetModelProperties(fqn=fqn, properties={
-            "latestVersion": new_version, "aliases": json.dumps(dst_reg.aliases(dst_name), sort_keys=True),
-            "copiedFrom": origin, **provenance.catalog_properties({**src_run.data.tags,
-                                                                  ENVIRONMENT_TAG: target.name}),
-        }))
+        events.append(
+            SetModelProperties(
+                fqn=fqn,
+                properties={
+                    "latestVersion": new_version,
+                    "aliases": json.dumps(dst_reg.aliases(dst_name), sort_keys=True),
+                    "copiedFrom": origin,
+                    **provenance.catalog_properties({**src_run.data.tags, ENVIRONMENT_TAG: target.name}),
+                },
+            )
+        )
         publish(catalog, events, f"{dst_name} v{new_version} (copied from {origin})")
     if alias == CHAMPION:
         promotion = promote_version(dst_reg, catalog, dst_name, new_version, reason=f"copied from {origin}")
@@ -177,22 +200,37 @@ def _complete_tags(reg: Registry, name: str, version: str, origin: str, copy_run
             reg.delete_version_tag(name, version, key)
 
 
-def _copy_run(src_reg: Registry, dst_reg: Registry, src_run: Any, mv: Any, origin: str, source: Environment,
-              target: Environment, dst_name: str, *, with_model: bool) -> tuple[str, list[Any]]:
+def _copy_run(
+    src_reg: Registry,
+    dst_reg: Registry,
+    src_run: Any,
+    mv: Any,
+    origin: str,
+    source: Environment,
+    target: Environment,
+    dst_name: str,
+    *,
+    with_model: bool,
+) -> tuple[str, list[Any]]:
     """The target's copy run (found again on a retry) and its rewritten catalog events."""
     exp_id = dst_reg.ensure_experiment(f"mlpublish/{dst_name}", config.artifact_root(dst_reg.tracking_uri))
-    found = dst_reg.search_runs([exp_id], f"tags.`{COPIED_FROM_TAG}` = '{escape_filter_value(origin)}'",
-                                what="search copy runs")
+    found = dst_reg.search_runs(
+        [exp_id], f"tags.`{COPIED_FROM_TAG}` = '{escape_filter_value(origin)}'", what="search copy runs"
+    )
     for run in found:
         if run.data.tags.get(COPY_COMPLETE_TAG) == "true":
             return run.info.run_id, _read_events(dst_reg, run.info.run_id)
         dst_reg.delete_run(run.info.run_id)
 
     src_tags = src_run.data.tags
-    keep = {k: v for k, v in src_tags.items()
-            if not k.startswith("mlflow.") or k in (GIT_COMMIT_TAG, SOURCE_NAME_TAG)}
-    tags = {**keep, ENVIRONMENT_TAG: target.name, COPIED_FROM_TAG: origin,
-            COPIED_FROM_RUN_TAG: src_run.info.run_id, MODEL_TAG: dst_name}
+    keep = {k: v for k, v in src_tags.items() if not k.startswith("mlflow.") or k in (GIT_COMMIT_TAG, SOURCE_NAME_TAG)}
+    tags = {
+        **keep,
+        ENVIRONMENT_TAG: target.name,
+        COPIED_FROM_TAG: origin,
+        COPIED_FROM_RUN_TAG: src_run.info.run_id,
+        MODEL_TAG: dst_name,
+    }
     run_id = dst_reg.create_run(exp_id, f"{dst_name}-copy-of-{source.name}-v{mv.version}", tags, what="create copy run")
     dst_reg.log_batch(run_id, src_run.data.metrics, src_run.data.params, what="copy params and metrics")
     run = dst_reg.run(run_id)
@@ -202,7 +240,9 @@ def _copy_run(src_reg: Registry, dst_reg: Registry, src_run: Any, mv: Any, origi
         try:
             src_reg.download_artifacts(src_run.info.run_id, dst_path=str(files))
         except MlpublishError as exc:
-            raise RegistryError(scrub(f"cannot read the artifacts of {origin} (run {src_run.info.run_id}): {exc}")) from None
+            raise RegistryError(
+                scrub(f"cannot read the artifacts of {origin} (run {src_run.info.run_id}): {exc}")
+            ) from None
         events_path = files / CATALOG_EVENTS_ARTIFACT
         events: list[Any] = []
         if events_path.is_file():
@@ -217,8 +257,12 @@ def _copy_run(src_reg: Registry, dst_reg: Registry, src_run: Any, mv: Any, origi
             except MlpublishError as exc:
                 raise RegistryError(scrub(f"cannot download the model files of {origin}: {exc}")) from None
             inner = [p for p in model.iterdir()]
-            dst_reg.log_artifacts(run_id, str(inner[0] if len(inner) == 1 and inner[0].is_dir() and not (model / "MLmodel").exists()
-                                              else model), MODEL_NAME_IN_RUN, what="upload the model files")
+            dst_reg.log_artifacts(
+                run_id,
+                str(inner[0] if len(inner) == 1 and inner[0].is_dir() and not (model / "MLmodel").exists() else model),
+                MODEL_NAME_IN_RUN,
+                what="upload the model files",
+            )
         dst_reg.log_artifacts(run_id, str(files), what="upload the run artifacts")
     dst_reg.set_run_tag(run_id, COPY_COMPLETE_TAG, "true")
     dst_reg.end_run(run_id, "FINISHED", what="finish copy run")
@@ -251,9 +295,9 @@ def rewrite_events(events: list[Any], dst_name: str, target: Environment, model_
 
     def name(value: str) -> str:
         if value == old_fqn or value.startswith(old_fqn + "."):
-            return new_fqn + value[len(old_fqn):]
+            return new_fqn + value[len(old_fqn) :]
         if old_ws and new_ws and value.startswith(old_ws + "."):
-            return new_ws + value[len(old_ws):]
+            return new_ws + value[len(old_ws) :]
         return value
 
     out: list[Any] = []

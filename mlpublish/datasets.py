@@ -26,12 +26,12 @@ class WarehouseTableSource(DatasetSource):
         return False
 
     @classmethod
-    def _resolve(cls, raw_source: Any) -> "WarehouseTableSource":
+    def _resolve(cls, raw_source: Any) -> WarehouseTableSource:
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         return {"fqn": self.fqn, "dialect": self.dialect}
 
     @classmethod
-    def from_dict(cls, source_dict: dict[Any, Any]) -> "WarehouseTableSource":
+    def from_dict(cls, source_dict: dict[Any, Any]) -> WarehouseTableSource:
         return cls(source_dict["fqn"], source_dict.get("dialect", ""))

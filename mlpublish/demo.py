@@ -76,15 +76,25 @@ def _tell_the_story(workdir: Path, spec_file: Path, customers: int) -> int:
     _rule("5. catalog entry (OpenMetadata MlModel shape)")
     catalog = deployment.open_catalog()
     entity = catalog.find_model(spec.fqn)
-    compact = {k: entity[k] for k in ("fullyQualifiedName", "version", "algorithm", "target", "mlStore", "tags", "extension") if k in entity}
-    compact["mlFeatures"] = [f"{f['name']} <- " + ", ".join(s["dataSource"]["fullyQualifiedName"] + "." + s["name"]
-                                                             for s in f["featureSources"] if "dataSource" in s)
-                             for f in entity["mlFeatures"]]
+    compact = {
+        k: entity[k]
+        for k in ("fullyQualifiedName", "version", "algorithm", "target", "mlStore", "tags", "extension")
+        if k in entity
+    }
+    compact["mlFeatures"] = [
+        f"{f['name']} <- "
+        + ", ".join(
+            s["dataSource"]["fullyQualifiedName"] + "." + s["name"] for s in f["featureSources"] if "dataSource" in s
+        )
+        for f in entity["mlFeatures"]
+    ]
     print(json.dumps(compact, indent=2))
     lineage = catalog.lineage(spec.fqn)
     print("lineage:")
     for e in lineage["upstreamEdges"]:
-        print(f"  {e['fromEntity']['fqn']} -> {e['toEntity']['fqn']} ({len(e['lineageDetails']['columnsLineage'])} column edges)")
+        print(
+            f"  {e['fromEntity']['fqn']} -> {e['toEntity']['fqn']} ({len(e['lineageDetails']['columnsLineage'])} column edges)"
+        )
 
     _rule("where to look")
     print(f"MLflow UI:      mlflow ui --backend-store-uri sqlite:///{workdir / config.DEFAULT_TRACKING_DB}")

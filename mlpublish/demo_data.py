@@ -52,10 +52,9 @@ def generate_raw(customers: int = 4000, seed: int = 7, start_id: int = 1):
     ids = np.arange(start_id, start_id + n)
     tenure = rng.integers(30, 1500, n)
     plan_idx = rng.choice(3, n, p=[0.5, 0.35, 0.15])
-    engagement = rng.normal(0, 1, n)              # latent: how much the customer uses us
-    frustration = rng.gamma(1.2, 1.0, n)          # latent: how often things go wrong
-    logit = (-0.6 - 1.4 * engagement + 0.55 * frustration - 0.45 * plan_idx
-             - 0.0009 * tenure + rng.normal(0, 1.0, n))
+    engagement = rng.normal(0, 1, n)  # latent: how much the customer uses us
+    frustration = rng.gamma(1.2, 1.0, n)  # latent: how often things go wrong
+    logit = -0.6 - 1.4 * engagement + 0.55 * frustration - 0.45 * plan_idx - 0.0009 * tenure + rng.normal(0, 1.0, n)
     churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
 
     signup = [AS_OF - timedelta(days=int(d)) for d in tenure]
@@ -77,16 +76,20 @@ def generate_raw(customers: int = 4000, seed: int = 7, start_id: int = 1):
     orders = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
     orders.insert(0, "order_id", np.arange(start_id * 100, start_id * 100 + len(orders)))
     n_tickets = rng.poisson(0.8 * frustration)
-    trows = [(cid, AS_OF - timedelta(days=int(rng.integers(0, 180)))) for cid, k in zip(ids, n_tickets) for _ in range(k)]
+    trows = [
+        (cid, AS_OF - timedelta(days=int(rng.integers(0, 180)))) for cid, k in zip(ids, n_tickets) for _ in range(k)
+    ]
     tickets = pd.DataFrame(trows, columns=["customer_id", "opened_at"])
     tickets.insert(0, "ticket_id", np.arange(start_id * 10, start_id * 10 + len(tickets)))
-    cust = pd.DataFrame({
-        "customer_id": ids,
-        "signup_date": signup,
-        "plan": [PLANS[i] for i in plan_idx],
-        "region": rng.choice(["north", "south", "east", "west"], n),
-        "churned": churned,
-    })
+    cust = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "signup_date": signup,
+            "plan": [PLANS[i] for i in plan_idx],
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "churned": churned,
+        }
+    )
     return cust, orders, tickets
 
 
@@ -109,10 +112,14 @@ def build_demo_warehouse(url: str, customers: int = 4000, seed: int = 7, append:
         tickets.to_sql("support_tickets", conn, if_exists=mode, index=False, chunksize=5000)
         conn.execute(sa.text("DROP TABLE IF EXISTS customer_features"))
         days = _DAYS[dialect]
-        conn.execute(sa.text(FEATURE_SQL.format(
-            recency=days.format(as_of=AS_OF.isoformat(), col="o.last_order"),
-            tenure=days.format(as_of=AS_OF.isoformat(), col="c.signup_date"),
-        )))
+        conn.execute(
+            sa.text(
+                FEATURE_SQL.format(
+                    recency=days.format(as_of=AS_OF.isoformat(), col="o.last_order"),
+                    tenure=days.format(as_of=AS_OF.isoformat(), col="c.signup_date"),
+                )
+            )
+        )
     counts = {t: wh.row_count(t) for t in ("customers", "orders", "support_tickets", "customer_features")}
     wh.dispose()
     return counts

@@ -63,8 +63,13 @@ class Deployment:
         return mlflow_session(self.tracking_uri, self.registry_uri, self.credentials)
 
 
-def for_spec(spec: Spec, *, openmetadata: config.OpenMetadataSettings | None = None,
-             catalog_url: str | None = None, credentials: MlflowCredentials | None = None) -> Deployment:
+def for_spec(
+    spec: Spec,
+    *,
+    openmetadata: config.OpenMetadataSettings | None = None,
+    catalog_url: str | None = None,
+    credentials: MlflowCredentials | None = None,
+) -> Deployment:
     """The deployment a spec runs in. ``catalog_url`` is the deployment's catalog file, used when the
     spec names none (a Dagster resource's ``path``); ``openmetadata`` an adapter's server settings."""
     tracking = config.tracking_uri(spec.mlflow.trackingUri)
@@ -84,6 +89,10 @@ def for_environment(env: Environment | None, *, credentials: MlflowCredentials |
     if env is None:
         tracking = config.tracking_uri()
         return Deployment(tracking, config.registry_uri(tracking), credentials=credentials)
-    return Deployment(env.tracking_uri(), env.registry_uri(), catalog_url=env.settings.catalog.url,
-                      pipeline_service=env.settings.catalog.pipelineService, credentials=credentials)
-
+    return Deployment(
+        env.tracking_uri(),
+        env.registry_uri(),
+        catalog_url=env.settings.catalog.url,
+        pipeline_service=env.settings.catalog.pipelineService,
+        credentials=credentials,
+    )

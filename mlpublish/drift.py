@@ -116,9 +116,18 @@ class FeatureProfile:
         return psi(self.ref_counts, self.cur_counts)
 
 
-def decide_retraining(windows: list[bool], *, n: int, m: int, now: float, last_trained_at: float | None,
-                      cooldown_hours: float, in_flight: str | None = None, pending: str | None = None,
-                      drift_reasons: list[str] | None = None) -> tuple[bool, list[str]]:
+def decide_retraining(
+    windows: list[bool],
+    *,
+    n: int,
+    m: int,
+    now: float,
+    last_trained_at: float | None,
+    cooldown_hours: float,
+    in_flight: str | None = None,
+    pending: str | None = None,
+    drift_reasons: list[str] | None = None,
+) -> tuple[bool, list[str]]:
     """Retrain or not, and why.
 
     ``windows``: drifted or not, oldest first, the window just measured last.
@@ -141,5 +150,7 @@ def decide_retraining(windows: list[bool], *, n: int, m: int, now: float, last_t
         return False, [f"{held}, but retraining was already requested: {pending}"] + detail
     if last_trained_at is not None and now - last_trained_at < cooldown_hours * 3600:
         age = (now - last_trained_at) / 3600
-        return False, [f"{held}, but in cooldown: last training {age:.2f} h ago < cooldownHours {cooldown_hours:g}"] + detail
+        return False, [
+            f"{held}, but in cooldown: last training {age:.2f} h ago < cooldownHours {cooldown_hours:g}"
+        ] + detail
     return True, [held] + detail

@@ -56,8 +56,13 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4f}"
 
 
-def evaluate_gate(gate: Gate, candidate: dict[str, float], champion: dict[str, float] | None,
-                  champion_version: str | None, allow_first: bool) -> CheckResult:
+def evaluate_gate(
+    gate: Gate,
+    candidate: dict[str, float],
+    champion: dict[str, float] | None,
+    champion_version: str | None,
+    allow_first: bool,
+) -> CheckResult:
     metric, kind, thr = gate.metric, gate.kind, gate.threshold
     value = candidate.get(metric)
     base = dict(check="gate", name=gate.describe(), metric=metric, kind=kind, threshold=thr, value=value)
@@ -65,20 +70,28 @@ def evaluate_gate(gate: Gate, candidate: dict[str, float], champion: dict[str, f
         return CheckResult(**base, outcome="fail", detail=f"{metric} was not computed for this candidate")
     if kind == "min":
         ok = value >= thr - TOLERANCE
-        return CheckResult(**base, outcome="pass" if ok else "fail",
-                           detail=f"{metric}={_fmt(value)} {'>=' if ok else '<'} min {thr:g}")
+        return CheckResult(
+            **base, outcome="pass" if ok else "fail", detail=f"{metric}={_fmt(value)} {'>=' if ok else '<'} min {thr:g}"
+        )
     if kind == "max":
         ok = value <= thr + TOLERANCE
-        return CheckResult(**base, outcome="pass" if ok else "fail",
-                           detail=f"{metric}={_fmt(value)} {'<=' if ok else '>'} max {thr:g}")
+        return CheckResult(
+            **base, outcome="pass" if ok else "fail", detail=f"{metric}={_fmt(value)} {'<=' if ok else '>'} max {thr:g}"
+        )
 
     # relative gates
     if champion is None:
         if champion_version is None and allow_first:
-            return CheckResult(**base, outcome="skipped",
-                               detail="no champion yet: first model is judged on absolute gates alone (validation.allowFirstWithoutChampion)")
-        why = ("no champion yet and validation.allowFirstWithoutChampion is false" if champion_version is None
-               else f"champion v{champion_version} could not be evaluated on the candidate's rows")
+            return CheckResult(
+                **base,
+                outcome="skipped",
+                detail="no champion yet: first model is judged on absolute gates alone (validation.allowFirstWithoutChampion)",
+            )
+        why = (
+            "no champion yet and validation.allowFirstWithoutChampion is false"
+            if champion_version is None
+            else f"champion v{champion_version} could not be evaluated on the candidate's rows"
+        )
         return CheckResult(**base, outcome="fail", detail=why)
     champ = champion.get(metric)
     if champ is None:
@@ -87,29 +100,51 @@ def evaluate_gate(gate: Gate, candidate: dict[str, float], champion: dict[str, f
     gain = (value - champ) if up else (champ - value)  # positive = candidate better
     if kind == "maxDropVsChampion":
         ok = gain >= -thr - TOLERANCE
-        detail = (f"{metric}={_fmt(value)} vs champion v{champion_version} {_fmt(champ)}: "
-                  f"{'gain' if gain >= 0 else 'drop'} {abs(gain):.4f} {'within' if ok else 'exceeds'} maxDrop {thr:g}")
+        detail = (
+            f"{metric}={_fmt(value)} vs champion v{champion_version} {_fmt(champ)}: "
+            f"{'gain' if gain >= 0 else 'drop'} {abs(gain):.4f} {'within' if ok else 'exceeds'} maxDrop {thr:g}"
+        )
     else:  # minGainVsChampion
         ok = gain > TOLERANCE and gain >= thr - TOLERANCE
-        detail = (f"{metric}={_fmt(value)} vs champion v{champion_version} {_fmt(champ)}: "
-                  f"gain {gain:.4f} {'meets' if ok else 'below'} minGain {thr:g}")
+        detail = (
+            f"{metric}={_fmt(value)} vs champion v{champion_version} {_fmt(champ)}: "
+            f"gain {gain:.4f} {'meets' if ok else 'below'} minGain {thr:g}"
+        )
     return CheckResult(**base, champion_value=champ, outcome="pass" if ok else "fail", detail=detail)
 
 
-def evaluate_gates(gates: list[Gate], candidate: dict[str, float], champion: dict[str, float] | None,
-                   champion_version: str | None, allow_first: bool) -> list[CheckResult]:
+def evaluate_gates(
+    gates: list[Gate],
+    candidate: dict[str, float],
+    champion: dict[str, float] | None,
+    champion_version: str | None,
+    allow_first: bool,
+) -> list[CheckResult]:
     if not gates:
-        return [CheckResult(check="gate", name="gates configured", outcome="fail",
-                            detail="validation.gates is empty: a candidate with no gates is never passed")]
+        return [
+            CheckResult(
+                check="gate",
+                name="gates configured",
+                outcome="fail",
+                detail="validation.gates is empty: a candidate with no gates is never passed",
+            )
+        ]
     results = [evaluate_gate(g, candidate, champion, champion_version, allow_first) for g in gates]
     if all(r.outcome == "skipped" for r in results):
-        results.append(CheckResult(check="gate", name="at least one gate applied", outcome="fail",
-                                   detail="every gate is relative and there is no champion yet: add an absolute gate "
-                                          "(min or max) so the first model is judged on something"))
+        results.append(
+            CheckResult(
+                check="gate",
+                name="at least one gate applied",
+                outcome="fail",
+                detail="every gate is relative and there is no champion yet: add an absolute gate "
+                "(min or max) so the first model is judged on something",
+            )
+        )
     return results
 
 
-def beats_champion(gates: list[Gate], candidate: dict[str, float], champion: dict[str, float],
-                   champion_version: str) -> list[CheckResult]:
+def beats_champion(
+    gates: list[Gate], candidate: dict[str, float], champion: dict[str, float], champion_version: str
+) -> list[CheckResult]:
     """The relative gates only: does the candidate beat this champion as the spec defines it?"""
     return [evaluate_gate(g, candidate, champion, champion_version, False) for g in gates if g.relative]

@@ -46,7 +46,9 @@ def positive_class(classes: Any, positive_label: Any = None) -> Any:
         return match[0]
     if set(values) <= {0, 1}:
         return next((c for c in values if c == 1), values[0])  # the label itself: 1, 1.0 or True
-    raise StepError(f"the target's labels are {values}: set training.positiveLabel to say which one is the positive class")
+    raise StepError(
+        f"the target's labels are {values}: set training.positiveLabel to say which one is the positive class"
+    )
 
 
 def compute_metrics(task: str, model: Any, X: Any, y: Any, positive_label: Any = None) -> dict[str, float]:

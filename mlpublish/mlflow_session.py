@@ -81,15 +81,17 @@ def point_mlflow_at(tracking_uri: str, registry_uri: str) -> None:
     """
     import mlflow
 
-    with scoped_environ({TRACKING_URI_VAR: os.environ.get(TRACKING_URI_VAR),
-                         REGISTRY_URI_VAR: os.environ.get(REGISTRY_URI_VAR)}):
+    with scoped_environ(
+        {TRACKING_URI_VAR: os.environ.get(TRACKING_URI_VAR), REGISTRY_URI_VAR: os.environ.get(REGISTRY_URI_VAR)}
+    ):
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(registry_uri)
 
 
 @contextmanager
-def mlflow_session(tracking_uri: str, registry_uri: str,
-                   credentials: MlflowCredentials | None = None) -> Iterator[None]:
+def mlflow_session(
+    tracking_uri: str, registry_uri: str, credentials: MlflowCredentials | None = None
+) -> Iterator[None]:
     """Run a step against these stores, with these credentials (None: the process's own, untouched).
 
     Restores MLflow's URIs and every variable it set, even when the step fails.

@@ -82,7 +82,9 @@ def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> Es
         if not inspect.isfunction(obj) or obj.__module__ != module.__name__:
             raise fail(f"{path!r}: a trainer must be a function defined in {module_name!r}")
         if task is None:
-            raise SpecError(source, [("training.task", "a trainer function needs training.task: classification or regression")])
+            raise SpecError(
+                source, [("training.task", "a trainer function needs training.task: classification or regression")]
+            )
         return EstimatorRef(path, obj, True, task)
 
     if not inspect.isclass(obj) or not all(hasattr(obj, m) for m in ("fit", "predict", "get_params")):
@@ -98,7 +100,9 @@ def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> Es
         raise SpecError(source, [("training.task", f"{task!r} contradicts {path}, which is a {inferred} estimator")])
     final = task or inferred
     if final is None:
-        raise SpecError(source, [("training.task", f"cannot tell whether {path} classifies or regresses: set training.task")])
+        raise SpecError(
+            source, [("training.task", f"cannot tell whether {path} classifies or regresses: set training.task")]
+        )
     return EstimatorRef(path, obj, False, final)
 
 
@@ -125,8 +129,9 @@ def fit_model(ref: EstimatorRef, params: dict[str, Any], categorical: list[str],
             fitted = build_model(ref, params, categorical)
             fitted.fit(X, y)
     except Exception as exc:
-        raise StepError(f"fitting {ref.path} with {params or 'default parameters'} failed: "
-                        f"{exc.__class__.__name__}: {exc}") from exc
+        raise StepError(
+            f"fitting {ref.path} with {params or 'default parameters'} failed: {exc.__class__.__name__}: {exc}"
+        ) from exc
     if not hasattr(fitted, "predict"):
         raise StepError(f"trainer {ref.path} returned {type(fitted).__name__}, which has no predict()")
     return fitted

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 
-def evaluation_plots(task: str, model: Any, champion: Any, champion_version: str | None,
-                     X: Any, y: Any, out: Path) -> list[Path]:
+def evaluation_plots(
+    task: str, model: Any, champion: Any, champion_version: str | None, X: Any, y: Any, out: Path
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -23,8 +24,13 @@ def evaluation_plots(task: str, model: Any, champion: Any, champion_version: str
             fig, ax = plt.subplots(figsize=(5, 4))
             RocCurveDisplay.from_estimator(model, X, y, ax=ax, name="candidate")
             if champion is not None and hasattr(champion, "predict_proba"):
-                RocCurveDisplay.from_estimator(champion, X[list(champion.feature_names_in_)] if hasattr(champion, "feature_names_in_") else X,
-                                               y, ax=ax, name=f"champion v{champion_version}")
+                RocCurveDisplay.from_estimator(
+                    champion,
+                    X[list(champion.feature_names_in_)] if hasattr(champion, "feature_names_in_") else X,
+                    y,
+                    ax=ax,
+                    name=f"champion v{champion_version}",
+                )
             ax.set_title("ROC: candidate vs champion" if champion is not None else "ROC")
             paths.append(_save(fig, out / "roc_curve.png"))
         fig, ax = plt.subplots(figsize=(4, 4))

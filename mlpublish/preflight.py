@@ -44,9 +44,19 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
     known = metrics_for(ref.task)
     for i, gate in enumerate(spec.validation.gates):
         if gate.metric not in known:
-            problems.append((f"validation.gates[{i}].metric", f"{gate.metric!r} is not computed for {ref.task}; expected one of: {', '.join(known)}"))
+            problems.append(
+                (
+                    f"validation.gates[{i}].metric",
+                    f"{gate.metric!r} is not computed for {ref.task}; expected one of: {', '.join(known)}",
+                )
+            )
     if spec.training.selectBy and spec.training.selectBy not in known:
-        problems.append(("training.selectBy", f"{spec.training.selectBy!r} is not computed for {ref.task}; expected one of: {', '.join(known)}"))
+        problems.append(
+            (
+                "training.selectBy",
+                f"{spec.training.selectBy!r} is not computed for {ref.task}; expected one of: {', '.join(known)}",
+            )
+        )
 
     accepted = ref.param_names()
     if accepted is not None:
@@ -60,7 +70,9 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
     if n > 1 and spec.training.split.validationSize <= 0:
         problems.append(("training.split.validationSize", f"must be > 0 to choose among the {n} candidates"))
     if n > spec.training.maxCandidates:
-        problems.append(("training.candidates", f"{n} combinations exceed training.maxCandidates={spec.training.maxCandidates}"))
+        problems.append(
+            ("training.candidates", f"{n} combinations exceed training.maxCandidates={spec.training.maxCandidates}")
+        )
 
     if spec.catalog.url:
         from mlpublish.catalog import check_catalog_url
@@ -86,15 +98,28 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
         if columns:
             for i, f in enumerate(spec.mlFeatures):
                 if f.name not in columns:
-                    problems.append((f"mlFeatures[{i}].name", f"column {f.name!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+                    problems.append(
+                        (
+                            f"mlFeatures[{i}].name",
+                            f"column {f.name!r} not found in {wh.table_fqn(spec.data.trainingTable)}",
+                        )
+                    )
             if spec.target not in columns:
-                problems.append(("target", f"column {spec.target!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+                problems.append(
+                    ("target", f"column {spec.target!r} not found in {wh.table_fqn(spec.data.trainingTable)}")
+                )
             for col in spec.data.keyColumns:
                 if col not in columns:
-                    problems.append(("data.keyColumns", f"column {col!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+                    problems.append(
+                        ("data.keyColumns", f"column {col!r} not found in {wh.table_fqn(spec.data.trainingTable)}")
+                    )
             if spec.data.timeColumn and spec.data.timeColumn not in columns:
-                problems.append(("data.timeColumn",
-                                 f"column {spec.data.timeColumn!r} not found in {wh.table_fqn(spec.data.trainingTable)}"))
+                problems.append(
+                    (
+                        "data.timeColumn",
+                        f"column {spec.data.timeColumn!r} not found in {wh.table_fqn(spec.data.trainingTable)}",
+                    )
+                )
         problems += _check_sources(spec, wh)
     if problems:
         raise SpecError(src, problems)
@@ -111,8 +136,15 @@ def _check_sources(spec: Spec, wh: Warehouse) -> list[tuple[str, str]]:
                 continue
             if not wh.owns(src.dataSourceFqn):
                 if src.dataSourceFqn.split(".")[0] == wh.service:  # same service, another database: likely a typo
-                    log.warning("mlFeatures[%d].featureSources[%d].dataSourceFqn %s is not checked: this warehouse "
-                                "connection is %s.%s", i, j, src.dataSourceFqn, wh.service, wh.db_name)
+                    log.warning(
+                        "mlFeatures[%d].featureSources[%d].dataSourceFqn %s is not checked: this warehouse "
+                        "connection is %s.%s",
+                        i,
+                        j,
+                        src.dataSourceFqn,
+                        wh.service,
+                        wh.db_name,
+                    )
                 continue
             _, _, schema, table = src.dataSourceFqn.split(".")
             key = (schema, table)

@@ -23,8 +23,13 @@ _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
 def _git(folder: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10,
-                             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})  # status must not take index.lock
+        out = subprocess.run(
+            ["git", "-C", str(folder), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )  # status must not take index.lock
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout if out.returncode == 0 else None

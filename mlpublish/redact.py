@@ -7,7 +7,9 @@ import re
 
 # scheme://user:password@host -> scheme://user:***@host ; also ?password=... / token=... query values
 _URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:)(?P<secret>[^\s@/]+)@")
-_QUERY_SECRETS = re.compile(r"(?P<head>[?&](?:password|passwd|pwd|token|secret|api_key|apikey|access_token)=)[^&\s]+", re.I)
+_QUERY_SECRETS = re.compile(
+    r"(?P<head>[?&](?:password|passwd|pwd|token|secret|api_key|apikey|access_token)=)[^&\s]+", re.I
+)
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[A-Za-z0-9\-._~+/]+=*", re.I)
 
 

@@ -62,9 +62,13 @@ class Registry:
                 raise NotFound(scrub(f"{what}: not found in the registry at {self.tracking_uri}")) from None
             raise RegistryError(scrub(f"{what} failed at {self.tracking_uri}: {exc.message}")) from None
         except (OSError, ConnectionError) as exc:
-            raise RegistryError(scrub(f"{what}: cannot reach MLflow at {self.tracking_uri} ({exc.__class__.__name__})")) from None
+            raise RegistryError(
+                scrub(f"{what}: cannot reach MLflow at {self.tracking_uri} ({exc.__class__.__name__})")
+            ) from None
         except Exception as exc:  # e.g. sqlalchemy errors from a database tracking store that is down
-            raise RegistryError(scrub(f"{what} failed at {self.tracking_uri}: {exc.__class__.__name__}: {exc}")) from None
+            raise RegistryError(
+                scrub(f"{what} failed at {self.tracking_uri}: {exc.__class__.__name__}: {exc}")
+            ) from None
 
     # Experiments -------------------------------------------------------------
     def ensure_experiment(self, name: str, artifact_location: str | None) -> str:
@@ -107,7 +111,9 @@ class Registry:
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.verify_lock(name)
-        self._call(f"set alias {alias}={version} on {name!r}", self.client.set_registered_model_alias, name, alias, version)
+        self._call(
+            f"set alias {alias}={version} on {name!r}", self.client.set_registered_model_alias, name, alias, version
+        )
 
     def delete_alias(self, name: str, alias: str) -> None:
         try:
@@ -127,8 +133,9 @@ class Registry:
 
     # Versions ------------------------------------------------------------------
     def versions(self, name: str) -> list[Any]:
-        found = self._call(f"versions of {name!r}", self.client.search_model_versions,
-                           f"name = '{escape_filter_value(name)}'")
+        found = self._call(
+            f"versions of {name!r}", self.client.search_model_versions, f"name = '{escape_filter_value(name)}'"
+        )
         return sorted(found, key=lambda v: int(v.version))
 
     def version_for_run(self, name: str, run_id: str) -> Any | None:
@@ -142,19 +149,35 @@ class Registry:
     def get_version(self, name: str, version: str) -> Any:
         return self._call(f"model {name!r} version {version}", self.client.get_model_version, name, str(version))
 
-    def create_version(self, name: str, source: str, run_id: str, model_id: str | None, tags: dict[str, str], description: str | None) -> Any:
+    def create_version(
+        self, name: str, source: str, run_id: str, model_id: str | None, tags: dict[str, str], description: str | None
+    ) -> Any:
         self.verify_lock(name)
         return self._call(
             f"create version of {name!r} for run {run_id}",
             self.client.create_model_version,
-            name, source, run_id=run_id, tags=tags, description=description, model_id=model_id,
+            name,
+            source,
+            run_id=run_id,
+            tags=tags,
+            description=description,
+            model_id=model_id,
         )
 
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._call(f"tag {key} on {name!r} version {version}", self.client.set_model_version_tag, name, str(version), key, value)
+        self._call(
+            f"tag {key} on {name!r} version {version}",
+            self.client.set_model_version_tag,
+            name,
+            str(version),
+            key,
+            value,
+        )
 
     def delete_version_tag(self, name: str, version: str, key: str) -> None:
-        self._call(f"remove tag {key} of {name} v{version}", self.client.delete_model_version_tag, name, str(version), key)
+        self._call(
+            f"remove tag {key} of {name} v{version}", self.client.delete_model_version_tag, name, str(version), key
+        )
 
     def copy_version(self, source_uri: str, name: str, what: str) -> Any:
         """MLflow's copy_model_version: ``source_uri`` (``models:/...``) must resolve in this same registry."""
@@ -164,10 +187,16 @@ class Registry:
         """The files of a registered version, downloaded into ``dst_path``; returns their local path."""
         import mlflow.artifacts
 
-        uri = self._call(f"download URI of {name} v{version}", self.client.get_model_version_download_uri,
-                         name, str(version))
-        return self._call(f"download the model files of {name} v{version} from {uri}", mlflow.artifacts.download_artifacts,
-                          artifact_uri=uri, dst_path=dst_path, tracking_uri=self.tracking_uri)
+        uri = self._call(
+            f"download URI of {name} v{version}", self.client.get_model_version_download_uri, name, str(version)
+        )
+        return self._call(
+            f"download the model files of {name} v{version} from {uri}",
+            mlflow.artifacts.download_artifacts,
+            artifact_uri=uri,
+            dst_path=dst_path,
+            tracking_uri=self.tracking_uri,
+        )
 
     def logged_model_location(self, model_id: str) -> str:
         return self._call(f"logged model {model_id}", self.client.get_logged_model, model_id).artifact_location
@@ -181,8 +210,15 @@ class Registry:
     def run(self, run_id: str) -> Any:
         return self._call(f"run {run_id}", self.client.get_run, run_id)
 
-    def search_runs(self, experiment_ids: list[str], filter_string: str, *, what: str = "search runs",
-                    order_by: list[str] | None = None, max_results: int | None = None) -> list[Any]:
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str,
+        *,
+        what: str = "search runs",
+        order_by: list[str] | None = None,
+        max_results: int | None = None,
+    ) -> list[Any]:
         """Runs matching ``filter_string`` (quote values with :func:`escape_filter_value`)."""
         options: dict[str, Any] = {"filter_string": filter_string}
         if order_by is not None:
@@ -207,14 +243,25 @@ class Registry:
     def log_metric(self, run_id: str, key: str, value: float, what: str = "log metrics") -> None:
         self._call(what, self.client.log_metric, run_id, key, value)
 
-    def log_batch(self, run_id: str, metrics: dict[str, float], params: dict[str, Any] | None = None, *,
-                  timestamp_ms: int = 0, what: str = "log metrics") -> None:
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: dict[str, float],
+        params: dict[str, Any] | None = None,
+        *,
+        timestamp_ms: int = 0,
+        what: str = "log metrics",
+    ) -> None:
         """Metrics (at ``timestamp_ms``, step 0) and params in one request."""
         from mlflow.entities import Metric, Param
 
-        self._call(what, self.client.log_batch, run_id,
-                   metrics=[Metric(k, float(v), timestamp_ms, 0) for k, v in metrics.items()],
-                   params=[Param(k, str(v)) for k, v in (params or {}).items()])
+        self._call(
+            what,
+            self.client.log_batch,
+            run_id,
+            metrics=[Metric(k, float(v), timestamp_ms, 0) for k, v in metrics.items()],
+            params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        )
 
     # Artifacts of runs -------------------------------------------------------------
     def log_text(self, run_id: str, text: str, path: str) -> None:
@@ -223,8 +270,12 @@ class Registry:
     def log_dict(self, run_id: str, data: Any, path: str, what: str | None = None) -> None:
         self._call(what or f"log {path} on run {run_id}", self.client.log_dict, run_id, data, path)
 
-    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None, what: str | None = None) -> None:
-        self._call(what or f"upload artifacts to run {run_id}", self.client.log_artifacts, run_id, local_dir, artifact_path)
+    def log_artifacts(
+        self, run_id: str, local_dir: str, artifact_path: str | None = None, what: str | None = None
+    ) -> None:
+        self._call(
+            what or f"upload artifacts to run {run_id}", self.client.log_artifacts, run_id, local_dir, artifact_path
+        )
 
     def artifact_paths(self, run_id: str, folder: str) -> set[str]:
         """Paths of the artifacts directly in ``folder`` of the run (relative to the run's root)."""
@@ -232,8 +283,13 @@ class Registry:
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         """Download ``path`` of the run (its root: every artifact) and return the local path."""
-        return self._call(f"download {path or 'the artifacts'} of run {run_id}", self.client.download_artifacts,
-                          run_id, path, dst_path)
+        return self._call(
+            f"download {path or 'the artifacts'} of run {run_id}",
+            self.client.download_artifacts,
+            run_id,
+            path,
+            dst_path,
+        )
 
     def read_text(self, run_id: str, path: str) -> str | None:
         """The text of artifact ``path`` of the run, None when the run has no such artifact."""
@@ -266,7 +322,9 @@ class Registry:
                     raise RegistryError(scrub(f"lock for {name!r}: {exc.message}")) from None
             self._break_if_stale(lock_name)
             if time.monotonic() > deadline:
-                raise RegistryConflict(f"model {name!r} is locked by another publish (registered model {lock_name!r}) for more than {timeout:.0f}s")
+                raise RegistryConflict(
+                    f"model {name!r} is locked by another publish (registered model {lock_name!r}) for more than {timeout:.0f}s"
+                )
             time.sleep(delay + random.random() * delay)
             delay = min(delay * 2, 1.0)
         self._held[name] = owner
@@ -290,8 +348,10 @@ class Registry:
         except Exception:
             current = None
         if current != owner:
-            raise RegistryConflict(f"lost the lock on {name!r} (held past its lease; now held by {current or 'nobody'}): "
-                                   "nothing was changed, retry the step")
+            raise RegistryConflict(
+                f"lost the lock on {name!r} (held past its lease; now held by {current or 'nobody'}): "
+                "nothing was changed, retry the step"
+            )
 
     def _take_down(self, lock_name: str, owner: str | None) -> bool:
         """Remove the lock iff it belongs to ``owner`` (None: to whoever held it when we looked).

@@ -106,8 +106,10 @@ def same_candidate(step: str, *results: Any) -> None:
 
     ids = {f"{type(r).__name__}={r.run_id}" for r in results}
     if len({r.run_id for r in results}) > 1:
-        raise StepError(f"{step}: the results handed to it belong to different candidates ({', '.join(sorted(ids))}); "
-                        "re-run the chain from train")
+        raise StepError(
+            f"{step}: the results handed to it belong to different candidates ({', '.join(sorted(ids))}); "
+            "re-run the chain from train"
+        )
 
 
 class ChainResult(_Result):

@@ -68,8 +68,16 @@ class Warehouse:
     def engine(self) -> sa.Engine:
         if self._engine is None:
             path = self._url.database if self.dialect == "sqlite" else None
-            if path and path != ":memory:" and not path.startswith("file:") and not self.create and not Path(path).is_file():
-                raise WarehouseError(f"no SQLite warehouse file at {Path(path).resolve()} (data.connection {redact_url(self.url)})")
+            if (
+                path
+                and path != ":memory:"
+                and not path.startswith("file:")
+                and not self.create
+                and not Path(path).is_file()
+            ):
+                raise WarehouseError(
+                    f"no SQLite warehouse file at {Path(path).resolve()} (data.connection {redact_url(self.url)})"
+                )
             try:
                 self._engine = sa.create_engine(self._url, pool_pre_ping=True)
             except Exception as exc:
@@ -141,7 +149,9 @@ class Warehouse:
         except WarehouseError:
             raise
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(f"cannot read warehouse {redact_url(self.url)}: {exc.__class__.__name__}: {first_line(exc)}") from None
+            raise WarehouseError(
+                f"cannot read warehouse {redact_url(self.url)}: {exc.__class__.__name__}: {first_line(exc)}"
+            ) from None
 
     def read_frame(self, table: str, columns: list[str]) -> pd.DataFrame:
         """SELECT the given columns of ``table`` (identifiers quoted by SQLAlchemy)."""
@@ -219,12 +229,16 @@ class ScoringSource:
         types = self.types()
         missing = [c for c in self.columns if c not in types]
         if missing:
-            raise WarehouseError(f"{self.label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                                 f"not found (has: {', '.join(sorted(types))})")
+            raise WarehouseError(
+                f"{self.label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                f"not found (has: {', '.join(sorted(types))})"
+            )
         for col in features:
             declared = types[col].upper()
             if col not in categorical and any(t in declared for t in _NON_NUMERIC):
-                raise WarehouseError(f"{self.label}: feature {col!r} is declared numerical but the column is {types[col]}")
+                raise WarehouseError(
+                    f"{self.label}: feature {col!r} is declared numerical but the column is {types[col]}"
+                )
 
     def sql(self, dialect: Any) -> str:
         q = dialect.identifier_preparer.quote
@@ -264,9 +278,16 @@ class ScoringRun:
 
     def columns(self, dialect: str) -> dict[str, str]:
         """The run's columns, in the predictions table's order (the COPY fast path relies on it)."""
-        stamp = self.scored_at.isoformat() if dialect == "postgresql" else self.scored_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-        return {"model_name": self.model_name, "model_version": self.model_version, "model_run_id": self.model_run_id,
-                "scoring_run_id": self.scoring_run_id, "scored_at": stamp}
+        stamp = (
+            self.scored_at.isoformat() if dialect == "postgresql" else self.scored_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        )
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "model_run_id": self.model_run_id,
+            "scoring_run_id": self.scoring_run_id,
+            "scored_at": stamp,
+        }
 
 
 @dataclass(frozen=True)
@@ -289,21 +310,35 @@ def sql_type(values: Any) -> Any:
     return sa.Text()
 
 
-def predictions_table(name: str, schema: str | None, keys: dict[str, Any], prediction: Any, probability: bool) -> sa.Table:
+def predictions_table(
+    name: str, schema: str | None, keys: dict[str, Any], prediction: Any, probability: bool
+) -> sa.Table:
     cols = [sa.Column(k, t) for k, t in keys.items()]
     cols.append(sa.Column("prediction", prediction))
     if probability:
         cols.append(sa.Column("probability", sa.Float()))
-    cols += [sa.Column("model_name", sa.Text(), nullable=False), sa.Column("model_version", sa.Text(), nullable=False),
-             sa.Column("model_run_id", sa.Text(), nullable=False),
-             sa.Column("scoring_run_id", sa.Text(), nullable=False, index=True),
-             sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False)]
+    cols += [
+        sa.Column("model_name", sa.Text(), nullable=False),
+        sa.Column("model_version", sa.Text(), nullable=False),
+        sa.Column("model_run_id", sa.Text(), nullable=False),
+        sa.Column("scoring_run_id", sa.Text(), nullable=False, index=True),
+        sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
+    ]
     return sa.Table(name, sa.MetaData(), *cols, schema=schema)
 
 
-def write_predictions(wh: Warehouse, source: ScoringSource, predict: Callable[[pd.DataFrame], pd.DataFrame], *,
-                      table_name: str, keys: list[str], probability: bool, run: ScoringRun, chunk_size: int,
-                      on_chunk: Callable[[int, int], None] | None = None) -> WrittenPredictions:
+def write_predictions(
+    wh: Warehouse,
+    source: ScoringSource,
+    predict: Callable[[pd.DataFrame], pd.DataFrame],
+    *,
+    table_name: str,
+    keys: list[str],
+    probability: bool,
+    run: ScoringRun,
+    chunk_size: int,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> WrittenPredictions:
     """Stream ``source`` through ``predict`` into the predictions table, in ONE transaction (see module docstring).
 
     ``predict(frame)`` returns the key columns, ``prediction`` and (when
@@ -329,8 +364,13 @@ def write_predictions(wh: Warehouse, source: ScoringSource, predict: Callable[[p
                 except WarehouseError as exc:
                     raise WarehouseError(f"{source.label} (rows {rows + 1}-{rows + len(frame)}): {exc}") from None
                 if writer is None:
-                    table = predictions_table(table_name, wh._sql_schema(), {k: sql_type(out[k]) for k in keys},
-                                              sql_type(out["prediction"]), probability)
+                    table = predictions_table(
+                        table_name,
+                        wh._sql_schema(),
+                        {k: sql_type(out[k]) for k in keys},
+                        sql_type(out["prediction"]),
+                        probability,
+                    )
                     columns = _ensure_table(conn, table, table_fqn)
                     _delete_run(conn, table, run.scoring_run_id)
                     writer = _Writer(conn, table)
@@ -340,8 +380,9 @@ def write_predictions(wh: Warehouse, source: ScoringSource, predict: Callable[[p
                 if on_chunk:
                     on_chunk(chunks, rows)
             if writer is None:  # nothing to score: still clear an earlier attempt of this run
-                table = predictions_table(table_name, wh._sql_schema(), {k: sa.Text() for k in keys},
-                                          sa.Float(), probability)
+                table = predictions_table(
+                    table_name, wh._sql_schema(), {k: sa.Text() for k in keys}, sa.Float(), probability
+                )
                 columns = _ensure_table(conn, table, table_fqn)
                 _delete_run(conn, table, run.scoring_run_id)
             conn.commit()
@@ -351,8 +392,9 @@ def write_predictions(wh: Warehouse, source: ScoringSource, predict: Callable[[p
         except BaseException as exc:
             _rollback(conn)
             if type(exc).__module__.split(".")[0] in ("psycopg2", "psycopg", "sqlite3"):
-                raise WarehouseError(f"scoring {source.label} into {table_fqn} failed, nothing written: "
-                                     f"{first_line(exc)}") from None
+                raise WarehouseError(
+                    f"scoring {source.label} into {table_fqn} failed, nothing written: {first_line(exc)}"
+                ) from None
             raise
     return WrittenPredictions(rows, chunks, columns)
 
@@ -365,8 +407,10 @@ def _ensure_table(conn: sa.Connection, table: sa.Table, fqn: str) -> dict[str, s
     existing = {c["name"]: str(c["type"]) for c in insp.get_columns(table.name, schema=table.schema)}
     missing = [c.name for c in table.columns if c.name not in existing]
     if missing:
-        raise WarehouseError(f"predictions table {fqn} exists without the column(s) {', '.join(missing)}: "
-                             "drop it or set scoring.predictionsTable to a new table")
+        raise WarehouseError(
+            f"predictions table {fqn} exists without the column(s) {', '.join(missing)}: "
+            "drop it or set scoring.predictionsTable to a new table"
+        )
     return existing
 
 
@@ -427,7 +471,9 @@ class _Writer:
         import pandas as pd
 
         variable = [c for c in self.names if c not in constant]
-        if all(pd.api.types.is_numeric_dtype(frame[c]) for c in variable) and self.names[-len(constant):] == list(constant):
+        if all(pd.api.types.is_numeric_dtype(frame[c]) for c in variable) and self.names[-len(constant) :] == list(
+            constant
+        ):
             # Numbers never need quoting, so each line can simply be extended by the run's constant
             # columns: formatting them once instead of once per row halves the CSV cost.
             out = io.StringIO()

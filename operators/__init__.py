@@ -16,6 +16,12 @@ from mlpublish_airflow.publish import (
 )
 
 __all__ = [
-    "PublishStepOperator", "TrainModelOperator", "EvaluateModelOperator", "ValidateModelOperator",
-    "RegisterModelVersionOperator", "PromoteModelOperator", "ScoreModelOperator", "MonitorModelOperator",
+    "PublishStepOperator",
+    "TrainModelOperator",
+    "EvaluateModelOperator",
+    "ValidateModelOperator",
+    "RegisterModelVersionOperator",
+    "PromoteModelOperator",
+    "ScoreModelOperator",
+    "MonitorModelOperator",
 ]

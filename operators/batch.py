@@ -36,7 +36,9 @@ class ScoreModelOperator(PublishStepOperator):
     def run_step(self, ctx: Any, context: Context) -> Any:
         from mlpublish.steps import score_batch
 
-        return _champion_required(score_batch, ctx, scoring_run_id=f"{context['ti'].dag_id}__{context['ti'].run_id}").to_json()
+        return _champion_required(
+            score_batch, ctx, scoring_run_id=f"{context['ti'].dag_id}__{context['ti'].run_id}"
+        ).to_json()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         from mlpublish.config import tracking_uri

@@ -66,10 +66,13 @@ def _approval(spec: Any, dag: DAG) -> Any:
     from airflow.providers.standard.operators.hitl import ApprovalOperator
 
     return ApprovalOperator(
-        task_id="approve_promotion", dag=dag,
+        task_id="approve_promotion",
+        dag=dag,
         subject=f"Promote {spec.name} v{{{{ ti.xcom_pull(task_ids='register')['version'] }}}} to champion?",
-        body=("Validation PASSED. Gates and metrics: see the MLflow run "
-              "`{{ ti.xcom_pull(task_ids='register')['run_id'] }}`. Approve to move the `champion` alias."),
+        body=(
+            "Validation PASSED. Gates and metrics: see the MLflow run "
+            "`{{ ti.xcom_pull(task_ids='register')['run_id'] }}`. Approve to move the `champion` alias."
+        ),
     )
 
 
@@ -101,9 +104,14 @@ def build_dag(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timed
         dag_id=dag_id_for(spec.name),
         description=(spec.description or spec.name).strip().splitlines()[0][:200],
         schedule=schedule_for(spec),
-        params={"overrides": Param({}, type="object",
-                                   description="Spec fields to override for this run, e.g. "
-                                               '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}')},
+        params={
+            "overrides": Param(
+                {},
+                type="object",
+                description="Spec fields to override for this run, e.g. "
+                '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}',
+            )
+        },
         doc_md=f"Publish chain of `{spec.name}` from `{spec_path}`.",
         **_common_args(spec, retries=retries, retry_delay=retry_delay),
     )
@@ -121,9 +129,13 @@ def score_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG | None:
 
     if not (spec.scoring.predictionsTable or spec.data.predictionsTable):
         return None
-    dag = DAG(dag_id=dag_id_for(spec.name) + "__score", schedule=_cron(spec.scoring.schedule),
-              description=f"Batch predictions of {spec.name}'s champion", doc_md=f"From `{spec_path}`.",
-              **_common_args(spec, **dag_kwargs))
+    dag = DAG(
+        dag_id=dag_id_for(spec.name) + "__score",
+        schedule=_cron(spec.scoring.schedule),
+        description=f"Batch predictions of {spec.name}'s champion",
+        doc_md=f"From `{spec_path}`.",
+        **_common_args(spec, **dag_kwargs),
+    )
     ScoreModelOperator(task_id="score", spec_path=spec_path, dag=dag)
     return dag
 
@@ -137,18 +149,26 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
 
     from mlpublish_airflow.batch import MonitorModelOperator, retrain_requested
 
-    dag = DAG(dag_id=dag_id_for(spec.name) + "__monitor", schedule=_cron(spec.monitoring.schedule),
-              description=f"Drift of {spec.name}'s scoring data; triggers retraining",
-              doc_md=f"From `{spec_path}`.", **_common_args(spec, **dag_kwargs))
+    dag = DAG(
+        dag_id=dag_id_for(spec.name) + "__monitor",
+        schedule=_cron(spec.monitoring.schedule),
+        description=f"Drift of {spec.name}'s scoring data; triggers retraining",
+        doc_md=f"From `{spec_path}`.",
+        **_common_args(spec, **dag_kwargs),
+    )
     chain(
         MonitorModelOperator(task_id="monitor", spec_path=spec_path, dag=dag),
         ShortCircuitOperator(task_id="retrain_requested", python_callable=retrain_requested, dag=dag),
         TriggerDagRunOperator(
-            task_id="trigger_retraining", dag=dag, trigger_dag_id=dag_id_for(spec.name),
+            task_id="trigger_retraining",
+            dag=dag,
+            trigger_dag_id=dag_id_for(spec.name),
             trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='monitor')['request_id'] }}",
-            conf={"overrides": {}}, skip_when_already_exists=True,
+            conf={"overrides": {}},
+            skip_when_already_exists=True,
             # note is not a template field: the reasons are in the monitor task's XCom and MLflow run
-            note=f"Retraining of {spec.name} requested by its drift monitor"),
+            note=f"Retraining of {spec.name} requested by its drift monitor",
+        ),
     )
     return dag
 
@@ -156,9 +176,13 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
 def _common_args(spec: Any, *, retries: int = 1, retry_delay: timedelta = timedelta(minutes=1)) -> dict:
     """What every DAG of a model shares. One run at a time: two runs of one model would only queue
     on the registry lock (publish) or race on the same request and rows (score, monitor)."""
-    return dict(start_date=None, catchup=False, max_active_runs=1,
-                default_args={"retries": retries, "retry_delay": retry_delay},
-                tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)])
+    return dict(
+        start_date=None,
+        catchup=False,
+        max_active_runs=1,
+        default_args={"retries": retries, "retry_delay": retry_delay},
+        tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)],
+    )
 
 
 class InvalidSpecsTimetable(BaseTimetable):
@@ -178,8 +202,9 @@ def spec_files(specs_dir: str | os.PathLike[str]) -> list[Path]:
     if not root.is_dir():
         return []
     # environments.yaml beside the specs is the environments file (mlpublish/environments.py), not a spec
-    return sorted(p for p in root.iterdir()
-                  if p.suffix.lower() in SPEC_SUFFIXES and p.is_file() and p.name != "environments.yaml")
+    return sorted(
+        p for p in root.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file() and p.name != "environments.yaml"
+    )
 
 
 def build_dags(specs_dir: str | os.PathLike[str], **dag_kwargs: Any) -> dict[str, DAG]:
@@ -195,18 +220,22 @@ def build_dags(specs_dir: str | os.PathLike[str], **dag_kwargs: Any) -> dict[str
             spec = load_spec(path)
             dag_id = dag_id_for(spec.name)
             if dag_id in dags:
-                raise SpecError(str(path), [("name", f"model {spec.name!r} (DAG {dag_id}) is already "
-                                                     f"defined by {sources[dag_id]}")])
+                raise SpecError(
+                    str(path), [("name", f"model {spec.name!r} (DAG {dag_id}) is already defined by {sources[dag_id]}")]
+                )
             dags[dag_id] = build_dag(spec, str(path.resolve()), **dag_kwargs)
             sources[dag_id] = path
-            for extra in (score_dag(spec, str(path.resolve()), **dag_kwargs),
-                          monitor_dag(spec, str(path.resolve()), **dag_kwargs)):
+            for extra in (
+                score_dag(spec, str(path.resolve()), **dag_kwargs),
+                monitor_dag(spec, str(path.resolve()), **dag_kwargs),
+            ):
                 if extra is not None:
                     dags[extra.dag_id] = extra
         except SpecError as exc:
             errors.append(str(exc))
     if errors:
         message = f"{len(errors)} invalid spec(s) in {specs_dir} (their DAGs are not loaded):\n" + "\n".join(errors)
-        dags[INVALID_SPECS_DAG_ID] = DAG(dag_id=INVALID_SPECS_DAG_ID, schedule=InvalidSpecsTimetable(message),
-                                         start_date=None, catchup=False)
+        dags[INVALID_SPECS_DAG_ID] = DAG(
+            dag_id=INVALID_SPECS_DAG_ID, schedule=InvalidSpecsTimetable(message), start_date=None, catchup=False
+        )
     return dags

@@ -115,11 +115,16 @@ class OpenMetadataHook(BaseHook):
         if not host_port:
             base = _base_url(conn, "http")
             if base is None:
-                raise ConnectionInvalid(f"connection {self.openmetadata_conn_id!r} has neither a host nor extra.host_port")
+                raise ConnectionInvalid(
+                    f"connection {self.openmetadata_conn_id!r} has neither a host nor extra.host_port"
+                )
             host_port = base if base.endswith("/api") else f"{base}/api"
-        return OpenMetadataSettings(host_port=host_port, jwt_token=conn.password or extra.get("jwt_token") or None,
-                                    strict=_flag(extra.get("strict"), False),
-                                    create_missing_tables=_flag(extra.get("create_missing_tables"), True))
+        return OpenMetadataSettings(
+            host_port=host_port,
+            jwt_token=conn.password or extra.get("jwt_token") or None,
+            strict=_flag(extra.get("strict"), False),
+            create_missing_tables=_flag(extra.get("create_missing_tables"), True),
+        )
 
     def catalog(self, spec: Any) -> Any:
         from mlpublish.deployment import for_spec

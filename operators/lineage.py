@@ -27,8 +27,9 @@ def _namespace(url: str) -> str:
     return f"{scheme}://{u.host or 'localhost'}" + (f":{u.port}" if u.port else "")
 
 
-def datasets(spec: Any, tracking_uri: str | None, *, reads_tables: bool = True,
-             writes_model: bool = True) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def datasets(
+    spec: Any, tracking_uri: str | None, *, reads_tables: bool = True, writes_model: bool = True
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(inputs, outputs) as (namespace, name) pairs.
 
     Inputs: the training table and every feature source table (names without
@@ -63,8 +64,11 @@ def scoring_datasets(spec: Any) -> tuple[tuple[str, str], tuple[str, str] | None
         return wh.table_fqn(table).split(".", 1)[1]
 
     scoring = spec.scoring
-    source = (home, f"{spec.name}.scoring_query") if scoring.query else (
-        home, name(scoring.sourceTable or spec.data.trainingTable))
+    source = (
+        (home, f"{spec.name}.scoring_query")
+        if scoring.query
+        else (home, name(scoring.sourceTable or spec.data.trainingTable))
+    )
     target = scoring.predictionsTable or spec.data.predictionsTable
     return source, (home, name(target)) if target else None
 
@@ -76,5 +80,7 @@ def operator_lineage(inputs: list[tuple[str, str]], outputs: list[tuple[str, str
         from openlineage.client.event_v2 import Dataset
     except ImportError:
         return None
-    return OperatorLineage(inputs=[Dataset(namespace=ns, name=n) for ns, n in inputs],
-                           outputs=[Dataset(namespace=ns, name=n) for ns, n in outputs])
+    return OperatorLineage(
+        inputs=[Dataset(namespace=ns, name=n) for ns, n in inputs],
+        outputs=[Dataset(namespace=ns, name=n) for ns, n in outputs],
+    )

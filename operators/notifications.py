@@ -50,8 +50,13 @@ def _send(context: Any, build: Any) -> None:
         from mlpublish_airflow.hooks import OpenMetadataHook
 
         om = OpenMetadataHook(task.openmetadata_conn_id).settings()
-        links = dict(model=spec.name, tracking_uri=config.tracking_uri(spec.mlflow.trackingUri), catalog_fqn=spec.fqn,
-                     openmetadata_host_port=om.host_port if om else None, orchestrator_run=_run_url(ti))
+        links = dict(
+            model=spec.name,
+            tracking_uri=config.tracking_uri(spec.mlflow.trackingUri),
+            catalog_fqn=spec.fqn,
+            openmetadata_host_port=om.host_port if om else None,
+            orchestrator_run=_run_url(ti),
+        )
         source = Source(orchestrator="airflow", name=ti.dag_id, run_id=ti.run_id)
         notification = build(task, ti, source, links)
         if notification is not None:
@@ -72,8 +77,12 @@ def notify_gate(context: Any) -> None:
             return None  # validate failed on an error, not on a gate
         evaluation = _pull(ti, task.task_ids["evaluate"], EvaluateResult)
         train = _pull(ti, task.task_ids["train"], TrainResult)
-        return gate_notification(evaluation, validation, source=source, links=links_for(
-            **links, run_id=validation.run_id, experiment_id=train.experiment_id if train else None))
+        return gate_notification(
+            evaluation,
+            validation,
+            source=source,
+            links=links_for(**links, run_id=validation.run_id, experiment_id=train.experiment_id if train else None),
+        )
 
     _send(context, build)
 
@@ -92,10 +101,15 @@ def notify_promotion(context: Any) -> None:
         train = _pull(ti, task.task_ids["train"], TrainResult)
         run_id = evaluation.run_id if evaluation else None
         return promotion_notification(
-            promotion, source=source, run_id=run_id, candidate_metrics=evaluation.metrics if evaluation else None,
+            promotion,
+            source=source,
+            run_id=run_id,
+            candidate_metrics=evaluation.metrics if evaluation else None,
             champion_metrics=evaluation.champion_metrics if evaluation else None,
             compared_version=evaluation.champion_version if evaluation else None,
-            links=links_for(**links, run_id=run_id, version=promotion.version,
-                            experiment_id=train.experiment_id if train else None))
+            links=links_for(
+                **links, run_id=run_id, version=promotion.version, experiment_id=train.experiment_id if train else None
+            ),
+        )
 
     _send(context, build)

@@ -64,12 +64,21 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
         return spec
     frozen = [k for k in over if k in FROZEN_FIELDS]
     if frozen:
-        raise SpecError(path, [(f"overrides.{k}", "cannot be overridden at trigger time "
-                                f"(fixed by the spec file: {', '.join(FROZEN_FIELDS)})") for k in frozen])
+        raise SpecError(
+            path,
+            [
+                (
+                    f"overrides.{k}",
+                    f"cannot be overridden at trigger time (fixed by the spec file: {', '.join(FROZEN_FIELDS)})",
+                )
+                for k in frozen
+            ],
+        )
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
     merged = _merge(raw, _literal(over))
-    merged_spec = parse_spec(yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)",
-                             environment=spec.environment)  # the same environment overlay as the file alone
+    merged_spec = parse_spec(
+        yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)", environment=spec.environment
+    )  # the same environment overlay as the file alone
     merged_spec._source_path = spec.source_path  # the code version is the spec file's repository's
     return merged_spec

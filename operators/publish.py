@@ -25,8 +25,13 @@ from mlpublish_airflow.hooks import MlflowHook, OpenMetadataHook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-DEFAULT_TASK_IDS = {"train": "train", "evaluate": "evaluate", "validate": "validate", "register": "register",
-                    "approve": "approve_promotion"}
+DEFAULT_TASK_IDS = {
+    "train": "train",
+    "evaluate": "evaluate",
+    "validate": "validate",
+    "register": "register",
+    "approve": "approve_promotion",
+}
 
 
 class PublishStepOperator(BaseOperator):
@@ -44,10 +49,16 @@ class PublishStepOperator(BaseOperator):
     ui_color = "#e8f0fe"
     step = ""
 
-    def __init__(self, *, spec_path: str, overrides: Mapping[str, Any] | str | None = None,
-                 mlflow_conn_id: str = MlflowHook.default_conn_name,
-                 openmetadata_conn_id: str = OpenMetadataHook.default_conn_name,
-                 task_ids: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        spec_path: str,
+        overrides: Mapping[str, Any] | str | None = None,
+        mlflow_conn_id: str = MlflowHook.default_conn_name,
+        openmetadata_conn_id: str = OpenMetadataHook.default_conn_name,
+        task_ids: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.spec_path = spec_path
         self.overrides = overrides
@@ -118,8 +129,12 @@ class PublishStepOperator(BaseOperator):
         from mlpublish_airflow.lineage import datasets, operator_lineage
 
         spec = self.load_spec()
-        inputs, outputs = datasets(spec, tracking_uri(spec.mlflow.trackingUri),
-                                   reads_tables=self.lineage_reads_tables, writes_model=self.lineage_writes_model)
+        inputs, outputs = datasets(
+            spec,
+            tracking_uri(spec.mlflow.trackingUri),
+            reads_tables=self.lineage_reads_tables,
+            writes_model=self.lineage_writes_model,
+        )
         return operator_lineage(inputs, outputs)
 
 
@@ -187,9 +202,12 @@ class RegisterModelVersionOperator(PublishStepOperator):
         from mlpublish.results import EvaluateResult, TrainResult, ValidateResult
         from mlpublish.steps import register_version
 
-        return register_version(ctx, self.upstream(context, "train", TrainResult),
-                                self.upstream(context, "evaluate", EvaluateResult),
-                                self.upstream(context, "validate", ValidateResult)).to_json()
+        return register_version(
+            ctx,
+            self.upstream(context, "train", TrainResult),
+            self.upstream(context, "evaluate", EvaluateResult),
+            self.upstream(context, "validate", ValidateResult),
+        ).to_json()
 
 
 class PromoteModelOperator(PublishStepOperator):
@@ -211,8 +229,12 @@ class PromoteModelOperator(PublishStepOperator):
             return self._approved(ctx, context, registration)
         from mlpublish.steps import promote_challenger
 
-        result = promote_challenger(ctx, self.upstream(context, "evaluate", EvaluateResult),
-                                    self.upstream(context, "validate", ValidateResult), registration)
+        result = promote_challenger(
+            ctx,
+            self.upstream(context, "evaluate", EvaluateResult),
+            self.upstream(context, "validate", ValidateResult),
+            registration,
+        )
         if not result.promoted:
             context["ti"].xcom_push(key="refused", value=result.to_json())  # for the notification callback
             raise PromotionRefused(f"{ctx.spec.name}: v{result.version} not promoted: {result.reason}")
@@ -226,8 +248,9 @@ class PromoteModelOperator(PublishStepOperator):
         ti = context["ti"]
         approval = ti.xcom_pull(task_ids=self.task_ids["approve"]) or {}
         if "Approve" not in (approval.get("chosen_options") or []):
-            raise PromotionRefused(f"{ctx.spec.name}: v{registration.version} was not approved "
-                                   f"in task {self.task_ids['approve']!r}")
+            raise PromotionRefused(
+                f"{ctx.spec.name}: v{registration.version} was not approved in task {self.task_ids['approve']!r}"
+            )
         who = (approval.get("responded_by_user") or {}).get("name") or "an Airflow user"
         reason = f"approved by {who} in Airflow ({ti.dag_id} run {ti.run_id})"
         return promote_version(ctx.registry, ctx.catalog, ctx.spec.name, registration.version, reason=reason).to_json()

@@ -104,7 +104,7 @@ class Workspace:
         """The demo spec with ``overrides`` deep-merged and ``replace`` sections swapped in whole."""
         return write_spec(self.root / filename, {**churn_dict(**overrides), **(replace or {})})
 
-    def enter(self, monkeypatch: pytest.MonkeyPatch) -> "Workspace":
+    def enter(self, monkeypatch: pytest.MonkeyPatch) -> Workspace:
         """Work here: the working directory and the environment point at this workspace's files."""
         monkeypatch.chdir(self.root)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", self.tracking_uri)
@@ -115,8 +115,12 @@ class Workspace:
         return self
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri, "MLPUBLISH_CATALOG": str(self.catalog_path),
-                "WAREHOUSE_URL": self.warehouse_url}
+        return {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MLPUBLISH_CATALOG": str(self.catalog_path),
+            "WAREHOUSE_URL": self.warehouse_url,
+        }
 
     def catalog(self) -> Any:
         from mlpublish.catalog.local import LocalCatalog
@@ -130,7 +134,9 @@ class Workspace:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_template: Path, mlflow_template: Path) -> Workspace:
+def workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_template: Path, mlflow_template: Path
+) -> Workspace:
     ws = Workspace(tmp_path)
     shutil.copy(warehouse_template, ws.warehouse)
     shutil.copy(mlflow_template, tmp_path / "mlflow.db")

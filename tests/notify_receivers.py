@@ -29,8 +29,15 @@ class HttpReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "raw": body.decode(),
-                                          "json": json.loads(body), "status": status})
+                receiver.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "raw": body.decode(),
+                        "json": json.loads(body),
+                        "status": status,
+                    }
+                )
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -49,7 +56,7 @@ class HttpReceiver:
     def received(self, path_prefix: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].startswith(path_prefix) and r["status"] == 200]
 
-    def __enter__(self) -> "HttpReceiver":
+    def __enter__(self) -> HttpReceiver:
         self.thread.start()
         return self
 
@@ -111,8 +118,14 @@ class SmtpReceiver:
                         while (raw := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
                             lines.append(raw[1:] if raw.startswith(b"..") else raw)
                         data = b"".join(lines)
-                        receiver.messages.append({"from": mail_from, "to": rcpts, "raw": data.decode("utf-8", "replace"),
-                                                  "message": message_from_bytes(data, policy=policy.default)})
+                        receiver.messages.append(
+                            {
+                                "from": mail_from,
+                                "to": rcpts,
+                                "raw": data.decode("utf-8", "replace"),
+                                "message": message_from_bytes(data, policy=policy.default),
+                            }
+                        )
                         self.reply("250 OK queued")
                     elif verb == "QUIT":
                         self.reply("221 Bye")
@@ -138,7 +151,7 @@ class SmtpReceiver:
             time.sleep(0.05)
         return self.messages
 
-    def __enter__(self) -> "SmtpReceiver":
+    def __enter__(self) -> SmtpReceiver:
         self.thread.start()
         return self
 

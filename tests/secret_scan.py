@@ -29,7 +29,7 @@ def _needles() -> list[tuple[str, bytes]]:
         out.append((kind, raw))
         for pad in range(3):
             encoded = base64.b64encode(b"\0" * pad + raw)
-            out.append((f"{kind} (base64)", encoded[4 if pad else 0:-4]))
+            out.append((f"{kind} (base64)", encoded[4 if pad else 0 : -4]))
     return out
 
 
@@ -100,8 +100,9 @@ class SecretScan:
             terminalreporter.section("secret leaks", red=True)
             for where, kind in self.leaks:
                 terminalreporter.write_line(f"LEAK {kind}: {where}", red=True)
-        terminalreporter.write_line(f"reliability secrets (whole run): sources_scanned={self.sources} "
-                                    f"leaks={len(self.leaks)}")
+        terminalreporter.write_line(
+            f"reliability secrets (whole run): sources_scanned={self.sources} leaks={len(self.leaks)}"
+        )
 
 
 # The hooks (tests/conftest.py imports them; ``pytest -p tests.secret_scan`` loads them elsewhere).

@@ -37,11 +37,17 @@ def publish(catalog: Any, events: list[Any], what: str) -> None:
     except MlpublishError:
         raise
     except Exception as exc:
-        raise CatalogUnavailable(scrub(f"catalog {catalog!r} refused an update for {what}: {exc.__class__.__name__}: {exc}")) from exc
+        raise CatalogUnavailable(
+            scrub(f"catalog {catalog!r} refused an update for {what}: {exc.__class__.__name__}: {exc}")
+        ) from exc
 
 
-def open_catalog(url: str | None = None, *, openmetadata: config.OpenMetadataSettings | None = None,
-                 pipeline_service: str | None = None) -> Any:
+def open_catalog(
+    url: str | None = None,
+    *,
+    openmetadata: config.OpenMetadataSettings | None = None,
+    pipeline_service: str | None = None,
+) -> Any:
     """The sink for this URL. With OpenMetadata settings (argument, else ``OPENMETADATA_HOST_PORT``)
     the sink is the OpenMetadata server, with the local catalog file at ``url`` as its durable outbox.
     ``pipeline_service`` (a spec's or environment's ``catalog.pipelineService``) names lineage pipelines' service."""
@@ -68,7 +74,7 @@ def check_catalog_url(url: str) -> str | None:
 def _local_catalog(url: str | None) -> LocalCatalog:
     target = config.catalog_url(url)
     if target.startswith("sqlite:///"):
-        target = target[len("sqlite:///"):]
+        target = target[len("sqlite:///") :]
     elif target == "sqlite://":
         target = ":memory:"
     elif "://" in target:

@@ -42,7 +42,11 @@ def model_entity(spec: Spec, hyperparameters: dict[str, Any], ml_store: str | No
                     {
                         "name": s.name,
                         "dataType": s.dataType,
-                        **({"dataSource": {"type": "table", "fullyQualifiedName": s.dataSourceFqn}} if s.dataSourceFqn else {}),
+                        **(
+                            {"dataSource": {"type": "table", "fullyQualifiedName": s.dataSourceFqn}}
+                            if s.dataSourceFqn
+                            else {}
+                        ),
                     }
                     for s in f.featureSources
                 ],
@@ -84,20 +88,38 @@ def lineage_events(spec: Spec, training_fqn: str, pipeline: dict[str, str] | Non
         for table, from_cols in cols.items():
             by_table[table].append(ColumnLineage(fromColumns=from_cols, toColumn=f"{training_fqn}.{f.name}"))
     events = [
-        AddLineage(from_fqn=t, from_type="table", to_fqn=training_fqn, to_type="table", columns=c,
-                   pipeline=pipeline, description=f"feature engineering for {spec.name}")
+        AddLineage(
+            from_fqn=t,
+            from_type="table",
+            to_fqn=training_fqn,
+            to_type="table",
+            columns=c,
+            pipeline=pipeline,
+            description=f"feature engineering for {spec.name}",
+        )
         for t, c in sorted(by_table.items())
     ]
-    events.append(AddLineage(
-        from_fqn=training_fqn, from_type="table", to_fqn=spec.fqn, to_type="mlmodel",
-        columns=[ColumnLineage(fromColumns=[f"{training_fqn}.{f.name}"], toColumn=f"{spec.fqn}.{f.name}") for f in spec.mlFeatures],
-        pipeline=pipeline, description=f"training data of {spec.name}",
-    ))
+    events.append(
+        AddLineage(
+            from_fqn=training_fqn,
+            from_type="table",
+            to_fqn=spec.fqn,
+            to_type="mlmodel",
+            columns=[
+                ColumnLineage(fromColumns=[f"{training_fqn}.{f.name}"], toColumn=f"{spec.fqn}.{f.name}")
+                for f in spec.mlFeatures
+            ],
+            pipeline=pipeline,
+            description=f"training data of {spec.name}",
+        )
+    )
     return events
 
 
 def table_event(fqn: str, columns: dict[str, str], description: str | None = None) -> UpsertTable:
-    return UpsertTable(fqn=fqn, columns=[Column(name=n, dataType=t) for n, t in columns.items()], description=description)
+    return UpsertTable(
+        fqn=fqn, columns=[Column(name=n, dataType=t) for n, t in columns.items()], description=description
+    )
 
 
 def model_event(spec: Spec, hyperparameters: dict[str, Any], ml_store: str | None) -> UpsertMlModel:

@@ -131,8 +131,10 @@ class LocalCatalog:
                 self._write(cur, fqn, type_, body)
             if enqueue_for is not None:
                 ts = now_iso()
-                cur.executemany("INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",
-                                [(enqueue_for, ev.model_dump_json(), ts) for ev in events])
+                cur.executemany(
+                    "INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",
+                    [(enqueue_for, ev.model_dump_json(), ts) for ev in events],
+                )
 
     def _apply(self, cur: sqlite3.Cursor, ev: Any, pending: dict[str, tuple[str, dict[str, Any]]]) -> None:
         def current(fqn: str) -> dict[str, Any] | None:
@@ -145,8 +147,11 @@ class LocalCatalog:
             return body
 
         if isinstance(ev, UpsertTable):
-            body = {"name": ev.fqn.split(".")[-1], "fullyQualifiedName": ev.fqn,
-                    "columns": [c.model_dump() for c in ev.columns]}
+            body = {
+                "name": ev.fqn.split(".")[-1],
+                "fullyQualifiedName": ev.fqn,
+                "columns": [c.model_dump() for c in ev.columns],
+            }
             if ev.description:
                 body["description"] = ev.description
             pending[ev.fqn] = ("table", body)
@@ -157,8 +162,14 @@ class LocalCatalog:
         elif isinstance(ev, SetValidationTag):
             body = require(ev.fqn)
             tags = [t for t in body.get("tags", []) if not t["tagFQN"].startswith(VALIDATION_CLASSIFICATION + ".")]
-            tags.append({"tagFQN": f"{VALIDATION_CLASSIFICATION}.{ev.status}", "source": "Classification",
-                         "labelType": "Automated", "state": "Confirmed"})
+            tags.append(
+                {
+                    "tagFQN": f"{VALIDATION_CLASSIFICATION}.{ev.status}",
+                    "source": "Classification",
+                    "labelType": "Automated",
+                    "state": "Confirmed",
+                }
+            )
             pending[ev.fqn] = ("mlmodel", {**body, "tags": tags})
         elif isinstance(ev, SetModelProperties):
             body = require(ev.fqn)
@@ -168,8 +179,12 @@ class LocalCatalog:
             if ev.to_type == "table":
                 # Several models may read the same table: an edge between two tables
                 # carries the union of their column lineage, not the last writer's.
-                row = cur.execute("SELECT details FROM lineage WHERE from_fqn=? AND to_fqn=?", (ev.from_fqn, ev.to_fqn)).fetchone()
-                merged = {c["toColumn"]: set(c["fromColumns"]) for c in (json.loads(row[0])["columnsLineage"] if row else [])}
+                row = cur.execute(
+                    "SELECT details FROM lineage WHERE from_fqn=? AND to_fqn=?", (ev.from_fqn, ev.to_fqn)
+                ).fetchone()
+                merged = {
+                    c["toColumn"]: set(c["fromColumns"]) for c in (json.loads(row[0])["columnsLineage"] if row else [])
+                }
                 for c in columns:
                     merged.setdefault(c["toColumn"], set()).update(c["fromColumns"])
                 columns = [{"fromColumns": sorted(f), "toColumn": t} for t, f in sorted(merged.items())]
@@ -185,8 +200,10 @@ class LocalCatalog:
             )
         elif isinstance(ev, RecordAliasChange):
             # '' not NULL for "no previous": NULLs never collide in a UNIQUE index, so replays would duplicate
-            cur.execute("INSERT OR IGNORE INTO alias_history VALUES (?,?,?,?,?,?)",
-                        (ev.fqn, ev.alias, ev.version, ev.previous or "", ev.action, ev.at))
+            cur.execute(
+                "INSERT OR IGNORE INTO alias_history VALUES (?,?,?,?,?,?)",
+                (ev.fqn, ev.alias, ev.version, ev.previous or "", ev.action, ev.at),
+            )
         else:  # pragma: no cover - the discriminated union makes this unreachable
             raise TypeError(f"unknown catalog event {ev!r}")
 
@@ -200,8 +217,12 @@ class LocalCatalog:
         ts = now_iso()
         if row is None:
             body = {"id": str(uuid.uuid4()), **body, "version": 0.1, "updatedAt": ts}
-            change = {"fieldsAdded": sorted(k for k in body if k not in ("id", "version", "updatedAt")),
-                      "fieldsUpdated": [], "fieldsDeleted": [], "previousVersion": 0.0}
+            change = {
+                "fieldsAdded": sorted(k for k in body if k not in ("id", "version", "updatedAt")),
+                "fieldsUpdated": [],
+                "fieldsDeleted": [],
+                "previousVersion": 0.0,
+            }
             version = 0.1
         else:
             old = json.loads(row[1])
@@ -214,8 +235,11 @@ class LocalCatalog:
             version = next_version(row[0], major)
             change = {
                 "fieldsAdded": sorted(k for k in changed if k not in old),
-                "fieldsUpdated": [{"name": k, "oldValue": old[k], "newValue": merged[k]}
-                                  for k in sorted(changed) if k in old and k in merged],
+                "fieldsUpdated": [
+                    {"name": k, "oldValue": old[k], "newValue": merged[k]}
+                    for k in sorted(changed)
+                    if k in old and k in merged
+                ],
                 "fieldsDeleted": sorted(k for k in changed if k not in merged),
                 "previousVersion": row[0],
             }
@@ -226,8 +250,10 @@ class LocalCatalog:
             "version=excluded.version, body=excluded.body, updated_at=excluded.updated_at",
             (fqn, type_, body.get("name", fqn.split(".")[-1]), version, text, ts),
         )
-        cur.execute("INSERT OR REPLACE INTO entity_versions VALUES (?,?,?,?,?)",
-                    (fqn, version, text, json.dumps(change, default=str), ts))
+        cur.execute(
+            "INSERT OR REPLACE INTO entity_versions VALUES (?,?,?,?,?)",
+            (fqn, version, text, json.dumps(change, default=str), ts),
+        )
 
     # Reader ----------------------------------------------------------------
     def get(self, fqn: str) -> dict[str, Any] | None:
@@ -269,9 +295,13 @@ class LocalCatalog:
 
     def edges(self) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._conn.execute("SELECT from_fqn, from_type, to_fqn, to_type, details FROM lineage ORDER BY from_fqn, to_fqn").fetchall()
-        return [{"fromEntity": {"fqn": a, "type": at}, "toEntity": {"fqn": b, "type": bt},
-                 "lineageDetails": json.loads(d)} for a, at, b, bt, d in rows]
+            rows = self._conn.execute(
+                "SELECT from_fqn, from_type, to_fqn, to_type, details FROM lineage ORDER BY from_fqn, to_fqn"
+            ).fetchall()
+        return [
+            {"fromEntity": {"fqn": a, "type": at}, "toEntity": {"fqn": b, "type": bt}, "lineageDetails": json.loads(d)}
+            for a, at, b, bt, d in rows
+        ]
 
     def lineage(self, fqn: str, depth: int = 5) -> dict[str, Any]:
         """Upstream and downstream edges of ``fqn``, following the graph up to ``depth`` hops."""
@@ -282,7 +312,11 @@ class LocalCatalog:
             for _ in range(depth):
                 nxt = []
                 for e in edges:
-                    near, far = (e["toEntity"]["fqn"], e["fromEntity"]["fqn"]) if up else (e["fromEntity"]["fqn"], e["toEntity"]["fqn"])
+                    near, far = (
+                        (e["toEntity"]["fqn"], e["fromEntity"]["fqn"])
+                        if up
+                        else (e["fromEntity"]["fqn"], e["toEntity"]["fqn"])
+                    )
                     if near in frontier and e not in out:
                         out.append(e)
                         if far not in seen:

@@ -42,8 +42,11 @@ class Outbox:
             row = cur.execute("SELECT holder, until FROM outbox_lease WHERE target=?", (self.target,)).fetchone()
             if row is not None and row[0] != self.holder and row[1] > now:
                 return False
-            cur.execute("INSERT INTO outbox_lease VALUES (?,?,?) ON CONFLICT(target) DO UPDATE SET "
-                        "holder=excluded.holder, until=excluded.until", (self.target, self.holder, now + ttl))
+            cur.execute(
+                "INSERT INTO outbox_lease VALUES (?,?,?) ON CONFLICT(target) DO UPDATE SET "
+                "holder=excluded.holder, until=excluded.until",
+                (self.target, self.holder, now + ttl),
+            )
             return True
 
     def release(self) -> None:
@@ -53,9 +56,12 @@ class Outbox:
         with self.local.connection() as db:
             rows = db.execute(
                 f"SELECT seq, event, state, attempts, last_error FROM outbox WHERE target=? {where} ORDER BY seq",
-                (self.target, *args)).fetchall()
-        return [OutboxRow(seq, parse_events([json.loads(ev)])[0], state, attempts, err)
-                for seq, ev, state, attempts, err in rows]
+                (self.target, *args),
+            ).fetchall()
+        return [
+            OutboxRow(seq, parse_events([json.loads(ev)])[0], state, attempts, err)
+            for seq, ev, state, attempts, err in rows
+        ]
 
     def pending(self) -> list[OutboxRow]:
         return self._rows("AND state='pending'")
@@ -68,8 +74,9 @@ class Outbox:
 
     def counts(self) -> dict[str, int]:
         with self.local.connection() as db:
-            rows = db.execute("SELECT state, count(*) FROM outbox WHERE target=? GROUP BY state",
-                              (self.target,)).fetchall()
+            rows = db.execute(
+                "SELECT state, count(*) FROM outbox WHERE target=? GROUP BY state", (self.target,)
+            ).fetchall()
         return {"pending": 0, "delivered": 0, "failed": 0, **dict(rows)}
 
     def _update(self, sql: str, args: tuple[Any, ...]) -> None:
@@ -77,20 +84,22 @@ class Outbox:
             db.execute(sql, args)
 
     def delivered(self, seq: int) -> None:
-        self._update("UPDATE outbox SET state='delivered', attempts=attempts+1, last_error=NULL, delivered_at=? "
-                     "WHERE seq=?", (now_iso(), seq))
+        self._update(
+            "UPDATE outbox SET state='delivered', attempts=attempts+1, last_error=NULL, delivered_at=? WHERE seq=?",
+            (now_iso(), seq),
+        )
 
     def attempt_failed(self, seq: int, error: str) -> None:
         """Still pending: the server was unreachable, answered 5xx or refused our credentials."""
         self._update("UPDATE outbox SET attempts=attempts+1, last_error=? WHERE seq=?", (error[:2000], seq))
 
     def dead_letter(self, seq: int, error: str) -> None:
-        self._update("UPDATE outbox SET state='failed', attempts=attempts+1, last_error=? WHERE seq=?",
-                     (error[:2000], seq))
+        self._update(
+            "UPDATE outbox SET state='failed', attempts=attempts+1, last_error=? WHERE seq=?", (error[:2000], seq)
+        )
 
     def requeue_failed(self) -> int:
         """Put dead-lettered events back in the queue (after fixing their cause)."""
         with self.local.connection() as db:
-            cur = db.execute("UPDATE outbox SET state='pending' WHERE target=? AND state='failed'",
-                             (self.target,))
+            cur = db.execute("UPDATE outbox SET state='pending' WHERE target=? AND state='failed'", (self.target,))
         return cur.rowcount

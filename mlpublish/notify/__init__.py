@@ -19,6 +19,22 @@ from mlpublish.notify.message import (
 )
 from mlpublish.notify.sinks import Delivery, NotifyConfigError, NotifySettings, deliver, notify, redact_url
 
-__all__ = ["SCHEMA", "Delivery", "Link", "MetricRow", "Notification", "NotifyConfigError", "NotifySettings", "Source",
-           "chain_notifications", "deliver", "gate_notification", "links_for", "metric_rows", "move_notification",
-           "notify", "promotion_notification", "redact_url"]
+__all__ = [
+    "SCHEMA",
+    "Delivery",
+    "Link",
+    "MetricRow",
+    "Notification",
+    "NotifyConfigError",
+    "NotifySettings",
+    "Source",
+    "chain_notifications",
+    "deliver",
+    "gate_notification",
+    "links_for",
+    "metric_rows",
+    "move_notification",
+    "notify",
+    "promotion_notification",
+    "redact_url",
+]

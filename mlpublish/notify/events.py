@@ -17,19 +17,38 @@ from mlpublish.results import ChainResult, PromoteResult
 log = logging.getLogger("mlpublish.notify")
 
 
-def chain_notifications(result: ChainResult, *, source: Source, tracking_uri: str | None, catalog_fqn: str | None,
-                        openmetadata_host_port: str | None = None,
-                        orchestrator_run: tuple[str, str] | None = None) -> list[Notification]:
+def chain_notifications(
+    result: ChainResult,
+    *,
+    source: Source,
+    tracking_uri: str | None,
+    catalog_fqn: str | None,
+    openmetadata_host_port: str | None = None,
+    orchestrator_run: tuple[str, str] | None = None,
+) -> list[Notification]:
     t, e, v, p = result.training, result.evaluation, result.validation, result.promotion
-    common = dict(model=t.model_name, tracking_uri=tracking_uri, experiment_id=t.experiment_id, run_id=t.run_id,
-                  catalog_fqn=catalog_fqn, openmetadata_host_port=openmetadata_host_port,
-                  orchestrator_run=orchestrator_run)
+    common = dict(
+        model=t.model_name,
+        tracking_uri=tracking_uri,
+        experiment_id=t.experiment_id,
+        run_id=t.run_id,
+        catalog_fqn=catalog_fqn,
+        openmetadata_host_port=openmetadata_host_port,
+        orchestrator_run=orchestrator_run,
+    )
     out = [gate_notification(e, v, source=source, links=links_for(**common))]
     if v.status == "PASSED" and p is not None and p.mode != "manual":
-        out.append(promotion_notification(p, source=source, candidate_metrics=e.metrics,
-                                          champion_metrics=e.champion_metrics,
-                                          compared_version=e.champion_version, run_id=t.run_id,
-                                          links=links_for(**common, version=p.version)))
+        out.append(
+            promotion_notification(
+                p,
+                source=source,
+                candidate_metrics=e.metrics,
+                champion_metrics=e.champion_metrics,
+                compared_version=e.champion_version,
+                run_id=t.run_id,
+                links=links_for(**common, version=p.version),
+            )
+        )
     return out
 
 
@@ -45,9 +64,15 @@ def version_metrics(registry: Any, name: str, version: str | None) -> dict[str, 
         return None
 
 
-def move_notification(registry: Any, promotion: PromoteResult, *, source: Source, catalog_fqn: str | None,
-                      openmetadata_host_port: str | None = None,
-                      orchestrator_run: tuple[str, str] | None = None) -> Notification:
+def move_notification(
+    registry: Any,
+    promotion: PromoteResult,
+    *,
+    source: Source,
+    catalog_fqn: str | None,
+    openmetadata_host_port: str | None = None,
+    orchestrator_run: tuple[str, str] | None = None,
+) -> Notification:
     """A manual promotion or a rollback: the table compares the two versions' recorded metrics."""
     p = promotion
     candidate = p.champion_after if p.mode == "rollback" else p.version
@@ -59,13 +84,24 @@ def move_notification(registry: Any, promotion: PromoteResult, *, source: Source
             experiment_id = registry.run(run_id).info.experiment_id
     except Exception as exc:
         log.warning("notification for %s: run of v%s unavailable (%s)", p.model_name, candidate, type(exc).__name__)
-    note = ("each version on its own held-out rows" if previous else "")
+    note = "each version on its own held-out rows" if previous else ""
     n = promotion_notification(
-        p, source=source, run_id=run_id, candidate_metrics=version_metrics(registry, p.model_name, candidate),
+        p,
+        source=source,
+        run_id=run_id,
+        candidate_metrics=version_metrics(registry, p.model_name, candidate),
         champion_metrics=version_metrics(registry, p.model_name, previous),
-        links=links_for(model=p.model_name, tracking_uri=registry.tracking_uri, experiment_id=experiment_id,
-                        run_id=run_id, version=candidate, catalog_fqn=catalog_fqn,
-                        openmetadata_host_port=openmetadata_host_port, orchestrator_run=orchestrator_run))
+        links=links_for(
+            model=p.model_name,
+            tracking_uri=registry.tracking_uri,
+            experiment_id=experiment_id,
+            run_id=run_id,
+            version=candidate,
+            catalog_fqn=catalog_fqn,
+            openmetadata_host_port=openmetadata_host_port,
+            orchestrator_run=orchestrator_run,
+        ),
+    )
     if note:
         n.summary = f"{n.summary} (metrics: {note})"
     return n

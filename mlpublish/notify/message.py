@@ -8,7 +8,7 @@ an orchestrator UI); a database URI or a token never becomes a link.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -81,7 +81,7 @@ class Notification(BaseModel):
 
     def model_post_init(self, __context: Any) -> None:
         if not self.at:
-            self.at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            self.at = datetime.now(UTC).isoformat(timespec="seconds")
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
@@ -98,9 +98,15 @@ def metric_rows(candidate: dict[str, float] | None, champion: dict[str, float] |
     for name in sorted(set(candidate) | set(champion)):
         cand, champ = candidate.get(name), champion.get(name)
         both = cand is not None and champ is not None
-        rows.append(MetricRow(
-            metric=name, candidate=cand, champion=champ, delta=(cand - champ) if both else None,
-            candidate_better=((cand > champ) if higher_is_better(name) else (cand < champ)) if both else None))
+        rows.append(
+            MetricRow(
+                metric=name,
+                candidate=cand,
+                champion=champ,
+                delta=(cand - champ) if both else None,
+                candidate_better=((cand > champ) if higher_is_better(name) else (cand < champ)) if both else None,
+            )
+        )
     return rows
 
 
@@ -120,9 +126,17 @@ def openmetadata_ui(host_port: str | None, fqn: str) -> str | None:
     return f"{base}/mlmodel/{fqn}"
 
 
-def links_for(*, model: str, tracking_uri: str | None = None, experiment_id: str | None = None,
-              run_id: str | None = None, version: str | None = None, catalog_fqn: str | None = None,
-              openmetadata_host_port: str | None = None, orchestrator_run: tuple[str, str] | None = None) -> list[Link]:
+def links_for(
+    *,
+    model: str,
+    tracking_uri: str | None = None,
+    experiment_id: str | None = None,
+    run_id: str | None = None,
+    version: str | None = None,
+    catalog_fqn: str | None = None,
+    openmetadata_host_port: str | None = None,
+    orchestrator_run: tuple[str, str] | None = None,
+) -> list[Link]:
     """MLflow run and model version (http(s) tracking only), the catalog entity, the orchestrator run."""
     links: list[Link] = []
     base = server_url(tracking_uri)
@@ -133,16 +147,20 @@ def links_for(*, model: str, tracking_uri: str | None = None, experiment_id: str
     if base and version:
         links.append(Link(label="MLflow model version", url=f"{base}/#/models/{quote(model)}/versions/{version}"))
     ui = openmetadata_ui(openmetadata_host_port, catalog_fqn) if catalog_fqn else None
-    links.append(Link(label="Catalog entity", url=ui) if ui
-                 else Link(label="Catalog entity", command=f"mlpublish catalog show {catalog_fqn or model}"))
+    links.append(
+        Link(label="Catalog entity", url=ui)
+        if ui
+        else Link(label="Catalog entity", command=f"mlpublish catalog show {catalog_fqn or model}")
+    )
     if orchestrator_run:
         label, url = orchestrator_run
         links.append(Link(label=label, url=url))
     return links
 
 
-def gate_notification(evaluation: EvaluateResult, validation: ValidateResult, *, source: Source,
-                      links: list[Link] = ()) -> Notification:
+def gate_notification(
+    evaluation: EvaluateResult, validation: ValidateResult, *, source: Source, links: list[Link] = ()
+) -> Notification:
     """Validation PASSED or FAILED, with the candidate-vs-champion table and every check."""
     champ = f"champion v{evaluation.champion_version}" if evaluation.champion_version else "champion (none yet)"
     passed = validation.status == "PASSED"
@@ -150,16 +168,31 @@ def gate_notification(evaluation: EvaluateResult, validation: ValidateResult, *,
     if evaluation.champion_error:
         summary += f" (champion: {evaluation.champion_error})"
     return Notification(
-        event="gate", outcome="PASSED" if passed else "FAILED", model=validation.model_name,
+        event="gate",
+        outcome="PASSED" if passed else "FAILED",
+        model=validation.model_name,
         run_id=validation.run_id,
         title=f"{validation.model_name}: candidate run {validation.run_id} {'PASSED' if passed else 'FAILED'} validation",
-        summary=summary, champion_label=champ, metrics=metric_rows(evaluation.metrics, evaluation.champion_metrics),
-        checks=validation.checks, champion_before=evaluation.champion_version, links=list(links), source=source)
+        summary=summary,
+        champion_label=champ,
+        metrics=metric_rows(evaluation.metrics, evaluation.champion_metrics),
+        checks=validation.checks,
+        champion_before=evaluation.champion_version,
+        links=list(links),
+        source=source,
+    )
 
 
-def promotion_notification(promotion: PromoteResult, *, source: Source, candidate_metrics: dict[str, float] | None = None,
-                           champion_metrics: dict[str, float] | None = None, compared_version: str | None = None,
-                           run_id: str | None = None, links: list[Link] = ()) -> Notification:
+def promotion_notification(
+    promotion: PromoteResult,
+    *,
+    source: Source,
+    candidate_metrics: dict[str, float] | None = None,
+    champion_metrics: dict[str, float] | None = None,
+    compared_version: str | None = None,
+    run_id: str | None = None,
+    links: list[Link] = (),
+) -> Notification:
     """The champion moved (or a PASSED candidate was refused), or a rollback.
 
     The table compares the version the event is about with the champion it replaces (or would have).
@@ -173,15 +206,28 @@ def promotion_notification(promotion: PromoteResult, *, source: Source, candidat
         cand_label, champ_label = f"v{p.champion_after} (restored)", f"v{p.champion_before} (rolled back)"
     else:
         event, outcome = "promotion", "PROMOTED" if p.promoted else "NOT_PROMOTED"
-        title = (f"{p.model_name}: v{p.version} is champion" if p.promoted
-                 else f"{p.model_name}: v{p.version} NOT promoted")
+        title = (
+            f"{p.model_name}: v{p.version} is champion" if p.promoted else f"{p.model_name}: v{p.version} NOT promoted"
+        )
         cand_label = f"v{p.version} (candidate)"
         shown = p.champion_before if p.champion_before != p.version else None
         champ_label = f"v{shown} (champion before)" if shown else "champion before (none)"
         if compared_version and compared_version != shown:
             champ_label = f"v{compared_version} (champion at evaluation)"
     return Notification(
-        event=event, outcome=outcome, model=p.model_name, version=p.champion_after if p.mode == "rollback" else p.version,
-        run_id=run_id, title=title, summary=p.reason, candidate_label=cand_label, champion_label=champ_label,
-        metrics=metric_rows(candidate_metrics, champion_metrics), checks=p.checks,
-        champion_before=p.champion_before, champion_after=p.champion_after, links=list(links), source=source)
+        event=event,
+        outcome=outcome,
+        model=p.model_name,
+        version=p.champion_after if p.mode == "rollback" else p.version,
+        run_id=run_id,
+        title=title,
+        summary=p.reason,
+        candidate_label=cand_label,
+        champion_label=champ_label,
+        metrics=metric_rows(candidate_metrics, champion_metrics),
+        checks=p.checks,
+        champion_before=p.champion_before,
+        champion_after=p.champion_after,
+        links=list(links),
+        source=source,
+    )

@@ -74,7 +74,7 @@ class NotifySettings:
     events: frozenset[str] = frozenset(EVENTS)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "NotifySettings":
+    def from_env(cls, env: dict[str, str] | None = None) -> NotifySettings:
         """The ``MLPUBLISH_NOTIFY_*`` variables (README, "Notifications"). A malformed one raises NotifyConfigError."""
         env = dict(os.environ if env is None else env)
 
@@ -89,8 +89,9 @@ class NotifySettings:
             try:
                 value = kind(raw)
             except ValueError:
-                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}={raw!r}: expected "
-                                        f"{'an integer' if kind is int else 'a number'}") from None
+                raise NotifyConfigError(
+                    f"MLPUBLISH_NOTIFY_{name}={raw!r}: expected {'an integer' if kind is int else 'a number'}"
+                ) from None
             # a sender waits for these (the CLI, an Airflow callback, a Dagster sensor): keep them bounded
             upper = MAX_BOUNDS.get(name, MAX_SECONDS)
             if not 0 <= value <= upper:  # also refuses nan and inf
@@ -103,22 +104,34 @@ class NotifySettings:
                 continue
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}: expected an http(s) URL with a host, got scheme "
-                                        f"{parts.scheme or 'none'!r}")
+                raise NotifyConfigError(
+                    f"MLPUBLISH_NOTIFY_{name}: expected an http(s) URL with a host, got scheme "
+                    f"{parts.scheme or 'none'!r}"
+                )
             try:
                 parts.port  # noqa: B018 (urllib raises ValueError for a bad port only when asked)
             except ValueError:
-                raise NotifyConfigError(f"MLPUBLISH_NOTIFY_{name}: the URL's port is not a number from 0 to 65535") from None
+                raise NotifyConfigError(
+                    f"MLPUBLISH_NOTIFY_{name}: the URL's port is not a number from 0 to 65535"
+                ) from None
         events = frozenset(e.strip() for e in (get("EVENTS") or ",".join(EVENTS)).split(",") if e.strip())
         if not events <= set(EVENTS):
-            raise NotifyConfigError(f"MLPUBLISH_NOTIFY_EVENTS: unknown event(s) {sorted(events - set(EVENTS))}; "
-                                    f"expected some of {', '.join(EVENTS)}")
-        return cls(slack_url=get("SLACK_URL"), webhook_url=get("WEBHOOK_URL"), webhook_token=get("WEBHOOK_TOKEN"),
-                   smtp=_smtp_from_env(get, number), retries=int(number("RETRIES", DEFAULT_RETRIES, int)),
-                   retry_delay=float(number("RETRY_DELAY", DEFAULT_RETRY_DELAY, float)),
-                   timeout=float(number("TIMEOUT", DEFAULT_TIMEOUT, float)) or DEFAULT_TIMEOUT, events=events)
+            raise NotifyConfigError(
+                f"MLPUBLISH_NOTIFY_EVENTS: unknown event(s) {sorted(events - set(EVENTS))}; "
+                f"expected some of {', '.join(EVENTS)}"
+            )
+        return cls(
+            slack_url=get("SLACK_URL"),
+            webhook_url=get("WEBHOOK_URL"),
+            webhook_token=get("WEBHOOK_TOKEN"),
+            smtp=_smtp_from_env(get, number),
+            retries=int(number("RETRIES", DEFAULT_RETRIES, int)),
+            retry_delay=float(number("RETRY_DELAY", DEFAULT_RETRY_DELAY, float)),
+            timeout=float(number("TIMEOUT", DEFAULT_TIMEOUT, float)) or DEFAULT_TIMEOUT,
+            events=events,
+        )
 
-    def sinks(self) -> list["Sink"]:
+    def sinks(self) -> list[Sink]:
         out: list[Sink] = []
         if self.slack_url:
             out.append(SlackSink(self.slack_url, self.timeout))
@@ -141,13 +154,16 @@ def _smtp_from_env(get: Any, number: Any) -> SmtpSettings | None:
     recipients = tuple(r.strip() for r in (get("SMTP_TO") or "").split(",") if r.strip())
     sender = get("SMTP_FROM")
     if not recipients or not sender:
-        raise NotifyConfigError("MLPUBLISH_NOTIFY_SMTP_HOST is set: MLPUBLISH_NOTIFY_SMTP_FROM and "
-                                "MLPUBLISH_NOTIFY_SMTP_TO (comma-separated) are required too")
+        raise NotifyConfigError(
+            "MLPUBLISH_NOTIFY_SMTP_HOST is set: MLPUBLISH_NOTIFY_SMTP_FROM and "
+            "MLPUBLISH_NOTIFY_SMTP_TO (comma-separated) are required too"
+        )
     user, password = get("SMTP_USER"), get("SMTP_PASSWORD")
     if password and not user:
         raise NotifyConfigError("MLPUBLISH_NOTIFY_SMTP_PASSWORD is set without MLPUBLISH_NOTIFY_SMTP_USER")
-    return SmtpSettings(host=host, port=port, sender=sender, recipients=recipients, user=user, password=password,
-                        security=security)
+    return SmtpSettings(
+        host=host, port=port, sender=sender, recipients=recipients, user=user, password=password, security=security
+    )
 
 
 class Sink(Protocol):
@@ -158,8 +174,12 @@ class Sink(Protocol):
 
 
 def _post_json(url: str, payload: dict[str, Any], timeout: float, headers: dict[str, str] | None = None) -> None:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
@@ -206,7 +226,9 @@ class SmtpSink:
 
     def __init__(self, settings: SmtpSettings, timeout: float = DEFAULT_TIMEOUT):
         self.settings, self.timeout = settings, timeout
-        self.target = f"smtp://{settings.host}:{settings.port} ({settings.security}) -> {', '.join(settings.recipients)}"
+        self.target = (
+            f"smtp://{settings.host}:{settings.port} ({settings.security}) -> {', '.join(settings.recipients)}"
+        )
 
     def message(self, n: Notification) -> EmailMessage:
         msg = EmailMessage()
@@ -220,8 +242,9 @@ class SmtpSink:
     def send(self, n: Notification) -> None:
         s = self.settings
         if s.user and s.security == "none" and s.host not in ("localhost", "127.0.0.1", "::1"):
-            raise PermanentFailure(f"refusing to log in to {s.host} over plain text: set MLPUBLISH_NOTIFY_SMTP_SECURITY "
-                                   "to starttls or ssl")
+            raise PermanentFailure(
+                f"refusing to log in to {s.host} over plain text: set MLPUBLISH_NOTIFY_SMTP_SECURITY to starttls or ssl"
+            )
         context = ssl.create_default_context()
         try:
             if s.security == "ssl":
@@ -234,8 +257,12 @@ class SmtpSink:
                 if s.user:
                     client.login(s.user, s.password or "")
                 client.send_message(self.message(n))
-        except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
-                smtplib.SMTPNotSupportedError) as exc:
+        except (
+            smtplib.SMTPAuthenticationError,
+            smtplib.SMTPRecipientsRefused,
+            smtplib.SMTPSenderRefused,
+            smtplib.SMTPNotSupportedError,
+        ) as exc:
             raise PermanentFailure(f"{type(exc).__name__}: {exc}") from None
 
 
@@ -248,9 +275,15 @@ class Delivery:
     error: str = ""
 
 
-def deliver(n: Notification, sinks: list[Any], *, retries: int = DEFAULT_RETRIES,
-            retry_delay: float = DEFAULT_RETRY_DELAY, sleep: Any = time.sleep,
-            deadline: float | None = None) -> list[Delivery]:
+def deliver(
+    n: Notification,
+    sinks: list[Any],
+    *,
+    retries: int = DEFAULT_RETRIES,
+    retry_delay: float = DEFAULT_RETRY_DELAY,
+    sleep: Any = time.sleep,
+    deadline: float | None = None,
+) -> list[Delivery]:
     """Send ``n`` to every sink; never raises. Returns one Delivery per sink (for callers and tests).
 
     ``deadline`` (a ``time.monotonic()`` value): no attempt starts and no retry waits past it, so a
@@ -261,36 +294,64 @@ def deliver(n: Notification, sinks: list[Any], *, retries: int = DEFAULT_RETRIES
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 error = error or "no time left for this sender (another sink was slow)"
-                log.warning("notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
-                            n.event, n.outcome, n.model, sink.kind, sink.target, attempt, error)
+                log.warning(
+                    "notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
+                    n.event,
+                    n.outcome,
+                    n.model,
+                    sink.kind,
+                    sink.target,
+                    attempt,
+                    error,
+                )
                 out.append(Delivery(sink.kind, sink.target, False, attempt, error))
                 break
             attempt += 1
             try:
                 sink.send(n)
-                log.info("notification %s %s for %s sent to %s sink %s", n.event, n.outcome, n.model, sink.kind,
-                         sink.target)
+                log.info(
+                    "notification %s %s for %s sent to %s sink %s", n.event, n.outcome, n.model, sink.kind, sink.target
+                )
                 out.append(Delivery(sink.kind, sink.target, True, attempt))
                 break
             except Exception as exc:  # a notification never fails the chain
                 permanent = isinstance(exc, PermanentFailure)
                 error = scrub(f"{type(exc).__name__}: {exc}" if not permanent else str(exc))
                 if permanent or attempt > retries:
-                    log.warning("notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
-                                n.event, n.outcome, n.model, sink.kind, sink.target, attempt, error)
+                    log.warning(
+                        "notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
+                        n.event,
+                        n.outcome,
+                        n.model,
+                        sink.kind,
+                        sink.target,
+                        attempt,
+                        error,
+                    )
                     out.append(Delivery(sink.kind, sink.target, False, attempt, error))
                     break
                 delay = retry_delay * 2 ** (attempt - 1)
                 if deadline is not None:
                     delay = min(delay, max(0.0, deadline - time.monotonic()))
-                log.info("notification to %s sink %s failed (attempt %d of %d: %s); retrying in %.1fs",
-                         sink.kind, sink.target, attempt, retries + 1, error, delay)
+                log.info(
+                    "notification to %s sink %s failed (attempt %d of %d: %s); retrying in %.1fs",
+                    sink.kind,
+                    sink.target,
+                    attempt,
+                    retries + 1,
+                    error,
+                    delay,
+                )
                 sleep(delay)
     return out
 
 
-def notify(notifications: Notification | list[Notification], settings: NotifySettings | None = None,
-           *, budget_seconds: float | None = None) -> list[Delivery]:
+def notify(
+    notifications: Notification | list[Notification],
+    settings: NotifySettings | None = None,
+    *,
+    budget_seconds: float | None = None,
+) -> list[Delivery]:
     """Send each notification to every configured sink (none configured: nothing happens). Never raises.
     ``budget_seconds`` bounds the whole call (see :func:`deliver`)."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds

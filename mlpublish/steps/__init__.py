@@ -17,6 +17,13 @@ from mlpublish.steps.train import train_model
 from mlpublish.steps.validate import validate_candidate
 
 __all__ = [
-    "train_model", "evaluate_model", "validate_candidate", "register_version",
-    "promote_challenger", "promote_version", "rollback_champion", "score_batch", "monitor_drift",
+    "train_model",
+    "evaluate_model",
+    "validate_candidate",
+    "register_version",
+    "promote_challenger",
+    "promote_version",
+    "rollback_champion",
+    "score_batch",
+    "monitor_drift",
 ]

@@ -19,14 +19,22 @@ from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, Valid
 log = logging.getLogger("mlpublish.card")
 
 
-def log_card(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult, validation: ValidateResult,
-             registration: RegisterResult | None = None) -> str:
+def log_card(
+    ctx: PublishContext,
+    train: TrainResult,
+    evaluation: EvaluateResult,
+    validation: ValidateResult,
+    registration: RegisterResult | None = None,
+) -> str:
     """Build the card, log it as markdown and HTML on the training run; returns the markdown."""
     reg = ctx.registry
     tags = dict(reg.run(train.run_id).data.tags)
     markdown = build_card(ctx.spec, train, evaluation, validation, registration, tags)
-    title = f"{ctx.spec.name} v{registration.version}" if registration and registration.version else \
-        f"{ctx.spec.name} run {train.run_id}"
+    title = (
+        f"{ctx.spec.name} v{registration.version}"
+        if registration and registration.version
+        else f"{ctx.spec.name} run {train.run_id}"
+    )
     reg.log_text(train.run_id, markdown, CARD_MARKDOWN)
     reg.log_text(train.run_id, render_html(markdown, f"Model card: {title}"), CARD_HTML)
     log.info("%s: model card of %s logged as %s and %s", ctx.spec.name, title, CARD_MARKDOWN, CARD_HTML)

@@ -39,7 +39,9 @@ def load_holdout(ctx: PublishContext, run_id: str) -> tuple[Any, Any]:
     try:
         path = ctx.registry.download_artifacts(run_id, HOLDOUT_ARTIFACT)
     except MlpublishError as exc:
-        raise StepError(f"{ctx.name}: run {run_id} has no held-out rows ({HOLDOUT_ARTIFACT}); was it produced by train? ({exc})") from None
+        raise StepError(
+            f"{ctx.name}: run {run_id} has no held-out rows ({HOLDOUT_ARTIFACT}); was it produced by train? ({exc})"
+        ) from None
     frame = pd.read_parquet(path)
     target = ctx.spec.target
     X, y = frame.drop(columns=[target]), frame[target]
@@ -73,8 +75,9 @@ def evaluate_version(ctx: PublishContext, version: str, X: Any, y: Any) -> tuple
     if missing:
         return None, f"{ctx.name} v{version} needs columns {missing} that the candidate's rows do not have"
     try:
-        return compute_metrics(ctx.preflight.task, model, X[expected] if expected else X, y,
-                               ctx.spec.training.positiveLabel), None
+        return compute_metrics(
+            ctx.preflight.task, model, X[expected] if expected else X, y, ctx.spec.training.positiveLabel
+        ), None
     except Exception as exc:
         return None, f"{ctx.name} v{version} failed to score the candidate's rows: {exc.__class__.__name__}: {exc}"
 
@@ -97,11 +100,15 @@ def split_mismatch(ctx: PublishContext, version: str) -> str | None:
     if theirs == ours:
         return None
     if theirs is None:
-        return (f"champion v{version} records no split ({SPLIT_TAG} tag), so it may have trained on rows held out "
-                f"here and the comparison would not be fair (approve by hand: mlpublish promote {ctx.name} --version N)")
-    return (f"champion v{version} was split with {theirs} and this candidate with {ours}: the champion may have "
-            "trained on rows held out here, so the comparison would not be fair (keep data.keyColumns and "
-            f"training.split stable, or approve by hand: mlpublish promote {ctx.name} --version N)")
+        return (
+            f"champion v{version} records no split ({SPLIT_TAG} tag), so it may have trained on rows held out "
+            f"here and the comparison would not be fair (approve by hand: mlpublish promote {ctx.name} --version N)"
+        )
+    return (
+        f"champion v{version} was split with {theirs} and this candidate with {ours}: the champion may have "
+        "trained on rows held out here, so the comparison would not be fair (keep data.keyColumns and "
+        f"training.split stable, or approve by hand: mlpublish promote {ctx.name} --version N)"
+    )
 
 
 def evaluate_champion(ctx: PublishContext, version: str, run_id: str) -> tuple[dict[str, float] | None, str | None]:
@@ -134,8 +141,13 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
                 mlflow.log_metrics({f"{CHAMPION_TEST_METRIC_PREFIX}{k}": v for k, v in champion_metrics.items()})
             mlflow.set_tag(COMPARED_CHAMPION_TAG, champion_version or "none")
             with tempfile.TemporaryDirectory() as tmp:
-                report = {"candidate": metrics, "champion_version": champion_version,
-                          "champion": champion_metrics, "champion_error": champion_error, "rows": len(y)}
+                report = {
+                    "candidate": metrics,
+                    "champion_version": champion_version,
+                    "champion": champion_metrics,
+                    "champion_error": champion_error,
+                    "rows": len(y),
+                }
                 (Path(tmp) / Path(EVALUATION_METRICS_ARTIFACT).name).write_text(json.dumps(report, indent=2))
                 champion_model = ctx.cache.get(("version_model", champion_version)) if champion_metrics else None
                 for path in evaluation_plots(train.task, model, champion_model, champion_version, X, y, Path(tmp)):
@@ -147,15 +159,33 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
     except Exception as exc:
         raise StepError(f"{ctx.name}: cannot record the evaluation of run {train.run_id}: {exc}") from exc
 
-    result = EvaluateResult(model_name=ctx.name, run_id=train.run_id, metrics=metrics,
-                            champion_version=champion_version, champion_metrics=champion_metrics,
-                            champion_error=champion_error, artifacts=sorted(artifacts))
-    ctx.emit(SetModelProperties(fqn=ctx.spec.fqn, properties={
-        "latestMetrics": json.dumps({k: round(v, 6) for k, v in sorted(metrics.items())}),
-        "comparedChampionVersion": champion_version or "none",
-    }))
-    log.info("%s: evaluated run %s: %s%s", ctx.name, train.run_id,
-             ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())),
-             f" (champion v{champion_version}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(champion_metrics.items())) + ")"
-             if champion_metrics else "")
+    result = EvaluateResult(
+        model_name=ctx.name,
+        run_id=train.run_id,
+        metrics=metrics,
+        champion_version=champion_version,
+        champion_metrics=champion_metrics,
+        champion_error=champion_error,
+        artifacts=sorted(artifacts),
+    )
+    ctx.emit(
+        SetModelProperties(
+            fqn=ctx.spec.fqn,
+            properties={
+                "latestMetrics": json.dumps({k: round(v, 6) for k, v in sorted(metrics.items())}),
+                "comparedChampionVersion": champion_version or "none",
+            },
+        )
+    )
+    log.info(
+        "%s: evaluated run %s: %s%s",
+        ctx.name,
+        train.run_id,
+        ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())),
+        f" (champion v{champion_version}: "
+        + ", ".join(f"{k}={v:.4f}" for k, v in sorted(champion_metrics.items()))
+        + ")"
+        if champion_metrics
+        else "",
+    )
     return result

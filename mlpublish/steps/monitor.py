@@ -57,17 +57,22 @@ def load_reference(ctx: PublishContext, run_id: str) -> Any:
     for artifact in (REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT):
         if artifact in present:
             return pd.read_parquet(reg.download_artifacts(run_id, artifact))[ctx.spec.feature_names]
-    raise StepError(f"{ctx.name}: the champion's run {run_id} has neither {REFERENCE_ARTIFACT} nor "
-                    f"{HOLDOUT_ARTIFACT}: it was not trained by mlpublish, retrain it to monitor drift")
+    raise StepError(
+        f"{ctx.name}: the champion's run {run_id} has neither {REFERENCE_ARTIFACT} nor "
+        f"{HOLDOUT_ARTIFACT}: it was not trained by mlpublish, retrain it to monitor drift"
+    )
 
 
 def _window_history(ctx: PublishContext, exp_id: str, version: str, m: int) -> list[bool]:
     """Drift flags of the previous monitor runs of this champion version, oldest first (at most m-1)."""
-    query = (f"tags.`{STEP_TAG}` = 'monitor' and tags.`{MODEL_TAG}` = '{ctx.name}' "
-             f"and tags.`{CHAMPION_VERSION_TAG}` = '{version}' and attributes.status = 'FINISHED'")
-    runs = ctx.registry.search_runs([exp_id], query, what="monitor runs", order_by=["attribute.start_time DESC"],
-                                    max_results=max(m - 1, 1))
-    return [r.data.tags.get(DRIFT_TAG) == "true" for r in reversed(runs)][-(m - 1):] if m > 1 else []
+    query = (
+        f"tags.`{STEP_TAG}` = 'monitor' and tags.`{MODEL_TAG}` = '{ctx.name}' "
+        f"and tags.`{CHAMPION_VERSION_TAG}` = '{version}' and attributes.status = 'FINISHED'"
+    )
+    runs = ctx.registry.search_runs(
+        [exp_id], query, what="monitor runs", order_by=["attribute.start_time DESC"], max_results=max(m - 1, 1)
+    )
+    return [r.data.tags.get(DRIFT_TAG) == "true" for r in reversed(runs)][-(m - 1) :] if m > 1 else []
 
 
 def _in_flight(ctx: PublishContext, train_runs: list[Any], now: float) -> str | None:
@@ -82,7 +87,9 @@ def _in_flight(ctx: PublishContext, train_runs: list[Any], now: float) -> str | 
     return f"the registry lock {LOCK_PREFIX}{ctx.name} is held (a register or promote is running)" if held else None
 
 
-def _performance(ctx: PublishContext, model: Any, champion_run: Any, labelled: Any) -> tuple[dict[str, float], str | None]:
+def _performance(
+    ctx: PublishContext, model: Any, champion_run: Any, labelled: Any
+) -> tuple[dict[str, float], str | None]:
     """Champion metrics on the labelled sample, and a reason when the drop exceeds maxMetricDrop."""
     spec, task, metric = ctx.spec, ctx.preflight.task, ctx.preflight.select_by
     if labelled is None or len(labelled) < 10 or (task == "classification" and labelled[spec.target].nunique() < 2):
@@ -97,7 +104,10 @@ def _performance(ctx: PublishContext, model: Any, champion_run: Any, labelled: A
     drop = (reference - current[metric]) if higher_is_better(metric) else (current[metric] - reference)
     out[f"drop_{metric}"] = drop
     if limit is not None and drop > limit:
-        return out, f"{metric} {current[metric]:.4f} on {len(labelled)} labelled rows is {drop:.4f} worse than at training ({reference:.4f}) > maxMetricDrop {limit:g}"
+        return (
+            out,
+            f"{metric} {current[metric]:.4f} on {len(labelled)} labelled rows is {drop:.4f} worse than at training ({reference:.4f}) > maxMetricDrop {limit:g}",
+        )
     return out, None
 
 
@@ -120,8 +130,15 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
     source.columns = list(dict.fromkeys(features + extra))
     source.check(features, categorical)
 
-    profiles = {f: FeatureProfile(f, f in categorical, reference[f].astype(str).tolist() if f in categorical
-                                  else reference[f].to_numpy(dtype="float64"), mon.bins) for f in features}
+    profiles = {
+        f: FeatureProfile(
+            f,
+            f in categorical,
+            reference[f].astype(str).tolist() if f in categorical else reference[f].to_numpy(dtype="float64"),
+            mon.bins,
+        )
+        for f in features
+    }
     total = source.count()
     rate = min(1.0, mon.sampleRows / total) if total else 1.0
     rng = np.random.default_rng(0)
@@ -143,8 +160,10 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
         samples.append(frame[keep])
         rows += len(frame)
     if rows == 0:
-        raise WarehouseError(f"{source.label}: no rows to monitor"
-                             + (f" in the last {mon.window.lookbackHours:g} h of {mon.window.column}" if mon.window.column else ""))
+        raise WarehouseError(
+            f"{source.label}: no rows to monitor"
+            + (f" in the last {mon.window.lookbackHours:g} h of {mon.window.column}" if mon.window.column else "")
+        )
     sample = pd.concat(samples, ignore_index=True)
     Xs = prepare_features(sample, features, categorical)
 
@@ -155,9 +174,16 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
         ks = None if f in categorical else ks_test(prof.reference, Xs[f].to_numpy(dtype="float64"))
         by_ks = ks is not None and ks[1] < mon.ksPValue and ks[0] >= mon.ksMinStatistic
         drifted = value >= mon.psiThreshold or by_ks
-        drifts.append(FeatureDrift(feature=f, kind="categorical" if f in categorical else "numerical", psi=round(value, 6),
-                                   ks_statistic=None if ks is None else round(ks[0], 6),
-                                   ks_pvalue=None if ks is None else ks[1], drifted=drifted))
+        drifts.append(
+            FeatureDrift(
+                feature=f,
+                kind="categorical" if f in categorical else "numerical",
+                psi=round(value, 6),
+                ks_statistic=None if ks is None else round(ks[0], 6),
+                ks_pvalue=None if ks is None else ks[1],
+                drifted=drifted,
+            )
+        )
         if drifted:
             why = [f"PSI {value:.3f} >= {mon.psiThreshold:g}"] if value >= mon.psiThreshold else []
             if by_ks:
@@ -178,17 +204,30 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
     last_trained = max(((r.info.end_time or r.info.start_time or 0) / 1000 for r in train_runs), default=None)
     pending = open_requests(reg, spec.experiment_name, spec.name, expire_hours=mon.inFlightHours, now=now)
     retrain, why = decide_retraining(
-        windows, n=mon.windowN, m=mon.windowM, now=now, last_trained_at=last_trained, cooldown_hours=mon.cooldownHours,
+        windows,
+        n=mon.windowN,
+        m=mon.windowM,
+        now=now,
+        last_trained_at=last_trained,
+        cooldown_hours=mon.cooldownHours,
         in_flight=_in_flight(ctx, train_runs, now),
         pending=f"monitor run {pending[-1].request_id}, no training since" if pending else None,
-        drift_reasons=reasons)
+        drift_reasons=reasons,
+    )
 
-    tags = {**decision_tags(spec.name, retrain=retrain, reasons=why), DRIFT_TAG: str(window_drifted).lower(),
-            CHAMPION_VERSION_TAG: version}
+    tags = {
+        **decision_tags(spec.name, retrain=retrain, reasons=why),
+        DRIFT_TAG: str(window_drifted).lower(),
+        CHAMPION_VERSION_TAG: version,
+    }
     tags.update(pipeline_tags(ctx.pipeline))
     monitor_run = reg.create_run(exp_id, f"{spec.name}-monitor", tags, what="create monitor run")
     try:
-        metrics = {"rows": float(rows), "reference_rows": float(len(reference)), "drifted_features": float(len(drifted_features))}
+        metrics = {
+            "rows": float(rows),
+            "reference_rows": float(len(reference)),
+            "drifted_features": float(len(drifted_features)),
+        }
         for d in drifts:
             metrics[f"psi_{d.feature}"] = d.psi
             if d.ks_statistic is not None:
@@ -196,10 +235,20 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
                 metrics[f"ks_pvalue_{d.feature}"] = float(d.ks_pvalue)
         metrics.update(performance)
         reg.log_batch(monitor_run, metrics, timestamp_ms=int(now * 1000), what="log drift metrics")
-        result = MonitorResult(model_name=spec.name, version=version, monitor_run_id=monitor_run, rows=rows,
-                               reference_rows=len(reference), features=drifts, drifted_features=drifted_features,
-                               performance=performance, window_drifted=window_drifted, retrain=retrain, reasons=why,
-                               request_id=monitor_run if retrain else (pending[-1].request_id if pending else None))
+        result = MonitorResult(
+            model_name=spec.name,
+            version=version,
+            monitor_run_id=monitor_run,
+            rows=rows,
+            reference_rows=len(reference),
+            features=drifts,
+            drifted_features=drifted_features,
+            performance=performance,
+            window_drifted=window_drifted,
+            retrain=retrain,
+            reasons=why,
+            request_id=monitor_run if retrain else (pending[-1].request_id if pending else None),
+        )
         reg.log_dict(monitor_run, result.to_json(), DRIFT_REPORT_ARTIFACT, what="log drift report")
     except BaseException:
         # a half-recorded decision must not count as a window or a request (readers want FINISHED runs)
@@ -208,12 +257,28 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
     reg.end_run(monitor_run, what="end monitor run")
 
     if ctx.catalog.get(spec.fqn) is not None:
-        ctx.emit(SetModelProperties(fqn=spec.fqn, properties={
-            "lastMonitoredAt": now_iso(), "driftDetected": window_drifted,
-            "driftedFeatures": ", ".join(drifted_features),
-            "driftSummary": json.dumps({d.feature: d.psi for d in drifts}, sort_keys=True),
-            "retrainRequested": retrain, "retrainReasons": "; ".join(why)[:1000],
-            "monitorRunId": monitor_run, "monitoredVersion": version}))
-    log.info("%s: monitored %d rows against version %s: %s; retrain=%s (%s)", spec.name, rows, version,
-             f"drift in {', '.join(drifted_features)}" if drifted_features else "no feature drift", retrain, "; ".join(why))
+        ctx.emit(
+            SetModelProperties(
+                fqn=spec.fqn,
+                properties={
+                    "lastMonitoredAt": now_iso(),
+                    "driftDetected": window_drifted,
+                    "driftedFeatures": ", ".join(drifted_features),
+                    "driftSummary": json.dumps({d.feature: d.psi for d in drifts}, sort_keys=True),
+                    "retrainRequested": retrain,
+                    "retrainReasons": "; ".join(why)[:1000],
+                    "monitorRunId": monitor_run,
+                    "monitoredVersion": version,
+                },
+            )
+        )
+    log.info(
+        "%s: monitored %d rows against version %s: %s; retrain=%s (%s)",
+        spec.name,
+        rows,
+        version,
+        f"drift in {', '.join(drifted_features)}" if drifted_features else "no feature drift",
+        retrain,
+        "; ".join(why),
+    )
     return result

@@ -20,8 +20,9 @@ from mlpublish.steps.evaluate import evaluate_champion
 log = logging.getLogger("mlpublish.promote")
 
 
-def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult,
-                       registration: RegisterResult) -> PromoteResult:
+def promote_challenger(
+    ctx: PublishContext, evaluation: EvaluateResult, validation: ValidateResult, registration: RegisterResult
+) -> PromoteResult:
     same_candidate("promote", evaluation, validation, registration)
     spec, reg, name = ctx.spec, ctx.registry, ctx.spec.name
     version = registration.version
@@ -29,12 +30,19 @@ def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validati
     base = dict(model_name=name, version=version, mode=mode)
     if version is None or validation.status != PASSED:
         current = reg.alias_version(name, CHAMPION)
-        return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current,
-                             reason=f"candidate run {validation.run_id} is {validation.status}: never promoted")
+        return PromoteResult(
+            **base,
+            promoted=False,
+            champion_before=current,
+            champion_after=current,
+            reason=f"candidate run {validation.run_id} is {validation.status}: never promoted",
+        )
     if mode == "manual":
         current = reg.alias_version(name, CHAMPION)
-        reason = (f"promotion.mode is manual: v{version} waits as {CHALLENGER}; "
-                  f"approve with: mlpublish promote {name} --version {version}")
+        reason = (
+            f"promotion.mode is manual: v{version} waits as {CHALLENGER}; "
+            f"approve with: mlpublish promote {name} --version {version}"
+        )
         log.info("%s: %s", name, reason)
         return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)
 
@@ -42,13 +50,20 @@ def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validati
         current = reg.alias_version(name, CHAMPION)
         if current == version:
             complete_move(reg, ctx.catalog, name, spec.fqn, version)
-            return PromoteResult(**base, promoted=True, champion_before=current, champion_after=current,
-                                 reason=f"v{version} is already {CHAMPION} (nothing to move)")
+            return PromoteResult(
+                **base,
+                promoted=True,
+                champion_before=current,
+                champion_after=current,
+                reason=f"v{version} is already {CHAMPION} (nothing to move)",
+            )
         earlier = next((e for e in champion_history(reg, name) if version in (e.get("to"), e.get("from"))), None)
         if earlier is not None:  # a retried task must not undo a rollback or a newer champion
-            reason = (f"v{version} was champion before ({earlier['action']} at {earlier['at']}) and has since been "
-                      f"replaced by v{current}: "
-                      f"a retry does not move it back (to do it on purpose: mlpublish promote {name} --version {version})")
+            reason = (
+                f"v{version} was champion before ({earlier['action']} at {earlier['at']}) and has since been "
+                f"replaced by v{current}: "
+                f"a retry does not move it back (to do it on purpose: mlpublish promote {name} --version {version})"
+            )
             return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)
         compared = evaluation.champion_version
         checks = []
@@ -56,20 +71,35 @@ def promote_challenger(ctx: PublishContext, evaluation: EvaluateResult, validati
             champ_metrics, err = evaluate_champion(ctx, current, evaluation.run_id)
             if err:
                 reason = f"champion moved from v{compared or 'none'} to v{current} after validation and {err}: refused"
-                return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current, reason=reason)
+                return PromoteResult(
+                    **base, promoted=False, champion_before=current, champion_after=current, reason=reason
+                )
             checks = beats_champion(spec.validation.gates, evaluation.metrics, champ_metrics, current)
             failed = [c for c in checks if not c.passed]
             if failed:
-                reason = (f"champion moved from v{compared or 'none'} to v{current} after validation and v{version} "
-                          f"no longer beats it: " + "; ".join(c.detail for c in failed))
+                reason = (
+                    f"champion moved from v{compared or 'none'} to v{current} after validation and v{version} "
+                    f"no longer beats it: " + "; ".join(c.detail for c in failed)
+                )
                 log.warning("%s: %s", name, reason)
-                return PromoteResult(**base, promoted=False, champion_before=current, champion_after=current,
-                                     reason=reason, checks=checks)
+                return PromoteResult(
+                    **base,
+                    promoted=False,
+                    champion_before=current,
+                    champion_after=current,
+                    reason=reason,
+                    checks=checks,
+                )
         if current is None:
-            reason = (f"first {CHAMPION} of {name}: promoted on absolute gates alone"
-                      if compared is None else f"champion v{compared} was removed meanwhile; v{version} passed its gates")
+            reason = (
+                f"first {CHAMPION} of {name}: promoted on absolute gates alone"
+                if compared is None
+                else f"champion v{compared} was removed meanwhile; v{version} passed its gates"
+            )
         else:
             reason = f"v{version} beats {CHAMPION} v{current} on every relative gate"
         move_champion(reg, ctx.catalog, name, spec.fqn, version, current, "promote", reason)
     log.info("%s: %s -> v%s (%s)", name, CHAMPION, version, reason)
-    return PromoteResult(**base, promoted=True, champion_before=current, champion_after=version, reason=reason, checks=checks)
+    return PromoteResult(
+        **base, promoted=True, champion_before=current, champion_after=version, reason=reason, checks=checks
+    )

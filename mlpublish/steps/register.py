@@ -24,16 +24,26 @@ from mlpublish.steps.card import card_uri, log_card
 log = logging.getLogger("mlpublish.register")
 
 
-def register_version(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult,
-                     validation: ValidateResult) -> RegisterResult:
+def register_version(
+    ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult, validation: ValidateResult
+) -> RegisterResult:
     same_candidate("register", train, evaluation, validation)
     spec, reg = ctx.spec, ctx.registry
     if validation.status != PASSED and not spec.validation.registerFailed:
-        reason = (f"run {train.run_id} FAILED validation: not registered "
-                  "(set validation.registerFailed: true to keep FAILED candidates for audit)")
+        reason = (
+            f"run {train.run_id} FAILED validation: not registered "
+            "(set validation.registerFailed: true to keep FAILED candidates for audit)"
+        )
         log.warning("%s: %s", spec.name, reason)
-        result = RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status,
-                                version=None, created=False, reason=reason, card_uri=card_uri(train.run_id))
+        result = RegisterResult(
+            model_name=spec.name,
+            run_id=train.run_id,
+            status=validation.status,
+            version=None,
+            created=False,
+            reason=reason,
+            card_uri=card_uri(train.run_id),
+        )
         log_card(ctx, train, evaluation, validation, result)
         return result
 
@@ -68,15 +78,32 @@ def register_version(ctx: PublishContext, train: TrainResult, evaluation: Evalua
             aliases.append(CHALLENGER)
 
     current = reg.aliases(spec.name)
-    ctx.emit(SetModelProperties(fqn=spec.fqn, properties={
-        "latestVersion": version,
-        "aliases": json.dumps(current, sort_keys=True),
-    }))
-    log.info("%s: %s version %s for run %s%s", spec.name, "registered" if created else "found existing",
-             version, train.run_id, f" (alias {CHALLENGER})" if aliases else " (no alias: FAILED, kept for audit)")
-    result = RegisterResult(model_name=spec.name, run_id=train.run_id, status=validation.status, version=version,
-                            created=created, aliases=aliases,
-                            reason="" if validation.status == PASSED else "registered for audit only",
-                            card_uri=card_uri(train.run_id))
+    ctx.emit(
+        SetModelProperties(
+            fqn=spec.fqn,
+            properties={
+                "latestVersion": version,
+                "aliases": json.dumps(current, sort_keys=True),
+            },
+        )
+    )
+    log.info(
+        "%s: %s version %s for run %s%s",
+        spec.name,
+        "registered" if created else "found existing",
+        version,
+        train.run_id,
+        f" (alias {CHALLENGER})" if aliases else " (no alias: FAILED, kept for audit)",
+    )
+    result = RegisterResult(
+        model_name=spec.name,
+        run_id=train.run_id,
+        status=validation.status,
+        version=version,
+        created=created,
+        aliases=aliases,
+        reason="" if validation.status == PASSED else "registered for audit only",
+        card_uri=card_uri(train.run_id),
+    )
     log_card(ctx, train, evaluation, validation, result)
     return result

@@ -45,8 +45,9 @@ def load_champion(ctx: PublishContext) -> tuple[str, str, Any]:
     name = ctx.name
     version = ctx.registry.alias_version(name, CHAMPION)
     if version is None:
-        raise NoChampion(f"model {name!r} has no champion yet: publish it first (mlpublish run SPEC), "
-                         "then score or monitor")
+        raise NoChampion(
+            f"model {name!r} has no champion yet: publish it first (mlpublish run SPEC), then score or monitor"
+        )
     mv = ctx.registry.get_version(name, version)
     key = ("version_model", version)
     model = ctx.cache.get(key)
@@ -66,19 +67,26 @@ def _check_signature(ctx: PublishContext, version: str) -> None:
     except Exception:  # no signature recorded: the features of the spec are all we know
         return
     if expected and expected != ctx.spec.feature_names:
-        raise StepError(f"champion version {version} of model {ctx.name!r} expects features {expected}, "
-                        f"but the spec lists {ctx.spec.feature_names}: publish a model for this spec first")
+        raise StepError(
+            f"champion version {version} of model {ctx.name!r} expects features {expected}, "
+            f"but the spec lists {ctx.spec.feature_names}: publish a model for this spec first"
+        )
 
 
 def scoring_source(ctx: PublishContext, columns: list[str]) -> ScoringSource:
     """The rows the spec scores (and monitors): ``scoring.query``, else ``scoring.sourceTable`` or the training table."""
     spec = ctx.spec
-    return ScoringSource(ctx.preflight.warehouse, columns, table=spec.scoring.sourceTable or spec.data.trainingTable,
-                         query=spec.scoring.query)
+    return ScoringSource(
+        ctx.preflight.warehouse,
+        columns,
+        table=spec.scoring.sourceTable or spec.data.trainingTable,
+        query=spec.scoring.query,
+    )
 
 
-def score_batch(ctx: PublishContext, *, scoring_run_id: str | None = None,
-                on_chunk: Callable[[int, int], None] | None = None) -> ScoreResult:
+def score_batch(
+    ctx: PublishContext, *, scoring_run_id: str | None = None, on_chunk: Callable[[int, int], None] | None = None
+) -> ScoreResult:
     """Write the champion's predictions for every row of the scoring source.
 
     ``scoring_run_id`` names this scoring run (an Airflow or Dagster run id);
@@ -92,7 +100,9 @@ def score_batch(ctx: PublishContext, *, scoring_run_id: str | None = None,
         raise StepError(f"{spec.source_path}: data.keyColumns is empty: predictions need key columns to join back to")
     table_name = spec.scoring.predictionsTable or spec.data.predictionsTable
     if not table_name:
-        raise StepError(f"{spec.source_path}: no predictions table: set data.predictionsTable or scoring.predictionsTable")
+        raise StepError(
+            f"{spec.source_path}: no predictions table: set data.predictionsTable or scoring.predictionsTable"
+        )
     features, categorical = spec.feature_names, spec.categorical_features
     source = scoring_source(ctx, list(dict.fromkeys(keys + features)))
     source.check(features, categorical)
@@ -113,17 +123,47 @@ def score_batch(ctx: PublishContext, *, scoring_run_id: str | None = None,
             out["probability"] = proba[:, pos_index] if pos_index >= 0 else proba.max(axis=1)
         return out
 
-    run = ScoringRun(model_name=spec.name, model_version=version, model_run_id=model_run_id, scoring_run_id=run_id,
-                     scored_at=datetime.now(UTC))
-    written = write_predictions(wh, source, predict, table_name=table_name, keys=keys, probability=pos_index is not None,
-                                run=run, chunk_size=spec.scoring.chunkSize, on_chunk=on_chunk)
+    run = ScoringRun(
+        model_name=spec.name,
+        model_version=version,
+        model_run_id=model_run_id,
+        scoring_run_id=run_id,
+        scored_at=datetime.now(UTC),
+    )
+    written = write_predictions(
+        wh,
+        source,
+        predict,
+        table_name=table_name,
+        keys=keys,
+        probability=pos_index is not None,
+        run=run,
+        chunk_size=spec.scoring.chunkSize,
+        on_chunk=on_chunk,
+    )
     seconds = time.perf_counter() - t0
     table_fqn = wh.table_fqn(table_name)
-    result = ScoreResult(model_name=spec.name, version=version, model_run_id=model_run_id, scoring_run_id=run_id,
-                         rows=written.rows, table_fqn=table_fqn, source=source.label, seconds=round(seconds, 3))
+    result = ScoreResult(
+        model_name=spec.name,
+        version=version,
+        model_run_id=model_run_id,
+        scoring_run_id=run_id,
+        rows=written.rows,
+        table_fqn=table_fqn,
+        source=source.label,
+        seconds=round(seconds, 3),
+    )
     _record(ctx, result, written.columns, source)
-    log.info("%s: scored %d rows of %s with version %s into %s in %.1fs (%d chunks)", spec.name, written.rows,
-             source.label, version, table_fqn, seconds, written.chunks)
+    log.info(
+        "%s: scored %d rows of %s with version %s into %s in %.1fs (%d chunks)",
+        spec.name,
+        written.rows,
+        source.label,
+        version,
+        table_fqn,
+        seconds,
+        written.chunks,
+    )
     return result
 
 
@@ -131,39 +171,81 @@ def _record(ctx: PublishContext, result: ScoreResult, columns: dict[str, str], s
     """An MLflow run for the scoring (reused by a retry of the same scoring run) and the catalog entries."""
     spec, reg = ctx.spec, ctx.registry
     exp = reg.ensure_experiment(spec.experiment_name, config.artifact_root(reg.tracking_uri))
-    found = reg.search_runs([exp], f"tags.`{SCORING_RUN_TAG}` = '{escape_filter_value(result.scoring_run_id)}'",
-                            what="scoring runs", max_results=1)
+    found = reg.search_runs(
+        [exp],
+        f"tags.`{SCORING_RUN_TAG}` = '{escape_filter_value(result.scoring_run_id)}'",
+        what="scoring runs",
+        max_results=1,
+    )
     if found:
         mlflow_run = found[0].info.run_id
     else:
-        tags = {STEP_TAG: "score", MODEL_TAG: spec.name, SCORING_RUN_TAG: result.scoring_run_id,
-                CHAMPION_VERSION_TAG: result.version, PREDICTIONS_FQN_TAG: result.table_fqn}
+        tags = {
+            STEP_TAG: "score",
+            MODEL_TAG: spec.name,
+            SCORING_RUN_TAG: result.scoring_run_id,
+            CHAMPION_VERSION_TAG: result.version,
+            PREDICTIONS_FQN_TAG: result.table_fqn,
+        }
         tags.update(pipeline_tags(ctx.pipeline))
         mlflow_run = reg.create_run(exp, f"{spec.name}-score", tags, what="create scoring run")
     reg.log_metric(mlflow_run, "rows_scored", result.rows, what="log scoring metrics")
-    reg.log_metric(mlflow_run, "rows_per_second", result.rows / result.seconds if result.seconds else 0.0,
-                   what="log scoring metrics")
+    reg.log_metric(
+        mlflow_run,
+        "rows_per_second",
+        result.rows / result.seconds if result.seconds else 0.0,
+        what="log scoring metrics",
+    )
     reg.end_run(mlflow_run, what="end scoring run")
 
     fqn, model_fqn = result.table_fqn, spec.fqn
     from_model = [f"{model_fqn}.{f}" for f in spec.feature_names]
-    model_cols = [ColumnLineage(fromColumns=from_model, toColumn=f"{fqn}.{c}")
-                  for c in ("prediction", "probability") if c in columns]
+    model_cols = [
+        ColumnLineage(fromColumns=from_model, toColumn=f"{fqn}.{c}")
+        for c in ("prediction", "probability")
+        if c in columns
+    ]
     events: list[Any] = [
         table_event(fqn, columns, f"batch predictions of {spec.name} (champion), one set per scoring run"),
-        AddLineage(from_fqn=model_fqn, from_type="mlmodel", to_fqn=fqn, to_type="table", columns=model_cols,
-                   pipeline=ctx.pipeline, description=f"batch scoring by {spec.name}"),
+        AddLineage(
+            from_fqn=model_fqn,
+            from_type="mlmodel",
+            to_fqn=fqn,
+            to_type="table",
+            columns=model_cols,
+            pipeline=ctx.pipeline,
+            description=f"batch scoring by {spec.name}",
+        ),
     ]
     if source.table and source.table != spec.data.trainingTable:
         # the train step registered the training table; another scoring table must exist before an edge
         events.insert(0, table_event(source.fqn, source.types(), f"rows scored by {spec.name}"))
     if source.fqn:
-        events.append(AddLineage(
-            from_fqn=source.fqn, from_type="table", to_fqn=fqn, to_type="table",
-            columns=[ColumnLineage(fromColumns=[f"{source.fqn}.{k}"], toColumn=f"{fqn}.{k}") for k in spec.data.keyColumns],
-            pipeline=ctx.pipeline, description=f"keys of the rows scored by {spec.name}"))
+        events.append(
+            AddLineage(
+                from_fqn=source.fqn,
+                from_type="table",
+                to_fqn=fqn,
+                to_type="table",
+                columns=[
+                    ColumnLineage(fromColumns=[f"{source.fqn}.{k}"], toColumn=f"{fqn}.{k}")
+                    for k in spec.data.keyColumns
+                ],
+                pipeline=ctx.pipeline,
+                description=f"keys of the rows scored by {spec.name}",
+            )
+        )
     if ctx.catalog.get(model_fqn) is not None:
-        events.append(SetModelProperties(fqn=model_fqn, properties={
-            "predictionsTable": fqn, "lastScoredAt": now_iso(), "lastScoringRunId": result.scoring_run_id,
-            "lastScoredRows": result.rows, "lastScoredVersion": result.version}))
+        events.append(
+            SetModelProperties(
+                fqn=model_fqn,
+                properties={
+                    "predictionsTable": fqn,
+                    "lastScoredAt": now_iso(),
+                    "lastScoringRunId": result.scoring_run_id,
+                    "lastScoredRows": result.rows,
+                    "lastScoredVersion": result.version,
+                },
+            )
+        )
     ctx.emit(*events)

@@ -61,8 +61,10 @@ def split_signature(spec: Any) -> str:
     """What decides which rows are held out; two runs are comparable only if it is equal."""
     split = spec.training.split
     # "scheme" names how keys are hashed (split_rows): bump it whenever that changes
-    return json.dumps({"keys": spec.data.keyColumns, "testSize": split.testSize, "seed": split.seed,
-                       "scheme": SPLIT_SCHEME}, sort_keys=True)
+    return json.dumps(
+        {"keys": spec.data.keyColumns, "testSize": split.testSize, "seed": split.seed, "scheme": SPLIT_SCHEME},
+        sort_keys=True,
+    )
 
 
 def trusted_types(model: Any) -> list[str]:
@@ -149,7 +151,9 @@ def train_model(ctx: PublishContext) -> TrainResult:
     frame, X, y = load_training_frame(ctx)
     X_train, X_test, y_train, y_test = split_rows(ctx, frame, X, y, split.testSize, split.seed)
     if not spec.data.keyColumns:
-        log.warning("%s: no data.keyColumns: random split, so a champion may be evaluated on rows it trained on", spec.name)
+        log.warning(
+            "%s: no data.keyColumns: random split, so a champion may be evaluated on rows it trained on", spec.name
+        )
 
     grid = spec.training.grid()
     fixed = spec.fixed_params
@@ -176,7 +180,9 @@ def train_model(ctx: PublishContext) -> TrainResult:
             best: tuple[float, dict[str, Any]] | None = None
             for i, cand in enumerate(grid):
                 params = {**fixed, **cand}
-                with mlflow.start_run(experiment_id=exp_id, run_name=f"candidate-{i}", nested=True, tags={MODEL_TAG: spec.name}) as child:
+                with mlflow.start_run(
+                    experiment_id=exp_id, run_name=f"candidate-{i}", nested=True, tags={MODEL_TAG: spec.name}
+                ) as child:
                     t0 = time.perf_counter()
                     model = fit_model(pf.estimator, params, spec.categorical_features, X_fit, y_fit)
                     fit_seconds += time.perf_counter() - t0
@@ -200,9 +206,15 @@ def train_model(ctx: PublishContext) -> TrainResult:
 
         mlflow.log_params({k: v for k, v in chosen.items()})
         # prefixed: an estimator may have its own parameter called seed or test_size
-        mlflow.log_params({"mlpublish.estimator": spec.training.estimator, "mlpublish.selected_by": select_by,
-                           "mlpublish.test_size": split.testSize, "mlpublish.seed": split.seed,
-                           "mlpublish.n_candidates": len(candidates)})
+        mlflow.log_params(
+            {
+                "mlpublish.estimator": spec.training.estimator,
+                "mlpublish.selected_by": select_by,
+                "mlpublish.test_size": split.testSize,
+                "mlpublish.seed": split.seed,
+                "mlpublish.n_candidates": len(candidates),
+            }
+        )
         source = WarehouseTableSource(pf.training_fqn, pf.warehouse.dialect)
         dataset = mlflow.data.from_pandas(frame, source=source, targets=spec.target, name=pf.training_fqn)
         mlflow.log_input(dataset, context="training")
@@ -219,14 +231,19 @@ def train_model(ctx: PublishContext) -> TrainResult:
             cand_path.write_text(json.dumps([c.model_dump() for c in candidates], indent=2, default=str))
             mlflow.log_artifact(str(path), artifact_path=str(Path(HOLDOUT_ARTIFACT).parent))
             ref_path = Path(tmp) / Path(REFERENCE_ARTIFACT).name
-            X_train.sample(n=min(len(X_train), REFERENCE_ROWS), random_state=split.seed).to_parquet(ref_path, index=False)
+            X_train.sample(n=min(len(X_train), REFERENCE_ROWS), random_state=split.seed).to_parquet(
+                ref_path, index=False
+            )
             mlflow.log_artifact(str(ref_path), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
             mlflow.log_artifact(str(cand_path), artifact_path=CANDIDATES_FOLDER)
 
         example = X_train.head(5)
         signature = infer_signature(example, model.predict(example))
         info = mlflow.sklearn.log_model(
-            model, name=MODEL_NAME_IN_RUN, signature=signature, input_example=example,
+            model,
+            name=MODEL_NAME_IN_RUN,
+            signature=signature,
+            input_example=example,
             pip_requirements=pip_requirements(spec.training.estimator.split(".")[0].split(":")[0]),
             skops_trusted_types=trusted_types(model),
         )
@@ -235,15 +252,32 @@ def train_model(ctx: PublishContext) -> TrainResult:
     ctx.cache[("model", run_id)] = model
 
     result = TrainResult(
-        model_name=spec.name, run_id=run_id, experiment_id=exp_id, model_uri=info.model_uri,
-        model_id=getattr(info, "model_id", None), task=pf.task, select_by=select_by, params=chosen,
-        candidates=candidates, train_rows=len(X_train), test_rows=len(X_test),
-        dataset_digest=dataset.digest, training_fqn=pf.training_fqn, fit_seconds=round(fit_seconds, 4),
+        model_name=spec.name,
+        run_id=run_id,
+        experiment_id=exp_id,
+        model_uri=info.model_uri,
+        model_id=getattr(info, "model_id", None),
+        task=pf.task,
+        select_by=select_by,
+        params=chosen,
+        candidates=candidates,
+        train_rows=len(X_train),
+        test_rows=len(X_test),
+        dataset_digest=dataset.digest,
+        training_fqn=pf.training_fqn,
+        fit_seconds=round(fit_seconds, 4),
         time_range=span,
     )
     _emit_catalog(ctx, result, artifact_uri, run_tags)
-    log.info("%s: trained run %s with %s (%d candidate%s, %d rows)", spec.name, run_id, chosen or "defaults",
-             len(candidates), "s" if len(candidates) != 1 else "", len(X_train))
+    log.info(
+        "%s: trained run %s with %s (%d candidate%s, %d rows)",
+        spec.name,
+        run_id,
+        chosen or "defaults",
+        len(candidates),
+        "s" if len(candidates) != 1 else "",
+        len(X_train),
+    )
     return result
 
 
@@ -267,7 +301,10 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str, r
     catalog does not know yet gets its first entity from the first candidate.
     """
     spec, pf = ctx.spec, ctx.preflight
-    entity_events = [model_event(spec, result.params, artifact_uri), *lineage_events(spec, pf.training_fqn, ctx.pipeline)]
+    entity_events = [
+        model_event(spec, result.params, artifact_uri),
+        *lineage_events(spec, pf.training_fqn, ctx.pipeline),
+    ]
     ctx.registry.log_dict(result.run_id, [e.model_dump(mode="json") for e in entity_events], CATALOG_EVENTS_ARTIFACT)
 
     events: list[Any] = []
@@ -286,16 +323,23 @@ def _emit_catalog(ctx: PublishContext, result: TrainResult, artifact_uri: str, r
         # if there is one, else this first candidate.
         champion = ctx.registry.alias_version(spec.name, CHAMPION)
         if champion is not None:
-            events += champion_entity_events(ctx.registry, ctx.registry.get_version(spec.name, champion)) or entity_events
+            events += (
+                champion_entity_events(ctx.registry, ctx.registry.get_version(spec.name, champion)) or entity_events
+            )
         else:
             events += entity_events
-    events.append(SetModelProperties(fqn=spec.fqn, properties={
-        "latestRunId": result.run_id,
-        "latestHyperParameters": json.dumps(result.params, sort_keys=True, default=str),
-        "mlflowExperimentId": result.experiment_id,
-        "trainingRows": result.train_rows,
-        "datasetDigest": result.dataset_digest,
-        "lastTrainedAt": now_iso(),
-        **provenance.catalog_properties(run_tags),
-    }))
+    events.append(
+        SetModelProperties(
+            fqn=spec.fqn,
+            properties={
+                "latestRunId": result.run_id,
+                "latestHyperParameters": json.dumps(result.params, sort_keys=True, default=str),
+                "mlflowExperimentId": result.experiment_id,
+                "trainingRows": result.train_rows,
+                "datasetDigest": result.dataset_digest,
+                "lastTrainedAt": now_iso(),
+                **provenance.catalog_properties(run_tags),
+            },
+        )
+    )
     ctx.emit(*events)

@@ -33,27 +33,58 @@ def smoke_test(ctx: PublishContext, train: TrainResult) -> CheckResult:
     except Exception as exc:
         return CheckResult(check="smoke_test", name=name, outcome="fail", detail=f"{exc.__class__.__name__}: {exc}")
     if len(pred) != len(sample):
-        return CheckResult(check="smoke_test", name=name, outcome="fail",
-                           detail=f"returned {len(pred)} predictions for {len(sample)} rows")
+        return CheckResult(
+            check="smoke_test",
+            name=name,
+            outcome="fail",
+            detail=f"returned {len(pred)} predictions for {len(sample)} rows",
+        )
     if pred.dtype.kind == "f" and not np.isfinite(pred).all():
         return CheckResult(check="smoke_test", name=name, outcome="fail", detail="returned NaN or infinite predictions")
-    return CheckResult(check="smoke_test", name=name, outcome="pass", detail=f"{len(pred)} predictions from {train.model_uri}")
+    return CheckResult(
+        check="smoke_test", name=name, outcome="pass", detail=f"{len(pred)} predictions from {train.model_uri}"
+    )
 
 
 def metadata_checks(ctx: PublishContext) -> list[CheckResult]:
     spec = ctx.spec
     if not spec.validation.requireMetadata:
-        return [CheckResult(check="metadata", name="required metadata", outcome="skipped",
-                            detail="validation.requireMetadata is false")]
+        return [
+            CheckResult(
+                check="metadata",
+                name="required metadata",
+                outcome="skipped",
+                detail="validation.requireMetadata is false",
+            )
+        ]
     out = []
-    out.append(CheckResult(check="metadata", name="description", outcome="pass" if (spec.description or "").strip() else "fail",
-                           detail="present" if (spec.description or "").strip() else "the spec has no description"))
-    out.append(CheckResult(check="metadata", name="owners", outcome="pass" if spec.owners else "fail",
-                           detail=", ".join(spec.owners) if spec.owners else "the spec names no owners"))
+    out.append(
+        CheckResult(
+            check="metadata",
+            name="description",
+            outcome="pass" if (spec.description or "").strip() else "fail",
+            detail="present" if (spec.description or "").strip() else "the spec has no description",
+        )
+    )
+    out.append(
+        CheckResult(
+            check="metadata",
+            name="owners",
+            outcome="pass" if spec.owners else "fail",
+            detail=", ".join(spec.owners) if spec.owners else "the spec names no owners",
+        )
+    )
     sourceless = [f.name for f in spec.mlFeatures if not any(s.dataSourceFqn for s in f.featureSources)]
-    out.append(CheckResult(check="metadata", name="feature sources", outcome="fail" if sourceless else "pass",
-                           detail=f"features without a source table: {sourceless}" if sourceless
-                           else f"all {len(spec.mlFeatures)} features have a source table"))
+    out.append(
+        CheckResult(
+            check="metadata",
+            name="feature sources",
+            outcome="fail" if sourceless else "pass",
+            detail=f"features without a source table: {sourceless}"
+            if sourceless
+            else f"all {len(spec.mlFeatures)} features have a source table",
+        )
+    )
     return out
 
 
@@ -66,8 +97,13 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
     ctx.emit(SetValidationTag(fqn=spec.fqn, status=PENDING))
 
     champion = evaluation.champion_metrics
-    checks = evaluate_gates(spec.validation.gates, evaluation.metrics, champion,
-                            evaluation.champion_version, spec.validation.allowFirstWithoutChampion)
+    checks = evaluate_gates(
+        spec.validation.gates,
+        evaluation.metrics,
+        champion,
+        evaluation.champion_version,
+        spec.validation.allowFirstWithoutChampion,
+    )
     if evaluation.champion_error:
         for c in checks:
             if c.outcome == "fail" and c.kind in ("maxDropVsChampion", "minGainVsChampion"):
@@ -75,24 +111,33 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
     checks.append(smoke_test(ctx, train))
     checks += metadata_checks(ctx)
     status = PASSED if all(c.passed for c in checks) else FAILED
-    result = ValidateResult(model_name=spec.name, run_id=train.run_id, status=status, checks=checks,
-                            champion_version=evaluation.champion_version)
+    result = ValidateResult(
+        model_name=spec.name,
+        run_id=train.run_id,
+        status=status,
+        checks=checks,
+        champion_version=evaluation.champion_version,
+    )
 
     with mlflow.start_run(run_id=train.run_id):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "checks.json"
             path.write_text(json.dumps([c.model_dump() for c in checks], indent=2))
             mlflow.log_artifact(str(path), artifact_path=VALIDATION_FOLDER)
-        mlflow.set_tags({f"{CHECK_TAG_PREFIX}{i:02d}": f"{c.outcome.upper()} {c.name}: {c.detail}"[:4900]
-                         for i, c in enumerate(checks)})
+        mlflow.set_tags(
+            {
+                f"{CHECK_TAG_PREFIX}{i:02d}": f"{c.outcome.upper()} {c.name}: {c.detail}"[:4900]
+                for i, c in enumerate(checks)
+            }
+        )
         mlflow.set_tag(VALIDATION_TAG, status)
     ctx.emit(
         SetValidationTag(fqn=spec.fqn, status=status),
-        SetModelProperties(fqn=spec.fqn, properties={"validationSummary": result.summary()[:2000],
-                                                     "validatedRunId": train.run_id}),
+        SetModelProperties(
+            fqn=spec.fqn, properties={"validationSummary": result.summary()[:2000], "validatedRunId": train.run_id}
+        ),
     )
     (log.info if status == PASSED else log.warning)("%s: run %s %s", spec.name, train.run_id, result.summary())
     if status == FAILED:  # the orchestrators stop here: the rejected candidate's card is logged now
         log_card(ctx, train, evaluation, result)
     return result
-

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -45,7 +46,9 @@ class Deployment:
         return data["data"]
 
     def log_tail(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.logs.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.logs.glob("*.log"))
+        )
 
 
 def _stop_all(procs: list[subprocess.Popen]) -> None:
@@ -98,27 +101,59 @@ def dagster_deployment(root: Path, env: dict[str, str]) -> Iterator[Deployment]:
     home.mkdir(parents=True)
     logs.mkdir(exist_ok=True)
     with postgres_database("mlp_dagster") as pg_url, ExitStack() as stack:
-        (home / "dagster.yaml").write_text(yaml.safe_dump({
-            "storage": {"postgres": {"postgres_url": pg_url}},
-            "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
-                                "config": {"max_concurrent_runs": 1, "tag_concurrency_limits": PUBLISH_RUN_LIMITS}},
-            "telemetry": {"enabled": False},
-        }))
+        (home / "dagster.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "storage": {"postgres": {"postgres_url": pg_url}},
+                    "run_coordinator": {
+                        "module": "dagster._core.run_coordinator",
+                        "class": "QueuedRunCoordinator",
+                        "config": {"max_concurrent_runs": 1, "tag_concurrency_limits": PUBLISH_RUN_LIMITS},
+                    },
+                    "telemetry": {"enabled": False},
+                }
+            )
+        )
         grpc_port, web_port = free_port(), free_port()
         workspace = home / "workspace.yaml"
-        workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": {
-            "host": "127.0.0.1", "port": grpc_port, "location_name": LOCATION}}]}))
+        workspace.write_text(
+            yaml.safe_dump(
+                {"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": grpc_port, "location_name": LOCATION}}]}
+            )
+        )
         env = {**env, "DAGSTER_HOME": str(home)}
         started: list[subprocess.Popen] = []
         stack.callback(_stop_all, started)
-        procs = {"code-server": _start(started, [str(BIN / "dagster"), "api", "grpc", "-m", "mlpublish_dagster.definitions",
-                                               "-h", "127.0.0.1", "-p", str(grpc_port)], env, logs / "code-server.log")}
+        procs = {
+            "code-server": _start(
+                started,
+                [
+                    str(BIN / "dagster"),
+                    "api",
+                    "grpc",
+                    "-m",
+                    "mlpublish_dagster.definitions",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(grpc_port),
+                ],
+                env,
+                logs / "code-server.log",
+            )
+        }
         deployment = Deployment(f"http://127.0.0.1:{web_port}", home, logs)
         _wait_for_port(grpc_port, procs["code-server"], deployment)  # the others load the location once, from it
         procs |= {
-            "webserver": _start(started, [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port),
-                                        "-w", str(workspace)], env, logs / "webserver.log"),
-            "daemon": _start(started, [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, logs / "daemon.log"),
+            "webserver": _start(
+                started,
+                [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", str(workspace)],
+                env,
+                logs / "webserver.log",
+            ),
+            "daemon": _start(
+                started, [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, logs / "daemon.log"
+            ),
         }
         deadline = time.monotonic() + 180
         while True:

@@ -30,9 +30,14 @@ def cli_copy(root: Path, warehouse: Path, mlflow_template: Path, spec_dict: dict
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(warehouse, root / "warehouse.db")
     shutil.copy(mlflow_template, root / "mlflow.db")
-    spec = deep_merge(spec_dict, {"data": {"connection": f"sqlite:///{root / 'warehouse.db'}"},
-                                  "mlflow": {"trackingUri": f"sqlite:///{root / 'mlflow.db'}"},
-                                  "catalog": {"url": str(root / "catalog.db")}})
+    spec = deep_merge(
+        spec_dict,
+        {
+            "data": {"connection": f"sqlite:///{root / 'warehouse.db'}"},
+            "mlflow": {"trackingUri": f"sqlite:///{root / 'mlflow.db'}"},
+            "catalog": {"url": str(root / "catalog.db")},
+        },
+    )
     return write_spec(root / "spec.yaml", spec)
 
 
@@ -44,18 +49,30 @@ def registry_state(tracking_uri: str, name: str) -> dict[str, Any]:
     model = models[0]
     versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
     tags = dict(model.tags)
-    history = [{k: e.get(k) for k in ("to", "from", "action")} for e in json.loads(tags.pop("mlpublish.champion_history", "[]"))]
+    history = [
+        {k: e.get(k) for k in ("to", "from", "action")}
+        for e in json.loads(tags.pop("mlpublish.champion_history", "[]"))
+    ]
     out_versions = []
     for v in versions:
         run = client.get_run(v.run_id)
-        out_versions.append({
-            "version": v.version,
-            "tags": {k: val for k, val in v.tags.items() if k not in VOLATILE_VERSION_TAGS},
-            "run_validation": run.data.tags.get("model_validation_status"),
-            "test_metrics": {k: round(m, 9) for k, m in run.data.metrics.items() if k.startswith(("test_", "champion_test_"))},
-        })
-    return {"registered": True, "aliases": {k: str(v) for k, v in model.aliases.items()}, "model_tags": tags, "history": history,
-            "versions": out_versions}
+        out_versions.append(
+            {
+                "version": v.version,
+                "tags": {k: val for k, val in v.tags.items() if k not in VOLATILE_VERSION_TAGS},
+                "run_validation": run.data.tags.get("model_validation_status"),
+                "test_metrics": {
+                    k: round(m, 9) for k, m in run.data.metrics.items() if k.startswith(("test_", "champion_test_"))
+                },
+            }
+        )
+    return {
+        "registered": True,
+        "aliases": {k: str(v) for k, v in model.aliases.items()},
+        "model_tags": tags,
+        "history": history,
+        "versions": out_versions,
+    }
 
 
 def catalog_state(catalog: Any, fqn: str) -> dict[str, Any]:
@@ -68,8 +85,13 @@ def catalog_state(catalog: Any, fqn: str) -> dict[str, Any]:
     if entity.get("mlStore"):
         entity["mlStore"] = {k: v for k, v in entity["mlStore"].items() if k != "storage"}
     edges = {(e["fromEntity"]["fqn"], e["toEntity"]["fqn"]): e for e in catalog.lineage(fqn)["upstreamEdges"]}
-    return {"entity": entity, "edges": sorted(edges), "aliases": [
-        {k: h.get(k) for k in ("alias", "version", "previous", "action")} for h in catalog.alias_history(fqn)]}
+    return {
+        "entity": entity,
+        "edges": sorted(edges),
+        "aliases": [
+            {k: h.get(k) for k in ("alias", "version", "previous", "action")} for h in catalog.alias_history(fqn)
+        ],
+    }
 
 
 def lineage_pipelines(catalog: Any, fqn: str) -> list[Any]:

@@ -9,9 +9,13 @@ GATES = {"gates": [{"metric": "roc_auc", "min": 0.6}, {"metric": "roc_auc", "max
 
 def weak_champion_spec(ws: Any, **overrides: Any):
     """A spec whose model is deliberately weak (2 stumps): any decent candidate beats it."""
-    return ws.spec("weak.yaml", validation=GATES, training={"candidates": {"max_depth": [1]}},
-                   mlHyperParameters=[{"name": "n_estimators", "value": 2}, {"name": "random_state", "value": 0}],
-                   **overrides)
+    return ws.spec(
+        "weak.yaml",
+        validation=GATES,
+        training={"candidates": {"max_depth": [1]}},
+        mlHyperParameters=[{"name": "n_estimators", "value": 2}, {"name": "random_state", "value": 0}],
+        **overrides,
+    )
 
 
 def run_steps(spec_path: Any, *, register: bool = True) -> dict[str, Any]:
@@ -32,9 +36,17 @@ def run_steps(spec_path: Any, *, register: bool = True) -> dict[str, Any]:
 
 def registered_candidate(ws: Any, depth: int, leaves: int, **overrides: Any) -> dict[str, Any]:
     """Train, evaluate, validate and register one PASSED candidate; return its spec path and step results."""
-    path = ws.spec(f"candidate-{depth}-{leaves}.yaml", validation=GATES, training={"candidates": {"max_depth": [depth]}},
-                   mlHyperParameters=[{"name": "n_estimators", "value": 40}, {"name": "random_state", "value": 0},
-                                      {"name": "max_leaf_nodes", "value": leaves}], **overrides)
+    path = ws.spec(
+        f"candidate-{depth}-{leaves}.yaml",
+        validation=GATES,
+        training={"candidates": {"max_depth": [depth]}},
+        mlHyperParameters=[
+            {"name": "n_estimators", "value": 40},
+            {"name": "random_state", "value": 0},
+            {"name": "max_leaf_nodes", "value": leaves},
+        ],
+        **overrides,
+    )
     out = run_steps(path)
     assert out["validate"].status == "PASSED", out["validate"].summary()
     return out

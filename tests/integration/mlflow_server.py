@@ -9,9 +9,9 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 PG_ADMIN_URL = os.environ.get("MLPUBLISH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -43,16 +43,27 @@ def postgres_database(prefix: str) -> Iterator[str]:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_mlflow_server(backend_uri: str, artifacts: Path, log: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+def start_mlflow_server(
+    backend_uri: str, artifacts: Path, log: Path, port: int | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start ``mlflow server`` (its own process group) and wait until it answers; returns (process, url).
 
     ``port`` lets a test restart a killed server where its clients expect it."""
     port = port or free_port()
     cmd = [
-        str(Path(sys.executable).parent / "mlflow"), "server",
-        "--backend-store-uri", backend_uri,
-        "--artifacts-destination", str(artifacts),
-        "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        str(artifacts),
+        "--serve-artifacts",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
     ]
     env = {**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING"}
     env.pop("MLFLOW_TRACKING_URI", None)

@@ -17,8 +17,11 @@ def main() -> None:
     spec_path, state_path, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
     state = json.loads(open(state_path).read())
     ctx = PublishContext.create(load_spec(spec_path))
-    args = (TrainResult.model_validate(state["train"]), EvaluateResult.model_validate(state["evaluate"]),
-            ValidateResult.model_validate(state["validate"]))
+    args = (
+        TrainResult.model_validate(state["train"]),
+        EvaluateResult.model_validate(state["evaluate"]),
+        ValidateResult.model_validate(state["validate"]),
+    )
     time.sleep(max(0.0, start - time.time()))
     print(json.dumps(register_version(ctx, *args).to_json()))
 

@@ -60,11 +60,13 @@ def prediction_rows(engine: Any, table: str = "churn_predictions") -> list[tuple
     import sqlalchemy as sa
 
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            f"SELECT customer_id, prediction, probability, model_name, model_version, model_run_id, scoring_run_id "
-            f"FROM {table}")).fetchall()
+        rows = conn.execute(
+            sa.text(
+                f"SELECT customer_id, prediction, probability, model_name, model_version, model_run_id, scoring_run_id "
+                f"FROM {table}"
+            )
+        ).fetchall()
     return sorted(tuple(r) for r in rows)
-
 
 
 @contextmanager

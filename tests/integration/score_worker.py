@@ -69,8 +69,16 @@ def main(mode: str, *spec_paths: str) -> None:
             rows = score_batch(ctx, scoring_run_id="worker").rows
         else:
             rows = naive_score(ctx, model, version, f"naive_{ctx.spec.scoring.sourceTable}")
-        out.append({"rows": rows, "growth_kb": peak_kb() - before, "seconds": time.perf_counter() - t0,
-                    "before_kb": before, "peak_kb": peak_kb(), "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+        out.append(
+            {
+                "rows": rows,
+                "growth_kb": peak_kb() - before,
+                "seconds": time.perf_counter() - t0,
+                "before_kb": before,
+                "peak_kb": peak_kb(),
+                "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            }
+        )
     print(json.dumps(out))
 
 

@@ -75,8 +75,11 @@ def test_failed_gate_on_server_moves_nothing(remote, capsys):
     assert versions(name) == [1]
     assert client.get_model_version_by_alias(name, "champion").version == "1"
     exp = client.get_experiment_by_name(f"mlpublish/{name}")
-    statuses = sorted(r.data.tags["model_validation_status"] for r in client.search_runs([exp.experiment_id], "tags.`mlpublish.model` != ''")
-                      if "model_validation_status" in r.data.tags)
+    statuses = sorted(
+        r.data.tags["model_validation_status"]
+        for r in client.search_runs([exp.experiment_id], "tags.`mlpublish.model` != ''")
+        if "model_validation_status" in r.data.tags
+    )
     assert statuses == ["FAILED", "PASSED"]
     entity = remote.catalog().find_model(name)
     assert [t["tagFQN"] for t in entity["tags"]] == ["ModelValidation.FAILED"]
@@ -85,8 +88,16 @@ def test_failed_gate_on_server_moves_nothing(remote, capsys):
 
 def _run_workers(script: str, jobs: list[list[str]], env) -> list[dict]:
     start = time.time() + 3.0  # every worker has imported and connected by then
-    procs = [subprocess.Popen([sys.executable, str(HERE / script), *args, str(start)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for args in jobs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HERE / script), *args, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for args in jobs
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)
@@ -129,7 +140,9 @@ def test_concurrent_register_retries_make_one_version(remote, tmp_path):
     s = run_steps(spec, register=False)
     state = tmp_path / "state.json"
     state.write_text(json.dumps({k: s[k].to_json() for k in ("train", "evaluate", "validate")}))
-    results = _run_workers("register_worker.py", [[str(spec), str(state)]] * 3, remote.env() | {"MLFLOW_TRACKING_URI": remote.tracking_uri})
+    results = _run_workers(
+        "register_worker.py", [[str(spec), str(state)]] * 3, remote.env() | {"MLFLOW_TRACKING_URI": remote.tracking_uri}
+    )
     assert versions(name) == [1]
     assert {r["version"] for r in results} == {"1"}
     assert sorted(r["created"] for r in results) == [False, False, True]

@@ -55,7 +55,7 @@ def test_first_publish_registers_promotes_and_catalogs(workspace, capsys):
     assert entity["extension"]["championVersion"] == "1"
     assert entity["extension"]["latestRunId"] == mv.run_id
     storage = entity["mlStore"]["storage"]
-    assert storage.startswith("file://") and Path(storage[len("file://"):], "MLmodel").exists()
+    assert storage.startswith("file://") and Path(storage[len("file://") :], "MLmodel").exists()
     hp = {h["name"]: h["value"] for h in entity["mlHyperParameters"]}
     assert hp["n_estimators"] == "30" and hp["max_depth"] == "6"
     recency = next(f for f in entity["mlFeatures"] if f["name"] == "recency_days")
@@ -71,8 +71,10 @@ def test_first_publish_registers_promotes_and_catalogs(workspace, capsys):
         ("warehouse.main.main.support_tickets", "warehouse.main.main.customer_features"),
     }
     orders = edges[("warehouse.main.main.orders", "warehouse.main.main.customer_features")]["lineageDetails"]
-    assert {"fromColumns": ["warehouse.main.main.orders.amount"],
-            "toColumn": "warehouse.main.main.customer_features.monetary"} in orders["columnsLineage"]
+    assert {
+        "fromColumns": ["warehouse.main.main.orders.amount"],
+        "toColumn": "warehouse.main.main.customer_features.monetary",
+    } in orders["columnsLineage"]
     # the source tables were registered from the warehouse's real schema
     customers = workspace.catalog().get("warehouse.main.main.customers")
     assert {c["name"] for c in customers["columns"]} >= {"customer_id", "signup_date", "plan"}
@@ -83,7 +85,9 @@ def test_second_publish_compares_with_champion_and_rollback_restores(workspace, 
     assert run_cli("run", str(spec)) == EXIT_OK
     capsys.readouterr()
     grow(workspace)
-    assert run_cli("run", "--json", str(spec)) == EXIT_OK, "800 more customers should give a candidate within maxDrop 0.01"
+    assert run_cli("run", "--json", str(spec)) == EXIT_OK, (
+        "800 more customers should give a candidate within maxDrop 0.01"
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["evaluation"]["champion_version"] == "1"
     assert result["promotion"]["promoted"] and result["promotion"]["champion_before"] == "1"
@@ -96,9 +100,17 @@ def test_second_publish_compares_with_champion_and_rollback_restores(workspace, 
     assert run_cli("rollback", NAME) == EXIT_OK
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
     hist = json.loads(client.get_registered_model(NAME).tags["mlpublish.champion_history"])
-    assert [(h["from"], h["to"], h["action"]) for h in hist] == [(None, "1", "promote"), ("1", "2", "promote"), ("2", "1", "rollback")]
+    assert [(h["from"], h["to"], h["action"]) for h in hist] == [
+        (None, "1", "promote"),
+        ("1", "2", "promote"),
+        ("2", "1", "rollback"),
+    ]
     catalog_hist = workspace.catalog().alias_history(FQN)
-    assert [(h["previous"], h["version"], h["action"]) for h in catalog_hist] == [(None, "1", "promote"), ("1", "2", "promote"), ("2", "1", "rollback")]
+    assert [(h["previous"], h["version"], h["action"]) for h in catalog_hist] == [
+        (None, "1", "promote"),
+        ("1", "2", "promote"),
+        ("2", "1", "rollback"),
+    ]
     assert workspace.catalog().find_model(NAME)["extension"]["championVersion"] == "1"
     # nothing earlier than v1: a clear error, champion untouched
     assert run_cli("rollback", NAME) == EXIT_ERROR
@@ -108,7 +120,10 @@ def test_second_publish_compares_with_champion_and_rollback_restores(workspace, 
     assert run_cli("status", NAME, "--json") == EXIT_OK
     status = json.loads(capsys.readouterr().out)
     assert status["champion"] == "1"
-    assert [(v["version"], v["status"], v["aliases"]) for v in status["versions"]] == [("1", "PASSED", ["champion"]), ("2", "PASSED", [])]
+    assert [(v["version"], v["status"], v["aliases"]) for v in status["versions"]] == [
+        ("1", "PASSED", ["champion"]),
+        ("2", "PASSED", []),
+    ]
     assert "roc_auc" in status["versions"][0]["metrics"]
 
 
@@ -122,8 +137,9 @@ def test_failed_gate_exits_3_and_moves_nothing(workspace, capsys):
     client = MlflowClient()
     assert [str(v.version) for v in client.search_model_versions(f"name='{NAME}'")] == ["1"]  # FAILED is not registered
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
-    failed_run = client.search_runs([client.get_experiment_by_name(f"mlpublish/{NAME}").experiment_id],
-                                    "tags.model_validation_status = 'FAILED'")
+    failed_run = client.search_runs(
+        [client.get_experiment_by_name(f"mlpublish/{NAME}").experiment_id], "tags.model_validation_status = 'FAILED'"
+    )
     assert len(failed_run) == 1
     entity = workspace.catalog().find_model(NAME)
     assert [t["tagFQN"] for t in entity["tags"]] == ["ModelValidation.FAILED"]
@@ -221,11 +237,35 @@ def test_regression_task(workspace, capsys):
         target="monetary",
         algorithm="Ridge",
         mlFeatures=[
-            {"name": "frequency", "dataType": "numerical", "featureSources": [{"name": "order_id", "dataType": "integer", "dataSourceFqn": "warehouse.main.main.orders"}]},
-            {"name": "tenure_days", "dataType": "numerical", "featureSources": [{"name": "signup_date", "dataType": "date", "dataSourceFqn": "warehouse.main.main.customers"}]},
-            {"name": "plan", "dataType": "categorical", "featureSources": [{"name": "plan", "dataType": "string", "dataSourceFqn": "warehouse.main.main.customers"}]},
+            {
+                "name": "frequency",
+                "dataType": "numerical",
+                "featureSources": [
+                    {"name": "order_id", "dataType": "integer", "dataSourceFqn": "warehouse.main.main.orders"}
+                ],
+            },
+            {
+                "name": "tenure_days",
+                "dataType": "numerical",
+                "featureSources": [
+                    {"name": "signup_date", "dataType": "date", "dataSourceFqn": "warehouse.main.main.customers"}
+                ],
+            },
+            {
+                "name": "plan",
+                "dataType": "categorical",
+                "featureSources": [
+                    {"name": "plan", "dataType": "string", "dataSourceFqn": "warehouse.main.main.customers"}
+                ],
+            },
         ],
-        replace={"training": {"estimator": "sklearn.linear_model.Ridge", "candidates": {"alpha": [0.1, 10.0]}, "selectBy": "rmse"}},
+        replace={
+            "training": {
+                "estimator": "sklearn.linear_model.Ridge",
+                "candidates": {"alpha": [0.1, 10.0]},
+                "selectBy": "rmse",
+            }
+        },
         mlHyperParameters=[],
         validation={"gates": [{"metric": "r2", "min": 0.3}, {"metric": "rmse", "maxDropVsChampion": 5.0}]},
     )
@@ -259,8 +299,11 @@ def test_check_warns_about_sources_it_cannot_check_in_another_database(workspace
     spec = workspace.spec()
     assert run_cli("check", str(spec)) == EXIT_OK
     unchecked = [r.getMessage() for r in caplog.records if "is not checked" in r.getMessage()]
-    assert len(unchecked) == 6 and "warehouse.analytics.main.orders is not checked: this warehouse connection " \
-        "is warehouse.main" in unchecked[0]
+    assert (
+        len(unchecked) == 6
+        and "warehouse.analytics.main.orders is not checked: this warehouse connection is warehouse.main"
+        in unchecked[0]
+    )
 
 
 def test_unreachable_tracking_server_is_a_clear_error_without_secrets(workspace, monkeypatch, capsys):
@@ -295,9 +338,12 @@ def test_rejected_candidate_leaves_the_champion_entity_alone(workspace):
     catalog = workspace.catalog()
     before = catalog.find_model(NAME)
     edges_before = catalog.lineage(FQN)["upstreamEdges"]
-    strict = workspace.spec("strict.yaml", mlHyperParameters=[{"name": "n_estimators", "value": 7}],
-                            mlFeatures=churn_dict()["mlFeatures"][:5],
-                            validation={"gates": [{"metric": "roc_auc", "min": 0.99}]})
+    strict = workspace.spec(
+        "strict.yaml",
+        mlHyperParameters=[{"name": "n_estimators", "value": 7}],
+        mlFeatures=churn_dict()["mlFeatures"][:5],
+        validation={"gates": [{"metric": "roc_auc", "min": 0.99}]},
+    )
     result = _chain(workspace, strict)
     assert result.status == "FAILED"
     after = catalog.find_model(NAME)
@@ -322,7 +368,9 @@ def test_retried_promote_does_not_undo_a_rollback(workspace):
     v1_store = MlflowClient().get_logged_model(first.training.model_id).artifact_location
     assert workspace.catalog().find_model(NAME)["mlStore"]["storage"] == v1_store  # v1's own entity is back
 
-    retry = promote_challenger(PublishContext.create(load_spec(spec)), second.evaluation, second.validation, second.registration)
+    retry = promote_challenger(
+        PublishContext.create(load_spec(spec)), second.evaluation, second.validation, second.registration
+    )
     assert not retry.promoted and "has since been replaced" in retry.reason
     assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1"
 
@@ -378,7 +426,9 @@ def test_check_in_an_empty_folder_names_the_missing_warehouse_and_writes_nothing
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
-    spec = write_spec(tmp_path / "s.yaml", churn_dict(training={"candidates": {"max_depth": [2, 4]}, "split": {"validationSize": 0}}))
+    spec = write_spec(
+        tmp_path / "s.yaml", churn_dict(training={"candidates": {"max_depth": [2, 4]}, "split": {"validationSize": 0}})
+    )
     assert run_cli("check", str(spec)) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "data.connection: no SQLite warehouse file at" in err
@@ -398,7 +448,9 @@ def test_retry_after_manual_approval_and_rollback_does_not_move_back(workspace):
     assert run_cli("promote", NAME, "--version", "2") == EXIT_OK
     assert run_cli("rollback", NAME) == EXIT_OK
     auto = second.model_copy()
-    retry = promote_challenger(PublishContext.create(load_spec(workspace.spec())), auto.evaluation, auto.validation, auto.registration)
+    retry = promote_challenger(
+        PublishContext.create(load_spec(workspace.spec())), auto.evaluation, auto.validation, auto.registration
+    )
     assert not retry.promoted and "was champion before (manual" in retry.reason
     assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1"
 
@@ -465,8 +517,10 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
     from mlpublish.errors import RegistryConflict
     from mlpublish.registry import LOCK_PREFIX, Registry
 
-    holder = ("import os, sys; from mlpublish.registry import Registry\n"
-              "with Registry(sys.argv[1]).lock('m'):\n    print('held', flush=True); os.kill(os.getpid(), 9)\n")
+    holder = (
+        "import os, sys; from mlpublish.registry import Registry\n"
+        "with Registry(sys.argv[1]).lock('m'):\n    print('held', flush=True); os.kill(os.getpid(), 9)\n"
+    )
     done = subprocess.run([sys.executable, "-c", holder, workspace.tracking_uri], capture_output=True, text=True)
     assert done.returncode == -9 and "held" in done.stdout
     reg = Registry(workspace.tracking_uri)
@@ -482,9 +536,14 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
 
         from mlpublish.registry import _pid_namespace
 
-        reg.client.create_registered_model(f"{LOCK_PREFIX}m", tags={
-            "owner": f"{socket.gethostname()}:{alive.pid}:x", "expires_at": str(time.time() + 300),
-            "pidns": _pid_namespace()})
+        reg.client.create_registered_model(
+            f"{LOCK_PREFIX}m",
+            tags={
+                "owner": f"{socket.gethostname()}:{alive.pid}:x",
+                "expires_at": str(time.time() + 300),
+                "pidns": _pid_namespace(),
+            },
+        )
         with pytest.raises(RegistryConflict, match="locked by another publish"):
             with reg.lock("m", timeout=0.5):
                 pass

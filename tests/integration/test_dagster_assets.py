@@ -27,7 +27,6 @@ CHAIN = ["trained_model", "model_evaluation", "validated_model", "registered_mod
 
 def build(folder: Path):
     from mlpublish_dagster.definitions import build_definitions
-    from mlpublish_dagster.resources import DeploymentError
 
     return build_definitions(folder, "local")
 
@@ -38,13 +37,19 @@ def materialize(defs):
 
 
 def materialized(result) -> dict[str, dict]:
-    return {ev.asset_key.path[-1]: ev.event_specific_data.materialization.metadata
-        for ev in result.all_events if ev.event_type_value == "ASSET_MATERIALIZATION"}
+    return {
+        ev.asset_key.path[-1]: ev.event_specific_data.materialization.metadata
+        for ev in result.all_events
+        if ev.event_type_value == "ASSET_MATERIALIZATION"
+    }
 
 
 def check_evaluations(result) -> dict[str, object]:
-    return {ev.event_specific_data.check_name: ev.event_specific_data
-            for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION"}
+    return {
+        ev.event_specific_data.check_name: ev.event_specific_data
+        for ev in result.all_events
+        if ev.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
 
 
 def test_definitions_load_and_validate(tmp_path, monkeypatch):
@@ -61,21 +66,42 @@ def test_definitions_load_and_validate(tmp_path, monkeypatch):
         assert graph.get(AssetKey([prefix, "trained_model"])).group_name == prefix
     assert graph.get(AssetKey([KEY, "trained_model"])).parent_keys == {AssetKey([KEY, "feature_table"])}
     assert graph.get(AssetKey([KEY, "champion_model"])).parent_keys == {
-        AssetKey([KEY, n]) for n in ("model_evaluation", "validated_model", "registered_model_version")}
+        AssetKey([KEY, n]) for n in ("model_evaluation", "validated_model", "registered_model_version")
+    }
     checks = {c.name: c for c in defs.resolve_assets_def(AssetKey([KEY, "validated_model"])).check_specs}
-    assert set(checks) == {"roc_auc_min", "f1_min", "roc_auc_max_drop_vs_champion", "gates_applied",
-                           "smoke_test", "required_metadata"}
+    assert set(checks) == {
+        "roc_auc_min",
+        "f1_min",
+        "roc_auc_max_drop_vs_champion",
+        "gates_applied",
+        "smoke_test",
+        "required_metadata",
+    }
     assert all(c.blocking for c in checks.values())
     assert {s.name: s.cron_schedule for s in defs.schedules} == {f"{KEY}_retraining_schedule": "0 3 * * 1"}
-    assert {s.name for s in defs.sensors} == {f"{KEY}_retraining_sensor", "churn_model_2_retraining_sensor",
-                                             "mlpublish_publish_notifications", "mlpublish_publish_failure_notifications"}
+    assert {s.name for s in defs.sensors} == {
+        f"{KEY}_retraining_sensor",
+        "churn_model_2_retraining_sensor",
+        "mlpublish_publish_notifications",
+        "mlpublish_publish_failure_notifications",
+    }
     assert set(defs.resources) == {"mlflow", "warehouse", "catalog", "result_io_manager"}
 
     # the real CLI check, as a user or CI would run it
     env = {**os.environ, "MLPUBLISH_SPECS_DIR": str(folder), "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
-    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
-                           "-m", "mlpublish_dagster.definitions"], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-m",
+            "mlpublish_dagster.definitions",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Validation successful" in proc.stderr + proc.stdout
 
@@ -102,8 +128,9 @@ def test_definitions_load_and_validate(tmp_path, monkeypatch):
 
 def test_materialized_graph_equals_cli_run(workspace, tmp_path, mlflow_template):
     folder = spec_folder(workspace.root / "dagster")
-    cli_spec = cli_copy(tmp_path / "cli", workspace.warehouse, mlflow_template,
-                        yaml.safe_load((folder / "churn.yaml").read_text()))
+    cli_spec = cli_copy(
+        tmp_path / "cli", workspace.warehouse, mlflow_template, yaml.safe_load((folder / "churn.yaml").read_text())
+    )
     defs = build(folder)
     cli_catalog = LocalCatalog(tmp_path / "cli" / "catalog.db")
     cli_uri = f"sqlite:///{tmp_path / 'cli' / 'mlflow.db'}"
@@ -134,7 +161,9 @@ def test_materialized_graph_equals_cli_run(workspace, tmp_path, mlflow_template)
         version = ours["versions"][-1]
         assert rows["roc_auc"]["candidate"] == pytest.approx(version["test_metrics"]["test_roc_auc"], abs=1e-6)
         if round_ == 2:
-            assert rows["roc_auc"]["champion v1"] == pytest.approx(version["test_metrics"]["champion_test_roc_auc"], abs=1e-6)
+            assert rows["roc_auc"]["champion v1"] == pytest.approx(
+                version["test_metrics"]["champion_test_roc_auc"], abs=1e-6
+            )
         plot = meta["model_evaluation"]["plot"].value
         assert plot.endswith("evaluation/roc_curve.png") and Path(plot).exists()
         # the model card: the registered version's, and the champion's as the catalog describes it
@@ -160,11 +189,14 @@ def test_materialized_graph_equals_cli_run(workspace, tmp_path, mlflow_template)
 
 
 def test_failed_gate_stops_registration_and_matches_cli(workspace, tmp_path, mlflow_template):
-    impossible = {"validation": {"gates": [{"metric": "roc_auc", "min": 0.99}], "registerFailed": True},
-                  "mlHyperParameters": [{"name": "n_estimators", "value": 5}, {"name": "random_state", "value": 0}]}
+    impossible = {
+        "validation": {"gates": [{"metric": "roc_auc", "min": 0.99}], "registerFailed": True},
+        "mlHyperParameters": [{"name": "n_estimators", "value": 5}, {"name": "random_state", "value": 0}],
+    }
     folder = spec_folder(workspace.root / "dagster", **impossible)
-    cli_spec = cli_copy(tmp_path / "cli", workspace.warehouse, mlflow_template,
-                        yaml.safe_load((folder / "churn.yaml").read_text()))
+    cli_spec = cli_copy(
+        tmp_path / "cli", workspace.warehouse, mlflow_template, yaml.safe_load((folder / "churn.yaml").read_text())
+    )
     result = materialize(build(folder))
 
     assert not result.success
@@ -192,8 +224,11 @@ def test_failed_gate_stops_registration_and_matches_cli(workspace, tmp_path, mlf
 
 
 def test_failed_gate_without_audit_registers_nothing(workspace):
-    folder = spec_folder(workspace.root / "dagster", validation={"gates": [{"metric": "f1", "min": 0.99}]},
-                         mlHyperParameters=[{"name": "n_estimators", "value": 5}, {"name": "random_state", "value": 0}])
+    folder = spec_folder(
+        workspace.root / "dagster",
+        validation={"gates": [{"metric": "f1", "min": 0.99}]},
+        mlHyperParameters=[{"name": "n_estimators", "value": 5}, {"name": "random_state", "value": 0}],
+    )
     result = materialize(build(folder))
     assert not result.success
     assert check_evaluations(result)["f1_min"].passed is False
@@ -207,7 +242,6 @@ def test_feature_table_observation_counts_rows(workspace):
     from dagster import AssetSelection, Definitions, define_asset_job
 
     from mlpublish.warehouse import Warehouse
-
     from mlpublish_dagster.assets import spec_assets
     from mlpublish_dagster.resources import resources_for
     from mlpublish_dagster.specs import discover
@@ -217,14 +251,21 @@ def test_feature_table_observation_counts_rows(workspace):
     key = AssetKey([KEY, "feature_table"])
     assert source.key == key
     # what the UI's "Observe sources" button (or a job selecting the source) runs
-    observing = Definitions(assets=[source], resources=resources_for("local"),
-                            jobs=[define_asset_job("observe_features", selection=AssetSelection.assets(key))])
+    observing = Definitions(
+        assets=[source],
+        resources=resources_for("local"),
+        jobs=[define_asset_job("observe_features", selection=AssetSelection.assets(key))],
+    )
     result = observing.resolve_job_def("observe_features").execute_in_process(instance=DagsterInstance.ephemeral())
     assert result.success
-    [obs] = [ev.event_specific_data.asset_observation for ev in result.all_events
-             if ev.event_type_value == "ASSET_OBSERVATION"]
+    [obs] = [
+        ev.event_specific_data.asset_observation
+        for ev in result.all_events
+        if ev.event_type_value == "ASSET_OBSERVATION"
+    ]
     rows = Warehouse.from_spec(load_spec(workspace.root / "dagster" / "specs" / "churn.yaml").data).row_count(
-        "customer_features")
+        "customer_features"
+    )
     assert obs.metadata["row_count"].value == rows > 0
     assert obs.metadata["table_fqn"].value == "warehouse.main.main.customer_features"
     assert obs.tags.get("dagster/data_version") == str(rows)

@@ -55,11 +55,20 @@ def deployment(tmp_path_factory, warehouse_template):
     root = tmp_path_factory.mktemp("dagster_deployment")
     shutil.copy(warehouse_template, root / "warehouse.db")
     folder = spec_folder(root)
-    with postgres_database("mlp_dagster_mlflow") as backend, \
-            mlflow_server(backend, root / "artifacts", root / "mlflow.log") as tracking:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_TRACKING_TOKEN": TOKEN,
-               "MLPUBLISH_CATALOG": str(root / "catalog.db"), "WAREHOUSE_URL": f"sqlite:///{root / 'warehouse.db'}",
-               "MLPUBLISH_SPECS_DIR": str(folder), "MLPUBLISH_DEPLOYMENT": "local", "MLPUBLISH_SENSOR_INTERVAL": "3"}
+    with (
+        postgres_database("mlp_dagster_mlflow") as backend,
+        mlflow_server(backend, root / "artifacts", root / "mlflow.log") as tracking,
+    ):
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": tracking,
+            "MLFLOW_TRACKING_TOKEN": TOKEN,
+            "MLPUBLISH_CATALOG": str(root / "catalog.db"),
+            "WAREHOUSE_URL": f"sqlite:///{root / 'warehouse.db'}",
+            "MLPUBLISH_SPECS_DIR": str(folder),
+            "MLPUBLISH_DEPLOYMENT": "local",
+            "MLPUBLISH_SENSOR_INTERVAL": "3",
+        }
         env.pop("MLFLOW_REGISTRY_URI", None)
         with dagster_deployment(root, env) as dep:
             dep.tracking = tracking
@@ -79,32 +88,48 @@ def wait_for_run(dep, run_id: str, timeout: float = 300) -> str:
 
 def run_events(dep, run_id: str) -> tuple[dict[str, dict], dict[str, dict]]:
     events = dep.graphql(EVENTS, runId=run_id)["logsForRun"]["events"]
-    mats = {e["assetKey"]["path"][-1]: {m["label"]: m for m in e["metadataEntries"]}
-            for e in events if e["__typename"] == "MaterializationEvent"}
-    checks = {e["evaluation"]["checkName"]: e["evaluation"] for e in events
-              if e["__typename"] == "AssetCheckEvaluationEvent"}
+    mats = {
+        e["assetKey"]["path"][-1]: {m["label"]: m for m in e["metadataEntries"]}
+        for e in events
+        if e["__typename"] == "MaterializationEvent"
+    }
+    checks = {
+        e["evaluation"]["checkName"]: e["evaluation"] for e in events if e["__typename"] == "AssetCheckEvaluationEvent"
+    }
     return mats, checks
 
 
 def messages(dep, run_id: str) -> list[str]:
-    events = dep.graphql("""query($runId: ID!) { logsForRun(runId: $runId, limit: 5000) {
-        ... on EventConnection { events { ... on MessageEvent { message } } } } }""", runId=run_id)["logsForRun"]["events"]
+    events = dep.graphql(
+        """query($runId: ID!) { logsForRun(runId: $runId, limit: 5000) {
+        ... on EventConnection { events { ... on MessageEvent { message } } } } }""",
+        runId=run_id,
+    )["logsForRun"]["events"]
     return [e.get("message") or "" for e in events]
 
 
 def test_run_launched_through_graphql_materializes_the_chain(deployment):
     dep = deployment
-    launched = dep.graphql(LAUNCH, params={"selector": {
-        "repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": JOB},
-        # one process per step here (the sensor's run below uses the job's default, in process)
-        "runConfigData": {"execution": {"config": {"multiprocess": {}}}}})
+    launched = dep.graphql(
+        LAUNCH,
+        params={
+            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": JOB},
+            # one process per step here (the sensor's run below uses the job's default, in process)
+            "runConfigData": {"execution": {"config": {"multiprocess": {}}}},
+        },
+    )
     assert launched["launchRun"]["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["launchRun"]["run"]["runId"]
     assert wait_for_run(dep, run_id) == "SUCCESS", dep.log_tail()
 
     mats, checks = run_events(dep, run_id)
-    assert set(mats) == {"trained_model", "model_evaluation", "validated_model", "registered_model_version",
-                         "champion_model"}
+    assert set(mats) == {
+        "trained_model",
+        "model_evaluation",
+        "validated_model",
+        "registered_model_version",
+        "champion_model",
+    }
     assert set(checks) >= {"roc_auc_min", "f1_min", "smoke_test"} and all(c["success"] for c in checks.values())
     assert {c["severity"] for c in checks.values()} == {"ERROR"}
 
@@ -151,12 +176,15 @@ def test_daemon_sensor_turns_one_drift_decision_into_one_run(deployment):
     monitor = registry.client.create_run(exp, tags=decision_tags(NAME, retrain=True, reasons=["psi(plan)=0.41"]))
     registry.client.set_terminated(monitor.info.run_id)
 
-    started = dep.graphql(START_SENSOR, selector={"repositoryLocationName": LOCATION,
-                                                  "repositoryName": REPOSITORY, "sensorName": SENSOR})
+    started = dep.graphql(
+        START_SENSOR, selector={"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": SENSOR}
+    )
     assert started["startSensor"]["__typename"] == "Sensor", started
 
     def runs():
-        return dep.graphql(RUNS_WITH_TAG, key="mlpublish/retrain_request", value=monitor.info.run_id)["runsOrError"]["results"]
+        return dep.graphql(RUNS_WITH_TAG, key="mlpublish/retrain_request", value=monitor.info.run_id)["runsOrError"][
+            "results"
+        ]
 
     deadline = time.monotonic() + 120
     while not runs():

@@ -13,8 +13,8 @@ from mlflow import MlflowClient
 
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
-
 from tests.canary_secrets import DATABASE_PASSWORD
+
 from .mlflow_server import PG_ADMIN_URL, _admin, postgres_database
 
 NAME = "customer_churn_predictor"
@@ -32,7 +32,11 @@ def envs(workspace, monkeypatch):
     monkeypatch.delenv("MLPUBLISH_ENV", raising=False)
     monkeypatch.delenv("MLPUBLISH_ENVIRONMENTS", raising=False)
     root = workspace.root
-    for store in ("dev-mlflow.db", "shared-mlflow.db", "prod-mlflow.db"):  # migrated copies of the empty store (migrations take seconds)
+    for store in (
+        "dev-mlflow.db",
+        "shared-mlflow.db",
+        "prod-mlflow.db",
+    ):  # migrated copies of the empty store (migrations take seconds)
         shutil.copy(root / "mlflow.db", root / store)
     shared = f"sqlite:///{root / 'shared-mlflow.db'}"
     (root / "environments.yaml").write_text(f"""\
@@ -40,28 +44,28 @@ environments:
   dev:
     modelNamePrefix: dev_
     serviceName: mlflow-dev
-    mlflow: {{trackingUri: "sqlite:///{root / 'dev-mlflow.db'}"}}
+    mlflow: {{trackingUri: "sqlite:///{root / "dev-mlflow.db"}"}}
     warehouse: {{service: warehouse_dev}}
-    catalog: {{url: {root / 'dev-catalog.db'}}}
+    catalog: {{url: {root / "dev-catalog.db"}}}
   staging:
     modelNamePrefix: stg_
     serviceName: mlflow-staging
     mlflow: {{trackingUri: "{shared}"}}
     warehouse: {{service: warehouse_staging}}
-    catalog: {{url: {root / 'staging-catalog.db'}}}
+    catalog: {{url: {root / "staging-catalog.db"}}}
   preprod:
     modelNamePrefix: pre_
     serviceName: mlflow-preprod
     mlflow: {{trackingUri: "{shared}"}}
     warehouse: {{service: warehouse_preprod}}
-    catalog: {{url: {root / 'preprod-catalog.db'}}}
+    catalog: {{url: {root / "preprod-catalog.db"}}}
   prod:
     serviceName: mlflow-prod
-    mlflow: {{trackingUri: "${{PROD_MLFLOW_URI:-sqlite:///{root / 'prod-mlflow.db'}}}"}}
+    mlflow: {{trackingUri: "${{PROD_MLFLOW_URI:-sqlite:///{root / "prod-mlflow.db"}}}"}}
     warehouse: {{service: warehouse_prod}}
-    catalog: {{url: {root / 'prod-catalog.db'}}}
+    catalog: {{url: {root / "prod-catalog.db"}}}
   prod-policy:
-    mlflow: {{trackingUri: "sqlite:///{root / 'policy-mlflow.db'}"}}
+    mlflow: {{trackingUri: "sqlite:///{root / "policy-mlflow.db"}"}}
     readOnly: true
 """)
     workspace.shared = shared
@@ -213,14 +217,17 @@ def prod_postgres(envs, monkeypatch):
         engine.dispose()
         host = PG_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0]
         try:
-            yield {"owner": url, "reader": f"postgresql://{reader}:{password}@{host}/{url.rsplit('/', 1)[1]}",
-                   "password": password}
+            yield {
+                "owner": url,
+                "reader": f"postgresql://{reader}:{password}@{host}/{url.rsplit('/', 1)[1]}",
+                "password": password,
+            }
         finally:
             engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
             with engine.connect() as conn:
                 conn.execute(sa.text(f"DROP OWNED BY {reader}"))
             engine.dispose()
-            _admin(f"DROP DATABASE IF EXISTS \"{url.rsplit('/', 1)[1]}\" WITH (FORCE)")
+            _admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
             _admin(f"DROP ROLE IF EXISTS {reader}")
 
 

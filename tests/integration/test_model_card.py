@@ -28,15 +28,20 @@ def add_time_column(ws) -> tuple[str, str]:
     """The demo's feature table has no date: give it the customers' signup date; returns its min and max."""
     with sqlite3.connect(ws.warehouse) as db:
         db.execute("ALTER TABLE customer_features ADD COLUMN signup_date DATE")
-        db.execute("UPDATE customer_features SET signup_date = (SELECT c.signup_date FROM customers c "
-                   "WHERE c.customer_id = customer_features.customer_id)")
-        return db.execute("SELECT MIN(signup_date), MAX(signup_date) FROM customer_features "
-                          "WHERE churned IS NOT NULL").fetchone()
+        db.execute(
+            "UPDATE customer_features SET signup_date = (SELECT c.signup_date FROM customers c "
+            "WHERE c.customer_id = customer_features.customer_id)"
+        )
+        return db.execute(
+            "SELECT MIN(signup_date), MAX(signup_date) FROM customer_features WHERE churned IS NOT NULL"
+        ).fetchone()
 
 
 def artifact(run_id: str, path: str) -> str:
     # the workspace's store: mlflow keeps the last tracking URI a chain activated in this process
-    return Path(MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).download_artifacts(run_id, path)).read_text(encoding="utf-8")
+    return Path(MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).download_artifacts(run_id, path)).read_text(
+        encoding="utf-8"
+    )
 
 
 def description(ws) -> str:
@@ -71,8 +76,9 @@ def test_cards_follow_the_champion_through_promote_reject_and_rollback(workspace
     assert "there is no earlier champion to restore" in described
 
     # a rejected candidate logs its card and leaves the catalog's description alone
-    rejected = run_chain(load_spec(workspace.spec("reject.yaml", data=TIME,
-                                                  validation={"gates": [{"metric": "roc_auc", "min": 0.999}]})))
+    rejected = run_chain(
+        load_spec(workspace.spec("reject.yaml", data=TIME, validation={"gates": [{"metric": "roc_auc", "min": 0.999}]}))
+    )
     assert rejected.status == "FAILED" and rejected.registration.version is None
     card = load_card(reg, rejected.training.run_id)
     assert "**Status: REJECTED.** Validation FAILED" in card and "roc_auc min 0.999" in card
@@ -101,9 +107,10 @@ def test_a_warehouse_password_never_reaches_the_card_or_the_catalog(workspace, w
     import pandas as pd
     import sqlalchemy as sa
 
+    from tests.canary_secrets import WAREHOUSE_PASSWORD as password
+
     from .mlflow_server import postgres_database
 
-    from tests.canary_secrets import WAREHOUSE_PASSWORD as password
     with postgres_database("card_wh") as url:
         secret_url = url.replace("://postgres@", f"://postgres:{password}@", 1)
         assert password in secret_url
@@ -128,6 +135,8 @@ def test_a_missing_time_column_is_refused_before_anything_is_written(workspace):
     with pytest.raises(SpecError) as info:
         run_chain(load_spec(path))
     assert str(path) in str(info.value)
-    assert any(where == "data.timeColumn" and "'snapshot_at' not found in warehouse.main.main.customer_features" in msg
-               for where, msg in info.value.problems), info.value.problems
+    assert any(
+        where == "data.timeColumn" and "'snapshot_at' not found in warehouse.main.main.customer_features" in msg
+        for where, msg in info.value.problems
+    ), info.value.problems
     assert MlflowClient(workspace.tracking_uri).search_experiments(filter_string=f"name = 'mlpublish/{NAME}'") == []

@@ -45,7 +45,11 @@ def test_cli_notifications(workspace, monkeypatch, capsys, caplog):
         assert code == EXIT_OK and first.promotion.promoted
         gate, promotion = hooks(http)
         assert (gate["event"], gate["outcome"], promotion["event"], promotion["outcome"]) == (
-            "gate", "PASSED", "promotion", "PROMOTED")
+            "gate",
+            "PASSED",
+            "promotion",
+            "PROMOTED",
+        )
         assert gate["source"] == {"orchestrator": "cli", "name": "nightly", "run_id": "42"}
         metrics = first.evaluation.metrics
         assert {r["metric"]: r["candidate"] for r in gate["metrics"]} == metrics  # every metric, exact values
@@ -53,13 +57,17 @@ def test_cli_notifications(workspace, monkeypatch, capsys, caplog):
         assert [c["name"] for c in gate["checks"]] == [c.name for c in first.validation.checks]
         run_id = first.training.run_id
         links = {link["label"]: link["url"] or link["command"] for link in promotion["links"]}
-        assert links == {"MLflow run": f"mlflow runs describe --run-id {run_id}",
-                         "Catalog entity": f"mlpublish catalog show mlflow-local.{NAME}"}  # a database URI is no page
+        assert links == {
+            "MLflow run": f"mlflow runs describe --run-id {run_id}",
+            "Catalog entity": f"mlpublish catalog show mlflow-local.{NAME}",
+        }  # a database URI is no page
         assert promotion["version"] == "1" and promotion["champion_after"] == "1"
         assert len(http.received("/services/")) == 2
         mails = smtp.wait_for(2)
         assert [m["message"]["Subject"] for m in mails] == [
-            f"[mlpublish] {NAME}: candidate run {run_id} PASSED validation", f"[mlpublish] {NAME}: v1 is champion"]
+            f"[mlpublish] {NAME}: candidate run {run_id} PASSED validation",
+            f"[mlpublish] {NAME}: v1 is champion",
+        ]
         text, html = body_text(mails[0]["message"])
         assert all(m in text and m in html for m in metrics)
 
@@ -74,20 +82,29 @@ def test_cli_notifications(workspace, monkeypatch, capsys, caplog):
         assert rejected["champion_label"] == "champion v1"
         assert {r["metric"] for r in rejected["metrics"]} == set(failed.evaluation.metrics)
         assert [c["outcome"] for c in rejected["checks"] if c["name"] == "roc_auc min 0.999"] == ["fail"]
-        warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "NOT sent" in r.getMessage()]
-        assert len(warning) == 1 and warning[0].startswith(f"notification gate FAILED for {NAME} NOT sent to slack sink "
-                                                           "http://127.0.0.1:")
+        warning = [
+            r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "NOT sent" in r.getMessage()
+        ]
+        assert len(warning) == 1 and warning[0].startswith(
+            f"notification gate FAILED for {NAME} NOT sent to slack sink http://127.0.0.1:"
+        )
         assert "/*** after 3 attempt(s): OSError: cannot reach" in warning[0]
         monkeypatch.setenv("MLPUBLISH_NOTIFY_SLACK_URL", http.url(SLACK_PATH))
 
         # 3. manual mode: the chain notifies the gate only; `mlpublish promote` notifies the promotion
-        code, second = publish(capsys, write_spec(workspace.root / "manual.yaml", churn_dict(promotion={"mode": "manual"})))
+        code, second = publish(
+            capsys, write_spec(workspace.root / "manual.yaml", churn_dict(promotion={"mode": "manual"}))
+        )
         assert code == EXIT_OK and second.registration.version == "2" and not second.promotion.promoted
         assert [(h["event"], h["outcome"]) for h in hooks(http)[3:]] == [("gate", "PASSED")]
         assert main(["-q", "promote", NAME, "--version", "2"]) == EXIT_OK
         [manual] = hooks(http)[4:]
         assert (manual["event"], manual["outcome"], manual["version"], manual["champion_before"]) == (
-            "promotion", "PROMOTED", "2", "1")
+            "promotion",
+            "PROMOTED",
+            "2",
+            "1",
+        )
         assert (manual["candidate_label"], manual["champion_label"]) == ("v2 (candidate)", "v1 (champion before)")
         assert {r["metric"] for r in manual["metrics"]} == set(second.evaluation.metrics)
         assert all(r["champion"] is not None for r in manual["metrics"])
@@ -96,7 +113,11 @@ def test_cli_notifications(workspace, monkeypatch, capsys, caplog):
         assert main(["-q", "rollback", NAME]) == EXIT_OK
         [rollback] = hooks(http)[5:]
         assert (rollback["event"], rollback["outcome"], rollback["champion_before"], rollback["champion_after"]) == (
-            "rollback", "ROLLED_BACK", "2", "1")
+            "rollback",
+            "ROLLED_BACK",
+            "2",
+            "1",
+        )
         assert rollback["run_id"] == run_id  # v1's run
         assert len(http.received("/services/")) == 6 - 1  # the dead receiver's one is missing
         assert len(smtp.wait_for(6)) == 6

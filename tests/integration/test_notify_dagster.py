@@ -28,8 +28,9 @@ def publish_run(folder: Path, instance: DagsterInstance):
 
 def evaluate_sensor(defs, name: str, instance: DagsterInstance, result, event) -> object:
     sensor = defs.get_sensor_def(name)
-    context = build_run_status_sensor_context(sensor_name=name, dagster_event=event, dagster_instance=instance,
-                                              dagster_run=result.dagster_run)
+    context = build_run_status_sensor_context(
+        sensor_name=name, dagster_event=event, dagster_instance=instance, dagster_run=result.dagster_run
+    )
     return sensor(context)
 
 

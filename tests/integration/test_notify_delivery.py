@@ -22,23 +22,48 @@ SECRETS = (SLACK_PATH, SLACK_WEBHOOK_TOKEN, HOOK_TOKEN, PASSWORD)
 
 
 def sample() -> object:
-    e = EvaluateResult(model_name="churn", run_id="r1", metrics={"roc_auc": 0.85, "f1": 0.5}, champion_version=None,
-                       champion_metrics=None)
-    v = ValidateResult(model_name="churn", run_id="r1", status="PASSED", champion_version=None, checks=[
-        CheckResult(check="gate", name="roc_auc >= 0.8", outcome="pass", metric="roc_auc", detail="roc_auc=0.8500 >= min 0.8")])
+    e = EvaluateResult(
+        model_name="churn",
+        run_id="r1",
+        metrics={"roc_auc": 0.85, "f1": 0.5},
+        champion_version=None,
+        champion_metrics=None,
+    )
+    v = ValidateResult(
+        model_name="churn",
+        run_id="r1",
+        status="PASSED",
+        champion_version=None,
+        checks=[
+            CheckResult(
+                check="gate",
+                name="roc_auc >= 0.8",
+                outcome="pass",
+                metric="roc_auc",
+                detail="roc_auc=0.8500 >= min 0.8",
+            )
+        ],
+    )
     return gate_notification(e, v, source=Source(orchestrator="cli"))
 
 
 def env_for(http: HttpReceiver | None, smtp: SmtpReceiver | None, **extra: str) -> dict[str, str]:
     env = {"MLPUBLISH_NOTIFY_RETRIES": "2", "MLPUBLISH_NOTIFY_RETRY_DELAY": "0.01", "MLPUBLISH_NOTIFY_TIMEOUT": "5"}
     if http:
-        env.update(MLPUBLISH_NOTIFY_SLACK_URL=http.url(SLACK_PATH), MLPUBLISH_NOTIFY_WEBHOOK_URL=http.url("/hook"),
-                   MLPUBLISH_NOTIFY_WEBHOOK_TOKEN=HOOK_TOKEN)
+        env.update(
+            MLPUBLISH_NOTIFY_SLACK_URL=http.url(SLACK_PATH),
+            MLPUBLISH_NOTIFY_WEBHOOK_URL=http.url("/hook"),
+            MLPUBLISH_NOTIFY_WEBHOOK_TOKEN=HOOK_TOKEN,
+        )
     if smtp:
-        env.update(MLPUBLISH_NOTIFY_SMTP_HOST="127.0.0.1", MLPUBLISH_NOTIFY_SMTP_PORT=str(smtp.port),
-                   MLPUBLISH_NOTIFY_SMTP_USER="bot", MLPUBLISH_NOTIFY_SMTP_PASSWORD=PASSWORD,
-                   MLPUBLISH_NOTIFY_SMTP_FROM="mlpublish@example.com",
-                   MLPUBLISH_NOTIFY_SMTP_TO="ds-team@example.com,oncall@example.com")
+        env.update(
+            MLPUBLISH_NOTIFY_SMTP_HOST="127.0.0.1",
+            MLPUBLISH_NOTIFY_SMTP_PORT=str(smtp.port),
+            MLPUBLISH_NOTIFY_SMTP_USER="bot",
+            MLPUBLISH_NOTIFY_SMTP_PASSWORD=PASSWORD,
+            MLPUBLISH_NOTIFY_SMTP_FROM="mlpublish@example.com",
+            MLPUBLISH_NOTIFY_SMTP_TO="ds-team@example.com,oncall@example.com",
+        )
     return {**env, **extra}
 
 
@@ -52,8 +77,11 @@ def test_every_sink_receives_its_format(caplog):
     caplog.set_level(logging.DEBUG, logger="mlpublish")
     with HttpReceiver() as http, SmtpReceiver() as smtp:
         deliveries = notify(sample(), NotifySettings.from_env(env_for(http, smtp)))
-        assert [(d.kind, d.sent, d.attempts) for d in deliveries] == [("slack", True, 1), ("webhook", True, 1),
-                                                                     ("smtp", True, 1)]
+        assert [(d.kind, d.sent, d.attempts) for d in deliveries] == [
+            ("slack", True, 1),
+            ("webhook", True, 1),
+            ("smtp", True, 1),
+        ]
         [slack] = http.received("/services/")
         [hook] = http.received("/hook")
         [mail] = smtp.wait_for(1)
@@ -72,13 +100,25 @@ def test_every_sink_receives_its_format(caplog):
 
 def test_bounded_retries_then_a_warning_and_the_other_sinks_still_get_it(caplog):
     caplog.set_level(logging.INFO, logger="mlpublish")
-    with HttpReceiver(statuses=[500, 503]) as flaky, HttpReceiver(statuses=[500] * 10) as broken, SmtpReceiver() as smtp:
-        settings = NotifySettings.from_env({**env_for(None, smtp), "MLPUBLISH_NOTIFY_SLACK_URL": flaky.url(SLACK_PATH),
-                                            "MLPUBLISH_NOTIFY_WEBHOOK_URL": broken.url("/hook?token=" + HOOK_TOKEN)})
+    with (
+        HttpReceiver(statuses=[500, 503]) as flaky,
+        HttpReceiver(statuses=[500] * 10) as broken,
+        SmtpReceiver() as smtp,
+    ):
+        settings = NotifySettings.from_env(
+            {
+                **env_for(None, smtp),
+                "MLPUBLISH_NOTIFY_SLACK_URL": flaky.url(SLACK_PATH),
+                "MLPUBLISH_NOTIFY_WEBHOOK_URL": broken.url("/hook?token=" + HOOK_TOKEN),
+            }
+        )
         deliveries = notify(sample(), settings)
         smtp.wait_for(1)
-        assert [(d.kind, d.sent, d.attempts) for d in deliveries] == [("slack", True, 3), ("webhook", False, 3),
-                                                                     ("smtp", True, 1)]
+        assert [(d.kind, d.sent, d.attempts) for d in deliveries] == [
+            ("slack", True, 3),
+            ("webhook", False, 3),
+            ("smtp", True, 1),
+        ]
         assert [r["status"] for r in flaky.requests] == [500, 503, 200]
         assert len(broken.requests) == 3  # 1 + MLPUBLISH_NOTIFY_RETRIES, no more
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -98,8 +138,17 @@ def test_receiver_down_and_permanent_refusals(caplog):
         [d] = deliver(sample(), NotifySettings(slack_url=http.url(SLACK_PATH)).sinks(), retries=3, retry_delay=0)
         assert (d.sent, d.attempts, d.error) == (False, 1, "HTTP 404 Not Found") and len(http.requests) == 1
     # a password is never sent in clear text to another machine
-    remote = SmtpSink(SmtpSettings(host="smtp.example.com", port=25, sender="a@x", recipients=("b@x",), user="bot",
-                                   password=PASSWORD, security="none"))
+    remote = SmtpSink(
+        SmtpSettings(
+            host="smtp.example.com",
+            port=25,
+            sender="a@x",
+            recipients=("b@x",),
+            user="bot",
+            password=PASSWORD,
+            security="none",
+        )
+    )
     [d] = deliver(sample(), [remote], retries=3, retry_delay=0)
     assert (d.sent, d.attempts) == (False, 1) and "over plain text" in d.error
     assert_no_secret(caplog.text, json.dumps([d.__dict__]))
@@ -122,10 +171,15 @@ def test_a_time_budget_bounds_a_sender_when_a_sink_hangs(caplog):
     hanging.listen(8)  # connections are queued by the kernel and never answered
     try:
         with SmtpReceiver() as smtp:
-            settings = NotifySettings.from_env({
-                **env_for(None, smtp), "MLPUBLISH_NOTIFY_RETRIES": "5", "MLPUBLISH_NOTIFY_RETRY_DELAY": "0.2",
-                "MLPUBLISH_NOTIFY_TIMEOUT": "0.5",
-                "MLPUBLISH_NOTIFY_SLACK_URL": f"http://127.0.0.1:{hanging.getsockname()[1]}{SLACK_PATH}"})
+            settings = NotifySettings.from_env(
+                {
+                    **env_for(None, smtp),
+                    "MLPUBLISH_NOTIFY_RETRIES": "5",
+                    "MLPUBLISH_NOTIFY_RETRY_DELAY": "0.2",
+                    "MLPUBLISH_NOTIFY_TIMEOUT": "0.5",
+                    "MLPUBLISH_NOTIFY_SLACK_URL": f"http://127.0.0.1:{hanging.getsockname()[1]}{SLACK_PATH}",
+                }
+            )
             deliveries = notify(sample(), settings, budget_seconds=1.0)
             assert [(d.kind, d.sent) for d in deliveries] == [("slack", False), ("smtp", False)]
             assert 1 <= deliveries[0].attempts < 6  # the budget, not the 6 allowed attempts, ended it

@@ -48,8 +48,9 @@ def test_open_requests_are_unserved_finished_and_young(tmp_path):
     time.sleep(0.01)
     fresh = request()
     half = reg.client.create_run(exp, tags=decision_tags("m", retrain=True, reasons=["drift"]))  # still RUNNING
-    reg.client.set_terminated(reg.client.create_run(exp, tags=decision_tags("m", retrain=True, reasons=["x"])).info.run_id,
-                              "FAILED")
+    reg.client.set_terminated(
+        reg.client.create_run(exp, tags=decision_tags("m", retrain=True, reasons=["x"])).info.run_id, "FAILED"
+    )
 
     assert served in {r.request_id for r in retrain_requests(reg, "mlpublish/m", "m")}
     assert [r.request_id for r in open_requests(reg, "mlpublish/m", "m", expire_hours=1)] == [fresh]

@@ -52,7 +52,9 @@ def test_score_twice_with_same_run_id_gives_same_rows_and_lineage(ws, capsys):
     assert main(["-q", "score", str(spec), "--run-id", "run-2"]) == EXIT_OK  # another run appends
     capsys.readouterr()
     with engine(ws).connect() as conn:
-        counts = dict(conn.execute(sa.text("SELECT scoring_run_id, COUNT(*) FROM churn_predictions GROUP BY 1")).fetchall())
+        counts = dict(
+            conn.execute(sa.text("SELECT scoring_run_id, COUNT(*) FROM churn_predictions GROUP BY 1")).fetchall()
+        )
     assert counts == {"run-1": 1500, "run-2": 1500}
 
     assert main(["-q", "catalog", "lineage", NAME]) == EXIT_OK
@@ -62,9 +64,16 @@ def test_score_twice_with_same_run_id_gives_same_rows_and_lineage(ws, capsys):
     assert {c["toColumn"] for c in edge} == {f"{PRED_FQN}.prediction", f"{PRED_FQN}.probability"}
     assert f"{FQN}.recency_days" in edge[0]["fromColumns"]
     assert {(e["fromEntity"]["fqn"], e["toEntity"]["fqn"]) for e in lineage["upstreamEdges"]} >= {
-        ("warehouse.main.main.customer_features", FQN)}
+        ("warehouse.main.main.customer_features", FQN)
+    }
     table = ws.catalog().get(PRED_FQN)
-    assert {c["name"] for c in table["columns"]} >= {"customer_id", "prediction", "probability", "model_version", "scored_at"}
+    assert {c["name"] for c in table["columns"]} >= {
+        "customer_id",
+        "prediction",
+        "probability",
+        "model_version",
+        "scored_at",
+    }
     assert ws.catalog().find_model(NAME)["extension"]["lastScoringRunId"] == "run-2"
 
 
@@ -87,10 +96,18 @@ def test_failure_mid_stream_leaves_the_earlier_rows_untouched(ws):
 
 def test_missing_column_wrong_type_and_no_predictions_table(ws, capsys):
     with engine(ws).begin() as conn:
-        conn.execute(sa.text("CREATE TABLE no_plan AS SELECT customer_id, recency_days, frequency, monetary, "
-                             "tenure_days, support_tickets FROM customer_features"))
-        conn.execute(sa.text("CREATE TABLE text_recency (customer_id INTEGER, recency_days TEXT, frequency INTEGER, "
-                             "monetary REAL, tenure_days INTEGER, support_tickets INTEGER, plan TEXT)"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE no_plan AS SELECT customer_id, recency_days, frequency, monetary, "
+                "tenure_days, support_tickets FROM customer_features"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TABLE text_recency (customer_id INTEGER, recency_days TEXT, frequency INTEGER, "
+                "monetary REAL, tenure_days INTEGER, support_tickets INTEGER, plan TEXT)"
+            )
+        )
     assert main(["-q", "score", str(ws.spec("a.yaml", scoring={"sourceTable": "no_plan"}))]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "warehouse.main.main.no_plan" in err and "'plan' not found" in err

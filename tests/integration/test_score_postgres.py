@@ -50,8 +50,14 @@ def test_copy_scoring_is_idempotent_per_run(ws):
     score_batch(context(spec), scoring_run_id="pg-2")
     with eng.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM churn_predictions")).scalar_one() == 3000
-        types = dict(conn.execute(sa.text("SELECT column_name, data_type FROM information_schema.columns "
-                                          "WHERE table_name = 'churn_predictions'")).fetchall())
+        types = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_name = 'churn_predictions'"
+                )
+            ).fetchall()
+        )
     assert types["prediction"] == "bigint" and types["probability"] == "double precision"
     assert types["scored_at"] == "timestamp with time zone"
 
@@ -66,20 +72,31 @@ def test_server_error_mid_stream_rolls_back_the_whole_run(ws):
         conn.execute(sa.text("CREATE TABLE ordered_input AS SELECT * FROM customer_features ORDER BY customer_id"))
     # The server computes rows as the cursor fetches them (no ORDER BY: a sort would compute them all
     # before the first fetch), so the division fails only once the cursor reaches customer 1201.
-    query = ("SELECT customer_id, recency_days, frequency, tenure_days, support_tickets, plan, "
-             "monetary / CASE WHEN customer_id > 1200 THEN 0 ELSE 1 END AS monetary FROM ordered_input")
+    query = (
+        "SELECT customer_id, recency_days, frequency, tenure_days, support_tickets, plan, "
+        "monetary / CASE WHEN customer_id > 1200 THEN 0 ELSE 1 END AS monetary FROM ordered_input"
+    )
     written = []
     with pytest.raises(WarehouseError) as err:
-        score_batch(context(ws.spec("q.yaml", scoring={"query": query, "chunkSize": 100})), scoring_run_id="pg-night",
-                    on_chunk=lambda n, rows: written.append(rows))
+        score_batch(
+            context(ws.spec("q.yaml", scoring={"query": query, "chunkSize": 100})),
+            scoring_run_id="pg-night",
+            on_chunk=lambda n, rows: written.append(rows),
+        )
     assert "division by zero" in str(err.value) and "nothing written" in str(err.value)
     assert written and written[-1] >= 1000
     assert prediction_rows(eng) == before
 
 
 def _worker(mode: str, env: dict[str, str], *specs: Path) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "tests.integration.score_worker", mode, *map(str, specs)], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.integration.score_worker", mode, *map(str, specs)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -90,8 +107,12 @@ def test_peak_memory_stays_flat_as_the_input_grows(ws):
     with eng.begin() as conn:
         for name, copies in (("small_input", 2), ("large_input", 60)):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
-            conn.execute(sa.text(f"CREATE TABLE {name} AS SELECT customer_id + g * 100000 AS customer_id, {FEATURES} "
-                                 f"FROM customer_features CROSS JOIN generate_series(0, {copies - 1}) g"))
+            conn.execute(
+                sa.text(
+                    f"CREATE TABLE {name} AS SELECT customer_id + g * 100000 AS customer_id, {FEATURES} "
+                    f"FROM customer_features CROSS JOIN generate_series(0, {copies - 1}) g"
+                )
+            )
     small = ws.spec("small.yaml", scoring={"sourceTable": "small_input", "chunkSize": 2000})
     large = ws.spec("large.yaml", scoring={"sourceTable": "large_input", "chunkSize": 2000})
     ours_small, ours_large = _worker("ours", ws.env(), small, large)
@@ -99,7 +120,9 @@ def test_peak_memory_stays_flat_as_the_input_grows(ws):
     assert (ours_small["rows"], ours_large["rows"], naive["rows"]) == (3000, 90000, 90000)
     growth = (ours_large["growth_kb"] - ours_small["growth_kb"]) / 1024
     naive_growth = naive["growth_kb"] / 1024
-    print(f"peak RSS growth: ours {ours_small['growth_kb'] / 1024:.1f} MB after 3k rows, "
-          f"{ours_large['growth_kb'] / 1024:.1f} MB after 90k more; naive {naive_growth:.1f} MB for 90k rows")
+    print(
+        f"peak RSS growth: ours {ours_small['growth_kb'] / 1024:.1f} MB after 3k rows, "
+        f"{ours_large['growth_kb'] / 1024:.1f} MB after 90k more; naive {naive_growth:.1f} MB for 90k rows"
+    )
     assert naive_growth > 30, "the control should grow with the input; if not, this measurement cannot tell"
     assert growth < 10, f"peak RSS grew {growth:.1f} MB while scoring 90k rows after 3k"

@@ -28,9 +28,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import jsonpatch
-from pydantic import ValidationError
-from werkzeug.wrappers import Request, Response
-
 from metadata.generated.schema.api.classification.createClassification import CreateClassificationRequest
 from metadata.generated.schema.api.classification.createTag import CreateTagRequest
 from metadata.generated.schema.api.data.createCustomProperty import CreateCustomPropertyRequest
@@ -54,34 +51,66 @@ from metadata.generated.schema.entity.services.databaseService import DatabaseSe
 from metadata.generated.schema.entity.services.mlmodelService import MlModelService
 from metadata.generated.schema.entity.services.pipelineService import PipelineService
 from metadata.utils.fqn import quote_name
+from pydantic import ValidationError
+from werkzeug.wrappers import Request, Response
 
 SERVER_VERSION = "2.0.7"
 MAJOR_FIELDS = ("algorithm", "server", "target")
 # Fields the real server returns only when asked for with ?fields=
-GATED_FIELDS = {"tags", "owners", "extension", "followers", "dashboard", "usageSummary", "domains", "dataProducts",
-                "votes", "columns", "tableConstraints", "databaseSchemas", "databases", "tasks", "pipelineStatus",
-                "pipelines"}
+GATED_FIELDS = {
+    "tags",
+    "owners",
+    "extension",
+    "followers",
+    "dashboard",
+    "usageSummary",
+    "domains",
+    "dataProducts",
+    "votes",
+    "columns",
+    "tableConstraints",
+    "databaseSchemas",
+    "databases",
+    "tasks",
+    "pipelineStatus",
+    "pipelines",
+}
 ALWAYS = {"columns"}  # table columns come back by default on the real server too
-META = {"id", "version", "updatedAt", "updatedBy", "href", "changeDescription", "incrementalChangeDescription",
-        "fullyQualifiedName", "deleted"}
+META = {
+    "id",
+    "version",
+    "updatedAt",
+    "updatedBy",
+    "href",
+    "changeDescription",
+    "incrementalChangeDescription",
+    "fullyQualifiedName",
+    "deleted",
+}
 
 
 class Collection:
-    def __init__(self, path: str, entity_type: str, create: type, entity: type, parent_field: str | None,
-                 parent_type: str | None):
+    def __init__(
+        self, path: str, entity_type: str, create: type, entity: type, parent_field: str | None, parent_type: str | None
+    ):
         self.path, self.entity_type, self.create, self.entity = path, entity_type, create, entity
         self.parent_field, self.parent_type = parent_field, parent_type
 
 
 COLLECTIONS = [
-    Collection("services/databaseServices", "databaseService", CreateDatabaseServiceRequest, DatabaseService, None, None),
+    Collection(
+        "services/databaseServices", "databaseService", CreateDatabaseServiceRequest, DatabaseService, None, None
+    ),
     Collection("services/mlmodelServices", "mlmodelService", CreateMlModelServiceRequest, MlModelService, None, None),
     Collection("databases", "database", CreateDatabaseRequest, Database, "service", "databaseService"),
-    Collection("databaseSchemas", "databaseSchema", CreateDatabaseSchemaRequest, DatabaseSchema, "database", "database"),
+    Collection(
+        "databaseSchemas", "databaseSchema", CreateDatabaseSchemaRequest, DatabaseSchema, "database", "database"
+    ),
     Collection("tables", "table", CreateTableRequest, Table, "databaseSchema", "databaseSchema"),
     Collection("mlmodels", "mlmodel", CreateMlModelRequest, MlModel, "service", "mlmodelService"),
-    Collection("services/pipelineServices", "pipelineService", CreatePipelineServiceRequest, PipelineService, None,
-               None),
+    Collection(
+        "services/pipelineServices", "pipelineService", CreatePipelineServiceRequest, PipelineService, None, None
+    ),
     Collection("pipelines", "pipeline", CreatePipelineRequest, Pipeline, "service", "pipelineService"),
     Collection("classifications", "classification", CreateClassificationRequest, Classification, None, None),
     Collection("tags", "tag", CreateTagRequest, Tag, "classification", "classification"),
@@ -126,19 +155,36 @@ class OpenMetadataEmulator:
         self.unknown_routes: list[str] = []
         self.types: dict[str, dict[str, Any]] = {}
         for name in FIELD_TYPES:
-            self.types[name] = {"id": str(uuid.uuid4()), "name": name, "fullyQualifiedName": name,
-                                "category": "field", "description": f"{name} field type"}
+            self.types[name] = {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "fullyQualifiedName": name,
+                "category": "field",
+                "description": f"{name} field type",
+            }
         for c in COLLECTIONS:
-            self.types[c.entity_type] = {"id": str(uuid.uuid4()), "name": c.entity_type,
-                                         "fullyQualifiedName": c.entity_type, "category": "entity",
-                                         "description": f"{c.entity_type} entity", "customProperties": []}
+            self.types[c.entity_type] = {
+                "id": str(uuid.uuid4()),
+                "name": c.entity_type,
+                "fullyQualifiedName": c.entity_type,
+                "category": "entity",
+                "description": f"{c.entity_type} entity",
+                "customProperties": [],
+            }
 
     # Helpers for tests ----------------------------------------------------
     def add_team(self, name: str) -> str:
         """A team as ingestion or an admin would have made it (mlpublish only looks teams up)."""
         eid = str(uuid.uuid4())
-        self.entities[eid] = {"_type": "team", "id": eid, "name": name, "fullyQualifiedName": name,
-                              "teamType": "Group", "version": 0.1, "deleted": False}
+        self.entities[eid] = {
+            "_type": "team",
+            "id": eid,
+            "name": name,
+            "fullyQualifiedName": name,
+            "teamType": "Group",
+            "version": 0.1,
+            "deleted": False,
+        }
         self.fqns[("team", name)] = eid
         return eid
 
@@ -154,12 +200,18 @@ class OpenMetadataEmulator:
         """(from fqn, to fqn, lineageDetails) for every edge, sorted."""
         out = []
         for (a, b), e in self.edges.items():
-            out.append((self.entities[a]["fullyQualifiedName"], self.entities[b]["fullyQualifiedName"],
-                        e.get("lineageDetails", {})))
+            out.append(
+                (
+                    self.entities[a]["fullyQualifiedName"],
+                    self.entities[b]["fullyQualifiedName"],
+                    e.get("lineageDetails", {}),
+                )
+            )
         return sorted(out, key=lambda t: (t[0], t[1]))
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a user can see, without ids and timestamps: to compare two runs."""
+
         def clean(body: dict[str, Any]) -> dict[str, Any]:
             text = json.dumps(body, sort_keys=True)
             for eid, ent in self.entities.items():
@@ -172,8 +224,10 @@ class OpenMetadataEmulator:
         with self.lock:
             ents = {f"{t}:{f}": clean(self.entities[i]) for (t, f), i in sorted(self.fqns.items())}
             versions = {f"{t}:{f}": [v["version"] for v in self.history[i]] for (t, f), i in sorted(self.fqns.items())}
-            edges = [(a, b, clean({k: v for k, v in d.items() if k not in ("createdAt", "updatedAt")}))
-                     for a, b, d in self.edge_list()]
+            edges = [
+                (a, b, clean({k: v for k, v in d.items() if k not in ("createdAt", "updatedAt")}))
+                for a, b, d in self.edge_list()
+            ]
             props = {n: [p["name"] for p in t.get("customProperties", [])] for n, t in self.types.items()}
         return {"entities": ents, "versions": versions, "edges": edges, "customProperties": props}
 
@@ -200,7 +254,7 @@ class OpenMetadataEmulator:
             raise ApiError(404, f"no route {path}")
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             raise ApiError(401, "Not Authorized! Token verification failed")
-        route = path[len("/api/v1/"):]
+        route = path[len("/api/v1/") :]
         body = None
         if request.method in ("PUT", "PATCH", "POST"):
             try:
@@ -239,7 +293,7 @@ class OpenMetadataEmulator:
             return self._add_custom_property(m.group(1), body)
         for cpath in sorted(BY_PATH, key=len, reverse=True):
             if route == cpath or route.startswith(cpath + "/"):
-                return self._collection(BY_PATH[cpath], method, route[len(cpath):].lstrip("/"), fields, body)
+                return self._collection(BY_PATH[cpath], method, route[len(cpath) :].lstrip("/"), fields, body)
         first = route.split("/", 1)[0]
         if first in EMPTY_COLLECTIONS and method == "GET" and route.startswith(f"{first}/name/"):
             name = unquote(route.split("/name/", 1)[1])
@@ -271,8 +325,10 @@ class OpenMetadataEmulator:
             if method == "GET" and not m.group(2):
                 return 200, self._view(self.entities[eid], fields)
             if method == "GET" and m.group(3) is None:
-                return 200, {"entityType": c.entity_type,
-                             "versions": [json.dumps(self._public(v)) for v in reversed(self.history[eid])]}
+                return 200, {
+                    "entityType": c.entity_type,
+                    "versions": [json.dumps(self._public(v)) for v in reversed(self.history[eid])],
+                }
             if method == "GET":
                 for v in self.history[eid]:
                     if v["version"] == float(m.group(3)):
@@ -338,7 +394,9 @@ class OpenMetadataEmulator:
             for i, f in enumerate(data.get("mlFeatures", [])):
                 for j, s in enumerate(f.get("featureSources", [])):
                     if "dataSource" in s:
-                        s["dataSource"] = self._resolve_ref(s["dataSource"], f"[mlFeatures.{i}.featureSources.{j}.dataSource]")
+                        s["dataSource"] = self._resolve_ref(
+                            s["dataSource"], f"[mlFeatures.{i}.featureSources.{j}.dataSource]"
+                        )
                     s["fullyQualifiedName"] = f"{fqn}.{f['name']}.{s['name']}"
                 f["fullyQualifiedName"] = f"{fqn}.{f['name']}"
             if "dashboard" in data:
@@ -355,9 +413,17 @@ class OpenMetadataEmulator:
         eid = self.fqns.get((c.entity_type, fqn))
         if eid is None:
             eid = str(uuid.uuid4())
-            entity = {"_type": c.entity_type, "id": eid, **data, "fullyQualifiedName": fqn, "version": 0.1,
-                      "updatedAt": _now_ms(), "updatedBy": "mlpublish-bot", "deleted": False,
-                      "href": f"http://emulator/api/v1/{c.path}/{eid}"}
+            entity = {
+                "_type": c.entity_type,
+                "id": eid,
+                **data,
+                "fullyQualifiedName": fqn,
+                "version": 0.1,
+                "updatedAt": _now_ms(),
+                "updatedBy": "mlpublish-bot",
+                "deleted": False,
+                "href": f"http://emulator/api/v1/{c.path}/{eid}",
+            }
             self._validate_entity(c, entity)
             self.entities[eid] = entity
             self.fqns[(c.entity_type, fqn)] = eid
@@ -397,12 +463,20 @@ class OpenMetadataEmulator:
             return self._public(old)
         major = c.entity_type == "mlmodel" and any(k in changed for k in MAJOR_FIELDS)
         version = _bump(old["version"], major)
-        new.update(version=version, updatedAt=_now_ms(), changeDescription={
-            "fieldsAdded": [{"name": k, "newValue": json.dumps(new[k])} for k in changed if k not in old],
-            "fieldsUpdated": [{"name": k, "oldValue": json.dumps(old[k]), "newValue": json.dumps(new[k])}
-                              for k in changed if k in old and k in new],
-            "fieldsDeleted": [{"name": k, "oldValue": json.dumps(old[k])} for k in changed if k not in new],
-            "previousVersion": old["version"]})
+        new.update(
+            version=version,
+            updatedAt=_now_ms(),
+            changeDescription={
+                "fieldsAdded": [{"name": k, "newValue": json.dumps(new[k])} for k in changed if k not in old],
+                "fieldsUpdated": [
+                    {"name": k, "oldValue": json.dumps(old[k]), "newValue": json.dumps(new[k])}
+                    for k in changed
+                    if k in old and k in new
+                ],
+                "fieldsDeleted": [{"name": k, "oldValue": json.dumps(old[k])} for k in changed if k not in new],
+                "previousVersion": old["version"],
+            },
+        )
         self._validate_entity(c, new)
         self.entities[new["id"]] = new
         self.history[new["id"]].append(copy.deepcopy(new))
@@ -426,8 +500,11 @@ class OpenMetadataEmulator:
             cls = self.entities[tid]["classification"]
             if self.entities[cls["id"]].get("mutuallyExclusive"):
                 if cls["fullyQualifiedName"] in seen:
-                    raise ApiError(400, f"Tag labels {seen[cls['fullyQualifiedName']]} and {fqn} are mutually exclusive "
-                                        f"and can't be assigned together")
+                    raise ApiError(
+                        400,
+                        f"Tag labels {seen[cls['fullyQualifiedName']]} and {fqn} are mutually exclusive "
+                        f"and can't be assigned together",
+                    )
                 seen[cls["fullyQualifiedName"]] = fqn
 
     def _check_extension(self, entity_type: str, ext: Any) -> None:
@@ -467,9 +544,14 @@ class OpenMetadataEmulator:
                 ds = s.get("dataSource")
                 if ds and ds["id"] in self.entities:
                     key = (ds["id"], model["id"])
-                    self.edges.setdefault(key, {"fromEntity": {"id": ds["id"], "type": "table"},
-                                                "toEntity": {"id": model["id"], "type": "mlmodel"},
-                                                "lineageDetails": {"source": "Manual"}})
+                    self.edges.setdefault(
+                        key,
+                        {
+                            "fromEntity": {"id": ds["id"], "type": "table"},
+                            "toEntity": {"id": model["id"], "type": "mlmodel"},
+                            "lineageDetails": {"source": "Manual"},
+                        },
+                    )
 
     def _add_lineage(self, body: Any) -> tuple[int, Any]:
         try:
@@ -486,10 +568,16 @@ class OpenMetadataEmulator:
             p = details["pipeline"]
             e = self.entities.get(p.get("id"))
             if e is None or e["_type"] != p.get("type"):
-                raise ApiError(404, f"[edge.lineageDetails.pipeline] {p.get('type')} instance for {p.get('id')} "
-                                    "not found")
-            details["pipeline"] = {"id": e["id"], "type": e["_type"], "name": e["name"],
-                                   "fullyQualifiedName": e["fullyQualifiedName"], "deleted": False}
+                raise ApiError(
+                    404, f"[edge.lineageDetails.pipeline] {p.get('type')} instance for {p.get('id')} not found"
+                )
+            details["pipeline"] = {
+                "id": e["id"],
+                "type": e["_type"],
+                "name": e["name"],
+                "fullyQualifiedName": e["fullyQualifiedName"],
+                "deleted": False,
+            }
         cols = details.get("columnsLineage") or []
         if cols:
             if a["type"] != "table" or b["type"] != "table":
@@ -498,24 +586,42 @@ class OpenMetadataEmulator:
             to_cols = {c["fullyQualifiedName"] for c in self.entities[b["id"]]["columns"]}
             for i, c in enumerate(cols):
                 if c.get("toColumn") not in to_cols:
-                    raise ApiError(400, f"[edge.lineageDetails.columnsLineage.{i}.toColumn] Invalid column name {c.get('toColumn')}")
+                    raise ApiError(
+                        400,
+                        f"[edge.lineageDetails.columnsLineage.{i}.toColumn] Invalid column name {c.get('toColumn')}",
+                    )
                 for fc in c.get("fromColumns", []):
                     if fc not in from_cols:
-                        raise ApiError(400, f"[edge.lineageDetails.columnsLineage.{i}.fromColumns] Invalid column name {fc}")
-        self.edges[(a["id"], b["id"])] = {"fromEntity": {"id": a["id"], "type": a["type"]},
-                                          "toEntity": {"id": b["id"], "type": b["type"]}, "lineageDetails": details}
+                        raise ApiError(
+                            400, f"[edge.lineageDetails.columnsLineage.{i}.fromColumns] Invalid column name {fc}"
+                        )
+        self.edges[(a["id"], b["id"])] = {
+            "fromEntity": {"id": a["id"], "type": a["type"]},
+            "toEntity": {"id": b["id"], "type": b["type"]},
+            "lineageDetails": details,
+        }
         return 200, {}
 
     def _lineage_of(self, entity_type: str, fqn: str) -> dict[str, Any]:
         ref = self._ref(entity_type, fqn, "lineage")
 
         def edge(e: dict[str, Any]) -> dict[str, Any]:
-            return {"fromEntity": e["fromEntity"]["id"], "toEntity": e["toEntity"]["id"], **(
-                {"lineageDetails": e["lineageDetails"]} if e.get("lineageDetails") else {})}
+            return {
+                "fromEntity": e["fromEntity"]["id"],
+                "toEntity": e["toEntity"]["id"],
+                **({"lineageDetails": e["lineageDetails"]} if e.get("lineageDetails") else {}),
+            }
 
         up = [edge(e) for (a, b), e in self.edges.items() if b == ref["id"]]
         down = [edge(e) for (a, b), e in self.edges.items() if a == ref["id"]]
         ids = {x for e in up + down for x in (e["fromEntity"], e["toEntity"])} - {ref["id"]}
-        nodes = [{"id": i, "type": self.entities[i]["_type"], "name": self.entities[i]["name"],
-                  "fullyQualifiedName": self.entities[i]["fullyQualifiedName"]} for i in sorted(ids)]
+        nodes = [
+            {
+                "id": i,
+                "type": self.entities[i]["_type"],
+                "name": self.entities[i]["name"],
+                "fullyQualifiedName": self.entities[i]["fullyQualifiedName"],
+            }
+            for i in sorted(ids)
+        ]
         return {"entity": ref, "nodes": nodes, "upstreamEdges": up, "downstreamEdges": down}

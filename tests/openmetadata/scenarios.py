@@ -38,15 +38,23 @@ def spec_dict(suffix: str, **overrides: Any) -> dict[str, Any]:
 
 def weak_spec(ws: Any, suffix: str) -> Any:
     """A deliberately weak first champion (2 stumps): the next candidate beats it."""
-    d = spec_dict(suffix, validation=GATES, training={"candidates": {"max_depth": [1]}},
-                  mlHyperParameters=[{"name": "n_estimators", "value": 2}, {"name": "random_state", "value": 0}])
+    d = spec_dict(
+        suffix,
+        validation=GATES,
+        training={"candidates": {"max_depth": [1]}},
+        mlHyperParameters=[{"name": "n_estimators", "value": 2}, {"name": "random_state", "value": 0}],
+    )
     return ws.spec("weak.yaml", replace=d)
 
 
 def extra_trees_spec(ws: Any, suffix: str) -> Any:
     """A second version with another algorithm: a major entity version."""
-    d = spec_dict(suffix, validation=GATES, algorithm="ExtraTreesClassifier",
-                  training={"estimator": "sklearn.ensemble.ExtraTreesClassifier", "candidates": {"max_depth": [8]}})
+    d = spec_dict(
+        suffix,
+        validation=GATES,
+        algorithm="ExtraTreesClassifier",
+        training={"estimator": "sklearn.ensemble.ExtraTreesClassifier", "candidates": {"max_depth": [8]}},
+    )
     return ws.spec("extra.yaml", replace=d)
 
 
@@ -110,8 +118,11 @@ class Reader:
         res = self.om.get_lineage_by_name(entity_type, fqn, up_depth=1, down_depth=0) or {}
         nodes = {n["id"]: n["fullyQualifiedName"] for n in res.get("nodes", [])}
         me = res["entity"]["id"]
-        return {nodes[e["fromEntity"]]: e.get("lineageDetails", {}) for e in res.get("upstreamEdges", [])
-                if e["toEntity"] == me}
+        return {
+            nodes[e["fromEntity"]]: e.get("lineageDetails", {})
+            for e in res.get("upstreamEdges", [])
+            if e["toEntity"] == me
+        }
 
     def validation_tags(self, fqn: str) -> list[str]:
         return [t["tagFQN"] for t in self.model(fqn).get("tags", []) if t["tagFQN"].startswith("ModelValidation.")]
@@ -124,10 +135,14 @@ class Reader:
         m.pop("incrementalChangeDescription", None)
         tables = {t for t in self.upstream("mlmodel", fqn)}
         pipelines = {d["pipeline"]["name"] for d in self.upstream("mlmodel", fqn).values() if d.get("pipeline")}
-        return {"model": m, "versions": self.versions(fqn), "upstream": self.upstream("mlmodel", fqn),
-                "tables": {t: (self.table(t) or {}).get("version") for t in sorted(tables)},
-                "table_upstream": {t: self.upstream("table", t) for t in sorted(tables)},
-                "pipelines": {p: self.pipeline(p) for p in sorted(pipelines)}}
+        return {
+            "model": m,
+            "versions": self.versions(fqn),
+            "upstream": self.upstream("mlmodel", fqn),
+            "tables": {t: (self.table(t) or {}).get("version") for t in sorted(tables)},
+            "table_upstream": {t: self.upstream("table", t) for t in sorted(tables)},
+            "pipelines": {p: self.pipeline(p) for p in sorted(pipelines)},
+        }
 
 
 def check_pipeline_edges(reader: Reader, spec: Any, pipeline: dict[str, str]) -> dict[str, Any]:
@@ -138,8 +153,10 @@ def check_pipeline_edges(reader: Reader, spec: Any, pipeline: dict[str, str]) ->
     assert p is not None, f"no pipeline {pipeline['name']} under {reader.settings.pipeline_service}"
     assert p["service"]["name"] == reader.settings.pipeline_service
     training = f"{wh}.main.main.customer_features"
-    edges = [reader.upstream("mlmodel", spec.fqn)[training],
-             *(reader.upstream("table", training)[f"{wh}.main.main.{t}"] for t in SOURCE_TABLES)]
+    edges = [
+        reader.upstream("mlmodel", spec.fqn)[training],
+        *(reader.upstream("table", training)[f"{wh}.main.main.{t}"] for t in SOURCE_TABLES),
+    ]
     for details in edges:
         assert details["pipeline"]["id"] == p["id"] and details["pipeline"]["type"] == "pipeline", details
         assert f"pipeline {pipeline['name']} run {pipeline['runId']}" in details["description"], details
@@ -151,7 +168,9 @@ def check_first_publish(reader: Reader, spec: Any, result: Any, created_tables: 
     fqn, wh = spec.fqn, spec.data.service
     m = reader.model(fqn)
     assert m["algorithm"] == spec.algorithm and m["target"] == spec.target
-    assert {h["name"]: h["value"] for h in m["mlHyperParameters"]} == {k: str(v) for k, v in result.training.params.items()}
+    assert {h["name"]: h["value"] for h in m["mlHyperParameters"]} == {
+        k: str(v) for k, v in result.training.params.items()
+    }
     assert m["mlStore"]["storage"]
     features = {f["name"]: f for f in m["mlFeatures"]}
     assert set(features) == {f.name for f in spec.mlFeatures}
@@ -216,7 +235,10 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
     m = reader.model(spec.fqn)
     assert reader.validation_tags(spec.fqn) == ["ModelValidation.FAILED"]
     assert m["extension"]["championVersion"] == "2"
-    assert m["extension"]["validationSummary"].startswith("FAILED") and "roc_auc min 0.99" in m["extension"]["validationSummary"]
+    assert (
+        m["extension"]["validationSummary"].startswith("FAILED")
+        and "roc_auc min 0.99" in m["extension"]["validationSummary"]
+    )
     assert m["algorithm"] == "ExtraTreesClassifier"  # a rejected candidate never rewrites the champion entity
     assert m["description"] == card  # nor the champion's card
 
@@ -235,8 +257,9 @@ def publish_story(workspace: Any, om_settings: OpenMetadataSettings, suffix: str
     assert [t["tagFQN"] for t in mirror["tags"]] == reader.validation_tags(spec.fqn)
 
 
-def outage_during_middle_steps(workspace: Any, server: Any, settings: OpenMetadataSettings, tmp_path: Any,
-                               while_down: Any = None) -> dict[str, int]:
+def outage_during_middle_steps(
+    workspace: Any, server: Any, settings: OpenMetadataSettings, tmp_path: Any, while_down: Any = None
+) -> dict[str, int]:
     """The server answers 503 from evaluate to register; the chain completes, the outbox delivers on promote,
     and the final state equals an uninterrupted run of the same events on a fresh server (versions included).
 
@@ -275,9 +298,16 @@ def outage_during_middle_steps(workspace: Any, server: Any, settings: OpenMetada
 
     events = [row.event for row in catalog.outbox.all()]
     with serve_emulator() as fresh:
-        other = OpenMetadataCatalog(OpenMetadataSettings(host_port=fresh.host_port, jwt_token=fresh.token),
-                                    LocalCatalog(tmp_path / "uninterrupted.db"))
+        other = OpenMetadataCatalog(
+            OpenMetadataSettings(host_port=fresh.host_port, jwt_token=fresh.token),
+            LocalCatalog(tmp_path / "uninterrupted.db"),
+        )
         other.publish(events)
         assert fresh.emulator.snapshot() == server.emulator.snapshot()
-    return {"queued": counts["pending"], "emitted": len(events), "delivered": after["delivered"],
-            "pending": after["pending"], "failed": after["failed"]}
+    return {
+        "queued": counts["pending"],
+        "emitted": len(events),
+        "delivered": after["delivered"],
+        "pending": after["pending"],
+        "failed": after["failed"],
+    }

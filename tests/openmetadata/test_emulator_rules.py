@@ -18,32 +18,59 @@ TABLE = "wh.db.sch.features"
 
 
 def model_event(**changes) -> UpsertMlModel:
-    entity = {"name": "m", "algorithm": "RandomForestClassifier", "target": "y", "service": "models",
-              "description": "a model", "mlFeatures": [{"name": "a", "dataType": "numerical", "featureSources": [
-                  {"name": "a", "dataType": "integer", "dataSource": {"type": "table", "fullyQualifiedName": TABLE}}]}],
-              **changes}
+    entity = {
+        "name": "m",
+        "algorithm": "RandomForestClassifier",
+        "target": "y",
+        "service": "models",
+        "description": "a model",
+        "mlFeatures": [
+            {
+                "name": "a",
+                "dataType": "numerical",
+                "featureSources": [
+                    {"name": "a", "dataType": "integer", "dataSource": {"type": "table", "fullyQualifiedName": TABLE}}
+                ],
+            }
+        ],
+        **changes,
+    }
     return UpsertMlModel(fqn="models.m", entity=entity)
 
 
 @pytest.fixture
 def seeded(tmp_path, om_settings):
     catalog = open_catalog(str(tmp_path / "catalog.db"), openmetadata=om_settings)
-    catalog.publish([table_event(TABLE, {"a": "INTEGER", "b": "FLOAT"}), model_event(),
-                     SetValidationTag(fqn="models.m", status="PENDING")])
+    catalog.publish(
+        [
+            table_event(TABLE, {"a": "INTEGER", "b": "FLOAT"}),
+            model_event(),
+            SetValidationTag(fqn="models.m", status="PENDING"),
+        ]
+    )
     return catalog
 
 
 def test_request_bodies_are_validated_with_the_sdk_models(om_server, seeded):
     url = f"{om_server.host_port}/v1/mlmodels"
     headers = {"Authorization": f"Bearer {om_server.token}"}
-    bad = requests.put(url, json={"name": "m2", "service": "models", "algorithm": "x", "bogusField": 1},
-                       headers=headers, timeout=10)
+    bad = requests.put(
+        url, json={"name": "m2", "service": "models", "algorithm": "x", "bogusField": 1}, headers=headers, timeout=10
+    )
     assert bad.status_code == 400 and "bogusField" in bad.json()["message"]
-    wrong_type = requests.put(url, json={"name": "m2", "service": "models", "mlFeatures": [{"name": "a", "dataType": "weird"}]},
-                              headers=headers, timeout=10)
+    wrong_type = requests.put(
+        url,
+        json={"name": "m2", "service": "models", "mlFeatures": [{"name": "a", "dataType": "weird"}]},
+        headers=headers,
+        timeout=10,
+    )
     assert wrong_type.status_code == 400 and "mlFeatures.0.dataType" in wrong_type.json()["message"]
-    assert requests.get(f"{om_server.host_port}/v1/mlmodels/name/models.m", timeout=10,
-                        headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        requests.get(
+            f"{om_server.host_port}/v1/mlmodels/name/models.m", timeout=10, headers={"Authorization": "Bearer nope"}
+        ).status_code
+        == 401
+    )
 
 
 def test_versions_move_like_the_server(om_server, om_settings, seeded):
@@ -70,8 +97,10 @@ def test_two_exclusive_tags_are_refused_and_the_sink_swaps_instead(om_settings, 
     om = reader.om
     current = om.get_by_name(MlModel, "models.m", fields=["tags"])
     both = current.model_copy(deep=True)
-    both.tags = [*current.tags, TagLabel(tagFQN="ModelValidation.PASSED", source="Classification",
-                                        labelType="Automated", state="Confirmed")]
+    both.tags = [
+        *current.tags,
+        TagLabel(tagFQN="ModelValidation.PASSED", source="Classification", labelType="Automated", state="Confirmed"),
+    ]
     with pytest.raises(RuntimeError, match="mutually exclusive"):
         om.patch(MlModel, current, both, skip_on_failure=False)
     seeded.publish([SetValidationTag(fqn="models.m", status="PASSED")])
@@ -80,8 +109,13 @@ def test_two_exclusive_tags_are_refused_and_the_sink_swaps_instead(om_settings, 
 
 def test_a_4xx_is_dead_lettered_with_the_field_at_fault_and_never_retried(om_server, seeded):
     other = TABLE.replace("features", "other")
-    bad = AddLineage(from_fqn=TABLE, from_type="table", to_fqn=other, to_type="table",
-                     columns=[ColumnLineage(fromColumns=[f"{TABLE}.nope"], toColumn=f"{other}.x")])
+    bad = AddLineage(
+        from_fqn=TABLE,
+        from_type="table",
+        to_fqn=other,
+        to_type="table",
+        columns=[ColumnLineage(fromColumns=[f"{TABLE}.nope"], toColumn=f"{other}.x")],
+    )
     seeded.publish([table_event(other, {"x": "INTEGER"})])
     with pytest.raises(CatalogUnavailable, match=r"columnsLineage.0.fromColumns.*nope"):
         seeded.publish([bad])
@@ -113,8 +147,10 @@ def test_connection_refused_queues_the_events(tmp_path, caplog):
     catalog.publish([table_event(TABLE, {"a": "INTEGER"})])
     assert catalog.outbox.counts()["pending"] == 1
     assert "unavailable" in caplog.text and "queued" in caplog.text
-    strict = open_catalog(str(tmp_path / "c.db"), openmetadata=OpenMetadataSettings(
-        host_port=settings.host_port, jwt_token="t", strict=True))
+    strict = open_catalog(
+        str(tmp_path / "c.db"),
+        openmetadata=OpenMetadataSettings(host_port=settings.host_port, jwt_token="t", strict=True),
+    )
     with pytest.raises(CatalogUnavailable, match="2 event\\(s\\) stay queued"):
         strict.publish([table_event(TABLE, {"a": "INTEGER"})])
 
@@ -122,7 +158,9 @@ def test_connection_refused_queues_the_events(tmp_path, caplog):
 def test_a_wrong_address_is_a_clear_error_and_dead_letters_nothing(om_server, tmp_path):
     from mlpublish.config import OpenMetadataSettings
 
-    wrong = OpenMetadataSettings(host_port=om_server.host_port.replace("/api", "/nothing-here"), jwt_token=om_server.token)
+    wrong = OpenMetadataSettings(
+        host_port=om_server.host_port.replace("/api", "/nothing-here"), jwt_token=om_server.token
+    )
     catalog = open_catalog(str(tmp_path / "c.db"), openmetadata=wrong)
     with pytest.raises(CatalogUnavailable, match="OPENMETADATA_HOST_PORT"):
         catalog.publish([table_event(TABLE, {"a": "INTEGER"})])
@@ -133,8 +171,7 @@ def test_a_wrong_address_is_a_clear_error_and_dead_letters_nothing(om_server, tm
 def test_owners_are_resolved_and_a_changed_description_is_patched(om_server, om_settings, seeded):
     team = om_server.emulator.add_team("data-science")
     reader = Reader(om_settings)
-    seeded.publish([model_event(owners=[{"type": "team", "name": "data-science"},
-                                        {"type": "user", "name": "nobody"}])])
+    seeded.publish([model_event(owners=[{"type": "team", "name": "data-science"}, {"type": "user", "name": "nobody"}])])
     m = reader.model("models.m")
     assert [o["id"] for o in m["owners"]] == [team]  # the unknown user is left out with a warning
     version = m["version"]

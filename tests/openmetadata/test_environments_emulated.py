@@ -22,21 +22,35 @@ environments:
   staging:
     modelNamePrefix: stg_
     serviceName: mlp_env_models_staging
-    mlflow: {{trackingUri: "sqlite:///{root / 'shared.db'}"}}
+    mlflow: {{trackingUri: "sqlite:///{root / "shared.db"}"}}
     warehouse: {{service: mlp_env_wh}}
-    catalog: {{url: {root / 'staging-outbox.db'}, pipelineService: mlp_env_pipelines_staging}}
+    catalog: {{url: {root / "staging-outbox.db"}, pipelineService: mlp_env_pipelines_staging}}
   prod:
     modelNamePrefix: prd_
     serviceName: mlp_env_models_prod
-    mlflow: {{trackingUri: "sqlite:///{root / 'shared.db'}"}}
-    catalog: {{url: {root / 'prod-outbox.db'}}}
+    mlflow: {{trackingUri: "sqlite:///{root / "shared.db"}"}}
+    catalog: {{url: {root / "prod-outbox.db"}}}
 """)
     monkeypatch.setenv("MLPUBLISH_GIT_SHA", SHA)
     monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
     monkeypatch.setenv("OPENMETADATA_JWT_TOKEN", om_settings.jwt_token)
     monkeypatch.setenv("MLPUBLISH_CATALOG_STRICT", "true")
-    assert main(["-q", "run", str(workspace.spec()), "--env", "staging",
-                 "--pipeline-name", "stg_publish", "--pipeline-run-id", "r1"]) == EXIT_OK
+    assert (
+        main(
+            [
+                "-q",
+                "run",
+                str(workspace.spec()),
+                "--env",
+                "staging",
+                "--pipeline-name",
+                "stg_publish",
+                "--pipeline-run-id",
+                "r1",
+            ]
+        )
+        == EXIT_OK
+    )
     reader = Reader(om_settings)
     extension = reader.model(f"mlp_env_models_staging.stg_{NAME}")["extension"]
     assert extension["environment"] == "staging" and extension["codeVersion"] == SHA

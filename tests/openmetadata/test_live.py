@@ -21,8 +21,10 @@ from .scenarios import publish, publish_story, weak_spec
 
 pytestmark = [
     pytest.mark.openmetadata_live,
-    pytest.mark.skipif(not os.environ.get("OPENMETADATA_HOST_PORT"),
-                       reason="OPENMETADATA_HOST_PORT is not set: no real OpenMetadata server to run the live scenarios against"),
+    pytest.mark.skipif(
+        not os.environ.get("OPENMETADATA_HOST_PORT"),
+        reason="OPENMETADATA_HOST_PORT is not set: no real OpenMetadata server to run the live scenarios against",
+    ),
 ]
 
 

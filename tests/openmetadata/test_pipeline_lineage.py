@@ -24,36 +24,80 @@ RUN = "manual__2026-11-24T10:00:00+00:00"
 @pytest.fixture
 def seeded(tmp_path, om_settings):
     catalog = open_catalog(str(tmp_path / "catalog.db"), openmetadata=om_settings)
-    entity = {"name": "m", "algorithm": "RandomForestClassifier", "target": "y", "service": "models",
-              "mlFeatures": [{"name": "a", "dataType": "numerical", "featureSources": [
-                  {"name": "a", "dataType": "integer",
-                   "dataSource": {"type": "table", "fullyQualifiedName": FEATURES}}]}]}
-    catalog.publish([table_event(FEATURES, {"a": "INTEGER"}), table_event(SCORES, {"x": "FLOAT"}),
-                     UpsertMlModel(fqn=MODEL, entity=entity)])
+    entity = {
+        "name": "m",
+        "algorithm": "RandomForestClassifier",
+        "target": "y",
+        "service": "models",
+        "mlFeatures": [
+            {
+                "name": "a",
+                "dataType": "numerical",
+                "featureSources": [
+                    {
+                        "name": "a",
+                        "dataType": "integer",
+                        "dataSource": {"type": "table", "fullyQualifiedName": FEATURES},
+                    }
+                ],
+            }
+        ],
+    }
+    catalog.publish(
+        [
+            table_event(FEATURES, {"a": "INTEGER"}),
+            table_event(SCORES, {"x": "FLOAT"}),
+            UpsertMlModel(fqn=MODEL, entity=entity),
+        ]
+    )
     return catalog
 
 
 def edges(pipeline: dict[str, str] | None) -> list[AddLineage]:
     """One edge of each kind the chain writes: table -> table (with columns), table -> model, model -> table."""
     return [
-        AddLineage(from_fqn=FEATURES, from_type="table", to_fqn=SCORES, to_type="table", pipeline=pipeline,
-                   columns=[ColumnLineage(fromColumns=[f"{FEATURES}.a"], toColumn=f"{SCORES}.x")],
-                   description="keys of the rows scored"),
-        AddLineage(from_fqn=FEATURES, from_type="table", to_fqn=MODEL, to_type="mlmodel", pipeline=pipeline,
-                   description="training data of m"),
-        AddLineage(from_fqn=MODEL, from_type="mlmodel", to_fqn=SCORES, to_type="table", pipeline=pipeline,
-                   description="batch scoring by m"),
+        AddLineage(
+            from_fqn=FEATURES,
+            from_type="table",
+            to_fqn=SCORES,
+            to_type="table",
+            pipeline=pipeline,
+            columns=[ColumnLineage(fromColumns=[f"{FEATURES}.a"], toColumn=f"{SCORES}.x")],
+            description="keys of the rows scored",
+        ),
+        AddLineage(
+            from_fqn=FEATURES,
+            from_type="table",
+            to_fqn=MODEL,
+            to_type="mlmodel",
+            pipeline=pipeline,
+            description="training data of m",
+        ),
+        AddLineage(
+            from_fqn=MODEL,
+            from_type="mlmodel",
+            to_fqn=SCORES,
+            to_type="table",
+            pipeline=pipeline,
+            description="batch scoring by m",
+        ),
     ]
 
 
 def edge_details(reader: Reader) -> list[dict]:
-    return [reader.upstream("table", SCORES)[FEATURES], reader.upstream("mlmodel", MODEL)[FEATURES],
-            reader.upstream("table", SCORES)[MODEL]]
+    return [
+        reader.upstream("table", SCORES)[FEATURES],
+        reader.upstream("mlmodel", MODEL)[FEATURES],
+        reader.upstream("table", SCORES)[MODEL],
+    ]
 
 
 def pipeline_requests(emulator, start: int) -> list[tuple[str, str]]:
-    return [(m, p.split("/api/v1/", 1)[1].split("/name/")[0] + ("/name" if "/name/" in p else ""))
-            for m, p in emulator.requests[start:] if "pipeline" in p.lower()]
+    return [
+        (m, p.split("/api/v1/", 1)[1].split("/name/")[0] + ("/name" if "/name/" in p else ""))
+        for m, p in emulator.requests[start:]
+        if "pipeline" in p.lower()
+    ]
 
 
 def test_every_edge_references_the_pipeline_entity_and_replay_creates_nothing(om_server, om_settings, seeded):
@@ -70,7 +114,8 @@ def test_every_edge_references_the_pipeline_entity_and_replay_creates_nothing(om
         assert f"pipeline churn_publish run {RUN}" in details["description"]
     # the local catalog keeps the identity as it was given
     assert [e["lineageDetails"]["pipeline"] for e in seeded.edges() if e["toEntity"]["fqn"] == SCORES] == [
-        {"name": "churn_publish", "runId": RUN}] * 2
+        {"name": "churn_publish", "runId": RUN}
+    ] * 2
 
     before = om_server.emulator.snapshot()
     start = len(om_server.emulator.requests)
@@ -87,18 +132,25 @@ def test_a_pipeline_costs_one_lookup_per_publish_and_a_create_only_when_missing(
     start = len(emulator.requests)
     seeded.publish(edges({"name": "churn_publish", "runId": "run-1"}))
     assert pipeline_requests(emulator, start) == [
-        ("GET", "pipelines/name"), ("GET", "services/pipelineServices/name"), ("PUT", "services/pipelineServices"),
-        ("PUT", "pipelines")]
+        ("GET", "pipelines/name"),
+        ("GET", "services/pipelineServices/name"),
+        ("PUT", "services/pipelineServices"),
+        ("PUT", "pipelines"),
+    ]
 
     start = len(emulator.requests)
     seeded.publish(edges({"name": "churn_publish", "runId": "run-2"}))
     assert pipeline_requests(emulator, start) == [("GET", "pipelines/name")]
 
     start = len(emulator.requests)  # two pipelines in one publish; the service is known to this process already
-    seeded.publish([*edges({"name": "churn_publish", "runId": "run-3"}),
-                    *edges({"name": "churn_score", "runId": "s-1"})])
-    assert pipeline_requests(emulator, start) == [("GET", "pipelines/name"), ("GET", "pipelines/name"),
-                                                  ("PUT", "pipelines")]
+    seeded.publish(
+        [*edges({"name": "churn_publish", "runId": "run-3"}), *edges({"name": "churn_score", "runId": "s-1"})]
+    )
+    assert pipeline_requests(emulator, start) == [
+        ("GET", "pipelines/name"),
+        ("GET", "pipelines/name"),
+        ("PUT", "pipelines"),
+    ]
     reader_details = edge_details(Reader(OpenMetadataSettings(om_server.host_port, om_server.token)))
     assert all(d["pipeline"]["name"] == "churn_score" and "run s-1" in d["description"] for d in reader_details)
 
@@ -134,8 +186,9 @@ def test_the_configured_service_and_an_ingested_pipeline_are_used(om_server, om_
 
     om = Reader(om_settings).om  # as the ingestion would have done
     om.create_or_update(CreatePipelineServiceRequest(name="airflow_prod", serviceType="Airflow"))
-    ingested = om.create_or_update(CreatePipelineRequest(name="churn_publish", service="airflow_prod",
-                                                         description="ingested"))
+    ingested = om.create_or_update(
+        CreatePipelineRequest(name="churn_publish", service="airflow_prod", description="ingested")
+    )
     monkeypatch.setenv("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "airflow_prod")
     settings = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=om_settings.jwt_token)
     assert settings.pipeline_service == "airflow_prod"
@@ -157,9 +210,18 @@ def test_the_emulator_refuses_what_the_server_refuses(om_server, om_settings, se
     model_id = reader.model(MODEL)["id"]
 
     def lineage(pipeline: dict) -> requests.Response:
-        return requests.put(f"{api}/lineage", headers=headers, timeout=10, json={"edge": {
-            "fromEntity": {"id": table_id, "type": "table"}, "toEntity": {"id": model_id, "type": "mlmodel"},
-            "lineageDetails": {"pipeline": pipeline, "source": "Manual"}}})
+        return requests.put(
+            f"{api}/lineage",
+            headers=headers,
+            timeout=10,
+            json={
+                "edge": {
+                    "fromEntity": {"id": table_id, "type": "table"},
+                    "toEntity": {"id": model_id, "type": "mlmodel"},
+                    "lineageDetails": {"pipeline": pipeline, "source": "Manual"},
+                }
+            },
+        )
 
     unknown = lineage({"id": str(uuid.uuid4()), "type": "pipeline"})
     assert unknown.status_code == 404 and "lineageDetails.pipeline" in unknown.json()["message"]
@@ -167,11 +229,19 @@ def test_the_emulator_refuses_what_the_server_refuses(om_server, om_settings, se
     assert wrong_type.status_code == 404
     assert "pipeline" not in reader.upstream("mlmodel", MODEL)[FEATURES]  # nothing stored by the refusals
 
-    bogus = requests.put(f"{api}/pipelines", headers=headers, timeout=10,
-                         json={"name": "p", "service": DEFAULT_PIPELINE_SERVICE, "bogusField": 1})
+    bogus = requests.put(
+        f"{api}/pipelines",
+        headers=headers,
+        timeout=10,
+        json={"name": "p", "service": DEFAULT_PIPELINE_SERVICE, "bogusField": 1},
+    )
     assert bogus.status_code == 400 and "bogusField" in bogus.json()["message"]
     no_service = requests.put(f"{api}/pipelines", headers=headers, timeout=10, json={"name": "p", "service": "nope"})
     assert no_service.status_code == 404 and "pipelineService instance for nope" in no_service.json()["message"]
-    bad_type = requests.put(f"{api}/services/pipelineServices", headers=headers, timeout=10,
-                            json={"name": "s", "serviceType": "NotAnOrchestrator"})
+    bad_type = requests.put(
+        f"{api}/services/pipelineServices",
+        headers=headers,
+        timeout=10,
+        json={"name": "s", "serviceType": "NotAnOrchestrator"},
+    )
     assert bad_type.status_code == 400 and "serviceType" in bad_type.json()["message"]

@@ -21,8 +21,9 @@ def test_first_publish_second_version_failed_gate_and_replay(workspace, om_setti
     publish_story(workspace, om_settings, SUFFIX, exact_versions=True)
 
 
-def test_server_down_for_the_middle_steps_then_back(workspace, om_server, om_settings, tmp_path, caplog, monkeypatch,
-                                                    capsys):
+def test_server_down_for_the_middle_steps_then_back(
+    workspace, om_server, om_settings, tmp_path, caplog, monkeypatch, capsys
+):
     def while_down(spec, counts):
         monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
         assert main(["-q", "status", spec.name]) == 0
@@ -54,23 +55,29 @@ def test_strict_mode_fails_the_step_and_catalog_sync_delivers(workspace, om_serv
     assert "1 delivered, 0 failed" in capsys.readouterr().out
     table = Reader(om_settings).table("wh.db.sch.items")
     assert [(c["name"], c["dataType"], c.get("dataLength")) for c in table["columns"]] == [
-        ("id", "INT", None), ("name", "VARCHAR", 20)]
+        ("id", "INT", None),
+        ("name", "VARCHAR", 20),
+    ]
 
 
-def test_missing_source_table_is_refused_then_registered_from_the_warehouse(workspace, om_server, om_settings,
-                                                                          monkeypatch, capsys):
+def test_missing_source_table_is_refused_then_registered_from_the_warehouse(
+    workspace, om_server, om_settings, monkeypatch, capsys
+):
     from mlpublish.catalog.entity import table_event
     from mlpublish.warehouse import Warehouse
 
     d = spec_dict(SUFFIX)
     wh = d["data"]["service"]
     warehouse = Warehouse(workspace.warehouse_url, wh)
-    ingested = [table_event(f"{wh}.main.main.{t}", warehouse.columns(t), "ingested")
-                for t in ("orders", "customers", "customer_features")]
+    ingested = [
+        table_event(f"{wh}.main.main.{t}", warehouse.columns(t), "ingested")
+        for t in ("orders", "customers", "customer_features")
+    ]
     open_catalog(str(workspace.root / "ingestion.db"), openmetadata=om_settings).publish(ingested)
 
-    no_create = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=om_settings.jwt_token,
-                                     create_missing_tables=False)
+    no_create = OpenMetadataSettings(
+        host_port=om_settings.host_port, jwt_token=om_settings.jwt_token, create_missing_tables=False
+    )
     with pytest.raises(CatalogUnavailable) as err:
         publish(workspace.spec("s.yaml", replace=d), no_create)
     missing = f"{wh}.main.main.support_tickets"

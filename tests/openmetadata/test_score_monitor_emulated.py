@@ -6,7 +6,6 @@ import sqlalchemy as sa
 
 from mlpublish.catalog import open_catalog
 from mlpublish.context import PublishContext
-from mlpublish.spec import load_spec
 from mlpublish.steps import monitor_drift, score_batch
 
 from .scenarios import Reader, publish, weak_spec
@@ -38,7 +37,9 @@ def test_score_and_monitor_reach_openmetadata(workspace, om_settings):
     reader = Reader(om_settings)
     predictions = reader.table(scored.table_fqn)
     assert predictions is not None, f"predictions table {scored.table_fqn} missing in OpenMetadata"
-    assert {"prediction", "probability", "model_version", "scoring_run_id"} <= {c["name"] for c in predictions["columns"]}
+    assert {"prediction", "probability", "model_version", "scoring_run_id"} <= {
+        c["name"] for c in predictions["columns"]
+    }
     upstream = reader.upstream("table", scored.table_fqn)
     assert spec.fqn in upstream
     assert scored.source in upstream and reader.table(scored.source) is not None

@@ -58,4 +58,5 @@ def write_canary_module(folder: Path, marker: Path) -> None:
         "from pathlib import Path\n"
         f"Path({str(marker)!r}).write_text('imported')\n"
         "class Model:\n    def fit(self, X, y): return self\n    def predict(self, X): return X\n"
-        "    def get_params(self, deep=True): return {}\n")
+        "    def get_params(self, deep=True): return {}\n"
+    )

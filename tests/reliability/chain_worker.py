@@ -24,10 +24,22 @@ def main(start: str, *spec_paths: str) -> None:
     for path in spec_paths:
         began = time.time()
         result = run_chain(load_spec(path))
-        print(json.dumps({"model": result.training.model_name,
-                          "spec": path, "status": result.status, "run_id": result.training.run_id,
-                          "version": result.registration.version, "promoted": result.promotion.promoted,
-                          "reason": result.promotion.reason, "start": began, "end": time.time()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "model": result.training.model_name,
+                    "spec": path,
+                    "status": result.status,
+                    "run_id": result.training.run_id,
+                    "version": result.registration.version,
+                    "promoted": result.promotion.promoted,
+                    "reason": result.promotion.reason,
+                    "start": began,
+                    "end": time.time(),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

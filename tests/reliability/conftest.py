@@ -26,8 +26,10 @@ class Tally:
             self.suites[suite][key] += value
 
     def lines(self) -> list[str]:
-        return [f"reliability {suite}: " + " ".join(f"{k}={v}" for k, v in counts.items())
-                for suite, counts in sorted(self.suites.items())]
+        return [
+            f"reliability {suite}: " + " ".join(f"{k}={v}" for k, v in counts.items())
+            for suite, counts in sorted(self.suites.items())
+        ]
 
 
 _TALLY = Tally()

@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -28,9 +29,10 @@ class KillableServer:
     proc: subprocess.Popen | None = None
     url: str = ""
 
-    def start(self) -> "KillableServer":
-        self.proc, self.url = start_mlflow_server(self.backend, self.root / "artifacts", self.root / "server.log",
-                                                  port=self.port)
+    def start(self) -> KillableServer:
+        self.proc, self.url = start_mlflow_server(
+            self.backend, self.root / "artifacts", self.root / "server.log", port=self.port
+        )
         return self
 
     def kill(self) -> None:
@@ -67,35 +69,60 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0, every:
 def blocked_on(engine: sa.Engine, table: str) -> list[int]:
     """PIDs of backends of this database waiting for a lock while writing ``table``."""
     with engine.connect() as conn:
-        return [r[0] for r in conn.execute(sa.text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND wait_event_type = 'Lock' AND query ILIKE :q"), {"q": f"%{table}%"})]
+        return [
+            r[0]
+            for r in conn.execute(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND wait_event_type = 'Lock' AND query ILIKE :q"
+                ),
+                {"q": f"%{table}%"},
+            )
+        ]
 
 
 def terminate_others(conn: sa.Connection) -> int:
     """From ``conn``, terminate every other backend of its database (a dead server's connections)."""
-    return len(conn.execute(sa.text(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()")).fetchall())
+    return len(
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).fetchall()
+    )
 
 
 def registry_rows(engine: sa.Engine, name: str) -> dict[str, Any]:
     """What the registry's database holds for model ``name``: versions, aliases, lock models."""
     with engine.connect() as conn:
-        versions = [r[0] for r in conn.execute(sa.text(
-            "SELECT version FROM model_versions WHERE name = :n ORDER BY version"), {"n": name})]
-        aliases = {a: str(v) for a, v in conn.execute(sa.text(
-            "SELECT alias, version FROM registered_model_aliases WHERE name = :n"), {"n": name})}
-        locks = [r[0] for r in conn.execute(sa.text(
-            "SELECT name FROM registered_models WHERE name LIKE :p"), {"p": f"mlpublish-lock.{name}%"})]
+        versions = [
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT version FROM model_versions WHERE name = :n ORDER BY version"), {"n": name}
+            )
+        ]
+        aliases = {
+            a: str(v)
+            for a, v in conn.execute(
+                sa.text("SELECT alias, version FROM registered_model_aliases WHERE name = :n"), {"n": name}
+            )
+        }
+        locks = [
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT name FROM registered_models WHERE name LIKE :p"), {"p": f"mlpublish-lock.{name}%"}
+            )
+        ]
     return {"versions": versions, "aliases": aliases, "locks": locks}
 
 
 def start_worker(script: str, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """A step in its own process (tests/integration/<script>), as an orchestrator task runs it; start now."""
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, str(INTEGRATION / script), *args, "0"], stdout=out,
-                                stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, str(INTEGRATION / script), *args, "0"], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
     proc.log = log  # type: ignore[attr-defined]  # read by the tests when the worker fails
     return proc
 
@@ -104,8 +131,12 @@ def worker_env(base: dict[str, str], url: str) -> dict[str, str]:
     # No client-side HTTP retries: the task fails when its server dies, and the orchestrator's retry
     # (the test) runs the step again, instead of the client quietly retrying into the restarted server.
     base = {k: v for k, v in base.items() if k != "MLFLOW_REGISTRY_URI"}  # the registry is the tracking server
-    return {**base, "MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(INTEGRATION.parents[1]), base.get("PYTHONPATH")]))}
+    return {
+        **base,
+        "MLFLOW_TRACKING_URI": url,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(INTEGRATION.parents[1]), base.get("PYTHONPATH")])),
+    }
 
 
 _SHARED: dict[str, Any] = {}

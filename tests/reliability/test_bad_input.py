@@ -39,8 +39,9 @@ def test_control_spec_passes_check(workspace, capsys):
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))
-def test_bad_spec_is_refused_by_check_and_run_and_nothing_is_written(name, workspace, monkeypatch, capsys,
-                                                                     reliability_tally, tmp_path_factory):
+def test_bad_spec_is_refused_by_check_and_run_and_nothing_is_written(
+    name, workspace, monkeypatch, capsys, reliability_tally, tmp_path_factory
+):
     case = MANIFEST[name]
     marker = tmp_path_factory.mktemp("canary") / "imported"
     write_canary_module(marker.parent / "modules", marker)
@@ -112,13 +113,17 @@ HOSTILE_OVERRIDES = [
     ({"description": "x" * (2 << 20)}, "<root>", "larger than"),
     ({"training": {"estimator": "os.system"}}, "training.estimator", "is not allowed"),
     ({"training": {"estimator": "sklearn.ensemble.__class__"}}, "training.estimator", "no leading underscore"),
-    ({"mlHyperParameters": [{"name": "max_depth", "value": {"__reduce__": "os.system"}}]}, "mlHyperParameters[0].value",
-     "valid string"),
+    (
+        {"mlHyperParameters": [{"name": "max_depth", "value": {"__reduce__": "os.system"}}]},
+        "mlHyperParameters[0].value",
+        "valid string",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "field", "phrase"), HOSTILE_OVERRIDES,
-                         ids=[f"{i}-{h[1]}" for i, h in enumerate(HOSTILE_OVERRIDES)])
+@pytest.mark.parametrize(
+    ("overrides", "field", "phrase"), HOSTILE_OVERRIDES, ids=[f"{i}-{h[1]}" for i, h in enumerate(HOSTILE_OVERRIDES)]
+)
 def test_hostile_trigger_overrides_are_refused(overrides, field, phrase, workspace, reliability_tally):
     from mlpublish.preflight import preflight
     from mlpublish_airflow.overrides import load_spec_with_overrides

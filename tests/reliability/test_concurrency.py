@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -29,8 +28,12 @@ from .services import registry_rows, shared_server
 pytestmark = pytest.mark.integration
 SUITE = "concurrency"
 RULE = {"gates": [{"metric": "roc_auc", "min": 0.6}, {"metric": "roc_auc", "maxDropVsChampion": 0}]}
-SMALL = [{"name": "n_estimators", "value": 12}, {"name": "min_samples_leaf", "value": 5},
-         {"name": "random_state", "value": 0}, {"name": "n_jobs", "value": 1}]
+SMALL = [
+    {"name": "n_estimators", "value": 12},
+    {"name": "min_samples_leaf", "value": 5},
+    {"name": "random_state", "value": 0},
+    {"name": "n_jobs", "value": 1},
+]
 
 
 @pytest.fixture
@@ -44,19 +47,36 @@ def shared(tmp_path, warehouse_template, server, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # left in os.environ by an earlier in-process chain
     shutil.copy(warehouse_template, tmp_path / "warehouse.db")
-    return SimpleNamespace(root=tmp_path, warehouse=f"sqlite:///{tmp_path / 'warehouse.db'}",
-                           catalog=tmp_path / "catalog.db", server=server)
+    return SimpleNamespace(
+        root=tmp_path,
+        warehouse=f"sqlite:///{tmp_path / 'warehouse.db'}",
+        catalog=tmp_path / "catalog.db",
+        server=server,
+    )
 
 
 def run_workers(shared, jobs: list[list[str]]) -> list[dict]:
     """One chain_worker process per job (a list of spec paths), all started together; their result lines."""
     import os
 
-    env = {**os.environ, "MLFLOW_TRACKING_URI": shared.server.url, "MLPUBLISH_CATALOG": str(shared.catalog),
-           "WAREHOUSE_URL": shared.warehouse}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": shared.server.url,
+        "MLPUBLISH_CATALOG": str(shared.catalog),
+        "WAREHOUSE_URL": shared.warehouse,
+    }
     start = time.time() + 8.0  # every worker has imported by then, even on a busy machine
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.reliability.chain_worker", str(start), *specs], cwd=ROOT,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for specs in jobs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.chain_worker", str(start), *specs],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for specs in jobs
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=600)
@@ -69,8 +89,10 @@ def held_out_keys(frame) -> set:
     """The keys the chain holds out (train's keyed split, spec's testSize and seed)."""
     from mlpublish.steps.train import split_rows
 
-    ctx = SimpleNamespace(spec=SimpleNamespace(data=SimpleNamespace(keyColumns=["customer_id"])),
-                          preflight=SimpleNamespace(training_fqn="customer_features"))
+    ctx = SimpleNamespace(
+        spec=SimpleNamespace(data=SimpleNamespace(keyColumns=["customer_id"])),
+        preflight=SimpleNamespace(training_fqn="customer_features"),
+    )
     split = churn_dict()["training"]["split"]
     _, X_test, _, _ = split_rows(ctx, frame, frame, frame["churned"], split["testSize"], split["seed"])
     return set(frame.loc[X_test.index, "customer_id"])
@@ -93,8 +115,19 @@ def test_eight_chains_for_one_model(shared, reliability_tally):
         # different training rows, the same held-out rows
         rows = pd.concat([frame[frame["customer_id"].isin(test_keys)], trainable.sample(frac=fraction, random_state=i)])
         rows.to_sql(f"customer_features_{i}", engine, index=False)
-        specs.append(str(write_spec(shared.root / f"spec{i}.yaml", churn_dict(
-            name=name, data={"trainingTable": f"customer_features_{i}"}, validation=RULE, mlHyperParameters=SMALL))))
+        specs.append(
+            str(
+                write_spec(
+                    shared.root / f"spec{i}.yaml",
+                    churn_dict(
+                        name=name,
+                        data={"trainingTable": f"customer_features_{i}"},
+                        validation=RULE,
+                        mlHyperParameters=SMALL,
+                    ),
+                )
+            )
+        )
     engine.dispose()
 
     results = run_workers(shared, [[s] for s in specs])
@@ -125,22 +158,29 @@ def test_eight_chains_for_one_model(shared, reliability_tally):
     assert sorted(m["to"] for m in moves) == promoted
     assert {v for v, mv in versions.items() if "mlpublish.champion_since" in mv.tags} == set(promoted)
     # every move reached the catalog
-    catalog_moves = [(m["version"], m["previous"], m["at"]) for m in
-                     _catalog(shared).alias_history(f"mlflow-local.{name}") if m["alias"] == "champion"]
+    catalog_moves = [
+        (m["version"], m["previous"], m["at"])
+        for m in _catalog(shared).alias_history(f"mlflow-local.{name}")
+        if m["alias"] == "champion"
+    ]
     lost = len([m for m in moves if (m["to"], m["from"], m["at"]) not in catalog_moves])
     assert lost == 0 and len(catalog_moves) == len(moves)
     assert _catalog(shared).find_model(name)["extension"]["championVersion"] == champion
     refused = [res for res in results if res["status"] == "PASSED" and not res["promoted"]]
     assert all("no longer beats" in res["reason"] for res in refused), refused
-    print(f"8 chains: {len(passed)} PASSED, {len(moves)} champion moves, {len(refused)} refused at promote, "
-          f"champion v{champion} roc_auc={max(scores.values()):.4f}")
+    print(
+        f"8 chains: {len(passed)} PASSED, {len(moves)} champion moves, {len(refused)} refused at promote, "
+        f"champion v{champion} roc_auc={max(scores.values()):.4f}"
+    )
     reliability_tally.add(SUITE, concurrent_runs=8, events_lost=lost)
 
 
 def test_twenty_models_at_once(shared, reliability_tally):
     names = [f"conc20_{uuid.uuid4().hex[:6]}_{i}" for i in range(20)]
-    specs = [str(write_spec(shared.root / f"{n}.yaml", churn_dict(name=n, validation=RULE, mlHyperParameters=SMALL)))
-             for n in names]
+    specs = [
+        str(write_spec(shared.root / f"{n}.yaml", churn_dict(name=n, validation=RULE, mlHyperParameters=SMALL)))
+        for n in names
+    ]
     results = run_workers(shared, [specs[i::5] for i in range(5)])
     assert sorted(r["model"] for r in results) == sorted(names)
     assert all(r["status"] == "PASSED" and r["promoted"] and r["version"] == "1" for r in results), results

@@ -24,8 +24,7 @@ from mlpublish.errors import WarehouseError
 
 from ..conftest import churn_dict, write_spec
 from ..integration.helpers import run_steps
-from .services import (blocked_on, registry_rows, shared_server, start_worker, terminate_others,
-                       wait_for, worker_env)
+from .services import blocked_on, registry_rows, shared_server, start_worker, terminate_others, wait_for, worker_env
 
 pytestmark = pytest.mark.integration
 SUITE = "faults"
@@ -86,9 +85,15 @@ def test_mlflow_server_killed_mid_step_then_restarted(step, remote, server, tmp_
 
     lock = AliasTableLock(server.backend)
     try:
-        worker = start_worker(f"{step}_worker.py", [steps["spec"], str(state)],
-                              worker_env(remote.env(), server.url), tmp_path / "worker.log")
-        wait_for(f"{step} to wait on its alias write", lambda: running(worker) and blocked_on(db, "registered_model_aliases"))
+        worker = start_worker(
+            f"{step}_worker.py",
+            [steps["spec"], str(state)],
+            worker_env(remote.env(), server.url),
+            tmp_path / "worker.log",
+        )
+        wait_for(
+            f"{step} to wait on its alias write", lambda: running(worker) and blocked_on(db, "registered_model_aliases")
+        )
         assert registry_rows(db, name)["versions"] == [1]
         server.kill()
         # the dead server's connections (the waiting alias write among them) end; our lock ends after them
@@ -132,10 +137,16 @@ def test_task_killed_while_promote_holds_the_lock(remote, server, tmp_path, reli
 
     lock = AliasTableLock(server.backend)
     try:
-        worker = start_worker("promote_worker.py", [steps["spec"], str(state)], worker_env(remote.env(), server.url),
-                              tmp_path / "worker.log")
-        wait_for("promote to wait on its champion alias write",
-                 lambda: running(worker) and blocked_on(db, "registered_model_aliases"))
+        worker = start_worker(
+            "promote_worker.py",
+            [steps["spec"], str(state)],
+            worker_env(remote.env(), server.url),
+            tmp_path / "worker.log",
+        )
+        wait_for(
+            "promote to wait on its champion alias write",
+            lambda: running(worker) and blocked_on(db, "registered_model_aliases"),
+        )
         worker.send_signal(signal.SIGKILL)
         assert worker.wait(timeout=60) == -signal.SIGKILL  # reaped: its pid is gone
     finally:
@@ -148,8 +159,9 @@ def test_task_killed_while_promote_holds_the_lock(remote, server, tmp_path, reli
     from mlpublish.context import PublishContext
     from mlpublish.steps import promote_challenger
 
-    retry = promote_challenger(PublishContext.create(steps["ctx"].spec), steps["evaluate"], steps["validate"],
-                               steps["register"])
+    retry = promote_challenger(
+        PublishContext.create(steps["ctx"].spec), steps["evaluate"], steps["validate"], steps["register"]
+    )
     assert retry.promoted and retry.champion_after == "1"
     assert registry_rows(db, name) == {"versions": [1], "aliases": {"champion": "1"}, "locks": []}
     assert champion_history(name) == [("1", None, "recovered")]
@@ -161,13 +173,15 @@ def test_task_killed_while_promote_holds_the_lock(remote, server, tmp_path, reli
 def test_openmetadata_down_during_validate(workspace, tmp_path, reliability_tally):
     """The OpenMetadata suite's outage scenario: the chain completes, the outbox delivers later, and the
     server ends equal to an uninterrupted run of the same events."""
-    from ..openmetadata.scenarios import outage_during_middle_steps
-    from ..openmetadata.server import serve_emulator
     from mlpublish.config import OpenMetadataSettings
 
+    from ..openmetadata.scenarios import outage_during_middle_steps
+    from ..openmetadata.server import serve_emulator
+
     with serve_emulator() as om:
-        counts = outage_during_middle_steps(workspace, om, OpenMetadataSettings(host_port=om.host_port,
-                                                                                jwt_token=om.token), tmp_path)
+        counts = outage_during_middle_steps(
+            workspace, om, OpenMetadataSettings(host_port=om.host_port, jwt_token=om.token), tmp_path
+        )
         assert om.emulator.unknown_routes == []
     lost = counts["emitted"] - counts["delivered"]
     assert counts["queued"] >= 4 and lost == 0 and counts["pending"] == counts["failed"] == 0
@@ -201,9 +215,15 @@ def test_warehouse_connection_dropped_during_scoring(pg_champion, monkeypatch, r
 
     def run_ids() -> dict[str, tuple[int, int]]:
         with admin.connect() as conn:
-            return {r[0]: (r[1], r[2]) for r in conn.execute(sa.text(
-                "SELECT scoring_run_id, count(*), count(DISTINCT customer_id) FROM churn_predictions "
-                "GROUP BY scoring_run_id"))}
+            return {
+                r[0]: (r[1], r[2])
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT scoring_run_id, count(*), count(DISTINCT customer_id) FROM churn_predictions "
+                        "GROUP BY scoring_run_id"
+                    )
+                )
+            }
 
     assert score_batch(PublishContext.create(load_spec(spec)), scoring_run_id="monday").rows == n
     killed = []
@@ -211,9 +231,15 @@ def test_warehouse_connection_dropped_during_scoring(pg_champion, monkeypatch, r
     def cut_connection(chunk: int, rows: int) -> None:
         if chunk == 4:  # mid-run: 400 rows written in the open transaction, the cursor still has more
             with admin.connect() as conn:
-                killed.extend(r[0] for r in conn.execute(sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND query ILIKE 'COPY %churn_predictions%'")))
+                killed.extend(
+                    r[0]
+                    for r in conn.execute(
+                        sa.text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid() AND query ILIKE 'COPY %churn_predictions%'"
+                        )
+                    )
+                )
 
     with pytest.raises(WarehouseError, match="nothing written"):
         score_batch(PublishContext.create(load_spec(spec)), scoring_run_id="tuesday", on_chunk=cut_connection)

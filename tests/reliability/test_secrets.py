@@ -77,9 +77,12 @@ def stack(tmp_path_factory, warehouse_template):
     import pandas as pd
 
     root = tmp_path_factory.mktemp("secrets")
-    with postgres_database("badinput_wh") as warehouse, postgres_database("badinput_mlflow") as backend, \
-            mlflow_server(backend, root / "artifacts", root / "mlflow-server.log") as tracking, \
-            serve_emulator(OPENMETADATA_JWT) as om:
+    with (
+        postgres_database("badinput_wh") as warehouse,
+        postgres_database("badinput_mlflow") as backend,
+        mlflow_server(backend, root / "artifacts", root / "mlflow-server.log") as tracking,
+        serve_emulator(OPENMETADATA_JWT) as om,
+    ):
         features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))
         features.to_sql("customer_features", sa.create_engine(warehouse), index=False)
         # trust authentication accepts any password: the canary travels in the URL all the same
@@ -90,8 +93,9 @@ def stack(tmp_path_factory, warehouse_template):
         db = warehouse.rsplit("/", 1)[1]
         for feature in spec_dict["mlFeatures"]:  # the demo's source tables are not in this warehouse: its own table
             kind = "string" if feature.get("dataType") == "categorical" else "number"
-            feature["featureSources"] = [{"name": feature["name"], "dataType": kind,
-                                          "dataSourceFqn": f"warehouse.{db}.public.customer_features"}]
+            feature["featureSources"] = [
+                {"name": feature["name"], "dataType": kind, "dataSourceFqn": f"warehouse.{db}.public.customer_features"}
+            ]
         spec = write_spec(root / "specs" / "canary.yaml", spec_dict)
         write_spec(root / "specs" / "canary_dagster.yaml", {**spec_dict, "name": DAGSTER_NAME})
         yield Stack(root, url, backend, tracking, om, spec)
@@ -99,9 +103,15 @@ def stack(tmp_path_factory, warehouse_template):
 
 def base_env(stack, catalog: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "OPENMETADATA_", "MLPUBLISH_"))}
-    return {**env, "WAREHOUSE_URL": stack.warehouse, "MLPUBLISH_CATALOG": str(catalog),
-            "OPENMETADATA_HOST_PORT": stack.om.host_port, "OPENMETADATA_JWT_TOKEN": OPENMETADATA_JWT,
-            "MLFLOW_LOGGING_LEVEL": "WARNING", "GIT_PYTHON_REFRESH": "quiet"}
+    return {
+        **env,
+        "WAREHOUSE_URL": stack.warehouse,
+        "MLPUBLISH_CATALOG": str(catalog),
+        "OPENMETADATA_HOST_PORT": stack.om.host_port,
+        "OPENMETADATA_JWT_TOKEN": OPENMETADATA_JWT,
+        "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "GIT_PYTHON_REFRESH": "quiet",
+    }
 
 
 def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatch, capfd, reliability_tally):
@@ -109,30 +119,54 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatc
 
     def phase(name: str) -> None:  # printed with the captured output when the test fails: where the time went
         print(f"{name} done after {time.monotonic() - t0:.0f} s")
+
     bin_dir = Path(sys.executable).parent
 
     # Airflow's metadata DB migrates in the background while the CLI publishes
     home = root / "airflow-home"
-    airflow_env = {**base_env(stack, root / "airflow-catalog.db"), "AIRFLOW_HOME": str(home),
-                   "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-                   "MLPUBLISH_SPECS_DIR": str(stack.spec.parent),
-                   "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"}
+    airflow_env = {
+        **base_env(stack, root / "airflow-catalog.db"),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "MLPUBLISH_SPECS_DIR": str(stack.spec.parent),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    }
     host, port = stack.tracking.removeprefix("http://").split(":")
     airflow_env["AIRFLOW_CONN_MLFLOW_DEFAULT"] = json.dumps(
-        {"conn_type": "http", "host": host, "port": int(port), "login": "alice", "password": AIRFLOW_CONNECTION_PASSWORD})
+        {
+            "conn_type": "http",
+            "host": host,
+            "port": int(port),
+            "login": "alice",
+            "password": AIRFLOW_CONNECTION_PASSWORD,
+        }
+    )
     om_host, om_port = stack.om.host_port.removeprefix("http://").removesuffix("/api").split(":")
     airflow_env["AIRFLOW_CONN_OPENMETADATA_DEFAULT"] = json.dumps(
-        {"conn_type": "http", "host": om_host, "port": int(om_port), "password": OPENMETADATA_JWT})
-    migrate = subprocess.Popen([str(bin_dir / "airflow"), "db", "migrate"], env=airflow_env, cwd=root,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        {"conn_type": "http", "host": om_host, "port": int(om_port), "password": OPENMETADATA_JWT}
+    )
+    migrate = subprocess.Popen(
+        [str(bin_dir / "airflow"), "db", "migrate"],
+        env=airflow_env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     # 1. the CLI, with MLflow basic auth and a bearer token in its environment
-    cli_env = {**base_env(stack, root / "cli-catalog.db"), "MLFLOW_TRACKING_URI": stack.tracking,
-               "MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": MLFLOW_PASSWORD,
-               "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN}
+    cli_env = {
+        **base_env(stack, root / "cli-catalog.db"),
+        "MLFLOW_TRACKING_URI": stack.tracking,
+        "MLFLOW_TRACKING_USERNAME": "alice",
+        "MLFLOW_TRACKING_PASSWORD": MLFLOW_PASSWORD,
+        "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
+    }
     for args in (["run", str(stack.spec)], ["status", NAME], ["catalog", "sync"]):
-        out = subprocess.run([str(bin_dir / "mlpublish"), *args], env=cli_env, cwd=root, capture_output=True, text=True,
-                             timeout=300)
+        out = subprocess.run(
+            [str(bin_dir / "mlpublish"), *args], env=cli_env, cwd=root, capture_output=True, text=True, timeout=300
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         findings.text(f"cli {args[0]} output", out.stdout + out.stderr)
 
@@ -141,8 +175,14 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatc
     migrated = migrate.communicate(timeout=300)[0]
     assert migrate.returncode == 0, migrated[-3000:]
     findings.text("airflow db migrate output", migrated)
-    dags_test = subprocess.Popen([str(bin_dir / "airflow"), "dags", "test", DAG_ID], env=airflow_env, cwd=root,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    dags_test = subprocess.Popen(
+        [str(bin_dir / "airflow"), "dags", "test", DAG_ID],
+        env=airflow_env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     # 3. Dagster, prod resources: every location and secret through EnvVar
     from dagster import DagsterInstance
@@ -151,19 +191,29 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatc
     from mlpublish_dagster.definitions import build_definitions
 
     # the registry too: the in-process run must not inherit a registry URI an earlier test left in the session
-    for var, value in {**base_env(stack, root / "dagster-catalog.db"), "MLFLOW_TRACKING_URI": stack.tracking,
-                       "MLFLOW_REGISTRY_URI": stack.tracking, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN, "DAGSTER_HOME": str(root / "dagster-home"),
-                       "MLPUBLISH_DAGSTER_RESULTS_DIR": str(root / "dagster-results")}.items():
+    for var, value in {
+        **base_env(stack, root / "dagster-catalog.db"),
+        "MLFLOW_TRACKING_URI": stack.tracking,
+        "MLFLOW_REGISTRY_URI": stack.tracking,
+        "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
+        "DAGSTER_HOME": str(root / "dagster-home"),
+        "MLPUBLISH_DAGSTER_RESULTS_DIR": str(root / "dagster-results"),
+    }.items():
         Path(value).mkdir(exist_ok=True) if var in ("DAGSTER_HOME", "MLPUBLISH_DAGSTER_RESULTS_DIR") else None
         monkeypatch.setenv(var, value)
     defs = build_definitions(stack.spec.parent, "prod")
     capfd.readouterr()
     with DagsterInstance.local_temp(str(root / "dagster-home")) as instance:
-        result = defs.resolve_job_def(f"{DAGSTER_NAME}_publish").execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def(f"{DAGSTER_NAME}_publish").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
         assert result.success, [e.message for e in result.all_events if e.is_failure]
         records = instance.all_logs(result.run_id)
-        metadata = [e.dagster_event.event_specific_data.materialization.metadata for e in records
-                    if e.dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"]
+        metadata = [
+            e.dagster_event.event_specific_data.materialization.metadata
+            for e in records
+            if e.dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+        ]
         assert len(metadata) == 5
         findings.text("dagster materialization metadata", serialize_value(metadata))
         for i, entry in enumerate(records):
@@ -204,16 +254,21 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatc
         with sqlite3.connect(root / catalog) as db:
             assert db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] > 0
     emulator = stack.om.emulator
-    assert {f"mlflow-local.{n}" for n in (NAME, DAGSTER_NAME)} <= {e.get("fullyQualifiedName") for e in emulator.entities.values()}
-    findings.text("openmetadata entities", json.dumps([emulator.entities, emulator.history, list(emulator.edges.values())],
-                                                      default=str))
+    assert {f"mlflow-local.{n}" for n in (NAME, DAGSTER_NAME)} <= {
+        e.get("fullyQualifiedName") for e in emulator.entities.values()
+    }
+    findings.text(
+        "openmetadata entities",
+        json.dumps([emulator.entities, emulator.history, list(emulator.edges.values())], default=str),
+    )
     findings.file(root / "mlflow-server.log")
 
     assert findings.leaks() == {}  # names source and kind only, never a value
     # the scan itself finds each planted canary (so 0 above means none was there)
     assert all(kinds_in(f"x{CANARIES[k]}y") >= {k} for k in PLANTED)
-    reliability_tally.add("secrets", canaries_planted=len(PLANTED), sources_scanned=len(findings.sources),
-                          leaks=len(findings.leaks()))
+    reliability_tally.add(
+        "secrets", canaries_planted=len(PLANTED), sources_scanned=len(findings.sources), leaks=len(findings.leaks())
+    )
 
 
 def test_scan_reports_the_kind_of_secret_never_the_value():
@@ -228,12 +283,16 @@ def test_scan_reports_the_kind_of_secret_never_the_value():
 def check_scan(scan, tmp_path: Path) -> None:
     import base64
 
-    (tmp_path / "server.log").write_text(f"Authorization: Basic {base64.b64encode(f'alice:{MLFLOW_PASSWORD}'.encode()).decode()}")
+    (tmp_path / "server.log").write_text(
+        f"Authorization: Basic {base64.b64encode(f'alice:{MLFLOW_PASSWORD}'.encode()).decode()}"
+    )
     (tmp_path / "task.log").write_text(f"token={MLFLOW_TOKEN}")
     (tmp_path / "clean.log").write_text("token=***")
     scan.scan_folder(tmp_path)
-    assert sorted(scan.leaks) == [(str(tmp_path / "server.log"), "mlflow password (base64)"),
-                                  (str(tmp_path / "task.log"), "mlflow token")]
+    assert sorted(scan.leaks) == [
+        (str(tmp_path / "server.log"), "mlflow password (base64)"),
+        (str(tmp_path / "task.log"), "mlflow token"),
+    ]
     lines: list[str] = []
 
     class Reporter:
@@ -253,10 +312,26 @@ def test_a_leak_fails_the_pytest_run(tmp_path):
     # the real hooks, in a pytest run of its own: a passing test that prints a canary fails the session
     (tmp_path / "test_leaky.py").write_text(
         "from tests.canary_secrets import MLFLOW_TOKEN\n\n"
-        "def test_prints_a_token():\n    print('header: Bearer', MLFLOW_TOKEN)\n")
-    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.secret_scan",
-                          "--basetemp", str(tmp_path / "base"), str(tmp_path / "test_leaky.py")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+        "def test_prints_a_token():\n    print('header: Bearer', MLFLOW_TOKEN)\n"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.secret_scan",
+            "--basetemp",
+            str(tmp_path / "base"),
+            str(tmp_path / "test_leaky.py"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1, out.stdout[-2000:]
     assert "1 passed" in out.stdout and "LEAK mlflow token" in out.stdout and "leaks=1" in out.stdout
     assert MLFLOW_TOKEN not in out.stdout + out.stderr

@@ -24,8 +24,10 @@ def test_airflow_connection_login_is_handed_over_not_written(tmp_path, monkeypat
     pytest.importorskip("airflow.sdk")
     from mlpublish_airflow.hooks import MlflowHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": "mlflow", "port": 5000, "login": "alice", "password": "pw"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLFLOW_DEFAULT",
+        json.dumps({"conn_type": "http", "host": "mlflow", "port": 5000, "login": "alice", "password": "pw"}),
+    )
     plain = load_spec(write_spec(tmp_path / "plain.yaml", churn_dict()))
     spec, credentials = MlflowHook().connect(plain)
     assert spec.mlflow.trackingUri == "http://mlflow:5000"

@@ -10,8 +10,8 @@ import pytest
 
 from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
-from tests.conftest import CHURN_SPEC, churn_dict, write_spec
 from tests.canary_secrets import TEST_SECRET
+from tests.conftest import CHURN_SPEC, churn_dict, write_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 airflow = pytest.importorskip("airflow.sdk")
@@ -45,8 +45,9 @@ def test_overrides_are_literal_values_never_expanded_from_the_environment(tmp_pa
     monkeypatch.setenv("MLP_TEST_SECRET", TEST_SECRET)
     monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///from-env.db")
     path = str(write_spec(tmp_path / "s.yaml", churn_dict()))
-    spec = load_spec_with_overrides(path, {"description": "leak: ${MLP_TEST_SECRET} $HOME",
-                                           "limitations": ["costs $5"]})
+    spec = load_spec_with_overrides(
+        path, {"description": "leak: ${MLP_TEST_SECRET} $HOME", "limitations": ["costs $5"]}
+    )
     assert spec.description == "leak: ${MLP_TEST_SECRET} $HOME"
     assert spec.limitations == ["costs $5"]
     assert spec.data.connection == "sqlite:///from-env.db"  # the spec file's own ${VAR} still expands
@@ -74,8 +75,9 @@ def test_overrides_must_be_a_mapping(tmp_path):
 def test_openlineage_datasets_name_tables_and_model_without_secrets(tmp_path):
     from mlpublish_airflow.lineage import datasets
 
-    spec = load_spec(write_spec(tmp_path / "s.yaml", churn_dict(
-        data={"connection": "postgresql://etl:s3cret@db.example:5433/shop"})))
+    spec = load_spec(
+        write_spec(tmp_path / "s.yaml", churn_dict(data={"connection": "postgresql://etl:s3cret@db.example:5433/shop"}))
+    )
     inputs, outputs = datasets(spec, "http://ml:pw@mlflow.example:5000")
     assert inputs[0] == ("postgres://db.example:5433", "shop.public.customer_features")
     # feature sources of the demo spec name the SQLite warehouse (main.main) in the same service
@@ -109,7 +111,9 @@ def test_every_core_package_is_listed_for_setuptools():
 def test_operators_do_no_io_at_construction(tmp_path):
     from mlpublish_airflow import TrainModelOperator
 
-    op = TrainModelOperator(task_id="train", spec_path=str(tmp_path / "missing.yaml"), overrides="{{ params.overrides }}")
+    op = TrainModelOperator(
+        task_id="train", spec_path=str(tmp_path / "missing.yaml"), overrides="{{ params.overrides }}"
+    )
     assert op.spec_path.endswith("missing.yaml") and op.template_fields == ("spec_path", "overrides")
     with pytest.raises(TypeError):
         TrainModelOperator("train", spec_path="x")  # keyword-only
@@ -125,9 +129,12 @@ def test_operators_report_openlineage_inputs_and_outputs(tmp_path, monkeypatch):
     path = str(write_spec(tmp_path / "s.yaml", churn_dict(data={"connection": "sqlite:////data/wh.db"})))
     lineage = TrainModelOperator(task_id="train", spec_path=path).get_openlineage_facets_on_complete(None)
     assert isinstance(lineage, OperatorLineage)
-    assert [(d.namespace, d.name) for d in lineage.inputs][:2] == [("sqlite:///data/wh.db", "main.main.customer_features"),
-                                                                   ("sqlite:///data/wh.db", "main.main.orders")]
-    assert [(d.namespace, d.name) for d in lineage.outputs] == [("http://mlflow.example:5000",
-                                                                 "models/customer_churn_predictor")]
+    assert [(d.namespace, d.name) for d in lineage.inputs][:2] == [
+        ("sqlite:///data/wh.db", "main.main.customer_features"),
+        ("sqlite:///data/wh.db", "main.main.orders"),
+    ]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        ("http://mlflow.example:5000", "models/customer_churn_predictor")
+    ]
     evaluate = EvaluateModelOperator(task_id="evaluate", spec_path=path).get_openlineage_facets_on_complete(None)
     assert evaluate.outputs == [] and len(evaluate.inputs) == 4

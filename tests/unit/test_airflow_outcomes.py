@@ -35,8 +35,16 @@ def ctx_for(tmp_path, **overrides):
 
 
 def failed_validation() -> ValidateResult:
-    gate = CheckResult(check="gate", name="roc_auc min 0.99", outcome="fail", metric="roc_auc", kind="min",
-                       threshold=0.99, value=0.77, detail="roc_auc=0.7700 < min 0.99")
+    gate = CheckResult(
+        check="gate",
+        name="roc_auc min 0.99",
+        outcome="fail",
+        metric="roc_auc",
+        kind="min",
+        threshold=0.99,
+        value=0.77,
+        detail="roc_auc=0.7700 < min 0.99",
+    )
     return ValidateResult(model_name="m", run_id="r1", status="FAILED", checks=[gate], champion_version=None)
 
 
@@ -48,7 +56,9 @@ def no_rebuild(monkeypatch):
     """Upstream XComs are passed through as they are (their models are covered elsewhere)."""
     from mlpublish_airflow.publish import PublishStepOperator
 
-    monkeypatch.setattr(PublishStepOperator, "upstream", lambda self, context, step, model: context["ti"].xcom_pull(step))
+    monkeypatch.setattr(
+        PublishStepOperator, "upstream", lambda self, context, step, model: context["ti"].xcom_pull(step)
+    )
 
 
 @pytest.mark.parametrize("on_failure, exc_name", [("fail", "CandidateRejected"), ("skip", "CandidateRejectedSkip")])
@@ -83,7 +93,8 @@ def test_failed_gate_registers_the_audit_version_when_asked(tmp_path, monkeypatc
         ti = FakeTI(UPSTREAM)
         with pytest.raises(exceptions.CandidateRejected):
             ValidateModelOperator(task_id="validate", spec_path="unused").run_step(
-                ctx_for(tmp_path, validation={"registerFailed": register_failed}), {"ti": ti})
+                ctx_for(tmp_path, validation={"registerFailed": register_failed}), {"ti": ti}
+            )
         assert calls == expected
         assert ("audit_version" in ti.pushed) is register_failed
     assert ti.pushed["audit_version"]["version"] == "4"
@@ -95,8 +106,19 @@ def test_promotion_refused_is_a_skip_with_the_reason(tmp_path, monkeypatch, no_r
     from mlpublish_airflow.exceptions import PromotionRefused
 
     reason = "champion moved from v1 to v2 after validation and v3 no longer beats it: roc_auc drop 0.05"
-    monkeypatch.setattr(mlpublish.steps, "promote_challenger", lambda ctx, e, v, r: PromoteResult(
-        model_name="m", version="3", promoted=False, mode="auto", champion_before="2", champion_after="2", reason=reason))
+    monkeypatch.setattr(
+        mlpublish.steps,
+        "promote_challenger",
+        lambda ctx, e, v, r: PromoteResult(
+            model_name="m",
+            version="3",
+            promoted=False,
+            mode="auto",
+            champion_before="2",
+            champion_after="2",
+            reason=reason,
+        ),
+    )
     reg = RegisterResult(model_name="m", run_id="r1", status="PASSED", version="3", created=True)
     ti = FakeTI({**UPSTREAM, "validate": {"x": 1}, "register": reg})
     with pytest.raises(PromotionRefused, match="no longer beats it"):
@@ -116,7 +138,8 @@ def test_manual_mode_promotes_only_an_approved_version(tmp_path, monkeypatch, no
     ti = FakeTI({"register": reg, "approve_promotion": approval})
     with pytest.raises(PromotionRefused, match="not approved"):
         PromoteModelOperator(task_id="promote", spec_path="unused").run_step(
-            ctx_for(tmp_path, promotion={"mode": "manual"}), {"ti": ti})
+            ctx_for(tmp_path, promotion={"mode": "manual"}), {"ti": ti}
+        )
     assert calls == []
 
 
@@ -125,16 +148,33 @@ def test_manual_mode_approved_records_who(tmp_path, monkeypatch, no_rebuild):
     from mlpublish_airflow import PromoteModelOperator
 
     calls = []
-    monkeypatch.setattr(mlpublish.steps, "promote_version", lambda reg, cat, name, version, reason: calls.append(
-        (reg, cat, name, version, reason)) or PromoteResult(model_name=name, version=version, promoted=True,
-                                                             mode="manual", champion_before=None, champion_after=version,
-                                                             reason=reason))
+    monkeypatch.setattr(
+        mlpublish.steps,
+        "promote_version",
+        lambda reg, cat, name, version, reason: (
+            calls.append((reg, cat, name, version, reason))
+            or PromoteResult(
+                model_name=name,
+                version=version,
+                promoted=True,
+                mode="manual",
+                champion_before=None,
+                champion_after=version,
+                reason=reason,
+            )
+        ),
+    )
     reg = RegisterResult(model_name="m", run_id="r1", status="PASSED", version="3", created=True)
-    ti = FakeTI({"register": reg, "approve_promotion": {"chosen_options": ["Approve"],
-                                                        "responded_by_user": {"id": "7", "name": "ada"}}})
+    ti = FakeTI(
+        {
+            "register": reg,
+            "approve_promotion": {"chosen_options": ["Approve"], "responded_by_user": {"id": "7", "name": "ada"}},
+        }
+    )
     out = PromoteModelOperator(task_id="promote", spec_path="unused").run_step(
-        ctx_for(tmp_path, promotion={"mode": "manual"}), {"ti": ti})
+        ctx_for(tmp_path, promotion={"mode": "manual"}), {"ti": ti}
+    )
     assert out["promoted"] is True
-    (registry, catalog, name, version, reason), = calls
+    ((registry, catalog, name, version, reason),) = calls
     assert (registry, catalog, name, version) == ("registry", "catalog", "customer_churn_predictor", "3")
     assert "approved by ada" in reason and "mlpublish__m run manual__1" in reason

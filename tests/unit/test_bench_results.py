@@ -46,11 +46,26 @@ def test_every_benchmark_is_registered_and_writes_json():
 def test_results_table_marks_quick_runs_failures_and_missed_targets(tmp_path):
     run_all = load_run_all()
     path = tmp_path / "a.json"
-    write_json(path, "a", [Figure("overhead", 3.0, "naive", 4.0, "s", target="<= 0.5"),
-                           Figure("rows/s", 250_000, "naive", 50_000, "rows/s")], {"repeat": 1})
-    info = {"cpu": "Test CPU", "cores": "2", "memory": "24.0 GiB", "load": "1.0 1.0 1.0", "python": "3.11", "os": "Linux"}
-    text = run_all.render({"a": (json.loads(path.read_text()), 12.0, ""), "b": (None, 3.0, "boom")},
-                          True, info, "2026-01-01 00:00 UTC")
+    write_json(
+        path,
+        "a",
+        [
+            Figure("overhead", 3.0, "naive", 4.0, "s", target="<= 0.5"),
+            Figure("rows/s", 250_000, "naive", 50_000, "rows/s"),
+        ],
+        {"repeat": 1},
+    )
+    info = {
+        "cpu": "Test CPU",
+        "cores": "2",
+        "memory": "24.0 GiB",
+        "load": "1.0 1.0 1.0",
+        "python": "3.11",
+        "os": "Linux",
+    }
+    text = run_all.render(
+        {"a": (json.loads(path.read_text()), 12.0, ""), "b": (None, 3.0, "boom")}, True, info, "2026-01-01 00:00 UTC"
+    )
     assert "**QUICK RUN**" in text and "Test CPU, 2 cores, 24.0 GiB RAM" in text
     assert "| a | overhead | 3 s | naive | 4 s | 0.75x | <= 0.5x | **no** |" in text
     assert "| a | rows/s | 250,000 rows/s | naive | 50,000 rows/s | 5.00x |  |  |" in text

@@ -37,29 +37,62 @@ def spec_text(**changes: Any) -> str:
 
 def results(spec: Any, *, champion: bool = True, passed: bool = True) -> tuple[Any, ...]:
     train = TrainResult(
-        model_name=spec.name, run_id="a" * 32, experiment_id="7", model_uri="models:/m-0123", model_id="m-0123",
-        task="classification", select_by="roc_auc", params={"n_estimators": 100, "max_depth": 8},
+        model_name=spec.name,
+        run_id="a" * 32,
+        experiment_id="7",
+        model_uri="models:/m-0123",
+        model_id="m-0123",
+        task="classification",
+        select_by="roc_auc",
+        params={"n_estimators": 100, "max_depth": 8},
         candidates=[Candidate(params={"max_depth": 4}, score=0.8), Candidate(params={"max_depth": 8}, score=0.82)],
-        train_rows=3000, test_rows=1000, dataset_digest="d1g3st", training_fqn="warehouse.main.main.customer_features",
-        fit_seconds=1.5, time_range={"column": "snapshot_date", "min": "2026-01-01", "max": "2026-06-30"})
+        train_rows=3000,
+        test_rows=1000,
+        dataset_digest="d1g3st",
+        training_fqn="warehouse.main.main.customer_features",
+        fit_seconds=1.5,
+        time_range={"column": "snapshot_date", "min": "2026-01-01", "max": "2026-06-30"},
+    )
     metrics = {"roc_auc": 0.8312, "f1": 0.6123 if passed else 0.31, "accuracy": 0.79, "log_loss": 0.45}
     champ = {"roc_auc": 0.8201, "f1": 0.6001, "accuracy": 0.8, "log_loss": 0.47} if champion else None
-    evaluation = EvaluateResult(model_name=spec.name, run_id=train.run_id, metrics=metrics,
-                                champion_version="3" if champion else None, champion_metrics=champ,
-                                champion_error=None)
+    evaluation = EvaluateResult(
+        model_name=spec.name,
+        run_id=train.run_id,
+        metrics=metrics,
+        champion_version="3" if champion else None,
+        champion_metrics=champ,
+        champion_error=None,
+    )
     checks = evaluate_gates(spec.validation.gates, metrics, champ, evaluation.champion_version, True)
-    checks += [CheckResult(check="smoke_test", name="loads through mlflow.pyfunc and scores 50 rows", outcome="pass",
-                           detail="50 predictions"),
-               CheckResult(check="metadata", name="owners", outcome="pass", detail="data-science")]
+    checks += [
+        CheckResult(
+            check="smoke_test",
+            name="loads through mlflow.pyfunc and scores 50 rows",
+            outcome="pass",
+            detail="50 predictions",
+        ),
+        CheckResult(check="metadata", name="owners", outcome="pass", detail="data-science"),
+    ]
     status = "PASSED" if all(c.passed for c in checks) else "FAILED"
-    validation = ValidateResult(model_name=spec.name, run_id=train.run_id, status=status, checks=checks,
-                                champion_version=evaluation.champion_version)
+    validation = ValidateResult(
+        model_name=spec.name,
+        run_id=train.run_id,
+        status=status,
+        checks=checks,
+        champion_version=evaluation.champion_version,
+    )
     return train, evaluation, validation
 
 
 def registered(train: TrainResult, status: str = "PASSED", version: str | None = "4") -> RegisterResult:
-    return RegisterResult(model_name=train.model_name, run_id=train.run_id, status=status, version=version,
-                          created=True, aliases=["challenger"] if status == "PASSED" else [])
+    return RegisterResult(
+        model_name=train.model_name,
+        run_id=train.run_id,
+        status=status,
+        version=version,
+        created=True,
+        aliases=["challenger"] if status == "PASSED" else [],
+    )
 
 
 def table_rows(markdown: str, heading: str) -> list[str]:
@@ -70,8 +103,14 @@ def table_rows(markdown: str, heading: str) -> list[str]:
 def test_every_gate_check_and_metric_is_in_the_card():
     spec = parse_spec(spec_text())
     train, evaluation, validation = results(spec)
-    card = build_card(spec, train, evaluation, validation, registered(train), {"mlflow.source.git.commit": "abc1234",
-                                                                               "mlpublish.environment": "staging"})
+    card = build_card(
+        spec,
+        train,
+        evaluation,
+        validation,
+        registered(train),
+        {"mlflow.source.git.commit": "abc1234", "mlpublish.environment": "staging"},
+    )
     gate_rows = table_rows(card, "## Validation")
     assert len(gate_rows) == len(validation.checks)
     for check, row in zip(validation.checks, gate_rows):
@@ -89,8 +128,11 @@ def test_every_gate_check_and_metric_is_in_the_card():
     for name, value in train.params.items():
         assert f"| {name} | {value} |" in card
     for f in spec.mlFeatures:
-        assert any(row.startswith(f"| {f.name} |") and f"{s.dataSourceFqn}.{s.name}" in row
-                   for row in table_rows(card, "## Features") for s in f.featureSources)
+        assert any(
+            row.startswith(f"| {f.name} |") and f"{s.dataSourceFqn}.{s.name}" in row
+            for row in table_rows(card, "## Features")
+            for s in f.featureSources
+        )
     for item in spec.limitations:
         assert f"- {cell(item)}" in card
     assert "2026-01-01 to 2026-06-30 (column snapshot_date)" in card
@@ -106,10 +148,22 @@ def test_no_secret_and_no_connection_url_in_the_card_or_its_html():
     train, evaluation, validation = results(spec)
     evaluation = evaluation.model_copy(update={"champion_error": None})
     # a check whose detail quotes an exception with a connection URL (results scrub it, the card again)
-    validation.checks.append(CheckResult(check="smoke_test", name="warehouse", outcome="fail",
-                                         detail=f"could not connect to postgresql://u:{ERROR_PASSWORD}@h/db"))
-    card = build_card(spec, train, evaluation, validation, registered(train, "FAILED"), {
-        "mlpublish.pipeline.name": f"https://bot:{ERROR_PASSWORD}@hooks.example/x"})
+    validation.checks.append(
+        CheckResult(
+            check="smoke_test",
+            name="warehouse",
+            outcome="fail",
+            detail=f"could not connect to postgresql://u:{ERROR_PASSWORD}@h/db",
+        )
+    )
+    card = build_card(
+        spec,
+        train,
+        evaluation,
+        validation,
+        registered(train, "FAILED"),
+        {"mlpublish.pipeline.name": f"https://bot:{ERROR_PASSWORD}@hooks.example/x"},
+    )
     page = render_html(card, "card")
     for text in (card, page):
         for secret in (WAREHOUSE_PASSWORD, TRACKING_PASSWORD, ERROR_PASSWORD):
@@ -172,11 +226,15 @@ def test_champion_rollback_section_replaces_the_registration_one():
     spec = parse_spec(spec_text(description=f"Pretends to end the card:\n\n{ROLLBACK_HEADING}\n\nfake"))
     train, evaluation, validation = results(spec)
     card = build_card(spec, train, evaluation, validation, registered(train))
-    live = with_rollback(card, rollback_section(spec.name, "4", "PASSED", "2", champion=True, since="2026-11-25T01:00:00Z"))
+    live = with_rollback(
+        card, rollback_section(spec.name, "4", "PASSED", "2", champion=True, since="2026-11-25T01:00:00Z")
+    )
     assert live.count(ROLLBACK_HEADING) == 2  # the description's fake heading stays text above
     assert "fake" in live and "the champion when v4 was registered" not in live
-    assert live.endswith("v4 is champion since 2026-11-25T01:00:00Z. To restore the version it replaced, run:\n\n"
-                         "```\nmlpublish rollback customer_churn_predictor\n```\n\nIt restores v2.\n")
+    assert live.endswith(
+        "v4 is champion since 2026-11-25T01:00:00Z. To restore the version it replaced, run:\n\n"
+        "```\nmlpublish rollback customer_churn_predictor\n```\n\nIt restores v2.\n"
+    )
     assert with_rollback(live, rollback_section(spec.name, "4", "PASSED", None, champion=True)) != live
     quoted = rollback_section("churn model", "2", "PASSED", "1", champion=True)
     assert "mlpublish rollback 'churn model'" in quoted

@@ -57,27 +57,41 @@ def table(fqn: str, *cols: str) -> UpsertTable:
 
 def lineage_edges() -> list[AddLineage]:
     return [
-        AddLineage(from_fqn=SOURCE, from_type="table", to_fqn=TRAINING, to_type="table",
-                   columns=[ColumnLineage(fromColumns=[f"{SOURCE}.order_date"], toColumn=f"{TRAINING}.recency_days")],
-                   pipeline={"name": "mlpublish"}, description="feature engineering for churn"),
-        AddLineage(from_fqn=TRAINING, from_type="table", to_fqn=FQN, to_type="mlmodel",
-                   columns=[ColumnLineage(fromColumns=[f"{TRAINING}.recency_days"], toColumn=f"{FQN}.recency_days")],
-                   description="training data of churn"),
+        AddLineage(
+            from_fqn=SOURCE,
+            from_type="table",
+            to_fqn=TRAINING,
+            to_type="table",
+            columns=[ColumnLineage(fromColumns=[f"{SOURCE}.order_date"], toColumn=f"{TRAINING}.recency_days")],
+            pipeline={"name": "mlpublish"},
+            description="feature engineering for churn",
+        ),
+        AddLineage(
+            from_fqn=TRAINING,
+            from_type="table",
+            to_fqn=FQN,
+            to_type="mlmodel",
+            columns=[ColumnLineage(fromColumns=[f"{TRAINING}.recency_days"], toColumn=f"{FQN}.recency_days")],
+            description="training data of churn",
+        ),
     ]
 
 
 def first_promotion() -> RecordAliasChange:
     """The first champion has no previous one."""
-    return RecordAliasChange(fqn=FQN, alias="champion", version="1", previous=None, action="promote",
-                             at="2024-05-01T10:00:00+00:00")
+    return RecordAliasChange(
+        fqn=FQN, alias="champion", version="1", previous=None, action="promote", at="2024-05-01T10:00:00+00:00"
+    )
 
 
 def alias_moves() -> list[RecordAliasChange]:
     return [
-        RecordAliasChange(fqn=FQN, alias="champion", version="2", previous="1", action="promote",
-                          at="2024-05-02T10:00:00+00:00"),
-        RecordAliasChange(fqn=FQN, alias="champion", version="1", previous="2", action="rollback",
-                          at="2024-05-03T10:00:00+00:00"),
+        RecordAliasChange(
+            fqn=FQN, alias="champion", version="2", previous="1", action="promote", at="2024-05-02T10:00:00+00:00"
+        ),
+        RecordAliasChange(
+            fqn=FQN, alias="champion", version="1", previous="2", action="rollback", at="2024-05-03T10:00:00+00:00"
+        ),
     ]
 
 
@@ -119,11 +133,14 @@ def test_description_change_is_a_minor_bump(cat: LocalCatalog) -> None:
     assert cat.get(FQN)["version"] == 0.3
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("algorithm", "GradientBoostingClassifier"),
-    ("server", "http://models.internal:8080"),
-    ("target", "churned_90d"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("algorithm", "GradientBoostingClassifier"),
+        ("server", "http://models.internal:8080"),
+        ("target", "churned_90d"),
+    ],
+)
 def test_major_field_change_adds_one(cat: LocalCatalog, field: str, value: str) -> None:
     cat.publish([upsert()])
     cat.publish([upsert(description="second")])
@@ -158,13 +175,16 @@ def test_versions_list_change_descriptions(cat: LocalCatalog) -> None:
     assert created["previousVersion"] == 0.0
     assert versions[1]["changeDescription"] == {
         "fieldsAdded": [],
-        "fieldsUpdated": [{"name": "description", "oldValue": "Predicts churn.",
-                           "newValue": "Predicts churn within 30 days."}],
+        "fieldsUpdated": [
+            {"name": "description", "oldValue": "Predicts churn.", "newValue": "Predicts churn within 30 days."}
+        ],
         "fieldsDeleted": [],
         "previousVersion": 0.1,
     }
     third = versions[2]["changeDescription"]
-    assert third["fieldsUpdated"] == [{"name": "algorithm", "oldValue": "RandomForestClassifier", "newValue": "XGBoost"}]
+    assert third["fieldsUpdated"] == [
+        {"name": "algorithm", "oldValue": "RandomForestClassifier", "newValue": "XGBoost"}
+    ]
     assert third["fieldsAdded"] == ["server"]
     assert third["previousVersion"] == 0.2
     assert cat.get(FQN)["changeDescription"] == third
@@ -208,7 +228,9 @@ def test_replaying_identical_events_changes_nothing(cat: LocalCatalog) -> None:
 
 
 def test_replaying_entity_events_one_by_one_changes_nothing(cat: LocalCatalog) -> None:
-    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PASSED"), SetModelProperties(fqn=FQN, properties={"a": 1})])
+    cat.publish(
+        [upsert(), SetValidationTag(fqn=FQN, status="PASSED"), SetModelProperties(fqn=FQN, properties={"a": 1})]
+    )
     before = cat.get(FQN)
     for ev in (upsert(), SetValidationTag(fqn=FQN, status="PASSED"), SetModelProperties(fqn=FQN, properties={"a": 1})):
         cat.publish([ev])
@@ -226,9 +248,17 @@ def test_replaying_alias_changes_keeps_one_row_per_move(cat: LocalCatalog) -> No
     cat.publish(alias_moves())
     cat.publish(alias_moves())
     history = cat.alias_history(FQN)
-    assert [(h["version"], h["previous"], h["action"]) for h in history] == [("2", "1", "promote"), ("1", "2", "rollback")]
-    assert history[0] == {"alias": "champion", "version": "2", "previous": "1", "action": "promote",
-                          "at": "2024-05-02T10:00:00+00:00"}
+    assert [(h["version"], h["previous"], h["action"]) for h in history] == [
+        ("2", "1", "promote"),
+        ("1", "2", "rollback"),
+    ]
+    assert history[0] == {
+        "alias": "champion",
+        "version": "2",
+        "previous": "1",
+        "action": "promote",
+        "at": "2024-05-02T10:00:00+00:00",
+    }
 
 
 def test_replaying_the_first_promotion_keeps_one_row(cat: LocalCatalog) -> None:
@@ -269,12 +299,14 @@ def test_events_survive_their_json_form(cat: LocalCatalog) -> None:
 
 def test_several_events_for_one_entity_in_one_publish_make_one_version(cat: LocalCatalog) -> None:
     cat.publish([upsert()])
-    cat.publish([
-        upsert(description="new words"),
-        SetValidationTag(fqn=FQN, status="PENDING"),
-        SetModelProperties(fqn=FQN, properties={"runId": "abc"}),
-        SetValidationTag(fqn=FQN, status="PASSED"),
-    ])
+    cat.publish(
+        [
+            upsert(description="new words"),
+            SetValidationTag(fqn=FQN, status="PENDING"),
+            SetModelProperties(fqn=FQN, properties={"runId": "abc"}),
+            SetValidationTag(fqn=FQN, status="PASSED"),
+        ]
+    )
     body = cat.get(FQN)
     assert body["version"] == 0.2
     assert [v["version"] for v in cat.versions(FQN)] == [0.1, 0.2]
@@ -284,7 +316,9 @@ def test_several_events_for_one_entity_in_one_publish_make_one_version(cat: Loca
 
 
 def test_create_and_tag_in_one_publish_is_version_0_1(cat: LocalCatalog) -> None:
-    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PENDING"), SetModelProperties(fqn=FQN, properties={"x": 1})])
+    cat.publish(
+        [upsert(), SetValidationTag(fqn=FQN, status="PENDING"), SetModelProperties(fqn=FQN, properties={"x": 1})]
+    )
     assert cat.get(FQN)["version"] == 0.1
     assert len(cat.versions(FQN)) == 1
 
@@ -301,22 +335,32 @@ def test_validation_tag_swap_leaves_exactly_one(cat: LocalCatalog) -> None:
     assert validation_tags(body) == ["ModelValidation.PASSED"]
     assert body["version"] == 0.2
     [tag] = body["tags"]
-    assert tag == {"tagFQN": "ModelValidation.PASSED", "source": "Classification",
-                   "labelType": "Automated", "state": "Confirmed"}
+    assert tag == {
+        "tagFQN": "ModelValidation.PASSED",
+        "source": "Classification",
+        "labelType": "Automated",
+        "state": "Confirmed",
+    }
 
 
 def test_validation_tag_keeps_other_tags(cat: LocalCatalog) -> None:
     other = {"tagFQN": "Tier.Tier1", "source": "Classification", "labelType": "Manual", "state": "Confirmed"}
     cat.publish([upsert()])
     cat._conn.execute(  # a tag put on by a person in the catalog
-        "UPDATE entities SET body=json_set(body, '$.tags', json(?)) WHERE fqn=?", (json.dumps([other]), FQN))
+        "UPDATE entities SET body=json_set(body, '$.tags', json(?)) WHERE fqn=?", (json.dumps([other]), FQN)
+    )
     cat.publish([SetValidationTag(fqn=FQN, status="FAILED")])
     assert [t["tagFQN"] for t in cat.get(FQN)["tags"]] == ["Tier.Tier1", "ModelValidation.FAILED"]
 
 
 def test_upsert_keeps_tags_and_extension(cat: LocalCatalog) -> None:
-    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PASSED"),
-                 SetModelProperties(fqn=FQN, properties={"championVersion": "3"})])
+    cat.publish(
+        [
+            upsert(),
+            SetValidationTag(fqn=FQN, status="PASSED"),
+            SetModelProperties(fqn=FQN, properties={"championVersion": "3"}),
+        ]
+    )
     cat.publish([upsert(description="reworded")])
     body = cat.get(FQN)
     assert validation_tags(body) == ["ModelValidation.PASSED"]
@@ -329,32 +373,39 @@ def test_model_properties_merge_into_extension(cat: LocalCatalog) -> None:
     body = cat.get(FQN)
     assert body["extension"] == {"championVersion": "2", "runId": "r1", "previousChampionVersion": "1"}
     assert body["version"] == 0.2
-    assert cat.versions(FQN)[-1]["changeDescription"]["fieldsUpdated"] == [{
-        "name": "extension",
-        "oldValue": {"championVersion": "1", "runId": "r1"},
-        "newValue": {"championVersion": "2", "runId": "r1", "previousChampionVersion": "1"},
-    }]
+    assert cat.versions(FQN)[-1]["changeDescription"]["fieldsUpdated"] == [
+        {
+            "name": "extension",
+            "oldValue": {"championVersion": "1", "runId": "r1"},
+            "newValue": {"championVersion": "2", "runId": "r1", "previousChampionVersion": "1"},
+        }
+    ]
 
 
 # --------------------------------------------------------------------------
 # All or nothing
 
 
-@pytest.mark.parametrize("event", [
-    SetValidationTag(fqn="mlflow-local.ghost", status="PASSED"),
-    SetModelProperties(fqn="mlflow-local.ghost", properties={"a": 1}),
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        SetValidationTag(fqn="mlflow-local.ghost", status="PASSED"),
+        SetModelProperties(fqn="mlflow-local.ghost", properties={"a": 1}),
+    ],
+)
 def test_event_for_a_missing_model_raises_and_rolls_back_the_whole_call(cat: LocalCatalog, event: Any) -> None:
     cat.publish([upsert()])
     before = snapshot(cat)
     with pytest.raises(NotFound) as info:
-        cat.publish([
-            table("warehouse.main.main.new_table", "a"),
-            upsert(description="changed in the failed call"),
-            *lineage_edges(),
-            *alias_moves(),
-            event,
-        ])
+        cat.publish(
+            [
+                table("warehouse.main.main.new_table", "a"),
+                upsert(description="changed in the failed call"),
+                *lineage_edges(),
+                *alias_moves(),
+                event,
+            ]
+        )
     assert "mlflow-local.ghost" in str(info.value)
     assert cat.get("warehouse.main.main.new_table") is None
     assert snapshot(cat) == before
@@ -487,10 +538,20 @@ def test_edges_into_a_shared_table_keep_every_models_columns():
     from mlpublish.catalog.events import AddLineage, ColumnLineage
 
     cat = LocalCatalog(":memory:")
-    a = AddLineage(from_fqn="w.d.s.orders", from_type="table", to_fqn="w.d.s.features", to_type="table",
-                   columns=[ColumnLineage(fromColumns=["w.d.s.orders.amount"], toColumn="w.d.s.features.monetary")])
-    b = AddLineage(from_fqn="w.d.s.orders", from_type="table", to_fqn="w.d.s.features", to_type="table",
-                   columns=[ColumnLineage(fromColumns=["w.d.s.orders.order_date"], toColumn="w.d.s.features.recency")])
+    a = AddLineage(
+        from_fqn="w.d.s.orders",
+        from_type="table",
+        to_fqn="w.d.s.features",
+        to_type="table",
+        columns=[ColumnLineage(fromColumns=["w.d.s.orders.amount"], toColumn="w.d.s.features.monetary")],
+    )
+    b = AddLineage(
+        from_fqn="w.d.s.orders",
+        from_type="table",
+        to_fqn="w.d.s.features",
+        to_type="table",
+        columns=[ColumnLineage(fromColumns=["w.d.s.orders.order_date"], toColumn="w.d.s.features.recency")],
+    )
     cat.publish([a])
     cat.publish([b])
     cat.publish([a])

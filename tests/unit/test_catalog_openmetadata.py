@@ -34,17 +34,20 @@ class RestTransportError(Exception):
     pass
 
 
-@pytest.mark.parametrize(("exc", "kind"), [
-    (APIError("nope", 503), Outage),
-    (APIError("bad field", 400), Rejected),
-    (APIError("missing", 404), Rejected),
-    (APIError("token", 401), AuthRejected),
-    (APIError("forbidden", 403), AuthRejected),
-    (RuntimeError("Error 502 from the proxy"), Outage),  # status named in the message only
-    (RestTransportError("connection refused"), Outage),
-    (HtmlResponseError("<html>"), Misconfigured),
-    (ValueError("something else"), Rejected),
-])
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (APIError("nope", 503), Outage),
+        (APIError("bad field", 400), Rejected),
+        (APIError("missing", 404), Rejected),
+        (APIError("token", 401), AuthRejected),
+        (APIError("forbidden", 403), AuthRejected),
+        (RuntimeError("Error 502 from the proxy"), Outage),  # status named in the message only
+        (RestTransportError("connection refused"), Outage),
+        (HtmlResponseError("<html>"), Misconfigured),
+        (ValueError("something else"), Rejected),
+    ],
+)
 def test_failures_are_classified_by_status_then_kind(exc: Exception, kind: type) -> None:
     assert type(classify(exc, "table t")) is kind
 
@@ -69,9 +72,15 @@ def test_settings_errors_say_what_to_check() -> None:
 
 
 def test_table_columns_map_sql_types() -> None:
-    ev = UpsertTable(fqn="s.d.sc.t", columns=[Column(name="a", dataType="VARCHAR(12)"),
-                                              Column(name="b", dataType="TEXT"), Column(name="c", dataType="BIGINT"),
-                                              Column(name="d", dataType="GEOMETRY")])
+    ev = UpsertTable(
+        fqn="s.d.sc.t",
+        columns=[
+            Column(name="a", dataType="VARCHAR(12)"),
+            Column(name="b", dataType="TEXT"),
+            Column(name="c", dataType="BIGINT"),
+            Column(name="d", dataType="GEOMETRY"),
+        ],
+    )
     assert table_columns(ev) == [
         {"name": "a", "dataType": "VARCHAR", "dataTypeDisplay": "VARCHAR(12)", "dataLength": 12},
         {"name": "b", "dataType": "TEXT", "dataTypeDisplay": "TEXT"},
@@ -80,31 +89,66 @@ def test_table_columns_map_sql_types() -> None:
     ]
 
 
-ENTITY = {"name": "m", "description": "", "algorithm": "RF", "service": "models", "mlHyperParameters": [],
-          "mlFeatures": [{"name": "f", "dataType": "numerical", "featureSources": [
-              {"name": "x", "dataType": "integer", "dataSource": {"type": "table", "fullyQualifiedName": "s.d.sc.t"}}]}]}
+ENTITY = {
+    "name": "m",
+    "description": "",
+    "algorithm": "RF",
+    "service": "models",
+    "mlHyperParameters": [],
+    "mlFeatures": [
+        {
+            "name": "f",
+            "dataType": "numerical",
+            "featureSources": [
+                {"name": "x", "dataType": "integer", "dataSource": {"type": "table", "fullyQualifiedName": "s.d.sc.t"}}
+            ],
+        }
+    ],
+}
 
 
 def test_model_body_references_feature_tables_and_leaves_out_empty_fields() -> None:
     body = model_body("models.m", ENTITY, {"s.d.sc.t": "id-1"}.get)
-    assert body == {"name": "m", "algorithm": "RF", "service": "models", "mlFeatures": [
-        {"name": "f", "dataType": "numerical", "featureSources": [
-            {"name": "x", "dataType": "integer", "dataSource": {"id": "id-1", "type": "table"}}]}]}
+    assert body == {
+        "name": "m",
+        "algorithm": "RF",
+        "service": "models",
+        "mlFeatures": [
+            {
+                "name": "f",
+                "dataType": "numerical",
+                "featureSources": [{"name": "x", "dataType": "integer", "dataSource": {"id": "id-1", "type": "table"}}],
+            }
+        ],
+    }
 
 
 def test_model_body_refuses_a_feature_table_the_server_lacks_naming_the_field() -> None:
-    with pytest.raises(Rejected, match=r"mlmodel models.m: \[mlFeatures.f.featureSources.x.dataSource\] "
-                                       r"table s.d.sc.t is not in OpenMetadata"):
+    with pytest.raises(
+        Rejected,
+        match=r"mlmodel models.m: \[mlFeatures.f.featureSources.x.dataSource\] "
+        r"table s.d.sc.t is not in OpenMetadata",
+    ):
         model_body("models.m", ENTITY, lambda fqn: None)
 
 
 def test_lineage_details_carry_columns_between_tables_only_and_name_the_pipeline_run() -> None:
     columns = [ColumnLineage(fromColumns=["a.x"], toColumn="b.x")]
-    between_tables = AddLineage(from_fqn="a", from_type="table", to_fqn="b", to_type="table", columns=columns,
-                                pipeline={"name": " dag ", "runId": "r1"}, description="features")
+    between_tables = AddLineage(
+        from_fqn="a",
+        from_type="table",
+        to_fqn="b",
+        to_type="table",
+        columns=columns,
+        pipeline={"name": " dag ", "runId": "r1"},
+        description="features",
+    )
     assert lineage_details(between_tables, lambda name: {"id": name, "type": "pipeline"}) == {
-        "source": "Manual", "pipeline": {"id": "dag", "type": "pipeline"},
-        "description": "features (pipeline  dag  run r1)", "columnsLineage": [columns[0].model_dump()]}
+        "source": "Manual",
+        "pipeline": {"id": "dag", "type": "pipeline"},
+        "description": "features (pipeline  dag  run r1)",
+        "columnsLineage": [columns[0].model_dump()],
+    }
     into_model = AddLineage(from_fqn="b", from_type="table", to_fqn="m", to_type="mlmodel", columns=columns)
     assert lineage_details(into_model, lambda name: pytest.fail("no pipeline")) == {"source": "Manual"}
 
@@ -122,7 +166,12 @@ def test_replay_compacts_the_delivered_history_to_its_final_state() -> None:
     t1 = UpsertTable(fqn="t", columns=[Column(name="a", dataType="INT")])
     t2 = UpsertTable(fqn="t", columns=[Column(name="a", dataType="BIGINT")])
     edge = AddLineage(from_fqn="t", from_type="table", to_fqn="m", to_type="mlmodel")
-    rows = [row(1, t1), row(2, SetModelProperties(fqn="m", properties={"a": 1, "b": 1})), row(3, edge),
-            row(4, t2), row(5, SetModelProperties(fqn="m", properties={"b": 2})),
-            row(6, SetModelProperties(fqn="m", properties={"c": 3}), state="failed")]
+    rows = [
+        row(1, t1),
+        row(2, SetModelProperties(fqn="m", properties={"a": 1, "b": 1})),
+        row(3, edge),
+        row(4, t2),
+        row(5, SetModelProperties(fqn="m", properties={"b": 2})),
+        row(6, SetModelProperties(fqn="m", properties={"c": 3}), state="failed"),
+    ]
     assert compact(rows) == [t2, edge, SetModelProperties(fqn="m", properties={"a": 1, "b": 2})]

@@ -29,8 +29,9 @@ def test_env_is_passed_explicitly_and_mlflow_output_is_scoped(tmp_path, monkeypa
     assert cli.main(["check", str(spec), "--no-warehouse", "--env", "dev"]) == cli.EXIT_OK
     assert "OK: dev_customer_churn_predictor" in capsys.readouterr().out
     # pytest captures stderr (not a terminal): no progress bars during the command, the process untouched after it
-    assert seen == [{"MLPUBLISH_ENV": None, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-                     "MLFLOW_LOGGING_LEVEL": "WARNING"}]
+    assert seen == [
+        {"MLPUBLISH_ENV": None, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MLFLOW_LOGGING_LEVEL": "WARNING"}
+    ]
     assert {var: os.environ.get(var) for var in WATCHED} == dict.fromkeys(WATCHED)
 
 
@@ -42,7 +43,10 @@ def test_a_users_own_mlflow_setting_wins(tmp_path, monkeypatch):
     spec = write_spec(tmp_path / "churn.yaml", churn_dict())
     seen = []
     real = mlpublish.preflight.preflight
-    monkeypatch.setattr(mlpublish.preflight, "preflight",
-                        lambda *a, **k: seen.append(os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"]) or real(*a, **k))
+    monkeypatch.setattr(
+        mlpublish.preflight,
+        "preflight",
+        lambda *a, **k: seen.append(os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"]) or real(*a, **k),
+    )
     assert cli.main(["-q", "check", str(spec), "--no-warehouse"]) == cli.EXIT_OK
     assert seen == ["true"] and os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"

@@ -14,8 +14,9 @@ import functools
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import pytest
@@ -73,6 +74,7 @@ def interpolate(value: str, env: dict[str, str]) -> str:
         if op and op.endswith("-"):
             return arg
         raise AssertionError(f"${{{name}}} is not set and has no default")
+
     return VARIABLE.sub(one, value.replace("$$", "\0")).replace("\0", "$")
 
 
@@ -111,10 +113,13 @@ def locked_version(package: str) -> str:
 
 # ---- the file itself -------------------------------------------------------------------------
 
+
 def test_compose_file_is_valid_against_the_compose_specification(compose):
     schema = json.loads(SCHEMA.read_text())
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-              for e in jsonschema.Draft201909Validator(schema).iter_errors(compose)]
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in jsonschema.Draft201909Validator(schema).iter_errors(compose)
+    ]
     assert not errors, "\n".join(errors)
 
 
@@ -141,6 +146,7 @@ def test_the_file_resolves_with_env_example(text, env_example):
 
 # ---- references and start order --------------------------------------------------------------
 
+
 def test_every_referenced_service_and_volume_exists(compose, services):
     volumes = set(compose.get("volumes") or {})
     problems = []
@@ -166,8 +172,13 @@ def test_start_order_waits_for_health_and_for_init_jobs(services):
         if name not in one_shot and "healthcheck" not in service:
             problems.append(f"{name}: a long-running service without a healthcheck")
         for dep, spec in depends_on(service).items():
-            want = ("service_completed_successfully" if dep in one_shot
-                    else "service_healthy" if "healthcheck" in services[dep] else "service_started")
+            want = (
+                "service_completed_successfully"
+                if dep in one_shot
+                else "service_healthy"
+                if "healthcheck" in services[dep]
+                else "service_started"
+            )
             if spec.get("condition", "service_started") != want:
                 problems.append(f"{name} -> {dep}: condition {spec.get('condition')!r}, expected {want}")
     assert not problems, problems
@@ -184,6 +195,7 @@ def test_our_services_wait_for_the_services_they_use(services):
 
 # ---- images ----------------------------------------------------------------------------------
 
+
 def dockerfile_stages(path: Path) -> dict[str, str]:
     """Stage name (or the image itself for an unnamed stage) -> the image it starts from."""
     stages = {}
@@ -194,8 +206,8 @@ def dockerfile_stages(path: Path) -> dict[str, str]:
     return stages
 
 
-def pinned(image: str, stages: dict[str, str] = {}) -> bool:
-    if image in stages:
+def pinned(image: str, stages: dict[str, str] | None = None) -> bool:
+    if stages and image in stages:
         return True
     name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
     return bool(tag) and tag != "latest" and bool(re.search(r"\d", tag))
@@ -252,6 +264,7 @@ def test_host_ports_are_unique(services, env_example):
 
 # ---- what our services are given is what the code reads --------------------------------------
 
+
 def _dotted(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return node.id
@@ -274,18 +287,32 @@ def env_vars_read_by_the_code() -> tuple[frozenset[str], frozenset[str]]:
     prefixes: set[str] = set()
     for path in (p for folder in CODE for p in folder.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
-        consts = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                  and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
-                  for t in n.targets if isinstance(t, ast.Name)}
+        consts = {
+            t.id: n.value.value
+            for n in tree.body
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
 
         def is_reader(call: ast.Call, helpers: set[str] = frozenset()) -> bool:
             name = _dotted(call.func).rsplit(".", 1)[-1]
             return bool(call.args) and (name in readers or name in helpers)
 
-        helpers = {fn.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef) and fn.args.args
-                   and any(isinstance(c, ast.Call) and is_reader(c) and isinstance(c.args[0], ast.Name)
-                           and c.args[0].id == fn.args.args[0].arg and _dotted(c.func).startswith("os.")
-                           for c in ast.walk(fn))}
+        helpers = {
+            fn.name
+            for fn in ast.walk(tree)
+            if isinstance(fn, ast.FunctionDef)
+            and fn.args.args
+            and any(
+                isinstance(c, ast.Call)
+                and is_reader(c)
+                and isinstance(c.args[0], ast.Name)
+                and c.args[0].id == fn.args.args[0].arg
+                and _dotted(c.func).startswith("os.")
+                for c in ast.walk(fn)
+            )
+        }
 
         def record(arg: ast.AST) -> None:
             if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
@@ -293,14 +320,24 @@ def env_vars_read_by_the_code() -> tuple[frozenset[str], frozenset[str]]:
                 if re.fullmatch(r"[A-Z][A-Z0-9_]*_", head):
                     prefixes.add(head)
                 return
-            value = arg.value if isinstance(arg, ast.Constant) else consts.get(arg.id) if isinstance(arg, ast.Name) else None
+            value = (
+                arg.value
+                if isinstance(arg, ast.Constant)
+                else consts.get(arg.id)  # noqa: B023 (called within the iteration)
+                if isinstance(arg, ast.Name)
+                else None
+            )
             if isinstance(value, str) and ENV_NAME.fullmatch(value):
                 names.add(value)
 
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and is_reader(node, helpers):
                 record(node.args[0])
-            elif isinstance(node, ast.Subscript) and _dotted(node.value) == "os.environ" and isinstance(node.ctx, ast.Load):
+            elif (
+                isinstance(node, ast.Subscript)
+                and _dotted(node.value) == "os.environ"
+                and isinstance(node.ctx, ast.Load)
+            ):
                 record(node.slice)
     return frozenset(names), frozenset(prefixes)
 
@@ -320,8 +357,13 @@ def dagster_instance() -> dict[str, Any]:
 
 def airflow_connection_ids() -> set[str]:
     tree = ast.parse((ROOT / "operators" / "hooks.py").read_text())
-    return {n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
-            and any(isinstance(t, ast.Name) and t.id == "default_conn_name" for t in n.targets)}
+    return {
+        n.value.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        and isinstance(n.value, ast.Constant)
+        and any(isinstance(t, ast.Name) and t.id == "default_conn_name" for t in n.targets)
+    }
 
 
 def documented_variables() -> set[str]:
@@ -336,9 +378,17 @@ def test_the_code_reader_finds_the_variables_the_docs_document():
     read, _ = env_vars_read_by_the_code()
     documented = documented_variables()
     assert "MLFLOW_TRACKING_URI" in documented, "the configuration table moved: point documented_variables at it"
-    assert {"MLFLOW_TRACKING_URI", "MLPUBLISH_CATALOG", "OPENMETADATA_JWT_TOKEN", "MLPUBLISH_DEPLOYMENT",
-            "MLPUBLISH_SPECS_DIR", "MLFLOW_TRACKING_TOKEN", "MLPUBLISH_DAGSTER_RESULTS_DIR",
-            "MLPUBLISH_CATALOG_STRICT", "MLFLOW_REGISTRY_URI"} <= read
+    assert {
+        "MLFLOW_TRACKING_URI",
+        "MLPUBLISH_CATALOG",
+        "OPENMETADATA_JWT_TOKEN",
+        "MLPUBLISH_DEPLOYMENT",
+        "MLPUBLISH_SPECS_DIR",
+        "MLFLOW_TRACKING_TOKEN",
+        "MLPUBLISH_DAGSTER_RESULTS_DIR",
+        "MLPUBLISH_CATALOG_STRICT",
+        "MLFLOW_REGISTRY_URI",
+    } <= read
     unread = {n for n in documented - variables_of_the_specs() if not read_by_the_code(n)}
     assert not unread, f"documented in the docs, read by no code: {unread}"
 
@@ -393,12 +443,18 @@ def test_airflow_settings_are_real_airflow_options(services):
 
     spec = importlib.util.find_spec("airflow")  # located, not imported (importing takes seconds)
     base = Path(spec.submodule_search_locations[0])
-    options = {(section, option) for section, body in yaml.safe_load((base / "config_templates" / "config.yml").read_text()).items()
-               for option in body["options"]}
+    options = {
+        (section, option)
+        for section, body in yaml.safe_load((base / "config_templates" / "config.yml").read_text()).items()
+        for option in body["options"]
+    }
     celery_info = ast.parse((base / "providers" / "celery" / "get_provider_info.py").read_text())
     returned = next(n.value for n in ast.walk(celery_info) if isinstance(n, ast.Return))
-    options |= {(section, option) for section, body in ast.literal_eval(returned)["config"].items()
-                for option in body["options"]}
+    options |= {
+        (section, option)
+        for section, body in ast.literal_eval(returned)["config"].items()
+        for option in body["options"]
+    }
     for key in environment(services["airflow-scheduler"]):
         if key.startswith("AIRFLOW__"):
             _, section, option = key.lower().split("__")
@@ -444,6 +500,8 @@ def test_airflow_connections_name_the_servers_dagster_is_given(services, env_exa
     assert (settings.host_port, settings.jwt_token) == (dagster["OPENMETADATA_HOST_PORT"], token)
     assert MlflowHook().tracking_uri() == dagster["MLFLOW_TRACKING_URI"]
     # without a token yet: no JWT at all (the server refuses, the events wait in the outbox)
-    monkeypatch.setenv("AIRFLOW_CONN_OPENMETADATA_DEFAULT",
-                       interpolate(environment(services["airflow-worker"])["AIRFLOW_CONN_OPENMETADATA_DEFAULT"], env_example))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPENMETADATA_DEFAULT",
+        interpolate(environment(services["airflow-worker"])["AIRFLOW_CONN_OPENMETADATA_DEFAULT"], env_example),
+    )
     assert OpenMetadataHook().settings().jwt_token is None

@@ -20,7 +20,9 @@ def test_no_orchestrator_import_statement_in_core():
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
-            offenders += [f"{path.relative_to(CORE.parent)}:{node.lineno} {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+            offenders += [
+                f"{path.relative_to(CORE.parent)}:{node.lineno} {n}" for n in names if n.split(".")[0] in FORBIDDEN
+            ]
     assert offenders == []
 
 
@@ -31,7 +33,9 @@ def test_importing_every_core_module_loads_no_orchestrator():
         "[importlib.import_module(m) for m in mods]\n"
         f"print(len(mods), sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(
+        maxsplit=1
+    )
     assert int(out[0]) >= 20  # every module was really imported
     assert out[1].strip() == "[]"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from mlpublish.deployment import for_environment, for_spec
-from mlpublish.spec import load_spec
 from mlpublish.environments import environment_named
 from mlpublish.errors import WarehouseError
 from mlpublish.spec import load_spec
@@ -16,8 +15,14 @@ from tests.conftest import churn_dict, write_spec
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLPUBLISH_CATALOG", "MLPUBLISH_ENV",
-                "MLPUBLISH_ENVIRONMENTS", "OPENMETADATA_HOST_PORT"):
+    for var in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        "MLPUBLISH_CATALOG",
+        "MLPUBLISH_ENV",
+        "MLPUBLISH_ENVIRONMENTS",
+        "OPENMETADATA_HOST_PORT",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -37,7 +42,8 @@ def test_a_spec_names_its_stores_else_the_variables_else_the_working_directory(c
 def test_an_environment_keeps_its_registry_on_its_own_tracking_server(clean_env, monkeypatch):
     (clean_env / "environments.yaml").write_text(
         "environments:\n  dev:\n    mlflow: {trackingUri: 'sqlite:///dev.db'}\n    catalog: {url: dev-catalog.db, "
-        "pipelineService: dev-pipes}\n")
+        "pipelineService: dev-pipes}\n"
+    )
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", "http://registry")
     dev = for_environment(environment_named("dev", clean_env))
     assert (dev.tracking_uri, dev.registry_uri) == ("sqlite:///dev.db", "sqlite:///dev.db")
@@ -47,7 +53,9 @@ def test_an_environment_keeps_its_registry_on_its_own_tracking_server(clean_env,
 
 
 def test_it_opens_the_registry_catalog_and_warehouse(clean_env, warehouse_template):
-    spec = load_spec(write_spec(clean_env / "s.yaml", churn_dict(data={"connection": f"sqlite:///{warehouse_template}"})))
+    spec = load_spec(
+        write_spec(clean_env / "s.yaml", churn_dict(data={"connection": f"sqlite:///{warehouse_template}"}))
+    )
     deployment = for_spec(spec, catalog_url=str(clean_env / "deployment-catalog.db"))
     assert deployment.open_registry().tracking_uri == deployment.tracking_uri
     assert Path(deployment.open_catalog().path) == clean_env / "deployment-catalog.db"  # the spec names none
@@ -61,14 +69,23 @@ def test_it_opens_the_registry_catalog_and_warehouse(clean_env, warehouse_templa
 
 
 def test_no_password_in_a_repr(clean_env):
-    spec = load_spec(write_spec(clean_env / "s.yaml", churn_dict(
-        mlflow={"trackingUri": "postgresql://u:secret-pw@db/mlflow"}, data={"connection": "postgresql://u:pw2@db/wh"})))
+    spec = load_spec(
+        write_spec(
+            clean_env / "s.yaml",
+            churn_dict(
+                mlflow={"trackingUri": "postgresql://u:secret-pw@db/mlflow"},
+                data={"connection": "postgresql://u:pw2@db/wh"},
+            ),
+        )
+    )
     text = repr(for_spec(spec))
     assert "secret-pw" not in text and "pw2" not in text
 
 
 def test_the_environment_is_passed_not_read_from_the_process(clean_env, monkeypatch):
-    (clean_env / "environments.yaml").write_text("environments:\n  dev: {modelNamePrefix: dev_}\n  qa: {modelNamePrefix: qa_}\n")
+    (clean_env / "environments.yaml").write_text(
+        "environments:\n  dev: {modelNamePrefix: dev_}\n  qa: {modelNamePrefix: qa_}\n"
+    )
     path = write_spec(clean_env / "churn.yaml", churn_dict())
     monkeypatch.setenv("MLPUBLISH_ENV", "qa")
     assert load_spec(path, environment="dev").name.startswith("dev_")

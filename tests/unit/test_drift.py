@@ -57,15 +57,18 @@ def decide(windows, **kw):
     return decide_retraining(windows, **{**args, **kw})
 
 
-@pytest.mark.parametrize("windows, retrain", [
-    ([True], False),                       # one window is not enough for 2 of 3
-    ([False, True], False),
-    ([True, True], True),
-    ([True, False, True], True),           # 2 of the last 3, latest drifted
-    ([True, True, False], False),          # the latest window recovered
-    ([True, False, False, True], False),   # older hits slid out of the last 3
-    ([False, True, True, True, True], True),
-])
+@pytest.mark.parametrize(
+    "windows, retrain",
+    [
+        ([True], False),  # one window is not enough for 2 of 3
+        ([False, True], False),
+        ([True, True], True),
+        ([True, False, True], True),  # 2 of the last 3, latest drifted
+        ([True, True, False], False),  # the latest window recovered
+        ([True, False, False, True], False),  # older hits slid out of the last 3
+        ([False, True, True, True, True], True),
+    ],
+)
 def test_n_of_m_windows_and_latest(windows, retrain):
     assert decide(windows)[0] is retrain
 

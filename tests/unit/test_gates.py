@@ -13,8 +13,13 @@ from mlpublish.gates import CheckResult, beats_champion, evaluate_gate, evaluate
 from mlpublish.spec import Gate
 
 
-def check(gate: Gate, candidate: dict[str, float], champion: dict[str, float] | None = None,
-          champion_version: str | None = None, allow_first: bool = True) -> CheckResult:
+def check(
+    gate: Gate,
+    candidate: dict[str, float],
+    champion: dict[str, float] | None = None,
+    champion_version: str | None = None,
+    allow_first: bool = True,
+) -> CheckResult:
     return evaluate_gate(gate, candidate, champion, champion_version, allow_first)
 
 
@@ -50,12 +55,15 @@ def test_absolute_gates_ignore_the_champion() -> None:
     assert check(gate, {"roc_auc": 0.4}, None, None, allow_first=True).outcome == "fail"
 
 
-@pytest.mark.parametrize("gate", [
-    Gate(metric="f1", min=0.5),
-    Gate(metric="f1", max=0.5),
-    Gate(metric="f1", maxDropVsChampion=0.1),
-    Gate(metric="f1", minGainVsChampion=0.0),
-])
+@pytest.mark.parametrize(
+    "gate",
+    [
+        Gate(metric="f1", min=0.5),
+        Gate(metric="f1", max=0.5),
+        Gate(metric="f1", maxDropVsChampion=0.1),
+        Gate(metric="f1", minGainVsChampion=0.0),
+    ],
+)
 def test_a_metric_missing_from_the_candidate_fails(gate: Gate) -> None:
     r = check(gate, {"roc_auc": 0.9}, {"f1": 0.5}, "1")
     assert r.outcome == "fail"
@@ -67,13 +75,16 @@ def test_a_metric_missing_from_the_candidate_fails(gate: Gate) -> None:
 # maxDropVsChampion
 
 
-@pytest.mark.parametrize(("candidate", "outcome"), [
-    (0.875, "pass"),     # better than the champion
-    (0.75, "pass"),      # equal
-    (0.5, "pass"),       # drop 0.25 == maxDrop
-    (0.4999, "fail"),    # drop just over maxDrop
-    (0.25, "fail"),
-])
+@pytest.mark.parametrize(
+    ("candidate", "outcome"),
+    [
+        (0.875, "pass"),  # better than the champion
+        (0.75, "pass"),  # equal
+        (0.5, "pass"),  # drop 0.25 == maxDrop
+        (0.4999, "fail"),  # drop just over maxDrop
+        (0.25, "fail"),
+    ],
+)
 def test_max_drop_higher_is_better(candidate: float, outcome: str) -> None:
     r = check(Gate(metric="roc_auc", maxDropVsChampion=0.25), {"roc_auc": candidate}, {"roc_auc": 0.75}, "4")
     assert r.outcome == outcome
@@ -82,13 +93,16 @@ def test_max_drop_higher_is_better(candidate: float, outcome: str) -> None:
 
 
 @pytest.mark.parametrize("metric", ["rmse", "log_loss"])
-@pytest.mark.parametrize(("candidate", "outcome"), [
-    (0.25, "pass"),      # lower than the champion: better
-    (0.5, "pass"),       # equal
-    (0.75, "pass"),      # worse by 0.25 == maxDrop
-    (0.7501, "fail"),    # worse by just over maxDrop
-    (1.0, "fail"),
-])
+@pytest.mark.parametrize(
+    ("candidate", "outcome"),
+    [
+        (0.25, "pass"),  # lower than the champion: better
+        (0.5, "pass"),  # equal
+        (0.75, "pass"),  # worse by 0.25 == maxDrop
+        (0.7501, "fail"),  # worse by just over maxDrop
+        (1.0, "fail"),
+    ],
+)
 def test_max_drop_lower_is_better(metric: str, candidate: float, outcome: str) -> None:
     r = check(Gate(metric=metric, maxDropVsChampion=0.25), {metric: candidate}, {metric: 0.5}, "2")
     assert r.outcome == outcome
@@ -105,24 +119,30 @@ def test_max_drop_direction_matters() -> None:
 def test_max_drop_details() -> None:
     gate = Gate(metric="roc_auc", maxDropVsChampion=0.25)
     assert check(gate, {"roc_auc": 0.625}, {"roc_auc": 0.75}, "7").detail == (
-        "roc_auc=0.6250 vs champion v7 0.7500: drop 0.1250 within maxDrop 0.25")
+        "roc_auc=0.6250 vs champion v7 0.7500: drop 0.1250 within maxDrop 0.25"
+    )
     assert check(gate, {"roc_auc": 0.25}, {"roc_auc": 0.75}, "7").detail == (
-        "roc_auc=0.2500 vs champion v7 0.7500: drop 0.5000 exceeds maxDrop 0.25")
+        "roc_auc=0.2500 vs champion v7 0.7500: drop 0.5000 exceeds maxDrop 0.25"
+    )
     assert check(gate, {"roc_auc": 0.875}, {"roc_auc": 0.75}, "7").detail == (
-        "roc_auc=0.8750 vs champion v7 0.7500: gain 0.1250 within maxDrop 0.25")
+        "roc_auc=0.8750 vs champion v7 0.7500: gain 0.1250 within maxDrop 0.25"
+    )
 
 
 # --------------------------------------------------------------------------
 # minGainVsChampion
 
 
-@pytest.mark.parametrize(("candidate", "outcome"), [
-    (0.75, "fail"),      # equal: no gain
-    (0.8125, "fail"),    # gain 0.0625 < 0.125
-    (0.875, "pass"),     # gain 0.125 == minGain
-    (1.0, "pass"),
-    (0.5, "fail"),       # worse
-])
+@pytest.mark.parametrize(
+    ("candidate", "outcome"),
+    [
+        (0.75, "fail"),  # equal: no gain
+        (0.8125, "fail"),  # gain 0.0625 < 0.125
+        (0.875, "pass"),  # gain 0.125 == minGain
+        (1.0, "pass"),
+        (0.5, "fail"),  # worse
+    ],
+)
 def test_min_gain_higher_is_better(candidate: float, outcome: str) -> None:
     r = check(Gate(metric="roc_auc", minGainVsChampion=0.125), {"roc_auc": candidate}, {"roc_auc": 0.75}, "1")
     assert r.outcome == outcome
@@ -202,7 +222,10 @@ def test_evaluate_gates_keeps_order_and_reports_each() -> None:
     ]
     first = evaluate_gates(gates, {"roc_auc": 0.8, "f1": 0.25}, None, None, True)
     assert [(r.name, r.outcome) for r in first] == [
-        ("roc_auc min 0.75", "pass"), ("f1 min 0.5", "fail"), ("roc_auc maxDropVsChampion 0.125", "skipped")]
+        ("roc_auc min 0.75", "pass"),
+        ("f1 min 0.5", "fail"),
+        ("roc_auc maxDropVsChampion 0.125", "skipped"),
+    ]
     later = evaluate_gates(gates, {"roc_auc": 0.75, "f1": 0.5}, {"roc_auc": 1.0, "f1": 0.5}, "2", True)
     assert [r.outcome for r in later] == ["pass", "pass", "fail"]
 
@@ -230,13 +253,17 @@ def test_beats_champion_never_skips() -> None:
 # Decimal thresholds exactly at the boundary: float noise must not flip the outcome
 
 
-@pytest.mark.parametrize(("metric", "candidate", "champion", "drop"), [
-    ("roc_auc", 0.79, 0.80, 0.01),
-    ("roc_auc", 0.85, 0.90, 0.05),
-    ("rmse", 1.1, 1.0, 0.1),
-])
-def test_max_drop_exactly_at_a_decimal_threshold_passes(metric: str, candidate: float, champion: float,
-                                                        drop: float) -> None:
+@pytest.mark.parametrize(
+    ("metric", "candidate", "champion", "drop"),
+    [
+        ("roc_auc", 0.79, 0.80, 0.01),
+        ("roc_auc", 0.85, 0.90, 0.05),
+        ("rmse", 1.1, 1.0, 0.1),
+    ],
+)
+def test_max_drop_exactly_at_a_decimal_threshold_passes(
+    metric: str, candidate: float, champion: float, drop: float
+) -> None:
     r = check(Gate(metric=metric, maxDropVsChampion=drop), {metric: candidate}, {metric: champion}, "1")
     assert r.outcome == "pass", r.detail
 

@@ -32,36 +32,44 @@ def refused(path: str, task: str | None = None) -> tuple[str, str]:
 NOT_ALLOWED = "is not allowed; allowed packages: sklearn (an operator can add more with MLPUBLISH_ALLOWED_MODULES)"
 
 
-@pytest.mark.parametrize(("path", "module"), [
-    ("os.system", "os"),
-    ("os:system", "os"),
-    ("subprocess.Popen", "subprocess"),
-    ("subprocess:run", "subprocess"),
-    ("builtins.eval", "builtins"),
-    ("sklearnx.Model", "sklearnx"),  # a prefix of the name is not the package
-])
+@pytest.mark.parametrize(
+    ("path", "module"),
+    [
+        ("os.system", "os"),
+        ("os:system", "os"),
+        ("subprocess.Popen", "subprocess"),
+        ("subprocess:run", "subprocess"),
+        ("builtins.eval", "builtins"),
+        ("sklearnx.Model", "sklearnx"),  # a prefix of the name is not the package
+    ],
+)
 def test_modules_outside_the_allow_list_are_refused(path: str, module: str) -> None:
     where, msg = refused(path)
     assert where == "training.estimator"
     assert msg == f"{path!r}: module {module!r} {NOT_ALLOWED}"
 
 
-@pytest.mark.parametrize("path", [
-    "sklearn._private.X",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.ensemble.__class__",
-    "sklearn:__import__",
-    "_sklearn.X",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "sklearn._private.X",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble.__class__",
+        "sklearn:__import__",
+        "_sklearn.X",
+    ],
+)
 def test_private_and_dunder_segments_are_refused(path: str) -> None:
     assert refused(path) == (
-        "training.estimator", f"{path!r}: every part must be a public Python name (no leading underscore)"
+        "training.estimator",
+        f"{path!r}: every part must be a public Python name (no leading underscore)",
     )
 
 
 def test_missing_class() -> None:
     assert refused("sklearn.ensemble.NoSuchClass") == (
-        "training.estimator", "'sklearn.ensemble.NoSuchClass': module 'sklearn.ensemble' has no attribute 'NoSuchClass'"
+        "training.estimator",
+        "'sklearn.ensemble.NoSuchClass': module 'sklearn.ensemble' has no attribute 'NoSuchClass'",
     )
 
 
@@ -73,39 +81,45 @@ def test_missing_module() -> None:
 
 def test_a_module_is_not_a_class() -> None:
     assert refused("sklearn.ensemble") == (
-        "training.estimator", "'sklearn.ensemble': expected an estimator class with fit, predict and get_params"
+        "training.estimator",
+        "'sklearn.ensemble': expected an estimator class with fit, predict and get_params",
     )
 
 
 def test_a_function_not_defined_in_the_named_module_is_not_a_trainer() -> None:
     # roc_auc_score lives in sklearn.metrics._ranking and is only re-exported by sklearn.metrics
     assert refused("sklearn.metrics:roc_auc_score") == (
-        "training.estimator", "'sklearn.metrics:roc_auc_score': a trainer must be a function defined in 'sklearn.metrics'"
+        "training.estimator",
+        "'sklearn.metrics:roc_auc_score': a trainer must be a function defined in 'sklearn.metrics'",
     )
 
 
 def test_a_function_is_not_an_estimator_class() -> None:
     assert refused("sklearn.metrics.roc_auc_score") == (
-        "training.estimator", "'sklearn.metrics.roc_auc_score': expected an estimator class with fit, predict and get_params"
+        "training.estimator",
+        "'sklearn.metrics.roc_auc_score': expected an estimator class with fit, predict and get_params",
     )
 
 
 @pytest.mark.parametrize("path", ["sklearn.preprocessing.StandardScaler", "sklearn.base.BaseEstimator"])
 def test_a_class_without_fit_and_predict_is_refused(path: str) -> None:
     assert refused(path) == (
-        "training.estimator", f"{path!r}: expected an estimator class with fit, predict and get_params"
+        "training.estimator",
+        f"{path!r}: expected an estimator class with fit, predict and get_params",
     )
 
 
 def test_an_estimator_that_neither_classifies_nor_regresses_needs_a_task() -> None:
     assert refused("sklearn.cluster.KMeans") == (
-        "training.task", "cannot tell whether sklearn.cluster.KMeans classifies or regresses: set training.task"
+        "training.task",
+        "cannot tell whether sklearn.cluster.KMeans classifies or regresses: set training.task",
     )
 
 
 def test_a_trainer_function_needs_a_task() -> None:
     assert refused("sklearn.base:clone") == (
-        "training.task", "a trainer function needs training.task: classification or regression"
+        "training.task",
+        "a trainer function needs training.task: classification or regression",
     )
 
 
@@ -117,9 +131,13 @@ def test_classifier_is_accepted_and_its_task_inferred() -> None:
     from sklearn.ensemble import RandomForestClassifier
 
     ref = resolve_estimator("sklearn.ensemble.RandomForestClassifier", None, SOURCE)
-    assert ref == EstimatorRef("sklearn.ensemble.RandomForestClassifier", RandomForestClassifier, False, "classification")
+    assert ref == EstimatorRef(
+        "sklearn.ensemble.RandomForestClassifier", RandomForestClassifier, False, "classification"
+    )
     assert {"n_estimators", "max_depth"} <= ref.param_names()
-    assert resolve_estimator("sklearn.ensemble.RandomForestClassifier", "classification", SOURCE).task == "classification"
+    assert (
+        resolve_estimator("sklearn.ensemble.RandomForestClassifier", "classification", SOURCE).task == "classification"
+    )
 
 
 def test_regressor_is_accepted_and_its_task_inferred() -> None:
@@ -130,10 +148,13 @@ def test_regressor_is_accepted_and_its_task_inferred() -> None:
     assert resolve_estimator("sklearn.linear_model.Ridge", "regression", SOURCE).task == "regression"
 
 
-@pytest.mark.parametrize(("path", "task", "inferred"), [
-    ("sklearn.ensemble.RandomForestClassifier", "regression", "classification"),
-    ("sklearn.linear_model.Ridge", "classification", "regression"),
-])
+@pytest.mark.parametrize(
+    ("path", "task", "inferred"),
+    [
+        ("sklearn.ensemble.RandomForestClassifier", "regression", "classification"),
+        ("sklearn.linear_model.Ridge", "classification", "regression"),
+    ],
+)
 def test_a_contradicting_task_is_refused(path: str, task: str, inferred: str) -> None:
     assert refused(path, task) == ("training.task", f"{task!r} contradicts {path}, which is a {inferred} estimator")
 
@@ -146,13 +167,16 @@ def test_allow_list_env_var_opens_a_package(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("MLPUBLISH_ALLOWED_MODULES", "json")
     # allowed now, so the import rules proper decide
     assert refused("json:loads") == (
-        "training.task", "a trainer function needs training.task: classification or regression"
+        "training.task",
+        "a trainer function needs training.task: classification or regression",
     )
     assert refused("json.loads") == (
-        "training.estimator", "'json.loads': expected an estimator class with fit, predict and get_params"
+        "training.estimator",
+        "'json.loads': expected an estimator class with fit, predict and get_params",
     )
     assert refused("json.decoder:scanstring", "regression") == (
-        "training.estimator", "'json.decoder:scanstring': a trainer must be a function defined in 'json.decoder'"
+        "training.estimator",
+        "'json.decoder:scanstring': a trainer must be a function defined in 'json.decoder'",
     )
     # json.loads is a plain function defined in json: with a task it passes the rules (the
     # allow-list is the operator's decision, the rules cannot know what the function does)

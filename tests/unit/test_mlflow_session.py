@@ -70,8 +70,10 @@ def test_credentials_never_show_in_a_repr():
     assert "pw" not in repr(MlflowCredentials(username="alice", password="pw", token="tok"))
     assert "tok" not in repr(MlflowCredentials(token="tok"))
     assert MlflowCredentials(token="tok").variables() == {"MLFLOW_TRACKING_TOKEN": "tok"}
-    assert MlflowCredentials(username="alice").variables() == {"MLFLOW_TRACKING_USERNAME": "alice",
-                                                              "MLFLOW_TRACKING_PASSWORD": ""}
+    assert MlflowCredentials(username="alice").variables() == {
+        "MLFLOW_TRACKING_USERNAME": "alice",
+        "MLFLOW_TRACKING_PASSWORD": "",
+    }
 
 
 def test_scoped_environ_unsets_and_restores(monkeypatch):

@@ -27,11 +27,29 @@ class TI:
 
 
 def upstream() -> dict[tuple[str, str | None], Any]:
-    train = TrainResult(model_name="m", run_id="r1", experiment_id="7", model_uri="runs:/r1/model", model_id=None,
-                        task="classification", select_by="roc_auc", params={}, candidates=[], train_rows=10,
-                        test_rows=5, dataset_digest="d", training_fqn="t", fit_seconds=0.1)
-    evaluation = EvaluateResult(model_name="m", run_id="r1", metrics={"roc_auc": 0.8, "f1": 0.6}, champion_version="2",
-                                champion_metrics={"roc_auc": 0.82, "f1": 0.55})
+    train = TrainResult(
+        model_name="m",
+        run_id="r1",
+        experiment_id="7",
+        model_uri="runs:/r1/model",
+        model_id=None,
+        task="classification",
+        select_by="roc_auc",
+        params={},
+        candidates=[],
+        train_rows=10,
+        test_rows=5,
+        dataset_digest="d",
+        training_fqn="t",
+        fit_seconds=0.1,
+    )
+    evaluation = EvaluateResult(
+        model_name="m",
+        run_id="r1",
+        metrics={"roc_auc": 0.8, "f1": 0.6},
+        champion_version="2",
+        champion_metrics={"roc_auc": 0.82, "f1": 0.55},
+    )
     return {("train", None): train.to_json(), ("evaluate", None): evaluation.to_json()}
 
 
@@ -55,8 +73,15 @@ def test_refused_promotion_notifies_not_promoted(callback_env):
     from mlpublish_airflow import PromoteModelOperator
     from mlpublish_airflow.notifications import notify_promotion
 
-    refused = PromoteResult(model_name="m", version="3", promoted=False, mode="auto", champion_before="4",
-                            champion_after="4", reason="champion moved from v2 to v4 after validation: refused")
+    refused = PromoteResult(
+        model_name="m",
+        version="3",
+        promoted=False,
+        mode="auto",
+        champion_before="4",
+        champion_after="4",
+        reason="champion moved from v2 to v4 after validation: refused",
+    )
     ti = TI("promote", {**upstream(), ("promote", "refused"): refused.to_json()})
     notify_promotion({"task": PromoteModelOperator(task_id="promote", spec_path="unused"), "ti": ti})
     [hook] = [r["json"] for r in callback_env.received("/hook")]
@@ -73,11 +98,17 @@ def test_only_a_gate_outcome_notifies_from_validate(callback_env):
 
     task = ValidateModelOperator(task_id="validate", spec_path="unused")
     notify_gate({"task": task, "ti": TI("validate", upstream())})  # failed on an error: no result, no gate outcome
-    notify_promotion({"task": PromoteModelOperator(task_id="promote", spec_path="unused"),
-                      "ti": TI("promote", upstream())})  # skipped without a result (not approved)
+    notify_promotion(
+        {"task": PromoteModelOperator(task_id="promote", spec_path="unused"), "ti": TI("promote", upstream())}
+    )  # skipped without a result (not approved)
     assert callback_env.requests == []
-    rejected = ValidateResult(model_name="m", run_id="r1", status="FAILED", champion_version="2", checks=[
-        CheckResult(check="gate", name="roc_auc min 0.9", outcome="fail", detail="roc_auc=0.8000 < min 0.9")])
+    rejected = ValidateResult(
+        model_name="m",
+        run_id="r1",
+        status="FAILED",
+        champion_version="2",
+        checks=[CheckResult(check="gate", name="roc_auc min 0.9", outcome="fail", detail="roc_auc=0.8000 < min 0.9")],
+    )
     notify_gate({"task": task, "ti": TI("validate", {**upstream(), ("validate", "rejected"): rejected.to_json()})})
     [hook] = [r["json"] for r in callback_env.received("/hook")]
     assert (hook["event"], hook["outcome"]) == ("gate", "FAILED")
@@ -101,11 +132,21 @@ def test_dag_factory_attaches_the_callbacks_to_validate_and_promote(tmp_path):
 
     def callbacks(task_id: str) -> dict[str, list]:
         task = dag.get_task(task_id)
-        return {kind: list(getattr(task, kind) or []) for kind in
-                ("on_success_callback", "on_failure_callback", "on_skipped_callback", "on_retry_callback")}
+        return {
+            kind: list(getattr(task, kind) or [])
+            for kind in ("on_success_callback", "on_failure_callback", "on_skipped_callback", "on_retry_callback")
+        }
 
-    assert callbacks("validate") == {"on_success_callback": [notify_gate], "on_failure_callback": [notify_gate],
-                                     "on_skipped_callback": [notify_gate], "on_retry_callback": []}
-    assert callbacks("promote") == {"on_success_callback": [notify_promotion], "on_failure_callback": [],
-                                    "on_skipped_callback": [notify_promotion], "on_retry_callback": []}
+    assert callbacks("validate") == {
+        "on_success_callback": [notify_gate],
+        "on_failure_callback": [notify_gate],
+        "on_skipped_callback": [notify_gate],
+        "on_retry_callback": [],
+    }
+    assert callbacks("promote") == {
+        "on_success_callback": [notify_promotion],
+        "on_failure_callback": [],
+        "on_skipped_callback": [notify_promotion],
+        "on_retry_callback": [],
+    }
     assert all(not any(callbacks(t).values()) for t in ("train", "evaluate", "register"))

@@ -12,10 +12,18 @@ from tests.conftest import churn_dict, write_spec
 
 pytest.importorskip("dagster")
 
-VALIDATED = {"validated_model": {"mlflow_run_id": "r1", "validation_status": "PASSED", "summary": "PASSED"},
-             "model_evaluation": {}}
-PROMOTED = {"champion_model": {"champion_version": "2", "previous_champion": "1", "promoted": True,
-                               "reason": "v2 beats champion v1"}}
+VALIDATED = {
+    "validated_model": {"mlflow_run_id": "r1", "validation_status": "PASSED", "summary": "PASSED"},
+    "model_evaluation": {},
+}
+PROMOTED = {
+    "champion_model": {
+        "champion_version": "2",
+        "previous_champion": "1",
+        "promoted": True,
+        "reason": "v2 beats champion v1",
+    }
+}
 
 
 @pytest.fixture
@@ -36,8 +44,10 @@ def notifications(monkeypatch, ref, recorded: dict[str, dict], runs: dict[str, S
 
 
 def test_a_reexecution_notifies_its_promotion_once_not_the_parents_gate(monkeypatch, ref):
-    runs = {"parent": SimpleNamespace(run_id="parent", parent_run_id=None, job_name="j"),
-            "child": SimpleNamespace(run_id="child", parent_run_id="parent", job_name="j")}
+    runs = {
+        "parent": SimpleNamespace(run_id="parent", parent_run_id=None, job_name="j"),
+        "child": SimpleNamespace(run_id="child", parent_run_id="parent", job_name="j"),
+    }
     recorded = {"parent": VALIDATED, "child": PROMOTED}
     parent = notifications(monkeypatch, ref, recorded, runs, "parent")
     assert [(n.event, n.outcome) for n in parent] == [("gate", "PASSED")]  # the parent failed after validation

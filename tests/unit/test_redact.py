@@ -4,8 +4,10 @@ from mlpublish.redact import ScrubFilter, scrub
 
 
 def test_scrub_masks_url_passwords_query_secrets_and_bearer_tokens():
-    text = ("postgresql://app:hunter2@db:5432/x http://u:p%40ss@h/api?token=abc123&x=1 "
-            "Authorization: Bearer eyJhbGciOi.J9.sig== sqlite:///plain.db")
+    text = (
+        "postgresql://app:hunter2@db:5432/x http://u:p%40ss@h/api?token=abc123&x=1 "
+        "Authorization: Bearer eyJhbGciOi.J9.sig== sqlite:///plain.db"
+    )
     out = scrub(text)
     for secret in ("hunter2", "p%40ss", "abc123", "eyJhbGciOi"):
         assert secret not in out

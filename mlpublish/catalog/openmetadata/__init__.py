@@ -65,12 +65,19 @@ class OpenMetadataCatalog:
             if self.settings.strict:
                 raise CatalogUnavailable(
                     f"OpenMetadata at {self.settings.host_port} is unavailable ({report.outage}); {report.pending} "
-                    "event(s) stay queued in the outbox: deliver them with `mlpublish catalog sync`")
-            log.warning("OpenMetadata at %s is unavailable (%s): %d event(s) queued, delivered by the next step "
-                        "or `mlpublish catalog sync`", self.settings.host_port, report.outage, report.pending)
+                    "event(s) stay queued in the outbox: deliver them with `mlpublish catalog sync`"
+                )
+            log.warning(
+                "OpenMetadata at %s is unavailable (%s): %d event(s) queued, delivered by the next step "
+                "or `mlpublish catalog sync`",
+                self.settings.host_port,
+                report.outage,
+                report.pending,
+            )
         if report.failed:
-            raise CatalogUnavailable("OpenMetadata refused " + "; ".join(report.failed)
-                                     + " (dead-lettered: see `mlpublish catalog sync`)")
+            raise CatalogUnavailable(
+                "OpenMetadata refused " + "; ".join(report.failed) + " (dead-lettered: see `mlpublish catalog sync`)"
+            )
 
     def sync(self) -> SyncReport:
         """Deliver the queued events in order (see ``OutboxDelivery.sync``)."""

@@ -26,8 +26,10 @@ def connect(settings: OpenMetadataSettings) -> Any:
     from metadata.ingestion.ometa.ometa_api import OpenMetadata
 
     conn = OpenMetadataConnection(
-        hostPort=settings.host_port, authProvider="openmetadata",
-        securityConfig=OpenMetadataJWTClientConfig(jwtToken=settings.jwt_token or ""))
+        hostPort=settings.host_port,
+        authProvider="openmetadata",
+        securityConfig=OpenMetadataJWTClientConfig(jwtToken=settings.jwt_token or ""),
+    )
     try:
         return OpenMetadata(conn, additional_client_config_arguments={"retry": 0, "retry_wait": 0, "timeout": (5, 60)})
     except Exception as exc:
@@ -65,8 +67,9 @@ class Client:
         if self.models.get(fqn) is None:
             from metadata.generated.schema.entity.data.mlmodel import MlModel
 
-            self.models[fqn] = self.call(f"mlmodel {fqn}", self.om.get_by_name, MlModel, fqn,
-                                         fields=["tags", "extension", "owners"])
+            self.models[fqn] = self.call(
+                f"mlmodel {fqn}", self.om.get_by_name, MlModel, fqn, fields=["tags", "extension", "owners"]
+            )
         return self.models[fqn]
 
     def ensure(self, key: str, get: Any, create: Any) -> Any:
@@ -118,18 +121,27 @@ class Client:
         try:
             fqn = f"{quote_name(service)}.{quote_name(name)}"
         except ValueError:
-            raise Rejected(f"{what}: [lineageDetails.pipeline] pipeline {name!r} (service {service!r}) is not a valid "
-                           "OpenMetadata name (a name may not contain a double quote)") from None
+            raise Rejected(
+                f"{what}: [lineageDetails.pipeline] pipeline {name!r} (service {service!r}) is not a valid "
+                "OpenMetadata name (a name may not contain a double quote)"
+            ) from None
         if fqn not in self.pipelines:
             om = self.om
             found = self.call(f"pipeline {fqn}", om.get_by_name, Pipeline, fqn)
             if found is None:
-                self.ensure(f"pipelineService {service}", lambda: om.get_by_name(PipelineService, quote_name(service)),
-                            lambda: om.create_or_update(CreatePipelineServiceRequest(
-                                name=service, serviceType="CustomPipeline", description=PIPELINE_SERVICE_DESCRIPTION)))
+                self.ensure(
+                    f"pipelineService {service}",
+                    lambda: om.get_by_name(PipelineService, quote_name(service)),
+                    lambda: om.create_or_update(
+                        CreatePipelineServiceRequest(
+                            name=service, serviceType="CustomPipeline", description=PIPELINE_SERVICE_DESCRIPTION
+                        )
+                    ),
+                )
                 try:
-                    request = CreatePipelineRequest.model_validate({
-                        "name": name, "service": quote_name(service), "description": PIPELINE_DESCRIPTION})
+                    request = CreatePipelineRequest.model_validate(
+                        {"name": name, "service": quote_name(service), "description": PIPELINE_DESCRIPTION}
+                    )
                 except Exception as exc:
                     raise Rejected(f"{what}: [lineageDetails.pipeline] pipeline {name!r}: {exc}") from None
                 found = self.call(f"create pipeline {fqn}", om.create_or_update, request)

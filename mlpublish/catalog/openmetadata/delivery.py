@@ -54,8 +54,13 @@ def compact(rows: list[OutboxRow]) -> list[Any]:
             tags[ev.fqn] = ev
         elif isinstance(ev, SetModelProperties):
             props.setdefault(ev.fqn, {}).update(ev.properties)
-    return [*tables.values(), *models.values(), *edges.values(), *tags.values(),
-            *(SetModelProperties(fqn=f, properties=p) for f, p in props.items())]
+    return [
+        *tables.values(),
+        *models.values(),
+        *edges.values(),
+        *tags.values(),
+        *(SetModelProperties(fqn=f, properties=p) for f, p in props.items()),
+    ]
 
 
 class OutboxDelivery:
@@ -77,8 +82,11 @@ class OutboxDelivery:
         while self.outbox.pending():
             if not self.outbox.acquire():
                 report.pending = len(self.outbox.pending())
-                log.info("another process is delivering the outbox to %s; %d event(s) left to it",
-                         self.settings.host_port, report.pending)
+                log.info(
+                    "another process is delivering the outbox to %s; %d event(s) left to it",
+                    self.settings.host_port,
+                    report.pending,
+                )
                 return report
             try:
                 self._deliver_pending(report)

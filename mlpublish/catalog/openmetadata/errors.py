@@ -34,8 +34,14 @@ class Rejected(Exception):
 FAILURE_KINDS = (Outage, AuthRejected, Misconfigured, Rejected)
 # SDK and transport exception names (matched by name: the SDK is imported lazily, and only where it is called)
 _WRONG_SERVER = {"HtmlResponseError", "VersionMismatchException"}
-_TRANSIENT = {"RestTransportError", "ConnectionError", "Timeout", "VersionNotFoundException", "RetryException",
-              "EmptyPayloadException"}
+_TRANSIENT = {
+    "RestTransportError",
+    "ConnectionError",
+    "Timeout",
+    "VersionNotFoundException",
+    "RetryException",
+    "EmptyPayloadException",
+}
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -77,7 +83,9 @@ def settings_error(host_port: str, exc: AuthRejected | Misconfigured, queued: in
     if isinstance(exc, AuthRejected):
         return CatalogUnavailable(
             f"OpenMetadata at {host_port} refused the JWT token (check OPENMETADATA_JWT_TOKEN or "
-            f"the connection's token; it is not shown here): {exc}; {queued} event(s) stay queued")
+            f"the connection's token; it is not shown here): {exc}; {queued} event(s) stay queued"
+        )
     return CatalogUnavailable(
         f"OpenMetadata at {host_port} cannot be used ({exc}); check OPENMETADATA_HOST_PORT "
-        f"(the API, e.g. http://host:8585/api); {queued} event(s) stay queued")
+        f"(the API, e.g. http://host:8585/api); {queued} event(s) stay queued"
+    )

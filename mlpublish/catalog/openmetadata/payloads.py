@@ -20,16 +20,33 @@ VALIDATION_DESCRIPTIONS = {
     "FAILED": "The candidate failed validation: never promoted.",
 }
 PIPELINE_SERVICE_DESCRIPTION = "Pipelines (Airflow DAGs, Dagster jobs) that publish models through mlpublish"
-PIPELINE_DESCRIPTION = ("Airflow DAG or Dagster job that publishes models through mlpublish: the lineage edges it "
-                        "wrote name it, and their description names its run")
+PIPELINE_DESCRIPTION = (
+    "Airflow DAG or Dagster job that publishes models through mlpublish: the lineage edges it "
+    "wrote name it, and their description names its run"
+)
 # Fields of the MlModel entity sent as the spec gives them (left out when empty, so the server keeps its own).
 MODEL_FIELDS = ("name", "displayName", "description", "algorithm", "target", "mlHyperParameters", "mlStore", "server")
 _TYPE_MAP = [  # SQL type name (from SQLAlchemy reflection) -> OpenMetadata column dataType
-    ("BIGINT", "BIGINT"), ("SMALLINT", "SMALLINT"), ("INT", "INT"), ("DOUBLE", "DOUBLE"), ("FLOAT", "FLOAT"),
-    ("REAL", "FLOAT"), ("NUMERIC", "NUMERIC"), ("DECIMAL", "DECIMAL"), ("BOOL", "BOOLEAN"),
-    ("TIMESTAMP", "TIMESTAMP"), ("DATETIME", "DATETIME"), ("DATE", "DATE"), ("TIME", "TIME"),
-    ("CHAR", "VARCHAR"), ("TEXT", "TEXT"), ("CLOB", "TEXT"), ("STRING", "STRING"), ("BLOB", "BLOB"),
-    ("BYTEA", "BYTEA"), ("JSON", "JSON"),
+    ("BIGINT", "BIGINT"),
+    ("SMALLINT", "SMALLINT"),
+    ("INT", "INT"),
+    ("DOUBLE", "DOUBLE"),
+    ("FLOAT", "FLOAT"),
+    ("REAL", "FLOAT"),
+    ("NUMERIC", "NUMERIC"),
+    ("DECIMAL", "DECIMAL"),
+    ("BOOL", "BOOLEAN"),
+    ("TIMESTAMP", "TIMESTAMP"),
+    ("DATETIME", "DATETIME"),
+    ("DATE", "DATE"),
+    ("TIME", "TIME"),
+    ("CHAR", "VARCHAR"),
+    ("TEXT", "TEXT"),
+    ("CLOB", "TEXT"),
+    ("STRING", "STRING"),
+    ("BLOB", "BLOB"),
+    ("BYTEA", "BYTEA"),
+    ("JSON", "JSON"),
 ]
 
 
@@ -75,8 +92,10 @@ def model_body(fqn: str, entity: dict[str, Any], table_id: Callable[[str], str |
             if ds:
                 found = table_id(ds["fullyQualifiedName"])
                 if found is None:
-                    raise Rejected(f"mlmodel {fqn}: [mlFeatures.{f['name']}.featureSources.{s['name']}.dataSource] "
-                                   f"table {ds['fullyQualifiedName']} is not in OpenMetadata")
+                    raise Rejected(
+                        f"mlmodel {fqn}: [mlFeatures.{f['name']}.featureSources.{s['name']}.dataSource] "
+                        f"table {ds['fullyQualifiedName']} is not in OpenMetadata"
+                    )
                 src["dataSource"] = {"id": found, "type": "table"}
             sources.append(src)
         features.append({**f, "featureSources": sources})

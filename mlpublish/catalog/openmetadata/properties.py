@@ -24,7 +24,7 @@ PROPERTY_DESCRIPTIONS = {
     "environment": "mlpublish environment (dev, staging, prod ...) whose registry and catalog hold this model",
     "codeVersion": "Git commit of the spec's repository the latest candidate was trained from (-dirty: uncommitted changes)",
     "copiedFrom": "Origin (environment:model/version) of the latest copied version, or of the champion once it moves "
-                  "(none: the champion was trained here)",
+    "(none: the champion was trained here)",
     "championCodeVersion": "Git commit the champion was trained from (-dirty: uncommitted changes)",
     "comparedChampionVersion": "Champion version the latest candidate was compared with",
     "validationSummary": "Validation result of the latest candidate (gates, smoke test, metadata)",

@@ -64,8 +64,10 @@ class Session(Client):
         if len(parts) != 4:
             raise Rejected(f"table {ev.fqn}: a table FQN is <service>.<database>.<schema>.<table>")
         if not self.settings.create_missing_tables:
-            raise Rejected(f"table {ev.fqn} is not in OpenMetadata and creating missing tables is off "
-                           "(MLPUBLISH_CATALOG_CREATE_TABLES=false): ingest the warehouse into OpenMetadata first")
+            raise Rejected(
+                f"table {ev.fqn} is not in OpenMetadata and creating missing tables is off "
+                "(MLPUBLISH_CATALOG_CREATE_TABLES=false): ingest the warehouse into OpenMetadata first"
+            )
         from metadata.generated.schema.api.data.createDatabase import CreateDatabaseRequest
         from metadata.generated.schema.api.data.createDatabaseSchema import CreateDatabaseSchemaRequest
         from metadata.generated.schema.api.data.createTable import CreateTableRequest
@@ -76,18 +78,36 @@ class Session(Client):
 
         service, database, schema, name = parts
         om = self.om
-        self.ensure(f"databaseService {service}", lambda: om.get_by_name(DatabaseService, service),
-                    lambda: om.create_or_update(CreateDatabaseServiceRequest(
-                        name=service, serviceType="CustomDatabase",
-                        description="Warehouse registered by mlpublish")))
+        self.ensure(
+            f"databaseService {service}",
+            lambda: om.get_by_name(DatabaseService, service),
+            lambda: om.create_or_update(
+                CreateDatabaseServiceRequest(
+                    name=service, serviceType="CustomDatabase", description="Warehouse registered by mlpublish"
+                )
+            ),
+        )
         db_fqn, schema_fqn = f"{service}.{database}", f"{service}.{database}.{schema}"
-        self.ensure(f"database {db_fqn}", lambda: om.get_by_name(Database, db_fqn),
-                    lambda: om.create_or_update(CreateDatabaseRequest(name=database, service=service)))
-        self.ensure(f"databaseSchema {schema_fqn}", lambda: om.get_by_name(DatabaseSchema, schema_fqn),
-                    lambda: om.create_or_update(CreateDatabaseSchemaRequest(name=schema, database=db_fqn)))
-        request = self.call(f"table {ev.fqn}", CreateTableRequest.model_validate, {
-            "name": name, "databaseSchema": schema_fqn, "columns": table_columns(ev),
-            **({"description": ev.description} if ev.description else {})})
+        self.ensure(
+            f"database {db_fqn}",
+            lambda: om.get_by_name(Database, db_fqn),
+            lambda: om.create_or_update(CreateDatabaseRequest(name=database, service=service)),
+        )
+        self.ensure(
+            f"databaseSchema {schema_fqn}",
+            lambda: om.get_by_name(DatabaseSchema, schema_fqn),
+            lambda: om.create_or_update(CreateDatabaseSchemaRequest(name=schema, database=db_fqn)),
+        )
+        request = self.call(
+            f"table {ev.fqn}",
+            CreateTableRequest.model_validate,
+            {
+                "name": name,
+                "databaseSchema": schema_fqn,
+                "columns": table_columns(ev),
+                **({"description": ev.description} if ev.description else {}),
+            },
+        )
         self.tables[ev.fqn] = self.call(f"create table {ev.fqn}", om.create_or_update, request)
         log.info("registered table %s in OpenMetadata from the warehouse schema", ev.fqn)
 
@@ -100,9 +120,15 @@ class Session(Client):
         e = ev.entity
         service = e["service"]
         om = self.om
-        self.ensure(f"mlmodelService {service}", lambda: om.get_by_name(MlModelService, service),
-                    lambda: om.create_or_update(CreateMlModelServiceRequest(
-                        name=service, serviceType="Mlflow", description="Models published by mlpublish")))
+        self.ensure(
+            f"mlmodelService {service}",
+            lambda: om.get_by_name(MlModelService, service),
+            lambda: om.create_or_update(
+                CreateMlModelServiceRequest(
+                    name=service, serviceType="Mlflow", description="Models published by mlpublish"
+                )
+            ),
+        )
         body = model_body(ev.fqn, e, self.table_id)
         owners = [r for r in (self.owner(o) for o in e.get("owners", [])) if r]
         if owners:
@@ -112,8 +138,11 @@ class Session(Client):
             if dash is not None:
                 body["dashboard"] = {"id": str(dash.id.root), "type": "dashboard"}
             else:
-                log.warning("mlmodel %s: dashboard %s is not in OpenMetadata; left out", ev.fqn,
-                            e["dashboard"]["fullyQualifiedName"])
+                log.warning(
+                    "mlmodel %s: dashboard %s is not in OpenMetadata; left out",
+                    ev.fqn,
+                    e["dashboard"]["fullyQualifiedName"],
+                )
         try:
             request = CreateMlModelRequest.model_validate(body)
         except Exception as exc:
@@ -123,6 +152,7 @@ class Session(Client):
         # The server ignores a bot's PUT of a new description or owners once they are set: patch those.
         wanted = {"description": request.description, "owners": request.owners}
         if any(comparable(getattr(stored, k)) != comparable(v) for k, v in wanted.items() if v is not None):
+
             def restore(dest: Any) -> None:
                 for k, v in wanted.items():
                     if v is not None and comparable(getattr(dest, k)) != comparable(v):
@@ -139,8 +169,9 @@ class Session(Client):
         def swap(dest: Any) -> None:
             kept = [t for t in (dest.tags or []) if not t.tagFQN.root.startswith(VALIDATION_CLASSIFICATION + ".")]
             mine = [t for t in (dest.tags or []) if t.tagFQN.root == wanted]
-            dest.tags = kept + (mine[:1] or [TagLabel(tagFQN=wanted, source="Classification", labelType="Automated",
-                                                      state="Confirmed")])
+            dest.tags = kept + (
+                mine[:1] or [TagLabel(tagFQN=wanted, source="Classification", labelType="Automated", state="Confirmed")]
+            )
 
         self.patch_model(ev.fqn, swap, f"tag {wanted}")
 
@@ -151,17 +182,28 @@ class Session(Client):
         from metadata.generated.schema.entity.classification.tag import Tag
 
         om = self.om
-        self.ensure(f"classification {VALIDATION_CLASSIFICATION}",
-                    lambda: om.get_by_name(Classification, VALIDATION_CLASSIFICATION),
-                    lambda: om.create_or_update(CreateClassificationRequest(
-                        name=VALIDATION_CLASSIFICATION, mutuallyExclusive=True,
-                        description=VALIDATION_CLASSIFICATION_DESCRIPTION)))
+        self.ensure(
+            f"classification {VALIDATION_CLASSIFICATION}",
+            lambda: om.get_by_name(Classification, VALIDATION_CLASSIFICATION),
+            lambda: om.create_or_update(
+                CreateClassificationRequest(
+                    name=VALIDATION_CLASSIFICATION,
+                    mutuallyExclusive=True,
+                    description=VALIDATION_CLASSIFICATION_DESCRIPTION,
+                )
+            ),
+        )
         for state in VALIDATION_STATES:
             fqn = f"{VALIDATION_CLASSIFICATION}.{state}"
-            self.ensure(f"tag {fqn}", lambda fqn=fqn: om.get_by_name(Tag, fqn),
-                        lambda state=state: om.create_or_update(CreateTagRequest(
-                            name=state, classification=VALIDATION_CLASSIFICATION,
-                            description=VALIDATION_DESCRIPTIONS[state])))
+            self.ensure(
+                f"tag {fqn}",
+                lambda fqn=fqn: om.get_by_name(Tag, fqn),
+                lambda state=state: om.create_or_update(
+                    CreateTagRequest(
+                        name=state, classification=VALIDATION_CLASSIFICATION, description=VALIDATION_DESCRIPTIONS[state]
+                    )
+                ),
+            )
 
     def set_properties(self, ev: SetModelProperties) -> None:
         values = property_values(ev.properties)
@@ -185,20 +227,27 @@ class Session(Client):
         from metadata.ingestion.models.custom_properties import CustomPropertyDataTypes
 
         if "mlmodel type" not in self.known:
-            found = self.call("mlmodel custom properties", self.om.client.get,
-                              "/metadata/types/name/mlmodel?fields=customProperties")
+            found = self.call(
+                "mlmodel custom properties", self.om.client.get, "/metadata/types/name/mlmodel?fields=customProperties"
+            )
             self.known["mlmodel type"] = (found["id"], {p["name"] for p in found.get("customProperties") or []})
         type_id, declared = self.known["mlmodel type"]
         missing = undeclared(values, declared)
         if not missing:
             return
-        value_type = self.call(f"custom property type {VALUE_TYPE}", self.om.get_property_type_ref,
-                               CustomPropertyDataTypes(VALUE_TYPE))
+        value_type = self.call(
+            f"custom property type {VALUE_TYPE}", self.om.get_property_type_ref, CustomPropertyDataTypes(VALUE_TYPE)
+        )
         for name in missing:
             request = CreateCustomPropertyRequest(
-                name=name, description=property_description(name), propertyType=value_type)
-            self.call(f"define custom property mlmodel.{name}", self.om.client.put, f"/metadata/types/{type_id}",
-                      data=request.model_dump_json())
+                name=name, description=property_description(name), propertyType=value_type
+            )
+            self.call(
+                f"define custom property mlmodel.{name}",
+                self.om.client.put,
+                f"/metadata/types/{type_id}",
+                data=request.model_dump_json(),
+            )
             declared.add(name)
 
     # Lineage -------------------------------------------------------------------
@@ -207,9 +256,15 @@ class Session(Client):
 
         what = f"lineage {ev.from_fqn} -> {ev.to_fqn}"
         details = lineage_details(ev, lambda name: self.pipeline(name, what))
-        request = AddLineageRequest.model_validate({"edge": {
-            "fromEntity": self.ref(ev.from_type, ev.from_fqn, what), "toEntity": self.ref(ev.to_type, ev.to_fqn, what),
-            "lineageDetails": details}})
+        request = AddLineageRequest.model_validate(
+            {
+                "edge": {
+                    "fromEntity": self.ref(ev.from_type, ev.from_fqn, what),
+                    "toEntity": self.ref(ev.to_type, ev.to_fqn, what),
+                    "lineageDetails": details,
+                }
+            }
+        )
         result = self.call(what, self.om.add_lineage, request, return_lineage=False)
         # add_lineage answers {"error": ...} instead of raising
         if isinstance(result, dict) and result.get("error"):

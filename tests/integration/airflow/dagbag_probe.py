@@ -16,9 +16,15 @@ if __name__ == "__main__":
     dags = {}
     for dag_id, dag in bag.dags.items():
         dags[dag_id] = {
-            "tasks": {t.task_id: {"downstream": sorted(t.downstream_task_ids), "type": type(t).__name__,
-                                  "retries": t.retries, "template_fields": list(t.template_fields)}
-                      for t in dag.tasks},
+            "tasks": {
+                t.task_id: {
+                    "downstream": sorted(t.downstream_task_ids),
+                    "type": type(t).__name__,
+                    "retries": t.retries,
+                    "template_fields": list(t.template_fields),
+                }
+                for t in dag.tasks
+            },
             "timetable": type(dag.timetable).__name__,
             "timetable_summary": dag.timetable.summary if hasattr(dag.timetable, "summary") else None,
             "asset": str(getattr(dag.timetable, "asset_condition", None)),
@@ -26,6 +32,8 @@ if __name__ == "__main__":
         }
         trigger = next((t for t in dag.tasks if type(t).__name__ == "TriggerDagRunOperator"), None)
         if trigger is not None:
-            dags[dag_id]["trigger"] = {"trigger_dag_id": trigger.trigger_dag_id,
-                                       "skip_when_already_exists": trigger.skip_when_already_exists}
+            dags[dag_id]["trigger"] = {
+                "trigger_dag_id": trigger.trigger_dag_id,
+                "skip_when_already_exists": trigger.skip_when_already_exists,
+            }
     print(json.dumps({"import_errors": bag.import_errors, "dags": dags, "heavy_modules": heavy}))

@@ -18,9 +18,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tests.integration.mlflow_server import free_port, postgres_database
 
@@ -35,7 +36,7 @@ TERMINAL = {"success", "failed"}
 #
 # The Celery worker imports MLflow and scikit-learn once at startup, so the task processes it forks
 # inherit them instead of importing them again (a deployment tuning; the DAG files stay light).
-LOCAL_SETTINGS = '''
+LOCAL_SETTINGS = """
 import sys
 
 if "celery" in sys.argv and "worker" in sys.argv:
@@ -51,7 +52,7 @@ def task_policy(task):
             raise RuntimeError("injected failure: register task died after creating the version")
 
     task._post_execute_hook = fail_first_try
-'''
+"""
 
 
 # Settings that do not depend on where Airflow runs: docker-compose.yml passes the same values
@@ -70,8 +71,9 @@ class Airflow:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}/api/v2{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}/api/v2{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
                 return json.loads(r.read() or b"null")
@@ -89,16 +91,20 @@ class Airflow:
             if state in TERMINAL:
                 return state
             time.sleep(1)
-        raise AssertionError(f"{dag_id} run {run_id} not finished after {timeout} s: {self.tasks(dag_id, run_id)}\n"
-                             + self.tail_logs())
+        raise AssertionError(
+            f"{dag_id} run {run_id} not finished after {timeout} s: {self.tasks(dag_id, run_id)}\n" + self.tail_logs()
+        )
 
     def tasks(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         out = self.request("GET", f"/dags/{dag_id}/dagRuns/{q(run_id)}/taskInstances")
         return {t["task_id"]: t for t in out["task_instances"]}
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        out = self.request("GET", f"/dags/{dag_id}/dagRuns/{q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
-                                  "?deserialize=true&stringify=false")
+        out = self.request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
+            "?deserialize=true&stringify=false",
+        )
         return out["value"]
 
     def wait_dag(self, dag_id: str, timeout: float = 180) -> None:
@@ -113,7 +119,9 @@ class Airflow:
         raise AssertionError(f"DAG {dag_id} not parsed after {timeout} s; import errors: {errors}\n" + self.tail_logs())
 
     def tail_logs(self, chars: int = 2500) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(self.logs.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted(self.logs.glob("*.log"))
+        )
 
 
 def q(run_id: str) -> str:
@@ -128,8 +136,9 @@ def _flush_redis_db() -> None:
 
 def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                cwd=log.parent)
+        return subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=log.parent
+        )
 
 
 def _stop(procs: list[subprocess.Popen], grace: float = 15) -> None:
@@ -155,8 +164,10 @@ def _wait_http(url: str, procs: list[subprocess.Popen], logs: Path, timeout: flo
     while time.monotonic() < deadline:
         for p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"{p.args[:3]} exited with {p.returncode}:\n"
-                                   + "\n".join(f.read_text(errors='replace')[-3000:] for f in logs.glob("*.log")))
+                raise RuntimeError(
+                    f"{p.args[:3]} exited with {p.returncode}:\n"
+                    + "\n".join(f.read_text(errors="replace")[-3000:] for f in logs.glob("*.log"))
+                )
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -213,12 +224,27 @@ def airflow_deployment(root: Path) -> Iterator[Callable[[dict[str, str]], Airflo
                 raise RuntimeError("airflow db migrate failed:\n" + (logs / "db-migrate.log").read_text()[-3000:])
             full = {**env, **extra_env}
             started = [
-                _spawn([str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                       full, logs / "api-server.log"),
+                _spawn(
+                    [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
+                    full,
+                    logs / "api-server.log",
+                ),
                 _spawn([str(BIN / "airflow"), "scheduler"], full, logs / "scheduler.log"),
                 _spawn([str(BIN / "airflow"), "dag-processor"], full, logs / "dag-processor.log"),
-                _spawn([str(BIN / "airflow"), "celery", "worker", "--concurrency", "2", "--skip-serve-logs",
-                        "--without-gossip", "--without-mingle"], full, logs / "celery-worker.log"),
+                _spawn(
+                    [
+                        str(BIN / "airflow"),
+                        "celery",
+                        "worker",
+                        "--concurrency",
+                        "2",
+                        "--skip-serve-logs",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    full,
+                    logs / "celery-worker.log",
+                ),
             ]
             procs.extend(started)
             _wait_http(f"{url}/api/v2/monitor/health", started, logs)

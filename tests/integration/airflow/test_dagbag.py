@@ -19,10 +19,21 @@ CHAIN = ["train", "evaluate", "validate", "register", "promote"]
 
 
 def parse_dag_folder(tmp_path: Path, specs: Path) -> dict:
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow-home"), "MLPUBLISH_SPECS_DIR": str(specs),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "MLPUBLISH_AIRFLOW_RETRIES": "2"}
-    out = subprocess.run([sys.executable, str(Path(__file__).with_name("dagbag_probe.py")), str(ROOT / "dags")],
-                         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+        "MLPUBLISH_SPECS_DIR": str(specs),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "MLPUBLISH_AIRFLOW_RETRIES": "2",
+    }
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("dagbag_probe.py")), str(ROOT / "dags")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -35,7 +46,9 @@ def parsed(tmp_path_factory):
     write_spec(specs / "churn.yaml", churn_dict(monitoring={"schedule": "0 7 * * *"}))
     write_spec(specs / "manual.yaml", churn_dict(name="churn manual", schedule=None, promotion={"mode": "manual"}))
     write_spec(specs / "bad_split.yaml", churn_dict(name="bad_split", training={"split": {"testSize": 1.5}}))
-    (specs / "bad_field.yml").write_text((specs / "churn.yaml").read_text().replace("target: churned", "target: churned\ntargett: x"))
+    (specs / "bad_field.yml").write_text(
+        (specs / "churn.yaml").read_text().replace("target: churned", "target: churned\ntargett: x")
+    )
     (specs / "notes.txt").write_text("not a spec")
     return parse_dag_folder(tmp, specs)
 
@@ -74,7 +87,7 @@ def test_manual_promotion_waits_for_human_approval(parsed):
 def test_invalid_specs_are_one_import_error_naming_file_and_field(parsed):
     errors = parsed["import_errors"]
     assert len(errors) == 1
-    (path, message), = errors.items()
+    ((path, message),) = errors.items()
     assert path.endswith("mlpublish_models.py")
     assert "2 invalid spec(s)" in message
     assert "bad_split.yaml" in message and "training.split.testSize" in message
@@ -96,5 +109,7 @@ def test_score_and_monitor_dags_after_the_champion(parsed):
     assert tasks["retrain_requested"]["type"] == "ShortCircuitOperator"
     assert tasks["retrain_requested"]["downstream"] == ["trigger_retraining"]
     assert tasks["trigger_retraining"]["type"] == "TriggerDagRunOperator"
-    assert monitor["trigger"] == {"trigger_dag_id": "mlpublish__customer_churn_predictor",
-                                  "skip_when_already_exists": True}
+    assert monitor["trigger"] == {
+        "trigger_dag_id": "mlpublish__customer_churn_predictor",
+        "skip_when_already_exists": True,
+    }

@@ -4,8 +4,8 @@ and leaves the same registry and catalog state as ``mlpublish run``."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +34,11 @@ VOLATILE = ("id", "updatedAt", "changeDescription", "href", "at")
 def normalized(value: Any) -> Any:
     """Drop what differs between any two runs: ids, timestamps, run ids, artifact paths, pipeline identity."""
     if isinstance(value, dict):
-        return {k: ("<storage>" if k == "storage" and v else normalized(v)) for k, v in value.items()
-                if k not in VOLATILE and not k.endswith(("RunId", "At")) and k != "pipeline"}
+        return {
+            k: ("<storage>" if k == "storage" and v else normalized(v))
+            for k, v in value.items()
+            if k not in VOLATILE and not k.endswith(("RunId", "At")) and k != "pipeline"
+        }
     if isinstance(value, list):
         return [normalized(v) for v in value]
     return value
@@ -58,9 +61,11 @@ def catalog_state(path: Path) -> dict[str, Any]:
     entity = catalog.find_model(MODEL)
     # the description is the champion's model card, which names its run: compare its title line
     entity["description"] = (entity.get("description") or "").split("\n", 1)[0]
-    return {"entity": normalized(entity),
-            "edges": normalized(catalog.edges()),
-            "versions": [v["version"] for v in catalog.versions(f"mlflow-local.{MODEL}")]}
+    return {
+        "entity": normalized(entity),
+        "edges": normalized(catalog.edges()),
+        "versions": [v["version"] for v in catalog.versions(f"mlflow-local.{MODEL}")],
+    }
 
 
 def cheap_spec(path: Path) -> Path:
@@ -78,24 +83,33 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     specs.mkdir()
     cheap_spec(specs / "churn.yaml")
     home = other.root / "airflow-home"
-    env = {**other.env(), "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "MLPUBLISH_SPECS_DIR": str(specs),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-           # notifications: the validate and promote task callbacks send them (see check_notifications)
-           **env_for(*notify_receivers), "AIRFLOW__API__BASE_URL": "http://airflow.local:8080/"}
+    env = {
+        **other.env(),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "MLPUBLISH_SPECS_DIR": str(specs),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # notifications: the validate and promote task callbacks send them (see check_notifications)
+        **env_for(*notify_receivers),
+        "AIRFLOW__API__BASE_URL": "http://airflow.local:8080/",
+    }
     env.pop("MLFLOW_REGISTRY_URI", None)
     airflow = str(Path(sys.executable).parent / "airflow")
-    migrate = subprocess.Popen([airflow, "db", "migrate"], env=env, cwd=other.root, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    migrate = subprocess.Popen(
+        [airflow, "db", "migrate"], env=env, cwd=other.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
     (workspace.root / "specs").mkdir()
     spec = cheap_spec(workspace.root / "specs" / "churn.yaml")
     assert main(["-q", "run", str(spec), "--pipeline-name", DAG_ID, "--pipeline-run-id", "cli"]) == EXIT_OK
 
     assert migrate.wait(timeout=300) == 0, migrate.stderr.read()[-3000:]
+
     def dags_test(dag_id: str) -> str:
-        out = subprocess.run([airflow, "dags", "test", dag_id], env=env, cwd=other.root, capture_output=True,
-                             text=True, timeout=600)
+        out = subprocess.run(
+            [airflow, "dags", "test", dag_id], env=env, cwd=other.root, capture_output=True, text=True, timeout=600
+        )
         log = out.stdout + out.stderr
         assert out.returncode == 0, "\n".join(line for line in log.splitlines() if "rror" in line)[-6000:]
         return log
@@ -136,17 +150,25 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     assert "DagRun Finished" in drifted and "state=success" in drifted.split("DagRun Finished", 1)[1][:2000]
     # the publish DAG got exactly one run for the drift decision, named after the monitor run
     db = sqlite3.connect(home / "airflow.db")
-    triggered = [r for (r,) in db.execute("SELECT run_id FROM dag_run WHERE dag_id = ?", (DAG_ID,))
-                 if r.startswith("retrain__")]
+    triggered = [
+        r for (r,) in db.execute("SELECT run_id FROM dag_run WHERE dag_id = ?", (DAG_ID,)) if r.startswith("retrain__")
+    ]
     db.close()
-    request = retrain_requests(Registry(other.tracking_uri), "mlpublish/customer_churn_predictor",
-                               "customer_churn_predictor")
+    request = retrain_requests(
+        Registry(other.tracking_uri), "mlpublish/customer_churn_predictor", "customer_churn_predictor"
+    )
     assert triggered == [f"retrain__{request[-1].request_id}"]
 
     # a FAILED gate (trigger-time override) fails validate: its failure callback notifies the rejected checks
     overrides = {"overrides": {"validation": {"gates": [{"metric": "roc_auc", "min": 0.999}]}}}
-    out = subprocess.run([airflow, "dags", "test", DAG_ID, "-c", json.dumps(overrides)], env=env, cwd=other.root,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [airflow, "dags", "test", DAG_ID, "-c", json.dumps(overrides)],
+        env=env,
+        cwd=other.root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     check_rejected_notification(*notify_receivers, out.stdout + out.stderr)
 
 
@@ -169,7 +191,9 @@ def check_notifications(http: Any, smtp: Any) -> None:
 
 def check_rejected_notification(http: Any, smtp: Any, log: str) -> None:
     [rejected] = [r["json"] for r in http.received("/hook")][2:]
-    assert (rejected["event"], rejected["outcome"], rejected["champion_label"]) == ("gate", "FAILED", "champion v1"), log[-3000:]
+    assert (rejected["event"], rejected["outcome"], rejected["champion_label"]) == ("gate", "FAILED", "champion v1"), (
+        log[-3000:]
+    )
     assert [c["outcome"] for c in rejected["checks"] if c["name"] == "roc_auc min 0.999"] == ["fail"]
     assert all(r["champion"] is not None for r in rejected["metrics"])
     assert len(smtp.wait_for(3)) == 3 and len(http.received("/services/")) == 3

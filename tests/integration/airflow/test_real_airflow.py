@@ -32,22 +32,33 @@ def env(tmp_path_factory, warehouse_template):
     write_spec(specs / "churn.yaml", churn_dict(name=model, validation=GATES))
     shutil.copy(warehouse_template, root / "warehouse.db")
     # the Airflow metadata DB migrates while the mlflow server starts
-    with airflow_deployment(root) as start, postgres_database("mlp_airflow_mlflow") as mlflow_db, \
-            mlflow_server(mlflow_db, root / "artifacts", root / "mlflow-server.log") as tracking:
-        airflow = start({
-            "MLPUBLISH_SPECS_DIR": str(specs),
-            "WAREHOUSE_URL": f"sqlite:///{root / 'warehouse.db'}",
-            "MLPUBLISH_CATALOG": str(root / "catalog.db"),
-            "AIRFLOW_CONN_MLFLOW_DEFAULT": tracking,
-            "MLPUBLISH_AIRFLOW_RETRIES": "1",
-            "MLPUBLISH_AIRFLOW_RETRY_DELAY_SECONDS": "1",
-            "MLFLOW_LOGGING_LEVEL": "WARNING",
-        })
+    with (
+        airflow_deployment(root) as start,
+        postgres_database("mlp_airflow_mlflow") as mlflow_db,
+        mlflow_server(mlflow_db, root / "artifacts", root / "mlflow-server.log") as tracking,
+    ):
+        airflow = start(
+            {
+                "MLPUBLISH_SPECS_DIR": str(specs),
+                "WAREHOUSE_URL": f"sqlite:///{root / 'warehouse.db'}",
+                "MLPUBLISH_CATALOG": str(root / "catalog.db"),
+                "AIRFLOW_CONN_MLFLOW_DEFAULT": tracking,
+                "MLPUBLISH_AIRFLOW_RETRIES": "1",
+                "MLPUBLISH_AIRFLOW_RETRY_DELAY_SECONDS": "1",
+                "MLFLOW_LOGGING_LEVEL": "WARNING",
+            }
+        )
         dag_id = f"mlpublish__{model}"
         airflow.wait_dag(dag_id)
         client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
-        yield {"airflow": airflow, "dag_id": dag_id, "model": model, "client": client,
-               "catalog": root / "catalog.db", "home": airflow.home}
+        yield {
+            "airflow": airflow,
+            "dag_id": dag_id,
+            "model": model,
+            "client": client,
+            "catalog": root / "catalog.db",
+            "home": airflow.home,
+        }
 
 
 def versions(client, model):
@@ -57,20 +68,29 @@ def versions(client, model):
 def test_trigger_with_conf_runs_the_chain_and_a_register_retry_makes_no_second_version(env):
     """One run proves both: conf reaches the steps, and register dies once after creating the version."""
     af, dag_id, model, client = env["airflow"], env["dag_id"], env["model"], env["client"]
-    conf = {"overrides": {"mlHyperParameters": [{"name": "n_estimators", "value": 25},
-                                                {"name": "random_state", "value": 0}, {"name": "n_jobs", "value": 1}]},
-            "fail_register_once": True}
+    conf = {
+        "overrides": {
+            "mlHyperParameters": [
+                {"name": "n_estimators", "value": 25},
+                {"name": "random_state", "value": 0},
+                {"name": "n_jobs", "value": 1},
+            ]
+        },
+        "fail_register_once": True,
+    }
     run_id = af.trigger(dag_id, conf)
     assert af.wait_run(dag_id, run_id) == "success", af.tasks(dag_id, run_id)
     tasks = af.tasks(dag_id, run_id)
     assert {t: s["state"] for t, s in tasks.items()} == dict.fromkeys(
-        ["train", "evaluate", "validate", "register", "promote"], "success")
+        ["train", "evaluate", "validate", "register", "promote"], "success"
+    )
     train = af.xcom(dag_id, run_id, "train")
     assert train["params"]["n_estimators"] == 25  # the conf override reached the step
     # retry: the first try of register died after the version existed; the second found it
     assert tasks["register"]["try_number"] == 2
-    first_try = "".join(p.read_text() for p in env["home"].glob(
-        f"logs/dag_id={dag_id}/run_id={run_id}/task_id=register/attempt=1.log"))
+    first_try = "".join(
+        p.read_text() for p in env["home"].glob(f"logs/dag_id={dag_id}/run_id={run_id}/task_id=register/attempt=1.log")
+    )
     assert "injected failure" in first_try and "registered version 1" in first_try
     reg = af.xcom(dag_id, run_id, "register")
     assert reg["version"] == "1" and reg["created"] is False
@@ -119,7 +139,9 @@ def test_feature_table_update_starts_a_retraining(env):
     deadline = time.monotonic() + 120
     runs = []
     while time.monotonic() < deadline and not runs:
-        runs = [r for r in af.request("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"] if r["run_type"] == "asset_triggered"]
+        runs = [
+            r for r in af.request("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"] if r["run_type"] == "asset_triggered"
+        ]
         time.sleep(1)
     assert runs, "the asset event did not start a run"
     # the chain itself is proven by the runs above: stop this one rather than wait for it
