@@ -133,7 +133,7 @@ def ours(server, n_features: int, tmp: Path) -> None:
 
 
 def measure(kind, n_features: int) -> tuple[int, float, list]:
-    from tests.openmetadata.server import serve_emulator
+    from tests.support.openmetadata_server import serve_emulator
 
     with tempfile.TemporaryDirectory() as d, serve_emulator() as server:
         seed(server, n_features, Path(d))

@@ -8,7 +8,7 @@ SQLite and on PostgreSQL, each measurement in its own subprocess:
          (PostgreSQL) or a lazy cursor (SQLite), COPY (PostgreSQL) or executemany
          (SQLite), one transaction per scoring run.
 * naive: ``pandas.read_sql`` of the whole table -> ``predict``/``predict_proba`` ->
-         ``DataFrame.to_sql`` (what a notebook does; tests/integration/naive_scoring.py, shared with
+         ``DataFrame.to_sql`` (what a notebook does; tests/support/naive_scoring.py, shared with
          the memory test).
 
 Peak RSS is the subprocess's ``ru_maxrss``. With ``--big-rows`` (default 5x
@@ -57,7 +57,7 @@ def worker(mode: str, spec_path: str) -> None:
     from mlpublish.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps.score import load_champion, score_batch
-    from tests.integration.naive_scoring import naive_score
+    from tests.support.naive_scoring import naive_score
 
     ctx = PublishContext.create(load_spec(spec_path))
     version, _, model = load_champion(ctx)
@@ -139,7 +139,7 @@ def main() -> None:
 
     from mlpublish.demo_data import build_demo_warehouse
     from tests.conftest import churn_dict, write_spec
-    from tests.integration.score_fixtures import publish_champion
+    from tests.support.score_fixtures import publish_champion
 
     tmp = Path(tempfile.mkdtemp(prefix="mlp_score_bench_"))
     sqlite_url = f"sqlite:///{tmp / 'warehouse.db'}"

@@ -20,8 +20,8 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
-# Grep the whole run's outputs for the canary secrets of tests/canary_secrets.py (issue 7): a leak fails the run.
-from tests.secret_scan import pytest_runtest_logreport, pytest_sessionfinish, pytest_terminal_summary  # noqa: E402,F401
+# Grep the whole run's outputs for the canary secrets of tests/support/canary_secrets.py (issue 7): a leak fails the run.
+from tests.support.secret_scan import pytest_runtest_logreport, pytest_sessionfinish, pytest_terminal_summary  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,11 @@ import pytest
 from mlflow import MlflowClient
 
 from mlpublish.cli import EXIT_OK, EXIT_REJECTED, main
-
-from .helpers import registered_candidate, run_steps, weak_champion_spec
-from .mlflow_server import mlflow_server, postgres_database
+from tests.support.helpers import registered_candidate, run_steps, weak_champion_spec
+from tests.support.mlflow_server import mlflow_server, postgres_database
 
 pytestmark = pytest.mark.integration
-HERE = Path(__file__).parent
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +89,7 @@ def _run_workers(script: str, jobs: list[list[str]], env) -> list[dict]:
     start = time.time() + 3.0  # every worker has imported and connected by then
     procs = [
         subprocess.Popen(
-            [sys.executable, str(HERE / script), *args, str(start)],
+            [sys.executable, str(SUPPORT / script), *args, str(start)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -152,8 +151,7 @@ def test_concurrent_register_retries_make_one_version(remote, tmp_path):
 def test_postgres_warehouse_names_tables_like_openmetadata(remote, monkeypatch):
     """The warehouse itself in PostgreSQL: FQNs are <service>.<database>.public.<table>."""
     from mlpublish.demo_data import build_demo_warehouse
-
-    from .mlflow_server import postgres_database
+    from tests.support.mlflow_server import postgres_database
 
     with postgres_database("mlpublish_wh") as url:
         build_demo_warehouse(url, customers=1200, seed=7)

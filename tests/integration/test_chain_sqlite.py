@@ -12,10 +12,9 @@ from mlflow import MlflowClient
 
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
 from mlpublish.demo_data import build_demo_warehouse
-from tests.canary_secrets import MLFLOW_PASSWORD
-
-from ..conftest import churn_dict
-from .helpers import registered_candidate, run_steps, weak_champion_spec
+from tests.conftest import churn_dict
+from tests.support.canary_secrets import MLFLOW_PASSWORD
+from tests.support.helpers import registered_candidate, run_steps, weak_champion_spec
 
 NAME = "customer_churn_predictor"
 FQN = "mlflow-local.customer_churn_predictor"
@@ -307,7 +306,7 @@ def test_check_warns_about_sources_it_cannot_check_in_another_database(workspace
 
 
 def test_unreachable_tracking_server_is_a_clear_error_without_secrets(workspace, monkeypatch, capsys):
-    from .mlflow_server import free_port
+    from tests.support.mlflow_server import free_port
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:{MLFLOW_PASSWORD}@127.0.0.1:{free_port()}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -422,7 +421,7 @@ def test_changed_split_makes_the_champion_comparison_fail_loudly(workspace, caps
 
 
 def test_check_in_an_empty_folder_names_the_missing_warehouse_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    from ..conftest import write_spec
+    from tests.conftest import write_spec
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)

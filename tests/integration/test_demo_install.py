@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_demo_packaging import build_wheel
+from tests.unit.project.test_demo_packaging import build_wheel
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

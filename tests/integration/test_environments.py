@@ -13,9 +13,8 @@ from mlflow import MlflowClient
 
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
-from tests.canary_secrets import DATABASE_PASSWORD
-
-from .mlflow_server import PG_ADMIN_URL, _admin, postgres_database
+from tests.support.canary_secrets import DATABASE_PASSWORD
+from tests.support.mlflow_server import PG_ADMIN_URL, _admin, postgres_database
 
 NAME = "customer_churn_predictor"
 SHA = "0123456789abcdef0123456789abcdef01234567"

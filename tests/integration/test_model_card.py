@@ -16,8 +16,7 @@ from mlpublish.contract import CARD_HTML, CARD_MARKDOWN
 from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
 from mlpublish.steps.card import load_card
-
-from .helpers import weak_champion_spec
+from tests.support.helpers import weak_champion_spec
 
 NAME = "customer_churn_predictor"
 FQN = "mlflow-local.customer_churn_predictor"
@@ -107,9 +106,8 @@ def test_a_warehouse_password_never_reaches_the_card_or_the_catalog(workspace, w
     import pandas as pd
     import sqlalchemy as sa
 
-    from tests.canary_secrets import WAREHOUSE_PASSWORD as password
-
-    from .mlflow_server import postgres_database
+    from tests.support.canary_secrets import WAREHOUSE_PASSWORD as password
+    from tests.support.mlflow_server import postgres_database
 
     with postgres_database("card_wh") as url:
         secret_url = url.replace("://postgres@", f"://postgres:{password}@", 1)

@@ -3,7 +3,7 @@ publish (gate PASSED, PROMOTED), a FAILED gate (one notification, a dead Slack r
 code), manual promote and rollback. No secret reaches a payload, an email or a log line.
 
 The tracking store is SQLite (a real MLflow server made this test 2 minutes long): links are then the
-commands that show the run; the http(s) link formulas are checked exactly in tests/unit/test_notify.py."""
+commands that show the run; the http(s) link formulas are checked exactly in tests/unit/notify/test_notify.py."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ import pytest
 from mlpublish.cli import EXIT_OK, EXIT_REJECTED, main
 from mlpublish.results import ChainResult
 from tests.conftest import churn_dict, write_spec
-from tests.notify_receivers import HttpReceiver, SmtpReceiver, body_text, free_port
-
-from .test_notify_delivery import HOOK_TOKEN, PASSWORD, SLACK_PATH, assert_no_secret, env_for
+from tests.integration.test_notify_delivery import HOOK_TOKEN, PASSWORD, SLACK_PATH, assert_no_secret, env_for
+from tests.support.notify_receivers import HttpReceiver, SmtpReceiver, body_text, free_port
 
 pytestmark = pytest.mark.integration
 NAME = "customer_churn_predictor"

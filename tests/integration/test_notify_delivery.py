@@ -11,8 +11,8 @@ from mlpublish.gates import CheckResult
 from mlpublish.notify import NotifySettings, Source, deliver, gate_notification, notify
 from mlpublish.notify.sinks import SmtpSettings, SmtpSink
 from mlpublish.results import EvaluateResult, ValidateResult
-from tests.canary_secrets import SLACK_WEBHOOK_TOKEN, SMTP_PASSWORD, WEBHOOK_TOKEN
-from tests.notify_receivers import HttpReceiver, SmtpReceiver, body_text, free_port
+from tests.support.canary_secrets import SLACK_WEBHOOK_TOKEN, SMTP_PASSWORD, WEBHOOK_TOKEN
+from tests.support.notify_receivers import HttpReceiver, SmtpReceiver, body_text, free_port
 
 pytestmark = pytest.mark.integration
 SLACK_PATH = f"/services/T0001/B0002/{SLACK_WEBHOOK_TOKEN}"

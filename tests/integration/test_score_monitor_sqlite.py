@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, main
 from mlpublish.errors import WarehouseError
 from mlpublish.retraining import retrain_requests
-
-from .score_fixtures import FQN, NAME, context, copy_of, prediction_rows, publish_champion
+from tests.support.score_fixtures import FQN, NAME, context, copy_of, prediction_rows, publish_champion
 
 PRED_FQN = "warehouse.main.main.churn_predictions"
 

@@ -11,9 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
-
-from ..conftest import ROOT
-from .score_fixtures import context, copy_of, postgres_champion, prediction_rows
+from tests.conftest import ROOT
+from tests.support.score_fixtures import context, copy_of, postgres_champion, prediction_rows
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +89,7 @@ def test_server_error_mid_stream_rolls_back_the_whole_run(ws):
 
 def _worker(mode: str, env: dict[str, str], *specs: Path) -> list[dict]:
     out = subprocess.run(
-        [sys.executable, "-m", "tests.integration.score_worker", mode, *map(str, specs)],
+        [sys.executable, "-m", "tests.support.score_worker", mode, *map(str, specs)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -11,7 +11,7 @@ from mlpublish.config import OpenMetadataSettings
 
 @pytest.fixture
 def om_server() -> Iterator[object]:
-    from tests.openmetadata.server import serve_emulator
+    from tests.support.openmetadata_server import serve_emulator
 
     with serve_emulator() as server:
         yield server

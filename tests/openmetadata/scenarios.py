@@ -13,9 +13,8 @@ from mlpublish.catalog import open_catalog
 from mlpublish.chain import run_chain
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.spec import load_spec
-
-from ..conftest import churn_dict
-from ..integration.helpers import GATES
+from tests.conftest import churn_dict
+from tests.support.helpers import GATES
 
 SOURCE_TABLES = ("orders", "customers", "support_tickets")
 
@@ -269,8 +268,7 @@ def outage_during_middle_steps(
     from mlpublish.catalog.openmetadata import OpenMetadataCatalog
     from mlpublish.context import PublishContext
     from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
-
-    from .server import serve_emulator
+    from tests.support.openmetadata_server import serve_emulator
 
     spec = load_spec(weak_spec(workspace, "t"))
     catalog = open_catalog(None, openmetadata=settings)

@@ -11,8 +11,7 @@ from mlpublish.catalog import open_catalog
 from mlpublish.catalog.entity import table_event
 from mlpublish.catalog.events import AddLineage, ColumnLineage, SetValidationTag, UpsertMlModel
 from mlpublish.errors import CatalogUnavailable
-
-from .scenarios import Reader
+from tests.openmetadata.scenarios import Reader
 
 TABLE = "wh.db.sch.features"
 
@@ -140,7 +139,7 @@ def test_one_deliverer_at_a_time_and_the_other_picks_up_new_events(om_server, om
 
 def test_connection_refused_queues_the_events(tmp_path, caplog):
     from mlpublish.config import OpenMetadataSettings
-    from tests.integration.mlflow_server import free_port
+    from tests.support.mlflow_server import free_port
 
     settings = OpenMetadataSettings(host_port=f"http://127.0.0.1:{free_port()}/api", jwt_token="t")
     catalog = open_catalog(str(tmp_path / "c.db"), openmetadata=settings)

@@ -7,8 +7,7 @@ import shutil
 
 from mlpublish.cli import EXIT_OK, main
 from mlpublish.config import DEFAULT_PIPELINE_SERVICE
-
-from .scenarios import Reader
+from tests.openmetadata.scenarios import Reader
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 NAME = "customer_churn_predictor"

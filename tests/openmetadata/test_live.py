@@ -15,9 +15,8 @@ import pytest
 
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
-from tests.canary_secrets import WRONG_OPENMETADATA_JWT
-
-from .scenarios import publish, publish_story, weak_spec
+from tests.openmetadata.scenarios import publish, publish_story, weak_spec
+from tests.support.canary_secrets import WRONG_OPENMETADATA_JWT
 
 pytestmark = [
     pytest.mark.openmetadata_live,

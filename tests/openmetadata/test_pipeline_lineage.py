@@ -12,8 +12,7 @@ from mlpublish.catalog.entity import table_event
 from mlpublish.catalog.events import AddLineage, ColumnLineage, UpsertMlModel
 from mlpublish.config import DEFAULT_PIPELINE_SERVICE, OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
-
-from .scenarios import Reader
+from tests.openmetadata.scenarios import Reader
 
 FEATURES = "wh.db.sch.features"
 SCORES = "wh.db.sch.scores"

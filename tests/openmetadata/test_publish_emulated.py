@@ -10,9 +10,15 @@ from mlpublish.catalog import open_catalog
 from mlpublish.cli import main
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
-from tests.canary_secrets import WRONG_OPENMETADATA_JWT
-
-from .scenarios import Reader, outage_during_middle_steps, publish, publish_story, spec_dict, weak_spec
+from tests.openmetadata.scenarios import (
+    Reader,
+    outage_during_middle_steps,
+    publish,
+    publish_story,
+    spec_dict,
+    weak_spec,
+)
+from tests.support.canary_secrets import WRONG_OPENMETADATA_JWT
 
 SUFFIX = "t"
 

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from mlpublish.catalog import open_catalog
 from mlpublish.context import PublishContext
 from mlpublish.steps import monitor_drift, score_batch
-
-from .scenarios import Reader, publish, weak_spec
+from tests.openmetadata.scenarios import Reader, publish, weak_spec
 
 SUFFIX = "s"
 

@@ -13,7 +13,7 @@ import pytest
 
 from mlpublish.cli import main
 from mlpublish.errors import SpecError
-from tests.reliability.bad_input import (
+from tests.support.bad_input import (
     CANARY_MODULE,
     CONTROL,
     MANIFEST,

@@ -22,8 +22,8 @@ import pytest
 import sqlalchemy as sa
 from mlflow import MlflowClient
 
-from ..conftest import ROOT, churn_dict, write_spec
-from .services import registry_rows, shared_server
+from tests.conftest import ROOT, churn_dict, write_spec
+from tests.support.services import registry_rows, shared_server
 
 pytestmark = pytest.mark.integration
 SUITE = "concurrency"
@@ -68,7 +68,7 @@ def run_workers(shared, jobs: list[list[str]]) -> list[dict]:
     start = time.time() + 8.0  # every worker has imported by then, even on a busy machine
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.chain_worker", str(start), *specs],
+            [sys.executable, "-m", "tests.support.chain_worker", str(start), *specs],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

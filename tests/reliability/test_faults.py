@@ -21,10 +21,17 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 
 from mlpublish.errors import WarehouseError
-
-from ..conftest import churn_dict, write_spec
-from ..integration.helpers import run_steps
-from .services import blocked_on, registry_rows, shared_server, start_worker, terminate_others, wait_for, worker_env
+from tests.conftest import churn_dict, write_spec
+from tests.support.helpers import run_steps
+from tests.support.services import (
+    blocked_on,
+    registry_rows,
+    shared_server,
+    start_worker,
+    terminate_others,
+    wait_for,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 SUITE = "faults"
@@ -174,9 +181,8 @@ def test_openmetadata_down_during_validate(workspace, tmp_path, reliability_tall
     """The OpenMetadata suite's outage scenario: the chain completes, the outbox delivers later, and the
     server ends equal to an uninterrupted run of the same events."""
     from mlpublish.config import OpenMetadataSettings
-
-    from ..openmetadata.scenarios import outage_during_middle_steps
-    from ..openmetadata.server import serve_emulator
+    from tests.openmetadata.scenarios import outage_during_middle_steps
+    from tests.support.openmetadata_server import serve_emulator
 
     with serve_emulator() as om:
         counts = outage_during_middle_steps(
@@ -191,7 +197,7 @@ def test_openmetadata_down_during_validate(workspace, tmp_path, reliability_tall
 @pytest.fixture(scope="module")
 def pg_champion(tmp_path_factory, warehouse_template):
     """A champion trained on a PostgreSQL warehouse (registry and catalog in files)."""
-    from ..integration.score_fixtures import postgres_champion
+    from tests.support.score_fixtures import postgres_champion
 
     root = tmp_path_factory.mktemp("faults-score")
     with postgres_champion(root, warehouse_template, "faults_wh") as (url, rows):

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.canary_secrets import (
+from tests.conftest import churn_dict, write_spec
+from tests.support.canary_secrets import (
     AIRFLOW_CONNECTION_PASSWORD,
     CANARIES,
     MLFLOW_PASSWORD,
@@ -28,10 +29,9 @@ from tests.canary_secrets import (
     OPENMETADATA_JWT,
     WAREHOUSE_PASSWORD,
 )
-from tests.conftest import churn_dict, write_spec
-from tests.integration.mlflow_server import mlflow_server, postgres_database
-from tests.openmetadata.server import serve_emulator
-from tests.secret_scan import file_kinds, kinds_in
+from tests.support.mlflow_server import mlflow_server, postgres_database
+from tests.support.openmetadata_server import serve_emulator
+from tests.support.secret_scan import file_kinds, kinds_in
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,7 +274,7 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatc
 def test_scan_reports_the_kind_of_secret_never_the_value():
     import tempfile
 
-    from tests.secret_scan import SecretScan
+    from tests.support.secret_scan import SecretScan
 
     with tempfile.TemporaryDirectory() as tmp:  # outside the session's basetemp, which the run's scan reads
         check_scan(SecretScan(), Path(tmp))
@@ -311,7 +311,7 @@ def check_scan(scan, tmp_path: Path) -> None:
 def test_a_leak_fails_the_pytest_run(tmp_path):
     # the real hooks, in a pytest run of its own: a passing test that prints a canary fails the session
     (tmp_path / "test_leaky.py").write_text(
-        "from tests.canary_secrets import MLFLOW_TOKEN\n\n"
+        "from tests.support.canary_secrets import MLFLOW_TOKEN\n\n"
         "def test_prints_a_token():\n    print('header: Bearer', MLFLOW_TOKEN)\n"
     )
     out = subprocess.run(
@@ -322,7 +322,7 @@ def test_a_leak_fails_the_pytest_run(tmp_path):
             "-p",
             "no:cacheprovider",
             "-p",
-            "tests.secret_scan",
+            "tests.support.secret_scan",
             "--basetemp",
             str(tmp_path / "base"),
             str(tmp_path / "test_leaky.py"),

@@ -9,8 +9,7 @@ import pytest
 
 from mlpublish.errors import ReadOnlyEnvironment, SpecError
 from mlpublish.spec import load_spec
-
-from ..conftest import churn_dict, write_spec
+from tests.conftest import churn_dict, write_spec
 
 ENVIRONMENTS = """\
 environments:

@@ -27,7 +27,7 @@ def parse_dag_folder(tmp_path: Path, specs: Path) -> dict:
         "MLPUBLISH_AIRFLOW_RETRIES": "2",
     }
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("dagbag_probe.py")), str(ROOT / "dags")],
+        [sys.executable, str(ROOT / "tests" / "support" / "dagbag_probe.py"), str(ROOT / "dags")],
         env=env,
         capture_output=True,
         text=True,

@@ -22,7 +22,7 @@ from mlpublish.registry import Registry
 from mlpublish.retraining import retrain_requests
 from tests.conftest import Workspace, churn_dict, write_spec
 from tests.integration.test_notify_delivery import assert_no_secret, env_for
-from tests.notify_receivers import notify_receivers  # noqa: F401 (fixture)
+from tests.support.notify_receivers import notify_receivers  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]

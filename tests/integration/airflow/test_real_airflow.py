@@ -15,10 +15,9 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import churn_dict, write_spec
-from tests.integration.helpers import GATES
-from tests.integration.mlflow_server import mlflow_server, postgres_database
-
-from .deployment import airflow_deployment, q
+from tests.support.airflow_deployment import airflow_deployment, q
+from tests.support.helpers import GATES
+from tests.support.mlflow_server import mlflow_server, postgres_database
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Dagster notification sensors on a re-executed run (from failure): the parent finished validation,
 the re-execution only promotes. What each run recorded is given as its materialization metadata
-(the real reading of the event log is exercised in tests/integration/test_notify_dagster.py)."""
+(the real reading of the event log is exercised in tests/integration/dagster/test_notifications.py)."""
 
 from __future__ import annotations
 

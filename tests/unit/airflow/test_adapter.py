@@ -10,10 +10,10 @@ import pytest
 
 from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
-from tests.canary_secrets import TEST_SECRET
 from tests.conftest import CHURN_SPEC, churn_dict, write_spec
+from tests.support.canary_secrets import TEST_SECRET
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 airflow = pytest.importorskip("airflow.sdk")
 
 

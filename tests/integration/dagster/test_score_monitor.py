@@ -6,8 +6,7 @@ import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from mlpublish.demo_data import shift_feature_distribution
-
-from .dagster_support import spec_folder
+from tests.support.dagster_support import spec_folder
 
 KEY = "customer_churn_predictor"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.canary_secrets import CANARIES
+from tests.support.canary_secrets import CANARIES
 
 MAX_FILE_BYTES = 256 << 20  # larger files (none today) are scanned by their first 256 MiB
 CHUNK = 8 << 20
@@ -105,7 +105,7 @@ class SecretScan:
         )
 
 
-# The hooks (tests/conftest.py imports them; ``pytest -p tests.secret_scan`` loads them elsewhere).
+# The hooks (tests/conftest.py imports them; ``pytest -p tests.support.secret_scan`` loads them elsewhere).
 _SCAN = SecretScan()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import Workspace, churn_dict, write_spec
+from tests.conftest import Workspace, churn_dict, write_spec
 
 NAME = "customer_churn_predictor"
 FQN = "mlflow-local.customer_churn_predictor"
@@ -77,7 +77,7 @@ def postgres_champion(root: Path, warehouse_template: Path, db_prefix: str) -> I
     import pandas as pd
     import sqlalchemy as sa
 
-    from .mlflow_server import postgres_database
+    from tests.support.mlflow_server import postgres_database
 
     with postgres_database(db_prefix) as url:
         features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))

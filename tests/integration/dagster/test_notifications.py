@@ -10,9 +10,8 @@ import pytest
 from dagster import DagsterInstance, build_run_status_sensor_context
 
 from tests.conftest import churn_dict, write_spec
-from tests.notify_receivers import HttpReceiver, SmtpReceiver
-
-from .test_notify_delivery import assert_no_secret, env_for
+from tests.integration.test_notify_delivery import assert_no_secret, env_for
+from tests.support.notify_receivers import HttpReceiver, SmtpReceiver
 
 pytestmark = pytest.mark.integration
 KEY = NAME = "customer_churn_predictor"

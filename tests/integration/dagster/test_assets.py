@@ -16,8 +16,7 @@ from mlpublish.chain import run_chain
 from mlpublish.demo_data import build_demo_warehouse
 from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
-
-from .dagster_support import catalog_state, cli_copy, lineage_pipelines, registry_state, spec_folder
+from tests.support.dagster_support import catalog_state, cli_copy, lineage_pipelines, registry_state, spec_folder
 
 NAME = "customer_churn_predictor"
 KEY = "customer_churn_predictor"

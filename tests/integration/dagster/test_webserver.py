@@ -19,11 +19,10 @@ from mlflow import MlflowClient
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.registry import Registry
 from mlpublish.retraining import decision_tags
-from tests.canary_secrets import MLFLOW_TOKEN
-
-from .dagster_deployment import LOCATION, REPOSITORY, dagster_deployment
-from .dagster_support import spec_folder
-from .mlflow_server import mlflow_server, postgres_database
+from tests.support.canary_secrets import MLFLOW_TOKEN
+from tests.support.dagster_deployment import LOCATION, REPOSITORY, dagster_deployment
+from tests.support.dagster_support import spec_folder
+from tests.support.mlflow_server import mlflow_server, postgres_database
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # what setuptools reads to build the wheel (the Dockerfile copies the same before its uv sync)
 SOURCES = ("pyproject.toml", "README.md", "mlpublish", "operators", "dagster_project", "specs")
 

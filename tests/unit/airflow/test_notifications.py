@@ -10,7 +10,7 @@ from mlpublish.gates import CheckResult
 from mlpublish.results import EvaluateResult, PromoteResult, TrainResult, ValidateResult
 from mlpublish.spec import load_spec
 from tests.conftest import churn_dict, write_spec
-from tests.notify_receivers import HttpReceiver
+from tests.support.notify_receivers import HttpReceiver
 
 pytest.importorskip("airflow.sdk")
 

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
-from tests.canary_secrets import OPENMETADATA_JWT
-from tests.openmetadata.emulator import OpenMetadataEmulator
+from tests.support.canary_secrets import OPENMETADATA_JWT
+from tests.support.openmetadata_emulator import OpenMetadataEmulator
 
 
 class EmulatedServer:

@@ -23,9 +23,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.integration.mlflow_server import free_port, postgres_database
+from tests.support.mlflow_server import free_port, postgres_database
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("MLPUBLISH_TEST_REDIS", "redis://127.0.0.1:6379/7")
 TERMINAL = {"success", "failed"}
@@ -56,7 +56,7 @@ def task_policy(task):
 
 
 # Settings that do not depend on where Airflow runs: docker-compose.yml passes the same values
-# (tests/unit/test_compose.py checks it), so the tests run the deployment the stack ships.
+# (tests/unit/project/test_compose.py checks it), so the tests run the deployment the stack ships.
 DEPLOYMENT_SETTINGS = {
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",

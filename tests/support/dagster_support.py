@@ -9,7 +9,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from ..conftest import churn_dict, deep_merge, write_spec
+from tests.conftest import churn_dict, deep_merge, write_spec
 
 # Differ between two runs of the same spec on the same data by construction: ids and clocks.
 VOLATILE_VERSION_TAGS = {"mlpublish.run_id", "mlpublish.champion_since"}

@@ -1,13 +1,13 @@
 """Score tables in a fresh process and report how much its peak RSS grew while scoring.
 
-    python -m tests.integration.score_worker (ours|naive) SPEC [SPEC ...]
+    python -m tests.support.score_worker (ours|naive) SPEC [SPEC ...]
 
 Each spec names its table in ``scoring.sourceTable``. Everything scoring needs
 (imports, the champion model, a warm-up on a few rows) is loaded first; then the
 peak RSS (VmHWM, what ``ru_maxrss`` reports) is reset to the current RSS, and
 read again after each table is scored. Prints one
 JSON list: per table {rows, growth_kb (peak RSS growth since the start), seconds}.
-``naive`` is the baseline of tests/integration/naive_scoring.py: read_sql of the whole table, predict, to_sql.
+``naive`` is the baseline of tests/support/naive_scoring.py: read_sql of the whole table, predict, to_sql.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main(mode: str, *spec_paths: str) -> None:
     from mlpublish.modelling import prepare_features
     from mlpublish.spec import load_spec
     from mlpublish.steps.score import load_champion, score_batch
-    from tests.integration.naive_scoring import naive_score
+    from tests.support.naive_scoring import naive_score
 
     logging.disable(logging.WARNING)
     contexts = [PublishContext.create(load_spec(p)) for p in spec_paths]

@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.integration.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
+from tests.support.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
 
-INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -121,7 +121,10 @@ def start_worker(script: str, args: list[str], env: dict[str, str], log: Path) -
     """A step in its own process (tests/integration/<script>), as an orchestrator task runs it; start now."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(INTEGRATION / script), *args, "0"], stdout=out, stderr=subprocess.STDOUT, env=env
+            [sys.executable, str(ROOT / "tests" / "support" / script), *args, "0"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     proc.log = log  # type: ignore[attr-defined]  # read by the tests when the worker fails
     return proc
@@ -135,7 +138,7 @@ def worker_env(base: dict[str, str], url: str) -> dict[str, str]:
         **base,
         "MLFLOW_TRACKING_URI": url,
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(INTEGRATION.parents[1]), base.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")])),
     }
 
 
@@ -148,7 +151,7 @@ def shared_server(config: Any, tmp_root: Path) -> KillableServer:
     its own model names. Stopped, and its database dropped, when the session ends."""
     srv = _SHARED.get("server")
     if srv is None:
-        from tests.integration.mlflow_server import postgres_database
+        from tests.support.mlflow_server import postgres_database
 
         db = postgres_database("faults_mlflow")
         backend = db.__enter__()

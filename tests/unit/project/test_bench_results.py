@@ -11,7 +11,7 @@ import pytest
 
 from bench.results import Figure, write_json
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
 def load_run_all():

@@ -1,6 +1,6 @@
 """Run the whole chain for each spec, one after the other, in this process (the concurrency suite).
 
-    python -m tests.reliability.chain_worker START_EPOCH SPEC [SPEC ...]
+    python -m tests.support.chain_worker START_EPOCH SPEC [SPEC ...]
 
 Waits until START_EPOCH (so every worker has imported and starts together), then prints one JSON line
 per spec: model, status, version, promoted, the promotion's reason, and the chain's wall-clock start/end.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-CORPUS = Path(__file__).with_name("bad_specs")
+CORPUS = Path(__file__).resolve().parents[1] / "reliability" / "bad_specs"
 MANIFEST: dict[str, dict[str, str]] = yaml.safe_load((CORPUS / "manifest.yaml").read_text())
 CONTROL = CORPUS / "valid_control.yaml"
 CANARY_MODULE = "bad_input_canary"

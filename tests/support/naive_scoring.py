@@ -1,5 +1,5 @@
 """The naive scoring baseline, what a notebook does: ``pandas.read_sql`` of the whole table,
-predict, ``DataFrame.to_sql``. The memory test (tests/integration/score_worker.py) and the
+predict, ``DataFrame.to_sql``. The memory test (tests/support/score_worker.py) and the
 throughput benchmark (bench/score_throughput.py) compare the score step with this one function."""
 
 from __future__ import annotations

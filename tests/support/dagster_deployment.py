@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
-from .mlflow_server import free_port, postgres_database
+from tests.support.mlflow_server import free_port, postgres_database
 
 LOCATION = "mlpublish"
 REPOSITORY = "__repository__"
 BIN = Path(sys.executable).parent
 # what the README recommends: one publish run per model at a time (docker/dagster/dagster.yaml
-# has the same limits; tests/unit/test_compose.py checks it)
+# has the same limits; tests/unit/project/test_compose.py checks it)
 PUBLISH_RUN_LIMITS = [{"key": "mlpublish/model", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
 
 

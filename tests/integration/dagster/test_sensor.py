@@ -7,8 +7,7 @@ import time
 from dagster import DagsterInstance, build_sensor_context
 
 from mlpublish.retraining import decision_tags
-
-from .dagster_support import spec_folder
+from tests.support.dagster_support import spec_folder
 
 NAME = "customer_churn_predictor"
 SENSOR = "customer_churn_predictor_retraining_sensor"

