@@ -37,7 +37,7 @@ from mlpublish.drift import FeatureProfile, decide_retraining, ks_test
 from mlpublish.errors import MlpublishError, StepError, WarehouseError
 from mlpublish.metrics import compute_metrics, higher_is_better
 from mlpublish.modelling import prepare_features
-from mlpublish.registry import LOCK_PREFIX
+from mlpublish.registry_lock import LOCK_PREFIX
 from mlpublish.results import FeatureDrift, MonitorResult
 from mlpublish.retraining import decision_tags, open_requests, training_runs
 from mlpublish.steps.score import load_champion, scoring_source

@@ -394,7 +394,8 @@ def test_registry_lock_breaks_stale_locks_and_spares_live_ones(workspace):
     import time
 
     from mlpublish.errors import RegistryConflict
-    from mlpublish.registry import LOCK_PREFIX, Registry
+    from mlpublish.registry import Registry
+    from mlpublish.registry_lock import LOCK_PREFIX, take_down
 
     reg = Registry(workspace.tracking_uri)
     lock = f"{LOCK_PREFIX}m"
@@ -404,7 +405,7 @@ def test_registry_lock_breaks_stale_locks_and_spares_live_ones(workspace):
     assert reg.client.search_registered_models(f"name LIKE '{LOCK_PREFIX}%'") == []
 
     reg.client.create_registered_model(lock, tags={"owner": "live-host:1:y", "expires_at": str(time.time() + 300)})
-    assert reg._take_down(lock, "someone-else") is False  # not ours: put back, untouched
+    assert take_down(reg, lock, "someone-else") is False  # not ours: untouched
     assert reg.client.get_registered_model(lock).tags["owner"] == "live-host:1:y"
     with pytest.raises(RegistryConflict, match="locked by another publish"):
         with reg.lock("m", timeout=0.5):
@@ -496,7 +497,8 @@ def test_lost_catalog_is_rebuilt_from_the_champion_not_a_rejected_candidate(work
 
 def test_a_lost_lock_stops_the_guarded_write(workspace):
     from mlpublish.errors import RegistryConflict
-    from mlpublish.registry import LOCK_PREFIX, Registry
+    from mlpublish.registry import Registry
+    from mlpublish.registry_lock import LOCK_PREFIX
 
     reg = Registry(workspace.tracking_uri)
     with pytest.raises(RegistryConflict, match="lost the lock"):
@@ -514,7 +516,8 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
     import sys
 
     from mlpublish.errors import RegistryConflict
-    from mlpublish.registry import LOCK_PREFIX, Registry
+    from mlpublish.registry import Registry
+    from mlpublish.registry_lock import LOCK_PREFIX
 
     holder = (
         "import os, sys; from mlpublish.registry import Registry\n"
@@ -533,14 +536,14 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
         import socket
         import time
 
-        from mlpublish.registry import _pid_namespace
+        from mlpublish.registry_lock import pid_namespace
 
         reg.client.create_registered_model(
             f"{LOCK_PREFIX}m",
             tags={
                 "owner": f"{socket.gethostname()}:{alive.pid}:x",
                 "expires_at": str(time.time() + 300),
-                "pidns": _pid_namespace(),
+                "pidns": pid_namespace(),
             },
         )
         with pytest.raises(RegistryConflict, match="locked by another publish"):

@@ -367,10 +367,18 @@ def airflow_connection_ids() -> set[str]:
 
 
 def documented_variables() -> set[str]:
-    """The variables the docs' tables document (first column), on every page: the configuration table and
-    the OpenMetadata, notifications and MLflow tables beside it."""
-    pages = "\n".join(p.read_text() for p in sorted((ROOT / "docs").rglob("*.md")))
-    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", pages, re.MULTILINE))
+    """The variables the docs' variable tables document (first column of a table headed ``variable``), on every
+    page: the configuration table and the OpenMetadata, notifications and MLflow tables beside it."""
+    names: set[str] = set()
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        in_variable_table, previous = False, ""
+        for line in page.read_text().splitlines():
+            if line.startswith("|") and not previous.startswith("|"):  # a table's header row
+                in_variable_table = line.strip("| ").split("|")[0].strip().lower() == "variable"
+            elif in_variable_table and (m := re.match(r"^\| `([A-Z][A-Z0-9_]+)`", line)):
+                names.add(m.group(1))
+            previous = line
+    return names
 
 
 def test_the_code_reader_finds_the_variables_the_docs_document():
