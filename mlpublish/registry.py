@@ -1,36 +1,28 @@
 """The MLflow registry: versions, aliases, validation tags, and a lock for compare-and-set.
 
 MLflow has no compare-and-set on aliases, so moves of ``champion`` happen under
-a registry-wide lock that every client of the same registry sees: a registered
-model named ``mlpublish-lock.<model>``. Creating a registered model is atomic
-(unique name in the registry database), deleting it releases the lock, and a
-lock whose lease expired (its holder died) is broken by the next contender. A
-holder that provably died (same host and process namespace, process gone: a
-killed task about to be retried) is broken at once instead of after its lease.
+a registry-wide lock that every client of the same registry sees; its protocol
+is in :mod:`mlpublish.registry_lock`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import random
-import socket
-import time
-import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
-from mlpublish.errors import NotFound, RegistryConflict, RegistryError
+from mlpublish import registry_lock
+from mlpublish.errors import NotFound, RegistryError
 from mlpublish.redact import scrub
+from mlpublish.registry_lock import LOCK_PREFIX  # noqa: F401  (re-exported: the lock's name is part of the contract)
 
 VALIDATION_TAG = "model_validation_status"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "mlpublish.champion_history"
 PREVIOUS_TAG = "mlpublish.previous_champion"
-LOCK_PREFIX = "mlpublish-lock."
 HISTORY_KEEP = 25
 
 log = logging.getLogger("mlpublish.registry")
@@ -51,7 +43,6 @@ class Registry:
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri
-        self._held: dict[str, str] = {}  # model name -> owner token of the lock we hold
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -167,131 +158,14 @@ class Registry:
             self._call("record previous champion", self.client.set_registered_model_tag, name, PREVIOUS_TAG, frm)
         return entry
 
-    # Lock ----------------------------------------------------------------------
-    @contextmanager
-    def lock(self, name: str, *, timeout: float = 120.0, lease: float = 300.0) -> Iterator[None]:
-        """Hold the registry-wide lock for ``name`` (see module docstring)."""
-        from mlflow.exceptions import MlflowException
-
-        lock_name = f"{LOCK_PREFIX}{name}"
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        deadline = time.monotonic() + timeout
-        delay = 0.05
-        while True:
-            try:
-                self.client.create_registered_model(
-                    lock_name,
-                    tags={"owner": owner, "expires_at": str(time.time() + lease), "pidns": _pid_namespace()},
-                    description=f"mlpublish lock for {name}: held while aliases move; safe to delete if stale",
-                )
-                break
-            except MlflowException as exc:
-                if _code(exc) != "RESOURCE_ALREADY_EXISTS":
-                    raise RegistryError(scrub(f"lock for {name!r}: {exc.message}")) from None
-            self._break_if_stale(lock_name)
-            if time.monotonic() > deadline:
-                raise RegistryConflict(f"model {name!r} is locked by another publish (registered model {lock_name!r}) for more than {timeout:.0f}s")
-            time.sleep(delay + random.random() * delay)
-            delay = min(delay * 2, 1.0)
-        self._held[name] = owner
-        try:
-            yield
-        finally:
-            self._held.pop(name, None)
-            self._take_down(lock_name, owner)
+    # Lock (the protocol is in mlpublish.registry_lock) ----------------------------------------------------
+    def lock(self, name: str, *, timeout: float = 120.0, lease: float = 300.0) -> AbstractContextManager[None]:
+        """Hold the registry-wide lock for ``name``: see :mod:`mlpublish.registry_lock`."""
+        return registry_lock.lock(self, name, timeout=timeout, lease=lease)
 
     def verify_lock(self, name: str) -> None:
-        """Right before a guarded write: raise RegistryConflict if our lock was taken from us.
-
-        That happens only if we held it past its lease (a stalled process) and
-        another publish broke it; writing then could undo that publish's work.
-        """
-        owner = self._held.get(name)
-        if owner is None:
-            return
-        try:
-            current = self.client.get_registered_model(f"{LOCK_PREFIX}{name}").tags.get("owner")
-        except Exception:
-            current = None
-        if current != owner:
-            raise RegistryConflict(f"lost the lock on {name!r} (held past its lease; now held by {current or 'nobody'}): "
-                                   "nothing was changed, retry the step")
-
-    def _take_down(self, lock_name: str, owner: str | None) -> bool:
-        """Remove the lock iff it belongs to ``owner`` (None: to whoever held it when we looked).
-
-        A read-then-delete could remove a lock that someone else took in between.
-        Renaming is atomic and succeeds for exactly one caller: we rename the lock
-        out of the way, check whose it was, and put it back if it was not ours.
-        """
-        from mlflow.exceptions import MlflowException
-
-        try:
-            expected = owner or self.client.get_registered_model(lock_name).tags.get("owner")
-        except MlflowException:
-            return False
-        tomb = f"{lock_name}.released.{uuid.uuid4().hex}"
-        try:
-            self.client.rename_registered_model(lock_name, tomb)
-        except MlflowException:
-            return False  # gone already, or someone else moved it first
-        try:
-            if self.client.get_registered_model(tomb).tags.get("owner") == expected:
-                self.client.delete_registered_model(tomb)
-                return True
-            self.client.rename_registered_model(tomb, lock_name)  # not the one we meant: put it back
-        except MlflowException:
-            # Someone took the lock name meanwhile: the renamed lock cannot go back. Its
-            # holder finds out at verify_lock() before writing; remove the leftover.
-            log.warning("lock %s changed hands while being taken down; removing leftover %s", lock_name, tomb)
-            try:
-                self.client.delete_registered_model(tomb)
-            except MlflowException:
-                pass
-        return False
-
-    def _break_if_stale(self, lock_name: str) -> None:
-        """A lock whose lease ran out (its holder died) is taken down by one contender."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            held = self.client.get_registered_model(lock_name)
-            stale = float(held.tags.get("expires_at", "inf")) < time.time() or _holder_gone(held.tags)
-        except (MlflowException, ValueError):
-            return
-        if stale:
-            self._take_down(lock_name, held.tags.get("owner"))
-
-
-def _pid_namespace() -> str:
-    """This process's PID namespace: process ids only mean the same process within one namespace."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return ""
-
-
-def _holder_gone(tags: dict[str, str]) -> bool:
-    """The lock's holder ran on this host, in this PID namespace, and its process no longer exists.
-
-    Without this, the retry of a task killed while holding the lock (OOM kill,
-    worker restart, an MLflow server crash mid-step) waits out the whole lease,
-    longer than the lock timeout, and fails. Holders elsewhere keep their lease.
-    """
-    host, _, rest = tags.get("owner", "").partition(":")
-    pid = rest.partition(":")[0]
-    ns = tags.get("pidns", "")
-    if host != socket.gethostname() or not ns or ns != _pid_namespace() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by another user
-        return False
-    return False
+        """Right before a guarded write: raise RegistryConflict if the lock we hold on ``name`` was taken from us."""
+        registry_lock.verify_lock(self, name)
 
 
 def _q(value: str) -> str:

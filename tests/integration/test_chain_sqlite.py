@@ -348,6 +348,7 @@ def test_registry_lock_breaks_stale_locks_and_spares_live_ones(workspace):
 
     from mlpublish.errors import RegistryConflict
     from mlpublish.registry import LOCK_PREFIX, Registry
+    from mlpublish.registry_lock import take_down
 
     reg = Registry(workspace.tracking_uri)
     lock = f"{LOCK_PREFIX}m"
@@ -357,7 +358,7 @@ def test_registry_lock_breaks_stale_locks_and_spares_live_ones(workspace):
     assert reg.client.search_registered_models(f"name LIKE '{LOCK_PREFIX}%'") == []
 
     reg.client.create_registered_model(lock, tags={"owner": "live-host:1:y", "expires_at": str(time.time() + 300)})
-    assert reg._take_down(lock, "someone-else") is False  # not ours: put back, untouched
+    assert take_down(reg, lock, "someone-else") is False  # not ours: untouched
     assert reg.client.get_registered_model(lock).tags["owner"] == "live-host:1:y"
     with pytest.raises(RegistryConflict, match="locked by another publish"):
         with reg.lock("m", timeout=0.5):
@@ -480,11 +481,11 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
         import socket
         import time
 
-        from mlpublish.registry import _pid_namespace
+        from mlpublish.registry_lock import pid_namespace
 
         reg.client.create_registered_model(f"{LOCK_PREFIX}m", tags={
             "owner": f"{socket.gethostname()}:{alive.pid}:x", "expires_at": str(time.time() + 300),
-            "pidns": _pid_namespace()})
+            "pidns": pid_namespace()})
         with pytest.raises(RegistryConflict, match="locked by another publish"):
             with reg.lock("m", timeout=0.5):
                 pass

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -120,7 +119,7 @@ def test_eight_chains_for_one_model(shared, reliability_tally):
     # history: every move starts where the previous ended, each one made by exactly one promote
     moves = history(name)
     assert moves[0]["from"] is None and moves[-1]["to"] == champion
-    assert all(b["from"] == a["to"] for a, b in zip(moves, moves[1:])), moves
+    assert all(b["from"] == a["to"] for a, b in zip(moves, moves[1:], strict=False)), moves
     promoted = sorted(res["version"] for res in results if res["promoted"])
     assert sorted(m["to"] for m in moves) == promoted
     assert {v for v, mv in versions.items() if "mlpublish.champion_since" in mv.tags} == set(promoted)
