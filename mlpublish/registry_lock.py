@@ -57,7 +57,7 @@ REFUSED_CODES = frozenset({"INVALID_PARAMETER_VALUE", "PERMISSION_DENIED", "UNAU
 
 log = logging.getLogger("mlpublish.registry")
 
-CREATED, EXISTS, MISSING, UNKNOWN = "created", "exists", "missing", "unknown"
+OK, EXISTS, MISSING, UNKNOWN = "ok", "exists", "missing", "unknown"
 
 
 class HasClient(Protocol):
@@ -122,7 +122,7 @@ class RegistryLock:
             return self._unknown_outcome(call, name, f"{code or 'error'}: {exc.message}")
         except Exception as exc:  # transport errors, or a database error from a local registry store
             return self._unknown_outcome(call, name, f"{exc.__class__.__name__}: {exc}")
-        return self._known(CREATED, value)
+        return self._known(OK, value)
 
     def _known(self, outcome: str, value: Any) -> tuple[str, Any]:
         self._unknown = 0
@@ -140,11 +140,11 @@ class RegistryLock:
         return UNKNOWN, None
 
     def _read(self, name: str) -> tuple[str, dict[str, str]]:
-        """CREATED (exists, with its tags) or MISSING; retried while the outcome is unknown."""
+        """OK (exists, with its tags) or MISSING; retried while the outcome is unknown."""
         while True:
             outcome, value = self._call("get_registered_model", name)
             if outcome != UNKNOWN:
-                return outcome, dict(value.tags) if outcome == CREATED else {}
+                return outcome, dict(value.tags) if outcome == OK else {}
 
     def _create(self, name: str, owner: str, description: str) -> str:
         tags = {"owner": owner, "expires_at": str(self.clock() + self.lease), "pidns": pid_namespace()}
@@ -159,12 +159,12 @@ class RegistryLock:
             self._tried.add(token)
             created = self._create(self.name, token, f"mlpublish lock for {self.model}: held while aliases move; "
                                                      "safe to delete if stale")
-            if created == CREATED:
+            if created == OK:
                 self.owner = token
                 return
             if created == EXISTS:
                 found, tags = self._read(self.name)
-                if found == CREATED:
+                if found == OK:
                     if tags.get("owner") in self._tried:  # an earlier attempt of ours won after all
                         self.owner = tags["owner"]
                         return
@@ -192,7 +192,7 @@ class RegistryLock:
         except Unreachable as exc:
             raise RegistryError(f"cannot confirm the lock on {self.model!r} before writing: {exc}; "
                                 "nothing was changed, retry the step") from None
-        current = tags.get("owner") if found == CREATED else None
+        current = tags.get("owner") if found == OK else None
         if current != self.owner:
             raise RegistryConflict(f"lost the lock on {self.model!r} (held past its lease; now held by "
                                    f"{current or 'nobody'}): nothing was changed, retry the step")
@@ -235,12 +235,12 @@ class RegistryLock:
         then ours on it), or None if a live claimant holds it."""
         while True:
             created = self._create(name, self._claimant, f"mlpublish: removing {self.name}")
-            if created == CREATED:
+            if created == OK:
                 return [name]
             if created != EXISTS:
                 continue  # MISSING: that claim was just finished and deleted; UNKNOWN: ours may exist now
             found, tags = self._read(name)
-            if found != CREATED:
+            if found != OK:
                 continue
             if tags.get("owner") == self._claimant:
                 return [name]
@@ -254,9 +254,9 @@ class RegistryLock:
         remove that incarnation meanwhile, so the read-then-delete cannot hit a newer one."""
         while True:
             found, tags = self._read(name)
-            if found != CREATED or tags.get("owner") != owner:
+            if found != OK or tags.get("owner") != owner:
                 return False
-            if self._call("delete_registered_model", name)[0] in (CREATED, MISSING):
+            if self._call("delete_registered_model", name)[0] in (OK, MISSING):
                 return True
 
     def _delete(self, name: str) -> None:

@@ -35,7 +35,7 @@ from .services import registry_rows, shared_server, wait_for
 
 pytestmark = pytest.mark.integration
 SUITE = "lock under load"
-ROUNDS = 3
+ROUNDS = 5
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_lock_rounds_on_a_saturated_machine(server, busy_cores, tmp_path, reliab
     jobs += [("stall-breaker", ["1", paused])]
     procs = [worker(server.url, tmp_path, f"w{i}", *args) for i, (_, args) in enumerate(jobs)]
     wait_for("every worker to import", lambda: all((tmp_path / f"ready-w{i}").exists() or p.poll() is not None
-                                                    for i, p in enumerate(procs)), timeout=240)
+                                                    for i, p in enumerate(procs)), timeout=480)
     time.sleep(max(0.0, stopped_at + 3.5 - time.time()))  # the stalled holder's lease has run out
     began = time.time()
     (tmp_path / "go").touch()

@@ -185,6 +185,7 @@ def test_a_holder_paused_past_its_lease(registry):
 
     runs = explore(scenario(registry, [holder, contender], symmetric=False), preemptions(2))
     TALLY.schedules += len(runs)
+    print(f"{len(runs)} schedules, {sum(len(run.steps) for run in runs)} steps")
     for run in runs:
         h, b = run.outcomes.get(0), run.outcomes.get(1)
         where = f"schedule {run.prefix} steps {run.steps}"
