@@ -36,6 +36,12 @@ def connect(settings: OpenMetadataSettings) -> Any:
         raise classify_connect(exc, settings.host_port) from None
 
 
+def team_type_of(team: Any) -> str | None:
+    """A Team's teamType as text (the SDK gives an enum), None for a user."""
+    kind = getattr(team, "teamType", None)
+    return None if kind is None else str(getattr(kind, "value", kind))
+
+
 class Client:
     """One delivery's view of the server: SDK calls whose failures are classified, cached lookups."""
 
@@ -96,6 +102,15 @@ class Client:
         found = self.lookup(kind, ref["name"])
         if found is None:
             log.warning("owner %s:%s is not in OpenMetadata; left out of the model's owners", kind, ref["name"])
+            return None
+        team_type = team_type_of(found)
+        if kind == "team" and team_type != "Group":
+            # EntityRepository.validateOwners refuses the whole model (400); `mlpublish check` names it first
+            log.warning(
+                "owner team %s is of type %s: only a team of type Group can own; left out of the model's owners",
+                ref["name"],
+                team_type,
+            )
             return None
         return {"id": str(found.id.root), "type": kind}
 

@@ -8,6 +8,7 @@ from mlpublish.catalog.events import AddLineage, Column, ColumnLineage, SetModel
 from mlpublish.catalog.openmetadata.delivery import compact
 from mlpublish.catalog.openmetadata.errors import (
     AuthRejected,
+    Forbidden,
     Misconfigured,
     Outage,
     Rejected,
@@ -41,7 +42,7 @@ class RestTransportError(Exception):
         (APIError("bad field", 400), Rejected),
         (APIError("missing", 404), Rejected),
         (APIError("token", 401), AuthRejected),
-        (APIError("forbidden", 403), AuthRejected),
+        (APIError("forbidden", 403), Forbidden),  # the bot's role, not the token (a kind of AuthRejected)
         (RuntimeError("Error 502 from the proxy"), Outage),  # status named in the message only
         (RestTransportError("connection refused"), Outage),
         (HtmlResponseError("<html>"), Misconfigured),
@@ -113,6 +114,7 @@ def test_model_body_references_feature_tables_and_leaves_out_empty_fields() -> N
         "name": "m",
         "algorithm": "RF",
         "service": "models",
+        "mlHyperParameters": [],  # a PUT removes what it omits: "none" is sent, not left out
         "mlFeatures": [
             {
                 "name": "f",
@@ -132,7 +134,7 @@ def test_model_body_refuses_a_feature_table_the_server_lacks_naming_the_field() 
         model_body("models.m", ENTITY, lambda fqn: None)
 
 
-def test_lineage_details_carry_columns_between_tables_only_and_name_the_pipeline_run() -> None:
+def test_lineage_details_carry_columns_from_a_table_and_name_the_pipeline_run() -> None:
     columns = [ColumnLineage(fromColumns=["a.x"], toColumn="b.x")]
     between_tables = AddLineage(
         from_fqn="a",
@@ -150,7 +152,11 @@ def test_lineage_details_carry_columns_between_tables_only_and_name_the_pipeline
         "columnsLineage": [columns[0].model_dump()],
     }
     into_model = AddLineage(from_fqn="b", from_type="table", to_fqn="m", to_type="mlmodel", columns=columns)
-    assert lineage_details(into_model, lambda name: pytest.fail("no pipeline")) == {"source": "Manual"}
+    # a model's features are its children (LineageRepository.getChildrenNames): columns -> features is lineage
+    assert lineage_details(into_model, lambda name: pytest.fail("no pipeline")) == {
+        "source": "Manual",
+        "columnsLineage": [columns[0].model_dump()],
+    }
 
 
 def test_properties_are_sent_as_text_and_declared_once() -> None:
