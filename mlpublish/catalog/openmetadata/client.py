@@ -42,6 +42,21 @@ def team_type_of(team: Any) -> str | None:
     return None if kind is None else str(getattr(kind, "value", kind))
 
 
+def team_types(settings: OpenMetadataSettings, names: list[str]) -> dict[str, str | None]:
+    """Each team's teamType on the server (None: no such team), for ``mlpublish check``."""
+    from metadata.generated.schema.entity.teams.team import Team
+
+    om = connect(settings)
+    out = {}
+    for name in names:
+        try:
+            team = om.get_by_name(Team, name)
+        except Exception as exc:
+            raise classify(exc, f"team {name}") from None
+        out[name] = None if team is None else team_type_of(team)
+    return out
+
+
 class Client:
     """One delivery's view of the server: SDK calls whose failures are classified, cached lookups."""
 
