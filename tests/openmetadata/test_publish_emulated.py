@@ -142,3 +142,19 @@ def test_a_403_names_the_operation_and_keeps_the_events(om_server, om_settings, 
     with pytest.raises(CatalogUnavailable, match=r"lacks a permission.*operations \[Create\] not allowed"):
         catalog.publish([table_event("wh.db.sch.t", {"a": "INTEGER"})])
     assert catalog.outbox.counts() == {"pending": 1, "delivered": 0, "failed": 0}  # not the event's fault
+
+
+def test_check_refuses_an_owner_team_that_is_not_a_group(workspace, om_server, om_settings, monkeypatch):
+    from mlpublish.errors import SpecError
+    from mlpublish.preflight import preflight
+    from mlpublish.spec import load_spec
+
+    om_server.emulator.add_team("sales", team_type="Department")
+    om_server.emulator.add_team("data-science")
+    monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
+    monkeypatch.setenv("OPENMETADATA_JWT_TOKEN", om_settings.jwt_token)
+    spec = load_spec(workspace.spec("owned.yaml", replace=spec_dict(SUFFIX, owners=["team:sales", "data-science"])))
+    with pytest.raises(SpecError) as err:
+        preflight(spec)
+    text = str(err.value)
+    assert "owners[0]" in text and "'sales' is of type Department" in text and "data-science" not in text
