@@ -104,7 +104,10 @@ def versioned(
         base, kept = history[-2], history[:-1]
     changed = changed_fields(base, updated)
     if not changed:  # a revert: v0 -> v1 -> v0 is v0 again
-        new = {**updated, "version": base["version"], "changeDescription": base.get("changeDescription")}
+        new = {k: v for k, v in updated.items() if k != "changeDescription"}
+        new["version"] = base["version"]
+        if base.get("changeDescription"):
+            new["changeDescription"] = base["changeDescription"]
         return [*kept[:-1], new], new
     new = {
         **updated,
