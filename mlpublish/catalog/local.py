@@ -1,9 +1,15 @@
 """The embedded local catalog: one SQLite file, entities in the OpenMetadata shape.
 
-It keeps entity versions the way OpenMetadata does: the first version is 0.1,
-every update that changes something adds 0.1, and a change of ``algorithm``,
-``server`` or ``target`` of an MlModel is a major change (+1.0). An update that
-changes nothing keeps the version, so replaying events is harmless.
+It keeps entity versions the way the OpenMetadata server does (``EntityRepository.EntityUpdater``), so
+``mlpublish catalog versions`` says what the server says: the first version is 0.1, every update that
+changes something adds 0.1, and a change of ``algorithm``, ``server`` or ``target`` of an MlModel is a major
+change (+1.0). An update that changes nothing keeps the version, so replaying events is harmless.
+
+Each event is the request the OpenMetadata sink sends: an upsert is a PUT (never consolidated; it replaces
+the fields it carries, keeps tags and custom properties, and keeps the owners when the spec names none), a
+tag or property change is a JSON Patch. A patch by mlpublish within ``SESSION_TIMEOUT`` of its last change
+to the entity, past version 0.1, is consolidated into the current version as the server does: measured from
+the version before it, and back to that version when it undoes the change.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,9 @@ from mlpublish.clock import now_iso
 from mlpublish.errors import CatalogUnavailable, NotFound
 
 MAJOR_FIELDS = ("algorithm", "server", "target")
+# EntityUpdater.sessionTimeoutMillis of the server: one user's patches within it make one version.
+SESSION_TIMEOUT = timedelta(minutes=10)
+_META = {"id", "version", "updatedAt", "changeDescription"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -60,13 +70,18 @@ def next_version(version: float, major: bool) -> float:
     return round(version + (1.0 if major else 0.1), 1)
 
 
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    return {k for k in (set(old) | set(new)) - _META if old.get(k) != new.get(k)}
+
+
 class LocalCatalog:
     """Catalog sink and reader backed by SQLite (``:memory:`` works for tests)."""
 
     kind = "local"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, session_timeout: timedelta = SESSION_TIMEOUT):
         self.path = str(path)
+        self.session_timeout = session_timeout
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
 
@@ -122,13 +137,9 @@ class LocalCatalog:
         if not events:
             return
         with self.transaction() as cur:
-            # Changes to one entity within one publish make one new version,
-            # as OpenMetadata consolidates a session's changes.
-            pending: dict[str, tuple[str, dict[str, Any]]] = {}
             for ev in events:
-                self._apply(cur, ev, pending)
-            for fqn, (type_, body) in pending.items():
-                self._write(cur, fqn, type_, body)
+                for fqn, type_, body, operation in self._apply(cur, ev):
+                    self._write(cur, fqn, type_, body, operation)
             if enqueue_for is not None:
                 ts = now_iso()
                 cur.executemany(
@@ -136,12 +147,11 @@ class LocalCatalog:
                     [(enqueue_for, ev.model_dump_json(), ts) for ev in events],
                 )
 
-    def _apply(self, cur: sqlite3.Cursor, ev: Any, pending: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        def current(fqn: str) -> dict[str, Any] | None:
-            return pending[fqn][1] if fqn in pending else self._get(cur, fqn)
+    def _apply(self, cur: sqlite3.Cursor, ev: Any) -> list[tuple[str, str, dict[str, Any], str]]:
+        """The writes ``ev`` makes: (fqn, entity type, the entity's new content, "PUT" or "PATCH")."""
 
         def require(fqn: str) -> dict[str, Any]:
-            body = current(fqn)
+            body = self._get(cur, fqn)
             if body is None:
                 raise NotFound(f"catalog entity {fqn!r} does not exist (events applied out of order?)")
             return body
@@ -154,12 +164,10 @@ class LocalCatalog:
             }
             if ev.description:
                 body["description"] = ev.description
-            pending[ev.fqn] = ("table", body)
-        elif isinstance(ev, UpsertMlModel):
-            old = current(ev.fqn)
-            keep = {k: old[k] for k in ("tags", "extension") if old and k in old}
-            pending[ev.fqn] = ("mlmodel", {**ev.entity, **keep, "fullyQualifiedName": ev.fqn})
-        elif isinstance(ev, SetValidationTag):
+            return [(ev.fqn, "table", body, "PUT")]
+        if isinstance(ev, UpsertMlModel):
+            return self._upsert_model(self._get(cur, ev.fqn), ev)
+        if isinstance(ev, SetValidationTag):
             body = require(ev.fqn)
             tags = [t for t in body.get("tags", []) if not t["tagFQN"].startswith(VALIDATION_CLASSIFICATION + ".")]
             tags.append(
@@ -170,11 +178,11 @@ class LocalCatalog:
                     "state": "Confirmed",
                 }
             )
-            pending[ev.fqn] = ("mlmodel", {**body, "tags": tags})
-        elif isinstance(ev, SetModelProperties):
+            return [(ev.fqn, "mlmodel", {**body, "tags": tags}, "PATCH")]
+        if isinstance(ev, SetModelProperties):
             body = require(ev.fqn)
-            pending[ev.fqn] = ("mlmodel", {**body, "extension": {**body.get("extension", {}), **ev.properties}})
-        elif isinstance(ev, AddLineage):
+            return [(ev.fqn, "mlmodel", {**body, "extension": {**body.get("extension", {}), **ev.properties}}, "PATCH")]
+        if isinstance(ev, AddLineage):
             columns = [c.model_dump() for c in ev.columns]
             if ev.to_type == "table":
                 # Several models may read the same table: an edge between two tables
@@ -198,21 +206,36 @@ class LocalCatalog:
                 "details=excluded.details, updated_at=excluded.updated_at, from_type=excluded.from_type, to_type=excluded.to_type",
                 (ev.from_fqn, ev.to_fqn, ev.from_type, ev.to_type, json.dumps(details, sort_keys=True), now_iso()),
             )
-        elif isinstance(ev, RecordAliasChange):
+            return []
+        if isinstance(ev, RecordAliasChange):
             # '' not NULL for "no previous": NULLs never collide in a UNIQUE index, so replays would duplicate
             cur.execute(
                 "INSERT OR IGNORE INTO alias_history VALUES (?,?,?,?,?,?)",
                 (ev.fqn, ev.alias, ev.version, ev.previous or "", ev.action, ev.at),
             )
-        else:  # pragma: no cover - the discriminated union makes this unreachable
-            raise TypeError(f"unknown catalog event {ev!r}")
+            return []
+        raise TypeError(f"unknown catalog event {ev!r}")  # pragma: no cover - the discriminated union
+
+    @staticmethod
+    def _upsert_model(old: dict[str, Any] | None, ev: UpsertMlModel) -> list[tuple[str, str, dict[str, Any], str]]:
+        """The sink's PUT of the whole entity, then its JSON Patch of a description a bot's PUT cannot change."""
+        new = {**ev.entity, "fullyQualifiedName": ev.fqn}
+        if old is None:
+            return [(ev.fqn, "mlmodel", new, "PUT")]
+        new.update({k: old[k] for k in ("tags", "extension") if k in old})
+        if not new.get("owners") and old.get("owners"):  # owners set elsewhere stay when the spec names none
+            new["owners"] = old["owners"]
+        if not old.get("description") or old["description"] == new.get("description"):
+            return [(ev.fqn, "mlmodel", new, "PUT")]
+        put = {**new, "description": old["description"]}
+        return [(ev.fqn, "mlmodel", put, "PUT"), (ev.fqn, "mlmodel", new, "PATCH")]
 
     def _get(self, cur: sqlite3.Cursor, fqn: str) -> dict[str, Any] | None:
         row = cur.execute("SELECT body FROM entities WHERE fqn=?", (fqn,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def _write(self, cur: sqlite3.Cursor, fqn: str, type_: str, body: dict[str, Any]) -> None:
-        """Store ``body`` (the entity's full new state) as a new version if anything changed."""
+    def _write(self, cur: sqlite3.Cursor, fqn: str, type_: str, body: dict[str, Any], operation: str) -> None:
+        """Store ``body`` (the entity's full new content) as the server would version it."""
         row = cur.execute("SELECT version, body FROM entities WHERE fqn=?", (fqn,)).fetchone()
         ts = now_iso()
         if row is None:
@@ -223,27 +246,55 @@ class LocalCatalog:
                 "fieldsDeleted": [],
                 "previousVersion": 0.0,
             }
-            version = 0.1
-        else:
-            old = json.loads(row[1])
-            meta = {"id", "version", "updatedAt", "changeDescription"}
-            merged = json.loads(json.dumps({k: v for k, v in body.items() if k not in meta}, default=str))
-            changed = {k for k in (set(old) | set(merged)) - meta if old.get(k) != merged.get(k)}
-            if not changed:
-                return
-            major = type_ == "mlmodel" and any(k in changed for k in MAJOR_FIELDS)
-            version = next_version(row[0], major)
-            change = {
-                "fieldsAdded": sorted(k for k in changed if k not in old),
-                "fieldsUpdated": [
-                    {"name": k, "oldValue": old[k], "newValue": merged[k]}
-                    for k in sorted(changed)
-                    if k in old and k in merged
-                ],
-                "fieldsDeleted": sorted(k for k in changed if k not in merged),
-                "previousVersion": row[0],
-            }
-            body = {**merged, "id": old["id"], "version": version, "updatedAt": ts, "changeDescription": change}
+            self._store(cur, fqn, type_, body, 0.1, change, ts)
+            return
+        old = json.loads(row[1])
+        merged = json.loads(json.dumps({k: v for k, v in body.items() if k not in _META}, default=str))
+        if not _changed(old, merged):
+            return
+        base_version, base = row[0], old
+        previous = (old.get("changeDescription") or {}).get("previousVersion")
+        if operation == "PATCH" and row[0] > 0.1 and self._in_session(old.get("updatedAt"), ts) and previous:
+            found = cur.execute(
+                "SELECT body FROM entity_versions WHERE fqn=? AND version=?", (fqn, previous)
+            ).fetchone()
+            if found is not None:  # consolidated: the current version is replaced
+                cur.execute("DELETE FROM entity_versions WHERE fqn=? AND version=?", (fqn, row[0]))
+                base_version, base = previous, json.loads(found[0])
+        changed = _changed(base, merged)
+        if not changed:  # the patch undid the session's change: back to the version before it
+            self._store(cur, fqn, type_, base, base_version, base.get("changeDescription") or {}, ts)
+            return
+        major = type_ == "mlmodel" and any(k in changed for k in MAJOR_FIELDS)
+        version = next_version(base_version, major)
+        change = {
+            "fieldsAdded": sorted(k for k in changed if k not in base),
+            "fieldsUpdated": [
+                {"name": k, "oldValue": base[k], "newValue": merged[k]}
+                for k in sorted(changed)
+                if k in base and k in merged
+            ],
+            "fieldsDeleted": sorted(k for k in changed if k not in merged),
+            "previousVersion": base_version,
+        }
+        body = {**merged, "id": old["id"], "version": version, "updatedAt": ts, "changeDescription": change}
+        self._store(cur, fqn, type_, body, version, change, ts)
+
+    def _in_session(self, last: str | None, now: str) -> bool:
+        if not last or not self.session_timeout:  # timestamps are to the second: 0 must mean "never"
+            return False
+        return datetime.fromisoformat(now) - datetime.fromisoformat(last) <= self.session_timeout
+
+    @staticmethod
+    def _store(
+        cur: sqlite3.Cursor,
+        fqn: str,
+        type_: str,
+        body: dict[str, Any],
+        version: float,
+        change: dict[str, Any],
+        ts: str,
+    ) -> None:
         text = json.dumps(body, sort_keys=True, default=str)
         cur.execute(
             "INSERT INTO entities VALUES (?,?,?,?,?,?) ON CONFLICT(fqn) DO UPDATE SET "

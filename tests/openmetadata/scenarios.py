@@ -309,3 +309,141 @@ def outage_during_middle_steps(
         "pending": after["pending"],
         "failed": after["failed"],
     }
+
+
+class EmulatorAdmin:
+    """What an admin or another ingestion did on the server before mlpublish ran: on the emulator."""
+
+    def __init__(self, emulator: Any):
+        self.emulator = emulator
+
+    def team(self, name: str, team_type: str = "Group") -> None:
+        self.emulator.add_team(name, team_type)
+
+    def dashboard(self, fqn: str) -> None:
+        self.emulator.add_dashboard(fqn)
+
+    def integer_property(self, name: str) -> None:
+        self.emulator.declare_property("mlmodel", name, "integer")
+
+
+class LiveAdmin:
+    """The same through the SDK, on a real server (the bot needs the rights to create these)."""
+
+    def __init__(self, settings: OpenMetadataSettings):
+        from mlpublish.catalog.openmetadata import connect
+
+        self.om = connect(settings)
+
+    def team(self, name: str, team_type: str = "Group") -> None:
+        from metadata.generated.schema.api.teams.createTeam import CreateTeamRequest
+
+        self.om.create_or_update(CreateTeamRequest(name=name, teamType=team_type))
+
+    def dashboard(self, fqn: str) -> None:
+        from metadata.generated.schema.api.data.createDashboard import CreateDashboardRequest
+        from metadata.generated.schema.api.services.createDashboardService import CreateDashboardServiceRequest
+
+        service, name = fqn.split(".", 1)
+        self.om.create_or_update(CreateDashboardServiceRequest(name=service, serviceType="CustomDashboard"))
+        self.om.create_or_update(CreateDashboardRequest(name=name, service=service))
+
+    def integer_property(self, name: str) -> None:
+        from metadata.generated.schema.api.data.createCustomProperty import CreateCustomPropertyRequest
+        from metadata.generated.schema.entity.data.mlmodel import MlModel
+        from metadata.ingestion.models.custom_properties import CustomPropertyDataTypes, OMetaCustomProperties
+
+        ref = self.om.get_property_type_ref(CustomPropertyDataTypes.INTEGER)
+        self.om.create_or_update_custom_property(
+            OMetaCustomProperties(
+                entity_type=MlModel,
+                createCustomPropertyRequest=CreateCustomPropertyRequest(
+                    name=name, description="declared before mlpublish ran", propertyType=ref
+                ),
+            )
+        )
+
+
+def fidelity_events(spec: Any, moved_to: str | None = None) -> list[Any]:
+    """What a champion publish sends for ``spec`` (tables, the model, lineage), built without a chain run."""
+    from mlpublish.catalog.entity import lineage_events, model_event, table_event
+
+    columns: dict[str, dict[str, str]] = {}
+    for f in spec.mlFeatures:
+        for s in f.featureSources:
+            columns.setdefault(s.dataSourceFqn, {})[s.name] = "INTEGER"
+    training = f"{spec.data.service}.main.main.{spec.data.trainingTable}"
+    columns[training] = {**{f.name: "INTEGER" for f in spec.mlFeatures}, spec.target: "INTEGER"}
+    tables = [table_event(t, c) for t, c in sorted(columns.items())]
+    return [*tables, model_event(spec, {"max_depth": 6}, "s3://models/churn"), *lineage_events(spec, training, None)]
+
+
+def fidelity_story(workspace: Any, settings: OpenMetadataSettings, suffix: str, admin: Any) -> None:
+    """A dashboard by name, owners set in the UI between two publishes, column lineage table -> model features,
+    a feature moved to another source table, custom properties pre-declared with another type."""
+    from metadata.generated.schema.entity.data.mlmodel import MlModel
+    from metadata.generated.schema.entity.teams.team import Team
+    from metadata.generated.schema.type.entityReference import EntityReference
+    from metadata.generated.schema.type.entityReferenceList import EntityReferenceList
+
+    from mlpublish.catalog.events import SetModelProperties
+
+    reader = Reader(settings)
+    team, other, dashboard = f"ds_{suffix}", f"ml_{suffix}", f"mlp_dash_{suffix}.churn"
+    admin.team(team)
+    admin.team(other)
+    admin.dashboard(dashboard)
+    d = spec_dict(suffix, owners=[f"team:{team}"], dashboard=dashboard)
+    spec = load_spec(workspace.spec(f"fidelity_{suffix}.yaml", replace=d))
+    catalog = open_catalog(str(workspace.root / f"fidelity_{suffix}.db"), openmetadata=settings)
+    catalog.publish(fidelity_events(spec))
+    m = reader.om.get_by_name(MlModel, spec.fqn, fields=["owners", "dashboard"])
+    assert m.dashboard is not None and m.dashboard.fullyQualifiedName == dashboard  # by name, not refused
+    assert [o.name for o in m.owners.root] == [team]
+    training = f"{spec.data.service}.main.main.{spec.data.trainingTable}"
+    into_model = reader.upstream("mlmodel", spec.fqn)[training]["columnsLineage"]
+    assert {"fromColumns": [f"{training}.plan"], "toColumn": f"{spec.fqn}.plan"} in into_model
+
+    # owners changed in the UI: the spec names owners, so it is the source of truth on the next publish
+    ui = reader.om.get_by_name(MlModel, spec.fqn, fields=["owners"])
+    dest = ui.model_copy(deep=True)
+    other_team = reader.om.get_by_name(Team, other)
+    dest.owners = EntityReferenceList(root=[EntityReference(id=other_team.id, type="team")])
+    reader.om.patch(MlModel, ui, dest)
+    assert [o["name"] for o in reader.model(spec.fqn)["owners"]] == [other]
+    catalog.publish(fidelity_events(spec))
+    assert [o["name"] for o in reader.model(spec.fqn)["owners"]] == [team]
+    no_owners = load_spec(workspace.spec(f"fidelity_{suffix}_2.yaml", replace={**d, "owners": []}))
+    reader.om.patch(MlModel, reader.om.get_by_name(MlModel, spec.fqn, fields=["owners"]), dest)
+    catalog.publish(fidelity_events(no_owners))
+    assert [o["name"] for o in reader.model(spec.fqn)["owners"]] == [other]  # a spec naming none keeps the UI's
+
+    # a feature moves to another source table: the server's creation-time edge goes, the new table's comes
+    wh = spec.data.service
+    moved = {**d, "owners": [f"team:{team}"]}
+    moved["mlFeatures"] = [
+        {**f, "featureSources": [{**s, "dataSourceFqn": f"{wh}.main.main.tickets_v2"} for s in f["featureSources"]]}
+        if f["name"] == "support_tickets"
+        else f
+        for f in d["mlFeatures"]
+    ]
+    moved_spec = load_spec(workspace.spec(f"fidelity_{suffix}_3.yaml", replace=moved))
+    catalog.publish(fidelity_events(moved_spec))
+    up = set(reader.upstream("mlmodel", spec.fqn))
+    assert f"{wh}.main.main.tickets_v2" in up and f"{wh}.main.main.support_tickets" not in up
+    assert {f"{wh}.main.main.orders", f"{wh}.main.main.customers", training} <= up
+
+    # properties someone declared as integers: a number arrives as one, text that is no number is left out
+    rows, note = f"rows{suffix}", f"note{suffix}"
+    admin.integer_property(rows)
+    admin.integer_property(note)
+    catalog.publish([SetModelProperties(fqn=spec.fqn, properties={rows: 1500, note: "abc", "championVersion": "1"})])
+    ext = reader.model(spec.fqn)["extension"]
+    assert ext[rows] == 1500 and note not in ext and ext["championVersion"] == "1"
+    assert catalog.outbox.counts()["failed"] == 0
+
+    # an unknown dashboard: left out with a warning, the model still published
+    unknown = load_spec(workspace.spec(f"fidelity_{suffix}_4.yaml", replace={**moved, "dashboard": "nope.nothing"}))
+    catalog.publish(fidelity_events(unknown))
+    assert catalog.outbox.counts()["failed"] == 0
+    assert reader.om.get_by_name(MlModel, spec.fqn, fields=["dashboard"]).dashboard is None

@@ -15,7 +15,7 @@ import pytest
 
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
-from tests.openmetadata.scenarios import publish, publish_story, weak_spec
+from tests.openmetadata.scenarios import LiveAdmin, fidelity_story, publish, publish_story, weak_spec
 from tests.support.canary_secrets import WRONG_OPENMETADATA_JWT
 
 pytestmark = [
@@ -44,3 +44,7 @@ def test_live_wrong_token_is_refused_without_showing_it(workspace, live_settings
     with pytest.raises(CatalogUnavailable, match="refused the JWT token") as err:
         publish(weak_spec(workspace, secrets.token_hex(4)), bad)
     assert wrong not in str(err.value)
+
+
+def test_live_dashboard_owners_column_lineage_moved_source_and_typed_properties(workspace, live_settings):
+    fidelity_story(workspace, live_settings, secrets.token_hex(4), LiveAdmin(live_settings))

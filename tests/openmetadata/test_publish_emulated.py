@@ -11,7 +11,9 @@ from mlpublish.cli import main
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
 from tests.openmetadata.scenarios import (
+    EmulatorAdmin,
     Reader,
+    fidelity_story,
     outage_during_middle_steps,
     publish,
     publish_story,
@@ -123,3 +125,36 @@ def test_wrong_token_is_a_clear_error_that_never_shows_the_token(workspace, om_s
     assert counts["failed"] == 0 and counts["pending"] > 0  # not the events' fault: they wait for a good token
     report = catalog.sync()
     assert report.delivered == counts["pending"] and not report.failed
+
+
+def test_dashboard_owners_column_lineage_moved_source_and_typed_properties(workspace, om_server, om_settings, caplog):
+    with caplog.at_level(logging.WARNING, logger="mlpublish"):
+        fidelity_story(workspace, om_settings, SUFFIX, EmulatorAdmin(om_server.emulator))
+    assert f"custom property note{SUFFIX} is declared on the server as integer" in caplog.text
+    assert "dashboard nope.nothing is not in OpenMetadata" in caplog.text
+
+
+def test_a_403_names_the_operation_and_keeps_the_events(om_server, om_settings, tmp_path):
+    from mlpublish.catalog.entity import table_event
+
+    om_server.emulator.forbidden[("PUT", "services/databaseServices")] = "Create"
+    catalog = open_catalog(str(tmp_path / "c.db"), openmetadata=om_settings)
+    with pytest.raises(CatalogUnavailable, match=r"lacks a permission.*operations \[Create\] not allowed"):
+        catalog.publish([table_event("wh.db.sch.t", {"a": "INTEGER"})])
+    assert catalog.outbox.counts() == {"pending": 1, "delivered": 0, "failed": 0}  # not the event's fault
+
+
+def test_check_refuses_an_owner_team_that_is_not_a_group(workspace, om_server, om_settings, monkeypatch):
+    from mlpublish.errors import SpecError
+    from mlpublish.preflight import preflight
+    from mlpublish.spec import load_spec
+
+    om_server.emulator.add_team("sales", team_type="Department")
+    om_server.emulator.add_team("data-science")
+    monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
+    monkeypatch.setenv("OPENMETADATA_JWT_TOKEN", om_settings.jwt_token)
+    spec = load_spec(workspace.spec("owned.yaml", replace=spec_dict(SUFFIX, owners=["team:sales", "data-science"])))
+    with pytest.raises(SpecError) as err:
+        preflight(spec)
+    text = str(err.value)
+    assert "owners[0]" in text and "'sales' is of type Department" in text and "data-science" not in text

@@ -4,13 +4,15 @@ No OpenMetadata server can run on these machines, so the tests talk to this
 WSGI app over HTTP on loopback with the real SDK. It is strict where the real
 server is: every request body is validated with the SDK's own generated
 pydantic models (``extra='forbid'``), every returned entity is re-validated
-with the entity model, JSON Patch is applied with ``jsonpatch``, versions move
-like the server's (+0.1, +1.0 on algorithm/server/target, none when nothing
-changed), referenced entities, tags and custom properties must exist, two tags
-of one mutually exclusive classification are a 400, a wrong token is a 401,
+with the entity model, JSON Patch is applied with ``jsonpatch``. The server's
+own rules (versions and their consolidation, what a PUT keeps and removes,
+owners, tags, custom property types, column lineage) live in
+``openmetadata_rules``, each with the server file and method it follows.
+A wrong token is a 401, a route in ``forbidden`` a 403 naming the operation,
 a lineage edge whose ``lineageDetails.pipeline`` names no existing entity is a
 404, names with a dot are quoted in FQNs, and the server adds table -> model
-lineage from ``featureSources``.
+lineage from ``featureSources`` when the model is created (only then:
+MlModelRepository.storeRelationships runs on create).
 
 Routes it does not know answer 404 and are recorded in ``unknown_routes`` so a
 test can assert the SDK called nothing we do not emulate.
@@ -54,8 +56,21 @@ from metadata.utils.fqn import quote_name
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
+from tests.support.openmetadata_rules import (
+    SESSION_TIMEOUT_MS,
+    RuleError,
+    check_disabled,
+    check_extension_value,
+    check_mutually_exclusive,
+    check_owner_team,
+    filter_column_lineage,
+    put_update,
+    sort_tags,
+    versioned,
+)
+
 SERVER_VERSION = "2.0.7"
-MAJOR_FIELDS = ("algorithm", "server", "target")
+BOT = "mlpublish-bot"  # the user behind the token: a bot (EntityUpdater.updatedByBot)
 # Fields the real server returns only when asked for with ?fields=
 GATED_FIELDS = {
     "tags",
@@ -76,17 +91,6 @@ GATED_FIELDS = {
     "pipelines",
 }
 ALWAYS = {"columns"}  # table columns come back by default on the real server too
-META = {
-    "id",
-    "version",
-    "updatedAt",
-    "updatedBy",
-    "href",
-    "changeDescription",
-    "incrementalChangeDescription",
-    "fullyQualifiedName",
-    "deleted",
-}
 
 
 class Collection:
@@ -122,18 +126,11 @@ EMPTY_COLLECTIONS = {"users", "teams", "dashboards"}
 FIELD_TYPES = ("string", "markdown", "integer", "number")
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
+ApiError = RuleError
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _bump(version: float, major: bool) -> float:
-    return round(version + (1.0 if major else 0.1), 1)
 
 
 def _pydantic_message(exc: ValidationError) -> str:
@@ -154,6 +151,8 @@ class OpenMetadataEmulator:
         self.requests: list[tuple[str, str]] = []
         self.unknown_routes: list[str] = []
         self.types: dict[str, dict[str, Any]] = {}
+        self.session_timeout_ms = SESSION_TIMEOUT_MS  # 0 turns consolidation off (EntityUpdater.setSessionTimeout)
+        self.forbidden: dict[tuple[str, str], str] = {}  # (method, route prefix) -> operation the bot may not do
         for name in FIELD_TYPES:
             self.types[name] = {
                 "id": str(uuid.uuid4()),
@@ -173,20 +172,38 @@ class OpenMetadataEmulator:
             }
 
     # Helpers for tests ----------------------------------------------------
-    def add_team(self, name: str) -> str:
-        """A team as ingestion or an admin would have made it (mlpublish only looks teams up)."""
+    def _add_plain(self, entity_type: str, name: str, fqn: str, **fields: Any) -> str:
         eid = str(uuid.uuid4())
         self.entities[eid] = {
-            "_type": "team",
+            "_type": entity_type,
             "id": eid,
             "name": name,
-            "fullyQualifiedName": name,
-            "teamType": "Group",
+            "fullyQualifiedName": fqn,
             "version": 0.1,
             "deleted": False,
+            **fields,
         }
-        self.fqns[("team", name)] = eid
+        self.fqns[(entity_type, fqn)] = eid
         return eid
+
+    def add_team(self, name: str, team_type: str = "Group") -> str:
+        """A team as an admin would have made it (mlpublish only looks teams up)."""
+        return self._add_plain("team", name, name, teamType=team_type)
+
+    def add_user(self, name: str) -> str:
+        return self._add_plain("user", name, name, email=f"{name}@example.com")
+
+    def add_dashboard(self, fqn: str) -> str:
+        """A dashboard as a dashboard service's ingestion would have made it."""
+        service, _, name = fqn.partition(".")
+        return self._add_plain("dashboard", name, fqn, service={"id": str(uuid.uuid4()), "type": "dashboardService"})
+
+    def declare_property(self, entity_type: str, name: str, kind: str) -> None:
+        """A custom property someone declared before mlpublish ran (maybe with another type)."""
+        ptype = self.types[kind]
+        self.types[entity_type]["customProperties"].append(
+            {"name": name, "description": name, "propertyType": {"id": ptype["id"], "type": "type", "name": kind}}
+        )
 
     def find(self, entity_type: str, fqn: str) -> dict[str, Any] | None:
         eid = self.fqns.get((entity_type, fqn))
@@ -255,6 +272,9 @@ class OpenMetadataEmulator:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             raise ApiError(401, "Not Authorized! Token verification failed")
         route = path[len("/api/v1/") :]
+        for (method, prefix), operation in self.forbidden.items():
+            if request.method == method and route.startswith(prefix):  # security/Authorizer: a 403 names it
+                raise ApiError(403, f"Principal: CatalogPrincipal{{name='{BOT}'}} operations [{operation}] not allowed")
         body = None
         if request.method in ("PUT", "PATCH", "POST"):
             try:
@@ -270,6 +290,9 @@ class OpenMetadataEmulator:
             return 200, {"version": SERVER_VERSION, "revision": "emulator", "timestamp": 0}
         if route == "lineage" and method == "PUT":
             return self._add_lineage(body)
+        m = re.fullmatch(r"lineage/(\w+)/([0-9a-f-]{36})/(\w+)/([0-9a-f-]{36})", route)
+        if m and method == "DELETE":
+            return self._delete_lineage(m.group(2), m.group(4))
         m = re.fullmatch(r"lineage/(\w+)/name/(.+)", route)
         if m and method == "GET":
             return 200, self._lineage_of(m.group(1), unquote(m.group(2)))
@@ -399,15 +422,15 @@ class OpenMetadataEmulator:
                         )
                     s["fullyQualifiedName"] = f"{fqn}.{f['name']}.{s['name']}"
                 f["fullyQualifiedName"] = f"{fqn}.{f['name']}"
-            if "dashboard" in data:
-                data["dashboard"] = self._resolve_ref(data["dashboard"], "[dashboard]")
+            if "dashboard" in data:  # MlModelMapper: the dashboard's FQN, looked up by name (404 if unknown)
+                data["dashboard"] = self._ref("dashboard", data["dashboard"], "[dashboard]")
             data["serviceType"] = self.entities[data["service"]["id"]]["serviceType"]
         if c.entity_type == "pipeline":
             data["serviceType"] = self.entities[data["service"]["id"]]["serviceType"]
-        for i, o in enumerate(data.get("owners", [])):
-            data["owners"][i] = self._resolve_ref(o, f"[owners.{i}]")
+        self._check_owners(data)
         if "tags" in data:
             self._check_tags(data["tags"], "[tags]")
+            data["tags"] = sort_tags(data["tags"])
         if "extension" in data:
             self._check_extension(c.entity_type, data["extension"])
         eid = self.fqns.get((c.entity_type, fqn))
@@ -420,7 +443,7 @@ class OpenMetadataEmulator:
                 "fullyQualifiedName": fqn,
                 "version": 0.1,
                 "updatedAt": _now_ms(),
-                "updatedBy": "mlpublish-bot",
+                "updatedBy": BOT,
                 "deleted": False,
                 "href": f"http://emulator/api/v1/{c.path}/{eid}",
             }
@@ -432,13 +455,22 @@ class OpenMetadataEmulator:
                 self._feature_lineage(entity)
             return 201, self._public(entity)
         old = self.entities[eid]
-        # PUT keeps what the request does not carry (tags, extension, owners set elsewhere), and a
-        # bot's PUT never overwrites a non-empty description or owners (the server's rule for bots)
-        new = {**old, **data}
-        for kept in ("description", "owners"):
-            if old.get(kept):
-                new[kept] = old[kept]
-        return 200, self._store(c, old, new)
+        new = put_update(old, data, by_bot=True)
+        if c.entity_type == "classification":  # ClassificationUpdater: mutuallyExclusive cannot be updated
+            new["mutuallyExclusive"] = old.get("mutuallyExclusive")
+        self._check_tags(new.get("tags", []), "[tags]")
+        return 200, self._store(c, old, new, "PUT")
+
+    def _check_owners(self, data: dict[str, Any]) -> None:
+        """EntityRepository.validateOwners: users or Group teams, each must exist."""
+        for i, o in enumerate(data.get("owners") or []):
+            if o.get("type") not in ("user", "team"):
+                raise ApiError(
+                    400, f"Entity of type {o.get('type')} can't be the owner. Only Team of type Group or a User can own"
+                )
+            data["owners"][i] = self._resolve_ref(o, f"[owners.{i}]")
+            if o["type"] == "team":
+                check_owner_team(self.entities[data["owners"][i]["id"]])
 
     def _patch(self, c: Collection, eid: str, body: Any) -> tuple[int, Any]:
         old = self.entities[eid]
@@ -448,41 +480,31 @@ class OpenMetadataEmulator:
             new = jsonpatch.JsonPatch(body).apply(self._public(old))
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
             raise ApiError(400, f"invalid JSON Patch: {exc}") from None
-        for k in ("id", "fullyQualifiedName", "name"):
-            if new.get(k) != old.get(k):
-                raise ApiError(400, f"[{k}] cannot be changed by PATCH")
+        # MlModelRepository.restorePatchAttributes: a PATCH cannot change these; the change is ignored
+        for k in ("id", "fullyQualifiedName", "name", "service"):
+            if k in old:
+                new[k] = old[k]
+        if c.entity_type == "classification":  # ClassificationUpdater: mutuallyExclusive cannot be updated
+            new["mutuallyExclusive"] = old.get("mutuallyExclusive")
+        self._check_owners(new)
         if "tags" in new:
             self._check_tags(new["tags"], "[tags]")
+            new["tags"] = sort_tags(new["tags"])
         if "extension" in new:
             self._check_extension(c.entity_type, new["extension"])
-        return 200, self._store(c, old, {"_type": old["_type"], **new})
+        return 200, self._store(c, old, {"_type": old["_type"], **new}, "PATCH")
 
-    def _store(self, c: Collection, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-        changed = sorted(k for k in (set(old) | set(new)) - META - {"_type"} if old.get(k) != new.get(k))
-        if not changed:
-            return self._public(old)
-        major = c.entity_type == "mlmodel" and any(k in changed for k in MAJOR_FIELDS)
-        version = _bump(old["version"], major)
-        new.update(
-            version=version,
-            updatedAt=_now_ms(),
-            changeDescription={
-                "fieldsAdded": [{"name": k, "newValue": json.dumps(new[k])} for k in changed if k not in old],
-                "fieldsUpdated": [
-                    {"name": k, "oldValue": json.dumps(old[k]), "newValue": json.dumps(new[k])}
-                    for k in changed
-                    if k in old and k in new
-                ],
-                "fieldsDeleted": [{"name": k, "oldValue": json.dumps(old[k])} for k in changed if k not in new],
-                "previousVersion": old["version"],
-            },
+    def _store(self, c: Collection, old: dict[str, Any], new: dict[str, Any], operation: str) -> dict[str, Any]:
+        result = versioned(
+            c.entity_type, self.history[old["id"]], new, operation, BOT, _now_ms(), self.session_timeout_ms
         )
-        self._validate_entity(c, new)
-        self.entities[new["id"]] = new
-        self.history[new["id"]].append(copy.deepcopy(new))
-        if c.entity_type == "mlmodel":
-            self._feature_lineage(new)
-        return self._public(new)
+        if result is None:
+            return self._public(old)
+        history, current = result
+        self._validate_entity(c, current)
+        self.entities[old["id"]] = current
+        self.history[old["id"]] = [copy.deepcopy(v) for v in history]
+        return self._public(current)
 
     def _validate_entity(self, c: Collection, entity: dict[str, Any]) -> None:
         try:
@@ -491,21 +513,21 @@ class OpenMetadataEmulator:
             raise ApiError(400, f"{c.entity.__name__}: {_pydantic_message(exc)}") from None
 
     def _check_tags(self, tags: list[dict[str, Any]], where: str) -> None:
-        seen: dict[str, str] = {}
+        """TagLabelUtil.applyTagCommonFields (the tag must exist), checkMutuallyExclusive, checkDisabledTags."""
+        exclusive, disabled = set(), set()
         for i, t in enumerate(tags):
             fqn = t.get("tagFQN", "")
             tid = self.fqns.get(("tag", fqn))
             if tid is None:
                 raise ApiError(404, f"{where}.{i}: tag instance for {fqn} not found")
-            cls = self.entities[tid]["classification"]
-            if self.entities[cls["id"]].get("mutuallyExclusive"):
-                if cls["fullyQualifiedName"] in seen:
-                    raise ApiError(
-                        400,
-                        f"Tag labels {seen[cls['fullyQualifiedName']]} and {fqn} are mutually exclusive "
-                        f"and can't be assigned together",
-                    )
-                seen[cls["fullyQualifiedName"]] = fqn
+            tag = self.entities[tid]
+            cls = self.entities[tag["classification"]["id"]]
+            if cls.get("mutuallyExclusive"):
+                exclusive.add(cls["fullyQualifiedName"])
+            if tag.get("disabled") or cls.get("disabled"):
+                disabled.add(fqn)
+        check_mutually_exclusive(tags, exclusive)
+        check_disabled(tags, disabled)
 
     def _check_extension(self, entity_type: str, ext: Any) -> None:
         if not isinstance(ext, dict):
@@ -514,11 +536,7 @@ class OpenMetadataEmulator:
         for k, v in ext.items():
             if k not in defined:
                 raise ApiError(400, f"[extension.{k}] Unknown custom field {k}")
-            kind = defined[k]["propertyType"]["name"]
-            if kind in ("string", "markdown") and not isinstance(v, str):
-                raise ApiError(400, f"[extension.{k}] expected a {kind}, got {type(v).__name__}")
-            if kind == "integer" and not isinstance(v, int):
-                raise ApiError(400, f"[extension.{k}] expected an integer, got {type(v).__name__}")
+            check_extension_value(k, defined[k]["propertyType"]["name"], v)
 
     def _add_custom_property(self, type_id: str, body: Any) -> tuple[int, Any]:
         t = next((t for t in self.types.values() if t["id"] == type_id), None)
@@ -538,7 +556,8 @@ class OpenMetadataEmulator:
 
     # Lineage --------------------------------------------------------------
     def _feature_lineage(self, model: dict[str, Any]) -> None:
-        """The server's own table -> model edges from featureSources[].dataSource."""
+        """MlModelRepository.setMlFeatureSourcesLineage: table -> model edges from featureSources[].dataSource,
+        drawn by storeRelationships, which runs when the model is created, never on update."""
         for f in model.get("mlFeatures", []):
             for s in f.get("featureSources", []):
                 ds = s.get("dataSource")
@@ -549,7 +568,8 @@ class OpenMetadataEmulator:
                         {
                             "fromEntity": {"id": ds["id"], "type": "table"},
                             "toEntity": {"id": model["id"], "type": "mlmodel"},
-                            "lineageDetails": {"source": "Manual"},
+                            # addRelationship(UPSTREAM) without details JSON: the edge has no lineageDetails
+                            "lineageDetails": {},
                         },
                     )
 
@@ -578,28 +598,21 @@ class OpenMetadataEmulator:
                 "fullyQualifiedName": e["fullyQualifiedName"],
                 "deleted": False,
             }
-        cols = details.get("columnsLineage") or []
-        if cols:
-            if a["type"] != "table" or b["type"] != "table":
-                raise ApiError(400, "[edge.lineageDetails.columnsLineage] column lineage needs tables at both ends")
-            from_cols = {c["fullyQualifiedName"] for c in self.entities[a["id"]]["columns"]}
-            to_cols = {c["fullyQualifiedName"] for c in self.entities[b["id"]]["columns"]}
-            for i, c in enumerate(cols):
-                if c.get("toColumn") not in to_cols:
-                    raise ApiError(
-                        400,
-                        f"[edge.lineageDetails.columnsLineage.{i}.toColumn] Invalid column name {c.get('toColumn')}",
-                    )
-                for fc in c.get("fromColumns", []):
-                    if fc not in from_cols:
-                        raise ApiError(
-                            400, f"[edge.lineageDetails.columnsLineage.{i}.fromColumns] Invalid column name {fc}"
-                        )
+        if details.get("columnsLineage"):
+            details["columnsLineage"] = filter_column_lineage(
+                details["columnsLineage"], self.entities[a["id"]], self.entities[b["id"]]
+            )
         self.edges[(a["id"], b["id"])] = {
             "fromEntity": {"id": a["id"], "type": a["type"]},
             "toEntity": {"id": b["id"], "type": b["type"]},
             "lineageDetails": details,
         }
+        return 200, {}
+
+    def _delete_lineage(self, from_id: str, to_id: str) -> tuple[int, Any]:
+        """LineageResource.deleteLineage: 404 when there is no such edge."""
+        if self.edges.pop((from_id, to_id), None) is None:
+            raise ApiError(404, f"Lineage edge from {from_id} to {to_id} not found")
         return 200, {}
 
     def _lineage_of(self, entity_type: str, fqn: str) -> dict[str, Any]:

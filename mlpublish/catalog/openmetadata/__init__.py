@@ -20,13 +20,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from mlpublish.catalog.local import LocalCatalog
-from mlpublish.catalog.openmetadata.client import connect
+from mlpublish.catalog.openmetadata.client import connect, team_types
 from mlpublish.catalog.openmetadata.delivery import OutboxDelivery, SyncReport
 from mlpublish.catalog.outbox import Outbox
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
 
-__all__ = ["OpenMetadataCatalog", "SyncReport", "connect"]
+__all__ = ["OpenMetadataCatalog", "SyncReport", "connect", "team_types"]
 
 log = logging.getLogger("mlpublish.catalog.openmetadata")
 

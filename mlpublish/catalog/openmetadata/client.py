@@ -36,6 +36,27 @@ def connect(settings: OpenMetadataSettings) -> Any:
         raise classify_connect(exc, settings.host_port) from None
 
 
+def team_type_of(team: Any) -> str | None:
+    """A Team's teamType as text (the SDK gives an enum), None for a user."""
+    kind = getattr(team, "teamType", None)
+    return None if kind is None else str(getattr(kind, "value", kind))
+
+
+def team_types(settings: OpenMetadataSettings, names: list[str]) -> dict[str, str | None]:
+    """Each team's teamType on the server (None: no such team), for ``mlpublish check``."""
+    from metadata.generated.schema.entity.teams.team import Team
+
+    om = connect(settings)
+    out = {}
+    for name in names:
+        try:
+            team = om.get_by_name(Team, name)
+        except Exception as exc:
+            raise classify(exc, f"team {name}") from None
+        out[name] = None if team is None else team_type_of(team)
+    return out
+
+
 class Client:
     """One delivery's view of the server: SDK calls whose failures are classified, cached lookups."""
 
@@ -96,6 +117,15 @@ class Client:
         found = self.lookup(kind, ref["name"])
         if found is None:
             log.warning("owner %s:%s is not in OpenMetadata; left out of the model's owners", kind, ref["name"])
+            return None
+        team_type = team_type_of(found)
+        if kind == "team" and team_type != "Group":
+            # EntityRepository.validateOwners refuses the whole model (400); `mlpublish check` names it first
+            log.warning(
+                "owner team %s is of type %s: only a team of type Group can own; left out of the model's owners",
+                ref["name"],
+                team_type,
+            )
             return None
         return {"id": str(found.id.root), "type": kind}
 

@@ -3,8 +3,9 @@
 * ``Outage`` (unreachable, timed out, 5xx): the event stays queued and is delivered later.
 * ``Rejected`` (any other 4xx, or a rule of ours such as a missing table we may not create): the event is
   at fault; it is dead-lettered with the entity and field named, never retried by itself.
-* ``AuthRejected`` (401/403) and ``Misconfigured`` (not the API, SDK/server version mismatch): our
-  settings are at fault, no event is; everything stays queued and the step is told what to check.
+* ``AuthRejected`` (401: the token), ``Forbidden`` (403: the bot's role lacks a permission) and
+  ``Misconfigured`` (not the API; ``VersionMismatch``: SDK and server versions differ): our settings are
+  at fault, no event is; everything stays queued and the step is told what to check.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ class Outage(Exception):
 
 
 class AuthRejected(Exception):
-    """401/403: our credentials, not the event, are at fault."""
+    """401: our credentials, not the event, are at fault."""
+
+
+class Forbidden(AuthRejected):
+    """403: the token is good, but the bot's role may not do this operation."""
 
 
 class Misconfigured(Exception):
     """The address or the server itself is wrong (not the API, version mismatch): no event is at fault."""
+
+
+class VersionMismatch(Misconfigured):
+    """The SDK's major.minor differs from the server's."""
 
 
 class Rejected(Exception):
@@ -33,7 +42,7 @@ class Rejected(Exception):
 
 FAILURE_KINDS = (Outage, AuthRejected, Misconfigured, Rejected)
 # SDK and transport exception names (matched by name: the SDK is imported lazily, and only where it is called)
-_WRONG_SERVER = {"HtmlResponseError", "VersionMismatchException"}
+_WRONG_SERVER = {"HtmlResponseError"}
 _TRANSIENT = {
     "RestTransportError",
     "ConnectionError",
@@ -61,8 +70,12 @@ def classify(exc: BaseException, what: str) -> Exception:
     status = status_of(exc)
     kinds = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     text = scrub(f"{what}: {f'HTTP {status} ' if status else ''}{exc.__class__.__name__}: {exc}")
-    if status in (401, 403):
-        return AuthRejected(f"{what}: HTTP {status}: the server refused the JWT token")
+    if status == 401:
+        return AuthRejected(f"{what}: HTTP 401: the server refused the JWT token")
+    if status == 403:
+        return Forbidden(f"{what}: HTTP 403: {scrub(str(exc))}")
+    if "VersionMismatchException" in kinds:
+        return VersionMismatch(f"{scrub(str(exc))} (installed SDK: openmetadata-ingestion {sdk_version()})")
     if kinds & _WRONG_SERVER:
         return Misconfigured(text)
     if status is not None and 400 <= status < 500:
@@ -70,6 +83,15 @@ def classify(exc: BaseException, what: str) -> Exception:
     if status is not None or kinds & _TRANSIENT:
         return Outage(text)
     return Rejected(text)
+
+
+def sdk_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("openmetadata-ingestion")
+    except PackageNotFoundError:  # pragma: no cover - the extra is installed wherever this runs
+        return "not installed"
 
 
 def classify_connect(exc: BaseException, host_port: str) -> Exception:
@@ -80,6 +102,16 @@ def classify_connect(exc: BaseException, host_port: str) -> Exception:
 
 def settings_error(host_port: str, exc: AuthRejected | Misconfigured, queued: int) -> CatalogUnavailable:
     """What the user must fix when the server refuses our settings, while ``queued`` events wait."""
+    if isinstance(exc, Forbidden):
+        return CatalogUnavailable(
+            f"OpenMetadata at {host_port} accepted the token but refused an operation: the bot's role lacks a "
+            f"permission (grant it to the bot's role, then run `mlpublish catalog sync`): {exc}; "
+            f"{queued} event(s) stay queued"
+        )
+    if isinstance(exc, VersionMismatch):
+        return CatalogUnavailable(
+            f"OpenMetadata at {host_port}: the server and the SDK versions differ: {exc}; {queued} event(s) stay queued"
+        )
     if isinstance(exc, AuthRejected):
         return CatalogUnavailable(
             f"OpenMetadata at {host_port} refused the JWT token (check OPENMETADATA_JWT_TOKEN or "

@@ -24,8 +24,12 @@ PIPELINE_DESCRIPTION = (
     "Airflow DAG or Dagster job that publishes models through mlpublish: the lineage edges it "
     "wrote name it, and their description names its run"
 )
-# Fields of the MlModel entity sent as the spec gives them (left out when empty, so the server keeps its own).
+# Fields of the MlModel entity sent as the spec gives them. A PUT replaces each of them with what it carries
+# and removes the ones it omits (MlModelMapper.createToEntity), so every PUT carries all we hold.
 MODEL_FIELDS = ("name", "displayName", "description", "algorithm", "target", "mlHyperParameters", "mlStore", "server")
+# Marks the table -> model edges the sink draws for feature sources; the server draws them itself only when
+# the model is created (MlModelRepository.storeRelationships), with no details.
+FEATURE_SOURCE_EDGE = "feature source of"
 _TYPE_MAP = [  # SQL type name (from SQLAlchemy reflection) -> OpenMetadata column dataType
     ("BIGINT", "BIGINT"),
     ("SMALLINT", "SMALLINT"),
@@ -81,7 +85,7 @@ def comparable(value: Any) -> Any:
 def model_body(fqn: str, entity: dict[str, Any], table_id: Callable[[str], str | None]) -> dict[str, Any]:
     """CreateMlModelRequest fields of ``entity`` but owners and dashboard, each feature source's table as a
     reference. ``table_id``: the table's id in OpenMetadata, None when the server has no such table."""
-    body = {k: entity[k] for k in MODEL_FIELDS if entity.get(k) not in (None, "", [])}
+    body = {k: entity[k] for k in MODEL_FIELDS if entity.get(k) not in (None, "")}  # "" is no text, [] is none
     body["service"] = entity["service"]
     features = []
     for f in entity.get("mlFeatures", []):
@@ -104,6 +108,27 @@ def model_body(fqn: str, entity: dict[str, Any], table_id: Callable[[str], str |
     return body
 
 
+def feature_source_tables(body: dict[str, Any]) -> set[str]:
+    """Ids of the tables the model's features come from (``model_body``'s references)."""
+    return {s["dataSource"]["id"] for f in body.get("mlFeatures", []) for s in f["featureSources"] if "dataSource" in s}
+
+
+def stale_feature_source_edges(lineage: dict[str, Any], wanted: set[str]) -> list[str]:
+    """Ids of upstream tables whose edge into the model is a feature-source edge no feature needs any more:
+    the server's own (no description) or ours (FEATURE_SOURCE_EDGE). Edges others described are left alone."""
+    me = lineage["entity"]["id"]
+    tables = {n["id"] for n in lineage.get("nodes", []) if n.get("type") == "table"}
+    stale = []
+    for e in lineage.get("upstreamEdges", []):
+        source = e["fromEntity"]
+        description = (e.get("lineageDetails") or {}).get("description") or ""
+        if e["toEntity"] != me or source not in tables or source in wanted:
+            continue
+        if not description or description.startswith(FEATURE_SOURCE_EDGE):
+            stale.append(source)
+    return sorted(stale)
+
+
 def lineage_details(ev: AddLineage, pipeline_ref: Callable[[str], dict[str, str]]) -> dict[str, Any]:
     """The edge's lineageDetails. ``pipeline_ref``: reference to the Pipeline entity of a DAG or job name."""
     description = ev.description or ""
@@ -115,7 +140,8 @@ def lineage_details(ev: AddLineage, pipeline_ref: Callable[[str], dict[str, str]
             details["pipeline"] = pipeline_ref(ev.pipeline["name"].strip())
     if description:
         details["description"] = description.strip()
-    # Column-level lineage is defined between tables; a model's inputs are its features.
-    if ev.to_type == "table" and ev.from_type == "table" and ev.columns:
+    # Column lineage runs between a table's columns and a table's columns or a model's features
+    # (LineageRepository.getChildrenNames: an ML model's children are its features, <modelFQN>.<feature>).
+    if ev.from_type == "table" and ev.columns:
         details["columnsLineage"] = [c.model_dump() for c in ev.columns]
     return details

@@ -62,3 +62,16 @@ def property_description(name: str) -> str:
 def undeclared(values: dict[str, str], declared: set[str]) -> list[str]:
     """The properties the mlmodel type must declare before ``values`` can be set, in a stable order."""
     return sorted(set(values) - declared)
+
+
+def as_property_type(value: str, kind: str) -> Any:
+    """``value`` (text, as ``property_values`` makes it) as a property declared with type ``kind`` wants it.
+    ValueError when it cannot be one (a property someone else declared with a type our values do not have)."""
+    if kind in ("string", "markdown"):
+        return value
+    if kind == "integer":
+        return int(value)
+    if kind == "number":
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value else number
+    raise ValueError(f"no {kind} value from text")

@@ -23,14 +23,23 @@ from mlpublish.catalog.events import (
 from mlpublish.catalog.openmetadata.client import Client
 from mlpublish.catalog.openmetadata.errors import Rejected, classify
 from mlpublish.catalog.openmetadata.payloads import (
+    FEATURE_SOURCE_EDGE,
     VALIDATION_CLASSIFICATION_DESCRIPTION,
     VALIDATION_DESCRIPTIONS,
     comparable,
+    feature_source_tables,
     lineage_details,
     model_body,
+    stale_feature_source_edges,
     table_columns,
 )
-from mlpublish.catalog.openmetadata.properties import VALUE_TYPE, property_description, property_values, undeclared
+from mlpublish.catalog.openmetadata.properties import (
+    VALUE_TYPE,
+    as_property_type,
+    property_description,
+    property_values,
+    undeclared,
+)
 
 log = logging.getLogger("mlpublish.catalog.openmetadata")
 
@@ -113,6 +122,8 @@ class Session(Client):
 
     # Model ---------------------------------------------------------------------
     def upsert_model(self, ev: UpsertMlModel) -> None:
+        """One PUT carrying the whole entity we mean the server to hold (a PUT removes what it omits), then a
+        JSON Patch for the description a bot's PUT cannot change, then the feature-source lineage upkeep."""
         from metadata.generated.schema.api.data.createMlModel import CreateMlModelRequest
         from metadata.generated.schema.api.services.createMlModelService import CreateMlModelServiceRequest
         from metadata.generated.schema.entity.services.mlmodelService import MlModelService
@@ -120,6 +131,7 @@ class Session(Client):
         e = ev.entity
         service = e["service"]
         om = self.om
+        dashboard = self.dashboard(ev.fqn, e.get("dashboard"))  # looked up before any write
         self.ensure(
             f"mlmodelService {service}",
             lambda: om.get_by_name(MlModelService, service),
@@ -130,35 +142,65 @@ class Session(Client):
             ),
         )
         body = model_body(ev.fqn, e, self.table_id)
+        # Owners policy: the spec is the source of truth when it names owners (a PUT carrying owners replaces
+        # them); a spec naming none keeps the owners set in the UI (a PUT without owners keeps them).
         owners = [r for r in (self.owner(o) for o in e.get("owners", [])) if r]
         if owners:
             body["owners"] = owners
-        if e.get("dashboard"):
-            dash = self.lookup("dashboard", e["dashboard"]["fullyQualifiedName"])
-            if dash is not None:
-                body["dashboard"] = {"id": str(dash.id.root), "type": "dashboard"}
-            else:
-                log.warning(
-                    "mlmodel %s: dashboard %s is not in OpenMetadata; left out",
-                    ev.fqn,
-                    e["dashboard"]["fullyQualifiedName"],
-                )
+        if dashboard:
+            body["dashboard"] = dashboard
         try:
             request = CreateMlModelRequest.model_validate(body)
         except Exception as exc:
             raise Rejected(f"mlmodel {ev.fqn}: {exc}") from None
         stored = self.call(f"mlmodel {ev.fqn}", om.create_or_update, request)
         self.models.pop(ev.fqn, None)  # PUT answers without tags/extension: read them fresh when needed
-        # The server ignores a bot's PUT of a new description or owners once they are set: patch those.
-        wanted = {"description": request.description, "owners": request.owners}
-        if any(comparable(getattr(stored, k)) != comparable(v) for k, v in wanted.items() if v is not None):
+        # A bot's PUT keeps a non-empty description (EntityRepository.EntityUpdater.updateDescription): patch it.
+        if request.description is not None and comparable(stored.description) != comparable(request.description):
 
-            def restore(dest: Any) -> None:
-                for k, v in wanted.items():
-                    if v is not None and comparable(getattr(dest, k)) != comparable(v):
-                        setattr(dest, k, v)
+            def describe(dest: Any) -> None:
+                dest.description = request.description
 
-            self.patch_model(ev.fqn, restore, "description and owners")
+            self.patch_model(ev.fqn, describe, "description")
+        self.keep_feature_lineage(ev.fqn, str(stored.id.root), feature_source_tables(body))
+
+    def dashboard(self, fqn: str, ref: dict[str, str] | None) -> str | None:
+        """The dashboard's FQN as CreateMlModelRequest wants it (the server looks it up by name and answers 404
+        for an unknown one, refusing the whole model): an unknown dashboard is left out with a warning."""
+        if not ref:
+            return None
+        name = ref["fullyQualifiedName"]
+        if self.lookup("dashboard", name) is None:
+            log.warning("mlmodel %s: dashboard %s is not in OpenMetadata; left out of the model", fqn, name)
+            return None
+        return name
+
+    def keep_feature_lineage(self, fqn: str, model_id: str, wanted: set[str]) -> None:
+        """The server draws table -> model edges from feature sources only when it creates the model: when a
+        spec adds, moves or removes a source, the sink adds and removes those edges itself."""
+        from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
+
+        what = f"feature-source lineage of mlmodel {fqn}"
+        lineage = self.call(what, self.om.client.get, f"/lineage/mlmodel/{model_id}?upstreamDepth=1&downstreamDepth=0")
+        have = {e["fromEntity"] for e in lineage.get("upstreamEdges", []) if e["toEntity"] == model_id}
+        for table in sorted(wanted - have):
+            request = AddLineageRequest.model_validate(
+                {
+                    "edge": {
+                        "fromEntity": {"id": table, "type": "table"},
+                        "toEntity": {"id": model_id, "type": "mlmodel"},
+                        "lineageDetails": {"source": "Manual", "description": f"{FEATURE_SOURCE_EDGE} {fqn}"},
+                    }
+                }
+            )
+            self.call(what, self.om.client.put, "/lineage", data=request.model_dump_json(exclude_none=True))
+        for table in stale_feature_source_edges(lineage, wanted):
+            try:
+                self.om.client.delete(f"/lineage/table/{table}/mlmodel/{model_id}")
+            except Exception as exc:
+                err = classify(exc, what)
+                if not (isinstance(err, Rejected) and "404" in str(err)):  # already gone: what we wanted
+                    raise err from None
 
     def set_tag(self, ev: SetValidationTag) -> None:
         from metadata.generated.schema.type.tagLabel import TagLabel
@@ -206,8 +248,9 @@ class Session(Client):
             )
 
     def set_properties(self, ev: SetModelProperties) -> None:
-        values = property_values(ev.properties)
-        self.ensure_properties(values)
+        values = self.ensure_properties(ev.fqn, property_values(ev.properties))
+        if not values:
+            return
 
         def merge(dest: Any) -> None:
             from metadata.generated.schema.type.basic import EntityExtension
@@ -217,11 +260,14 @@ class Session(Client):
 
         self.patch_model(ev.fqn, merge, "custom properties " + ", ".join(sorted(values)))
 
-    def ensure_properties(self, values: dict[str, str]) -> None:
-        """Declare the missing custom properties on the mlmodel type (type read once per process).
+    def ensure_properties(self, fqn: str, values: dict[str, str]) -> dict[str, Any]:
+        """Declare the missing custom properties on the mlmodel type (type read once per process), and return
+        the values as their declared types want them.
 
         The SDK's create_or_update_custom_property re-reads the type for every property;
-        we read it once and PUT each missing property with the same client.
+        we read it once and PUT each missing property with the same client. A property someone declared with
+        another type is not redeclared: its value is sent as that type, or left out with a warning naming the
+        property and its type (the server refuses the whole patch otherwise: EntityRepository.validateExtension).
         """
         from metadata.generated.schema.api.data.createCustomProperty import CreateCustomPropertyRequest
         from metadata.ingestion.models.custom_properties import CustomPropertyDataTypes
@@ -230,11 +276,15 @@ class Session(Client):
             found = self.call(
                 "mlmodel custom properties", self.om.client.get, "/metadata/types/name/mlmodel?fields=customProperties"
             )
-            self.known["mlmodel type"] = (found["id"], {p["name"] for p in found.get("customProperties") or []})
+            self.known["mlmodel type"] = (
+                found["id"],
+                {p["name"]: p["propertyType"].get("name", VALUE_TYPE) for p in found.get("customProperties") or []},
+            )
         type_id, declared = self.known["mlmodel type"]
-        missing = undeclared(values, declared)
+        missing = undeclared(values, set(declared))
+        typed = self.typed_values(fqn, values, declared)
         if not missing:
-            return
+            return typed
         value_type = self.call(
             f"custom property type {VALUE_TYPE}", self.om.get_property_type_ref, CustomPropertyDataTypes(VALUE_TYPE)
         )
@@ -248,7 +298,29 @@ class Session(Client):
                 f"/metadata/types/{type_id}",
                 data=request.model_dump_json(),
             )
-            declared.add(name)
+            declared[name] = VALUE_TYPE
+        return typed
+
+    @staticmethod
+    def typed_values(fqn: str, values: dict[str, str], declared: dict[str, str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            kind = declared.get(name, VALUE_TYPE)
+            try:
+                out[name] = as_property_type(value, kind)
+            except ValueError:
+                log.warning(
+                    "mlmodel %s: custom property %s is declared on the server as %s, not %s; its value %r "
+                    "cannot be sent as %s: left out (declare it as %s to receive it)",
+                    fqn,
+                    name,
+                    kind,
+                    VALUE_TYPE,
+                    value,
+                    kind,
+                    VALUE_TYPE,
+                )
+        return out
 
     # Lineage -------------------------------------------------------------------
     def add_lineage(self, ev: AddLineage) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,16 @@ def test_first_upsert_is_version_0_1(cat: LocalCatalog) -> None:
     assert [v["version"] for v in cat.versions(FQN)] == [0.1]
 
 
-def test_description_change_is_a_minor_bump(cat: LocalCatalog) -> None:
+@pytest.fixture
+def unconsolidated() -> Iterator[LocalCatalog]:
+    """Every change its own version: the server with a session timeout of 0 (EntityUpdater.setSessionTimeout)."""
+    c = LocalCatalog(":memory:", session_timeout=timedelta(0))
+    yield c
+    c.close()
+
+
+def test_description_change_is_a_minor_bump(unconsolidated: LocalCatalog) -> None:
+    cat = unconsolidated
     cat.publish([upsert()])
     cat.publish([upsert(description="Predicts churn within 30 days.")])
     assert cat.get(FQN)["version"] == 0.2
@@ -220,8 +230,10 @@ def snapshot(cat: LocalCatalog) -> dict[str, Any]:
 def test_replaying_identical_events_changes_nothing(cat: LocalCatalog) -> None:
     cat.publish(full_publish())
     before = snapshot(cat)
-    assert before["model"]["version"] == 0.1
-    assert before["rows"] == {"entities": 3, "entity_versions": 3, "lineage": 2, "alias_history": 2}
+    # created (PUT, 0.1), then tagged (PATCH: the first update is never consolidated, 0.2), then the properties
+    # patch folds into 0.2 (EntityUpdater.consolidateChanges)
+    assert before["model"]["version"] == 0.2
+    assert before["rows"] == {"entities": 3, "entity_versions": 4, "lineage": 2, "alias_history": 2}
     cat.publish(full_publish())
     cat.publish(full_publish())
     assert snapshot(cat) == before
@@ -315,12 +327,40 @@ def test_several_events_for_one_entity_in_one_publish_make_one_version(cat: Loca
     assert body["extension"] == {"runId": "abc"}
 
 
-def test_create_and_tag_in_one_publish_is_version_0_1(cat: LocalCatalog) -> None:
+def test_create_then_tag_in_one_publish_is_version_0_2_as_on_the_server(cat: LocalCatalog) -> None:
+    """EntityUpdater.consolidateChanges needs original.version > 0.1: the first patch after creation is a
+    version of its own; the patches after it, by the same user within the session, fold into it."""
     cat.publish(
         [upsert(), SetValidationTag(fqn=FQN, status="PENDING"), SetModelProperties(fqn=FQN, properties={"x": 1})]
     )
-    assert cat.get(FQN)["version"] == 0.1
-    assert len(cat.versions(FQN)) == 1
+    assert cat.get(FQN)["version"] == 0.2
+    assert [v["version"] for v in cat.versions(FQN)] == [0.1, 0.2]
+
+
+def test_a_patch_that_undoes_the_session_change_goes_back_to_the_version_before(cat: LocalCatalog) -> None:
+    """EntityUpdater.revert / storeUpdate: v0 -> v1 -> v0 within a session is v0, and v1's history is removed."""
+    cat.publish([upsert()])
+    first = cat.get(FQN)["description"]
+    cat.publish([upsert(description="other words")])  # PUT keeps the bot's description, the PATCH makes 0.2
+    assert cat.get(FQN)["version"] == 0.2
+    cat.publish([upsert(description=first)])  # the PATCH undoes 0.2's change
+    assert (cat.get(FQN)["version"], cat.get(FQN)["description"]) == (0.1, first)
+    assert [v["version"] for v in cat.versions(FQN)] == [0.1]
+
+
+def test_a_put_is_never_consolidated_and_a_major_change_moves_from_the_version_before(cat: LocalCatalog) -> None:
+    cat.publish([upsert(), SetValidationTag(fqn=FQN, status="PENDING")])  # 0.1, 0.2
+    cat.publish([upsert(algorithm="XGBoost")])  # a PUT: 1.2
+    cat.publish([SetValidationTag(fqn=FQN, status="PASSED")])  # folded into 1.2, measured from 0.2: still major
+    assert [v["version"] for v in cat.versions(FQN)] == [0.1, 0.2, 1.2]
+
+
+def test_owners_the_spec_names_replace_and_none_named_keeps_them(cat: LocalCatalog) -> None:
+    cat.publish([upsert(owners=[{"type": "team", "name": "ds"}])])
+    cat.publish([upsert(owners=[])])
+    assert cat.get(FQN)["owners"] == [{"type": "team", "name": "ds"}]
+    cat.publish([upsert(owners=[{"type": "user", "name": "alice"}])])
+    assert cat.get(FQN)["owners"] == [{"type": "user", "name": "alice"}]
 
 
 # --------------------------------------------------------------------------
@@ -373,13 +413,9 @@ def test_model_properties_merge_into_extension(cat: LocalCatalog) -> None:
     body = cat.get(FQN)
     assert body["extension"] == {"championVersion": "2", "runId": "r1", "previousChampionVersion": "1"}
     assert body["version"] == 0.2
-    assert cat.versions(FQN)[-1]["changeDescription"]["fieldsUpdated"] == [
-        {
-            "name": "extension",
-            "oldValue": {"championVersion": "1", "runId": "r1"},
-            "newValue": {"championVersion": "2", "runId": "r1", "previousChampionVersion": "1"},
-        }
-    ]
+    # both patches fold into 0.2 (one session), so 0.2's change is measured from 0.1, which had no extension
+    change = cat.versions(FQN)[-1]["changeDescription"]
+    assert change["fieldsAdded"] == ["extension"] and change["previousVersion"] == 0.1
 
 
 # --------------------------------------------------------------------------

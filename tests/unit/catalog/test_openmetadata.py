@@ -8,15 +8,22 @@ from mlpublish.catalog.events import AddLineage, Column, ColumnLineage, SetModel
 from mlpublish.catalog.openmetadata.delivery import compact
 from mlpublish.catalog.openmetadata.errors import (
     AuthRejected,
+    Forbidden,
     Misconfigured,
     Outage,
     Rejected,
+    VersionMismatch,
     classify,
     classify_connect,
     settings_error,
 )
-from mlpublish.catalog.openmetadata.payloads import lineage_details, model_body, table_columns
-from mlpublish.catalog.openmetadata.properties import property_values, undeclared
+from mlpublish.catalog.openmetadata.payloads import (
+    lineage_details,
+    model_body,
+    stale_feature_source_edges,
+    table_columns,
+)
+from mlpublish.catalog.openmetadata.properties import as_property_type, property_values, undeclared
 from mlpublish.catalog.outbox import OutboxRow
 
 
@@ -41,7 +48,7 @@ class RestTransportError(Exception):
         (APIError("bad field", 400), Rejected),
         (APIError("missing", 404), Rejected),
         (APIError("token", 401), AuthRejected),
-        (APIError("forbidden", 403), AuthRejected),
+        (APIError("forbidden", 403), Forbidden),  # the bot's role, not the token (a kind of AuthRejected)
         (RuntimeError("Error 502 from the proxy"), Outage),  # status named in the message only
         (RestTransportError("connection refused"), Outage),
         (HtmlResponseError("<html>"), Misconfigured),
@@ -113,6 +120,7 @@ def test_model_body_references_feature_tables_and_leaves_out_empty_fields() -> N
         "name": "m",
         "algorithm": "RF",
         "service": "models",
+        "mlHyperParameters": [],  # a PUT removes what it omits: "none" is sent, not left out
         "mlFeatures": [
             {
                 "name": "f",
@@ -132,7 +140,7 @@ def test_model_body_refuses_a_feature_table_the_server_lacks_naming_the_field() 
         model_body("models.m", ENTITY, lambda fqn: None)
 
 
-def test_lineage_details_carry_columns_between_tables_only_and_name_the_pipeline_run() -> None:
+def test_lineage_details_carry_columns_from_a_table_and_name_the_pipeline_run() -> None:
     columns = [ColumnLineage(fromColumns=["a.x"], toColumn="b.x")]
     between_tables = AddLineage(
         from_fqn="a",
@@ -150,7 +158,11 @@ def test_lineage_details_carry_columns_between_tables_only_and_name_the_pipeline
         "columnsLineage": [columns[0].model_dump()],
     }
     into_model = AddLineage(from_fqn="b", from_type="table", to_fqn="m", to_type="mlmodel", columns=columns)
-    assert lineage_details(into_model, lambda name: pytest.fail("no pipeline")) == {"source": "Manual"}
+    # a model's features are its children (LineageRepository.getChildrenNames): columns -> features is lineage
+    assert lineage_details(into_model, lambda name: pytest.fail("no pipeline")) == {
+        "source": "Manual",
+        "columnsLineage": [columns[0].model_dump()],
+    }
 
 
 def test_properties_are_sent_as_text_and_declared_once() -> None:
@@ -175,3 +187,46 @@ def test_replay_compacts_the_delivered_history_to_its_final_state() -> None:
         row(6, SetModelProperties(fqn="m", properties={"c": 3}), state="failed"),
     ]
     assert compact(rows) == [t2, edge, SetModelProperties(fqn="m", properties={"a": 1, "b": 2})]
+
+
+class VersionMismatchException(Exception):
+    pass
+
+
+def test_a_403_is_not_a_bad_token_and_says_which_operation() -> None:
+    err = classify(APIError("Principal: CatalogPrincipal{name='bot'} operations [Create] not allowed", 403), "t")
+    assert isinstance(err, Forbidden) and "operations [Create] not allowed" in str(err)
+    text = str(settings_error("http://h/api", err, 2))
+    assert "lacks a permission" in text and "JWT" not in text and "2 event(s) stay queued" in text
+
+
+def test_a_version_mismatch_says_both_versions() -> None:
+    err = classify(VersionMismatchException("Server version is 2.0.7 vs. Client version 1.9.2."), "connecting")
+    assert isinstance(err, VersionMismatch)
+    text = str(settings_error("http://h/api", err, 0))
+    assert "2.0.7" in text and "1.9.2" in text and "installed SDK: openmetadata-ingestion" in text
+    assert "OPENMETADATA_HOST_PORT" not in text  # the address is right: the versions are not
+
+
+def test_a_value_for_a_property_declared_with_another_type() -> None:
+    assert as_property_type("1500", "integer") == 1500
+    assert as_property_type("0.5", "number") == 0.5
+    assert as_property_type("abc", "string") == "abc"
+    for value, kind in (("abc", "integer"), ("x", "number"), ("2024-01-01", "date-cp")):
+        with pytest.raises(ValueError):
+            as_property_type(value, kind)
+
+
+def test_stale_feature_source_edges_are_the_servers_or_ours_never_others() -> None:
+    lineage = {
+        "entity": {"id": "m"},
+        "nodes": [{"id": t, "type": "table"} for t in ("old", "ours", "kept", "described", "training")],
+        "upstreamEdges": [
+            {"fromEntity": "old", "toEntity": "m"},  # drawn by the server at creation: no details
+            {"fromEntity": "ours", "toEntity": "m", "lineageDetails": {"description": "feature source of models.m"}},
+            {"fromEntity": "kept", "toEntity": "m"},
+            {"fromEntity": "described", "toEntity": "m", "lineageDetails": {"description": "drawn by a person"}},
+            {"fromEntity": "training", "toEntity": "m", "lineageDetails": {"description": "training data of m"}},
+        ],
+    }
+    assert stale_feature_source_edges(lineage, {"kept"}) == ["old", "ours"]
