@@ -610,9 +610,10 @@ class OpenMetadataEmulator:
         return 200, {}
 
     def _delete_lineage(self, from_id: str, to_id: str) -> tuple[int, Any]:
-        """LineageResource.deleteLineage: 404 when there is no such edge."""
+        """openmetadata-service/.../resources/lineage/LineageResource.java deleteLineage: when
+        LineageRepository.deleteLineage deleted nothing, 404 with the message "Lineage edge not found"."""
         if self.edges.pop((from_id, to_id), None) is None:
-            raise ApiError(404, f"Lineage edge from {from_id} to {to_id} not found")
+            raise ApiError(404, "Lineage edge not found")
         return 200, {}
 
     def _lineage_of(self, entity_type: str, fqn: str) -> dict[str, Any]:
