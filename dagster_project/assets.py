@@ -20,6 +20,7 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
+    AssetObservation,
     DataVersion,
     MetadataValue,
     ObserveResult,
@@ -27,11 +28,13 @@ from dagster import (
     asset,
     observable_source_asset,
 )
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._utils.warnings import BetaWarning
 
 from mlpublish.audit import register_for_audit
 from mlpublish.errors import MlpublishError
 from mlpublish.results import (
+    NOTHING_NEW,
     EvaluateResult,
     MonitorResult,
     PromoteResult,
@@ -41,6 +44,7 @@ from mlpublish.results import (
     ValidateResult,
 )
 from mlpublish_dagster import metadata as md
+from mlpublish_dagster.observations import observe_table, read_plot
 from mlpublish_dagster.resources import CatalogResource, MlflowResource, WarehouseResource
 from mlpublish_dagster.runtime import as_failure, release, step_context
 from mlpublish_dagster.specs import SpecRef
@@ -134,26 +138,8 @@ def spec_assets(ref: SpecRef) -> list[Any]:
 
     @observed
     def feature_table(warehouse: WarehouseResource) -> ObserveResult:
-        from mlpublish.deployment import for_spec
-
-        try:
-            spec = warehouse.apply(ref.load())
-            wh = for_spec(spec).open_warehouse()
-            try:
-                table = spec.data.trainingTable
-                rows, columns, fqn = wh.row_count(table), wh.columns(table), wh.table_fqn(table)
-            finally:
-                wh.dispose()
-        except MlpublishError as exc:
-            raise as_failure(exc) from exc
-        return ObserveResult(
-            data_version=DataVersion(str(rows)),
-            metadata={
-                "table_fqn": MetadataValue.text(fqn),
-                "row_count": MetadataValue.int(rows),
-                "columns": MetadataValue.json(columns),
-            },
-        )
+        version, meta = observe_table(ref, warehouse)
+        return ObserveResult(data_version=DataVersion(version), metadata=meta)
 
     @asset(
         key=key("trained_model"),
@@ -165,6 +151,11 @@ def spec_assets(ref: SpecRef) -> list[Any]:
     def trained_model(
         context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource
     ) -> Output[TrainResult]:
+        # "Materialize all" and the publish job do not observe a source asset: the table read here is observed here
+        version, observed_meta = observe_table(ref, warehouse)
+        context.log_event(
+            AssetObservation(asset_key=key("feature_table"), metadata=observed_meta, tags={DATA_VERSION_TAG: version})
+        )
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: TrainResult = _step(train_model, ctx)
         return Output(
@@ -199,7 +190,9 @@ def spec_assets(ref: SpecRef) -> list[Any]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: EvaluateResult = _step(evaluate_model, ctx, trained_model)
             artifact_uri = ctx.registry.run(result.run_id).info.artifact_uri
-            plots = md.plot_metadata(ctx.registry.tracking_uri, result.run_id, result.artifacts, artifact_uri)
+            plot = md.plot_artifact(result.artifacts)
+            image = None if plot is None or md.server_url(ctx.registry.tracking_uri) else read_plot(ctx, result, plot)
+            plots = md.plot_metadata(ctx.registry.tracking_uri, result.run_id, plot, artifact_uri, image)
         meta: dict[str, Any] = {
             "metrics": md.metrics_table(result.metrics, result.champion_metrics, result.champion_version),
             "held_out_rows": MetadataValue.int(trained_model.test_rows),
@@ -233,6 +226,7 @@ def spec_assets(ref: SpecRef) -> list[Any]:
                 "summary": MetadataValue.text(result.summary()[:2000]),
                 "checks": md.checks_table(result.checks),
                 "compared_champion": MetadataValue.text(result.champion_version or "none"),
+                "outcome": MetadataValue.text(NOTHING_NEW if result.nothing_new else result.status),
                 **md.run_links(ctx.registry.tracking_uri, trained_model.experiment_id, result.run_id),
             }
             # the failed checks below stop this run before registered_model_version: the spec may keep it for audit
@@ -274,6 +268,7 @@ def spec_assets(ref: SpecRef) -> list[Any]:
                     "created": MetadataValue.bool(result.created),
                     "aliases": MetadataValue.json(ctx.registry.aliases(ctx.name)),
                     **({"reason": MetadataValue.text(result.reason)} if result.reason else {}),
+                    **({"outcome": MetadataValue.text(NOTHING_NEW)} if result.same_as_champion else {}),
                     **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
                     **md.card_metadata(candidate_card(ctx, result.run_id), result.card_uri),
                 },
@@ -312,6 +307,9 @@ def spec_assets(ref: SpecRef) -> list[Any]:
                 release(context, ref)
             aliases = ctx.registry.aliases(ctx.name)
         meta: dict[str, Any] = {
+            "outcome": MetadataValue.text(
+                NOTHING_NEW if result.same_as_champion else ("PROMOTED" if result.promoted else "NOT PROMOTED")
+            ),
             "promoted": MetadataValue.bool(result.promoted),
             "champion_version": MetadataValue.text(result.champion_after or "none"),
             "previous_champion": MetadataValue.text(result.champion_before or "none"),

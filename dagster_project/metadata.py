@@ -6,8 +6,9 @@ page, and may carry a password); everything shown goes through ``scrub``.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlparse
 
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
@@ -29,22 +30,47 @@ def run_links(tracking_uri: str, experiment_id: str, run_id: str) -> dict[str, A
     return out
 
 
-def plot_metadata(tracking_uri: str, run_id: str, artifacts: list[str], artifact_uri: str | None) -> dict[str, Any]:
+def plot_artifact(artifacts: list[str]) -> str | None:
     """The ROC curve (classification) or residuals (regression) the evaluate step logged."""
-    plot = next((a for a in artifacts if a.endswith(("roc_curve.png", "residuals.png"))), None)
+    return next((a for a in artifacts if a.endswith(("roc_curve.png", "residuals.png"))), None)
+
+
+def plot_metadata(
+    tracking_uri: str, run_id: str, plot: str | None, artifact_uri: str | None, image: bytes | None = None
+) -> dict[str, Any]:
+    """The plot as a picture on the asset page.
+
+    A tracking server serves the artifact, so the markdown links it. Without one (the local
+    file store, the default) there is no URL a browser may load, so the PNG rides inline as a
+    ``data:`` URI, which the UI's markdown renders like any image (the ROC: about 20 KB, 26 KB inline).
+    """
     if plot is None:
         return {}
     title = "ROC curve" if plot.endswith("roc_curve.png") else "Residuals"
+    caption = f"**{title}** (candidate vs champion, held-out rows)"
     base = server_url(tracking_uri)
     if base:
         url = f"{base}/get-artifact?path={quote(plot, safe='')}&run_uuid={run_id}"
-        return {
-            "plot": MetadataValue.md(f"**{title}** (candidate vs champion, held-out rows)\n\n![{title}]({url})"),
-            "plot_url": MetadataValue.url(url),
-        }
-    if artifact_uri and artifact_uri.startswith("file://"):
-        return {"plot": MetadataValue.path(f"{artifact_uri[len('file://') :].rstrip('/')}/{plot}")}
-    return {"plot": MetadataValue.text(f"MLflow artifact {plot} of run {run_id}")}
+        return {"plot": MetadataValue.md(f"{caption}\n\n![{title}]({url})"), "plot_url": MetadataValue.url(url)}
+    out: dict[str, Any] = {}
+    if image:
+        inline = f"data:image/png;base64,{base64.b64encode(image).decode('ascii')}"
+        out["plot"] = MetadataValue.md(f"{caption}\n\n![{title}]({inline})")
+    else:
+        out["plot"] = MetadataValue.text(f"MLflow artifact {plot} of run {run_id}")
+    folder = local_folder(artifact_uri)
+    if folder:
+        out["plot_file"] = MetadataValue.path(f"{folder}/{plot}")
+    return out
+
+
+def local_folder(artifact_uri: str | None) -> str | None:
+    """The folder of a local artifact location (``file://`` URI or a plain path), else None."""
+    if not artifact_uri:
+        return None
+    if artifact_uri.startswith("file://"):
+        return unquote(urlparse(artifact_uri).path).rstrip("/")
+    return artifact_uri.rstrip("/") if "://" not in artifact_uri else None
 
 
 def metrics_table(metrics: dict[str, float], champion: dict[str, float] | None, champion_version: str | None) -> Any:

@@ -29,6 +29,7 @@ from dagster import (
 )
 
 from mlpublish.redact import scrub
+from mlpublish.results import NOTHING_NEW
 from mlpublish_dagster.specs import SpecRef
 
 log = logging.getLogger("mlpublish.notify")
@@ -126,7 +127,7 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
         parent_run = instance.get_run_by_id(parent)
         parent = parent_run.parent_run_id if parent_run is not None else None
     validated = mats.get("validated_model")
-    if validated is None:
+    if validated is None or validated.get("outcome") == NOTHING_NEW:  # the champion again: nothing happened
         return []
     evaluation = mats.get("model_evaluation", {})
     champion_meta = mats.get("champion_model", {})

@@ -279,11 +279,22 @@ def with_copy_note(markdown: str, name: str, version: str, origin: str) -> str:
     return f"{title}\n\n{note}\n{rest}"
 
 
-def render_html(markdown: str, title: str) -> str:
-    """A standalone HTML page of the card. Raw HTML in the markdown stays text (``html: False``)."""
+def render_html(markdown: str, title: str, plots: dict[str, bytes] | None = None) -> str:
+    """A standalone HTML page of the card. Raw HTML in the markdown stays text (``html: False``).
+
+    ``plots`` (caption -> PNG) are embedded as ``data:`` URIs: the page shows them wherever it is
+    opened, with no server behind it. The markdown (the catalog's description) carries none.
+    """
+    import base64
+
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    for caption, png in (plots or {}).items():
+        src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        body += (
+            f'<figure><img src="{src}" alt="{html.escape(caption)}"><figcaption>{esc(caption)}</figcaption></figure>\n'
+        )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>"

@@ -1,7 +1,8 @@
 """The ``mlpublish`` command line. Imports are lazy so ``--help`` answers fast.
 
-Exit codes: 0 success; 3 candidate rejected (a gate FAILED, or promotion refused
-because it no longer beats the champion); 2 error (bad spec, unreachable
+Exit codes: 0 success (also NOTHING NEW: the candidate reproduces the champion);
+3 candidate rejected (a gate FAILED, or promotion refused because it no longer
+beats the champion); 2 error (bad spec, unreachable
 service, missing table...); 1 unexpected crash (a bug: please report it).
 """
 
@@ -235,6 +236,8 @@ def _run(args: argparse.Namespace) -> int:
     with for_spec(spec).mlflow_session():
         result = run_chain(spec, pipeline=pipeline)
     print(json.dumps(result.to_json(), indent=2) if args.json else chain_summary(result))
+    if result.nothing_new:  # the champion again: nothing was published, so nobody is told anything
+        return EXIT_OK
     _notify(lambda src, om: _chain_notifications(spec, result, src, om), pipeline)
     rejected = result.status != "PASSED" or (not result.promotion.promoted and result.promotion.mode != "manual")
     return EXIT_REJECTED if rejected else EXIT_OK

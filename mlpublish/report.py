@@ -8,7 +8,7 @@ from typing import Any
 from mlpublish.champion import champion_history
 from mlpublish.contract import CHAMPION, METRICS_TAG, VALIDATION_TAG
 from mlpublish.registry import Registry
-from mlpublish.results import ChainResult
+from mlpublish.results import NOTHING_NEW, ChainResult
 
 
 def _metrics_line(metrics: dict[str, float] | None, keys: list[str]) -> str:
@@ -36,6 +36,10 @@ def chain_summary(r: ChainResult) -> str:
     ]
     lines += [f"  {c.outcome.upper():7} {c.name:40} {c.detail}" for c in v.checks]
     lines += ["", f"validation {v.status}"]
+    if r.nothing_new:
+        lines.append(f"outcome    {NOTHING_NEW}: {v.same_as_champion_detail}")
+        lines.append(f"champion   v{v.same_as_champion} (unchanged, nothing registered, nobody notified)")
+        return "\n".join(lines)
     if reg is not None:
         lines.append(
             "registered "

@@ -10,6 +10,9 @@ from mlpublish.gates import CheckResult
 from mlpublish.redact import scrub
 
 Status = Literal["PENDING", "PASSED", "FAILED"]
+# The outcome of a candidate that reproduces the champion (same data, parameters, estimator, code and
+# held-out metrics): it passes its gates, but registering and promoting it again would publish nothing.
+NOTHING_NEW = "NOTHING NEW"
 
 
 class _Result(BaseModel):
@@ -65,6 +68,13 @@ class ValidateResult(_Result):
     status: Status
     checks: list[CheckResult]
     champion_version: str | None
+    # the champion version this candidate reproduces, and how that was recognised (see NOTHING_NEW)
+    same_as_champion: str | None = None
+    same_as_champion_detail: str = ""
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.status == "PASSED" and self.same_as_champion is not None
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -72,7 +82,8 @@ class ValidateResult(_Result):
 
     def summary(self) -> str:
         if self.status == "PASSED":
-            return f"PASSED ({sum(c.outcome == 'pass' for c in self.checks)} checks passed)"
+            passed = f"PASSED ({sum(c.outcome == 'pass' for c in self.checks)} checks passed)"
+            return f"{passed}; {NOTHING_NEW}: {self.same_as_champion_detail}" if self.nothing_new else passed
         return "FAILED: " + "; ".join(f"{c.name}: {c.detail}" for c in self.failures)
 
 
@@ -86,6 +97,7 @@ class RegisterResult(_Result):
     reason: str = ""
     # where the model card is (an MLflow artifact URI): the card itself is too big for an XCom
     card_uri: str | None = None
+    same_as_champion: str | None = None  # NOTHING_NEW: no version registered, the champion stands
 
 
 class PromoteResult(_Result):
@@ -97,6 +109,7 @@ class PromoteResult(_Result):
     champion_after: str | None
     reason: str
     checks: list[CheckResult] = []
+    same_as_champion: str | None = None  # NOTHING_NEW: nothing moved, nothing to notify
 
 
 def same_candidate(step: str, *results: Any) -> None:
@@ -122,6 +135,10 @@ class ChainResult(_Result):
     @property
     def status(self) -> Status:
         return self.validation.status
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.validation.nothing_new
 
 
 class ScoreResult(_Result):

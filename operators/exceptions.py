@@ -35,6 +35,10 @@ class PromotionRefused(AirflowSkipException):
     """Promote moved nothing: the champion moved after validation and the candidate no longer beats it."""
 
 
+class NothingNew(AirflowSkipException):
+    """The candidate reproduces the champion: no version registered, no champion move, no notification."""
+
+
 class ConnectionInvalid(MlpublishAirflowError):
     """An Airflow connection (``mlflow_default``, ``openmetadata_default``) cannot be turned into settings."""
 

@@ -73,8 +73,8 @@ def notify_gate(context: Any) -> None:
         from mlpublish.results import EvaluateResult, TrainResult, ValidateResult
 
         validation = _pull(ti, ti.task_id, ValidateResult) or _pull(ti, ti.task_id, ValidateResult, key="rejected")
-        if validation is None:
-            return None  # validate failed on an error, not on a gate
+        if validation is None or validation.nothing_new:
+            return None  # validate failed on an error, not on a gate; or the champion again: nothing to tell
         evaluation = _pull(ti, task.task_ids["evaluate"], EvaluateResult)
         train = _pull(ti, task.task_ids["train"], TrainResult)
         return gate_notification(

@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator
 from mlpublish_airflow.exceptions import (
     CandidateRejected,
     CandidateRejectedSkip,
+    NothingNew,
     PromotionRefused,
     SpecInvalid,
     UpstreamResultMissing,
@@ -193,7 +194,10 @@ class ValidateModelOperator(PublishStepOperator):
 
 
 class RegisterModelVersionOperator(PublishStepOperator):
-    """register: one model version per run (a retry returns the same), ``challenger`` alias. XCom: ``RegisterResult``."""
+    """register: one model version per run (a retry returns the same), ``challenger`` alias. XCom: ``RegisterResult``.
+
+    A candidate that reproduces the champion (NOTHING NEW) registers nothing: the task is skipped
+    with the reason (``RegisterResult`` under XCom key ``nothing_new``), and so are the tasks after it."""
 
     step = "register"
     lineage_reads_tables = False
@@ -202,12 +206,16 @@ class RegisterModelVersionOperator(PublishStepOperator):
         from mlpublish.results import EvaluateResult, TrainResult, ValidateResult
         from mlpublish.steps import register_version
 
-        return register_version(
+        result = register_version(
             ctx,
             self.upstream(context, "train", TrainResult),
             self.upstream(context, "evaluate", EvaluateResult),
             self.upstream(context, "validate", ValidateResult),
-        ).to_json()
+        )
+        if result.same_as_champion is not None:  # skipped: so are approval and promotion, and nobody is notified
+            context["ti"].xcom_push(key="nothing_new", value=result.to_json())
+            raise NothingNew(f"{ctx.spec.name}: {result.reason}")
+        return result.to_json()
 
 
 class PromoteModelOperator(PublishStepOperator):

@@ -9,14 +9,23 @@ champion's card (with its current rollback section) is :func:`mlpublish.champion
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from mlpublish.card import build_card, render_html
 from mlpublish.context import PublishContext
 from mlpublish.contract import CARD_HTML, CARD_MARKDOWN
+from mlpublish.errors import MlpublishError
+from mlpublish.redact import scrub
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
 
 log = logging.getLogger("mlpublish.card")
+PLOT_CAPTIONS = {
+    "roc_curve.png": "ROC curve: candidate vs champion on the held-out rows",
+    "residuals.png": "Residuals of the candidate on the held-out rows",
+    "confusion_matrix.png": "Confusion matrix of the candidate on the held-out rows",
+}
 
 
 def log_card(
@@ -36,10 +45,26 @@ def log_card(
         else f"{ctx.spec.name} run {train.run_id}"
     )
     reg.log_text(train.run_id, markdown, CARD_MARKDOWN)
-    reg.log_text(train.run_id, render_html(markdown, f"Model card: {title}"), CARD_HTML)
+    page = render_html(markdown, f"Model card: {title}", card_plots(reg, evaluation))
+    reg.log_text(train.run_id, page, CARD_HTML)
     log.info("%s: model card of %s logged as %s and %s", ctx.spec.name, title, CARD_MARKDOWN, CARD_HTML)
     ctx.cache[("card", train.run_id)] = markdown
     return markdown
+
+
+def card_plots(reg: Any, evaluation: EvaluateResult) -> dict[str, bytes]:
+    """The evaluation's plots for the HTML card (caption -> PNG); one that cannot be read is left out."""
+    out: dict[str, bytes] = {}
+    for path in evaluation.artifacts:
+        caption = PLOT_CAPTIONS.get(path.rsplit("/", 1)[-1])
+        if caption is None:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                out[caption] = Path(reg.download_artifacts(evaluation.run_id, path, tmp)).read_bytes()
+            except (MlpublishError, OSError) as exc:
+                log.warning("%s: plot %s left out of the card: %s", evaluation.model_name, path, scrub(str(exc)))
+    return out
 
 
 def candidate_card(ctx: PublishContext, run_id: str) -> str | None:

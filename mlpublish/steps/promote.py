@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from mlpublish.champion import champion_history, complete_move, move_champion
+from mlpublish.champion import champion_history, complete_move, move_champion, promotion_reason
 from mlpublish.context import PublishContext
 from mlpublish.contract import CHALLENGER, CHAMPION, PASSED
 from mlpublish.gates import beats_champion
@@ -28,6 +28,16 @@ def promote_challenger(
     version = registration.version
     mode = spec.promotion.mode
     base = dict(model_name=name, version=version, mode=mode)
+    if registration.same_as_champion is not None:
+        current = reg.alias_version(name, CHAMPION)
+        return PromoteResult(
+            **base,
+            promoted=False,
+            champion_before=current,
+            champion_after=current,
+            reason=registration.reason,
+            same_as_champion=registration.same_as_champion,
+        )
     if version is None or validation.status != PASSED:
         current = reg.alias_version(name, CHAMPION)
         return PromoteResult(
@@ -97,7 +107,7 @@ def promote_challenger(
                 else f"champion v{compared} was removed meanwhile; v{version} passed its gates"
             )
         else:
-            reason = f"v{version} beats {CHAMPION} v{current} on every relative gate"
+            reason = promotion_reason(version, current, checks or validation.checks)
         move_champion(reg, ctx.catalog, name, spec.fqn, version, current, "promote", reason)
     log.info("%s: %s -> v%s (%s)", name, CHAMPION, version, reason)
     return PromoteResult(

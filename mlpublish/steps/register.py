@@ -18,7 +18,7 @@ from mlpublish.contract import (
     TRAINING_FQN_TAG,
     VALIDATION_TAG,
 )
-from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult, same_candidate
+from mlpublish.results import NOTHING_NEW, EvaluateResult, RegisterResult, TrainResult, ValidateResult, same_candidate
 from mlpublish.steps.card import card_uri, log_card
 
 log = logging.getLogger("mlpublish.register")
@@ -29,6 +29,18 @@ def register_version(
 ) -> RegisterResult:
     same_candidate("register", train, evaluation, validation)
     spec, reg = ctx.spec, ctx.registry
+    if validation.nothing_new:  # the champion again: a new version of it would only churn the registry
+        reason = f"{NOTHING_NEW}: {validation.same_as_champion_detail}"
+        log.info("%s: %s", spec.name, reason)
+        return RegisterResult(
+            model_name=spec.name,
+            run_id=train.run_id,
+            status=validation.status,
+            version=None,
+            created=False,
+            reason=reason,
+            same_as_champion=validation.same_as_champion,
+        )
     if validation.status != PASSED and not spec.validation.registerFailed:
         reason = (
             f"run {train.run_id} FAILED validation: not registered "

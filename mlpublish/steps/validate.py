@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from mlpublish.catalog.events import SetModelProperties, SetValidationTag
+from mlpublish.champion import reproduced_champion
 from mlpublish.context import PublishContext
 from mlpublish.contract import CHECK_TAG_PREFIX, FAILED, PASSED, PENDING, VALIDATION_FOLDER, VALIDATION_TAG
 from mlpublish.gates import CheckResult, evaluate_gates
@@ -118,6 +119,11 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
         checks=checks,
         champion_version=evaluation.champion_version,
     )
+    same = status == PASSED and reproduced_champion(
+        ctx.registry, spec.name, evaluation.champion_version, train.run_id, evaluation.metrics, champion
+    )
+    if same:  # register and promote then publish nothing (results.NOTHING_NEW)
+        result.same_as_champion, result.same_as_champion_detail = evaluation.champion_version, same
 
     with mlflow.start_run(run_id=train.run_id):
         with tempfile.TemporaryDirectory() as tmp:

@@ -552,3 +552,32 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_unchanged_retrain_is_nothing_new(workspace, capsys, monkeypatch):
+    """The same data, parameters, estimator and code again: no version, no move, no notification, exit 0."""
+    import mlpublish.cli
+
+    spec = workspace.spec()
+    assert run_cli("run", str(spec)) == EXIT_OK
+    capsys.readouterr()
+    sent = []
+    monkeypatch.setattr(mlpublish.cli, "_notify", lambda *a: sent.append(a))
+    assert run_cli("run", str(spec)) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "outcome    NOTHING NEW: run " in out and "reproduces champion v1" in out
+    assert "champion   v1 (unchanged, nothing registered, nobody notified)" in out
+    assert "registered version" not in out and "PROMOTED" not in out
+    assert sent == []
+    client = MlflowClient()
+    assert [str(v.version) for v in client.search_model_versions(f"name='{NAME}'")] == ["1"]
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
+    assert [h["to"] for h in json.loads(client.get_registered_model(NAME).tags["mlpublish.champion_history"])] == ["1"]
+
+    # new rows: a new model, promoted, and the reason gives the numbers instead of "beats" on a tie
+    grow(workspace)
+    assert run_cli("run", "--json", str(spec)) == EXIT_OK
+    promotion = json.loads(capsys.readouterr().out)["promotion"]
+    assert promotion["promoted"] and promotion["same_as_champion"] is None
+    assert "roc_auc " in promotion["reason"] and "maxDropVsChampion 0.01" in promotion["reason"]
+    assert ("within tolerance" in promotion["reason"]) != promotion["reason"].startswith("v2 beats champion v1")

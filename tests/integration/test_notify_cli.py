@@ -13,6 +13,7 @@ import logging
 import pytest
 
 from mlpublish.cli import EXIT_OK, EXIT_REJECTED, main
+from mlpublish.demo_data import build_demo_warehouse
 from mlpublish.results import ChainResult
 from tests.conftest import churn_dict, write_spec
 from tests.integration.test_notify_delivery import HOOK_TOKEN, PASSWORD, SLACK_PATH, assert_no_secret, env_for
@@ -91,6 +92,8 @@ def test_cli_notifications(workspace, monkeypatch, capsys, caplog):
         monkeypatch.setenv("MLPUBLISH_NOTIFY_SLACK_URL", http.url(SLACK_PATH))
 
         # 3. manual mode: the chain notifies the gate only; `mlpublish promote` notifies the promotion
+        # (on fresh rows: the same rows again would reproduce the champion, NOTHING NEW, and notify nothing)
+        build_demo_warehouse(workspace.warehouse_url, customers=800, seed=11, append=True)
         code, second = publish(
             capsys, write_spec(workspace.root / "manual.yaml", churn_dict(promotion={"mode": "manual"}))
         )

@@ -242,3 +242,13 @@ def test_champion_rollback_section_replaces_the_registration_one():
 
 def test_audit_version_is_never_rolled_back_to():
     assert "v5 is FAILED and can never become champion" in rollback_section("m", "5", "FAILED", "3", champion=False)
+
+
+def test_html_card_embeds_the_plots_inline_and_the_markdown_carries_none() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    page = render_html("# Model card: m v1\n", "card", {"ROC curve <candidate>": png})
+    assert '<img src="data:image/png;base64,iVBORw0KGgo' in page
+    assert (
+        'alt="ROC curve &lt;candidate&gt;"' in page and "<figcaption>ROC curve &lt;candidate&gt;</figcaption>" in page
+    )
+    assert "<img" not in render_html("# Model card: m v1\n", "card")

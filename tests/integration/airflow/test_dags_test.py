@@ -129,6 +129,13 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
     assert edge["lineageDetails"]["pipeline"]["name"] == DAG_ID
     assert edge["lineageDetails"]["pipeline"]["runId"].startswith("manual__")
 
+    # the same DAG again on unchanged data: NOTHING NEW skips register (and promote), notifies nobody
+    again = dags_test(DAG_ID)
+    assert "NOTHING NEW: run " in again and "reproduces champion v1" in again
+    assert "state=success" in again.split("DagRun Finished", 1)[1][:2000]
+    assert registry_state(other.tracking_uri) == airflow_registry
+    assert len([r for r in notify_receivers[0].received("/hook")]) == 2
+
     # after the champion: batch scoring, then monitoring that triggers retraining only on drift
     log = dags_test(f"{DAG_ID}__score")
     assert "state=success" in log

@@ -163,7 +163,9 @@ def test_materialized_graph_equals_cli_run(workspace, tmp_path, mlflow_template)
             assert rows["roc_auc"]["champion v1"] == pytest.approx(
                 version["test_metrics"]["champion_test_roc_auc"], abs=1e-6
             )
-        plot = meta["model_evaluation"]["plot"].value
+        # no tracking server: the picture rides inline, the file's path beside it
+        assert "![ROC curve](data:image/png;base64,iVBORw0KGgo" in meta["model_evaluation"]["plot"].value
+        plot = meta["model_evaluation"]["plot_file"].value
         assert plot.endswith("evaluation/roc_curve.png") and Path(plot).exists()
         # the model card: the registered version's, and the champion's as the catalog describes it
         card = meta["registered_model_version"]["model_card"].value
@@ -268,3 +270,41 @@ def test_feature_table_observation_counts_rows(workspace):
     assert obs.metadata["row_count"].value == rows > 0
     assert obs.metadata["table_fqn"].value == "warehouse.main.main.customer_features"
     assert obs.tags.get("dagster/data_version") == str(rows)
+
+
+def observations(result) -> dict[str, object]:
+    return {
+        ev.asset_key.path[-1]: ev.event_specific_data.asset_observation
+        for ev in result.all_events
+        if ev.event_type_value == "ASSET_OBSERVATION"
+    }
+
+
+def test_unchanged_rerun_is_nothing_new_and_the_publish_observes_the_feature_table(workspace):
+    from mlpublish_dagster.notifications import run_notifications
+    from mlpublish_dagster.specs import discover
+
+    folder = spec_folder(workspace.root / "dagster")
+    defs = build(folder)
+    first = materialize(defs)
+    assert first.success
+    rows = observations(first)["feature_table"].metadata["row_count"].value
+    assert rows > 0 and observations(first)["feature_table"].tags.get("dagster/data_version") == str(rows)
+
+    instance = DagsterInstance.ephemeral()
+    again = defs.resolve_job_def(f"{KEY}_publish").execute_in_process(instance=instance, raise_on_error=False)
+    assert again.success  # nothing new is a success: the champion stands
+    meta = materialized(again)
+    assert meta["validated_model"]["outcome"].value == "NOTHING NEW"
+    assert "reproduces champion v1" in meta["validated_model"]["summary"].value
+    assert meta["registered_model_version"]["model_version"].value == "none"
+    assert meta["registered_model_version"]["outcome"].value == "NOTHING NEW"
+    assert meta["champion_model"]["outcome"].value == "NOTHING NEW"
+    assert meta["champion_model"]["promoted"].value is False
+    assert meta["champion_model"]["champion_version"].value == "1"
+    assert meta["champion_model"]["reason"].value.startswith("NOTHING NEW: run ")
+    state = registry_state(workspace.tracking_uri, NAME)
+    assert [str(v["version"]) for v in state["versions"]] == ["1"] and state["aliases"] == {"champion": "1"}
+    [ref] = discover(folder)
+    run = instance.get_run_by_id(again.run_id)
+    assert run_notifications(instance, run, ref) == []  # nobody is told about nothing

@@ -17,6 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from mlpublish.catalog.local import LocalCatalog
+from mlpublish.demo_data import build_demo_warehouse
 from mlpublish.registry import Registry
 from mlpublish.retraining import decision_tags
 from tests.support.canary_secrets import MLFLOW_TOKEN
@@ -170,6 +171,8 @@ def test_run_launched_through_graphql_materializes_the_chain(deployment):
 
 def test_daemon_sensor_turns_one_drift_decision_into_one_run(deployment):
     dep = deployment
+    # drift means the data moved: on unchanged data the retrained candidate would be the champion again
+    build_demo_warehouse(f"sqlite:///{dep.root / 'warehouse.db'}", customers=800, seed=11, append=True)
     registry = Registry(dep.tracking)
     exp = registry.ensure_experiment(f"mlpublish/{NAME}", None)
     monitor = registry.client.create_run(exp, tags=decision_tags(NAME, retrain=True, reasons=["psi(plan)=0.41"]))

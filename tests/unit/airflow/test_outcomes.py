@@ -178,3 +178,47 @@ def test_manual_mode_approved_records_who(tmp_path, monkeypatch, no_rebuild):
     ((registry, catalog, name, version, reason),) = calls
     assert (registry, catalog, name, version) == ("registry", "catalog", "customer_churn_predictor", "3")
     assert "approved by ada" in reason and "mlpublish__m run manual__1" in reason
+
+
+def test_nothing_new_skips_register_and_what_follows_with_the_reason(tmp_path, monkeypatch, no_rebuild):
+    """A candidate that reproduces the champion: register is skipped (so approval and promote are), the
+    reason says NOTHING NEW, and validate's callback notifies nobody."""
+    import mlpublish.steps
+    from mlpublish_airflow import RegisterModelVersionOperator
+    from mlpublish_airflow.exceptions import NothingNew
+
+    reason = "NOTHING NEW: run r2 reproduces champion v1 (run r1): same training data ..."
+    monkeypatch.setattr(
+        mlpublish.steps,
+        "register_version",
+        lambda ctx, t, e, v: RegisterResult(
+            model_name="m",
+            run_id="r2",
+            status="PASSED",
+            version=None,
+            created=False,
+            reason=reason,
+            same_as_champion="1",
+        ),
+    )
+    ti = FakeTI({**UPSTREAM, "validate": {"x": 1}})
+    with pytest.raises(NothingNew, match="NOTHING NEW: run r2 reproduces champion v1"):
+        RegisterModelVersionOperator(task_id="register", spec_path="unused").run_step(ctx_for(tmp_path), {"ti": ti})
+    assert ti.pushed["nothing_new"]["version"] is None and ti.pushed["nothing_new"]["same_as_champion"] == "1"
+
+
+def test_nothing_new_validation_is_not_notified(monkeypatch):
+    from mlpublish_airflow import notifications
+
+    same = ValidateResult(
+        model_name="m", run_id="r2", status="PASSED", checks=[], champion_version="1", same_as_champion="1"
+    )
+    built = []
+    monkeypatch.setattr(
+        notifications,
+        "_send",
+        lambda context, build: built.append(build(None, SimpleNamespace(task_id="validate"), None, {})),
+    )
+    monkeypatch.setattr(notifications, "_pull", lambda ti, task_id, model, key=None: same)
+    notifications.notify_gate({})
+    assert built == [None]
