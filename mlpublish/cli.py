@@ -16,7 +16,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_CRASH, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2, 3
+from mlpublish import cli_catalog
+from mlpublish.cli_common import (
+    EXIT_CRASH,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REJECTED,
+    add_env,
+    command_environment,
+    model_name,
+    outbox_line,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,19 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rollback", help="restore the champion that the current one replaced")
     s.add_argument("name")
 
-    s = sub.add_parser("catalog", help="read the catalog")
-    csub = s.add_subparsers(dest="catalog_command", required=True, metavar="WHAT")
-    for what, helptext in (
-        ("show", "the MlModel entity"),
-        ("lineage", "upstream and downstream edges"),
-        ("versions", "entity version history"),
-    ):
-        c = csub.add_parser(what, help=helptext)
-        c.add_argument("name", help="model name or FQN (<serviceName>.<name>)")
-        c.add_argument("--json", action="store_true", help="JSON output (the default for show and lineage)")
-    c = csub.add_parser("sync", help="deliver the events queued for OpenMetadata; list dead-lettered ones")
-    c.add_argument("--replay", action="store_true", help="then assert the final state of every queued entity again")
-    c.add_argument("--retry-failed", action="store_true", help="put dead-lettered events back in the queue first")
+    cli_catalog.add_parser(sub)
 
     s = sub.add_parser("demo", help="build the demo warehouse and publish the demo model twice")
     s.add_argument("--workdir", default="demo-workspace", help="where the demo's files go (default: %(default)s)")
@@ -102,14 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_score.add_parsers(sub)
     for name, parser in sub.choices.items():
         if not name.startswith("demo") and name != "catalog":  # catalog: on its subcommands (one --env per command)
-            _add_env(parser)
-    for parser in csub.choices.values():
-        _add_env(parser)
+            add_env(parser)
     return p
-
-
-def _add_env(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", metavar="ENV", help="environment from environments.yaml (default: MLPUBLISH_ENV)")
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -189,7 +181,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd in ("promote", "rollback"):
         return _move(args)
     if cmd == "catalog":
-        return _catalog(args)
+        return cli_catalog.run(args)
     if cmd == "demo":
         from mlpublish.demo import run_demo
 
@@ -243,45 +235,16 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if rejected else EXIT_OK
 
 
-def _environment(name: str | None = None) -> Any:
-    """The environment of a command given a model name: ``--env``, else MLPUBLISH_ENV / the file's default; or None."""
-    from mlpublish.environments import current_environment, environment_named
-
-    return environment_named(name) if name else current_environment()
-
-
-def _name(name: str, env_name: str | None = None) -> str:
-    """A model name as the environment's registry and catalog know it (its prefix added)."""
-    env = _environment(env_name)
-    # "churn" and "dev_churn" (as printed by commands and cards) both mean the environment's model
-    return env.registered_name(env.base_name(name)) if env is not None and "." not in name else name
-
-
 def _status(args: argparse.Namespace) -> int:
     from mlpublish.deployment import for_environment
     from mlpublish.report import model_status, status_text
 
-    deployment = for_environment(_environment(args.env))
+    deployment = for_environment(command_environment(args.env))
     with deployment.mlflow_session():
-        status = model_status(deployment.open_registry(), _name(args.name, args.env))
+        status = model_status(deployment.open_registry(), model_name(args.name, args.env))
     print(json.dumps(status, indent=2) if args.json else status_text(status))
-    _outbox_line(deployment)
+    outbox_line(deployment)
     return EXIT_OK
-
-
-def _outbox_line(deployment: Any) -> None:
-    """Events waiting for (or refused by) OpenMetadata, when it is configured."""
-    from mlpublish.config import OpenMetadataSettings
-
-    if OpenMetadataSettings.from_env() is None:
-        return
-    counts = deployment.open_catalog().outbox.counts()
-    if counts["pending"] or counts["failed"]:
-        print(
-            f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
-            "(details: mlpublish catalog sync)",
-            file=sys.stderr,
-        )
 
 
 def _move(args: argparse.Namespace) -> int:
@@ -293,11 +256,11 @@ def _move(args: argparse.Namespace) -> int:
         return _copy(args)
     if args.command == "promote" and not args.version:
         raise SpecError("mlpublish promote", [("--version", "required (or copy from another environment: --from ENV)")])
-    env = _environment(args.env)
+    env = command_environment(args.env)
     if env is not None:
         env.require_writable(f"{args.command} {args.name}")
     deployment = for_environment(env)
-    reg, catalog, name = deployment.open_registry(), deployment.open_catalog(), _name(args.name, args.env)
+    reg, catalog, name = deployment.open_registry(), deployment.open_catalog(), model_name(args.name, args.env)
     with deployment.mlflow_session():
         if args.command == "promote":
             result = promote_version(reg, catalog, name, args.version)
@@ -384,54 +347,6 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare_champion(spec, other, args.run)
     print(json.dumps(result, indent=2) if args.json else compare_text(result))
     return EXIT_OK
-
-
-def _catalog(args: argparse.Namespace) -> int:
-    from mlpublish.deployment import for_environment
-
-    env = _environment(args.env)
-    if args.catalog_command == "sync" and env is not None:  # sync writes the outbox and the catalog server
-        env.require_writable("sync the catalog")
-    catalog = for_environment(env).open_catalog()
-    if args.catalog_command == "sync":
-        return _catalog_sync(catalog, args)
-    entity = catalog.find_model(_name(args.name, args.env))
-    fqn = entity["fullyQualifiedName"]
-    if args.catalog_command == "show":
-        out: Any = {**entity, "aliasHistory": catalog.alias_history(fqn)}
-    elif args.catalog_command == "lineage":
-        out = catalog.lineage(fqn)
-    else:
-        out = catalog.versions(fqn)
-    print(json.dumps(out, indent=2, sort_keys=True))
-    return EXIT_OK
-
-
-def _catalog_sync(catalog: Any, args: argparse.Namespace) -> int:
-    from mlpublish.errors import CatalogUnavailable
-
-    if getattr(catalog, "kind", None) != "openmetadata":
-        raise CatalogUnavailable("nothing to sync: OPENMETADATA_HOST_PORT is not set (the local catalog has no outbox)")
-    if args.retry_failed:
-        print(f"requeued {catalog.outbox.requeue_failed()} dead-lettered event(s)")
-    report = catalog.replay() if args.replay else catalog.sync()
-    counts = catalog.outbox.counts()
-    print(
-        f"delivered {report.delivered} event(s) to {catalog.settings.host_port}; outbox: {counts['pending']} pending, "
-        f"{counts['delivered']} delivered, {counts['failed']} failed"
-    )
-    if report.outage:
-        print(f"OpenMetadata unavailable: {report.outage}", file=sys.stderr)
-    for row in catalog.outbox.failed():
-        print(
-            f"failed #{row.seq} {row.event.kind} {getattr(row.event, 'fqn', '')} after {row.attempts} attempt(s): "
-            f"{row.last_error}",
-            file=sys.stderr,
-        )
-    for line in report.failed:
-        if line.startswith("replay"):
-            print(f"failed {line}", file=sys.stderr)
-    return EXIT_OK if not report.outage and counts["pending"] == 0 and counts["failed"] == 0 else EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -224,13 +224,14 @@ def test_an_environment_with_its_own_tracking_server_keeps_its_registry_there(
 
 def test_cli_names_and_catalog_sync_in_an_environment(specs: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from mlpublish import cli
+    from mlpublish.cli_common import model_name
 
     monkeypatch.chdir(specs)
     monkeypatch.setenv("MLPUBLISH_ENV", "dev")
     # commands and cards print the prefixed name: both spellings mean the same model
     assert (
-        cli._name("customer_churn_predictor")
-        == cli._name("dev_customer_churn_predictor")
+        model_name("customer_churn_predictor")
+        == model_name("dev_customer_churn_predictor")
         == "dev_customer_churn_predictor"
     )
     # a readOnly environment refuses a sync (it writes the outbox and the server) before touching anything
