@@ -96,7 +96,13 @@ def fairness_checks(
     """The bound on the candidate's disparity and, with maxWorseVsChampion, the comparison with the champion."""
     groups = ", ".join(f"{g}={v:.4f}" for g, v in d.groups.items())
     left_out = f"; left out (under minRows): {', '.join(d.left_out)}" if d.left_out else ""
-    base = dict(check="fairness", gate=index, metric=f"{spec.metric}_{spec.measure}", value=d.candidate)
+    base = dict(
+        check="fairness",
+        gate=index,
+        metric=f"{spec.metric}_{spec.measure}",
+        value=d.candidate,
+        champion_value=d.champion,
+    )
     if d.error or d.candidate is None:
         why = d.error or f"{spec.metric} is undefined in a group (no positive or no negative rows): {groups}"
         return [CheckResult(**base, name=spec.name, kind="bound", threshold=spec.bound, outcome="fail", detail=why)]
@@ -132,7 +138,6 @@ def fairness_checks(
     return out + [
         CheckResult(
             **vs,
-            champion_value=d.champion,
             outcome="pass" if ok else "fail",
             detail=f"{spec.metric} {spec.measure} by {spec.sensitiveColumn}={_fmt(d.candidate)} vs champion "
             f"v{champion_version} {_fmt(d.champion)}: {'worse' if worse > 0 else 'better'} by {abs(worse):.4f} "

@@ -121,13 +121,13 @@ def evaluate_slice_gate(
                     gate=index,
                     slice=s.label,
                     rows=s.rows,
-                    name=f"{gate.describe()} [{s.label}]",
+                    name=f"{gate.metric} {gate.kind} {gate.threshold:g} [{s.label}]",
                     outcome="skipped",
                     metric=gate.metric,
                     kind=gate.kind,
                     threshold=gate.threshold,
                     value=s.candidate.get(gate.metric),
-                    detail=f"{s.label}: {s.rows} held-out rows, fewer than minRows {min_rows}: reported, not gated",
+                    detail=f"{s.rows} held-out rows, fewer than minRows {min_rows}: reported, not gated",
                 )
             )
             continue
@@ -138,8 +138,8 @@ def evaluate_slice_gate(
             "gate": index,
             "slice": s.label,
             "rows": s.rows,
-            "name": f"{gate.describe()} [{s.label}]",
-            "detail": f"{s.label} ({s.rows} rows): {result.detail}",
+            "name": f"{gate.metric} {gate.kind} {gate.threshold:g} [{s.label}]",
+            "detail": f"{s.rows} rows: {result.detail}",
         }
         out.append(CheckResult(**fields))  # validated again: the slice's value is data, scrubbed like any detail
     return out
