@@ -96,7 +96,8 @@ def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetChe
             for field in ("value", "threshold", "champion_value"):
                 if getattr(c, field) is not None:
                     meta[field] = MetadataValue.float(float(getattr(c, field)))
-        detail = "; ".join(f"{c.name}: {c.detail}" for c in checks) or default
+        # failures first: a per-slice gate's failing slice must survive the 2000-character cut
+        detail = "; ".join(f"{c.name}: {c.detail}" for c in sorted(checks, key=lambda c: c.passed)) or default
         meta["detail"] = MetadataValue.text(detail[:2000])
         return AssetCheckResult(
             asset_key=asset_key,
