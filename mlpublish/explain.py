@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mlpublish.metrics import higher_is_better, metrics_from_predictions, predict
+from mlpublish.metrics import Predictions, higher_is_better, metrics_from_predictions, predict
 
 REPEATS = 5
 
@@ -28,11 +28,24 @@ class FeatureImportance(BaseModel):
         return None if self.champion is None else self.candidate - self.champion
 
 
+# metrics read from predict_proba alone: scoring them needs one pass of the model per shuffle, not two
+PROBABILITY_METRICS = frozenset({"roc_auc", "brier", "ece", "log_loss"})
+
+
 def _scorer(task: str, metric: str, positive_label: Any) -> Any:
+    import numpy as np
+
     sign = 1.0 if higher_is_better(metric) else -1.0
 
     def score(model: Any, X: Any, y: Any) -> float:
-        value = metrics_from_predictions(predict(task, model, X), y, positive_label).get(metric)
+        classes = tuple(getattr(model, "classes_", []))
+        if task == "classification" and metric in PROBABILITY_METRICS and classes and hasattr(model, "predict_proba"):
+            proba = np.asarray(model.predict_proba(X))
+            # the labels are not read for a probability metric: the most likely class stands in for predict
+            predictions = Predictions(task, np.asarray(classes)[proba.argmax(axis=1)], proba, classes)
+        else:
+            predictions = predict(task, model, X)
+        value = metrics_from_predictions(predictions, y, positive_label).get(metric)
         return float("nan") if value is None else sign * value
 
     return score

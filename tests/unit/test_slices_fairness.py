@@ -153,3 +153,18 @@ def test_the_notification_table_has_a_row_per_gated_slice_and_disparity():
     checks = evaluate_slice_gate(0, gate, _slices(), 30, "3", True, True)
     rows = slice_rows(ValidateResult(model_name="m", run_id="r", status="FAILED", checks=checks, champion_version="3"))
     assert [(r.metric, r.candidate_better) for r in rows] == [("recall [plan=a]", True), ("recall [plan=c]", False)]
+
+
+def test_permutation_importance_ranks_the_feature_the_model_relies_on_first():
+    from sklearn.linear_model import LogisticRegression
+
+    from mlpublish.explain import compare_importances
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"signal": rng.normal(size=400), "noise": rng.normal(size=400)})
+    y = (X["signal"] + rng.normal(scale=0.3, size=400) > 0).astype(int)
+    candidate = LogisticRegression().fit(X, y)
+    champion = LogisticRegression().fit(X[["noise"]], y)
+    rows = compare_importances("classification", "roc_auc", candidate, champion, X, y)
+    assert [r.feature for r in rows] == ["signal", "noise"] and rows[0].candidate > 0.2
+    assert rows[0].champion is None and rows[1].champion is not None and rows[1].moved is not None
