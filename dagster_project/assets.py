@@ -59,6 +59,7 @@ def check_specs(ref: SpecRef) -> list[AssetCheckSpec]:
     """One blocking check per gate, plus 'some gate applied', the smoke test and the required metadata."""
     asset_key = AssetKey([ref.key, "validated_model"])
     described = [(name, f"gate {name}: the candidate's metric against the spec's threshold") for name in ref.gates]
+    described += [(name, f"{name}: the disparity between the sensitive column's groups") for name in ref.fairness]
     described += [
         (GATES_APPLIED, "at least one gate is configured and applied (relative gates skip a first model)"),
         (SMOKE_TEST, "the logged model loads through mlflow.pyfunc and scores sample rows"),
@@ -70,10 +71,17 @@ def check_specs(ref: SpecRef) -> list[AssetCheckSpec]:
 def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetCheckResult]:
     """The core's checks as Dagster check results, each naming its metric, value and threshold."""
     asset_key = AssetKey([ref.key, "validated_model"])
-    per_gate = [c for c in validation.checks if c.check == "gate" and c.kind is not None]
+    # a per-slice gate has one check per slice: they are grouped by the gate they stand for
+    per_gate = [
+        [c for c in validation.checks if c.check in ("gate", "slice") and c.gate == i] for i in range(len(ref.gates))
+    ]
+    per_fairness = [
+        [c for c in validation.checks if c.check == "fairness" and c.gate == i] for i in range(len(ref.fairness))
+    ]
     general = [c for c in validation.checks if c.check == "gate" and c.kind is None]
-    if len(per_gate) != len(ref.gates):  # SpecRef.load guards this; never map a result to the wrong gate
-        raise MlpublishError(f"{ref.name}: {len(per_gate)} gate results for {len(ref.gates)} gate checks")
+    if not all(per_gate + per_fairness):  # SpecRef.load guards this; never map a result to the wrong gate
+        counted = sum(1 for checks in per_gate if checks)
+        raise MlpublishError(f"{ref.name}: {counted} gate results for {len(ref.gates)} gate checks")
 
     def result(name: str, checks: list[Any], default: str) -> AssetCheckResult:
         passed = all(c.passed for c in checks)
@@ -92,7 +100,8 @@ def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetChe
             for field in ("value", "threshold", "champion_value"):
                 if getattr(c, field) is not None:
                     meta[field] = MetadataValue.float(float(getattr(c, field)))
-        detail = "; ".join(f"{c.name}: {c.detail}" for c in checks) or default
+        # failures first: a per-slice gate's failing slice must survive the 2000-character cut
+        detail = "; ".join(f"{c.name}: {c.detail}" for c in sorted(checks, key=lambda c: c.passed)) or default
         meta["detail"] = MetadataValue.text(detail[:2000])
         return AssetCheckResult(
             asset_key=asset_key,
@@ -103,8 +112,8 @@ def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetChe
             description=detail[:2000],
         )
 
-    for name, check in zip(ref.gates, per_gate, strict=True):
-        yield result(name, [check], "")
+    for name, checks in zip(ref.gates + ref.fairness, per_gate + per_fairness, strict=True):
+        yield result(name, checks, "")
     yield result(GATES_APPLIED, general, f"{len(per_gate)} gate(s) configured, at least one applied")
     yield result(SMOKE_TEST, [c for c in validation.checks if c.check == "smoke_test"], "no smoke test ran")
     yield result(REQUIRED_METADATA, [c for c in validation.checks if c.check == "metadata"], "no metadata check ran")

@@ -42,17 +42,18 @@ class SpecRef:
     gates: tuple[str, ...]  # each gate is an asset check: their list is fixed when the code location loads
     scoring_schedule: str | None = None
     monitoring_schedule: str | None = None
+    fairness: tuple[str, ...] = ()  # each validation.fairness entry is an asset check too
 
     def load(self) -> Spec:
         spec = load_spec(self.path)
-        if spec.name != self.name or gate_names(spec) != self.gates:
+        if spec.name != self.name or gate_names(spec) != self.gates or fairness_names(spec) != self.fairness:
             raise SpecError(
                 str(self.path),
                 [
                     (
-                        "name, validation.gates",
+                        "name, validation.gates, validation.fairness",
                         f"changed since this code location loaded ({self.name!r}, gates "
-                        f"{list(self.gates)}): reload the code location",
+                        f"{list(self.gates + self.fairness)}): reload the code location",
                     )
                 ],
             )
@@ -72,6 +73,18 @@ def gate_names(spec: Spec) -> tuple[str, ...]:
     names: list[str] = []
     for gate in spec.validation.gates:
         base = dagster_name(f"{gate.metric}_{_KIND[gate.kind]}")
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}_{n}", n + 1
+        names.append(name)
+    return tuple(names)
+
+
+def fairness_names(spec: Spec) -> tuple[str, ...]:
+    """Asset check names of the spec's fairness bounds: ``fairness_true_positive_rate_difference_gender``..."""
+    names: list[str] = []
+    for f in spec.validation.fairness:
+        base = dagster_name(f"fairness_{f.metric}_{f.measure}_{f.sensitiveColumn}")
         name, n = base, 2
         while name in names:
             name, n = f"{base}_{n}", n + 1
@@ -99,6 +112,7 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
             description=(spec.description or "").strip() or None,
             training_table=spec.data.trainingTable,
             gates=gate_names(spec),
+            fairness=fairness_names(spec),
             scoring_schedule=spec.scoring.schedule,
             monitoring_schedule=spec.monitoring.schedule,
         )

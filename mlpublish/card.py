@@ -18,7 +18,7 @@ import shlex
 from typing import Any
 
 from mlpublish.contract import ENVIRONMENT_TAG, GIT_COMMIT_TAG, PIPELINE_TAG_PREFIX
-from mlpublish.metrics import higher_is_better
+from mlpublish.metrics import ECE_BINS, higher_is_better
 from mlpublish.redact import scrub
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
 from mlpublish.spec import Spec
@@ -62,7 +62,8 @@ def build_card(
         "",
     ]
     parts += _purpose(spec) + _model(spec, train, tags) + _data(spec, train) + _features(spec)
-    parts += _metrics(evaluation) + _gates(validation) + _lineage(spec, train, version, tags)
+    parts += _metrics(evaluation) + _slices(evaluation) + _fairness(evaluation) + _calibration(evaluation)
+    parts += _importances(evaluation) + _gates(validation) + _lineage(spec, train, version, tags)
     parts += _limitations(spec)
     parts.append(rollback_section(spec.name, version, validation.status, evaluation.champion_version, champion=False))
     return scrub("\n".join(parts))
@@ -168,6 +169,76 @@ def _metrics(evaluation: EvaluateResult) -> list[str]:
         out += ["", "_No champion to compare with: this was the first candidate._"]
     elif evaluation.champion_error:
         out += ["", f"_The champion could not be evaluated: {esc(evaluation.champion_error)}_"]
+    return out + [""]
+
+
+def _slices(evaluation: EvaluateResult) -> list[str]:
+    if not evaluation.slices:
+        return []
+    # the metrics gates use most are shown; every metric of every slice is in evaluation/metrics.json
+    shown = [
+        m for m in ("roc_auc", "recall", "precision", "rmse", "mae") if any(m in s.candidate for s in evaluation.slices)
+    ]
+    champion = f"champion v{evaluation.champion_version}" if evaluation.champion_version else "champion"
+    head = " | ".join(f"{m} (candidate / {cell(champion)})" for m in shown)
+    out = ["## Slices (held-out rows)", "", f"| Slice | Rows | Gated | {head} |", "|---|---|---|" + "---|" * len(shown)]
+    for s in evaluation.slices:
+        values = " | ".join(
+            f"{_num(s.candidate.get(m))} / {_num((s.champion or {}).get(m)) if s.champion else 'n/a'}" for m in shown
+        )
+        out.append(f"| {cell(s.label)} | {s.rows} | {'yes' if s.gated else 'no (under minRows)'} | {values} |")
+    return out + [""]
+
+
+def _fairness(evaluation: EvaluateResult) -> list[str]:
+    if not evaluation.fairness:
+        return []
+    out = [
+        "## Fairness (held-out rows)",
+        "",
+        "| Disparity | Candidate | Champion | Groups (candidate) |",
+        "|---|---|---|---|",
+    ]
+    for d in evaluation.fairness:
+        groups = ", ".join(f"{g}: {v:.4f} ({d.rows.get(g, 0)} rows)" for g, v in d.groups.items()) or (d.error or "")
+        if d.left_out:
+            groups += f"; under minRows: {', '.join(d.left_out)}"
+        out.append(f"| {cell(d.name)} | {_num(d.candidate)} | {_num(d.champion)} | {cell(groups)} |")
+    return out + [""]
+
+
+def _calibration(evaluation: EvaluateResult) -> list[str]:
+    if "ece" not in evaluation.metrics:
+        return []
+    champion = (evaluation.champion_metrics or {}).get("ece")
+    line = f"Expected calibration error ({ECE_BINS} equal-width bins): candidate {_num(evaluation.metrics['ece'])}"
+    line += f", champion v{evaluation.champion_version} {_num(champion)}." if champion is not None else "."
+    out = ["## Calibration", "", line]
+    if "evaluation/reliability.png" in evaluation.artifacts:
+        out += ["", "![Reliability plot](../evaluation/reliability.png)"]
+    return out + [""]
+
+
+def _importances(evaluation: EvaluateResult, top: int = 10) -> list[str]:
+    if not evaluation.importances:
+        return []
+    out = [
+        "## What the model relies on",
+        "",
+        "Permutation importance on the held-out rows: how much the selection metric drops when a feature is shuffled.",
+        "",
+        "| Feature | Candidate | Champion | Moved |",
+        "|---|---|---|---|",
+    ]
+    for i in evaluation.importances[:top]:
+        moved = f"{i.moved:+.4f}" if i.moved is not None else "n/a"
+        out.append(f"| {cell(i.feature)} | {i.candidate:.4f} | {_num(i.champion)} | {moved} |")
+    movers = sorted((i for i in evaluation.importances if i.moved is not None), key=lambda i: -abs(i.moved or 0))
+    if movers and abs(movers[0].moved or 0) > 0:
+        m = movers[0]
+        out += ["", f"Moved most against the champion: {esc(m.feature)} ({m.moved:+.4f})."]
+    if "evaluation/importances.png" in evaluation.artifacts:
+        out += ["", "![Permutation importance](../evaluation/importances.png)"]
     return out + [""]
 
 

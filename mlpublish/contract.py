@@ -68,6 +68,10 @@ CHAMPION_TEST_METRIC_PREFIX = "champion_test_"
 # Artifact paths on runs ------------------------------------------------------------
 MODEL_NAME_IN_RUN = "model"
 HOLDOUT_ARTIFACT = "data/holdout.parquet"
+# The slice and sensitive columns of the held-out rows (validation.slices, validation.fairness), same row order:
+# kept apart from the features so that no model ever sees a column it was not trained on.
+HOLDOUT_GROUPS_ARTIFACT = "data/holdout_groups.parquet"
+EVALUATION_IMPORTANCES_ARTIFACT = "evaluation/importances.json"
 # What the monitor step compares current features with: a seeded sample of the training rows.
 REFERENCE_ARTIFACT = "data/reference.parquet"
 CANDIDATES_FOLDER = "training"  # candidates.json: every candidate of the search

@@ -28,7 +28,7 @@ TOLERANCE = 1e-9
 class CheckResult(BaseModel):
     """One validation check, as recorded in MLflow and the catalog."""
 
-    check: str  # "gate", "smoke_test", "metadata"
+    check: str  # "gate", "slice", "fairness", "smoke_test", "metadata"
     name: str
     outcome: Outcome
     metric: str | None = None
@@ -37,6 +37,11 @@ class CheckResult(BaseModel):
     value: float | None = None
     champion_value: float | None = None
     detail: str = ""
+    # the spec entry a gate, slice or fairness check stands for: its index in validation.gates
+    # (gate, slice) or validation.fairness (fairness); a per-slice gate has one check per slice
+    gate: int | None = None
+    slice: str | None = None  # "<slice set>=<value>", e.g. plan=premium
+    rows: int | None = None  # held-out rows the check measured (slices)
 
     @field_validator("detail")
     @classmethod
@@ -119,7 +124,10 @@ def evaluate_gates(
     champion: dict[str, float] | None,
     champion_version: str | None,
     allow_first: bool,
+    slice_checks: dict[int, list[CheckResult]] | None = None,
 ) -> list[CheckResult]:
+    """Every gate's checks in spec order. A per-slice gate's checks come computed in ``slice_checks``
+    (by gate index, see :func:`mlpublish.slices.evaluate_slice_gate`)."""
     if not gates:
         return [
             CheckResult(
@@ -129,7 +137,25 @@ def evaluate_gates(
                 detail="validation.gates is empty: a candidate with no gates is never passed",
             )
         ]
-    results = [evaluate_gate(g, candidate, champion, champion_version, allow_first) for g in gates]
+    results: list[CheckResult] = []
+    for i, g in enumerate(gates):
+        if g.perSlice is None:
+            results.append(
+                evaluate_gate(g, candidate, champion, champion_version, allow_first).model_copy(update={"gate": i})
+            )
+        else:
+            results += (slice_checks or {}).get(i) or [
+                CheckResult(
+                    check="slice",
+                    gate=i,
+                    name=g.describe(),
+                    outcome="fail",
+                    metric=g.metric,
+                    kind=g.kind,
+                    threshold=g.threshold,
+                    detail=f"no slice metrics of {g.perSlice} were computed by evaluate",
+                )
+            ]
     if all(r.outcome == "skipped" for r in results):
         results.append(
             CheckResult(
@@ -146,5 +172,12 @@ def evaluate_gates(
 def beats_champion(
     gates: list[Gate], candidate: dict[str, float], champion: dict[str, float], champion_version: str
 ) -> list[CheckResult]:
-    """The relative gates only: does the candidate beat this champion as the spec defines it?"""
-    return [evaluate_gate(g, candidate, champion, champion_version, False) for g in gates if g.relative]
+    """The relative gates only: does the candidate beat this champion as the spec defines it?
+
+    Per-slice gates are left to validate: they need slice metrics of both models on the same rows.
+    """
+    return [
+        evaluate_gate(g, candidate, champion, champion_version, False)
+        for g in gates
+        if g.relative and g.perSlice is None
+    ]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from mlpublish.errors import StepError
 
 log = logging.getLogger("mlpublish.metrics")
 
-CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
+CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier", "ece")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae"})
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "ece"})
+# Expected calibration error: equal-width bins of the positive class's probability over [0, 1]
+ECE_BINS = 10
 
 
 def metrics_for(task: str) -> tuple[str, ...]:
@@ -51,6 +54,47 @@ def positive_class(classes: Any, positive_label: Any = None) -> Any:
     )
 
 
+def expected_calibration_error(y_true: Any, p_positive: Any, bins: int = ECE_BINS) -> float:
+    """ECE of a binary classifier: over ``bins`` equal-width probability bins (the last one closed),
+    the row-weighted mean of |share of positives - mean predicted probability|."""
+    import numpy as np
+
+    truth = np.asarray(y_true, dtype=float)
+    prob = np.asarray(p_positive, dtype=float)
+    if len(prob) == 0:
+        raise ValueError("no rows")
+    index = np.minimum((prob * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in np.unique(index):
+        members = index == b
+        total += members.sum() * abs(truth[members].mean() - prob[members].mean())
+    return float(total / len(prob))
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's predictions on some rows, computed once so that slices of the rows cost no new predict."""
+
+    task: str
+    pred: Any
+    proba: Any = None  # predict_proba, columns in ``classes`` order
+    classes: tuple[Any, ...] = ()
+
+    def take(self, mask: Any) -> Predictions:
+        return Predictions(self.task, self.pred[mask], None if self.proba is None else self.proba[mask], self.classes)
+
+
+def predict(task: str, model: Any, X: Any) -> Predictions:
+    import numpy as np
+
+    pred = np.asarray(model.predict(X))
+    classes = tuple(getattr(model, "classes_", []))
+    proba = None
+    if task == "classification" and hasattr(model, "predict_proba") and classes:
+        proba = np.asarray(model.predict_proba(X))
+    return Predictions(task, pred, proba, classes)
+
+
 def compute_metrics(task: str, model: Any, X: Any, y: Any, positive_label: Any = None) -> dict[str, float]:
     """Every metric of the task on (X, y).
 
@@ -58,18 +102,23 @@ def compute_metrics(task: str, model: Any, X: Any, y: Any, positive_label: Any =
     rows hold a single class) is left out, with the reason logged; a gate on it
     then fails saying so.
     """
+    return metrics_from_predictions(predict(task, model, X), y, positive_label)
+
+
+def metrics_from_predictions(p: Predictions, y: Any, positive_label: Any = None) -> dict[str, float]:
+    """Every metric of the task from predictions already made on the rows of ``y``."""
     import numpy as np
     from sklearn import metrics as m
 
-    pred = model.predict(X)
-    if task == "regression":
+    pred = p.pred
+    if p.task == "regression":
         return {
             "rmse": float(np.sqrt(m.mean_squared_error(y, pred))),
             "mae": float(m.mean_absolute_error(y, pred)),
             "r2": float(m.r2_score(y, pred)),
         }
 
-    model_classes = list(getattr(model, "classes_", []))
+    model_classes = list(p.classes)
     classes = sorted(set(np.unique(y).tolist()) | set(model_classes), key=str)
     binary = len(classes) <= 2
     out: dict[str, float] = {}
@@ -92,12 +141,13 @@ def compute_metrics(task: str, model: Any, X: Any, y: Any, positive_label: Any =
     add("precision", lambda: m.precision_score(y, pred, **kw))
     add("recall", lambda: m.recall_score(y, pred, **kw))
     add("f1", lambda: m.f1_score(y, pred, **kw))
-    if hasattr(model, "predict_proba") and model_classes:
-        proba = model.predict_proba(X)
+    if p.proba is not None and model_classes:
+        proba = p.proba
         if binary and pos in model_classes:
             p1 = proba[:, model_classes.index(pos)]
             add("roc_auc", lambda: m.roc_auc_score(np.asarray(y) == pos, p1))
             add("brier", lambda: m.brier_score_loss(np.asarray(y) == pos, p1))
+            add("ece", lambda: expected_calibration_error(np.asarray(y) == pos, p1))
         elif not binary:
             add("roc_auc", lambda: m.roc_auc_score(y, proba, multi_class="ovr", labels=model_classes))
         add("log_loss", lambda: m.log_loss(y, proba, labels=model_classes))

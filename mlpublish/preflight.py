@@ -54,6 +54,8 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
                     f"{gate.metric!r} is not computed for {ref.task}; expected one of: {', '.join(known)}",
                 )
             )
+    if spec.validation.fairness and ref.task != "classification":
+        problems.append(("validation.fairness", f"disparities are measured for classification, not {ref.task}"))
     if spec.training.selectBy and spec.training.selectBy not in known:
         problems.append(
             (
@@ -124,6 +126,7 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
                         f"column {spec.data.timeColumn!r} not found in {wh.table_fqn(spec.data.trainingTable)}",
                     )
                 )
+            problems += _check_group_columns(spec, columns, wh.table_fqn(spec.data.trainingTable))
         problems += _check_sources(spec, wh)
     if check_warehouse:  # the online checks: the catalog server too, when one is configured
         problems += _check_owner_teams(spec)
@@ -152,6 +155,21 @@ def _check_owner_teams(spec: Spec) -> list[tuple[str, str]]:
         for i, name in teams.items()
         if found.get(name) not in (None, "Group")
     ]
+
+
+def _check_group_columns(spec: Spec, columns: dict[str, str], table: str) -> list[tuple[str, str]]:
+    """Slice and sensitive columns must exist in the training table: a gate on a missing slice would never apply."""
+    problems = [
+        (f"validation.slices[{i}].column", f"column {s.column!r} not found in {table}")
+        for i, s in enumerate(spec.validation.slices)
+        if s.column not in columns
+    ]
+    problems += [
+        (f"validation.fairness[{i}].sensitiveColumn", f"column {f.sensitiveColumn!r} not found in {table}")
+        for i, f in enumerate(spec.validation.fairness)
+        if f.sensitiveColumn not in columns
+    ]
+    return problems
 
 
 def _check_sources(spec: Spec, wh: Warehouse) -> list[tuple[str, str]]:

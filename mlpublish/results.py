@@ -6,8 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from mlpublish.explain import FeatureImportance
+from mlpublish.fairness import Disparity
 from mlpublish.gates import CheckResult
 from mlpublish.redact import scrub
+from mlpublish.slices import SliceMetrics
 
 Status = Literal["PENDING", "PASSED", "FAILED"]
 # The outcome of a candidate that reproduces the champion (same data, parameters, estimator, code and
@@ -55,6 +58,10 @@ class EvaluateResult(_Result):
     champion_metrics: dict[str, float] | None
     champion_error: str | None = None
     artifacts: list[str] = []
+    # validation.slices and validation.fairness measured on the held-out rows; permutation importances
+    slices: list[SliceMetrics] = []
+    fairness: list[Disparity] = []
+    importances: list[FeatureImportance] = []
 
     @field_validator("champion_error")
     @classmethod

@@ -35,6 +35,7 @@ from mlpublish.field_rules import (
 from mlpublish.spec_models import (
     CatalogSpec,
     DataSpec,
+    Fairness,
     FeatureSource,
     Gate,
     HyperParameter,
@@ -42,6 +43,8 @@ from mlpublish.spec_models import (
     MlflowSpec,
     MlStore,
     Promotion,
+    Slice,
+    SliceBin,
     SpecModel,
     Split,
     Training,
@@ -75,6 +78,7 @@ __all__ = [
     "PUBLIC_NAME",
     "CatalogSpec",
     "DataSpec",
+    "Fairness",
     "FeatureSource",
     "FeatureSourceDataType",
     "FeatureType",
@@ -88,6 +92,8 @@ __all__ = [
     "Promotion",
     "Scalar",
     "ScoringSpec",
+    "Slice",
+    "SliceBin",
     "Spec",
     "SpecModel",
     "Split",
@@ -207,6 +213,17 @@ class Spec(SpecModel):
                 out.append((("data", "keyColumns", i), f"key column {col!r} is also a feature or the target"))
         if self.data.timeColumn and self.data.timeColumn == self.target:
             out.append((("data", "timeColumn"), f"time column {self.data.timeColumn!r} is the target"))
+        for i, s in enumerate(self.validation.slices):
+            if s.column == self.target:
+                out.append((("validation", "slices", i, "column"), f"slice column {s.column!r} is the target"))
+        for i, f in enumerate(self.validation.fairness):
+            if f.sensitiveColumn == self.target:
+                out.append(
+                    (
+                        ("validation", "fairness", i, "sensitiveColumn"),
+                        f"sensitive column {f.sensitiveColumn!r} is the target",
+                    )
+                )
         for i, h in enumerate(self.mlHyperParameters):
             if h.name in self.training.candidates:
                 out.append(

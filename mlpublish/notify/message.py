@@ -110,6 +110,31 @@ def metric_rows(candidate: dict[str, float] | None, champion: dict[str, float] |
     return rows
 
 
+def slice_rows(validation: ValidateResult) -> list[MetricRow]:
+    """One row per gated slice and per disparity: ``recall [plan=premium]``, ``selection_rate difference by gender``."""
+    rows = []
+    for c in validation.checks:
+        if c.check not in ("slice", "fairness") or c.value is None or c.outcome == "skipped":
+            continue
+        label = f"{c.metric} [{c.slice}]" if c.check == "slice" else c.name
+        if any(r.metric == label for r in rows):  # a fairness bound and its vs-champion check share the values
+            continue
+        cand, champ = c.value, c.champion_value
+        both = champ is not None
+        lower_better = c.check == "fairness" and c.metric.endswith("_difference")
+        up = higher_is_better(c.metric) if c.check == "slice" else not lower_better
+        rows.append(
+            MetricRow(
+                metric=label,
+                candidate=cand,
+                champion=champ,
+                delta=(cand - champ) if both else None,
+                candidate_better=((cand > champ) if up else (cand < champ)) if both else None,
+            )
+        )
+    return rows
+
+
 def server_url(tracking_uri: str | None) -> str | None:
     """The MLflow UI base when tracking is an http(s) server (a database URI is not a page, and may hold a password)."""
     if tracking_uri and tracking_uri.startswith(("http://", "https://")):
@@ -175,7 +200,7 @@ def gate_notification(
         title=f"{validation.model_name}: candidate run {validation.run_id} {'PASSED' if passed else 'FAILED'} validation",
         summary=summary,
         champion_label=champ,
-        metrics=metric_rows(evaluation.metrics, evaluation.champion_metrics),
+        metrics=metric_rows(evaluation.metrics, evaluation.champion_metrics) + slice_rows(validation),
         checks=validation.checks,
         champion_before=evaluation.champion_version,
         links=list(links),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,20 @@ from mlpublish.contract import (
     CHAMPION_TEST_METRIC_PREFIX,
     COMPARED_CHAMPION_TAG,
     EVALUATION_FOLDER,
+    EVALUATION_IMPORTANCES_ARTIFACT,
     EVALUATION_METRICS_ARTIFACT,
     HOLDOUT_ARTIFACT,
+    HOLDOUT_GROUPS_ARTIFACT,
     SPLIT_TAG,
     TEST_METRIC_PREFIX,
 )
 from mlpublish.errors import MlpublishError, NotFound, StepError
-from mlpublish.metrics import compute_metrics
-from mlpublish.plots import evaluation_plots
+from mlpublish.explain import FeatureImportance, compare_importances
+from mlpublish.fairness import Disparity, compute_disparity
+from mlpublish.metrics import Predictions, compute_metrics, metrics_from_predictions, positive_class, predict
+from mlpublish.plots import evaluation_plots, importances_plot
 from mlpublish.results import EvaluateResult, TrainResult
+from mlpublish.slices import SliceMetrics, compute_slice_metrics
 from mlpublish.steps.train import split_signature
 
 log = logging.getLogger("mlpublish.evaluate")
@@ -47,6 +53,26 @@ def load_holdout(ctx: PublishContext, run_id: str) -> tuple[Any, Any]:
     X, y = frame.drop(columns=[target]), frame[target]
     ctx.cache[("holdout", run_id)] = (X, y)
     return X, y
+
+
+def load_holdout_groups(ctx: PublishContext, run_id: str) -> Any:
+    """The slice and sensitive columns of the candidate's held-out rows, or None when the run has none
+    (no slices or fairness in the spec, or a run trained before they were added)."""
+    if not ctx.spec.validation.group_columns:
+        return None
+    cached = ctx.cache.get(("holdout_groups", run_id))
+    if cached is not None:
+        return cached
+    import pandas as pd
+
+    try:
+        path = ctx.registry.download_artifacts(run_id, HOLDOUT_GROUPS_ARTIFACT)
+    except MlpublishError as exc:
+        log.warning("%s: run %s has no slice columns (%s): slices and fairness are not measured", ctx.name, run_id, exc)
+        return None
+    frame = pd.read_parquet(path)
+    ctx.cache[("holdout_groups", run_id)] = frame
+    return frame
 
 
 def load_candidate(ctx: PublishContext, train: TrainResult) -> Any:
@@ -120,18 +146,74 @@ def evaluate_champion(ctx: PublishContext, version: str, run_id: str) -> tuple[d
     return evaluate_version(ctx, version, X, y)
 
 
+@dataclass(frozen=True)
+class GroupMeasures:
+    slices: list[SliceMetrics]
+    fairness: list[Disparity]
+    importances: list[FeatureImportance]
+
+
+def measure_groups(
+    ctx: PublishContext, train: TrainResult, X: Any, y: Any, predictions: Predictions, champion_model: Any
+) -> GroupMeasures:
+    """Slice metrics and disparities of candidate and champion on the same held-out rows, and both
+    models' permutation importances."""
+    validation, positive_label = ctx.spec.validation, ctx.spec.training.positiveLabel
+    champion = None
+    if champion_model is not None:
+        expected = list(getattr(champion_model, "feature_names_in_", []))
+        champion = predict(train.task, champion_model, X[expected] if expected else X)
+    groups = load_holdout_groups(ctx, train.run_id)
+    slices: list[SliceMetrics] = []
+    fairness: list[Disparity] = []
+    if groups is not None:
+        present = [s for s in validation.slices if s.column in groups.columns]
+        slices = compute_slice_metrics(present, groups, y, predictions, champion, positive_label)
+        if validation.fairness and train.task == "classification":
+            positive = positive_class(
+                sorted(set(y.unique().tolist()) | set(predictions.classes), key=str), positive_label
+            )
+            for f in validation.fairness:
+                if f.sensitiveColumn in groups.columns:
+                    champion_pred = champion.pred if champion is not None else None
+                    fairness.append(
+                        compute_disparity(
+                            f, groups[f.sensitiveColumn].to_numpy(), y, predictions.pred, champion_pred, positive
+                        )
+                    )
+    try:
+        importances = compare_importances(
+            train.task,
+            train.select_by,
+            load_candidate(ctx, train),
+            champion_model,
+            X,
+            y,
+            positive_label,
+            ctx.spec.training.split.seed,
+        )
+    except Exception as exc:  # an explanation is never a reason to stop the chain
+        log.warning("%s: no permutation importances: %s: %s", ctx.name, exc.__class__.__name__, exc)
+        importances = []
+    return GroupMeasures(slices, fairness, importances)
+
+
 def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
     import mlflow
 
     X, y = load_holdout(ctx, train.run_id)
     model = load_candidate(ctx, train)
-    metrics = compute_metrics(train.task, model, X, y, ctx.spec.training.positiveLabel)
+    positive_label = ctx.spec.training.positiveLabel
+    predictions = predict(train.task, model, X)
+    metrics = metrics_from_predictions(predictions, y, positive_label)
     champion_version = ctx.registry.alias_version(ctx.name, CHAMPION)
     champion_metrics, champion_error = None, None
     if champion_version is not None:
         champion_metrics, champion_error = evaluate_champion(ctx, champion_version, train.run_id)
         if champion_error:
             log.warning("%s: %s", ctx.name, champion_error)
+    champion_model = ctx.cache.get(("version_model", champion_version)) if champion_metrics else None
+    measured = measure_groups(ctx, train, X, y, predictions, champion_model)
 
     artifacts: list[str] = []
     try:
@@ -147,10 +229,17 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
                     "champion": champion_metrics,
                     "champion_error": champion_error,
                     "rows": len(y),
+                    "slices": [s.model_dump() for s in measured.slices],
+                    "fairness": [d.model_dump() for d in measured.fairness],
                 }
                 (Path(tmp) / Path(EVALUATION_METRICS_ARTIFACT).name).write_text(json.dumps(report, indent=2))
-                champion_model = ctx.cache.get(("version_model", champion_version)) if champion_metrics else None
+                importances = [i.model_dump() for i in measured.importances]
+                (Path(tmp) / Path(EVALUATION_IMPORTANCES_ARTIFACT).name).write_text(json.dumps(importances, indent=2))
+                artifacts.append(EVALUATION_IMPORTANCES_ARTIFACT)
                 for path in evaluation_plots(train.task, model, champion_model, champion_version, X, y, Path(tmp)):
+                    artifacts.append(f"{EVALUATION_FOLDER}/{path.name}")
+                if measured.importances:
+                    path = importances_plot(measured.importances, champion_version, Path(tmp))
                     artifacts.append(f"{EVALUATION_FOLDER}/{path.name}")
                 mlflow.log_artifacts(tmp, artifact_path=EVALUATION_FOLDER)
                 artifacts.append(EVALUATION_METRICS_ARTIFACT)
@@ -167,6 +256,9 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
         champion_metrics=champion_metrics,
         champion_error=champion_error,
         artifacts=sorted(artifacts),
+        slices=measured.slices,
+        fairness=measured.fairness,
+        importances=measured.importances,
     )
     ctx.emit(
         SetModelProperties(

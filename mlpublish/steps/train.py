@@ -23,6 +23,7 @@ from mlpublish.contract import (
     DATA_TIME_MIN_TAG,
     DATASET_DIGEST_TAG,
     HOLDOUT_ARTIFACT,
+    HOLDOUT_GROUPS_ARTIFACT,
     MODEL_NAME_IN_RUN,
     MODEL_TAG,
     REFERENCE_ARTIFACT,
@@ -112,7 +113,8 @@ def load_training_frame(ctx: PublishContext) -> tuple[Any, Any, Any]:
     """(keys+features frame, X, y) from the training table, checked for emptiness and labels."""
     spec, wh = ctx.spec, ctx.preflight.warehouse
     time_col = [spec.data.timeColumn] if spec.data.timeColumn else []
-    cols = list(dict.fromkeys(spec.data.keyColumns + spec.feature_names + [spec.target] + time_col))
+    groups = spec.validation.group_columns  # slice and sensitive columns, need not be features
+    cols = list(dict.fromkeys(spec.data.keyColumns + spec.feature_names + [spec.target] + time_col + groups))
     frame = wh.read_frame(spec.data.trainingTable, cols)
     fqn = ctx.preflight.training_fqn
     missing_target = int(frame[spec.target].isna().sum())
@@ -230,6 +232,10 @@ def train_model(ctx: PublishContext) -> TrainResult:
             cand_path = Path(tmp) / "candidates.json"
             cand_path.write_text(json.dumps([c.model_dump() for c in candidates], indent=2, default=str))
             mlflow.log_artifact(str(path), artifact_path=str(Path(HOLDOUT_ARTIFACT).parent))
+            if spec.validation.group_columns:
+                groups_path = Path(tmp) / Path(HOLDOUT_GROUPS_ARTIFACT).name
+                frame.loc[X_test.index, spec.validation.group_columns].to_parquet(groups_path, index=False)
+                mlflow.log_artifact(str(groups_path), artifact_path=str(Path(HOLDOUT_GROUPS_ARTIFACT).parent))
             ref_path = Path(tmp) / Path(REFERENCE_ARTIFACT).name
             X_train.sample(n=min(len(X_train), REFERENCE_ROWS), random_state=split.seed).to_parquet(
                 ref_path, index=False
@@ -249,6 +255,8 @@ def train_model(ctx: PublishContext) -> TrainResult:
         )
     artifact_uri = _model_artifact_location(ctx, info)
     ctx.cache[("holdout", run_id)] = (X_test, y_test)
+    if spec.validation.group_columns:
+        ctx.cache[("holdout_groups", run_id)] = frame.loc[X_test.index, spec.validation.group_columns]
     ctx.cache[("model", run_id)] = model
 
     result = TrainResult(

@@ -11,8 +11,11 @@ from mlpublish.catalog.events import SetModelProperties, SetValidationTag
 from mlpublish.champion import reproduced_champion
 from mlpublish.context import PublishContext
 from mlpublish.contract import CHECK_TAG_PREFIX, FAILED, PASSED, PENDING, VALIDATION_FOLDER, VALIDATION_TAG
+from mlpublish.fairness import Disparity, fairness_checks
 from mlpublish.gates import CheckResult, evaluate_gates
 from mlpublish.results import EvaluateResult, TrainResult, ValidateResult, same_candidate
+from mlpublish.slices import evaluate_slice_gate
+from mlpublish.spec import Validation
 from mlpublish.steps.card import log_card
 from mlpublish.steps.evaluate import load_holdout
 
@@ -89,6 +92,43 @@ def metadata_checks(ctx: PublishContext) -> list[CheckResult]:
     return out
 
 
+def gate_checks(validation: Validation, evaluation: EvaluateResult) -> list[CheckResult]:
+    """The gates (per-slice gates one check per slice), then the fairness bounds, in spec order."""
+    allow_first, version = validation.allowFirstWithoutChampion, evaluation.champion_version
+    champion_evaluated = evaluation.champion_metrics is not None
+    per_slice = {
+        i: evaluate_slice_gate(
+            i,
+            g,
+            evaluation.slices,
+            validation.slice_set(g.perSlice).minRows,
+            version,
+            champion_evaluated,
+            allow_first,
+        )
+        for i, g in enumerate(validation.gates)
+        if g.perSlice is not None
+    }
+    checks = evaluate_gates(
+        validation.gates, evaluation.metrics, evaluation.champion_metrics, version, allow_first, per_slice
+    )
+    measured = {d.name: d for d in evaluation.fairness}
+    for i, f in enumerate(validation.fairness):
+        d = measured.get(f.name) or Disparity(
+            name=f.name,
+            column=f.sensitiveColumn,
+            metric=f.metric,
+            measure=f.measure,
+            candidate=None,
+            error=f"evaluate measured no {f.sensitiveColumn} disparity (a run trained before the fairness entry "
+            "was added, or a regression model)",
+        )
+        if not champion_evaluated:
+            d = d.model_copy(update={"champion": None})
+        checks += fairness_checks(i, f, d, version, allow_first)
+    return checks
+
+
 def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult) -> ValidateResult:
     import mlflow
 
@@ -97,17 +137,10 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
     ctx.registry.set_run_tag(train.run_id, VALIDATION_TAG, PENDING)
     ctx.emit(SetValidationTag(fqn=spec.fqn, status=PENDING))
 
-    champion = evaluation.champion_metrics
-    checks = evaluate_gates(
-        spec.validation.gates,
-        evaluation.metrics,
-        champion,
-        evaluation.champion_version,
-        spec.validation.allowFirstWithoutChampion,
-    )
+    checks = gate_checks(spec.validation, evaluation)
     if evaluation.champion_error:
         for c in checks:
-            if c.outcome == "fail" and c.kind in ("maxDropVsChampion", "minGainVsChampion"):
+            if c.outcome == "fail" and c.kind in ("maxDropVsChampion", "minGainVsChampion", "maxWorseVsChampion"):
                 c.detail += f" ({evaluation.champion_error})"
     checks.append(smoke_test(ctx, train))
     checks += metadata_checks(ctx)
@@ -120,7 +153,12 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
         champion_version=evaluation.champion_version,
     )
     same = status == PASSED and reproduced_champion(
-        ctx.registry, spec.name, evaluation.champion_version, train.run_id, evaluation.metrics, champion
+        ctx.registry,
+        spec.name,
+        evaluation.champion_version,
+        train.run_id,
+        evaluation.metrics,
+        evaluation.champion_metrics,
     )
     if same:  # register and promote then publish nothing (results.NOTHING_NEW)
         result.same_as_champion, result.same_as_champion_detail = evaluation.champion_version, same

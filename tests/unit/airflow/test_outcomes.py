@@ -222,3 +222,30 @@ def test_nothing_new_validation_is_not_notified(monkeypatch):
     monkeypatch.setattr(notifications, "_pull", lambda ti, task_id, model, key=None: same)
     notifications.notify_gate({})
     assert built == [None]
+
+
+def test_failed_slice_gate_names_metric_slice_values_and_threshold(tmp_path, monkeypatch, no_rebuild):
+    import mlpublish.steps
+    from mlpublish_airflow import ValidateModelOperator, exceptions
+
+    sliced = CheckResult(
+        check="slice",
+        gate=0,
+        slice="plan=premium",
+        name="recall maxDropVsChampion 0.02 [plan=premium]",
+        outcome="fail",
+        metric="recall",
+        kind="maxDropVsChampion",
+        threshold=0.02,
+        value=0.3,
+        champion_value=0.4,
+        detail="200 rows: recall=0.3000 vs champion v1 0.4000: drop 0.1000 exceeds maxDrop 0.02",
+    )
+    failed = ValidateResult(model_name="m", run_id="r1", status="FAILED", checks=[sliced], champion_version="1")
+    monkeypatch.setattr(mlpublish.steps, "validate_candidate", lambda ctx, t, e: failed)
+    op = ValidateModelOperator(task_id="validate", spec_path="unused")
+    with pytest.raises(exceptions.CandidateRejected) as err:
+        op.run_step(ctx_for(tmp_path), {"ti": FakeTI(UPSTREAM)})
+    message = str(err.value)
+    assert "recall maxDropVsChampion 0.02 [plan=premium]" in message
+    assert "recall=0.3000 vs champion v1 0.4000" in message and "exceeds maxDrop 0.02" in message
