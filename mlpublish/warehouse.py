@@ -375,11 +375,14 @@ def write_predictions(
                 if on_chunk:
                     on_chunk(chunks, rows)
 
+            def frame_and_predict(batch: list[tuple]) -> pd.DataFrame:
+                return predict(pd.DataFrame.from_records(batch, columns=source.columns))
+
             for batch in read_chunks(conn, source.sql(conn.dialect), chunk_size):
-                frame = pd.DataFrame.from_records(batch, columns=source.columns)
-                predicted = (predictor.submit(predict, frame), read, len(frame))
-                read += len(frame)
-                del batch, frame  # the predictor holds the chunk now: memory stays at three chunks
+                # the rows become a frame in the predictor's thread too: this one is busy with the connection
+                predicted = (predictor.submit(frame_and_predict, batch), read, len(batch))
+                read += len(batch)
+                del batch  # the predictor holds the chunk now: memory stays at three chunks
                 if pending is not None:
                     write(pending)
                 pending = predicted
