@@ -9,10 +9,11 @@ connectors name them.
 Predictions are written in one database transaction per scoring run (see
 :func:`write_predictions`): the rows of an earlier attempt with the same scoring
 run id are deleted, then every chunk is read (server-side cursor on PostgreSQL),
-predicted and written (``COPY`` on PostgreSQL, ``executemany`` elsewhere), then
-the transaction commits. A failure anywhere rolls everything back, so a failed
-run leaves no partial rows and a retried run replaces its own rows instead of
-duplicating them. Memory holds one chunk.
+predicted (in a thread of its own, overlapping the connection's reads and
+writes) and written (binary or CSV ``COPY`` on PostgreSQL, ``executemany``
+elsewhere), then the transaction commits. A failure anywhere rolls everything
+back, so a failed run leaves no partial rows and a retried run replaces its own
+rows instead of duplicating them. Memory holds three chunks at most.
 """
 
 from __future__ import annotations
