@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -497,11 +498,12 @@ class _Writer:
                     with cur.copy(sql) as copy:
                         copy.write(data)
             return
-        frame = frame.assign(**constant)[self.names]
         if self.dialect == "sqlite":
-            rows = list(zip(*(frame[c].tolist() for c in self.names), strict=True))
-            self.conn.connection.driver_connection.cursor().executemany(self.insert_sql, rows)
+            # the run's constants repeated lazily: a chunk never holds five columns of the same string
+            values = [repeat(constant[c]) if c in constant else frame[c].tolist() for c in self.names]
+            self.conn.connection.driver_connection.cursor().executemany(self.insert_sql, zip(*values))
         else:
+            frame = frame.assign(**constant)[self.names]
             self.conn.execute(self.table.insert(), frame.to_dict("records"))
 
     def _csv(self, frame: Any, constant: dict[str, str]) -> str:
