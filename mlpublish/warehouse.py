@@ -9,10 +9,11 @@ connectors name them.
 Predictions are written in one database transaction per scoring run (see
 :func:`write_predictions`): the rows of an earlier attempt with the same scoring
 run id are deleted, then every chunk is read (server-side cursor on PostgreSQL),
-predicted and written (``COPY`` on PostgreSQL, ``executemany`` elsewhere), then
-the transaction commits. A failure anywhere rolls everything back, so a failed
-run leaves no partial rows and a retried run replaces its own rows instead of
-duplicating them. Memory holds one chunk.
+predicted (in a thread of its own, overlapping the connection's reads and
+writes) and written (binary or CSV ``COPY`` on PostgreSQL, ``executemany``
+elsewhere), then the transaction commits. A failure anywhere rolls everything
+back, so a failed run leaves no partial rows and a retried run replaces its own
+rows instead of duplicating them. Memory holds three chunks at most.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -351,34 +354,42 @@ def write_predictions(
     table_fqn = wh.table_fqn(table_name)
     rows = chunks = 0
     columns: dict[str, str] = {}
+    # The model predicts chunk k in a thread of its own while the connection writes chunk k-1 and reads chunk k+1:
+    # the drivers and the trees release the GIL. Three chunks at most are held, whatever the table's size.
+    predictor = ThreadPoolExecutor(1, thread_name_prefix="mlp-predict")
     with wh.engine.connect() as conn:
         try:
             if wh.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no reader-writer deadlock later
             writer: _Writer | None = None
             constant = run.columns(wh.dialect)
-            for batch in read_chunks(conn, source.sql(conn.dialect), chunk_size):
-                frame = pd.DataFrame.from_records(batch, columns=source.columns)
-                try:
-                    out = predict(frame)
-                except WarehouseError as exc:
-                    raise WarehouseError(f"{source.label} (rows {rows + 1}-{rows + len(frame)}): {exc}") from None
+            pending: tuple[Future, int, int] | None = None  # (prediction, first row, row count) of the last chunk
+            read = 0
+
+            def write(chunk: tuple[Future, int, int]) -> None:
+                nonlocal writer, columns, rows, chunks
+                out = _predicted(chunk, source.label)
                 if writer is None:
-                    table = predictions_table(
-                        table_name,
-                        wh._sql_schema(),
-                        {k: sql_type(out[k]) for k in keys},
-                        sql_type(out["prediction"]),
-                        probability,
-                    )
-                    columns = _ensure_table(conn, table, table_fqn)
-                    _delete_run(conn, table, run.scoring_run_id)
-                    writer = _Writer(conn, table)
+                    writer, columns = _open_table(conn, wh, table_name, keys, probability, run, out)
                 writer.write(out, constant)
                 rows += len(out)
                 chunks += 1
                 if on_chunk:
                     on_chunk(chunks, rows)
+
+            def frame_and_predict(batch: list[tuple]) -> pd.DataFrame:
+                return predict(pd.DataFrame.from_records(batch, columns=source.columns))
+
+            for batch in read_chunks(conn, source.sql(conn.dialect), chunk_size):
+                # the rows become a frame in the predictor's thread too: this one is busy with the connection
+                predicted = (predictor.submit(frame_and_predict, batch), read, len(batch))
+                read += len(batch)
+                del batch  # the predictor holds the chunk now: memory stays at three chunks
+                if pending is not None:
+                    write(pending)
+                pending = predicted
+            if pending is not None:
+                write(pending)
             if writer is None:  # nothing to score: still clear an earlier attempt of this run
                 table = predictions_table(
                     table_name, wh._sql_schema(), {k: sa.Text() for k in keys}, sa.Float(), probability
@@ -396,7 +407,30 @@ def write_predictions(
                     f"scoring {source.label} into {table_fqn} failed, nothing written: {first_line(exc)}"
                 ) from None
             raise
+        finally:
+            predictor.shutdown(wait=True, cancel_futures=True)
     return WrittenPredictions(rows, chunks, columns)
+
+
+def _predicted(pending: tuple[Future, int, int], label: str) -> Any:
+    """The predicted chunk; a WarehouseError of ``predict`` names the chunk's rows."""
+    future, first, count = pending
+    try:
+        return future.result()
+    except WarehouseError as exc:
+        raise WarehouseError(f"{label} (rows {first + 1}-{first + count}): {exc}") from None
+
+
+def _open_table(
+    conn: sa.Connection, wh: Warehouse, name: str, keys: list[str], probability: bool, run: ScoringRun, first: Any
+) -> tuple[_Writer, dict[str, str]]:
+    """Create the predictions table (typed by the first predicted chunk) if needed, clear this run's earlier rows."""
+    table = predictions_table(
+        name, wh._sql_schema(), {k: sql_type(first[k]) for k in keys}, sql_type(first["prediction"]), probability
+    )
+    columns = _ensure_table(conn, table, wh.table_fqn(name))
+    _delete_run(conn, table, run.scoring_run_id)
+    return _Writer(conn, table, columns), columns
 
 
 def _ensure_table(conn: sa.Connection, table: sa.Table, fqn: str) -> dict[str, str]:
@@ -435,34 +469,41 @@ def _rollback(conn: sa.Connection) -> None:
 class _Writer:
     """Appends chunks to the predictions table on the scoring transaction's connection."""
 
-    def __init__(self, conn: sa.Connection, table: sa.Table):
+    def __init__(self, conn: sa.Connection, table: sa.Table, declared: dict[str, str]):
         self.conn = conn
         self.table = table
+        self.declared = declared  # the table's column types as the warehouse has them
         self.names = [c.name for c in table.columns]
         self.dialect = conn.dialect.name
         prep = conn.dialect.identifier_preparer
         target = prep.format_table(table)
         cols = ", ".join(prep.quote(c) for c in self.names)
         self.copy_sql = f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv)"
+        self.binary_copy_sql = f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT binary)"
         self.insert_sql = f"INSERT INTO {target} ({cols}) VALUES ({', '.join('?' * len(self.names))})"
 
     def write(self, frame: Any, constant: dict[str, str]) -> None:
         """Append ``frame`` with the ``constant`` columns (the same value on every row of a scoring run)."""
         if self.dialect == "postgresql":
-            buf = io.StringIO(self._csv(frame, constant))
-            with self.conn.connection.driver_connection.cursor() as cur:
+            dbapi = self.conn.connection.driver_connection
+            binary = copy_binary(frame, constant, self.names, self.declared, getattr(dbapi, "encoding", ""))
+            sql, data = (
+                (self.copy_sql, self._csv(frame, constant)) if binary is None else (self.binary_copy_sql, binary)
+            )
+            with dbapi.cursor() as cur:
                 if hasattr(cur, "copy_expert"):  # psycopg2
-                    buf.seek(0)
-                    cur.copy_expert(self.copy_sql, buf)
+                    buf = io.StringIO(data) if isinstance(data, str) else io.BytesIO(data)
+                    cur.copy_expert(sql, buf, size=1 << 20)
                 else:  # psycopg 3
-                    with cur.copy(self.copy_sql) as copy:
-                        copy.write(buf.getvalue())
+                    with cur.copy(sql) as copy:
+                        copy.write(data)
             return
-        frame = frame.assign(**constant)[self.names]
         if self.dialect == "sqlite":
-            rows = list(zip(*(frame[c].tolist() for c in self.names), strict=True))
-            self.conn.connection.driver_connection.cursor().executemany(self.insert_sql, rows)
+            # the run's constants repeated lazily: a chunk never holds five columns of the same string
+            values = [repeat(constant[c]) if c in constant else frame[c].tolist() for c in self.names]
+            self.conn.connection.driver_connection.cursor().executemany(self.insert_sql, zip(*values))
         else:
+            frame = frame.assign(**constant)[self.names]
             self.conn.execute(self.table.insert(), frame.to_dict("records"))
 
     def _csv(self, frame: Any, constant: dict[str, str]) -> str:
@@ -481,3 +522,61 @@ class _Writer:
             text = frame[variable].to_csv(index=False, header=False, lineterminator="\n")
             return text.replace("\n", "," + out.getvalue() + "\n")
         return frame.assign(**constant)[self.names].to_csv(index=False, header=False, lineterminator="\n")
+
+
+# PostgreSQL's binary COPY format: a fixed header, then per row a field count and (length, big-endian value)
+# per field, then -1. Predictions are numbers and the run's constant texts, so every row has the same layout
+# and numpy lays a whole chunk out at once, where CSV formats each number as text and the server parses it back.
+_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_BINARY_TYPES = {"BIGINT": "int64", "DOUBLE PRECISION": "float64", "FLOAT": "float64", "BOOLEAN": "bool"}
+
+
+def copy_binary(
+    frame: Any, constant: dict[str, str], names: list[str], declared: dict[str, str], encoding: str
+) -> bytes | None:
+    """``frame`` and the run's ``constant`` columns as binary COPY data, or None when only CSV fits.
+
+    Only where the table's declared type is exactly what the chunk holds (an int64 key into a BIGINT, ...)
+    and nothing is missing (CSV writes NaN as NULL): anything else keeps the CSV path and its conversions.
+    """
+    import numpy as np
+
+    if encoding.upper().replace("-", "") not in ("UTF8", "SQLASCII", "") or not names:
+        return None
+    layout: list[tuple[str, Any]] = [("fields", ">i2")]
+    values: dict[str, Any] = {"fields": len(names)}
+    for i, name in enumerate(names):
+        declared_type = declared.get(name, "").upper()
+        if name in constant:
+            if name == "scored_at":
+                if not declared_type.startswith("TIMESTAMP"):
+                    return None
+                stamp = datetime.fromisoformat(constant[name])
+                stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+                layout += [(f"l{i}", ">i4"), (f"v{i}", ">i8")]
+                values[f"l{i}"], values[f"v{i}"] = 8, (stamp - _PG_EPOCH) // timedelta(microseconds=1)
+                continue
+            if declared_type not in ("TEXT", "VARCHAR") and not declared_type.startswith("VARCHAR("):
+                return None
+            text = constant[name].encode()
+            layout.append((f"l{i}", ">i4"))
+            values[f"l{i}"] = len(text)
+            if text:
+                layout.append((f"v{i}", f"S{len(text)}"))
+                values[f"v{i}"] = text
+            continue
+        column = frame[name]
+        kind = _BINARY_TYPES.get(declared_type)
+        if kind is None or str(column.dtype) != kind:
+            return None
+        array = column.to_numpy()
+        if kind == "float64" and np.isnan(array).any():
+            return None
+        width = array.dtype.itemsize
+        layout += [(f"l{i}", ">i4"), (f"v{i}", ">f8" if kind == "float64" else ">i8" if kind == "int64" else "u1")]
+        values[f"l{i}"], values[f"v{i}"] = width, array
+    rows = np.empty(len(frame), dtype=layout)
+    for field_name, value in values.items():
+        rows[field_name] = value
+    return _PGCOPY_HEADER + rows.tobytes() + b"\xff\xff"
