@@ -35,22 +35,18 @@ from mlpublish.field_rules import (
 from mlpublish.spec_models import (
     CatalogSpec,
     DataSpec,
-    Fairness,
     FeatureSource,
-    Gate,
     HyperParameter,
     MlFeature,
     MlflowSpec,
     MlStore,
     Promotion,
-    Slice,
-    SliceBin,
     SpecModel,
     Split,
     Training,
-    Validation,
 )
 from mlpublish.spec_operations import MonitoringSpec, MonitoringWindow, ScoringSpec
+from mlpublish.spec_validation import Fairness, Gate, Slice, SliceBin, Validation
 from mlpublish.yamlio import (
     MAX_YAML_ALIASES,
     MAX_YAML_BYTES,

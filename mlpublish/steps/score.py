@@ -1,7 +1,7 @@
 """score: the champion's batch predictions, streamed from the warehouse into the predictions table.
 
 The warehouse writes them in one transaction per scoring run
-(:func:`mlpublish.warehouse.write_predictions`): a failed run leaves no partial
+(:func:`mlpublish.warehouse.scoring.write_predictions`): a failed run leaves no partial
 rows and a retried run replaces its own rows. This step loads the champion,
 predicts each chunk, and records the scoring run in MLflow and the catalog.
 """
@@ -33,7 +33,7 @@ from mlpublish.metrics import positive_class
 from mlpublish.modelling import prepare_features
 from mlpublish.registry import escape_filter_value
 from mlpublish.results import ScoreResult
-from mlpublish.warehouse import ScoringRun, ScoringSource, write_predictions
+from mlpublish.warehouse.scoring import ScoringRun, ScoringSource, write_predictions
 
 log = logging.getLogger("mlpublish.score")
 

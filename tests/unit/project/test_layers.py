@@ -24,3 +24,13 @@ def test_every_module_of_the_core_has_a_place_in_the_layers():
         f"not in the layers contract: {sorted((modules | packages) - named)}; "
         f"named but missing: {sorted(named - (modules | packages))}"
     )
+
+
+# ~400 lines of one concern; past this a module is split by concern, not stretched
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_of_the_core_or_the_adapters_is_oversized():
+    sources = [*CORE.rglob("*.py"), *(ROOT / "operators").rglob("*.py"), *(ROOT / "dagster_project").rglob("*.py")]
+    long = {str(p.relative_to(ROOT)): n for p in sources if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {long}"

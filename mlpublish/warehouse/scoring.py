@@ -1,10 +1,4 @@
-"""The warehouse: any SQLAlchemy URL. All of mlpublish's SQL: reading features, streaming rows, writing predictions.
-
-Table FQNs follow OpenMetadata: ``<service>.<database>.<schema>.<table>``. For
-SQLite both database and schema are ``main``; for PostgreSQL the database is
-the URL's and the schema defaults to ``public``; for MySQL/MariaDB the database
-is ``default`` and the schema is the URL's database, as OpenMetadata's
-connectors name them.
+"""The scoring run's SQL: the rows to score or monitor, and the predictions table.
 
 Predictions are written in one database transaction per scoring run (see
 :func:`write_predictions`): the rows of an earlier attempt with the same scoring
@@ -22,11 +16,9 @@ import io
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from dataclasses import dataclass
+from datetime import datetime
 from itertools import repeat
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -36,153 +28,10 @@ from mlpublish.errors import WarehouseError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlpublish.spec import DataSpec
 
+from mlpublish.warehouse import Warehouse, first_line, redact_url
+from mlpublish.warehouse.pgcopy import copy_binary
 
-def redact_url(url: str) -> str:
-    """The URL with its password hidden, for messages and logs."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: show nothing that could be a secret
-        return "<unparseable database URL>"
-
-
-@dataclass
-class Warehouse:
-    url: str = field(repr=False)  # may hold a password: never in a repr
-    service: str
-    database: str | None = None
-    schema: str | None = None
-    create: bool = False  # only the demo builder may create a SQLite file; readers must not
-    _engine: sa.Engine | None = field(default=None, init=False, repr=False)
-
-    @classmethod
-    def from_spec(cls, data: DataSpec) -> Warehouse:
-        return cls(data.connection, data.service, data.database, data.schema_)
-
-    @cached_property
-    def _url(self) -> sa.URL:
-        try:
-            return sa.engine.make_url(self.url)
-        except Exception:
-            raise WarehouseError(f"data.connection is not a SQLAlchemy URL: {redact_url(self.url)}") from None
-
-    @property
-    def engine(self) -> sa.Engine:
-        if self._engine is None:
-            path = self._url.database if self.dialect == "sqlite" else None
-            if (
-                path
-                and path != ":memory:"
-                and not path.startswith("file:")
-                and not self.create
-                and not Path(path).is_file()
-            ):
-                raise WarehouseError(
-                    f"no SQLite warehouse file at {Path(path).resolve()} (data.connection {redact_url(self.url)})"
-                )
-            try:
-                self._engine = sa.create_engine(self._url, pool_pre_ping=True)
-            except Exception as exc:
-                raise WarehouseError(f"cannot use warehouse {redact_url(self.url)}: {exc}") from None
-        return self._engine
-
-    def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
-    # Naming ---------------------------------------------------------------
-    @property
-    def dialect(self) -> str:
-        return self._url.get_backend_name()
-
-    @property
-    def db_name(self) -> str:
-        if self.database:
-            return self.database
-        if self.dialect == "sqlite":
-            return "main"
-        if self.dialect in ("mysql", "mariadb"):
-            return "default"
-        return self._url.database or "default"
-
-    @property
-    def schema_name(self) -> str:
-        if self.schema:
-            return self.schema
-        if self.dialect == "sqlite":
-            return "main"
-        if self.dialect in ("mysql", "mariadb"):
-            return self._url.database or "default"
-        if self.dialect == "postgresql":
-            return "public"
-        return "default"
-
-    def table_fqn(self, table: str) -> str:
-        return f"{self.service}.{self.db_name}.{self.schema_name}.{table}"
-
-    def owns(self, fqn: str) -> bool:
-        """True when ``fqn`` names a table of this warehouse (same service, database, schema)."""
-        parts = fqn.split(".")
-        return len(parts) == 4 and parts[0] == self.service and parts[1] == self.db_name
-
-    def _sql_schema(self, schema: str | None = None) -> str | None:
-        s = schema or self.schema_name
-        return None if self.dialect == "sqlite" and s == "main" else s
-
-    # Reading --------------------------------------------------------------
-    def ping(self) -> None:
-        """Connect once; raise WarehouseError saying why the warehouse cannot be used."""
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(f"cannot connect to warehouse {redact_url(self.url)}: {first_line(exc)}") from None
-
-    def columns(self, table: str, schema: str | None = None) -> dict[str, str]:
-        """Column name -> SQL type name. Raises WarehouseError if the table is missing."""
-        try:
-            insp = sa.inspect(self.engine)
-            sch = self._sql_schema(schema)
-            if not insp.has_table(table, schema=sch):
-                where = f"{sch}.{table}" if sch else table
-                raise WarehouseError(f"table {where!r} not found in warehouse {redact_url(self.url)}")
-            return {c["name"]: str(c["type"]) for c in insp.get_columns(table, schema=sch)}
-        except WarehouseError:
-            raise
-        except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(
-                f"cannot read warehouse {redact_url(self.url)}: {exc.__class__.__name__}: {first_line(exc)}"
-            ) from None
-
-    def read_frame(self, table: str, columns: list[str]) -> pd.DataFrame:
-        """SELECT the given columns of ``table`` (identifiers quoted by SQLAlchemy)."""
-        import pandas as pd
-
-        t = sa.table(table, *[sa.column(c) for c in columns], schema=self._sql_schema())
-        query = sa.select(*[t.c[c] for c in columns])
-        try:
-            with self.engine.connect() as conn:
-                return pd.read_sql_query(query, conn)
-        except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(
-                f"cannot read {self.table_fqn(table)} from {redact_url(self.url)}: {first_line(exc)}"
-            ) from None
-
-    def row_count(self, table: str) -> int:
-        t = sa.table(table, schema=self._sql_schema())
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
-
-
-def first_line(exc: Any) -> str:
-    """The first line of a database error (the driver's own message): the rest repeats the SQL and its parameters."""
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
-
-
-# Streaming rows ---------------------------------------------------------------
 # Declared types that cannot hold a numerical feature (checked before anything is written).
 _NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
 
@@ -527,56 +376,3 @@ class _Writer:
 # PostgreSQL's binary COPY format: a fixed header, then per row a field count and (length, big-endian value)
 # per field, then -1. Predictions are numbers and the run's constant texts, so every row has the same layout
 # and numpy lays a whole chunk out at once, where CSV formats each number as text and the server parses it back.
-_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_BINARY_TYPES = {"BIGINT": "int64", "DOUBLE PRECISION": "float64", "FLOAT": "float64", "BOOLEAN": "bool"}
-
-
-def copy_binary(
-    frame: Any, constant: dict[str, str], names: list[str], declared: dict[str, str], encoding: str
-) -> bytes | None:
-    """``frame`` and the run's ``constant`` columns as binary COPY data, or None when only CSV fits.
-
-    Only where the table's declared type is exactly what the chunk holds (an int64 key into a BIGINT, ...)
-    and nothing is missing (CSV writes NaN as NULL): anything else keeps the CSV path and its conversions.
-    """
-    import numpy as np
-
-    if encoding.upper().replace("-", "") not in ("UTF8", "SQLASCII", "") or not names:
-        return None
-    layout: list[tuple[str, Any]] = [("fields", ">i2")]
-    values: dict[str, Any] = {"fields": len(names)}
-    for i, name in enumerate(names):
-        declared_type = declared.get(name, "").upper()
-        if name in constant:
-            if name == "scored_at":
-                if not declared_type.startswith("TIMESTAMP"):
-                    return None
-                stamp = datetime.fromisoformat(constant[name])
-                stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-                layout += [(f"l{i}", ">i4"), (f"v{i}", ">i8")]
-                values[f"l{i}"], values[f"v{i}"] = 8, (stamp - _PG_EPOCH) // timedelta(microseconds=1)
-                continue
-            if declared_type not in ("TEXT", "VARCHAR") and not declared_type.startswith("VARCHAR("):
-                return None
-            text = constant[name].encode()
-            layout.append((f"l{i}", ">i4"))
-            values[f"l{i}"] = len(text)
-            if text:
-                layout.append((f"v{i}", f"S{len(text)}"))
-                values[f"v{i}"] = text
-            continue
-        column = frame[name]
-        kind = _BINARY_TYPES.get(declared_type)
-        if kind is None or str(column.dtype) != kind:
-            return None
-        array = column.to_numpy()
-        if kind == "float64" and np.isnan(array).any():
-            return None
-        width = array.dtype.itemsize
-        layout += [(f"l{i}", ">i4"), (f"v{i}", ">f8" if kind == "float64" else ">i8" if kind == "int64" else "u1")]
-        values[f"l{i}"], values[f"v{i}"] = width, array
-    rows = np.empty(len(frame), dtype=layout)
-    for field_name, value in values.items():
-        rows[field_name] = value
-    return _PGCOPY_HEADER + rows.tobytes() + b"\xff\xff"
