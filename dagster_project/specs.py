@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,28 +69,27 @@ _KIND = {
 }
 
 
-def gate_names(spec: Spec) -> tuple[str, ...]:
-    """Asset check names of the spec's gates, in order: ``roc_auc_min``, ``roc_auc_max_drop_vs_champion``..."""
+def _unique(bases: Iterable[str]) -> tuple[str, ...]:
+    """The names in order, a repeated one suffixed ``_2``, ``_3``... (asset check names must differ)."""
     names: list[str] = []
-    for gate in spec.validation.gates:
-        base = dagster_name(f"{gate.metric}_{_KIND[gate.kind]}")
+    for base in bases:
         name, n = base, 2
         while name in names:
             name, n = f"{base}_{n}", n + 1
         names.append(name)
     return tuple(names)
+
+
+def gate_names(spec: Spec) -> tuple[str, ...]:
+    """Asset check names of the spec's gates, in order: ``roc_auc_min``, ``roc_auc_max_drop_vs_champion``..."""
+    return _unique(dagster_name(f"{gate.metric}_{_KIND[gate.kind]}") for gate in spec.validation.gates)
 
 
 def fairness_names(spec: Spec) -> tuple[str, ...]:
     """Asset check names of the spec's fairness bounds: ``fairness_true_positive_rate_difference_gender``..."""
-    names: list[str] = []
-    for f in spec.validation.fairness:
-        base = dagster_name(f"fairness_{f.metric}_{f.measure}_{f.sensitiveColumn}")
-        name, n = base, 2
-        while name in names:
-            name, n = f"{base}_{n}", n + 1
-        names.append(name)
-    return tuple(names)
+    return _unique(
+        dagster_name(f"fairness_{f.metric}_{f.measure}_{f.sensitiveColumn}") for f in spec.validation.fairness
+    )
 
 
 def discover(folder: Path | None = None) -> list[SpecRef]:
