@@ -277,11 +277,12 @@ def promotion_reason(version: str, current: str, checks: list[CheckResult]) -> s
     for c in compared:
         delta = c.value - c.champion_value  # type: ignore[operator]
         gain = delta if higher_is_better(c.metric or "") else -delta
+        metric = f"{c.metric} [{c.slice}]" if c.slice else c.metric  # a per-slice gate names its slice
         if c.kind == "maxDropVsChampion" and gain <= TOLERANCE:
             within = True
-            parts.append(f"{c.metric} {delta:+.4f}, within {c.kind} {c.threshold:g}")
+            parts.append(f"{metric} {delta:+.4f}, within {c.kind} {c.threshold:g}")
         else:
-            parts.append(f"{c.metric} {delta:+.4f} ({c.kind} {c.threshold:g})")
+            parts.append(f"{metric} {delta:+.4f} ({c.kind} {c.threshold:g})")
     if within:
         return f"v{version} promoted over {CHAMPION} v{current} within tolerance: " + "; ".join(parts)
     return f"v{version} beats {CHAMPION} v{current}: " + "; ".join(parts)

@@ -43,3 +43,9 @@ def test_no_relative_gate_says_what_decided() -> None:
     assert promotion_reason("2", "1", absolute) == (
         "v2 replaces champion v1: the spec has no relative gate (absolute gates passed)"
     )
+
+
+def test_a_per_slice_gate_names_its_slice() -> None:
+    per_slice = [c.model_copy(update={"check": "slice", "slice": "plan=basic"}) for c in checks(0.8096, 0.8100)]
+    reason = promotion_reason("2", "1", per_slice)
+    assert "roc_auc [plan=basic] -0.0004, within maxDropVsChampion 0.01" in reason
