@@ -275,6 +275,21 @@ class Delivery:
     error: str = ""
 
 
+def _not_sent(n: Notification, sink: Any, attempts: int, error: str) -> Delivery:
+    """A sink given up on (out of time, refused for good, or out of retries): said once, in the log."""
+    log.warning(
+        "notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
+        n.event,
+        n.outcome,
+        n.model,
+        sink.kind,
+        sink.target,
+        attempts,
+        error,
+    )
+    return Delivery(sink.kind, sink.target, False, attempts, error)
+
+
 def deliver(
     n: Notification,
     sinks: list[Any],
@@ -294,17 +309,7 @@ def deliver(
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 error = error or "no time left for this sender (another sink was slow)"
-                log.warning(
-                    "notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
-                    n.event,
-                    n.outcome,
-                    n.model,
-                    sink.kind,
-                    sink.target,
-                    attempt,
-                    error,
-                )
-                out.append(Delivery(sink.kind, sink.target, False, attempt, error))
+                out.append(_not_sent(n, sink, attempt, error))
                 break
             attempt += 1
             try:
@@ -318,17 +323,7 @@ def deliver(
                 permanent = isinstance(exc, PermanentFailure)
                 error = scrub(f"{type(exc).__name__}: {exc}" if not permanent else str(exc))
                 if permanent or attempt > retries:
-                    log.warning(
-                        "notification %s %s for %s NOT sent to %s sink %s after %d attempt(s): %s",
-                        n.event,
-                        n.outcome,
-                        n.model,
-                        sink.kind,
-                        sink.target,
-                        attempt,
-                        error,
-                    )
-                    out.append(Delivery(sink.kind, sink.target, False, attempt, error))
+                    out.append(_not_sent(n, sink, attempt, error))
                     break
                 delay = retry_delay * 2 ** (attempt - 1)
                 if deadline is not None:
