@@ -167,17 +167,3 @@ def evaluate_gates(
             )
         )
     return results
-
-
-def beats_champion(
-    gates: list[Gate], candidate: dict[str, float], champion: dict[str, float], champion_version: str
-) -> list[CheckResult]:
-    """The relative gates only: does the candidate beat this champion as the spec defines it?
-
-    Per-slice gates are left to validate: they need slice metrics of both models on the same rows.
-    """
-    return [
-        evaluate_gate(g, candidate, champion, champion_version, False)
-        for g in gates
-        if g.relative and g.perSlice is None
-    ]

@@ -85,8 +85,8 @@ def load_candidate(ctx: PublishContext, train: TrainResult) -> Any:
     return model
 
 
-def evaluate_version(ctx: PublishContext, version: str, X: Any, y: Any) -> tuple[dict[str, float] | None, str | None]:
-    """Metrics of a registered version on (X, y), or an explanation of why it cannot score them."""
+def _version_model(ctx: PublishContext, version: str) -> tuple[Any, str | None]:
+    """Registered ``version`` of this model (loaded once per process), or why it cannot be loaded."""
     import mlflow.sklearn
 
     key = ("version_model", version)
@@ -96,6 +96,14 @@ def evaluate_version(ctx: PublishContext, version: str, X: Any, y: Any) -> tuple
             model = ctx.cache[key] = mlflow.sklearn.load_model(f"models:/{ctx.name}/{version}")
     except Exception as exc:
         return None, f"cannot load {ctx.name} v{version}: {exc.__class__.__name__}: {exc}"
+    return model, None
+
+
+def evaluate_version(ctx: PublishContext, version: str, X: Any, y: Any) -> tuple[dict[str, float] | None, str | None]:
+    """Metrics of a registered version on (X, y), or an explanation of why it cannot score them."""
+    model, error = _version_model(ctx, version)
+    if error is not None:
+        return None, error
     expected = list(getattr(model, "feature_names_in_", []))
     missing = [c for c in expected if c not in X.columns]
     if missing:
@@ -153,34 +161,38 @@ class GroupMeasures:
     importances: list[FeatureImportance]
 
 
+def measure_slices_and_fairness(
+    ctx: PublishContext, task: str, run_id: str, X: Any, y: Any, predictions: Predictions, champion_model: Any
+) -> tuple[list[SliceMetrics], list[Disparity]]:
+    """Slice metrics and disparities of the candidate (``predictions``) and the champion on the held-out rows
+    of candidate run ``run_id``; empty when the spec has neither or the run kept no slice columns."""
+    validation, positive_label = ctx.spec.validation, ctx.spec.training.positiveLabel
+    groups = load_holdout_groups(ctx, run_id)
+    if groups is None:
+        return [], []
+    champion = None
+    if champion_model is not None:
+        expected = list(getattr(champion_model, "feature_names_in_", []))
+        champion = predict(task, champion_model, X[expected] if expected else X)
+    present = [s for s in validation.slices if s.column in groups.columns]
+    slices = compute_slice_metrics(present, groups, y, predictions, champion, positive_label)
+    fairness: list[Disparity] = []
+    if validation.fairness and task == "classification":
+        positive = positive_class(sorted(set(y.unique().tolist()) | set(predictions.classes), key=str), positive_label)
+        champion_pred = champion.pred if champion is not None else None
+        for f in validation.fairness:
+            if f.sensitiveColumn in groups.columns:
+                column = groups[f.sensitiveColumn].to_numpy()
+                fairness.append(compute_disparity(f, column, y, predictions.pred, champion_pred, positive))
+    return slices, fairness
+
+
 def measure_groups(
     ctx: PublishContext, train: TrainResult, X: Any, y: Any, predictions: Predictions, champion_model: Any
 ) -> GroupMeasures:
     """Slice metrics and disparities of candidate and champion on the same held-out rows, and both
     models' permutation importances."""
-    validation, positive_label = ctx.spec.validation, ctx.spec.training.positiveLabel
-    champion = None
-    if champion_model is not None:
-        expected = list(getattr(champion_model, "feature_names_in_", []))
-        champion = predict(train.task, champion_model, X[expected] if expected else X)
-    groups = load_holdout_groups(ctx, train.run_id)
-    slices: list[SliceMetrics] = []
-    fairness: list[Disparity] = []
-    if groups is not None:
-        present = [s for s in validation.slices if s.column in groups.columns]
-        slices = compute_slice_metrics(present, groups, y, predictions, champion, positive_label)
-        if validation.fairness and train.task == "classification":
-            positive = positive_class(
-                sorted(set(y.unique().tolist()) | set(predictions.classes), key=str), positive_label
-            )
-            for f in validation.fairness:
-                if f.sensitiveColumn in groups.columns:
-                    champion_pred = champion.pred if champion is not None else None
-                    fairness.append(
-                        compute_disparity(
-                            f, groups[f.sensitiveColumn].to_numpy(), y, predictions.pred, champion_pred, positive
-                        )
-                    )
+    slices, fairness = measure_slices_and_fairness(ctx, train.task, train.run_id, X, y, predictions, champion_model)
     try:
         importances = compare_importances(
             train.task,
@@ -189,13 +201,45 @@ def measure_groups(
             champion_model,
             X,
             y,
-            positive_label,
+            ctx.spec.training.positiveLabel,
             ctx.spec.training.split.seed,
         )
     except Exception as exc:  # an explanation is never a reason to stop the chain
         log.warning("%s: no permutation importances: %s: %s", ctx.name, exc.__class__.__name__, exc)
         importances = []
     return GroupMeasures(slices, fairness, importances)
+
+
+def compare_with_champion(
+    ctx: PublishContext, evaluation: EvaluateResult, candidate_version: str, champion_version: str
+) -> tuple[EvaluateResult | None, str | None]:
+    """``evaluation`` measured again against champion ``champion_version`` (metrics, slices, disparities, on the
+    candidate's own held-out rows), for a champion that moved after validation; or why it cannot be."""
+    error = split_mismatch(ctx, champion_version)
+    if error is not None:
+        return None, error
+    X, y = load_holdout(ctx, evaluation.run_id)
+    champion_metrics, error = evaluate_version(ctx, champion_version, X, y)
+    if error is not None:
+        return None, error
+    slices, fairness = [], []
+    if ctx.spec.validation.group_columns:
+        candidate, error = _version_model(ctx, candidate_version)
+        if error is not None:
+            return None, error
+        predictions = predict(ctx.preflight.task, candidate, X)
+        champion = ctx.cache[("version_model", champion_version)]
+        slices, fairness = measure_slices_and_fairness(
+            ctx, ctx.preflight.task, evaluation.run_id, X, y, predictions, champion
+        )
+    update = dict(
+        champion_version=champion_version,
+        champion_metrics=champion_metrics,
+        champion_error=None,
+        slices=slices,
+        fairness=fairness,
+    )
+    return evaluation.model_copy(update=update), None
 
 
 def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:

@@ -2,8 +2,9 @@
 
 The move itself, its history, manual promotion and rollback are in
 :mod:`mlpublish.champion`. If the champion moved since validation, the candidate
-is compared again with the new champion on its own held-out rows; if it no
-longer beats it, the move is refused and nothing changes.
+is compared again with the new champion on its own held-out rows, by every gate
+of the spec (per-slice gates and fairness bounds included); if it no longer
+passes them, the move is refused and nothing changes.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import logging
 from mlpublish.champion import champion_history, complete_move, move_champion, promotion_reason
 from mlpublish.context import PublishContext
 from mlpublish.contract import CHALLENGER, CHAMPION, PASSED
-from mlpublish.gates import beats_champion
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
-from mlpublish.steps.evaluate import evaluate_champion
+from mlpublish.steps.evaluate import compare_with_champion
+from mlpublish.steps.validate import gate_checks
 
 log = logging.getLogger("mlpublish.promote")
 
@@ -78,18 +79,18 @@ def promote_challenger(
         compared = evaluation.champion_version
         checks = []
         if current is not None and current != compared:
-            champ_metrics, err = evaluate_champion(ctx, current, evaluation.run_id)
+            recompared, err = compare_with_champion(ctx, evaluation, version, current)
             if err:
                 reason = f"champion moved from v{compared or 'none'} to v{current} after validation and {err}: refused"
                 return PromoteResult(
                     **base, promoted=False, champion_before=current, champion_after=current, reason=reason
                 )
-            checks = beats_champion(spec.validation.gates, evaluation.metrics, champ_metrics, current)
+            checks = gate_checks(spec.validation, recompared)
             failed = [c for c in checks if not c.passed]
             if failed:
                 reason = (
                     f"champion moved from v{compared or 'none'} to v{current} after validation and v{version} "
-                    f"no longer beats it: " + "; ".join(c.detail for c in failed)
+                    f"no longer beats it: " + "; ".join(f"{c.name}: {c.detail}" for c in failed)
                 )
                 log.warning("%s: %s", name, reason)
                 return PromoteResult(

@@ -153,3 +153,36 @@ def test_check_refuses_a_missing_slice_or_sensitive_column_before_any_write(synt
     assert "validation.fairness[0].sensitiveColumn" in err and "'gender' not found" in err
     assert run_cli("run", str(path)) == EXIT_ERROR
     assert MlflowClient().get_experiment_by_name("mlpublish/missing_cols") is None
+
+
+def test_a_champion_that_moved_after_validation_is_recompared_slice_by_slice(synthetic, capsys):
+    """Validated against v1, promoted after v2 took over: the per-slice gate is measured again against v2 on
+    the candidate's own rows, and a candidate that now loses one plan is refused (no overall relative gate
+    would have caught it)."""
+    from mlpublish.steps import promote_challenger
+    from tests.support.helpers import run_steps
+
+    absolute = {**SLICES, "gates": [{"metric": "roc_auc", "min": 0.5}]}
+    per_slice = {
+        **SLICES,
+        "gates": [*absolute["gates"], {"metric": "recall", "maxDropVsChampion": 0.1, "perSlice": "plan"}],
+    }
+    assert run_cli("run", str(spec(synthetic, "moved", ["x1"], absolute, filename="v1.yaml"))) == EXIT_OK
+    # the candidate: x1 and x2 (and an uninformative x3), within 0.1 of v1's recall on every plan
+    candidate = run_steps(spec(synthetic, "moved", ["x1", "x2", "x3"], per_slice, filename="candidate.yaml"))
+    assert candidate["validate"].status == "PASSED", candidate["validate"].summary()
+    assert candidate["evaluate"].champion_version == "1"
+    # meanwhile v3 (x2: the one feature that matters on plan c) becomes champion on absolute gates alone
+    assert run_cli("run", str(spec(synthetic, "moved", ["x2"], absolute, filename="v3.yaml"))) == EXIT_OK
+    client = MlflowClient()
+    moved_to = str(client.get_model_version_by_alias("moved", "champion").version)
+    assert moved_to not in ("1", candidate["register"].version)
+    capsys.readouterr()
+
+    c = candidate
+    result = promote_challenger(c["ctx"], c["evaluate"], c["validate"], c["register"])
+    assert not result.promoted and result.champion_after == moved_to
+    assert f"champion moved from v1 to v{moved_to}" in result.reason and "[plan=c]" in result.reason
+    [failed] = [k for k in result.checks if not k.passed]
+    assert failed.check == "slice" and failed.slice == "plan=c" and failed.champion_value - failed.value > 0.1
+    assert str(client.get_model_version_by_alias("moved", "champion").version) == moved_to

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlpublish.gates import CheckResult, beats_champion, evaluate_gate, evaluate_gates
+from mlpublish.gates import CheckResult, evaluate_gate, evaluate_gates
 from mlpublish.spec import Gate
 
 
@@ -202,7 +202,7 @@ def test_champion_missing_the_metric_fails(gate: Gate) -> None:
 
 
 # --------------------------------------------------------------------------
-# evaluate_gates and beats_champion
+# evaluate_gates
 
 
 def test_no_gates_is_a_single_failing_check() -> None:
@@ -228,25 +228,6 @@ def test_evaluate_gates_keeps_order_and_reports_each() -> None:
     ]
     later = evaluate_gates(gates, {"roc_auc": 0.75, "f1": 0.5}, {"roc_auc": 1.0, "f1": 0.5}, "2", True)
     assert [r.outcome for r in later] == ["pass", "pass", "fail"]
-
-
-def test_beats_champion_uses_relative_gates_only() -> None:
-    gates = [
-        Gate(metric="roc_auc", min=0.99),  # would fail, but is not relative
-        Gate(metric="roc_auc", maxDropVsChampion=0.125),
-        Gate(metric="log_loss", minGainVsChampion=0.0),
-    ]
-    checks = beats_champion(gates, {"roc_auc": 0.75, "log_loss": 0.25}, {"roc_auc": 0.8125, "log_loss": 0.5}, "5")
-    assert [(c.kind, c.outcome) for c in checks] == [("maxDropVsChampion", "pass"), ("minGainVsChampion", "pass")]
-    worse = beats_champion(gates, {"roc_auc": 0.5, "log_loss": 0.5}, {"roc_auc": 0.8125, "log_loss": 0.5}, "5")
-    assert [c.outcome for c in worse] == ["fail", "fail"]
-
-
-def test_beats_champion_never_skips() -> None:
-    """Against a champion there is no 'first model' exemption: missing champion metrics fail."""
-    [c] = beats_champion([Gate(metric="roc_auc", minGainVsChampion=0.0)], {"roc_auc": 0.9}, {}, "5")
-    assert c.outcome == "fail"
-    assert beats_champion([Gate(metric="roc_auc", min=0.5)], {"roc_auc": 0.9}, {"roc_auc": 0.1}, "5") == []
 
 
 # --------------------------------------------------------------------------
