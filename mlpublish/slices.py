@@ -17,6 +17,9 @@ from mlpublish.metrics import Predictions, metrics_from_predictions
 from mlpublish.spec import Gate, Slice
 
 MISSING = "(missing)"
+# Every slice is a check line, an MLflow tag, a card row and an XCom entry: a column of ids or raw numbers
+# without bins would make thousands of them. Past this many distinct values, bins are required.
+MAX_SLICE_VALUES = 100
 
 
 class SliceMetrics(BaseModel):
@@ -49,6 +52,24 @@ def slice_labels(spec: Slice, values: Any) -> Any:
     labels = names[np.minimum(index, len(names) - 1)]
     labels[numbers.isna().to_numpy()] = MISSING
     return pd.Series(labels, index=series.index, dtype=object)
+
+
+def too_many_values(slices: list[Slice], frame: Any) -> list[tuple[str, str]]:
+    """(field, problem) for each slice set without bins whose column has more than MAX_SLICE_VALUES values."""
+    problems = []
+    for i, spec in enumerate(slices):
+        if spec.bins or spec.column not in frame.columns:
+            continue
+        n = int(frame[spec.column].nunique(dropna=False))
+        if n > MAX_SLICE_VALUES:
+            problems.append(
+                (
+                    f"validation.slices[{i}].column",
+                    f"column {spec.column!r} has {n} distinct values, more than {MAX_SLICE_VALUES} slices: "
+                    "cut it into named bins (validation.slices[].bins) or slice by a coarser column",
+                )
+            )
+    return problems
 
 
 def compute_slice_metrics(

@@ -33,10 +33,11 @@ from mlpublish.contract import (
     TASK_TAG,
     TRAINING_FQN_TAG,
 )
-from mlpublish.errors import StepError, WarehouseError
+from mlpublish.errors import SpecError, StepError, WarehouseError
 from mlpublish.metrics import better, compute_metrics, positive_class
 from mlpublish.modelling import fit_model, prepare_features
 from mlpublish.results import Candidate, TrainResult
+from mlpublish.slices import too_many_values
 
 log = logging.getLogger("mlpublish.train")
 
@@ -127,6 +128,9 @@ def load_training_frame(ctx: PublishContext) -> tuple[Any, Any, Any]:
         raise WarehouseError(f"{fqn}: target {spec.target!r} has a single class; nothing to learn")
     if ctx.preflight.task == "classification" and frame[spec.target].nunique() == 2:
         positive_class(frame[spec.target].unique().tolist(), spec.training.positiveLabel)  # fail before any run exists
+    problems = too_many_values(spec.validation.slices, frame)
+    if problems:  # before any run exists
+        raise SpecError(spec.source_path, problems)
     X = prepare_features(frame, spec.feature_names, spec.categorical_features)
     return frame, X, frame[spec.target]
 

@@ -186,3 +186,16 @@ def test_a_champion_that_moved_after_validation_is_recompared_slice_by_slice(syn
     [failed] = [k for k in result.checks if not k.passed]
     assert failed.check == "slice" and failed.slice == "plan=c" and failed.champion_value - failed.value > 0.1
     assert str(client.get_model_version_by_alias("moved", "champion").version) == moved_to
+
+
+def test_a_slice_column_of_ids_is_refused_before_any_run(synthetic, capsys):
+    path = spec(
+        synthetic, "ids", ["x1"], {"slices": [{"column": "customer_id"}], "gates": [{"metric": "roc_auc", "min": 0.5}]}
+    )
+    assert run_cli("run", str(path)) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(path) in err and "validation.slices[0].column" in err
+    assert f"'customer_id' has {ROWS} distinct values" in err and "bins" in err
+    assert MlflowClient().search_registered_models() == []
+    experiment = MlflowClient().get_experiment_by_name("mlpublish/ids")
+    assert experiment is None or MlflowClient().search_runs([experiment.experiment_id]) == []

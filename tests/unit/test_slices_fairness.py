@@ -12,7 +12,14 @@ from mlpublish.gates import evaluate_gates
 from mlpublish.metrics import Predictions, expected_calibration_error, metrics_from_predictions
 from mlpublish.notify.message import slice_rows
 from mlpublish.results import ValidateResult
-from mlpublish.slices import SliceMetrics, compute_slice_metrics, evaluate_slice_gate, slice_labels
+from mlpublish.slices import (
+    MAX_SLICE_VALUES,
+    SliceMetrics,
+    compute_slice_metrics,
+    evaluate_slice_gate,
+    slice_labels,
+    too_many_values,
+)
 from mlpublish.spec import Fairness, Gate, Slice, Validation
 
 
@@ -168,3 +175,14 @@ def test_permutation_importance_ranks_the_feature_the_model_relies_on_first():
     rows = compare_importances("classification", "roc_auc", candidate, champion, X, y)
     assert [r.feature for r in rows] == ["signal", "noise"] and rows[0].candidate > 0.2
     assert rows[0].champion is None and rows[1].champion is not None and rows[1].moved is not None
+
+
+def test_a_slice_set_of_too_many_values_needs_bins():
+    frame = pd.DataFrame(
+        {"id": range(MAX_SLICE_VALUES + 1), "plan": ["a", "b"] * ((MAX_SLICE_VALUES + 1) // 2) + ["a"]}
+    )
+    binned = Slice(column="id", bins=[{"name": "low", "below": 10}, {"name": "high"}])
+    slices = [Slice(column="plan"), binned, Slice(column="id")]
+    [(field, problem)] = too_many_values(slices, frame)
+    assert field == "validation.slices[2].column" and f"{MAX_SLICE_VALUES + 1} distinct values" in problem
+    assert too_many_values(slices[:2], frame) == []
