@@ -12,8 +12,6 @@ from pydantic import BaseModel
 
 from mlpublish.metrics import Predictions, higher_is_better, metrics_from_predictions, predict
 
-REPEATS = 5
-
 
 class FeatureImportance(BaseModel):
     """Mean drop of the selection metric when one feature is shuffled (positive: the model relies on it)."""
@@ -51,12 +49,20 @@ def _scorer(task: str, metric: str, positive_label: Any) -> Any:
     return score
 
 
-def importances_of(task: str, metric: str, model: Any, X: Any, y: Any, positive_label: Any, seed: int) -> Any:
+def importances_of(
+    task: str, metric: str, model: Any, X: Any, y: Any, positive_label: Any, seed: int, repeats: int, max_rows: int
+) -> Any:
     """sklearn's permutation_importance result of ``model`` on (X, y), scored by ``metric``."""
     from sklearn.inspection import permutation_importance
 
     return permutation_importance(
-        model, X, y, scoring=_scorer(task, metric, positive_label), n_repeats=REPEATS, random_state=seed
+        model,
+        X,
+        y,
+        scoring=_scorer(task, metric, positive_label),
+        n_repeats=repeats,
+        random_state=seed,
+        max_samples=min(max_rows, len(X)),
     )
 
 
@@ -69,14 +75,16 @@ def compare_importances(
     y: Any,
     positive_label: Any = None,
     seed: int = 0,
+    repeats: int = 5,
+    max_rows: int = 10000,
 ) -> list[FeatureImportance]:
     """Permutation importance of the candidate's features, and of the champion's on the same rows;
     sorted by the candidate's importance, largest first."""
-    cand = importances_of(task, metric, candidate, X, y, positive_label, seed)
+    cand = importances_of(task, metric, candidate, X, y, positive_label, seed, repeats, max_rows)
     champ_by_feature: dict[str, float] = {}
     if champion is not None:
         cols = list(getattr(champion, "feature_names_in_", X.columns))
-        champ = importances_of(task, metric, champion, X[cols], y, positive_label, seed)
+        champ = importances_of(task, metric, champion, X[cols], y, positive_label, seed, repeats, max_rows)
         champ_by_feature = {c: float(v) for c, v in zip(cols, champ.importances_mean)}
     rows = [
         FeatureImportance(

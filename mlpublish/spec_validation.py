@@ -160,6 +160,19 @@ class Fairness(SpecModel):
         return f"{self.metric} {self.measure} by {self.sensitiveColumn} {op} {self.bound:g}"
 
 
+class Importances(SpecModel):
+    """Permutation importance of candidate and champion on the held-out rows (the card's "what the model relies on")."""
+
+    enabled: bool = Field(default=True, description="Measure them; false saves (features x repeats x 2) predictions.")
+    repeats: int = Field(default=5, ge=1, le=50, description="Shuffles per feature (sklearn's n_repeats).")
+    maxRows: int = Field(
+        default=10000,
+        ge=100,
+        description="Held-out rows each shuffle scores, drawn with the split seed (sklearn's max_samples); "
+        "all rows when there are fewer.",
+    )
+
+
 class Validation(SpecModel):
     """The checks a candidate must pass before it may be registered and promoted."""
 
@@ -171,6 +184,9 @@ class Validation(SpecModel):
     )
     fairness: list[Fairness] = Field(
         default=[], description="Disparity bounds between the groups of a sensitive column, e.g. by gender."
+    )
+    importances: Importances = Field(
+        default_factory=Importances, description="Permutation importances, e.g. {maxRows: 20000} or {enabled: false}."
     )
     allowFirstWithoutChampion: bool = Field(
         default=True,

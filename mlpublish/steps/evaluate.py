@@ -193,6 +193,9 @@ def measure_groups(
     """Slice metrics and disparities of candidate and champion on the same held-out rows, and both
     models' permutation importances."""
     slices, fairness = measure_slices_and_fairness(ctx, train.task, train.run_id, X, y, predictions, champion_model)
+    settings = ctx.spec.validation.importances
+    if not settings.enabled:
+        return GroupMeasures(slices, fairness, [])
     try:
         importances = compare_importances(
             train.task,
@@ -203,6 +206,8 @@ def measure_groups(
             y,
             ctx.spec.training.positiveLabel,
             ctx.spec.training.split.seed,
+            settings.repeats,
+            settings.maxRows,
         )
     except Exception as exc:  # an explanation is never a reason to stop the chain
         log.warning("%s: no permutation importances: %s: %s", ctx.name, exc.__class__.__name__, exc)

@@ -186,3 +186,32 @@ def test_a_slice_set_of_too_many_values_needs_bins():
     [(field, problem)] = too_many_values(slices, frame)
     assert field == "validation.slices[2].column" and f"{MAX_SLICE_VALUES + 1} distinct values" in problem
     assert too_many_values(slices[:2], frame) == []
+
+
+def test_permutation_importance_scores_at_most_max_rows_per_shuffle():
+    from sklearn.linear_model import LogisticRegression
+
+    from mlpublish.explain import compare_importances
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"signal": rng.normal(size=3000), "noise": rng.normal(size=3000)})
+    y = (X["signal"] + rng.normal(scale=0.3, size=3000) > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    seen: list[int] = []
+    original = model.predict_proba
+
+    def counting(rows):
+        seen.append(len(rows))
+        return original(rows)
+
+    model.predict_proba = counting
+    rows = compare_importances("classification", "roc_auc", model, None, X, y, repeats=2, max_rows=500)
+    # sklearn scores the baseline once on all rows, then every shuffle (2 features x 2 repeats) on 500 of them
+    assert seen == [3000, 500, 500, 500, 500] and rows[0].feature == "signal"
+
+
+def test_importances_settings_in_the_spec():
+    v = Validation(gates=[{"metric": "roc_auc", "min": 0.5}], importances={"enabled": False})
+    assert not v.importances.enabled and v.importances.repeats == 5 and v.importances.maxRows == 10000
+    with pytest.raises(ValidationError, match="maxRows"):
+        Validation(importances={"maxRows": 10})
