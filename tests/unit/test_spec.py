@@ -732,6 +732,7 @@ def test_reference_models_come_in_document_order() -> None:
         "Slice",
         "SliceBin",
         "Fairness",
+        "Importances",
         "Promotion",
         "MlflowSpec",
         "CatalogSpec",
