@@ -120,6 +120,14 @@ def _setup_logging(quiet: bool) -> None:
     warnings.filterwarnings("ignore")
 
 
+def _drain_catalog() -> None:
+    """Deliver the OpenMetadata events this command queued (a bounded attempt); say what stays queued."""
+    from mlpublish.catalog import drain_queued
+
+    for line in drain_queued():
+        print(line, file=sys.stderr)
+
+
 def _mlflow_output(args: argparse.Namespace) -> dict[str, str]:
     """MLflow's console output during this command: no INFO logs, no "view run at" URLs, and no artifact download
     progress bars unless a person watches stderr (score and monitor: never, a reference download is noise there).
@@ -146,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with scoped_environ(_mlflow_output(args)):
-            return _dispatch(args)
+            try:
+                return _dispatch(args)
+            finally:  # steps only queued their catalog events: a single machine needs no relay running
+                _drain_catalog()
     except GateFailed as exc:
         print(f"REJECTED: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_REJECTED
