@@ -215,7 +215,7 @@ def _check(args: argparse.Namespace) -> int:
     from mlpublish.spec import load_spec
 
     spec = load_spec(args.spec, environment=args.env)
-    pf = preflight(spec, check_warehouse=not args.no_warehouse)
+    pf = preflight(spec, check_warehouse=not args.no_warehouse, check_catalog=not args.no_warehouse)
     print(
         f"{args.spec}: OK: {spec.name} ({pf.task}, {pf.estimator.path}), {len(spec.mlFeatures)} features, "
         f"{len(spec.training.grid())} candidate(s), {len(spec.validation.gates)} gate(s)"
