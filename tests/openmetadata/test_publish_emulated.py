@@ -84,7 +84,10 @@ def test_missing_source_table_is_refused_then_registered_from_the_warehouse(
     open_catalog(str(workspace.root / "ingestion.db"), openmetadata=om_settings).publish(ingested)
 
     no_create = OpenMetadataSettings(
-        host_port=om_settings.host_port, jwt_token=om_settings.jwt_token, create_missing_tables=False
+        host_port=om_settings.host_port,
+        jwt_token=om_settings.jwt_token,
+        create_missing_tables=False,
+        deliver_in_step=True,
     )
     with pytest.raises(CatalogUnavailable) as err:
         publish(workspace.spec("s.yaml", replace=d), no_create)
@@ -112,7 +115,7 @@ def test_missing_source_table_is_refused_then_registered_from_the_warehouse(
 
 def test_wrong_token_is_a_clear_error_that_never_shows_the_token(workspace, om_server, om_settings, caplog, capsys):
     wrong = WRONG_OPENMETADATA_JWT
-    bad = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=wrong)
+    bad = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=wrong, deliver_in_step=True)
     assert wrong not in repr(bad)
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(CatalogUnavailable, match="refused the JWT token") as err:
