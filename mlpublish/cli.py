@@ -121,11 +121,18 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def _drain_catalog() -> None:
-    """Deliver the OpenMetadata events this command queued (a bounded attempt); say what stays queued."""
+    """Deliver the OpenMetadata events this command queued (a bounded attempt); say what stays queued.
+    A delivery that cannot work (a refused token) is reported, not raised: the command's own outcome stands."""
     from mlpublish.catalog import drain_queued
+    from mlpublish.errors import MlpublishError
+    from mlpublish.redact import scrub
 
-    for line in drain_queued():
-        print(line, file=sys.stderr)
+    try:
+        lines = drain_queued()
+    except MlpublishError as exc:
+        lines = [f"catalog events stay queued: {exc}"]
+    for line in lines:
+        print(scrub(line), file=sys.stderr)
 
 
 def _mlflow_output(args: argparse.Namespace) -> dict[str, str]:
@@ -154,10 +161,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with scoped_environ(_mlflow_output(args)):
+            interrupted = False
             try:
                 return _dispatch(args)
+            except KeyboardInterrupt:
+                interrupted = True
+                raise
             finally:  # steps only queued their catalog events: a single machine needs no relay running
-                _drain_catalog()
+                if not interrupted:
+                    _drain_catalog()
     except GateFailed as exc:
         print(f"REJECTED: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_REJECTED

@@ -103,8 +103,8 @@ class OpenMetadataCatalog:
                     "event(s) stay queued in the outbox: deliver them with `mlpublish catalog sync`"
                 )
             log.warning(
-                "OpenMetadata at %s is unavailable (%s): %d event(s) queued, delivered by the next step "
-                "or `mlpublish catalog sync`",
+                "OpenMetadata at %s is unavailable (%s): %d event(s) queued, delivered by the relay, the next "
+                "step or `mlpublish catalog sync`",
                 self.settings.host_port,
                 report.outage,
                 report.pending,
