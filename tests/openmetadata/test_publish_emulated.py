@@ -29,6 +29,16 @@ def test_first_publish_second_version_failed_gate_and_replay(workspace, om_setti
     publish_story(workspace, om_settings, SUFFIX, exact_versions=True)
 
 
+def test_the_publish_story_on_a_postgresql_store(workspace, om_settings, monkeypatch):
+    """The same story, versions included, with the mirror and the outbox in PostgreSQL."""
+    from tests.support.catalog_store import postgres_catalog_url
+
+    with postgres_catalog_url("story") as url:
+        monkeypatch.setenv("MLPUBLISH_CATALOG", url)
+        publish_story(workspace, om_settings, SUFFIX, exact_versions=True)
+        assert not workspace.catalog_path.exists()  # nothing went to the default file
+
+
 def test_server_down_for_the_middle_steps_then_back(
     workspace, om_server, om_settings, tmp_path, caplog, monkeypatch, capsys
 ):
