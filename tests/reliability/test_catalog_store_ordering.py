@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.catalog_store import postgres_catalog_url
+from tests.support.catalog_store import postgres_catalog_url, wait_until
 
 pytestmark = pytest.mark.integration
 WRITERS, EACH = 4, 60
@@ -66,3 +66,22 @@ def test_outbox_rows_become_visible_in_seq_order(reliability_tally):
         mine = [int(d.split(":")[1]) for d in order if d.startswith(f"w{n}:")]
         assert mine == list(range(EACH))
     reliability_tally.add("catalog-store", outbox_rows=len(order), reads=reads, rows_behind=0)
+
+
+def test_the_postgresql_lease_has_one_holder_and_dies_with_its_connection():
+    from mlpublish.catalog.local import LocalCatalog
+    from mlpublish.catalog.outbox import Outbox
+
+    with postgres_catalog_url("lease") as url:
+        first, second = Outbox(LocalCatalog(url), "om"), Outbox(LocalCatalog(url), "om")
+        other_target = Outbox(LocalCatalog(url), "another-server")
+        assert first.acquire() and first.acquire()  # renewing is holding (taken once, not stacked)
+        assert not second.acquire()
+        assert other_target.acquire()  # one lease per OpenMetadata server
+        first.release()
+        assert second.acquire()
+        assert not first.acquire()
+        second.local.close()  # the holder's connection ends (a killed relay): the server frees the lease
+        wait_until("the server to free the lease of the closed connection", first.acquire, timeout=60)
+        for outbox in (first, second, other_target):
+            outbox.local.close()

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import ROOT, churn_dict, write_spec
 from tests.support.canary_secrets import OPENMETADATA_JWT
+from tests.support.catalog_store import wait_until as wait_until  # the relay tests import it from here
 from tests.support.openmetadata_emulator import OpenMetadataEmulator
 from tests.support.openmetadata_server import EmulatedServer, serve_emulator
 
@@ -100,18 +101,6 @@ def start_relay(home: Path, env: dict[str, str], log: Path, *args: str) -> subpr
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 120) -> int:
     proc.send_signal(sig)
     return proc.wait(timeout=timeout)
-
-
-def wait_until(what: str, check: Any, proc: subprocess.Popen | None = None, timeout: float = 300) -> Any:
-    """Poll ``check`` until true; fails at once if ``proc`` (the relay) has exited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        assert proc is None or proc.poll() is None, f"the process exited {proc.returncode} while waiting for {what}"
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def reference_snapshot(events: list[Any], tmp: Path) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.support.mlflow_server import PG_ADMIN_URL
 
@@ -40,3 +43,15 @@ def catalog_url(kind: str, tmp: Path) -> Iterator[str]:
     else:
         with postgres_catalog_url() as url:
             yield url
+
+
+def wait_until(what: str, check: Any, proc: subprocess.Popen | None = None, timeout: float = 300) -> Any:
+    """Poll ``check`` until true; fails at once if ``proc`` (the relay) has exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        assert proc is None or proc.poll() is None, f"the process exited {proc.returncode} while waiting for {what}"
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
