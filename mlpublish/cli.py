@@ -120,6 +120,21 @@ def _setup_logging(quiet: bool) -> None:
     warnings.filterwarnings("ignore")
 
 
+def _drain_catalog() -> None:
+    """Deliver the OpenMetadata events this command queued (a bounded attempt); say what stays queued.
+    A delivery that cannot work (a refused token) is reported, not raised: the command's own outcome stands."""
+    from mlpublish.catalog import drain_queued
+    from mlpublish.errors import MlpublishError
+    from mlpublish.redact import scrub
+
+    try:
+        lines = drain_queued()
+    except MlpublishError as exc:
+        lines = [f"catalog events stay queued: {exc}"]
+    for line in lines:
+        print(scrub(line), file=sys.stderr)
+
+
 def _mlflow_output(args: argparse.Namespace) -> dict[str, str]:
     """MLflow's console output during this command: no INFO logs, no "view run at" URLs, and no artifact download
     progress bars unless a person watches stderr (score and monitor: never, a reference download is noise there).
@@ -146,7 +161,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with scoped_environ(_mlflow_output(args)):
-            return _dispatch(args)
+            interrupted = False
+            try:
+                return _dispatch(args)
+            except KeyboardInterrupt:
+                interrupted = True
+                raise
+            finally:  # steps only queued their catalog events: a single machine needs no relay running
+                if not interrupted:
+                    _drain_catalog()
     except GateFailed as exc:
         print(f"REJECTED: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_REJECTED
@@ -204,7 +227,7 @@ def _check(args: argparse.Namespace) -> int:
     from mlpublish.spec import load_spec
 
     spec = load_spec(args.spec, environment=args.env)
-    pf = preflight(spec, check_warehouse=not args.no_warehouse)
+    pf = preflight(spec, check_warehouse=not args.no_warehouse, check_catalog=not args.no_warehouse)
     print(
         f"{args.spec}: OK: {spec.name} ({pf.task}, {pf.estimator.path}), {len(spec.mlFeatures)} features, "
         f"{len(spec.training.grid())} candidate(s), {len(spec.validation.gates)} gate(s)"

@@ -1,4 +1,5 @@
-"""The ``catalog`` command: show, lineage and versions of a model's catalog entity; sync the OpenMetadata outbox."""
+"""The ``catalog`` command: show, lineage and versions of a model's catalog entity; sync the OpenMetadata
+outbox once, or relay it to OpenMetadata as a service."""
 
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ def add_parser(sub: Any) -> None:
     c = csub.add_parser("sync", help="deliver the events queued for OpenMetadata; list dead-lettered ones")
     c.add_argument("--replay", action="store_true", help="then assert the final state of every queued entity again")
     c.add_argument("--retry-failed", action="store_true", help="put dead-lettered events back in the queue first")
+    c = csub.add_parser("relay", help="deliver the OpenMetadata outbox continuously (a service; --once for cron)")
+    c.add_argument(
+        "--once", action="store_true", help="one delivery pass, then exit (0: nothing left pending or failed)"
+    )
+    c.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between looks for new events (2)")
+    c.add_argument(
+        "--max-backoff", type=float, default=60.0, metavar="S", help="longest wait while OpenMetadata is down (60)"
+    )
+    c.add_argument("--health-every", type=float, default=60.0, metavar="S", help="seconds between health lines (60)")
     for parser in csub.choices.values():  # one --env per subcommand
         add_env(parser)
 
@@ -32,11 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from mlpublish.deployment import for_environment
 
     env = command_environment(args.env)
-    if args.catalog_command == "sync" and env is not None:  # sync writes the outbox and the catalog server
-        env.require_writable("sync the catalog")
+    if args.catalog_command in ("sync", "relay") and env is not None:  # they write the outbox and the server
+        env.require_writable(f"{args.catalog_command} the catalog")
     catalog = for_environment(env).open_catalog()
     if args.catalog_command == "sync":
         return sync(catalog, args)
+    if args.catalog_command == "relay":
+        return relay(catalog, args)
     entity = catalog.find_model(model_name(args.name, args.env))
     fqn = entity["fullyQualifiedName"]
     if args.catalog_command == "show":
@@ -49,11 +61,30 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def sync(catalog: Any, args: argparse.Namespace) -> int:
+def _require_outbox(catalog: Any, what: str) -> None:
     from mlpublish.errors import CatalogUnavailable
 
     if getattr(catalog, "kind", None) != "openmetadata":
-        raise CatalogUnavailable("nothing to sync: OPENMETADATA_HOST_PORT is not set (the local catalog has no outbox)")
+        raise CatalogUnavailable(
+            f"nothing to {what}: OPENMETADATA_HOST_PORT is not set (the local catalog has no outbox)"
+        )
+
+
+def relay(catalog: Any, args: argparse.Namespace) -> int:
+    from mlpublish.catalog.relay import Relay
+
+    _require_outbox(catalog, "relay")
+    service = Relay(catalog, poll=args.poll, max_backoff=args.max_backoff, health_every=args.health_every)
+    service.install_signal_handlers()
+    print(f"relaying the outbox in {catalog.local.store.display} to {catalog.settings.host_port}", file=sys.stderr)
+    try:
+        return service.run(once=args.once)
+    finally:
+        catalog.close()
+
+
+def sync(catalog: Any, args: argparse.Namespace) -> int:
+    _require_outbox(catalog, "sync")
     if args.retry_failed:
         print(f"requeued {catalog.outbox.requeue_failed()} dead-lettered event(s)")
     report = catalog.replay() if args.replay else catalog.sync()

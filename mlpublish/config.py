@@ -76,7 +76,11 @@ class OpenMetadataSettings:
 
     host_port: str
     jwt_token: str | None = field(default=None, repr=False)
-    strict: bool = False  # True: a step fails when the server is down (default: events stay queued)
+    strict: bool = False  # True: a step delivers its events and fails when the server is down or refuses them
+    # True: a step delivers its events itself, an outage leaves them queued (the behaviour before the relay;
+    # tests of the delivery code use it). False (the default, unless strict): a step only writes its events to
+    # the outbox; the relay, `mlpublish catalog sync` or the end of a CLI command delivers them.
+    deliver_in_step: bool = False
     create_missing_tables: bool = True  # register a missing upstream table from the warehouse schema
     # PipelineService whose Pipeline entities lineage edges name (one per DAG id or Dagster job). The
     # environment is read here, not only in from_env, so the Airflow hook and the Dagster resource get it too.

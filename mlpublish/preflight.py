@@ -39,8 +39,12 @@ class Preflight:
         return self.spec.training.selectBy or default_select_by(self.task)
 
 
-def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
-    """Validate ``spec`` against the estimator and the warehouse; raise SpecError listing every problem."""
+def preflight(spec: Spec, *, check_warehouse: bool = True, check_catalog: bool | None = None) -> Preflight:
+    """Validate ``spec`` against the estimator and the warehouse; raise SpecError listing every problem.
+
+    ``check_catalog``: ask the OpenMetadata server about the owners (``mlpublish check``); None: only when
+    the steps deliver to it themselves (strict). A step that only queues its events never imports the SDK
+    nor waits on the server; a refused owner is then dead-lettered by the relay, naming the field."""
     src = spec.source_path
     problems: list[tuple[str, str]] = []
 
@@ -129,18 +133,20 @@ def preflight(spec: Spec, *, check_warehouse: bool = True) -> Preflight:
             problems += _check_group_columns(spec, columns, wh.table_fqn(spec.data.trainingTable))
         problems += _check_sources(spec, wh)
     if check_warehouse:  # the online checks: the catalog server too, when one is configured
-        problems += _check_owner_teams(spec)
+        problems += _check_owner_teams(spec, check_catalog)
     if problems:
         raise SpecError(src, problems)
     return Preflight(spec, ref, wh, wh.table_fqn(spec.data.trainingTable), columns)
 
 
-def _check_owner_teams(spec: Spec) -> list[tuple[str, str]]:
+def _check_owner_teams(spec: Spec, check_catalog: bool | None) -> list[tuple[str, str]]:
     """OpenMetadata lets only a team of type Group own an entity (EntityRepository.validateOwners): a spec
     naming another kind of team would have every model upsert refused, so say so now. Unreachable: not checked."""
     teams = {i: r["name"] for i, r in enumerate(owner_refs(spec.owners)) if r["type"] == "team"}
     settings = OpenMetadataSettings.from_env()
     if not teams or settings is None:
+        return []
+    if not (settings.strict or settings.deliver_in_step if check_catalog is None else check_catalog):
         return []
     try:
         found = team_types(settings, sorted(set(teams.values())))

@@ -2,8 +2,9 @@
 
 ``open_catalog`` builds the sink from a URL (``MLPUBLISH_CATALOG`` or the
 spec's ``catalog.url``): a file path or ``sqlite:///path`` is the embedded local
-catalog; with OpenMetadata settings it is the OpenMetadata sink (``catalog/openmetadata/``)
-with that file as its outbox.
+catalog, a ``postgresql://`` URL the same catalog in a database every worker shares
+(``store``); with OpenMetadata settings it is the OpenMetadata sink (``catalog/openmetadata/``)
+with that store as its mirror and outbox.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from mlpublish import config
 from mlpublish.catalog.local import LocalCatalog
-from mlpublish.catalog.openmetadata import OpenMetadataCatalog
+from mlpublish.catalog.openmetadata import OpenMetadataCatalog, drain_queued
 from mlpublish.errors import CatalogUnavailable, MlpublishError
 from mlpublish.redact import scrub
+
+__all__ = ["CatalogSink", "check_catalog_url", "drain_queued", "open_catalog", "publish"]
 
 
 @runtime_checkable
@@ -72,14 +75,5 @@ def check_catalog_url(url: str) -> str | None:
 
 
 def _local_catalog(url: str | None) -> LocalCatalog:
-    target = config.catalog_url(url)
-    if target.startswith("sqlite:///"):
-        target = target[len("sqlite:///") :]
-    elif target == "sqlite://":
-        target = ":memory:"
-    elif "://" in target:
-        scheme = target.split("://", 1)[0]
-        raise CatalogUnavailable(
-            f"catalog kind {scheme!r} is not available: use a file path or sqlite:///path for the local catalog"
-        )
-    return LocalCatalog(target)
+    """The mirror (and outbox) at ``url``: a file path, sqlite:///path, sqlite:// or a PostgreSQL URL."""
+    return LocalCatalog(config.catalog_url(url))

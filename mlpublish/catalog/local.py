@@ -1,4 +1,4 @@
-"""The embedded local catalog: one SQLite file, entities in the OpenMetadata shape.
+"""The local catalog: entities in the OpenMetadata shape, in a SQLite file or a PostgreSQL database (``store``).
 
 It keeps entity versions the way the OpenMetadata server does (``EntityRepository.EntityUpdater``), so
 ``mlpublish catalog versions`` says what the server says: the first version is 0.1, every update that
@@ -15,7 +15,6 @@ the version before it, and back to that version when it undoes the change.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -35,35 +34,14 @@ from mlpublish.catalog.events import (
     UpsertTable,
 )
 from mlpublish.catalog.events import parse_events as parse_events  # moved to events; importable here until callers move
+from mlpublish.catalog.store import Cursor, Store
 from mlpublish.clock import now_iso
-from mlpublish.errors import CatalogUnavailable, NotFound
+from mlpublish.errors import NotFound
 
 MAJOR_FIELDS = ("algorithm", "server", "target")
 # EntityUpdater.sessionTimeoutMillis of the server: one user's patches within it make one version.
 SESSION_TIMEOUT = timedelta(minutes=10)
 _META = {"id", "version", "updatedAt", "changeDescription"}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entities (
-  fqn TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL,
-  version REAL NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS entities_name ON entities(type, name);
-CREATE TABLE IF NOT EXISTS entity_versions (
-  fqn TEXT NOT NULL, version REAL NOT NULL, body TEXT NOT NULL, change TEXT NOT NULL,
-  at TEXT NOT NULL, PRIMARY KEY (fqn, version));
-CREATE TABLE IF NOT EXISTS lineage (
-  from_fqn TEXT NOT NULL, to_fqn TEXT NOT NULL, from_type TEXT NOT NULL, to_type TEXT NOT NULL,
-  details TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (from_fqn, to_fqn));
-CREATE TABLE IF NOT EXISTS alias_history (
-  fqn TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, previous TEXT,
-  action TEXT NOT NULL, at TEXT NOT NULL, UNIQUE (fqn, alias, version, previous, action, at));
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, event TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-  created_at TEXT NOT NULL, delivered_at TEXT);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(target, state, seq);
-CREATE TABLE IF NOT EXISTS outbox_lease (target TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL);
-"""
 
 
 def next_version(version: float, major: bool) -> float:
@@ -75,53 +53,44 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
 
 
 class LocalCatalog:
-    """Catalog sink and reader backed by SQLite (``:memory:`` works for tests)."""
+    """Catalog sink and reader backed by SQLite (``:memory:`` works for tests) or PostgreSQL."""
 
     kind = "local"
 
     def __init__(self, path: str | Path, session_timeout: timedelta = SESSION_TIMEOUT):
-        self.path = str(path)
+        self.store = Store(str(path))
+        self.path = self.store.path  # the SQLite file (":memory:"), or the PostgreSQL URL
         self.session_timeout = session_timeout
         self._lock = threading.RLock()
-        self._db: sqlite3.Connection | None = None
 
     @property
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Store:
         """Opened on first use, so a chain that fails before its first catalog event creates no file."""
         with self._lock:
-            if self._db is None:
-                try:
-                    if self.path != ":memory:":
-                        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                    db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.executescript(_SCHEMA)
-                except sqlite3.Error as exc:
-                    raise CatalogUnavailable(f"cannot open local catalog {self.path}: {exc}") from None
-                self._db = db
-            return self._db
+            if not self.store.is_open:
+                self.store.open()
+            return self.store
 
     def __repr__(self) -> str:
-        return f"LocalCatalog({self.path!r})"
+        return f"LocalCatalog({self.store.display!r})"
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self.store.close()
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
+    def connection(self) -> Iterator[Store]:
         """The database under the catalog's lock, for readers that share the file (the outbox)."""
         with self._lock:
             yield self._conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
-        """One write transaction, all or nothing. BEGIN IMMEDIATE takes the write lock at once (waiting up to
-        the connection timeout for other writers), so what it reads cannot change before it writes."""
+    def transaction(self) -> Iterator[Cursor]:
+        """One write transaction, all or nothing. It takes the store's write lock at once (waiting for other
+        writers; see ``store``), so what it reads cannot change before it writes, and outbox seqs follow
+        commit order."""
         with self._lock:
             cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            self.store.begin(cur)
             try:
                 yield cur
                 cur.execute("COMMIT")
@@ -147,7 +116,7 @@ class LocalCatalog:
                     [(enqueue_for, ev.model_dump_json(), ts) for ev in events],
                 )
 
-    def _apply(self, cur: sqlite3.Cursor, ev: Any) -> list[tuple[str, str, dict[str, Any], str]]:
+    def _apply(self, cur: Cursor, ev: Any) -> list[tuple[str, str, dict[str, Any], str]]:
         """The writes ``ev`` makes: (fqn, entity type, the entity's new content, "PUT" or "PATCH")."""
 
         def require(fqn: str) -> dict[str, Any]:
@@ -210,7 +179,8 @@ class LocalCatalog:
         if isinstance(ev, RecordAliasChange):
             # '' not NULL for "no previous": NULLs never collide in a UNIQUE index, so replays would duplicate
             cur.execute(
-                "INSERT OR IGNORE INTO alias_history VALUES (?,?,?,?,?,?)",
+                "INSERT INTO alias_history (fqn, alias, version, previous, action, at) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
                 (ev.fqn, ev.alias, ev.version, ev.previous or "", ev.action, ev.at),
             )
             return []
@@ -230,11 +200,11 @@ class LocalCatalog:
         put = {**new, "description": old["description"]}
         return [(ev.fqn, "mlmodel", put, "PUT"), (ev.fqn, "mlmodel", new, "PATCH")]
 
-    def _get(self, cur: sqlite3.Cursor, fqn: str) -> dict[str, Any] | None:
+    def _get(self, cur: Cursor, fqn: str) -> dict[str, Any] | None:
         row = cur.execute("SELECT body FROM entities WHERE fqn=?", (fqn,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def _write(self, cur: sqlite3.Cursor, fqn: str, type_: str, body: dict[str, Any], operation: str) -> None:
+    def _write(self, cur: Cursor, fqn: str, type_: str, body: dict[str, Any], operation: str) -> None:
         """Store ``body`` (the entity's full new content) as the server would version it."""
         row = cur.execute("SELECT version, body FROM entities WHERE fqn=?", (fqn,)).fetchone()
         ts = now_iso()
@@ -287,7 +257,7 @@ class LocalCatalog:
 
     @staticmethod
     def _store(
-        cur: sqlite3.Cursor,
+        cur: Cursor,
         fqn: str,
         type_: str,
         body: dict[str, Any],
@@ -302,7 +272,8 @@ class LocalCatalog:
             (fqn, type_, body.get("name", fqn.split(".")[-1]), version, text, ts),
         )
         cur.execute(
-            "INSERT OR REPLACE INTO entity_versions VALUES (?,?,?,?,?)",
+            "INSERT INTO entity_versions VALUES (?,?,?,?,?) ON CONFLICT(fqn, version) DO UPDATE SET "
+            "body=excluded.body, change=excluded.change, at=excluded.at",
             (fqn, version, text, json.dumps(change, default=str), ts),
         )
 
@@ -313,14 +284,14 @@ class LocalCatalog:
 
     def find_model(self, name_or_fqn: str) -> dict[str, Any]:
         """The MlModel by FQN, or by name when that name is unique across services."""
-        if self.path != ":memory:" and self._db is None and not Path(self.path).exists():
+        if not self.store.is_open and not self.store.exists():
             raise NotFound(f"no local catalog at {self.path} (set MLPUBLISH_CATALOG, or run a chain first)")
         with self._lock:
             rows = self._conn.execute(
                 "SELECT body FROM entities WHERE type='mlmodel' AND (fqn=? OR name=?)", (name_or_fqn, name_or_fqn)
             ).fetchall()
         if not rows:
-            raise NotFound(f"no model {name_or_fqn!r} in the catalog {self.path}")
+            raise NotFound(f"no model {name_or_fqn!r} in the catalog {self.store.display}")
         bodies = [json.loads(r[0]) for r in rows]
         exact = [b for b in bodies if b["fullyQualifiedName"] == name_or_fqn]
         if exact:
@@ -340,7 +311,9 @@ class LocalCatalog:
     def alias_history(self, fqn: str) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT alias, version, previous, action, at FROM alias_history WHERE fqn=? ORDER BY at, rowid", (fqn,)
+                "SELECT alias, version, previous, action, at FROM alias_history WHERE fqn=? "
+                f"ORDER BY at, {self.store.row_order}",
+                (fqn,),
             ).fetchall()
         return [{"alias": a, "version": v, "previous": p or None, "action": act, "at": at} for a, v, p, act, at in rows]
 

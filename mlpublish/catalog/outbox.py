@@ -1,10 +1,13 @@
-"""The durable outbox: catalog events waiting for a remote catalog, in the local catalog file.
+"""The durable outbox: catalog events waiting for a remote catalog, in the local catalog's store
+(a SQLite file or a PostgreSQL database shared by every worker).
 
 Rows are written in the same transaction that applies the events to the local
 mirror (``LocalCatalog.publish(..., enqueue_for=target)``), so an event the
 chain emitted is never lost. A row is ``pending`` until delivered, then
 ``delivered``; a row the server refused (4xx) is ``failed`` (dead-lettered:
-shown by ``mlpublish catalog sync``, never retried by itself).
+shown by ``mlpublish catalog sync``, never retried by itself). Rows are delivered in ``seq`` order, which is
+commit order (``store`` explains why), by whoever holds the target's lease: ``mlpublish catalog relay``,
+``mlpublish catalog sync``, the end of a CLI command, or a step in strict mode.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mlpublish.catalog.events import parse_events
@@ -33,10 +37,18 @@ class Outbox:
     def __init__(self, local: LocalCatalog, target: str):
         self.local, self.target = local, target
         self.holder = uuid.uuid4().hex
+        self._held = False  # PostgreSQL: we hold the session lock (it stacks: take it once)
 
     def acquire(self, ttl: float = 120.0) -> bool:
         """One deliverer per target at a time, so two processes never interleave (and reorder) deliveries.
-        A lease, not a lock: a holder that died frees it after ``ttl`` seconds."""
+        PostgreSQL: a session advisory lock, freed when its holder's connection ends (even by SIGKILL).
+        SQLite: a lease row, not a lock: a holder that died frees it after ``ttl`` seconds."""
+        store = self.local.store
+        if store.postgres:
+            with self.local.connection():
+                if not self._held:
+                    self._held = store.try_session_lock(self.target)
+                return self._held
         now = time.time()
         with self.local.transaction() as cur:
             row = cur.execute("SELECT holder, until FROM outbox_lease WHERE target=?", (self.target,)).fetchone()
@@ -50,6 +62,12 @@ class Outbox:
             return True
 
     def release(self) -> None:
+        if self.local.store.postgres:
+            with self.local.connection() as db:
+                if self._held:
+                    db.session_unlock(self.target)
+                    self._held = False
+            return
         self._update("DELETE FROM outbox_lease WHERE target=? AND holder=?", (self.target, self.holder))
 
     def _rows(self, where: str, args: tuple[Any, ...] = ()) -> list[OutboxRow]:
@@ -78,6 +96,16 @@ class Outbox:
                 "SELECT state, count(*) FROM outbox WHERE target=? GROUP BY state", (self.target,)
             ).fetchall()
         return {"pending": 0, "delivered": 0, "failed": 0, **dict(rows)}
+
+    def lag_seconds(self) -> float:
+        """Age of the oldest pending event (0 when none waits): how far the catalog is behind."""
+        with self.local.connection() as db:
+            row = db.execute(
+                "SELECT min(created_at) FROM outbox WHERE target=? AND state='pending'", (self.target,)
+            ).fetchone()
+        if not row or not row[0]:
+            return 0.0
+        return max(0.0, (datetime.fromisoformat(now_iso()) - datetime.fromisoformat(row[0])).total_seconds())
 
     def _update(self, sql: str, args: tuple[Any, ...]) -> None:
         with self.local.connection() as db:

@@ -20,4 +20,6 @@ def om_server() -> Iterator[object]:
 
 @pytest.fixture
 def om_settings(om_server) -> OpenMetadataSettings:
-    return OpenMetadataSettings(host_port=om_server.host_port, jwt_token=om_server.token)
+    """The tests of the delivery code deliver in the step (``deliver_in_step``), as before the relay: what a
+    sync delivers is what they check. The relay's own suite is tests/reliability/test_catalog_relay.py."""
+    return OpenMetadataSettings(host_port=om_server.host_port, jwt_token=om_server.token, deliver_in_step=True)

@@ -297,7 +297,7 @@ def outage_during_middle_steps(
     events = [row.event for row in catalog.outbox.all()]
     with serve_emulator() as fresh:
         other = OpenMetadataCatalog(
-            OpenMetadataSettings(host_port=fresh.host_port, jwt_token=fresh.token),
+            OpenMetadataSettings(host_port=fresh.host_port, jwt_token=fresh.token, deliver_in_step=True),
             LocalCatalog(tmp_path / "uninterrupted.db"),
         )
         other.publish(events)

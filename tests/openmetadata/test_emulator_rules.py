@@ -144,7 +144,9 @@ def test_connection_refused_queues_the_events(tmp_path, caplog):
     from mlpublish.config import OpenMetadataSettings
     from tests.support.mlflow_server import free_port
 
-    settings = OpenMetadataSettings(host_port=f"http://127.0.0.1:{free_port()}/api", jwt_token="t")
+    settings = OpenMetadataSettings(
+        host_port=f"http://127.0.0.1:{free_port()}/api", jwt_token="t", deliver_in_step=True
+    )
     catalog = open_catalog(str(tmp_path / "c.db"), openmetadata=settings)
     catalog.publish([table_event(TABLE, {"a": "INTEGER"})])
     assert catalog.outbox.counts()["pending"] == 1
@@ -161,7 +163,7 @@ def test_a_wrong_address_is_a_clear_error_and_dead_letters_nothing(om_server, tm
     from mlpublish.config import OpenMetadataSettings
 
     wrong = OpenMetadataSettings(
-        host_port=om_server.host_port.replace("/api", "/nothing-here"), jwt_token=om_server.token
+        host_port=om_server.host_port.replace("/api", "/nothing-here"), jwt_token=om_server.token, deliver_in_step=True
     )
     catalog = open_catalog(str(tmp_path / "c.db"), openmetadata=wrong)
     with pytest.raises(CatalogUnavailable, match="OPENMETADATA_HOST_PORT"):

@@ -8,6 +8,7 @@ The outage scenario needs a server we can stop: it runs against the emulator onl
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 
@@ -31,7 +32,7 @@ pytestmark = [
 def live_settings() -> OpenMetadataSettings:
     settings = OpenMetadataSettings.from_env()
     assert settings is not None
-    return settings
+    return dataclasses.replace(settings, deliver_in_step=True)  # the scenarios check what each step delivered
 
 
 def test_live_publish_story(workspace, live_settings):
@@ -40,7 +41,7 @@ def test_live_publish_story(workspace, live_settings):
 
 def test_live_wrong_token_is_refused_without_showing_it(workspace, live_settings):
     wrong = WRONG_OPENMETADATA_JWT
-    bad = OpenMetadataSettings(host_port=live_settings.host_port, jwt_token=wrong)
+    bad = OpenMetadataSettings(host_port=live_settings.host_port, jwt_token=wrong, deliver_in_step=True)
     with pytest.raises(CatalogUnavailable, match="refused the JWT token") as err:
         publish(weak_spec(workspace, secrets.token_hex(4)), bad)
     assert wrong not in str(err.value)

@@ -189,7 +189,9 @@ def test_the_configured_service_and_an_ingested_pipeline_are_used(om_server, om_
         CreatePipelineRequest(name="churn_publish", service="airflow_prod", description="ingested")
     )
     monkeypatch.setenv("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "airflow_prod")
-    settings = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=om_settings.jwt_token)
+    settings = OpenMetadataSettings(
+        host_port=om_settings.host_port, jwt_token=om_settings.jwt_token, deliver_in_step=True
+    )
     assert settings.pipeline_service == "airflow_prod"
     catalog = open_catalog(str(seeded.local.path), openmetadata=settings)
     start = len(om_server.emulator.requests)

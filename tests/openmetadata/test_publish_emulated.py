@@ -29,6 +29,16 @@ def test_first_publish_second_version_failed_gate_and_replay(workspace, om_setti
     publish_story(workspace, om_settings, SUFFIX, exact_versions=True)
 
 
+def test_the_publish_story_on_a_postgresql_store(workspace, om_settings, monkeypatch):
+    """The same story, versions included, with the mirror and the outbox in PostgreSQL."""
+    from tests.support.catalog_store import postgres_catalog_url
+
+    with postgres_catalog_url("story") as url:
+        monkeypatch.setenv("MLPUBLISH_CATALOG", url)
+        publish_story(workspace, om_settings, SUFFIX, exact_versions=True)
+        assert not workspace.catalog_path.exists()  # nothing went to the default file
+
+
 def test_server_down_for_the_middle_steps_then_back(
     workspace, om_server, om_settings, tmp_path, caplog, monkeypatch, capsys
 ):
@@ -84,7 +94,10 @@ def test_missing_source_table_is_refused_then_registered_from_the_warehouse(
     open_catalog(str(workspace.root / "ingestion.db"), openmetadata=om_settings).publish(ingested)
 
     no_create = OpenMetadataSettings(
-        host_port=om_settings.host_port, jwt_token=om_settings.jwt_token, create_missing_tables=False
+        host_port=om_settings.host_port,
+        jwt_token=om_settings.jwt_token,
+        create_missing_tables=False,
+        deliver_in_step=True,
     )
     with pytest.raises(CatalogUnavailable) as err:
         publish(workspace.spec("s.yaml", replace=d), no_create)
@@ -112,7 +125,7 @@ def test_missing_source_table_is_refused_then_registered_from_the_warehouse(
 
 def test_wrong_token_is_a_clear_error_that_never_shows_the_token(workspace, om_server, om_settings, caplog, capsys):
     wrong = WRONG_OPENMETADATA_JWT
-    bad = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=wrong)
+    bad = OpenMetadataSettings(host_port=om_settings.host_port, jwt_token=wrong, deliver_in_step=True)
     assert wrong not in repr(bad)
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(CatalogUnavailable, match="refused the JWT token") as err:
@@ -155,6 +168,6 @@ def test_check_refuses_an_owner_team_that_is_not_a_group(workspace, om_server, o
     monkeypatch.setenv("OPENMETADATA_JWT_TOKEN", om_settings.jwt_token)
     spec = load_spec(workspace.spec("owned.yaml", replace=spec_dict(SUFFIX, owners=["team:sales", "data-science"])))
     with pytest.raises(SpecError) as err:
-        preflight(spec)
+        preflight(spec, check_catalog=True)  # what `mlpublish check` asks; a step that only queues does not
     text = str(err.value)
     assert "owners[0]" in text and "'sales' is of type Department" in text and "data-science" not in text

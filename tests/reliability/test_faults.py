@@ -186,7 +186,10 @@ def test_openmetadata_down_during_validate(workspace, tmp_path, reliability_tall
 
     with serve_emulator() as om:
         counts = outage_during_middle_steps(
-            workspace, om, OpenMetadataSettings(host_port=om.host_port, jwt_token=om.token), tmp_path
+            workspace,
+            om,
+            OpenMetadataSettings(host_port=om.host_port, jwt_token=om.token, deliver_in_step=True),
+            tmp_path,
         )
         assert om.emulator.unknown_routes == []
     lost = counts["emitted"] - counts["delivered"]

@@ -1,10 +1,12 @@
 """The OpenMetadata sink: catalog events delivered through the official SDK, via a durable outbox.
 
-``publish`` applies the events to the local catalog file (the mirror that ``mlpublish catalog show``
-reads) and queues them in its outbox in one transaction, then delivers the queue in order. When the
-server is unreachable or answers 5xx the events stay queued (the step goes on, unless ``strict``) and
-the next publish or ``mlpublish catalog sync`` delivers them. A 4xx is the event's fault: it is
-dead-lettered with the entity and field at fault and reported, never retried by itself.
+``publish`` applies the events to the local catalog (the mirror that ``mlpublish catalog show`` reads)
+and queues them in its outbox in one transaction, and that is all: no SDK import, no network wait. The
+queue is delivered in order by ``mlpublish catalog relay`` (the service), ``mlpublish catalog sync``, or
+at the end of a CLI command (``drain_queued``: a single machine needs no service). With ``strict`` the
+step delivers at once and fails when the server is unreachable or refuses an event. When the server is
+unreachable or answers 5xx the events stay queued. A 4xx is the event's fault: it is dead-lettered with
+the entity and field at fault and reported, never retried by itself.
 
 Inside the package, each module imports only those below it:
 ``delivery`` (outbox draining, lease, retry or dead letter) -> ``writes`` (each event's SDK calls) ->
@@ -26,9 +28,39 @@ from mlpublish.catalog.outbox import Outbox
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import CatalogUnavailable
 
-__all__ = ["OpenMetadataCatalog", "SyncReport", "connect", "team_types"]
+__all__ = ["OpenMetadataCatalog", "SyncReport", "connect", "drain_queued", "team_types"]
 
 log = logging.getLogger("mlpublish.catalog.openmetadata")
+
+# Outboxes this process queued events in without delivering them: (settings, store URL), for drain_queued.
+_QUEUED: dict[tuple[OpenMetadataSettings, str], None] = {}
+
+
+def drain_queued() -> list[str]:
+    """Deliver what this process queued (once, bounded: an outage stops at the first refused connection).
+    The CLI calls it at the end of a command; Airflow tasks and Dagster steps do not (the relay delivers).
+    Returns one line per outbox that is not empty afterwards, for the user."""
+    lines = []
+    while _QUEUED:
+        settings, url = next(iter(_QUEUED))
+        del _QUEUED[(settings, url)]
+        catalog = OpenMetadataCatalog(settings, LocalCatalog(url))
+        try:
+            report = catalog.sync()
+            counts = catalog.outbox.counts()
+        finally:
+            catalog.close()
+        if report.outage:
+            lines.append(
+                f"OpenMetadata at {settings.host_port} is unavailable ({report.outage}): {counts['pending']} event(s) "
+                "stay queued for `mlpublish catalog relay` or `mlpublish catalog sync`"
+            )
+        elif counts["pending"]:  # another process (the relay) holds the lease: it delivers them
+            lines.append(f"OpenMetadata outbox: {counts['pending']} event(s) left to the process delivering it")
+        lines.extend(
+            f"OpenMetadata refused {failure} (dead-lettered: see `mlpublish catalog sync`)" for failure in report.failed
+        )
+    return lines
 
 
 class OpenMetadataCatalog:
@@ -43,7 +75,7 @@ class OpenMetadataCatalog:
         self.delivery = OutboxDelivery(self.outbox, settings)
 
     def __repr__(self) -> str:
-        return f"OpenMetadataCatalog({self.settings.host_port!r}, outbox={self.local.path!r})"
+        return f"OpenMetadataCatalog({self.settings.host_port!r}, outbox={self.local.store.display!r})"
 
     # Reader: the local mirror -------------------------------------------------
     def get(self, fqn: str) -> dict[str, Any] | None:
@@ -60,6 +92,9 @@ class OpenMetadataCatalog:
         if not events:
             return
         self.local.publish(events, enqueue_for=self.settings.host_port)
+        if not (self.settings.strict or self.settings.deliver_in_step):
+            _QUEUED[(self.settings, self.local.store.url)] = None
+            return
         report = self.sync()
         if report.outage:
             if self.settings.strict:
@@ -68,8 +103,8 @@ class OpenMetadataCatalog:
                     "event(s) stay queued in the outbox: deliver them with `mlpublish catalog sync`"
                 )
             log.warning(
-                "OpenMetadata at %s is unavailable (%s): %d event(s) queued, delivered by the next step "
-                "or `mlpublish catalog sync`",
+                "OpenMetadata at %s is unavailable (%s): %d event(s) queued, delivered by the relay, the next "
+                "step or `mlpublish catalog sync`",
                 self.settings.host_port,
                 report.outage,
                 report.pending,

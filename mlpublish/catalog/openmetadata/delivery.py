@@ -8,6 +8,7 @@ and delivery goes on; refused credentials or a wrong address stop the sync with 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,14 +73,16 @@ class OutboxDelivery:
         self._om: Any = None
         self._known: dict[str, Any] = {}
 
-    def sync(self) -> SyncReport:
+    def sync(self, stop: Callable[[], bool] | None = None) -> SyncReport:
         """Deliver the queued events in order. Raises CatalogUnavailable on a refused token.
 
         Another process delivering to the same server holds the outbox lease: then we leave our
-        events to it (it looks for new events before it lets go, and so do we).
+        events to it (it looks for new events before it lets go, and so do we). ``stop`` (the relay's
+        signal flag) is asked before each event: the event in flight is finished, the lease released.
         """
         report = SyncReport()
-        while self.outbox.pending():
+        stop = stop or (lambda: False)
+        while not stop() and self.outbox.pending():
             if not self.outbox.acquire():
                 report.pending = len(self.outbox.pending())
                 log.info(
@@ -89,17 +92,20 @@ class OutboxDelivery:
                 )
                 return report
             try:
-                self._deliver_pending(report)
+                self._deliver_pending(report, stop)
             finally:
                 self.outbox.release()
             if report.outage:
                 break
         return report
 
-    def _deliver_pending(self, report: SyncReport) -> None:
+    def _deliver_pending(self, report: SyncReport, stop: Callable[[], bool]) -> None:
         rows = self.outbox.pending()
         session = None
         for i, row in enumerate(rows):
+            if stop():
+                report.pending = len(rows) - i
+                return
             try:
                 if session is None:
                     session = self._session()

@@ -104,9 +104,21 @@ def row_count(cat: LocalCatalog, table_name: str) -> int:
     return cat._conn.execute(f"SELECT COUNT(*) FROM {table_name}").fetchone()[0]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The catalog's store: SQLite in memory (the embedded default's engine) or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield ":memory:"
+        return
+    from tests.support.catalog_store import postgres_catalog_url
+
+    with postgres_catalog_url() as url:
+        yield url
+
+
 @pytest.fixture
-def cat() -> Iterator[LocalCatalog]:
-    c = LocalCatalog(":memory:")
+def cat(store_url: str) -> Iterator[LocalCatalog]:
+    c = LocalCatalog(store_url)
     yield c
     c.close()
 
@@ -127,9 +139,9 @@ def test_first_upsert_is_version_0_1(cat: LocalCatalog) -> None:
 
 
 @pytest.fixture
-def unconsolidated() -> Iterator[LocalCatalog]:
+def unconsolidated(store_url: str) -> Iterator[LocalCatalog]:
     """Every change its own version: the server with a session timeout of 0 (EntityUpdater.setSessionTimeout)."""
-    c = LocalCatalog(":memory:", session_timeout=timedelta(0))
+    c = LocalCatalog(store_url, session_timeout=timedelta(0))
     yield c
     c.close()
 
@@ -386,9 +398,8 @@ def test_validation_tag_swap_leaves_exactly_one(cat: LocalCatalog) -> None:
 def test_validation_tag_keeps_other_tags(cat: LocalCatalog) -> None:
     other = {"tagFQN": "Tier.Tier1", "source": "Classification", "labelType": "Manual", "state": "Confirmed"}
     cat.publish([upsert()])
-    cat._conn.execute(  # a tag put on by a person in the catalog
-        "UPDATE entities SET body=json_set(body, '$.tags', json(?)) WHERE fqn=?", (json.dumps([other]), FQN)
-    )
+    tagged = {**cat.get(FQN), "tags": [other]}  # a tag put on by a person in the catalog
+    cat._conn.execute("UPDATE entities SET body=? WHERE fqn=?", (json.dumps(tagged, sort_keys=True), FQN))
     cat.publish([SetValidationTag(fqn=FQN, status="FAILED")])
     assert [t["tagFQN"] for t in cat.get(FQN)["tags"]] == ["Tier.Tier1", "ModelValidation.FAILED"]
 
@@ -536,8 +547,9 @@ def test_find_model_ambiguous_name_names_both_fqns(cat: LocalCatalog) -> None:
 
 
 def test_find_model_missing(cat: LocalCatalog) -> None:
-    with pytest.raises(NotFound, match="no model 'ghost' in the catalog :memory:"):
+    with pytest.raises(NotFound, match="no model 'ghost' in the catalog ") as info:
         cat.find_model("ghost")
+    assert str(info.value).endswith(cat.store.display)  # the store it looked in
 
 
 # --------------------------------------------------------------------------
