@@ -75,7 +75,10 @@ class WarehouseOverlay(EnvironmentModel):
 class CatalogOverlay(EnvironmentModel):
     """The environment's catalog (overlays the spec's catalog.*)."""
 
-    url: str | None = Field(default=None, description="Local catalog file (also the OpenMetadata outbox).")
+    url: str | None = Field(
+        default=None,
+        description="Catalog store: a file path, sqlite:///path or postgresql://host/db (also the outbox).",
+    )
     pipelineService: str | None = Field(
         default=None,
         pattern=NAME_PATTERN,

@@ -261,8 +261,9 @@ class CatalogSpec(SpecModel):
 
     url: str | None = Field(
         default=None,
-        description="Local catalog file or sqlite:///path (also the OpenMetadata outbox); default: "
-        "MLPUBLISH_CATALOG, else ./mlpublish-catalog.db. An unknown kind is refused.",
+        description="Catalog store (the mirror and the OpenMetadata outbox): a file path, sqlite:///path or "
+        "postgresql://host/db (one store shared by every worker); default: MLPUBLISH_CATALOG, else "
+        "./mlpublish-catalog.db. An unknown kind is refused.",
     )
     pipelineService: str | None = Field(
         default=None,
