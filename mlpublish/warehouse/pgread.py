@@ -167,8 +167,7 @@ def _columns(buf: bytes, starts: Any, ends: Any, oids: list[int], names: list[st
             if (length[~null] != width).any():
                 raise BadLayout(f"column {name!r}: a value is not {width} bytes long")
             values = _gather(u8, np.where(null, 0, start), width, dtype)
-            if oid == 16:
-                values = values.astype(bool)
+            values = values.astype(bool if oid == 16 else np.int64 if oid in (20, 21, 23) else np.float64, copy=False)
             if null.any():
                 values = values.astype(object if oid == 16 else np.float64)
                 values[null] = None if oid == 16 else np.nan

@@ -237,6 +237,7 @@ def write_predictions(
     predictor = ThreadPoolExecutor(1, thread_name_prefix="mlp-predict")
     # PostgreSQL reads through a COPY of its own, so on a second (read-only) connection
     reader = wh.engine.connect() if wh.dialect == "postgresql" else None
+    ok = False
     with wh.engine.connect() as conn:
         try:
             if wh.dialect == "sqlite":
@@ -279,6 +280,7 @@ def write_predictions(
                 columns = _ensure_table(conn, table, table_fqn)
                 _delete_run(conn, table, run.scoring_run_id)
             conn.commit()
+            ok = True
         except sa.exc.SQLAlchemyError as exc:
             _rollback(conn)
             raise WarehouseError(f"scoring into {table_fqn} failed, nothing written: {first_line(exc)}") from None
@@ -291,8 +293,11 @@ def write_predictions(
             raise
         finally:
             predictor.shutdown(wait=True, cancel_futures=True)
-            if reader is not None:
-                _rollback(reader)
+            if reader is not None:  # after a failure its COPY may be cut mid-stream: never back to the pool
+                if ok:
+                    _rollback(reader)
+                else:
+                    reader.invalidate()
                 reader.close()
     return WrittenPredictions(rows, chunks, columns)
 
