@@ -189,8 +189,8 @@ class _Stopped(Exception):
 def copy_frames(run_copy: Callable[[Any], None], oids: list[int], names: list[str], size: int) -> Iterator[Any]:
     """DataFrames of at most ``size`` rows, parsed in a thread of their own while the COPY streams.
 
-    ``run_copy(sink)`` runs the COPY, calling ``sink.write(data)`` with each message the server sends
-    (psycopg2's ``copy_expert`` does so; for psycopg 3 the caller loops over ``copy``). One parsed chunk
+    ``run_copy(sink)`` runs the COPY, calling ``sink.write(data)`` with each message the server sends, as
+    bytes (psycopg2's ``copy_expert`` does so; for psycopg 3 the caller loops over ``copy``). One parsed chunk
     waits at most, so memory holds about two chunks whatever the table's size; a consumer that stops
     early ends the COPY (the connection must then be discarded).
     """
@@ -210,26 +210,30 @@ def copy_frames(run_copy: Callable[[Any], None], oids: list[int], names: list[st
         raise _Stopped
 
     class Sink:
+        """Collects the messages: the first one (the header) is checked, then a row costs an append."""
+
         def __init__(self) -> None:
             self.rows: list[bytes] = []
             self.header = True
 
-        def write(self, data: Any) -> int:
-            if stop.is_set():
-                raise _Stopped
-            data = bytes(data)
+        def write(self, data: bytes) -> None:
             if self.header:
-                data = data[header_length(data) :]
+                if stop.is_set():
+                    raise _Stopped
                 self.header = False
-            if data and data != _TRAILER:
-                self.rows.append(data)
-            if len(self.rows) >= size:
+                data = data[header_length(data) :]
+                if not data:
+                    return
+            rows = self.rows
+            rows.append(data)
+            if len(rows) >= size:
                 self.flush()
-            return len(data)
 
         def flush(self) -> None:
-            if self.rows:
-                rows, self.rows = self.rows, []
+            rows, self.rows = self.rows, []
+            if rows and rows[-1] == _TRAILER:
+                rows.pop()
+            if rows:
                 put(pd.DataFrame(parse(rows, oids, names), columns=names, copy=False))
 
     def produce() -> None:
@@ -266,7 +270,7 @@ def pg_frames(dbapi: Any, select: str, columns: list[str], castable: set[str], s
 
     None when a column's type has no columnar reading here or the connection's encoding is not UTF-8:
     the caller then reads through a cursor. ``castable`` columns (numerical features, not keys) may be
-    cast to float8 server-side. Nothing is read before the first frame is asked for.
+    cast to float8 server-side. The column types are asked at once; the COPY starts with the first frame.
     """
     encoding = getattr(dbapi, "encoding", None) or getattr(getattr(dbapi, "info", None), "encoding", "")
     if str(encoding).upper().replace("-", "").replace("_", "") not in ("UTF8", "SQLASCII"):
@@ -287,6 +291,6 @@ def pg_frames(dbapi: Any, select: str, columns: list[str], castable: set[str], s
             else:  # psycopg 3
                 with cur.copy(sql) as copy:
                     for data in copy:
-                        sink.write(data)
+                        sink.write(bytes(data))
 
     return copy_frames(run_copy, oids, columns, size)

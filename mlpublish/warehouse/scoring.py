@@ -2,12 +2,16 @@
 
 Predictions are written in one database transaction per scoring run (see
 :func:`write_predictions`): the rows of an earlier attempt with the same scoring
-run id are deleted, then every chunk is read (server-side cursor on PostgreSQL),
-predicted (in a thread of its own, overlapping the connection's reads and
-writes) and written (binary or CSV ``COPY`` on PostgreSQL, ``executemany``
-elsewhere), then the transaction commits. A failure anywhere rolls everything
-back, so a failed run leaves no partial rows and a retried run replaces its own
-rows instead of duplicating them. Memory holds three chunks at most.
+run id are deleted, then every chunk is read (PostgreSQL: a binary ``COPY`` on a
+second, read-only connection, parsed into columns in a thread of its own, see
+:mod:`mlpublish.warehouse.pgread`, or a server-side cursor when a column's type
+has no columnar reading), predicted (in a thread of its own, overlapping the
+reads and writes) and written (binary or CSV ``COPY`` on PostgreSQL,
+``executemany`` elsewhere), then the transaction commits. A failure anywhere
+rolls everything back, so a failed run leaves no partial rows and a retried run
+replaces its own rows instead of duplicating them. Memory holds a few chunks
+whatever the table's size: one being read, one parsed and waiting, one
+predicting, one being written.
 """
 
 from __future__ import annotations
@@ -267,7 +271,7 @@ def write_predictions(
                     # the rows become a frame in the predictor's thread too: this one is busy with the connection
                     predicted = (predictor.submit(frame_and_predict, batch), read, len(batch))
                     read += len(batch)
-                    del batch  # the predictor holds the chunk now: memory stays at three chunks
+                    del batch  # the predictor holds the chunk now: memory stays at a few chunks
                     if pending is not None:
                         write(pending)
                     pending = predicted
