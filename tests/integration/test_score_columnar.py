@@ -43,6 +43,12 @@ def url():
         yield url
 
 
+@pytest.fixture(params=["psycopg2", "psycopg"])
+def driver_url(url, request):
+    """The database through psycopg2 (SQLAlchemy's default) and through psycopg 3: their COPY APIs differ."""
+    return url if request.param == "psycopg2" else url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
 def cursor_frames(wh: Warehouse, source: ScoringSource, size: int) -> list[pd.DataFrame]:
     with wh.engine.connect() as conn:
         return [
@@ -51,8 +57,8 @@ def cursor_frames(wh: Warehouse, source: ScoringSource, size: int) -> list[pd.Da
         ]
 
 
-def test_columnar_frames_equal_the_cursor_frames(url):
-    wh = Warehouse(url, "pg")
+def test_columnar_frames_equal_the_cursor_frames(driver_url):
+    wh = Warehouse(driver_url, "pg")
     source = ScoringSource(wh, COLUMNS, table="t", query=None)
     source.check(COLUMNS[1:], ["plan", "label", "grade", "flag"])
     got, expected = list(source.frames(1000)), cursor_frames(wh, source, 1000)
@@ -75,8 +81,8 @@ def test_a_numeric_key_or_an_unsupported_type_keeps_the_cursor_path(url):
     assert type(list(dated.frames(1000))[0]["d"][0]).__name__ == "date"
 
 
-def test_a_failure_mid_stream_leaves_nothing_and_no_connection_behind(url):
-    wh = Warehouse(url, "pg")
+def test_a_failure_mid_stream_leaves_nothing_and_no_connection_behind(driver_url):
+    wh = Warehouse(driver_url, "pg")
     source = ScoringSource(wh, ["id", "x", "plan"], table="t", query=None)
     source.check(["x", "plan"], ["plan"])
     calls = []
@@ -102,3 +108,7 @@ def test_a_failure_mid_stream_leaves_nothing_and_no_connection_behind(url):
         wh, source, predict, table_name="preds", keys=["id"], probability=True, run=run, chunk_size=1000
     )
     assert written.rows == 2502
+    with wh.engine.begin() as conn:  # the module's database is shared by both drivers' runs
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM preds")).scalar_one() == 2502
+        conn.execute(sa.text("DROP TABLE preds"))
+    wh.dispose()
