@@ -23,7 +23,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
 from mlpublish.warehouse import Warehouse, first_line, redact_url
 from mlpublish.warehouse.pgcopy import copy_binary
 from mlpublish.warehouse.pgread import pg_frames
+from mlpublish.warehouse.sqliterows import insert_rows
 
 # Declared types that cannot hold a numerical feature (checked before anything is written).
 _NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
@@ -360,11 +360,6 @@ def _rollback(conn: sa.Connection) -> None:
         conn.invalidate()  # the connection is gone: never hand it back to the pool
 
 
-def _sql_text(value: str) -> str:
-    """``value`` as an SQL string literal (quotes doubled; SQLite reads nothing else specially inside one)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 class _Writer:
     """Appends chunks to the predictions table on the scoring transaction's connection."""
 
@@ -398,14 +393,8 @@ class _Writer:
                         copy.write(data)
             return
         if self.dialect == "sqlite":
-            # the run's constants are SQL literals of the statement: sqlite3 binds three values a row, not eight
-            variable = [c for c in self.names if c not in constant]
-            if any("\x00" in v for v in constant.values()):  # never in ids and names; bound as they are if so
-                variable = self.names
-            marks = ", ".join("?" if c in variable else _sql_text(constant[c]) for c in self.names)
-            insert = self.insert_sql[: self.insert_sql.rindex("VALUES")] + f"VALUES ({marks})"
-            values = [repeat(constant[c]) if c in constant else frame[c].tolist() for c in variable]
-            self.conn.connection.driver_connection.cursor().executemany(insert, zip(*values))
+            head = self.insert_sql[: self.insert_sql.rindex("VALUES") + len("VALUES")]
+            insert_rows(self.conn.connection.driver_connection, head, self.names, frame, constant)
         else:
             frame = frame.assign(**constant)[self.names]
             self.conn.execute(self.table.insert(), frame.to_dict("records"))
