@@ -12,6 +12,10 @@ SQLite and on PostgreSQL, each measurement in its own subprocess:
 * naive: ``pandas.read_sql`` of the whole table -> ``predict``/``predict_proba`` ->
          ``DataFrame.to_sql`` (what a notebook does; tests/support/naive_scoring.py, shared with
          the memory test).
+* floor: the warehouse's own ``INSERT INTO <copy> SELECT * FROM <the predictions ours wrote>`` into an
+         empty table of the same shape and index: the same rows stored with no client at all, what
+         writing them can cost at least. When it is slower than the model, the warehouse and not
+         the scoring code sets the pace (the ratio "vs the warehouse's own insert" says how close).
 
 Peak RSS is the subprocess's ``ru_maxrss``. With ``--big-rows`` (default 5x
 ``--rows``) ours is measured again on the bigger table: flat memory means the
@@ -65,6 +69,8 @@ def worker(mode: str, spec_path: str) -> None:
     version, _, model = load_champion(ctx)
     if mode == "limit":
         return print(json.dumps(model_limit(ctx, model)))
+    if mode == "floor":
+        return print(json.dumps(insert_floor(ctx.preflight.warehouse.engine)))
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     if mode == "ours":
         rows = score_batch(ctx, scoring_run_id="bench").rows
@@ -91,6 +97,27 @@ def model_limit(ctx, model) -> dict:
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": len(X), "seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak}
+
+
+def insert_floor(engine) -> dict:
+    """The warehouse inserting the predictions ours wrote into an empty copy of their table (same index), itself."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS floor_predictions")
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("CREATE TABLE floor_predictions (LIKE churn_predictions INCLUDING ALL)")
+        else:
+            conn.exec_driver_sql("CREATE TABLE floor_predictions AS SELECT * FROM churn_predictions WHERE 0")
+            conn.exec_driver_sql("CREATE INDEX ix_floor_run ON floor_predictions (scoring_run_id)")
+        conn.commit()
+        t0 = time.perf_counter()
+        rows = conn.execute(sa.text("INSERT INTO floor_predictions SELECT * FROM churn_predictions")).rowcount
+        conn.commit()
+        seconds = time.perf_counter() - t0
+        conn.exec_driver_sql("DROP TABLE floor_predictions")
+        conn.commit()
+    return {"rows": rows, "seconds": seconds, "cpu_seconds": float("nan"), "peak_mb": float("nan")}
 
 
 def cpu_seconds() -> float:
@@ -192,7 +219,7 @@ def main() -> None:
     results = []
     try:
         for dialect, url in targets:
-            for rows, modes in ((args.rows, ("limit", "naive", "ours")), (big, ("ours",))):
+            for rows, modes in ((args.rows, ("limit", "naive", "ours", "floor")), (big, ("ours",))):
                 if not rows:
                     continue
                 make_input(url, "score_input", rows)
@@ -206,6 +233,9 @@ def main() -> None:
                     r = measure(mode, spec, env)
                     r.update(dialect=dialect, mode=mode)
                     results.append(r)
+                    if mode == "floor":  # the server's work: no CPU or memory of ours to show
+                        print(f"{dialect:<10} {mode:<6} {r['rows']:>9} rows  {r['seconds']:7.1f} s  ", flush=True)
+                        continue
                     print(
                         f"{dialect:<10} {mode:<6} {r['rows']:>9} rows  {r['seconds']:7.1f} s  "
                         f"{r['rows'] / r['seconds']:>9.0f} rows/s  CPU {r['cpu_seconds']:6.1f} s "
@@ -225,11 +255,15 @@ def main() -> None:
     for dialect, _ in targets:
         by = {(r["mode"], r["rows"]): r for r in results if r["dialect"] == dialect}
         ours, naive, limit = by[("ours", args.rows)], by[("naive", args.rows)], by[("limit", args.rows)]
+        floor = by[("floor", args.rows)]
         speed = (ours["rows"] / ours["seconds"]) / (naive["rows"] / naive["seconds"])
         of_limit = (ours["rows"] / ours["seconds"]) / (limit["rows"] / limit["seconds"])
         line = (
             f"{dialect}: ours {speed:.2f}x naive rows/s and {of_limit:.2f}x the model's own predict_proba at "
-            f"{args.rows} rows; peak RSS ours {ours['peak_mb']:.0f} MB vs naive {naive['peak_mb']:.0f} MB"
+            f"{args.rows} rows; {(ours['rows'] / ours['seconds']) / (floor['rows'] / floor['seconds']):.2f}x the "
+            f"warehouse's own insert of the same rows ({floor['rows'] / floor['seconds']:.0f} rows/s, "
+            f"{(floor['rows'] / floor['seconds']) / (limit['rows'] / limit['seconds']):.2f}x the model); "
+            f"peak RSS ours {ours['peak_mb']:.0f} MB vs naive {naive['peak_mb']:.0f} MB"
         )
         figures += [
             # the limit: the bare model on the same rows in memory, no database (measured in this run)
@@ -240,6 +274,14 @@ def main() -> None:
                 limit["rows"] / limit["seconds"],
                 "rows/s",
                 target=">= 0.8",
+            ),
+            # the writing floor: the warehouse storing the same rows itself, no client (measured in this run)
+            Figure(
+                f"{dialect}: score step rows/s at {args.rows} rows, vs the warehouse's own insert",
+                ours["rows"] / ours["seconds"],
+                "INSERT ... SELECT of the same predictions, in the warehouse",
+                floor["rows"] / floor["seconds"],
+                "rows/s",
             ),
             # the same on CPU time: a shared machine stretches wall times, a row costs the same CPU
             Figure(

@@ -2,12 +2,16 @@
 
 Predictions are written in one database transaction per scoring run (see
 :func:`write_predictions`): the rows of an earlier attempt with the same scoring
-run id are deleted, then every chunk is read (server-side cursor on PostgreSQL),
-predicted (in a thread of its own, overlapping the connection's reads and
-writes) and written (binary or CSV ``COPY`` on PostgreSQL, ``executemany``
-elsewhere), then the transaction commits. A failure anywhere rolls everything
-back, so a failed run leaves no partial rows and a retried run replaces its own
-rows instead of duplicating them. Memory holds three chunks at most.
+run id are deleted, then every chunk is read (PostgreSQL: a binary ``COPY`` on a
+second, read-only connection, parsed into columns in a thread of its own, see
+:mod:`mlpublish.warehouse.pgread`, or a server-side cursor when a column's type
+has no columnar reading), predicted (in a thread of its own, overlapping the
+reads and writes) and written (binary or CSV ``COPY`` on PostgreSQL,
+``executemany`` elsewhere), then the transaction commits. A failure anywhere
+rolls everything back, so a failed run leaves no partial rows and a retried run
+replaces its own rows instead of duplicating them. Memory holds a few chunks
+whatever the table's size: one being read, one parsed and waiting, one
+predicting, one being written.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import io
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
 
 from mlpublish.warehouse import Warehouse, first_line, redact_url
 from mlpublish.warehouse.pgcopy import copy_binary
+from mlpublish.warehouse.pgread import pg_frames
+from mlpublish.warehouse.sqliterows import insert_rows
 
 # Declared types that cannot hold a numerical feature (checked before anything is written).
 _NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
@@ -64,6 +70,7 @@ class ScoringSource:
         self.table = None if self.query else table
         self.label = wh.table_fqn(self.table) if self.table else "scoring.query"
         self.fqn = wh.table_fqn(self.table) if self.table else None
+        self.numerical: set[str] = set()  # numerical features (set by check): read as float64 in any case
 
     def types(self) -> dict[str, str]:
         """Column name -> declared type ('' for a query's columns: their values are checked chunk by chunk)."""
@@ -79,6 +86,7 @@ class ScoringSource:
     def check(self, features: list[str], categorical: list[str]) -> None:
         """Every column is there, and numerical features have numeric types."""
         types = self.types()
+        self.numerical = set(features) - set(categorical)
         missing = [c for c in self.columns if c not in types]
         if missing:
             raise WarehouseError(
@@ -102,12 +110,38 @@ class ScoringSource:
 
     def frames(self, size: int) -> Iterator[pd.DataFrame]:
         """The rows as DataFrames of at most ``size`` rows, read in one read-only pass."""
+        with self.wh.engine.connect() as conn, self.batches(conn, conn, size, keys=[]) as (batches, to_frame):
+            for batch in batches:
+                yield to_frame(batch)
+            conn.rollback()
+
+    @contextmanager
+    def batches(
+        self, conn: sa.Connection, reader: sa.Connection, size: int, keys: list[str]
+    ) -> Iterator[tuple[Iterator[Any], Callable[[Any], pd.DataFrame]]]:
+        """(chunks of at most ``size`` rows, how a chunk becomes a DataFrame).
+
+        PostgreSQL: a binary COPY on ``reader`` parsed into columns (:mod:`mlpublish.warehouse.pgread`),
+        when every column's type allows; else a cursor on ``conn``, whose Python tuples make the frames.
+        ``keys`` are never cast (their type is the predictions table's).
+        """
         import pandas as pd
 
-        with self.wh.engine.connect() as conn:
-            for batch in read_chunks(conn, self.sql(conn.dialect), size):
-                yield pd.DataFrame.from_records(batch, columns=self.columns)
-            conn.rollback()
+        if conn.dialect.name == "postgresql":
+            q = conn.dialect.identifier_preparer.quote
+            dbapi = reader.connection.driver_connection
+            frames = pg_frames(dbapi, self.sql(conn.dialect), self.columns, self.numerical - set(keys), size, q)
+            if frames is not None:
+                try:
+                    yield frames, lambda frame: frame
+                finally:
+                    frames.close()
+                return
+
+        def to_frame(batch: list[tuple]) -> pd.DataFrame:
+            return pd.DataFrame.from_records(batch, columns=self.columns)
+
+        yield read_chunks(conn, self.sql(conn.dialect), size), to_frame
 
     def count(self) -> int:
         with self.wh.engine.connect() as conn:
@@ -198,7 +232,6 @@ def write_predictions(
     reported with the chunk's row range. ``on_chunk(chunk number, rows so far)``
     is called after each chunk is written.
     """
-    import pandas as pd
 
     table_fqn = wh.table_fqn(table_name)
     rows = chunks = 0
@@ -206,6 +239,9 @@ def write_predictions(
     # The model predicts chunk k in a thread of its own while the connection writes chunk k-1 and reads chunk k+1:
     # the drivers and the trees release the GIL. Three chunks at most are held, whatever the table's size.
     predictor = ThreadPoolExecutor(1, thread_name_prefix="mlp-predict")
+    # PostgreSQL reads through a COPY of its own, so on a second (read-only) connection
+    reader = wh.engine.connect() if wh.dialect == "postgresql" else None
+    ok = False
     with wh.engine.connect() as conn:
         try:
             if wh.dialect == "sqlite":
@@ -226,17 +262,19 @@ def write_predictions(
                 if on_chunk:
                     on_chunk(chunks, rows)
 
-            def frame_and_predict(batch: list[tuple]) -> pd.DataFrame:
-                return predict(pd.DataFrame.from_records(batch, columns=source.columns))
+            with source.batches(conn, reader or conn, chunk_size, keys) as (batches, to_frame):
 
-            for batch in read_chunks(conn, source.sql(conn.dialect), chunk_size):
-                # the rows become a frame in the predictor's thread too: this one is busy with the connection
-                predicted = (predictor.submit(frame_and_predict, batch), read, len(batch))
-                read += len(batch)
-                del batch  # the predictor holds the chunk now: memory stays at three chunks
-                if pending is not None:
-                    write(pending)
-                pending = predicted
+                def frame_and_predict(batch: Any) -> pd.DataFrame:
+                    return predict(to_frame(batch))
+
+                for batch in batches:
+                    # the rows become a frame in the predictor's thread too: this one is busy with the connection
+                    predicted = (predictor.submit(frame_and_predict, batch), read, len(batch))
+                    read += len(batch)
+                    del batch  # the predictor holds the chunk now: memory stays at a few chunks
+                    if pending is not None:
+                        write(pending)
+                    pending = predicted
             if pending is not None:
                 write(pending)
             if writer is None:  # nothing to score: still clear an earlier attempt of this run
@@ -246,6 +284,7 @@ def write_predictions(
                 columns = _ensure_table(conn, table, table_fqn)
                 _delete_run(conn, table, run.scoring_run_id)
             conn.commit()
+            ok = True
         except sa.exc.SQLAlchemyError as exc:
             _rollback(conn)
             raise WarehouseError(f"scoring into {table_fqn} failed, nothing written: {first_line(exc)}") from None
@@ -258,6 +297,12 @@ def write_predictions(
             raise
         finally:
             predictor.shutdown(wait=True, cancel_futures=True)
+            if reader is not None:  # after a failure its COPY may be cut mid-stream: never back to the pool
+                if ok:
+                    _rollback(reader)
+                else:
+                    reader.invalidate()
+                reader.close()
     return WrittenPredictions(rows, chunks, columns)
 
 
@@ -348,9 +393,8 @@ class _Writer:
                         copy.write(data)
             return
         if self.dialect == "sqlite":
-            # the run's constants repeated lazily: a chunk never holds five columns of the same string
-            values = [repeat(constant[c]) if c in constant else frame[c].tolist() for c in self.names]
-            self.conn.connection.driver_connection.cursor().executemany(self.insert_sql, zip(*values))
+            head = self.insert_sql[: self.insert_sql.rindex("VALUES") + len("VALUES")]
+            insert_rows(self.conn.connection.driver_connection, head, self.names, frame, constant)
         else:
             frame = frame.assign(**constant)[self.names]
             self.conn.execute(self.table.insert(), frame.to_dict("records"))
