@@ -15,3 +15,5 @@ create "$OM_DATABASE" "$OM_DB_USER" "$OM_DB_PASSWORD"
 create "$MLFLOW_DB" "$MLFLOW_DB_USER" "$MLFLOW_DB_PASSWORD"
 create "$AIRFLOW_DB" "$AIRFLOW_DB_USER" "$AIRFLOW_DB_PASSWORD"
 create "$DAGSTER_DB" "$DAGSTER_DB_USER" "$DAGSTER_DB_PASSWORD"
+# the catalog store: mirror and OpenMetadata outbox of every Airflow worker, Dagster run and the relay
+create "$CATALOG_DB" "$CATALOG_DB_USER" "$CATALOG_DB_PASSWORD"

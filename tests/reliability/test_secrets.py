@@ -29,6 +29,7 @@ from tests.support.canary_secrets import (
     OPENMETADATA_JWT,
     WAREHOUSE_PASSWORD,
 )
+from tests.support.dagster_support import dagster_bin
 from tests.support.mlflow_server import mlflow_server, postgres_database
 from tests.support.openmetadata_server import serve_emulator
 from tests.support.secret_scan import file_kinds, kinds_in
@@ -119,7 +120,7 @@ def base_env(stack, catalog: Path) -> dict[str, str]:
     }
 
 
-def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatch, capfd, reliability_tally):
+def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, reliability_tally):
     root, findings, t0 = stack.root, Findings(), time.monotonic()
 
     def phase(name: str) -> None:  # printed with the captured output when the test fails: where the time went
@@ -192,43 +193,55 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, monkeypatc
         text=True,
     )
 
-    # 3. Dagster, prod resources: every location and secret through EnvVar
-    from dagster import DagsterInstance
-    from dagster._serdes import serialize_value
-
-    from mlpublish_dagster.definitions import build_definitions
-
-    # the registry too: the in-process run must not inherit a registry URI an earlier test left in the session
-    for var, value in {
+    # 3. Dagster, prod resources: every location and secret through EnvVar. In its own environment (no
+    # OpenMetadata SDK: docs/install.md), so in a process of its own; its steps queue the catalog events
+    # in its outbox, and `mlpublish catalog sync` (the relay's work) delivers them from this environment.
+    dagster_env = {
         **base_env(stack, root / "dagster-catalog.db"),
         "MLFLOW_TRACKING_URI": stack.tracking,
         "MLFLOW_REGISTRY_URI": stack.tracking,
         "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
         "DAGSTER_HOME": str(root / "dagster-home"),
         "MLPUBLISH_DAGSTER_RESULTS_DIR": str(root / "dagster-results"),
-    }.items():
-        Path(value).mkdir(exist_ok=True) if var in ("DAGSTER_HOME", "MLPUBLISH_DAGSTER_RESULTS_DIR") else None
-        monkeypatch.setenv(var, value)
-    defs = build_definitions(stack.spec.parent, "prod")
-    capfd.readouterr()
-    with DagsterInstance.local_temp(str(root / "dagster-home")) as instance:
-        result = defs.resolve_job_def(f"{DAGSTER_NAME}_publish").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-        records = instance.all_logs(result.run_id)
-        metadata = [
-            e.dagster_event.event_specific_data.materialization.metadata
-            for e in records
-            if e.dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
-        ]
-        assert len(metadata) == 5
-        findings.text("dagster materialization metadata", serialize_value(metadata))
-        for i, entry in enumerate(records):
-            findings.text(f"dagster event {i} ({entry.dagster_event_type or 'log'})", serialize_value(entry))
-        findings.text("dagster run config", json.dumps(instance.get_run_by_id(result.run_id).run_config, default=str))
-    captured = capfd.readouterr()
-    findings.text("dagster run output", captured.out + captured.err)
+        "PYTHONPATH": str(ROOT),
+    }
+    for folder in ("dagster-home", "dagster-results"):
+        (root / folder).mkdir(exist_ok=True)
+    report_file = root / "dagster-report.json"
+    run = subprocess.run(
+        [
+            dagster_bin(),
+            "-m",
+            "tests.support.dagster_publish_worker",
+            str(stack.spec.parent),
+            "prod",
+            f"{DAGSTER_NAME}_publish",
+            str(report_file),
+        ],
+        env=dagster_env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    findings.text("dagster run output", run.stdout + run.stderr)
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    assert run.returncode == 0 and report.get("success"), (report.get("failures"), run.stderr[-3000:])
+    assert report["materializations"] == 5 and not report["sdk_imported"]
+    findings.text("dagster materialization metadata", report["metadata"])
+    for i, (kind, entry) in enumerate(report["events"]):
+        findings.text(f"dagster event {i} ({kind})", entry)
+    findings.text("dagster run config", report["run_config"])
+    out = subprocess.run(
+        [str(bin_dir / "mlpublish"), "catalog", "sync"],
+        env=base_env(stack, root / "dagster-catalog.db"),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    findings.text("cli catalog sync of dagster's outbox output", out.stdout + out.stderr)
     findings.folder(root / "dagster-home")
     findings.folder(root / "dagster-results")
 

@@ -1,4 +1,5 @@
-"""Helpers for the Dagster tests: a spec folder, registry and catalog state comparable across runs."""
+"""Helpers for the Dagster tests: a spec folder, registry and catalog state comparable across runs, and the
+Dagster environment's executables for the tests of .venv that run Dagster in a process of its own."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from tests.conftest import churn_dict, deep_merge, write_spec
+from tests.conftest import ROOT, churn_dict, deep_merge, write_spec
+
+# `make venv` builds it from uv.lock (dev + dagster, no OpenMetadata SDK: docs/install.md)
+DAGSTER_VENV = ROOT / ".venv-dagster"
 
 # Differ between two runs of the same spec on the same data by construction: ids and clocks.
 VOLATILE_VERSION_TAGS = {"mlpublish.run_id", "mlpublish.champion_since"}
 VOLATILE_EXTENSION = {"championRunId", "latestRunId", "validatedRunId", "lastTrainedAt", "lastPublishedAt"}
 VOLATILE_ENTITY = {"id", "updatedAt", "changeDescription", "href"}
+
+
+def dagster_bin(name: str = "python") -> str:
+    """An executable of the Dagster environment (``python``, ``dagster``, ...), for a test running in .venv."""
+    path = DAGSTER_VENV / "bin" / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: `make venv` builds the Dagster environment from uv.lock")
+    return str(path)
 
 
 def spec_folder(root: Path, **overrides: Any) -> Path:

@@ -1,5 +1,6 @@
 """The Airflow connection's login and the Dagster resource's token reach MLflow through a scoped session,
-never by writes into the process environment; a spec that names its own server never gets them."""
+never by writes into the process environment; a spec that names its own server never gets them.
+The Dagster half runs in .venv-dagster: tests/unit/dagster/test_resources.py."""
 
 from __future__ import annotations
 
@@ -36,22 +37,3 @@ def test_airflow_connection_login_is_handed_over_not_written(tmp_path, monkeypat
     assert not any(var in os.environ for var in CREDENTIAL_VARS)
     own = load_spec(write_spec(tmp_path / "own.yaml", churn_dict(mlflow={"trackingUri": "http://elsewhere"})))
     assert MlflowHook().connect(own) == (own, None)
-
-
-def test_dagster_token_only_for_a_spec_on_the_deployments_server(tmp_path, no_credentials):
-    pytest.importorskip("dagster")
-    from mlpublish_dagster.resources import MlflowResource
-
-    resource = MlflowResource(tracking_uri="http://mlflow:5000", token="tok")
-    plain = load_spec(write_spec(tmp_path / "plain.yaml", churn_dict()))
-    same = load_spec(write_spec(tmp_path / "same.yaml", churn_dict(mlflow={"trackingUri": "http://mlflow:5000"})))
-    own = load_spec(write_spec(tmp_path / "own.yaml", churn_dict(mlflow={"trackingUri": "http://elsewhere"})))
-    assert resource.credentials(plain).token == resource.credentials(same).token == "tok"
-    assert resource.credentials(own) is None
-    assert resource.apply(plain).mlflow.trackingUri == "http://mlflow:5000"
-    assert not any(var in os.environ for var in CREDENTIAL_VARS)
-    with resource.session(plain):
-        assert os.environ["MLFLOW_TRACKING_TOKEN"] == "tok"
-    with resource.session(own):
-        assert "MLFLOW_TRACKING_TOKEN" not in os.environ
-    assert not any(var in os.environ for var in CREDENTIAL_VARS)

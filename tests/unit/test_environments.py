@@ -173,11 +173,10 @@ def test_trigger_overrides_keep_the_environment(specs: Path, monkeypatch: pytest
 
 def test_adapters_do_not_take_the_environments_file_for_a_spec(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlpublish_airflow.dag_factory import build_dags, spec_files
-    from mlpublish_dagster.specs import discover
 
+    # (Dagster's side, in .venv-dagster: tests/unit/dagster/test_resources.py)
     assert [p.name for p in spec_files(specs)] == ["churn.yaml"]
     monkeypatch.setenv("MLPUBLISH_ENV", "dev")
-    assert [r.name for r in discover(specs)] == ["dev_customer_churn_predictor"]
     assert sorted(build_dags(specs)) == [
         "mlpublish__dev_customer_churn_predictor",
         "mlpublish__dev_customer_churn_predictor__monitor",
@@ -238,19 +237,6 @@ def test_cli_names_and_catalog_sync_in_an_environment(specs: Path, monkeypatch: 
     assert cli.main(["-q", "catalog", "sync", "--env", "prod", "--retry-failed"]) == cli.EXIT_ERROR
     assert "'prod' is readOnly" in capsys.readouterr().err
     assert sorted(p.name for p in specs.iterdir()) == ["churn.yaml", "environments.yaml"]
-
-
-def test_dagster_warehouse_resource_fills_only_what_the_environment_leaves_open(
-    specs: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytest.importorskip("dagster")
-    from mlpublish_dagster.resources import WarehouseResource
-
-    resource = WarehouseResource(url="postgresql://deployment/warehouse")
-    dev = resource.apply(load_spec(specs / "churn.yaml", env="dev"))
-    assert dev.data.connection == "sqlite:///dev-warehouse.db"  # the environment names its warehouse
-    prod = resource.apply(load_spec(specs / "churn.yaml", env="prod"))
-    assert prod.data.connection == "postgresql://deployment/warehouse"  # prod names none: the deployment's
 
 
 def test_load_spec_takes_the_environment_as_a_value(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:

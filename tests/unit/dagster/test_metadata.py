@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("dagster")
-
-from mlpublish_dagster.metadata import local_folder, plot_artifact, plot_metadata  # noqa: E402
+from mlpublish_dagster.metadata import local_folder, plot_artifact, plot_metadata
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
 ROC = "evaluation/roc_curve.png"

@@ -10,8 +10,6 @@ import pytest
 
 from tests.conftest import churn_dict, write_spec
 
-pytest.importorskip("dagster")
-
 VALIDATED = {
     "validated_model": {"mlflow_run_id": "r1", "validation_status": "PASSED", "summary": "PASSED"},
     "model_evaluation": {},

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from mlpublish.gates import CheckResult
 from mlpublish.results import ValidateResult
 from tests.support.dagster_support import spec_folder
-
-pytest.importorskip("dagster")
 
 VALIDATION = {
     "slices": [{"column": "plan"}],

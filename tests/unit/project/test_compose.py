@@ -34,7 +34,7 @@ CODE = [ROOT / "mlpublish", ROOT / "operators", ROOT / "dagster_project", ROOT /
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error} ($$ is a literal $)
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 # the images we build, and the package of uv.lock whose version their tag names
-LOCKED_TAGS = {"mlflow": "mlflow", "airflow": "apache-airflow", "dagster": "dagster"}
+LOCKED_TAGS = {"mlflow": "mlflow", "airflow": "apache-airflow", "dagster": "dagster", "relay": "openmetadata-ingestion"}
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +189,9 @@ def test_our_services_wait_for_the_services_they_use(services):
     for name, service in ours(services).items():
         if name in ("mlflow", "warehouse-init", "airflow-init"):
             continue
+        if name == "catalog-relay":  # it reads the catalog store and writes OpenMetadata, nothing else
+            assert set(depends_on(service)) == {"postgres", "openmetadata-server"}, depends_on(service)
+            continue
         deps = set(depends_on(service))
         assert {"postgres", "mlflow", "warehouse-init"} <= deps or "dagster-code" in deps, (name, deps)
 
@@ -246,9 +249,27 @@ def test_image_tags_name_the_versions_uv_lock_installs(services):
     expected = {target: locked_version(package) for target, package in LOCKED_TAGS.items()}
     assert tags == expected, "image tags vs uv.lock: update the tags in docker-compose.yml after a re-lock"
     text = (ROOT / "docker" / "Dockerfile").read_text()
-    for target in ("airflow", "dagster"):  # each orchestrator image has its extra (and the OpenMetadata sink)
-        stage = text.split(f"AS {target}\n", 1)[1].split("\nFROM ", 1)[0]
-        assert f"--extra {target}" in stage and "--extra openmetadata" in stage, target
+    stages = {t: text.split(f"AS {t}\n", 1)[1].split("\nFROM ", 1)[0] for t in ("airflow", "dagster", "relay")}
+    # each orchestrator image has its extra; the OpenMetadata SDK only where it can live (not beside Dagster:
+    # pyproject.toml [tool.uv] conflicts), and in the relay's
+    assert "--extra airflow" in stages["airflow"] and "--extra openmetadata" in stages["airflow"]
+    assert "--extra dagster" in stages["dagster"] and "openmetadata" not in stages["dagster"]
+    assert "--extra openmetadata" in stages["relay"] and "--extra dagster" not in stages["relay"]
+
+
+def test_every_service_running_our_package_shares_one_catalog_store_and_the_relay_delivers_it(services):
+    """One PostgreSQL catalog store (docker/postgres/init-databases.sh creates it) for every Airflow worker, Dagster
+    run and the relay; the relay runs `mlpublish catalog relay` with the OpenMetadata server it delivers to."""
+    running = {n: environment(s) for n, s in ours(services).items() if n not in ("mlflow", "warehouse-init")}
+    stores = {n: env.get("MLPUBLISH_CATALOG") for n, env in running.items()}
+    assert len(set(stores.values())) == 1 and next(iter(stores.values())).startswith("postgresql://"), stores
+    init = (ROOT / "docker" / "postgres" / "init-databases.sh").read_text()
+    assert 'create "$CATALOG_DB" "$CATALOG_DB_USER" "$CATALOG_DB_PASSWORD"' in init
+    relay = services["catalog-relay"]
+    assert relay["command"] == ["mlpublish", "catalog", "relay"] and relay["build"]["target"] == "relay"
+    assert (
+        environment(relay)["OPENMETADATA_HOST_PORT"] == environment(services["dagster-code"])["OPENMETADATA_HOST_PORT"]
+    )
 
 
 def test_host_ports_are_unique(services, env_example):

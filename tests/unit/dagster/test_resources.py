@@ -1,0 +1,72 @@
+"""The Dagster resources and spec discovery against the environments file and the deployment's MLflow token
+(the Airflow halves: tests/unit/test_environments.py and tests/unit/test_adapter_credentials.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mlpublish.spec import load_spec
+from mlpublish_dagster.resources import MlflowResource, WarehouseResource
+from mlpublish_dagster.specs import discover
+from tests.conftest import churn_dict, write_spec
+
+CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+# (a test module of .venv's session is not imported from here: its lazy imports may need Airflow)
+ENVIRONMENTS = """\
+environments:
+  dev:
+    modelNamePrefix: dev_
+    warehouse: {service: warehouse_dev, connection: "${DEV_WAREHOUSE:-sqlite:///dev-warehouse.db}"}
+  prod:
+    mlflow: {trackingUri: "sqlite:///prod-mlflow.db"}
+"""
+
+
+@pytest.fixture
+def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("MLPUBLISH_ENV", "MLPUBLISH_ENVIRONMENTS", "DEV_WAREHOUSE"):
+        monkeypatch.delenv(var, raising=False)
+    write_spec(tmp_path / "churn.yaml", churn_dict())
+    (tmp_path / "environments.yaml").write_text(ENVIRONMENTS)
+    return tmp_path
+
+
+@pytest.fixture
+def no_credentials(monkeypatch):
+    for var in (*CREDENTIAL_VARS, "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_discover_does_not_take_the_environments_file_for_a_spec(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert [r.name for r in discover(specs)] == ["customer_churn_predictor"]
+    monkeypatch.setenv("MLPUBLISH_ENV", "dev")
+    assert [r.name for r in discover(specs)] == ["dev_customer_churn_predictor"]
+
+
+def test_dagster_warehouse_resource_fills_only_what_the_environment_leaves_open(
+    specs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resource = WarehouseResource(url="postgresql://deployment/warehouse")
+    dev = resource.apply(load_spec(specs / "churn.yaml", env="dev"))
+    assert dev.data.connection == "sqlite:///dev-warehouse.db"  # the environment names its warehouse
+    prod = resource.apply(load_spec(specs / "churn.yaml", env="prod"))
+    assert prod.data.connection == "postgresql://deployment/warehouse"  # prod names none: the deployment's
+
+
+def test_dagster_token_only_for_a_spec_on_the_deployments_server(tmp_path, no_credentials):
+    resource = MlflowResource(tracking_uri="http://mlflow:5000", token="tok")
+    plain = load_spec(write_spec(tmp_path / "plain.yaml", churn_dict()))
+    same = load_spec(write_spec(tmp_path / "same.yaml", churn_dict(mlflow={"trackingUri": "http://mlflow:5000"})))
+    own = load_spec(write_spec(tmp_path / "own.yaml", churn_dict(mlflow={"trackingUri": "http://elsewhere"})))
+    assert resource.credentials(plain).token == resource.credentials(same).token == "tok"
+    assert resource.credentials(own) is None
+    assert resource.apply(plain).mlflow.trackingUri == "http://mlflow:5000"
+    assert not any(var in os.environ for var in CREDENTIAL_VARS)
+    with resource.session(plain):
+        assert os.environ["MLFLOW_TRACKING_TOKEN"] == "tok"
+    with resource.session(own):
+        assert "MLFLOW_TRACKING_TOKEN" not in os.environ
+    assert not any(var in os.environ for var in CREDENTIAL_VARS)
