@@ -32,7 +32,7 @@ venv-main: $(UV)
 venv-dagster: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV_DAGSTER) $(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(DAGSTER_EXTRAS) --quiet
 
-demo: venv
+demo: venv-main
 	$(VENV)/bin/mlpublish demo
 
 # in this order: the venvs, static checks, the docs (strict), the whole suite in two sessions (the second

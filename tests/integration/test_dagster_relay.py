@@ -2,7 +2,7 @@
 no OpenMetadata SDK, with OpenMetadata configured, so its steps only queue their catalog events; this environment
 (.venv, the SDK) delivers the queue to the OpenMetadata emulator. The emulator ends as a CLI run's on the same data.
 
-(The delivery is `mlpublish catalog sync`: `mlpublish catalog relay --once` does the same pass as a service would.)
+(The delivery is `mlpublish catalog relay --once`: the pass the relay service makes.)
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def test_dagster_without_the_sdk_then_delivery_from_this_environment_equals_a_cl
         )
         # the steps queued and delivered nothing: no SDK there, and no network wait
         assert dagster_om.emulator.requests == []
-        run([str(BIN / "mlpublish"), "catalog", "sync"], {**base, **workspace.env(), **om}, workspace.root)
+        run([str(BIN / "mlpublish"), "catalog", "relay", "--once"], {**base, **workspace.env(), **om}, workspace.root)
 
         cli_env = {**base, "OPENMETADATA_HOST_PORT": cli_om.host_port, "OPENMETADATA_JWT_TOKEN": cli_om.token}
         run([str(BIN / "mlpublish"), "run", str(cli_spec)], cli_env, tmp_path / "cli")

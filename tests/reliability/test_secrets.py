@@ -128,6 +128,18 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, reliabilit
 
     bin_dir = Path(sys.executable).parent
 
+    def relay_once(catalog: str) -> None:  # what the relay service does, one pass
+        out = subprocess.run(
+            [str(bin_dir / "mlpublish"), "catalog", "relay", "--once"],
+            env=base_env(stack, root / catalog),
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        findings.text(f"catalog relay --once of {catalog} output", out.stdout + out.stderr)
+
     # Airflow's metadata DB migrates in the background while the CLI publishes
     home = root / "airflow-home"
     airflow_env = {
@@ -195,7 +207,7 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, reliabilit
 
     # 3. Dagster, prod resources: every location and secret through EnvVar. In its own environment (no
     # OpenMetadata SDK: docs/install.md), so in a process of its own; its steps queue the catalog events
-    # in its outbox, and `mlpublish catalog sync` (the relay's work) delivers them from this environment.
+    # in its outbox, and `mlpublish catalog relay --once` delivers them from this environment.
     dagster_env = {
         **base_env(stack, root / "dagster-catalog.db"),
         "MLFLOW_TRACKING_URI": stack.tracking,
@@ -232,16 +244,7 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, reliabilit
     for i, (kind, entry) in enumerate(report["events"]):
         findings.text(f"dagster event {i} ({kind})", entry)
     findings.text("dagster run config", report["run_config"])
-    out = subprocess.run(
-        [str(bin_dir / "mlpublish"), "catalog", "sync"],
-        env=base_env(stack, root / "dagster-catalog.db"),
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    findings.text("cli catalog sync of dagster's outbox output", out.stdout + out.stderr)
+    relay_once("dagster-catalog.db")
     findings.folder(root / "dagster-home")
     findings.folder(root / "dagster-results")
 
@@ -256,6 +259,7 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, reliabilit
     for task_id, key, value in xcoms:
         findings.text(f"xcom {task_id}.{key}", str(value))
     findings.folder(home)  # task logs, the whole metadata DB (XComs, rendered fields, run conf)
+    relay_once("airflow-catalog.db")  # Airflow's tasks only queued their catalog events
     phase("airflow")
 
     # what the stores hold: MLflow's whole backend (runs, tags, params, models, versions) and artifacts
