@@ -18,17 +18,19 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.dagster_support import VOLATILE_EXTENSION, cli_copy, dagster_bin, registry_state, spec_folder
+from tests.support.dagster_support import (
+    VOLATILE_EXTENSION,
+    cli_copy,
+    dagster_bin,
+    materialize_argv,
+    registry_state,
+    spec_folder,
+)
 from tests.support.openmetadata_server import serve_emulator
 
 pytestmark = pytest.mark.integration
 KEY = "customer_churn_predictor"
-# the champion and what it is made from: the publish chain, as a user would type it
-SELECT = f'+key:"{KEY}/champion_model"'
 BIN = Path(sys.executable).parent
-# the steps in the run's own process: the default starts one process per step, each importing MLflow and
-# scikit-learn again (minutes on a loaded machine), and the catalog sees the same events either way
-IN_PROCESS = ["--config-json", '{"execution": {"config": {"in_process": {}}}}']
 
 
 def comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -93,16 +95,7 @@ def test_dagster_without_the_sdk_then_delivery_from_this_environment_equals_a_cl
             "DAGSTER_HOME": str(home),
         }
         run(
-            [
-                dagster_bin("dagster"),
-                "asset",
-                "materialize",
-                "-m",
-                "mlpublish_dagster.definitions",
-                "--select",
-                SELECT,
-                *IN_PROCESS,
-            ],
+            materialize_argv(dagster_bin("dagster")),
             dagster_env,
             workspace.root,
         )

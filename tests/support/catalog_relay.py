@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from werkzeug.serving import make_server
 
 from tests.conftest import ROOT, churn_dict, write_spec
 from tests.support.canary_secrets import OPENMETADATA_JWT
 from tests.support.catalog_store import wait_until as wait_until  # the relay tests import it from here
-from tests.support.openmetadata_emulator import OpenMetadataEmulator
-from tests.support.openmetadata_server import EmulatedServer, serve_emulator
+from tests.support.openmetadata_server import serve_emulator
 
 
-@contextmanager
-def serve_slow_emulator(write_delay: float) -> Iterator[EmulatedServer]:
-    """The emulator, each write (PUT, PATCH, POST) held ``write_delay`` seconds first, so that a relay
-    killed while it delivers is killed in the middle of the outbox, not after it."""
-    emulator = OpenMetadataEmulator(OPENMETADATA_JWT)
-
-    def slowed(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("REQUEST_METHOD") in ("PUT", "PATCH", "POST"):
-            time.sleep(write_delay)
-        return emulator.wsgi(environ, start_response)
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, slowed, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="om-emulator-slow", daemon=True)
-    thread.start()
-    try:
-        yield EmulatedServer(emulator, f"http://127.0.0.1:{server.server_port}/api")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def serve_slow_emulator(write_delay: float) -> Any:
+    """The emulator, each write held ``write_delay`` seconds first, so that a relay killed while it delivers
+    is killed in the middle of the outbox, not after it."""
+    return serve_emulator(write_delay=write_delay)
 
 
 def worker_dir(root: Path, name: str, warehouse_template: Path, mlflow_template: Path) -> Path:

@@ -29,6 +29,23 @@ def dagster_bin(name: str = "python") -> str:
     return str(path)
 
 
+def materialize_argv(dagster: str, key: str = "customer_churn_predictor") -> list[str]:
+    """``dagster asset materialize`` of the publish chain as a user would select it (the champion and what it
+    is made from), with the steps in the run's own process: the default starts one process per step, each
+    importing MLflow and scikit-learn again (minutes on a loaded machine), and the catalog sees the same events."""
+    return [
+        dagster,
+        "asset",
+        "materialize",
+        "-m",
+        "mlpublish_dagster.definitions",
+        "--select",
+        f'+key:"{key}/champion_model"',
+        "--config-json",
+        '{"execution": {"config": {"in_process": {}}}}',
+    ]
+
+
 def spec_folder(root: Path, **overrides: Any) -> Path:
     """A folder holding one spec: the demo spec made cheap, with ``overrides`` deep-merged."""
     folder = root / "specs"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from werkzeug.serving import make_server
 
@@ -23,10 +25,18 @@ class EmulatedServer:
 
 
 @contextmanager
-def serve_emulator(token: str | None = None) -> Iterator[EmulatedServer]:
+def serve_emulator(token: str | None = None, write_delay: float = 0.0) -> Iterator[EmulatedServer]:
+    """The emulator on a loopback port; ``write_delay`` holds each write (PUT, PATCH, POST) that many seconds
+    first (a deliverer killed while it delivers is then killed in the middle of its outbox)."""
     emulator = OpenMetadataEmulator(token or OPENMETADATA_JWT)  # a canary: the run's secret scan looks for it
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if write_delay and environ.get("REQUEST_METHOD") in ("PUT", "PATCH", "POST"):
+            time.sleep(write_delay)
+        return emulator.wsgi(environ, start_response)
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, emulator.wsgi, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="om-emulator", daemon=True)
     thread.start()
     try:

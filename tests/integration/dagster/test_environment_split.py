@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from dagster import Definitions, define_asset_job
 
-from tests.support.dagster_support import registry_state, spec_folder
+from tests.support.dagster_support import materialize_argv, registry_state, spec_folder
 from tests.support.mlflow_server import free_port
 
 KEY = "customer_churn_predictor"
@@ -24,9 +24,6 @@ CHAIN = {"trained_model", "model_evaluation", "validated_model", "registered_mod
 # the champion and what it is made from: the publish chain, as a user would type it
 SELECT = f'+key:"{KEY}/champion_model"'
 BIN = Path(sys.executable).parent
-# the steps in the run's own process: the default starts one process per step, each importing MLflow and
-# scikit-learn again (minutes on a loaded machine), and the catalog sees the same events either way
-IN_PROCESS = ["--config-json", '{"execution": {"config": {"in_process": {}}}}']
 
 
 def test_the_openmetadata_sdk_is_absent_and_antlr_is_the_one_dagster_needs():
@@ -62,16 +59,7 @@ def _materialize(workspace, folder: Path, home: Path, **env: str) -> subprocess.
         **env,
     }
     return subprocess.run(
-        [
-            str(BIN / "dagster"),
-            "asset",
-            "materialize",
-            "-m",
-            "mlpublish_dagster.definitions",
-            "--select",
-            SELECT,
-            *IN_PROCESS,
-        ],
+        materialize_argv(str(BIN / "dagster")),
         env=run_env,
         cwd=workspace.root,
         capture_output=True,
