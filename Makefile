@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV_VERSION ?= 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
-EXTRAS ?= --extra dev --extra openmetadata --extra airflow --extra dagster
+EXTRAS ?= --extra dev --extra openmetadata --extra airflow --extra dagster --extra spark
 DOCS_ADDR ?= 127.0.0.1:8000
 
 .PHONY: demo test test-fast check lint-imports docs-check docs docs-serve venv bench clean
