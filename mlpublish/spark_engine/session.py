@@ -88,10 +88,10 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     if active is not None and master is None and conf is None:
         return active
     java_binary()
+    # pyspark starts the executors' Python from PYSPARK_PYTHON (default: python3 on PATH, which may lack the
+    # champion's libraries): the driver's interpreter unpickles the champion against the same versions
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = {
-        # the executors' Python is the driver's: the champion unpickles against the same libraries
-        "spark.pyspark.python": sys.executable,
-        "spark.pyspark.driver.python": sys.executable,
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
