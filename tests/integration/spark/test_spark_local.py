@@ -7,54 +7,17 @@ import pytest
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
-from tests.support.score_fixtures import context, copy_of, postgres_champion
+from tests.integration.spark.conftest import assert_same_predictions, by_key, shifted_copy
+from tests.support.score_fixtures import context, copy_of
 from tests.support.spark_cluster import LOCAL_CONF, session
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def pg_published(tmp_path_factory, warehouse_template):
-    root = tmp_path_factory.mktemp("spark_published")
-    with postgres_champion(root, warehouse_template, "mlp_spark") as (url, rows):
-        yield root, url, rows
-
-
-@pytest.fixture(scope="module")
 def spark(tmp_path_factory):
     with session("local[2]", LOCAL_CONF, tmp_path_factory.mktemp("spark_warehouse")) as s:
         yield s
-
-
-@pytest.fixture
-def ws(pg_published, tmp_path, monkeypatch):
-    root, url, _ = pg_published
-    ws = copy_of(root, tmp_path, monkeypatch, warehouse_url=url)
-    yield ws
-    with sa.create_engine(url).begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS churn_predictions"))
-
-
-def by_key(engine, run_id):
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT customer_id, prediction, probability, model_version, model_run_id "
-                "FROM churn_predictions WHERE scoring_run_id = :r"
-            ),
-            {"r": run_id},
-        ).fetchall()
-    out = {r[0]: r[1:] for r in rows}
-    assert len(out) == len(rows), "a key was written twice"
-    return out
-
-
-def assert_same_predictions(local, other):
-    assert local.keys() == other.keys() and local
-    for key, (pred, proba, *run) in local.items():
-        o_pred, o_proba, *o_run = other[key]
-        assert o_pred == pred and o_run == run, key
-        assert abs(o_proba - proba) <= 1e-9, key
 
 
 def test_warehouse_predictions_equal_the_local_engine_and_a_retry_replaces_its_rows(ws, spark, pg_published):
@@ -114,20 +77,28 @@ def test_files_overwrite_only_their_own_run_partition(ws, spark, tmp_path, targe
     assert {"customer_id", "prediction", "probability", "model_version", "scored_at"} <= set(df.columns)
 
 
-def test_monitor_on_spark_takes_the_local_engines_decision(ws, spark):
-    from mlpublish.demo_data import shift_feature_distribution
+def test_monitor_on_spark_takes_the_local_engines_decision(spark, pg_published, tmp_path, monkeypatch):
     from mlpublish.steps import monitor_drift
 
-    spec = ws.spec(monitoring={"windowN": 1, "windowM": 1, "cooldownHours": 0})
-    for shifted in (False, True):
-        if shifted:
-            shift_feature_distribution(ws.warehouse_url)
-        local = monitor_drift(context(spec))
-        on_spark = monitor_drift(context(spec), engine="spark", spark=spark)
+    root, url, _ = pg_published
+    shifted_copy(url, "shifted_features")
+    for table in ("customer_features", "shifted_features"):
+        results = []
+        for engine in ("local", "spark"):  # each in a registry of its own: one's request does not hold the other
+            where = tmp_path / f"{table}-{engine}"
+            where.mkdir()
+            ws = copy_of(root, where, monkeypatch, warehouse_url=url)
+            spec = ws.spec(scoring={"sourceTable": table}, monitoring={"windowN": 1, "windowM": 1, "cooldownHours": 0})
+            results.append(monitor_drift(context(spec), engine=engine, spark=spark))
+        local, on_spark = results
         assert on_spark.rows == local.rows
         assert on_spark.drifted_features == local.drifted_features
-        assert on_spark.window_drifted == local.window_drifted
+        assert (on_spark.window_drifted, on_spark.retrain, on_spark.reasons) == (
+            local.window_drifted,
+            local.retrain,
+            local.reasons,
+        )
         for a, b in zip(local.features, on_spark.features, strict=True):
             assert (a.feature, a.psi, a.ks_statistic, a.drifted) == (b.feature, b.psi, b.ks_statistic, b.drifted)
         assert on_spark.performance == pytest.approx(local.performance, abs=1e-9)
-    assert local.window_drifted  # the shift is seen by both
+        assert local.retrain == (table == "shifted_features")  # the shift is seen, and only the shift
