@@ -65,7 +65,9 @@ class ScoringSpec(SpecModel):
     @model_validator(mode="after")
     def _one_source(self) -> ScoringSpec:
         sources = [f for f in ("sourceTable", "query", "sourceParquet", "sourceSparkTable") if getattr(self, f)]
-        if len(sources) > 1:
+        if len(sources) == 2:
+            raise ValueError(f"give scoring.{sources[0]} or scoring.{sources[1]}, not both")
+        if len(sources) > 2:
             raise ValueError(f"give one of scoring.{', scoring.'.join(sources)}, not several")
         targets = [f for f in ("predictionsParquet", "predictionsSparkTable") if getattr(self, f)]
         if len(targets) > 1:

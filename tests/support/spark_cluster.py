@@ -44,20 +44,21 @@ def _env(log_dir: Path) -> dict[str, str]:
 class SparkCluster:
     def __init__(self, root: Path):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.port, self.ui_port = free_port(), free_port()
         self.url = f"spark://127.0.0.1:{self.port}"
         self.master: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - the process owns it
-        return subprocess.Popen(
-            [str(spark_home() / "bin" / "spark-class"), *args],
-            env=_env(self.root),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a kill takes its executors too
-        )
+        with open(self.root / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [str(spark_home() / "bin" / "spark-class"), *args],
+                env=_env(self.root),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a kill takes its executors too
+            )
 
     def state(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=5) as r:
