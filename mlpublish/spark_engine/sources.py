@@ -8,6 +8,8 @@ from mlpublish.errors import WarehouseError
 from mlpublish.spark_engine.session import SparkEngineError, jdbc_jar
 from mlpublish.warehouse import Warehouse, redact_url
 
+ROWS_PER_TASK = 50_000  # key range of one JDBC read at least (a task costs ~0.1 s to start)
+
 # Spark's simple type names that cannot hold a numerical feature
 _NON_NUMERIC = ("string", "date", "timestamp", "boolean", "binary", "array", "map", "struct")
 
@@ -93,7 +95,10 @@ class SparkSource:
             lo, hi = conn.execute(sa.text(f'SELECT MIN("{key}"), MAX("{key}") FROM {dbtable}')).one()
         if lo is None or lo == hi:
             return reader
-        parts = max(2, self.spark.sparkContext.defaultParallelism * 2)
+        # two tasks per core, but no task for fewer than ROWS_PER_TASK keys: a small table is one read
+        parts = min(self.spark.sparkContext.defaultParallelism * 2, (hi - lo) // ROWS_PER_TASK + 1)
+        if parts < 2:
+            return reader
         return reader.options(partitionColumn=key, lowerBound=str(lo), upperBound=str(hi + 1), numPartitions=parts)
 
     def types(self) -> dict[str, str]:

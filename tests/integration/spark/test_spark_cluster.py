@@ -30,7 +30,7 @@ def spark(cluster, tmp_path_factory):
 
 
 def test_two_workers_predict_what_the_local_engine_predicts(ws, spark, cluster):
-    from mlpublish.steps import monitor_drift, score_batch
+    from mlpublish.steps import score_batch
 
     eng = sa.create_engine(ws.warehouse_url)
     spec = ws.spec()
@@ -39,9 +39,6 @@ def test_two_workers_predict_what_the_local_engine_predicts(ws, spark, cluster):
     assert_same_predictions(by_key(eng, "local"), by_key(eng, "cluster"))
     assert on_cluster.rows == 1500 and cluster.alive_workers() == 2
     assert spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() == 3  # the driver and one per worker
-    local, remote = monitor_drift(context(spec)), monitor_drift(context(spec), engine="spark", spark=spark)
-    assert [(f.psi, f.ks_statistic) for f in remote.features] == [(f.psi, f.ks_statistic) for f in local.features]
-    assert remote.window_drifted == local.window_drifted
 
 
 def test_a_worker_killed_mid_job_each_row_lands_once(ws, spark, cluster, pg_published):
@@ -90,5 +87,18 @@ def test_a_worker_killed_mid_job_each_row_lands_once(ws, spark, cluster, pg_publ
             )
         ).one()
     assert total == distinct == expected
+    # every row, whichever worker (or retry) computed it, is the local engine's prediction of its customer
+    score_batch(context(ws.spec()), scoring_run_id="local")
+    base = by_key(eng, "local")
+    with eng.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT customer_id % 100000, prediction, probability FROM churn_predictions "
+                "WHERE scoring_run_id = 'lost-worker'"
+            )
+        ).fetchall()
+    assert len(rows) == expected
+    for key, prediction, probability in rows:
+        assert prediction == base[key][0] and abs(probability - base[key][1]) <= 1e-9, key
     with eng.begin() as conn:
         conn.execute(sa.text("DROP TABLE big_features"))

@@ -47,7 +47,11 @@ def test_missing_jdbc_driver_names_the_path_the_variable_and_the_package(monkeyp
     assert "libpostgresql-jdbc-java" in text
     (tmp_path / "nope.jar").write_text("")
     opts = jdbc_options(wh)
-    assert opts["url"] == "jdbc:postgresql://db:5432/wh?reWriteBatchedInserts=true" and opts["user"] == "u" and opts["password"] == "secret"
+    assert (
+        opts["url"] == "jdbc:postgresql://db:5432/wh?reWriteBatchedInserts=true"
+        and opts["user"] == "u"
+        and opts["password"] == "secret"
+    )
 
 
 def test_a_sqlite_warehouse_is_refused_with_what_to_use_instead():
