@@ -16,6 +16,7 @@ import pickle
 from typing import Any
 
 from mlpublish.errors import WarehouseError
+from mlpublish.spark_engine.session import spark_error
 from mlpublish.spark_engine.sources import SparkSource
 
 
@@ -71,12 +72,8 @@ def profile_on_spark(
     schema = T.StructType([T.StructField("payload", T.BinaryType())])
     try:
         parts = [pickle.loads(r[0]) for r in source.select().mapInPandas(fn, schema).collect()]
-    except Exception as exc:
-        # a bad value (prepare_features' WarehouseError) arrives as a Python error of a task
-        text = str(exc)
-        known = "WarehouseError: " in text
-        first = text.split("WarehouseError: ", 1)[1] if known else text
-        raise WarehouseError(f"{source.label}: {first.splitlines()[0][:300]}") from None
+    except Exception as exc:  # a bad value (prepare_features' WarehouseError) arrives as a task's Python error
+        raise WarehouseError(f"{source.label}: {spark_error(exc)}") from None
     finally:
         bc.unpersist()
     rows = 0

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
+from mlpublish.spark_engine.session import spark_error
 from mlpublish.spark_engine.sources import SparkSource, jdbc_options
 from mlpublish.warehouse import Warehouse, first_line
 from mlpublish.warehouse.scoring import ScoringRun, predictions_table
@@ -118,7 +119,7 @@ def write_files(spark: Any, predicted: Any, run: ScoringRun, *, parquet: str | N
         raise
     except Exception as exc:
         where = parquet or table
-        raise WarehouseError(f"scoring into {where} on Spark failed: {str(exc).splitlines()[0][:300]}") from None
+        raise WarehouseError(f"scoring into {where} on Spark failed: {spark_error(exc)}") from None
     columns = {f.name: f.dataType.simpleString() for f in out.schema.fields}
     return SparkWritten(rows, columns, parquet or f"spark table {table}", False)
 
@@ -155,8 +156,7 @@ def write_warehouse(wh: Warehouse, predicted: Any, run: ScoringRun, *, table_nam
             predicted.write.format("jdbc").options(**opts, dbtable=staged, batchsize="10000").mode("overwrite").save()
         except Exception as exc:
             raise WarehouseError(
-                f"scoring into {wh.table_fqn(table_name)} on Spark failed, nothing written: "
-                f"{str(exc).splitlines()[0][:300]}"
+                f"scoring into {wh.table_fqn(table_name)} on Spark failed, nothing written: {spark_error(exc)}"
             ) from None
         with wh.engine.connect() as conn:
             try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpublish.errors import MlpublishError
+from mlpublish.redact import scrub
 
 DEFAULT_MASTER = "local[2]"
 DEFAULT_JDBC_JAR = "/usr/share/java/postgresql.jar"
@@ -24,6 +25,16 @@ DEFAULT_JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 class SparkEngineError(MlpublishError):
     """The Spark engine cannot run: the extra, Java, the JDBC driver or the session is missing or refused."""
+
+
+def spark_error(exc: BaseException) -> str:
+    """The first line of a Spark / py4j error (their traces run to pages), secrets masked. A task's Python
+    error shows what our code said (a bad value: prepare_features' WarehouseError), not Spark's preamble."""
+    text = str(exc)
+    if "WarehouseError: " in text:
+        text = text.rsplit("WarehouseError: ", 1)[1]
+    lines = text.strip().splitlines()
+    return scrub(lines[0][:300]) if lines else type(exc).__name__
 
 
 def java_binary() -> str:
@@ -108,4 +119,4 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     try:
         return builder.getOrCreate()
     except Exception as exc:  # py4j and JVM start-up errors have no common base
-        raise SparkEngineError(f"cannot start a Spark session: {str(exc).splitlines()[0][:300]}") from None
+        raise SparkEngineError(f"cannot start a Spark session: {spark_error(exc)}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlpublish.errors import WarehouseError
-from mlpublish.spark_engine.session import SparkEngineError, jdbc_jar
+from mlpublish.spark_engine.session import SparkEngineError, jdbc_jar, spark_error
 from mlpublish.warehouse import Warehouse, redact_url
 
 ROWS_PER_TASK = 50_000  # key range of one JDBC read at least (a task costs ~0.1 s to start)
@@ -67,7 +67,7 @@ class SparkSource:
             if self.spark_table:
                 return self.spark.table(self.spark_table)
         except Exception as exc:  # AnalysisException: path or table not found
-            raise WarehouseError(f"cannot read {self.label}: {str(exc).splitlines()[0][:300]}") from None
+            raise WarehouseError(f"cannot read {self.label}: {spark_error(exc)}") from None
         opts = jdbc_options(self.wh)
         schema = self.wh._sql_schema()
         q = '"{}"'.format
@@ -78,7 +78,7 @@ class SparkSource:
             return reader.load()
         except Exception as exc:
             raise WarehouseError(
-                f"cannot read {self.label} over JDBC from {redact_url(self.wh.url)}: {str(exc).splitlines()[0][:300]}"
+                f"cannot read {self.label} over JDBC from {redact_url(self.wh.url)}: {spark_error(exc)}"
             ) from None
 
     def _partitioned(self, reader: Any, dbtable: str) -> Any:
