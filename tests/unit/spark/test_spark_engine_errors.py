@@ -99,7 +99,7 @@ def test_one_source_and_one_target_at_most(tmp_path):
 def test_spark_errors_say_what_our_code_said_in_one_line_without_secrets():
     task_error = Exception(
         "[PYTHON_EXCEPTION] An exception was thrown from the Python worker.\nTraceback (most recent call last):\n"
-        '  File "modelling.py", line 9\nmlpublish.errors.WarehouseError: feature \'plan\' holds 3.5\n\tat org.apache'
+        "  File \"modelling.py\", line 9\nmlpublish.errors.WarehouseError: feature 'plan' holds 3.5\n\tat org.apache"
     )
     assert spark.spark_error(task_error) == "feature 'plan' holds 3.5"
     assert spark.spark_error(Exception("cannot reach postgresql://u:s3cret@db/wh\nmore")) == (
