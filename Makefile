@@ -10,8 +10,8 @@ UV_VERSION ?= 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 VENV_DAGSTER := .venv-dagster
-EXTRAS ?= --extra dev --extra openmetadata --extra airflow
-DAGSTER_EXTRAS ?= --extra dev --extra dagster
+EXTRAS ?= --extra dev --extra openmetadata --extra airflow --extra spark
+DAGSTER_EXTRAS ?= --extra dev --extra dagster --extra spark
 # the tests that import Dagster run in .venv-dagster, every other test in .venv
 # (tests/unit/project/test_test_sessions.py checks that the split leaves no test out and puts none in the wrong one)
 DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster tests/reliability/test_dagster_bad_input.py

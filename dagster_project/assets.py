@@ -45,7 +45,7 @@ from mlpublish.results import (
 )
 from mlpublish_dagster import metadata as md
 from mlpublish_dagster.observations import observe_table, read_plot
-from mlpublish_dagster.resources import CatalogResource, MlflowResource, WarehouseResource
+from mlpublish_dagster.resources import CatalogResource, MlflowResource, SparkResource, WarehouseResource
 from mlpublish_dagster.runtime import as_failure, release, step_context
 from mlpublish_dagster.specs import SpecRef
 
@@ -371,13 +371,19 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
         **common,
     )
     def model_predictions(
-        context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource
+        context: AssetExecutionContext,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+        catalog: CatalogResource,
+        spark: SparkResource,
     ) -> Output[ScoreResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
                 # the root run id is the scoring run id: a re-executed run replaces its own rows
                 scoring_run = context.dagster_run.root_run_id or context.run_id
-                result: ScoreResult = _step(lambda c: score_batch(c, scoring_run_id=scoring_run), ctx)
+                result: ScoreResult = _step(
+                    lambda c: score_batch(c, scoring_run_id=scoring_run, spark=spark.session(c.spec)), ctx
+                )
             finally:
                 release(context, ref)
         return Output(
@@ -404,11 +410,15 @@ def downstream_assets(ref: SpecRef, champion_key: AssetKey) -> list[Any]:
         **common,
     )
     def drift_report(
-        context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource
+        context: AssetExecutionContext,
+        mlflow: MlflowResource,
+        warehouse: WarehouseResource,
+        catalog: CatalogResource,
+        spark: SparkResource,
     ) -> Output[MonitorResult]:
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
-                result: MonitorResult = _step(monitor_drift, ctx)
+                result: MonitorResult = _step(lambda c: monitor_drift(c, spark=spark.session(c.spec)), ctx)
                 experiment = ctx.registry.run(result.monitor_run_id).info.experiment_id
             finally:
                 release(context, ref)

@@ -1,4 +1,4 @@
-"""Outside systems behind resources: MLflow, the warehouse, the catalog; one set per deployment.
+"""Outside systems behind resources: MLflow, the warehouse, the catalog, Spark; one set per deployment.
 
 A resource fills in what a spec leaves to the deployment: a spec's explicit
 ``mlflow.trackingUri`` or ``catalog.url`` still wins (the core's precedence:
@@ -72,6 +72,22 @@ class WarehouseResource(ConfigurableResource):
         return spec.model_copy(update={"data": spec.data.model_copy(update={"connection": self.url})})
 
 
+class SparkResource(ConfigurableResource):
+    """The Spark session of specs scored on Spark (``scoring.engine: spark``). ``master`` None:
+    ``MLPUBLISH_SPARK_MASTER`` (else local[2]); ``conf`` over ``MLPUBLISH_SPARK_CONF``. Nothing starts for a
+    spec on the local engine."""
+
+    master: str | None = None
+    conf: dict[str, str] = {}
+
+    def session(self, spec: Any) -> Any:
+        if spec.scoring.engine != "spark":
+            return None
+        from mlpublish.spark_engine import spark_session
+
+        return spark_session(self.master, dict(self.conf) or None)
+
+
 class CatalogResource(ConfigurableResource):
     """The catalog sink: the embedded local catalog, or an OpenMetadata server (the local file is then its outbox)."""
 
@@ -129,6 +145,7 @@ def resources_for(name: str | None = None) -> dict[str, Any]:
             "mlflow": MlflowResource(),
             "warehouse": WarehouseResource(),
             "catalog": CatalogResource(),
+            "spark": SparkResource(),
             "result_io_manager": ResultJsonIOManager(base_dir=default_results_dir()),
         }
     if name == "prod":
@@ -143,6 +160,7 @@ def resources_for(name: str | None = None) -> dict[str, Any]:
                 # steps write their events to the outbox and `mlpublish catalog relay` delivers them
                 strict=False,
             ),
+            "spark": SparkResource(),
             # a folder every run worker sees (a shared volume)
             "result_io_manager": ResultJsonIOManager(base_dir=EnvVar("MLPUBLISH_DAGSTER_RESULTS_DIR")),
         }

@@ -18,12 +18,14 @@ def add_parsers(sub: Any) -> None:
     s = sub.add_parser("score", help="write the champion's batch predictions into the predictions table")
     s.add_argument("spec")
     s.add_argument("--run-id", help="scoring run id; re-running the same id replaces its rows (default: a new id)")
+    s.add_argument("--engine", choices=("local", "spark"), help="overrides scoring.engine (docs/spark.md)")
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser(
         "monitor", help="measure feature drift against the champion's training data; decide on retraining"
     )
     s.add_argument("spec")
+    s.add_argument("--engine", choices=("local", "spark"), help="overrides scoring.engine (docs/spark.md)")
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("demo-drift", help="shift the demo warehouse's feature distribution (then run monitor)")
@@ -52,7 +54,7 @@ def dispatch(args: argparse.Namespace) -> int:
 def _score(ctx: Any, args: Any) -> int:
     from mlpublish.steps.score import score_batch
 
-    result = score_batch(ctx, scoring_run_id=args.run_id)
+    result = score_batch(ctx, scoring_run_id=args.run_id, engine=args.engine)
     print(
         json.dumps(result.to_json(), indent=2)
         if args.json
@@ -65,7 +67,7 @@ def _score(ctx: Any, args: Any) -> int:
 def _monitor(ctx: Any, args: Any) -> int:
     from mlpublish.steps.monitor import monitor_drift
 
-    res = monitor_drift(ctx)
+    res = monitor_drift(ctx, engine=args.engine)
     if args.json:
         print(json.dumps(res.to_json(), indent=2))
         return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from mlpublish.field_rules import IDENT_PATTERN, check_cron
@@ -31,14 +33,52 @@ class ScoringSpec(SpecModel):
     predictionsTable: str | None = Field(
         default=None, pattern=IDENT_PATTERN, description="Default: data.predictionsTable."
     )
+    engine: Literal["local", "spark"] = Field(
+        default="local",
+        description="Who scores and monitors: local (one process, chunks streamed through the warehouse) or "
+        "spark (a Spark session from the deployment, see docs/spark.md; `--engine` on the command line wins).",
+    )
+    sourceParquet: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Spark engine: a Parquet dataset (path or URI) to score and monitor instead of the warehouse.",
+    )
+    sourceSparkTable: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$",
+        description="Spark engine: a table of the Spark catalog to score and monitor instead of the warehouse.",
+    )
+    predictionsParquet: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Spark engine: write the predictions to this Parquet dataset, partitioned by scoring_run_id "
+        "(default: the warehouse's predictions table over JDBC).",
+    )
+    predictionsSparkTable: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$",
+        description="Spark engine: write the predictions to this Spark table, partitioned by scoring_run_id.",
+    )
 
     _cron = field_validator("schedule")(classmethod(lambda cls, v: check_cron(v)))
 
     @model_validator(mode="after")
     def _one_source(self) -> ScoringSpec:
-        if self.sourceTable and self.query:
-            raise ValueError("give scoring.sourceTable or scoring.query, not both")
+        sources = [f for f in ("sourceTable", "query", "sourceParquet", "sourceSparkTable") if getattr(self, f)]
+        if len(sources) == 2:
+            raise ValueError(f"give scoring.{sources[0]} or scoring.{sources[1]}, not both")
+        if len(sources) > 2:
+            raise ValueError(f"give one of scoring.{', scoring.'.join(sources)}, not several")
+        targets = [f for f in ("predictionsParquet", "predictionsSparkTable") if getattr(self, f)]
+        if len(targets) > 1:
+            raise ValueError("give scoring.predictionsParquet or scoring.predictionsSparkTable, not both")
         return self
+
+    @property
+    def spark_only(self) -> list[str]:
+        """The fields set here that only the Spark engine can honour."""
+        names = ("sourceParquet", "sourceSparkTable", "predictionsParquet", "predictionsSparkTable")
+        return [f"scoring.{f}" for f in names if getattr(self, f)]
 
 
 class MonitoringWindow(SpecModel):

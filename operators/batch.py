@@ -27,6 +27,29 @@ def _champion_required(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise NoChampionYet(str(exc)) from None
 
 
+def spark_for(spec: Any) -> Any:
+    """The Spark session of a spec scored on Spark, from Airflow's ``spark_default`` connection (host and port:
+    the master URL; extra ``conf``: Spark settings). None (the core's session from the environment) for the
+    local engine, when ``MLPUBLISH_SPARK_MASTER`` is set, or without the connection."""
+    import os
+
+    from mlpublish_airflow.hooks import _optional_connection
+
+    if spec.scoring.engine != "spark" or os.environ.get("MLPUBLISH_SPARK_MASTER"):
+        return None
+    conn = _optional_connection("spark_default")
+    host = (conn.host or "").strip().rstrip("/") if conn is not None else ""
+    if not host:
+        return None
+    if "://" not in host and not host.startswith(("local", "yarn")):
+        host = f"spark://{host}"
+    master = f"{host}:{conn.port}" if conn.port and "://" in host else host
+    conf = (conn.extra_dejson or {}).get("conf") or {}
+    from mlpublish.spark_engine import spark_session
+
+    return spark_session(master, {str(k): str(v) for k, v in conf.items()})
+
+
 class ScoreModelOperator(PublishStepOperator):
     """score: the champion's predictions into the predictions table. XCom: ``ScoreResult`` (row count, version...)."""
 
@@ -37,7 +60,10 @@ class ScoreModelOperator(PublishStepOperator):
         from mlpublish.steps import score_batch
 
         return _champion_required(
-            score_batch, ctx, scoring_run_id=f"{context['ti'].dag_id}__{context['ti'].run_id}"
+            score_batch,
+            ctx,
+            scoring_run_id=f"{context['ti'].dag_id}__{context['ti'].run_id}",
+            spark=spark_for(ctx.spec),
         ).to_json()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -60,7 +86,7 @@ class MonitorModelOperator(PublishStepOperator):
     def run_step(self, ctx: Any, context: Context) -> Any:
         from mlpublish.steps import monitor_drift
 
-        result = _champion_required(monitor_drift, ctx)
+        result = _champion_required(monitor_drift, ctx, spark=spark_for(ctx.spec))
         self.log.info("%s: retrain=%s: %s", ctx.spec.name, result.retrain, "; ".join(result.reasons))
         return result.to_json()
 

@@ -40,7 +40,7 @@ from mlpublish.modelling import prepare_features
 from mlpublish.registry_lock import LOCK_PREFIX
 from mlpublish.results import FeatureDrift, MonitorResult
 from mlpublish.retraining import decision_tags, open_requests, training_runs
-from mlpublish.steps.score import load_champion, scoring_source
+from mlpublish.steps.score import engine_of, load_champion, scoring_source
 
 log = logging.getLogger("mlpublish.monitor")
 
@@ -111,18 +111,57 @@ def _performance(
     return out, None
 
 
-def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorResult:
-    """Measure drift of the scoring source against the champion's reference; decide on retraining; record both."""
+def _profile_locally(source: Any, profiles: dict[str, FeatureProfile], ctx: PublishContext, since: Any, rate: float):
+    """The local engine: stream the source chunk by chunk into the profiles; (rows, uniform sample)."""
     import numpy as np
+    import pandas as pd
+
+    spec, mon = ctx.spec, ctx.spec.monitoring
+    features, categorical = spec.feature_names, spec.categorical_features
+    rng = np.random.default_rng(0)
+    samples, rows = [], 0
+    for frame in source.frames(spec.scoring.chunkSize):
+        if mon.window.column:
+            stamps = pd.to_datetime(frame[mon.window.column], utc=True, errors="coerce")
+            frame = frame[stamps >= since]
+        if frame.empty:
+            continue
+        try:
+            X = prepare_features(frame, features, categorical)
+        except WarehouseError as exc:
+            raise WarehouseError(f"{source.label}: {exc}") from None
+        for f, prof in profiles.items():
+            prof.add(X[f].to_numpy() if f in categorical else X[f].to_numpy(dtype="float64"))
+        keep = rng.random(len(frame)) < rate
+        samples.append(frame[keep])
+        rows += len(frame)
+    return rows, (pd.concat(samples, ignore_index=True) if samples else None)
+
+
+def monitor_drift(
+    ctx: PublishContext, *, now: float | None = None, engine: str | None = None, spark: Any = None
+) -> MonitorResult:
+    """Measure drift of the scoring source against the champion's reference; decide on retraining; record both.
+
+    ``engine`` overrides ``scoring.engine``; on Spark, ``spark`` is the adapter's session (default: from the
+    environment). Both engines compute the same statistics and take the same decision on the same rows."""
     import pandas as pd
 
     spec, mon, reg = ctx.spec, ctx.spec.monitoring, ctx.registry
     now = time.time() if now is None else now
+    on_spark = engine_of(ctx, engine) == "spark"
     version, run_id, model = load_champion(ctx)
     reference = load_reference(ctx, run_id)
     features, categorical = spec.feature_names, spec.categorical_features
 
-    source = scoring_source(ctx, list(features))
+    if on_spark:
+        from mlpublish.spark_engine import spark_session
+        from mlpublish.steps.score import spark_source
+
+        spark = spark or spark_session()
+        source: Any = spark_source(ctx, spark, list(features))
+    else:
+        source = scoring_source(ctx, list(features))
     available = source.types()
     extra = [c for c in (spec.target, mon.window.column) if c and c in available]
     if mon.window.column and mon.window.column not in available:
@@ -141,30 +180,21 @@ def monitor_drift(ctx: PublishContext, *, now: float | None = None) -> MonitorRe
     }
     total = source.count()
     rate = min(1.0, mon.sampleRows / total) if total else 1.0
-    rng = np.random.default_rng(0)
     since = pd.Timestamp(now - mon.window.lookbackHours * 3600, unit="s", tz="UTC")
-    samples, rows = [], 0
-    for frame in source.frames(spec.scoring.chunkSize):
-        if mon.window.column:
-            stamps = pd.to_datetime(frame[mon.window.column], utc=True, errors="coerce")
-            frame = frame[stamps >= since]
-        if frame.empty:
-            continue
-        try:
-            X = prepare_features(frame, features, categorical)
-        except WarehouseError as exc:
-            raise WarehouseError(f"{source.label}: {exc}") from None
-        for f, prof in profiles.items():
-            prof.add(X[f].to_numpy() if f in categorical else X[f].to_numpy(dtype="float64"))
-        keep = rng.random(len(frame)) < rate
-        samples.append(frame[keep])
-        rows += len(frame)
+    if on_spark:
+        from mlpublish.spark_engine.drift import profile_on_spark
+
+        window = mon.window.column
+        rows, sample = profile_on_spark(
+            spark, source, profiles, features=features, categorical=categorical, window=window, since=since, rate=rate
+        )
+    else:
+        rows, sample = _profile_locally(source, profiles, ctx, since, rate)
     if rows == 0:
         raise WarehouseError(
             f"{source.label}: no rows to monitor"
             + (f" in the last {mon.window.lookbackHours:g} h of {mon.window.column}" if mon.window.column else "")
         )
-    sample = pd.concat(samples, ignore_index=True)
     Xs = prepare_features(sample, features, categorical)
 
     drifts: list[FeatureDrift] = []

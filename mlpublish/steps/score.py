@@ -116,6 +116,44 @@ class MostProbableClass:
         return labels
 
 
+class ChampionPredictor:
+    """A chunk of source rows -> its keys, ``prediction`` and (classifiers) ``probability``; both engines use it.
+
+    Picklable: the Spark engine ships it to the executors with the model and calls it on each Arrow batch.
+    ``pos_index``: the positive class's column of ``predict_proba`` (-1: the top probability of a multi-class
+    model), None when the model gives no probabilities.
+    """
+
+    def __init__(self, model: Any, features: list[str], categorical: list[str], keys: list[str], pos_index: Any):
+        self.model, self.features, self.categorical, self.keys = model, features, categorical, keys
+        self.pos_index = pos_index
+        self.labels = MostProbableClass(model) if pos_index is not None else None
+
+    def fresh(self) -> ChampionPredictor:
+        """A copy with its own label check (one per Spark task: the state of another task never leaks in)."""
+        return ChampionPredictor(self.model, self.features, self.categorical, self.keys, self.pos_index)
+
+    def __call__(self, frame: Any) -> Any:
+        X = prepare_features(frame, self.features, self.categorical)
+        out = frame[self.keys].copy()
+        if self.labels is None:
+            out["prediction"] = self.model.predict(X)
+        else:
+            proba = self.model.predict_proba(X)
+            out["prediction"] = self.labels.of(X, proba)
+            out["probability"] = proba[:, self.pos_index] if self.pos_index >= 0 else proba.max(axis=1)
+        return out
+
+
+def positive_index(ctx: PublishContext, model: Any) -> int | None:
+    """The column of ``predict_proba`` the probability comes from (-1: the top one of a multi-class model);
+    None when the model gives no probabilities (regression)."""
+    classes = list(getattr(model, "classes_", []))
+    if ctx.preflight.task != "classification" or not hasattr(model, "predict_proba") or not classes:
+        return None
+    return classes.index(positive_class(classes, ctx.spec.training.positiveLabel)) if len(classes) == 2 else -1
+
+
 def scoring_source(ctx: PublishContext, columns: list[str]) -> ScoringSource:
     """The rows the spec scores (and monitors): ``scoring.query``, else ``scoring.sourceTable`` or the training table."""
     spec = ctx.spec
@@ -127,15 +165,38 @@ def scoring_source(ctx: PublishContext, columns: list[str]) -> ScoringSource:
     )
 
 
+def engine_of(ctx: PublishContext, engine: str | None) -> str:
+    """The engine that runs: the command line's (or adapter's) choice, else ``scoring.engine``."""
+    chosen = engine or ctx.spec.scoring.engine
+    if chosen not in ("local", "spark"):
+        raise StepError(f"{ctx.spec.source_path}: unknown scoring engine {chosen!r} (expected local or spark)")
+    only = ctx.spec.scoring.spark_only
+    if chosen == "local" and only:
+        raise StepError(
+            f"{ctx.spec.source_path}: {', '.join(only)} need(s) the Spark engine: set scoring.engine: spark "
+            "or pass --engine spark"
+        )
+    return chosen
+
+
 def score_batch(
-    ctx: PublishContext, *, scoring_run_id: str | None = None, on_chunk: Callable[[int, int], None] | None = None
+    ctx: PublishContext,
+    *,
+    scoring_run_id: str | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+    engine: str | None = None,
+    spark: Any = None,
 ) -> ScoreResult:
     """Write the champion's predictions for every row of the scoring source.
 
     ``scoring_run_id`` names this scoring run (an Airflow or Dagster run id);
     running again with the same id replaces that run's rows. ``on_chunk(chunk
-    number, rows so far)`` is called after each chunk is written (progress).
+    number, rows so far)`` is called after each chunk is written (progress, local engine).
+    ``engine`` overrides ``scoring.engine``; ``spark`` is the Spark session an adapter holds
+    (default: :func:`mlpublish.spark_engine.spark_session` from the environment).
     """
+    if engine_of(ctx, engine) == "spark":
+        return score_on_spark(ctx, scoring_run_id=scoring_run_id, spark=spark)
     spec, wh = ctx.spec, ctx.preflight.warehouse
     t0 = time.perf_counter()
     keys = spec.data.keyColumns
@@ -151,25 +212,8 @@ def score_batch(
     source.check(features, categorical)
     version, model_run_id, model = load_champion(ctx)
     run_id = scoring_run_id or uuid.uuid4().hex
-    classifier = ctx.preflight.task == "classification"
-    classes = list(getattr(model, "classes_", []))
-    pos_index = None
-    if classifier and hasattr(model, "predict_proba") and classes:
-        pos_index = classes.index(positive_class(classes, spec.training.positiveLabel)) if len(classes) == 2 else -1
-
-    labels = MostProbableClass(model) if pos_index is not None else None
-
-    def predict(frame: Any) -> Any:
-        X = prepare_features(frame, features, categorical)
-        out = frame[keys].copy()
-        if labels is None:
-            out["prediction"] = model.predict(X)
-        else:
-            proba = model.predict_proba(X)
-            out["prediction"] = labels.of(X, proba)
-            out["probability"] = proba[:, pos_index] if pos_index >= 0 else proba.max(axis=1)
-        return out
-
+    pos_index = positive_index(ctx, model)
+    predict = ChampionPredictor(model, features, categorical, keys, pos_index)
     run = ScoringRun(
         model_name=spec.name,
         model_version=version,
@@ -214,8 +258,94 @@ def score_batch(
     return result
 
 
-def _record(ctx: PublishContext, result: ScoreResult, columns: dict[str, str], source: ScoringSource) -> None:
-    """An MLflow run for the scoring (reused by a retry of the same scoring run) and the catalog entries."""
+def spark_source(ctx: PublishContext, spark: Any, columns: list[str]) -> Any:
+    """The scoring source as the Spark engine reads it (``scoring.sourceParquet`` / ``sourceSparkTable`` /
+    the warehouse's ``sourceTable``, ``query`` or training table over JDBC)."""
+    from mlpublish.spark_engine.sources import SparkSource
+
+    spec = ctx.spec
+    return SparkSource(
+        spark,
+        spec.scoring,
+        ctx.preflight.warehouse,
+        columns,
+        table=spec.scoring.sourceTable or spec.data.trainingTable,
+    )
+
+
+def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, spark: Any = None) -> ScoreResult:
+    """score_batch on Spark: the same champion, columns and records; the rows go where
+    :mod:`mlpublish.spark_engine.scoring` says, and a retry replaces its own rows there too."""
+    spec, wh, scoring = ctx.spec, ctx.preflight.warehouse, ctx.spec.scoring
+    t0 = time.perf_counter()
+    keys = spec.data.keyColumns
+    if not keys:
+        raise StepError(f"{spec.source_path}: data.keyColumns is empty: predictions need key columns to join back to")
+    table_name = scoring.predictionsTable or spec.data.predictionsTable
+    to_files = scoring.predictionsParquet or scoring.predictionsSparkTable
+    if not table_name and not to_files:
+        raise StepError(
+            f"{spec.source_path}: no predictions table: set data.predictionsTable, scoring.predictionsTable, "
+            "scoring.predictionsParquet or scoring.predictionsSparkTable"
+        )
+    features, categorical = spec.feature_names, spec.categorical_features
+    version, model_run_id, model = load_champion(ctx)  # before the session: no champion, no cluster
+    from mlpublish.spark_engine import spark_session
+    from mlpublish.spark_engine.scoring import predicted_frame, write_files, write_warehouse
+
+    spark = spark or spark_session()
+    source = spark_source(ctx, spark, list(dict.fromkeys(keys + features)))
+    source.check(features, categorical)
+    run = ScoringRun(
+        model_name=spec.name,
+        model_version=version,
+        model_run_id=model_run_id,
+        scoring_run_id=scoring_run_id or uuid.uuid4().hex,
+        scored_at=datetime.now(UTC),
+    )
+    predicted = predicted_frame(
+        spark, source, ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
+    )
+    if to_files:
+        written = write_files(
+            spark, predicted, run, parquet=scoring.predictionsParquet, table=scoring.predictionsSparkTable
+        )
+    else:
+        written = write_warehouse(wh, predicted, run, table_name=table_name, keys=keys)
+    seconds = time.perf_counter() - t0
+    result = ScoreResult(
+        model_name=spec.name,
+        version=version,
+        model_run_id=model_run_id,
+        scoring_run_id=run.scoring_run_id,
+        rows=written.rows,
+        table_fqn=written.target,
+        source=source.label,
+        seconds=round(seconds, 3),
+    )
+    # the catalog records the warehouse's source table as the local engine does (its declared types)
+    recorded = source if source.table is None else scoring_source(ctx, source.columns)
+    _record(ctx, result, written.columns, recorded, in_warehouse=written.in_warehouse)
+    log.info(
+        "%s: scored %d rows of %s with version %s into %s on Spark (%s) in %.1fs",
+        spec.name,
+        written.rows,
+        source.label,
+        version,
+        written.target,
+        spark.sparkContext.master,
+        seconds,
+    )
+    return result
+
+
+def _record(
+    ctx: PublishContext, result: ScoreResult, columns: dict[str, str], source: Any, *, in_warehouse: bool = True
+) -> None:
+    """An MLflow run for the scoring (reused by a retry of the same scoring run) and the catalog entries.
+
+    Predictions outside the warehouse (a Parquet dataset, a Spark table) have no catalog table: the model's
+    properties still name where they are."""
     spec, reg = ctx.spec, ctx.registry
     exp = reg.ensure_experiment(spec.experiment_name, config.artifact_root(reg.tracking_uri))
     found = reg.search_runs(
@@ -252,22 +382,26 @@ def _record(ctx: PublishContext, result: ScoreResult, columns: dict[str, str], s
         for c in ("prediction", "probability")
         if c in columns
     ]
-    events: list[Any] = [
-        table_event(fqn, columns, f"batch predictions of {spec.name} (champion), one set per scoring run"),
-        AddLineage(
-            from_fqn=model_fqn,
-            from_type="mlmodel",
-            to_fqn=fqn,
-            to_type="table",
-            columns=model_cols,
-            pipeline=ctx.pipeline,
-            description=f"batch scoring by {spec.name}",
-        ),
-    ]
-    if source.table and source.table != spec.data.trainingTable:
+    events: list[Any] = (
+        []
+        if not in_warehouse
+        else [
+            table_event(fqn, columns, f"batch predictions of {spec.name} (champion), one set per scoring run"),
+            AddLineage(
+                from_fqn=model_fqn,
+                from_type="mlmodel",
+                to_fqn=fqn,
+                to_type="table",
+                columns=model_cols,
+                pipeline=ctx.pipeline,
+                description=f"batch scoring by {spec.name}",
+            ),
+        ]
+    )
+    if in_warehouse and source.table and source.table != spec.data.trainingTable:
         # the train step registered the training table; another scoring table must exist before an edge
         events.insert(0, table_event(source.fqn, source.types(), f"rows scored by {spec.name}"))
-    if source.fqn:
+    if in_warehouse and source.fqn:
         events.append(
             AddLineage(
                 from_fqn=source.fqn,

@@ -1,0 +1,202 @@
+"""Scoring on Spark: the champion on every executor, predictions into Parquet, a Spark table or the warehouse.
+
+Each task predicts its Arrow batches with the local engine's own :class:`ChampionPredictor`
+(the champion broadcast once, deserialised once per executor Python worker), so the two
+engines give the same prediction and probability on the same row. Where they land:
+
+* Parquet dataset / Spark table: partitioned by ``scoring_run_id``; the run overwrites only its
+  own partition (dynamic partition overwrite), and Spark's commit protocol publishes the files
+  at job commit, so a failed job leaves nothing behind.
+* the warehouse (PostgreSQL over JDBC): the tasks write a staging table; then ONE transaction
+  deletes the run's earlier rows, copies the staging rows (``DISTINCT``: a task that committed and
+  was then re-run after its executor died does not count twice) and drops the staging table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from mlpublish.errors import WarehouseError
+from mlpublish.spark_engine.session import spark_error
+from mlpublish.spark_engine.sources import SparkSource, jdbc_options
+from mlpublish.warehouse import Warehouse, first_line
+from mlpublish.warehouse.scoring import ScoringRun, predictions_table
+
+RUN_COLUMNS = ("model_name", "model_version", "model_run_id", "scoring_run_id", "scored_at")
+
+
+@dataclass(frozen=True)
+class SparkWritten:
+    rows: int
+    columns: dict[str, str]  # the predictions' columns and their types
+    target: str  # the warehouse table's FQN, or the Parquet path / Spark table
+    in_warehouse: bool
+
+
+def prediction_type(model: Any, classifier: bool) -> Any:
+    """The Spark type of ``prediction``: the dtype of the classes a classifier predicts, else double."""
+    import numpy as np
+    from pyspark.sql import types as T
+
+    if not classifier or not hasattr(model, "classes_"):
+        return T.DoubleType()
+    kind = np.asarray(model.classes_).dtype.kind
+    return {"i": T.LongType(), "u": T.LongType(), "f": T.DoubleType(), "b": T.BooleanType()}.get(kind, T.StringType())
+
+
+def _predict_batches(predictor_bc: Any, as_text: bool):
+    def run(batches: Any) -> Any:
+        predict = predictor_bc.value.fresh()
+        for frame in batches:
+            if len(frame):
+                out = predict(frame)
+                if as_text:
+                    out["prediction"] = out["prediction"].astype(str)
+                yield out
+
+    return run
+
+
+def predicted_frame(spark: Any, source: SparkSource, predictor: Any) -> Any:
+    """The DataFrame of keys, prediction (and probability), computed lazily on the executors.
+
+    ``predictor``: the local engine's ChampionPredictor (picklable), broadcast once and deserialised once
+    per executor Python worker; each task predicts with a fresh copy of it."""
+    from pyspark.sql import types as T
+
+    df = source.select()
+    pos_index = predictor.pos_index
+    pred_type = prediction_type(predictor.model, pos_index is not None)
+    fields = [df.schema[k] for k in predictor.keys] + [T.StructField("prediction", pred_type)]
+    if pos_index is not None:
+        fields.append(T.StructField("probability", T.DoubleType()))
+    bc = spark.sparkContext.broadcast(predictor)
+    return df.mapInPandas(_predict_batches(bc, isinstance(pred_type, T.StringType)), T.StructType(fields))
+
+
+def with_run_columns(df: Any, run: ScoringRun) -> Any:
+    from pyspark.sql import functions as F
+
+    return df.select(
+        *df.columns,
+        F.lit(run.model_name).alias("model_name"),
+        F.lit(run.model_version).alias("model_version"),
+        F.lit(run.model_run_id).alias("model_run_id"),
+        F.lit(run.scored_at).cast("timestamp").alias("scored_at"),
+        F.lit(run.scoring_run_id).alias("scoring_run_id"),
+    )
+
+
+def write_files(spark: Any, predicted: Any, run: ScoringRun, *, parquet: str | None, table: str | None) -> SparkWritten:
+    """Overwrite this run's partition of a Parquet dataset or a Spark table (other runs' partitions stay)."""
+    from pyspark.sql import functions as F
+
+    out = with_run_columns(predicted, run)
+    try:
+        if parquet:
+            writer = out.write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
+            writer.partitionBy("scoring_run_id").parquet(parquet)
+            written = spark.read.parquet(parquet)
+        else:
+            if spark.catalog.tableExists(table):
+                existing = spark.table(table).columns
+                missing = [c for c in out.columns if c not in existing]
+                if missing:
+                    raise WarehouseError(
+                        f"Spark table {table} exists without the column(s) {', '.join(missing)}: "
+                        "drop it or set scoring.predictionsSparkTable to a new table"
+                    )
+                out.select(*existing).write.insertInto(table, overwrite=True)
+            else:
+                out.write.partitionBy("scoring_run_id").format("parquet").saveAsTable(table)
+            written = spark.table(table)
+        rows = written.where(F.col("scoring_run_id") == run.scoring_run_id).count()
+    except WarehouseError:
+        raise
+    except Exception as exc:
+        where = parquet or table
+        raise WarehouseError(f"scoring into {where} on Spark failed: {spark_error(exc)}") from None
+    columns = {f.name: f.dataType.simpleString() for f in out.schema.fields}
+    return SparkWritten(rows, columns, parquet or f"spark table {table}", False)
+
+
+_SA_TYPES = {"bigint": sa.BigInteger, "int": sa.BigInteger, "double": sa.Float, "float": sa.Float}
+
+
+def _sa_type(spark_type: str) -> Any:
+    if spark_type == "boolean":
+        return sa.Boolean()
+    return _SA_TYPES.get(spark_type, sa.Text)()
+
+
+def staging_name(run: ScoringRun) -> str:
+    return "mlp_stage_" + hashlib.sha1(f"{run.model_name}/{run.scoring_run_id}".encode()).hexdigest()[:16]
+
+
+def write_warehouse(wh: Warehouse, predicted: Any, run: ScoringRun, *, table_name: str, keys: list) -> SparkWritten:
+    """Tasks -> staging table over JDBC; then one transaction moves the rows into the predictions table."""
+    opts = jdbc_options(wh)
+    schema = wh._sql_schema()
+    types = {f.name: f.dataType.simpleString() for f in predicted.schema.fields}
+    probability = "probability" in types
+    table = predictions_table(
+        table_name, schema, {k: _sa_type(types[k]) for k in keys}, _sa_type(types["prediction"]), probability
+    )
+    stage = staging_name(run)
+    with wh.engine.connect() as conn:
+        prep = conn.dialect.identifier_preparer
+        staged = f"{prep.quote(schema) + '.' if schema else ''}{prep.quote(stage)}"
+        target = prep.format_table(table)
+    try:
+        try:
+            predicted.write.format("jdbc").options(**opts, dbtable=staged, batchsize="10000").mode("overwrite").save()
+        except Exception as exc:
+            raise WarehouseError(
+                f"scoring into {wh.table_fqn(table_name)} on Spark failed, nothing written: {spark_error(exc)}"
+            ) from None
+        with wh.engine.connect() as conn:
+            try:
+                table.create(conn, checkfirst=True)
+                existing = {c["name"]: str(c["type"]) for c in sa.inspect(conn).get_columns(table_name, schema=schema)}
+                missing = [c.name for c in table.columns if c.name not in existing]
+                if missing:
+                    raise WarehouseError(
+                        f"predictions table {wh.table_fqn(table_name)} exists without the column(s) "
+                        f"{', '.join(missing)}: drop it or set scoring.predictionsTable to a new table"
+                    )
+                conn.execute(table.delete().where(table.c.scoring_run_id == run.scoring_run_id))
+                moved = [*keys, "prediction", *(["probability"] if probability else [])]
+                cols = ", ".join(prep.quote(c) for c in [*moved, *RUN_COLUMNS])
+                picked = ", ".join(prep.quote(c) for c in moved)
+                result = conn.execute(
+                    sa.text(
+                        f"INSERT INTO {target} ({cols}) SELECT d.*, :model_name, :model_version, :model_run_id, "
+                        f":scoring_run_id, :scored_at FROM (SELECT DISTINCT {picked} FROM {staged}) d"
+                    ),
+                    {c: getattr(run, c) for c in RUN_COLUMNS},
+                )
+                rows = result.rowcount
+                conn.exec_driver_sql(f"DROP TABLE {staged}")
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+    except sa.exc.SQLAlchemyError as exc:
+        raise WarehouseError(
+            f"scoring into {wh.table_fqn(table_name)} on Spark failed, nothing written: {first_line(exc)}"
+        ) from None
+    finally:
+        _drop_quietly(wh, staged)
+    return SparkWritten(rows, existing, wh.table_fqn(table_name), True)
+
+
+def _drop_quietly(wh: Warehouse, staged: str) -> None:
+    try:
+        with wh.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staged}")
+    except sa.exc.SQLAlchemyError:
+        pass  # the warehouse is gone: the next attempt of this run drops it (mode overwrite)
