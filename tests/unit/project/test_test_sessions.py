@@ -102,8 +102,9 @@ def test_the_environments_are_the_extras_that_go_together():
     makefile = (ROOT / "Makefile").read_text()
     main = re.search(r"^EXTRAS \?= (.+)$", makefile, re.M).group(1).split()
     dagster = re.search(r"^DAGSTER_EXTRAS \?= (.+)$", makefile, re.M).group(1).split()
-    assert set(main[1::2]) == {"dev", "airflow", "openmetadata"}
-    assert set(dagster[1::2]) == {"dev", "dagster"}
+    # each side of the conflict in its own environment; the extras that do not conflict (spark) may go in both
+    assert {"dev", "airflow", "openmetadata"} <= set(main[1::2]) and "dagster" not in main
+    assert {"dev", "dagster"} <= set(dagster[1::2]) and "openmetadata" not in dagster
     conflicts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["conflicts"]
     assert [{"extra": "dagster"}, {"extra": "openmetadata"}] in conflicts
     # both sessions run in `make test`, the second even when the first failed
