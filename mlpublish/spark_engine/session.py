@@ -10,6 +10,7 @@ operating system (``libpostgresql-jdbc-java``), found at ``MLPUBLISH_SPARK_JDBC_
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -99,6 +100,9 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     if active is not None and master is None and conf is None:
         return active
     java_binary()
+    py4j = logging.getLogger("py4j")
+    if py4j.level == logging.NOTSET:  # its INFO lines (one per gateway call, and at exit onto closed streams) are noise
+        py4j.setLevel(logging.WARNING)
     # pyspark starts the executors' Python from PYSPARK_PYTHON (default: python3 on PATH, which may lack the
     # champion's libraries): the driver's interpreter unpickles the champion against the same versions
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -84,7 +84,7 @@ def test_definitions_load_and_validate(tmp_path, monkeypatch):
         "mlpublish_publish_notifications",
         "mlpublish_publish_failure_notifications",
     }
-    assert set(defs.resources) == {"mlflow", "warehouse", "catalog", "result_io_manager"}
+    assert set(defs.resources) == {"mlflow", "warehouse", "catalog", "spark", "result_io_manager"}
 
     # the real CLI check, as a user or CI would run it
     env = {**os.environ, "MLPUBLISH_SPECS_DIR": str(folder), "DAGSTER_HOME": str(tmp_path)}

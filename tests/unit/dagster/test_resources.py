@@ -70,3 +70,18 @@ def test_dagster_token_only_for_a_spec_on_the_deployments_server(tmp_path, no_cr
     with resource.session(own):
         assert "MLFLOW_TRACKING_TOKEN" not in os.environ
     assert not any(var in os.environ for var in CREDENTIAL_VARS)
+
+
+def test_the_spark_resource_starts_a_session_only_for_specs_scored_on_spark(specs, monkeypatch):
+    import mlpublish.spark_engine as spark_engine
+    from mlpublish_dagster.resources import SparkResource
+
+    started = []
+    monkeypatch.setattr(spark_engine, "spark_session", lambda master, conf: started.append((master, conf)) or "s")
+    resource = SparkResource(master="spark://127.0.0.1:7077", conf={"spark.executor.memory": "1g"})
+    local = load_spec(specs / "churn.yaml")
+    assert resource.session(local) is None and started == []
+    on_spark = local.model_copy(update={"scoring": local.scoring.model_copy(update={"engine": "spark"})})
+    assert resource.session(on_spark) == "s"
+    assert started == [("spark://127.0.0.1:7077", {"spark.executor.memory": "1g"})]
+    assert SparkResource().session(on_spark) == "s" and started[-1] == (None, None)  # the environment decides
