@@ -43,7 +43,7 @@ def _scorer(task: str, metric: str, positive_label: Any) -> Any:
             predictions = Predictions(task, np.asarray(classes)[proba.argmax(axis=1)], proba, classes)
         else:
             predictions = predict(task, model, X)
-        value = metrics_from_predictions(predictions, y, positive_label).get(metric)
+        value = metrics_from_predictions(predictions, y, positive_label, only=metric).get(metric)
         return float("nan") if value is None else sign * value
 
     return score

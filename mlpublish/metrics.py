@@ -105,18 +105,21 @@ def compute_metrics(task: str, model: Any, X: Any, y: Any, positive_label: Any =
     return metrics_from_predictions(predict(task, model, X), y, positive_label)
 
 
-def metrics_from_predictions(p: Predictions, y: Any, positive_label: Any = None) -> dict[str, float]:
-    """Every metric of the task from predictions already made on the rows of ``y``."""
+def metrics_from_predictions(
+    p: Predictions, y: Any, positive_label: Any = None, only: str | None = None
+) -> dict[str, float]:
+    """Every metric of the task (or ``only`` that one) from predictions already made on the rows of ``y``."""
     import numpy as np
     from sklearn import metrics as m
 
     pred = p.pred
     if p.task == "regression":
-        return {
-            "rmse": float(np.sqrt(m.mean_squared_error(y, pred))),
-            "mae": float(m.mean_absolute_error(y, pred)),
-            "r2": float(m.r2_score(y, pred)),
+        regression = {
+            "rmse": lambda: float(np.sqrt(m.mean_squared_error(y, pred))),
+            "mae": lambda: float(m.mean_absolute_error(y, pred)),
+            "r2": lambda: float(m.r2_score(y, pred)),
         }
+        return {k: fn() for k, fn in regression.items() if only in (None, k)}
 
     model_classes = list(p.classes)
     classes = sorted(set(np.unique(y).tolist()) | set(model_classes), key=str)
@@ -124,6 +127,8 @@ def metrics_from_predictions(p: Predictions, y: Any, positive_label: Any = None)
     out: dict[str, float] = {}
 
     def add(name: str, fn: Any) -> None:
+        if only not in (None, name):
+            return
         try:
             value = float(fn())
         except (ValueError, ZeroDivisionError, IndexError) as exc:

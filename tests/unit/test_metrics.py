@@ -48,3 +48,19 @@ def test_multiclass_with_a_class_missing_from_the_rows():
     rows = y != 2
     out = compute_metrics("classification", model, X[rows], y[rows])
     assert {"accuracy", "f1", "log_loss"} <= set(out)
+
+
+def test_only_one_metric_is_the_same_value_as_among_all():
+    import numpy as np
+
+    from mlpublish.metrics import Predictions, metrics_from_predictions
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    p1 = np.clip(y * 0.6 + rng.random(200) * 0.4, 0, 1)
+    p = Predictions("classification", (p1 > 0.5).astype(int), np.column_stack([1 - p1, p1]), (0, 1))
+    every = metrics_from_predictions(p, y)
+    for name, value in every.items():
+        assert metrics_from_predictions(p, y, only=name) == {name: value}
+    r = Predictions("regression", y + 0.1, None, ())
+    assert metrics_from_predictions(r, y, only="mae") == {"mae": metrics_from_predictions(r, y)["mae"]}
