@@ -7,6 +7,7 @@ from typing import Any
 from mlpublish.errors import WarehouseError
 from mlpublish.spark_engine.session import SparkEngineError, jdbc_jar, spark_error
 from mlpublish.warehouse import Warehouse, redact_url
+from mlpublish.warehouse.scoring import require_columns
 
 ROWS_PER_TASK = 50_000  # key range of one JDBC read at least (a task costs ~0.1 s to start)
 
@@ -107,12 +108,7 @@ class SparkSource:
 
     def check(self, features: list[str], categorical: list[str]) -> None:
         types = self.types()
-        missing = [c for c in self.columns if c not in types]
-        if missing:
-            raise WarehouseError(
-                f"{self.label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                f"not found (has: {', '.join(sorted(types))})"
-            )
+        require_columns(self.label, self.columns, types)
         for col in features:
             if col not in categorical and types[col].startswith(_NON_NUMERIC):
                 raise WarehouseError(

@@ -42,6 +42,16 @@ from mlpublish.warehouse.sqliterows import insert_rows
 _NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
 
 
+def require_columns(label: str, wanted: list[str], found: Any) -> None:
+    """WarehouseError naming every column of ``wanted`` missing from ``found`` (and what there is)."""
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise WarehouseError(
+            f"{label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"not found (has: {', '.join(sorted(found))})"
+        )
+
+
 def read_chunks(conn: sa.Connection, sql: str, size: int) -> Iterator[list[tuple]]:
     """Rows ``size`` at a time. PostgreSQL: a named (server-side) cursor, so the client never holds the table."""
     dbapi = conn.connection.driver_connection
@@ -87,12 +97,7 @@ class ScoringSource:
         """Every column is there, and numerical features have numeric types."""
         types = self.types()
         self.numerical = set(features) - set(categorical)
-        missing = [c for c in self.columns if c not in types]
-        if missing:
-            raise WarehouseError(
-                f"{self.label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                f"not found (has: {', '.join(sorted(types))})"
-            )
+        require_columns(self.label, self.columns, types)
         for col in features:
             declared = types[col].upper()
             if col not in categorical and any(t in declared for t in _NON_NUMERIC):
