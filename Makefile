@@ -12,6 +12,9 @@ VENV := .venv
 VENV_DAGSTER := .venv-dagster
 EXTRAS ?= --extra dev --extra openmetadata --extra airflow --extra spark
 DAGSTER_EXTRAS ?= --extra dev --extra dagster --extra spark
+# every module's .pyc written once at install (PYTHONDONTWRITEBYTECODE=1 machines never write them);
+# `make test BYTECODE=` installs without, to measure what it saves (docs/operations/benchmarks.md)
+BYTECODE ?= --compile-bytecode
 # the tests that import Dagster run in .venv-dagster, every other test in .venv
 # (tests/unit/project/test_test_sessions.py checks that the split leaves no test out and puts none in the wrong one)
 DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster tests/reliability/test_dagster_bad_input.py
@@ -27,10 +30,10 @@ $(UV):
 venv: venv-main venv-dagster
 
 venv-main: $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(EXTRAS) --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen $(BYTECODE) --python $(PYTHON) $(EXTRAS) --quiet
 
 venv-dagster: $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV_DAGSTER) $(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(DAGSTER_EXTRAS) --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV_DAGSTER) $(UV) sync --frozen $(BYTECODE) --python $(PYTHON) $(DAGSTER_EXTRAS) --quiet
 
 demo: venv-main
 	$(VENV)/bin/mlpublish demo
