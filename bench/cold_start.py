@@ -7,6 +7,11 @@ mlflow, scikit-learn and pandas from source again. Two fresh venvs of the core (
 publishes the small demo model with ``mlpublish run`` into its own fresh MLflow store, ``--repeat`` times,
 alternating, with ``PYTHONDONTWRITEBYTECODE=1``. Target: the compiled venv's publish <= 0.5x the other's.
 
+A publish is a process start AND work that no bytecode changes (fitting, evaluating, permutation importances,
+MLflow creating its schema in the fresh store). So each venv also times a bare process start: a fresh
+interpreter importing what every step process of a publish imports before its first line of work
+(``STEP_IMPORTS``: mlflow with its sklearn flavour, scikit-learn's ensembles, pandas, the chain's modules).
+
     python bench/cold_start.py [--repeat 3] [--json PATH]
 """
 
@@ -28,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 from bench.results import Figure, add_json_option, write_json  # noqa: E402
 
 UV = ROOT / ".tools" / "bin" / "uv"
+# what a step process (CLI command, Airflow task, Dagster step) imports before its work
+STEP_IMPORTS = "import mlflow, mlflow.sklearn, sklearn.ensemble, pandas, mlpublish.chain, mlpublish.steps.score"
 
 
 def make_venv(path: Path, compile_bytecode: bool) -> float:
@@ -60,6 +67,14 @@ def publish(venv: Path, spec: Path, work: Path) -> float:
     return seconds
 
 
+def start(venv: Path, work: Path) -> float:
+    """One fresh interpreter of ``venv`` importing ``STEP_IMPORTS`` (without .pyc writing); its wall time."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    t0 = time.perf_counter()
+    subprocess.run([str(venv / "bin" / "python"), "-c", STEP_IMPORTS], cwd=work, env=env, check=True)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=3)
@@ -76,17 +91,29 @@ def main() -> None:
         plain, compiled = work / "venv-no-pyc", work / "venv-compiled"
         install = {plain: make_venv(plain, False), compiled: make_venv(compiled, True)}
         times: dict[Path, list[float]] = {plain: [], compiled: []}
+        starts: dict[Path, list[float]] = {plain: [], compiled: []}
         for _ in range(args.repeat):
             for venv in (plain, compiled):
+                starts[venv].append(start(venv, work))
                 times[venv].append(publish(venv, spec, work))
         for venv in (plain, compiled):
             print(
-                f"{venv.name:<15} install {install[venv]:6.1f} s  publish "
+                f"{venv.name:<15} install {install[venv]:6.1f} s  start "
+                + "  ".join(f"{t:5.1f}" for t in starts[venv])
+                + "  publish "
                 + "  ".join(f"{t:5.1f}" for t in times[venv])
                 + f"  median {statistics.median(times[venv]):5.1f} s",
                 flush=True,
             )
         figures = [
+            Figure(
+                "step process start (a fresh interpreter importing what a publish step imports), bytecode at install",
+                statistics.median(starts[compiled]),
+                "same venv without .pyc (PYTHONDONTWRITEBYTECODE=1)",
+                statistics.median(starts[plain]),
+                "s",
+                target="<= 0.5",
+            ),
             Figure(
                 "cold CLI publish (small model), bytecode compiled at install",
                 statistics.median(times[compiled]),

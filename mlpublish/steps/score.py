@@ -9,6 +9,7 @@ predicts each chunk, and records the scoring run in MLflow and the catalog.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -93,26 +94,42 @@ class MostProbableClass:
         self.classes = np.asarray(model.classes_)
         self.checked = False
         self.agrees = True
+        # chunks are labelled in several threads: the first to come checks, the others wait for its verdict
+        self.check_lock = threading.Lock()
 
     def of(self, X: Any, proba: Any) -> Any:
         """The labels of the rows of ``X``, whose probabilities ``proba`` are."""
         import numpy as np
 
+        if not self.checked:
+            with self.check_lock:
+                if not self.checked:
+                    labels = self._most_probable(X, proba)
+                    head = min(len(labels), self.CHECKED_ROWS)
+                    self.agrees = bool(np.array_equal(labels[:head], self.model.predict(X.iloc[:head])))
+                    self.checked = True
+                    if self.agrees:
+                        return labels
+                    log.info("the champion's predict is not its most probable class: labels come from predict")
         if not self.agrees:
             return self.model.predict(X)
+        return self._most_probable(X, proba)
+
+    def __getstate__(self) -> dict[str, Any]:  # the Spark engine pickles it: a lock does not travel
+        return {k: v for k, v in self.__dict__.items() if k != "check_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, check_lock=threading.Lock())
+
+    def _most_probable(self, X: Any, proba: Any) -> Any:
+        import numpy as np
+
         labels = self.classes.take(proba.argmax(axis=1))
         if proba.shape[1] > 1:
             top_two = np.partition(proba, -2, axis=1)[:, -2:]
             tied = np.flatnonzero(top_two[:, 1] - top_two[:, 0] <= self.TIE)
             if len(tied):
                 labels[tied] = self.model.predict(X.iloc[tied])
-        if not self.checked:
-            self.checked = True
-            head = min(len(labels), self.CHECKED_ROWS)
-            self.agrees = bool(np.array_equal(labels[:head], self.model.predict(X.iloc[:head])))
-            if not self.agrees:
-                log.info("the champion's predict is not its most probable class: labels come from predict")
-                return self.model.predict(X)
         return labels
 
 

@@ -5,12 +5,12 @@ Predictions are written in one database transaction per scoring run (see
 run id are deleted, then every chunk is read (PostgreSQL: a binary ``COPY`` on a
 second, read-only connection, parsed into columns in a thread of its own, see
 :mod:`mlpublish.warehouse.pgread`, or a server-side cursor when a column's type
-has no columnar reading), predicted (in a thread of its own, overlapping the
-reads and writes) and written (binary or CSV ``COPY`` on PostgreSQL,
-``executemany`` elsewhere), then the transaction commits. A failure anywhere
-rolls everything back, so a failed run leaves no partial rows and a retried run
-replaces its own rows instead of duplicating them. Memory holds a few chunks
-whatever the table's size: one being read, one parsed and waiting, one
+has no columnar reading), predicted (two chunks at a time, in threads of their own,
+overlapping the reads and writes) and written (binary or CSV ``COPY`` on PostgreSQL,
+multi-row ``INSERT`` on SQLite, ``executemany`` elsewhere) in the order read, then the
+transaction commits. A failure anywhere rolls everything back, so a failed run leaves no
+partial rows and a retried run replaces its own rows instead of duplicating them. Memory
+holds a few chunks whatever the table's size: one being read, one parsed and waiting, two
 predicting, one being written.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -40,6 +41,12 @@ from mlpublish.warehouse.sqliterows import insert_rows
 
 # Declared types that cannot hold a numerical feature (checked before anything is written).
 _NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
+
+# Chunks predicted at once. Each chunk is predicted whole by one thread with the model's own settings (so
+# the predictions are those of one predict_proba call on the chunk); the trees release the GIL, so a second
+# chunk predicts while the first is framed and prepared. 1M rows on PostgreSQL, 2 cores: 4.5 s with one
+# predicting thread, 3.85 s with two, 3.86 s with three; SQLite unchanged (its driver holds the GIL).
+PREDICTING_THREADS = 2
 
 
 def require_columns(label: str, wanted: list[str], found: Any) -> None:
@@ -241,9 +248,9 @@ def write_predictions(
     table_fqn = wh.table_fqn(table_name)
     rows = chunks = 0
     columns: dict[str, str] = {}
-    # The model predicts chunk k in a thread of its own while the connection writes chunk k-1 and reads chunk k+1:
-    # the drivers and the trees release the GIL. Three chunks at most are held, whatever the table's size.
-    predictor = ThreadPoolExecutor(1, thread_name_prefix="mlp-predict")
+    # The model predicts chunks k and k+1 in threads of their own while the connection writes chunk k-1 and reads
+    # chunk k+2: the drivers and the trees release the GIL. A few chunks at most are held, whatever the table's size.
+    predictor = ThreadPoolExecutor(PREDICTING_THREADS, thread_name_prefix="mlp-predict")
     # PostgreSQL reads through a COPY of its own, so on a second (read-only) connection
     reader = wh.engine.connect() if wh.dialect == "postgresql" else None
     ok = False
@@ -253,7 +260,7 @@ def write_predictions(
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no reader-writer deadlock later
             writer: _Writer | None = None
             constant = run.columns(wh.dialect)
-            pending: tuple[Future, int, int] | None = None  # (prediction, first row, row count) of the last chunk
+            pending: deque[tuple[Future, int, int]] = deque()  # (prediction, first row, row count), in read order
             read = 0
 
             def write(chunk: tuple[Future, int, int]) -> None:
@@ -274,14 +281,13 @@ def write_predictions(
 
                 for batch in batches:
                     # the rows become a frame in the predictor's thread too: this one is busy with the connection
-                    predicted = (predictor.submit(frame_and_predict, batch), read, len(batch))
+                    pending.append((predictor.submit(frame_and_predict, batch), read, len(batch)))
                     read += len(batch)
                     del batch  # the predictor holds the chunk now: memory stays at a few chunks
-                    if pending is not None:
-                        write(pending)
-                    pending = predicted
-            if pending is not None:
-                write(pending)
+                    if len(pending) > PREDICTING_THREADS:
+                        write(pending.popleft())
+            while pending:
+                write(pending.popleft())
             if writer is None:  # nothing to score: still clear an earlier attempt of this run
                 table = predictions_table(
                     table_name, wh._sql_schema(), {k: sa.Text() for k in keys}, sa.Float(), probability

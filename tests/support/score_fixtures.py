@@ -16,8 +16,9 @@ NAME = "customer_churn_predictor"
 FQN = "mlflow-local.customer_churn_predictor"
 
 
-def publish_champion(root: Path, warehouse_url: str) -> None:
-    """Run the whole chain in ``root`` (MLflow and catalog files there) against ``warehouse_url``."""
+def publish_champion(root: Path, warehouse_url: str, spec: dict | None = None) -> None:
+    """Run the whole chain of ``spec`` (default: the cheap ``churn_dict()``) in ``root`` (MLflow and catalog
+    files there) against ``warehouse_url``."""
     from mlpublish.chain import run_chain
     from mlpublish.spec import load_spec
 
@@ -28,7 +29,7 @@ def publish_champion(root: Path, warehouse_url: str) -> None:
         mp.setenv("WAREHOUSE_URL", warehouse_url)
         mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
         mp.delenv("MLPUBLISH_ARTIFACT_ROOT", raising=False)
-        result = run_chain(load_spec(write_spec(root / "spec.yaml", churn_dict())))
+        result = run_chain(load_spec(write_spec(root / "spec.yaml", spec or churn_dict())))
     assert result.promotion.promoted, result.promotion.reason
 
 

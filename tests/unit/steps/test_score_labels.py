@@ -98,3 +98,51 @@ def test_a_tuned_threshold_is_found_and_predict_labels_every_row(demo_rows):
     model = FixedThresholdClassifier(LogisticRegression(max_iter=1000), threshold=0.2).fit(numeric, y)
     assert not np.array_equal(model.classes_.take(model.predict_proba(numeric).argmax(axis=1)), model.predict(numeric))
     assert np.array_equal(labels_in_chunks(model, numeric), model.predict(numeric))
+
+
+class SlowToAnswer:
+    """A tuned-threshold classifier (predict is not argmax) whose predict is slow: the first chunk's check takes
+    time, so other threads label their chunks while it runs."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self):
+        import threading
+
+        self.entered = threading.Event()
+
+    def __reduce__(self):
+        return (SlowToAnswer, ())
+
+    def predict_proba(self, X):
+        return np.column_stack([1 - X["p"].to_numpy(), X["p"].to_numpy()])
+
+    def predict(self, X):
+        import time
+
+        self.entered.set()
+        time.sleep(0.05)
+        return (X["p"].to_numpy() >= 0.2).astype(int)
+
+
+@pytest.mark.parametrize("pickled", [False, True])
+def test_chunks_labelled_in_several_threads_wait_for_the_first_chunks_check(pickled):
+    """Chunks are predicted two at a time (warehouse.scoring.PREDICTING_THREADS): a chunk labelled while the
+    check of the first is still running must not take argmax labels the check is about to reject."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = SlowToAnswer()
+    labels = MostProbableClass(model)
+    if pickled:  # the Spark engine ships it to executors
+        labels = pickle.loads(pickle.dumps(labels))
+        model = labels.model
+    rng = np.random.default_rng(3)
+    chunks = [pd.DataFrame({"p": rng.uniform(0, 0.5, 500)}) for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(labels.of, chunks[0], model.predict_proba(chunks[0]))
+        assert model.entered.wait(5)  # the first chunk's check is running
+        rest = [pool.submit(labels.of, c, model.predict_proba(c)) for c in chunks[1:]]
+        got = [first.result()] + [f.result() for f in rest]
+    for chunk, labelled in zip(chunks, got, strict=True):
+        assert np.array_equal(labelled, model.predict(chunk))
