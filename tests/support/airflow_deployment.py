@@ -95,6 +95,24 @@ class Airflow:
             f"{dag_id} run {run_id} not finished after {timeout} s: {self.tasks(dag_id, run_id)}\n" + self.tail_logs()
         )
 
+    def runs(self, dag_id: str) -> dict[str, str]:
+        """Every run of the DAG: run id -> run type (manual, scheduled, asset_triggered, ...)."""
+        out = self.request("GET", f"/dags/{dag_id}/dagRuns?limit=100")
+        return {r["dag_run_id"]: r["run_type"] for r in out["dag_runs"]}
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, attempt: int, *expected: str, timeout: float = 60
+    ) -> str:
+        """The task attempt's log file once it holds every ``expected`` text. The run's state reaches the API
+        before the task runner has flushed the log, so the file is read until the lines are there (bounded)."""
+        pattern = f"logs/dag_id={dag_id}/run_id={run_id}/task_id={task_id}/attempt={attempt}.log"
+        deadline = time.monotonic() + timeout
+        while True:
+            text = "".join(p.read_text(errors="replace") for p in self.home.glob(pattern))
+            if all(e in text for e in expected) or time.monotonic() > deadline:
+                return text
+            time.sleep(0.5)
+
     def tasks(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         out = self.request("GET", f"/dags/{dag_id}/dagRuns/{q(run_id)}/taskInstances")
         return {t["task_id"]: t for t in out["task_instances"]}

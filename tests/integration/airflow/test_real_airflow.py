@@ -2,7 +2,10 @@
 Celery worker (Redis broker), with a real ``mlflow server``. Runs are triggered and checked
 through the REST API v2, and the registry is checked through MLflow.
 
-One deployment for the whole module (starting Airflow is the expensive part).
+One deployment for the whole module (starting Airflow is the expensive part). The spec has no cron
+schedule (the demo's ``0 3 * * 1`` would let the scheduler start a run of its own on some days): the
+DAG runs only when a test triggers it or updates its feature table, and each test asserts that the DAG
+holds exactly the runs the tests made.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ def env(tmp_path_factory, warehouse_template):
     model = f"churn_af_{uuid.uuid4().hex[:6]}"
     specs = root / "specs"
     specs.mkdir()
-    write_spec(specs / "churn.yaml", churn_dict(name=model, validation=GATES))
+    # no cron: whatever the date and hour, the scheduler starts no run that a test did not make
+    write_spec(specs / "churn.yaml", churn_dict(name=model, validation=GATES, schedule=None))
     shutil.copy(warehouse_template, root / "warehouse.db")
     # the Airflow metadata DB migrates while the mlflow server starts
     with (
@@ -57,7 +61,18 @@ def env(tmp_path_factory, warehouse_template):
             "client": client,
             "catalog": root / "catalog.db",
             "home": airflow.home,
+            "made": {},  # run id -> run type of every run the tests made
         }
+
+
+def trigger(env, conf):
+    run_id = env["airflow"].trigger(env["dag_id"], conf)
+    env["made"][run_id] = "manual"
+    return run_id
+
+
+def assert_only_the_runs_the_tests_made(env):
+    assert env["airflow"].runs(env["dag_id"]) == env["made"]
 
 
 def versions(client, model):
@@ -77,8 +92,9 @@ def test_trigger_with_conf_runs_the_chain_and_a_register_retry_makes_no_second_v
         },
         "fail_register_once": True,
     }
-    run_id = af.trigger(dag_id, conf)
+    run_id = trigger(env, conf)
     assert af.wait_run(dag_id, run_id) == "success", af.tasks(dag_id, run_id)
+    assert_only_the_runs_the_tests_made(env)
     tasks = af.tasks(dag_id, run_id)
     assert {t: s["state"] for t, s in tasks.items()} == dict.fromkeys(
         ["train", "evaluate", "validate", "register", "promote"], "success"
@@ -87,9 +103,7 @@ def test_trigger_with_conf_runs_the_chain_and_a_register_retry_makes_no_second_v
     assert train["params"]["n_estimators"] == 25  # the conf override reached the step
     # retry: the first try of register died after the version existed; the second found it
     assert tasks["register"]["try_number"] == 2
-    first_try = "".join(
-        p.read_text() for p in env["home"].glob(f"logs/dag_id={dag_id}/run_id={run_id}/task_id=register/attempt=1.log")
-    )
+    first_try = af.task_log(dag_id, run_id, "register", 1, "injected failure", "registered version 1")
     assert "injected failure" in first_try and "registered version 1" in first_try
     reg = af.xcom(dag_id, run_id, "register")
     assert reg["version"] == "1" and reg["created"] is False
@@ -111,8 +125,9 @@ def test_failing_gate_fails_validate_and_promote_never_runs(env):
     af, dag_id, model, client = env["airflow"], env["dag_id"], env["model"], env["client"]
     before = versions(client, model)
     conf = {"overrides": {"validation": {"gates": [{"metric": "roc_auc", "min": 0.999}]}}}
-    run_id = af.trigger(dag_id, conf)
+    run_id = trigger(env, conf)
     assert af.wait_run(dag_id, run_id) == "failed"
+    assert_only_the_runs_the_tests_made(env)
     tasks = af.tasks(dag_id, run_id)
     assert tasks["validate"]["state"] == "failed"
     assert tasks["validate"]["try_number"] == 1  # a rejected candidate is not retried
@@ -121,7 +136,7 @@ def test_failing_gate_fails_validate_and_promote_never_runs(env):
     rejected = af.xcom(dag_id, run_id, "validate", key="rejected")
     gate = next(c for c in rejected["checks"] if c["check"] == "gate")
     assert rejected["status"] == "FAILED" and gate["outcome"] == "fail" and gate["threshold"] == 0.999
-    log = "".join(p.read_text() for p in env["home"].glob(f"logs/dag_id={dag_id}/run_id={run_id}/task_id=validate/*"))
+    log = af.task_log(dag_id, run_id, "validate", 1, "CandidateRejected", "< min 0.999")
     assert "CandidateRejected" in log and "roc_auc=" in log and "< min 0.999" in log
     # the registry: nothing registered, champion untouched, the run tagged FAILED
     assert versions(client, model) == before
@@ -143,5 +158,7 @@ def test_feature_table_update_starts_a_retraining(env):
         ]
         time.sleep(1)
     assert runs, "the asset event did not start a run"
+    env["made"][runs[0]["dag_run_id"]] = "asset_triggered"
+    assert_only_the_runs_the_tests_made(env)
     # the chain itself is proven by the runs above: stop this one rather than wait for it
     af.request("PATCH", f"/dags/{dag_id}/dagRuns/{q(runs[0]['dag_run_id'])}", {"state": "failed"})
