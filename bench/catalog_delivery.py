@@ -43,8 +43,8 @@ def task_body(step: str, spec_path: str, state: Path) -> None:
     goes to ``state/<step>.json`` (the XCom), and a line says whether this process imported the SDK."""
     from mlpublish.catalog import open_catalog
     from mlpublish.config import OpenMetadataSettings
-    from mlpublish.context import PublishContext
     from mlpublish.deployment import for_spec
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
     from mlpublish.spec import load_spec
     from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
@@ -145,7 +145,7 @@ def main() -> None:
 
     from mlflow import MlflowClient
 
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
     from tests.conftest import churn_dict, write_spec
     from tests.support.openmetadata_server import serve_emulator
 

@@ -34,7 +34,9 @@ from bench.results import Figure, add_json_option, write_json  # noqa: E402
 
 UV = ROOT / ".tools" / "bin" / "uv"
 # what a step process (CLI command, Airflow task, Dagster step) imports before its work
-STEP_IMPORTS = "import mlflow, mlflow.sklearn, sklearn.ensemble, pandas, mlpublish.chain, mlpublish.steps.score"
+STEP_IMPORTS = (
+    "import mlflow, mlflow.sklearn, sklearn.ensemble, pandas, mlpublish.workflows.chain, mlpublish.steps.score"
+)
 
 
 def make_venv(path: Path, compile_bytecode: bool) -> float:
@@ -81,7 +83,7 @@ def main() -> None:
     add_json_option(p)
     args = p.parse_args()
 
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
     from tests.conftest import churn_dict, write_spec
 
     work = Path(tempfile.mkdtemp(prefix="mlp_cold_start_"))

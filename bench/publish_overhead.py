@@ -45,8 +45,8 @@ def fresh_store(template: Path, where: Path) -> str:
 
 
 def run_chain_once(spec_path: Path, tracking: str, root: Path) -> tuple[float, float]:
-    from mlpublish.chain import run_chain
     from mlpublish.spec import load_spec
+    from mlpublish.workflows.chain import run_chain
 
     os.environ["MLFLOW_TRACKING_URI"] = tracking
     os.environ["MLPUBLISH_CATALOG"] = str(root / "catalog.db")
@@ -105,7 +105,7 @@ def main() -> None:
 
     from mlflow import MlflowClient
 
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
 
     tmp = Path(tempfile.mkdtemp(prefix="mlpublish-bench-"))
     os.chdir(tmp)

@@ -64,7 +64,7 @@ def worker(mode: str, spec_path: str) -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps.score import load_champion, score_batch
     from tests.support.naive_scoring import naive_score
@@ -229,7 +229,7 @@ def main() -> None:
     import pandas as pd
     import sqlalchemy as sa
 
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
     from tests.conftest import churn_dict, write_spec
     from tests.support.score_fixtures import publish_champion
 

@@ -70,8 +70,8 @@ def spec_with(folder: Path, names: list[str]) -> Path:
 def publish_twice(spec_path: Path, template: Path, root: Path, explain: bool) -> float:
     """Wall time of the second publish (the one with a champion to compare every slice with)."""
     import mlpublish.steps.evaluate as evaluate
-    from mlpublish.chain import run_chain
     from mlpublish.spec import load_spec
+    from mlpublish.workflows.chain import run_chain
 
     root.mkdir(parents=True)
     shutil.copy(template, root / "mlflow.db")
@@ -101,7 +101,7 @@ def main() -> None:
 
     from mlflow import MlflowClient
 
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
 
     tmp = Path(tempfile.mkdtemp(prefix="mlpublish-bench-slices-"))
     os.chdir(tmp)

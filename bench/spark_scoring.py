@@ -43,7 +43,7 @@ def worker(mode: str, spec_path: str, master: str, conf: str) -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps.score import load_champion, score_batch
 
@@ -92,7 +92,7 @@ def main() -> None:
     import pandas as pd
     import sqlalchemy as sa
 
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
     from tests.conftest import churn_dict, write_spec
     from tests.support.score_fixtures import publish_champion
     from tests.support.spark_cluster import CLUSTER_CONF, LOCAL_CONF, spark_cluster

@@ -31,7 +31,6 @@ from dagster import (
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._utils.warnings import BetaWarning
 
-from mlpublish.audit import register_for_audit
 from mlpublish.errors import MlpublishError
 from mlpublish.results import (
     NOTHING_NEW,
@@ -43,6 +42,7 @@ from mlpublish.results import (
     TrainResult,
     ValidateResult,
 )
+from mlpublish.workflows.audit import register_for_audit
 from mlpublish_dagster import metadata as md
 from mlpublish_dagster.observations import observe_table, read_plot
 from mlpublish_dagster.resources import CatalogResource, MlflowResource, SparkResource, WarehouseResource
@@ -128,7 +128,7 @@ def _step(fn: Any, *args: Any) -> Any:
 
 def spec_assets(ref: SpecRef) -> list[Any]:
     """The assets and checks of one spec; keys are ``<model>/<noun>``, the group is the model."""
-    from mlpublish.champion import champion_card
+    from mlpublish.promotion import champion_card
     from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
     from mlpublish.steps.card import candidate_card
 

@@ -1,7 +1,7 @@
 """Per spec: the publish, scoring and monitoring jobs, schedules from the spec's crons, and the retraining sensor.
 
 The sensor reads the monitor step's retraining requests (tagged MLflow runs,
-see ``mlpublish.retraining``) after its cursor. All requests found in one tick
+see ``mlpublish.registry.retraining``) after its cursor. All requests found in one tick
 start one run (retraining twice on the same data helps nobody); the cursor moves
 past them, and the run key is the newest request, so a drift decision never
 starts a second run, even if the cursor were lost.
@@ -117,7 +117,7 @@ def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:
         description=f"Starts one publish run of {ref.name} per new drift decision of its monitor.",
     )
     def _sensor(context: SensorEvaluationContext, mlflow: MlflowResource):
-        from mlpublish.retraining import open_requests
+        from mlpublish.registry.retraining import open_requests
 
         spec = ref.load()
         # open only: a request some training already served (or that expired) never starts a run,

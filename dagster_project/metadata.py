@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
-from mlpublish.metrics import higher_is_better
+from mlpublish.evaluation.metrics import higher_is_better
 from mlpublish.redact import scrub
 
 

@@ -70,7 +70,7 @@ def _metrics(table: Any) -> tuple[dict[str, float], dict[str, float], str | None
 
 
 def _checks(table: Any) -> list[Any]:
-    from mlpublish.gates import CheckResult
+    from mlpublish.evaluation.gates import CheckResult
 
     return [
         CheckResult(

@@ -39,7 +39,7 @@ class MlflowResource(ConfigurableResource):
 
     def credentials(self, spec: Any) -> Any:
         """This deployment's token for a spec that uses its server; None for a spec that names its own server."""
-        from mlpublish.mlflow_session import MlflowCredentials
+        from mlpublish.registry.session import MlflowCredentials
 
         if not self.token or (spec.mlflow.trackingUri and spec.mlflow.trackingUri != self.tracking_uri):
             return None

@@ -14,7 +14,7 @@ from typing import Any
 
 from dagster import Failure
 
-from mlpublish.context import PublishContext
+from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import MlpublishError
 from mlpublish.redact import scrub
 

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlpublish.environments import FILE_NAME as ENVIRONMENTS_FILE
 from mlpublish.errors import SpecError
 from mlpublish.spec import Spec, load_spec
+from mlpublish.spec.environments import FILE_NAME as ENVIRONMENTS_FILE
 
 SPECS_DIR_VAR = "MLPUBLISH_SPECS_DIR"
 
@@ -99,7 +99,7 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
         raise SpecError(str(folder), [(SPECS_DIR_VAR, "not a folder of model specs")])
     refs: list[SpecRef] = []
     by_key: dict[str, SpecRef] = {}
-    # environments.yaml beside the specs is the environments file (mlpublish/environments.py), not a spec
+    # environments.yaml beside the specs is the environments file (mlpublish/spec/environments.py), not a spec
     for path in sorted(
         p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != ENVIRONMENTS_FILE
     ):

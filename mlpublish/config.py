@@ -5,7 +5,7 @@ Precedence for every setting: the spec's explicit value (which may itself use
 (files in the working directory, so nothing needs a server).
 
 This module only reads the process environment, into values; it never writes it
-(MLflow's own globals and credentials are scoped by ``mlpublish.mlflow_session``).
+(MLflow's own globals and credentials are scoped by ``mlpublish.registry.session``).
 """
 
 from __future__ import annotations

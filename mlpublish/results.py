@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from mlpublish.explain import FeatureImportance
-from mlpublish.fairness import Disparity
-from mlpublish.gates import CheckResult
+from mlpublish.evaluation.explain import FeatureImportance
+from mlpublish.evaluation.fairness import Disparity
+from mlpublish.evaluation.gates import CheckResult
+from mlpublish.evaluation.slices import SliceMetrics
 from mlpublish.redact import scrub
-from mlpublish.slices import SliceMetrics
 
 Status = Literal["PENDING", "PASSED", "FAILED"]
 # The outcome of a candidate that reproduces the champion (same data, parameters, estimator, code and

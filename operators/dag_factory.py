@@ -201,7 +201,7 @@ def spec_files(specs_dir: str | os.PathLike[str]) -> list[Path]:
     root = Path(specs_dir)
     if not root.is_dir():
         return []
-    # environments.yaml beside the specs is the environments file (mlpublish/environments.py), not a spec
+    # environments.yaml beside the specs is the environments file (mlpublish/spec/environments.py), not a spec
     return sorted(
         p for p in root.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file() and p.name != "environments.yaml"
     )

@@ -3,7 +3,7 @@
 * ``mlflow_default``: the MLflow tracking server. ``extra.tracking_uri`` (any
   MLflow URI) or host/port/schema (``http://host:port``); login and password
   are the server's basic-auth credentials, in the environment of the task's step
-  only (see :mod:`mlpublish.mlflow_session`).
+  only (see :mod:`mlpublish.registry.session`).
 * ``openmetadata_default``: the OpenMetadata server. ``extra.host_port`` or
   ``schema://host:port/api``; the JWT token in the password field; ``extra.strict``
   and ``extra.create_missing_tables`` as in :class:`mlpublish.config.OpenMetadataSettings`.
@@ -66,7 +66,7 @@ class MlflowHook(BaseHook):
 
     def _server(self) -> tuple[str | None, Any]:
         """The connection's tracking URI and basic-auth credentials; (None, None) when it is not defined."""
-        from mlpublish.mlflow_session import MlflowCredentials
+        from mlpublish.registry.session import MlflowCredentials
 
         conn = _optional_connection(self.mlflow_conn_id)
         if conn is None:

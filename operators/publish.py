@@ -83,7 +83,7 @@ class PublishStepOperator(BaseOperator):
         return MlflowHook(self.mlflow_conn_id).connect(spec)
 
     def publish_context(self, spec: Any, context: Context) -> Any:
-        from mlpublish.context import PublishContext
+        from mlpublish.deployment.context import PublishContext
         from mlpublish.errors import SpecError
 
         ti = context["ti"]
@@ -173,9 +173,9 @@ class ValidateModelOperator(PublishStepOperator):
     lineage_writes_model = False
 
     def run_step(self, ctx: Any, context: Context) -> Any:
-        from mlpublish.audit import register_for_audit
         from mlpublish.results import EvaluateResult, TrainResult
         from mlpublish.steps import validate_candidate
+        from mlpublish.workflows.audit import register_for_audit
 
         train = self.upstream(context, "train", TrainResult)
         evaluation = self.upstream(context, "evaluate", EvaluateResult)

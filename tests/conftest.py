@@ -79,7 +79,7 @@ def write_spec(path: Path, spec: dict[str, Any]) -> Path:
 
 @pytest.fixture(scope="session")
 def warehouse_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
 
     path = tmp_path_factory.mktemp("templates") / "warehouse.db"
     build_demo_warehouse(f"sqlite:///{path}", customers=TEST_CUSTOMERS, seed=7)

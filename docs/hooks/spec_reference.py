@@ -42,7 +42,7 @@ def root_models() -> list[tuple[str, type[BaseModel]]]:
     The spec module may name its own roots (``reference_models()``); otherwise the walk starts at ``Spec``.
     """
     spec = importlib.import_module("mlpublish.spec")
-    environments = importlib.import_module("mlpublish.environments")
+    environments = importlib.import_module("mlpublish.spec.environments")
     named = getattr(spec, "reference_models", None)
     roots = list(_as_roots(named())) if callable(named) else [("spec", spec.Spec)]
     if not any(model is environments.EnvironmentsFile for _, model in roots):

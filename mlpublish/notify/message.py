@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mlpublish.gates import CheckResult
-from mlpublish.metrics import higher_is_better
+from mlpublish.evaluation.gates import CheckResult
+from mlpublish.evaluation.metrics import higher_is_better
 from mlpublish.redact import scrub
 from mlpublish.results import EvaluateResult, PromoteResult, ValidateResult
 

@@ -1,7 +1,7 @@
 """Drift statistics on Spark: the local engine's bin counts and sample, computed per partition and summed.
 
 Each task bins its rows with the champion's reference profiles (the same
-:class:`mlpublish.drift.FeatureProfile` the local engine fills chunk by chunk) and keeps a
+:class:`mlpublish.evaluation.drift.FeatureProfile` the local engine fills chunk by chunk) and keeps a
 uniform sample at the same rate; the driver adds the counts up. PSI is computed from the
 summed counts, so it is the local engine's to the last bit. The sample is drawn per partition
 (seeded by the partition: a re-run task draws the same rows); when the source fits in

@@ -2,12 +2,12 @@
 
 train -> evaluate -> validate -> register -> promote, then score and monitor. Each can run in its own
 process (an Airflow task, a Dagster asset) given the spec and the earlier
-results; :func:`mlpublish.chain.run_chain` runs them all in one process.
-Manual promotion and rollback (:mod:`mlpublish.champion`) are exported here too:
+results; :func:`mlpublish.workflows.chain.run_chain` runs them all in one process.
+Manual promotion and rollback (:mod:`mlpublish.promotion`) are exported here too:
 the CLI and the adapters call them as steps.
 """
 
-from mlpublish.champion import promote_version, rollback_champion
+from mlpublish.promotion import promote_version, rollback_champion
 from mlpublish.steps.evaluate import evaluate_model
 from mlpublish.steps.monitor import monitor_drift
 from mlpublish.steps.promote import promote_challenger

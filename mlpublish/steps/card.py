@@ -3,7 +3,7 @@
 The validate step logs the card of a rejected candidate (the orchestrators stop
 there); the register step logs it again with the registered version. Logging
 overwrites the same two artifacts, so a retried step leaves one card. The
-champion's card (with its current rollback section) is :func:`mlpublish.champion.champion_card`.
+champion's card (with its current rollback section) is :func:`mlpublish.promotion.champion_card`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlpublish.card import build_card, render_html
-from mlpublish.context import PublishContext
-from mlpublish.contract import CARD_HTML, CARD_MARKDOWN
+from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import MlpublishError
+from mlpublish.model_card import build_card, render_html
 from mlpublish.redact import scrub
+from mlpublish.registry.contract import CARD_HTML, CARD_MARKDOWN
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
 
 log = logging.getLogger("mlpublish.card")

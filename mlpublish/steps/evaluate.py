@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from mlpublish.catalog.events import SetModelProperties
-from mlpublish.context import PublishContext
-from mlpublish.contract import (
+from mlpublish.deployment.context import PublishContext
+from mlpublish.errors import MlpublishError, NotFound, StepError
+from mlpublish.evaluation.explain import FeatureImportance, compare_importances
+from mlpublish.evaluation.fairness import Disparity, compute_disparity
+from mlpublish.evaluation.metrics import Predictions, compute_metrics, metrics_from_predictions, positive_class, predict
+from mlpublish.evaluation.plots import evaluation_plots, importances_plot
+from mlpublish.evaluation.slices import SliceMetrics, compute_slice_metrics
+from mlpublish.registry.contract import (
     CHAMPION,
     CHAMPION_TEST_METRIC_PREFIX,
     COMPARED_CHAMPION_TAG,
@@ -23,13 +29,7 @@ from mlpublish.contract import (
     SPLIT_TAG,
     TEST_METRIC_PREFIX,
 )
-from mlpublish.errors import MlpublishError, NotFound, StepError
-from mlpublish.explain import FeatureImportance, compare_importances
-from mlpublish.fairness import Disparity, compute_disparity
-from mlpublish.metrics import Predictions, compute_metrics, metrics_from_predictions, positive_class, predict
-from mlpublish.plots import evaluation_plots, importances_plot
 from mlpublish.results import EvaluateResult, TrainResult
-from mlpublish.slices import SliceMetrics, compute_slice_metrics
 from mlpublish.steps.train import split_signature
 
 log = logging.getLogger("mlpublish.evaluate")

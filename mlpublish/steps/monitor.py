@@ -5,10 +5,10 @@ of the last ``lookbackHours``). The current rows are streamed in chunks: PSI
 needs only bin counts, and a uniform sample of at most ``sampleRows`` rows
 feeds the KS test and, where labels have arrived, the champion's performance.
 
-The decision (see :func:`mlpublish.drift.decide_retraining`) counts the
+The decision (see :func:`mlpublish.evaluation.drift.decide_retraining`) counts the
 drifted windows among the last M monitor runs *of the same champion version*:
 a new champion has a new reference, so its windows start afresh. It is
-recorded on the monitor's MLflow run with :func:`mlpublish.retraining.decision_tags`,
+recorded on the monitor's MLflow run with :func:`mlpublish.registry.retraining.decision_tags`,
 which is what the Airflow DAG and the Dagster sensor read.
 """
 
@@ -22,8 +22,12 @@ from typing import Any
 from mlpublish import config
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.clock import now_iso
-from mlpublish.context import PublishContext, pipeline_tags
-from mlpublish.contract import (
+from mlpublish.deployment.context import PublishContext, pipeline_tags
+from mlpublish.errors import MlpublishError, StepError, WarehouseError
+from mlpublish.evaluation.drift import FeatureProfile, decide_retraining, ks_test
+from mlpublish.evaluation.metrics import compute_metrics, higher_is_better
+from mlpublish.modelling import prepare_features
+from mlpublish.registry.contract import (
     CHAMPION_VERSION_TAG,
     DRIFT_REPORT_ARTIFACT,
     DRIFT_TAG,
@@ -33,13 +37,9 @@ from mlpublish.contract import (
     STEP_TAG,
     TEST_METRIC_PREFIX,
 )
-from mlpublish.drift import FeatureProfile, decide_retraining, ks_test
-from mlpublish.errors import MlpublishError, StepError, WarehouseError
-from mlpublish.metrics import compute_metrics, higher_is_better
-from mlpublish.modelling import prepare_features
-from mlpublish.registry_lock import LOCK_PREFIX
+from mlpublish.registry.lock import LOCK_PREFIX
+from mlpublish.registry.retraining import decision_tags, open_requests, training_runs
 from mlpublish.results import FeatureDrift, MonitorResult
-from mlpublish.retraining import decision_tags, open_requests, training_runs
 from mlpublish.steps.score import engine_of, load_champion, scoring_source
 
 log = logging.getLogger("mlpublish.monitor")

@@ -1,7 +1,7 @@
 """promote: move ``champion`` to a challenger that still beats it (the chain's last publishing step).
 
 The move itself, its history, manual promotion and rollback are in
-:mod:`mlpublish.champion`. If the champion moved since validation, the candidate
+:mod:`mlpublish.promotion`. If the champion moved since validation, the candidate
 is compared again with the new champion on its own held-out rows, by every gate
 of the spec (per-slice gates and fairness bounds included); if it no longer
 passes them, the move is refused and nothing changes.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from mlpublish.champion import champion_history, complete_move, move_champion, promotion_reason
-from mlpublish.context import PublishContext
-from mlpublish.contract import CHALLENGER, CHAMPION, PASSED
+from mlpublish.deployment.context import PublishContext
+from mlpublish.promotion import champion_history, complete_move, move_champion, promotion_reason
+from mlpublish.registry.contract import CHALLENGER, CHAMPION, PASSED
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
 from mlpublish.steps.evaluate import compare_with_champion
 from mlpublish.steps.validate import gate_checks

@@ -6,8 +6,8 @@ import json
 import logging
 
 from mlpublish.catalog.events import SetModelProperties
-from mlpublish.context import PublishContext
-from mlpublish.contract import (
+from mlpublish.deployment.context import PublishContext
+from mlpublish.registry.contract import (
     CATALOG_FQN_TAG,
     CHALLENGER,
     COMPARED_CHAMPION_TAG,

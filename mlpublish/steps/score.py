@@ -20,8 +20,12 @@ from mlpublish import config
 from mlpublish.catalog.entity import table_event
 from mlpublish.catalog.events import AddLineage, ColumnLineage, SetModelProperties
 from mlpublish.clock import now_iso
-from mlpublish.context import PublishContext, pipeline_tags
-from mlpublish.contract import (
+from mlpublish.deployment.context import PublishContext, pipeline_tags
+from mlpublish.errors import NoChampion, StepError
+from mlpublish.evaluation.metrics import positive_class
+from mlpublish.modelling import prepare_features
+from mlpublish.registry import escape_filter_value
+from mlpublish.registry.contract import (
     CHAMPION,
     CHAMPION_VERSION_TAG,
     MODEL_TAG,
@@ -29,10 +33,6 @@ from mlpublish.contract import (
     SCORING_RUN_TAG,
     STEP_TAG,
 )
-from mlpublish.errors import NoChampion, StepError
-from mlpublish.metrics import positive_class
-from mlpublish.modelling import prepare_features
-from mlpublish.registry import escape_filter_value
 from mlpublish.results import ScoreResult
 from mlpublish.warehouse.scoring import ScoringRun, ScoringSource, write_predictions
 

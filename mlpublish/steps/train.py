@@ -9,13 +9,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlpublish import config, provenance
+from mlpublish import config
 from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
-from mlpublish.champion import champion_entity_events
 from mlpublish.clock import now_iso
-from mlpublish.context import PublishContext, pipeline_tags
-from mlpublish.contract import (
+from mlpublish.deployment.context import PublishContext, pipeline_tags
+from mlpublish.errors import SpecError, StepError, WarehouseError
+from mlpublish.evaluation.metrics import better, compute_metrics, positive_class
+from mlpublish.evaluation.slices import too_many_values
+from mlpublish.modelling import fit_model, prepare_features
+from mlpublish.promotion import champion_entity_events
+from mlpublish.registry import provenance
+from mlpublish.registry.contract import (
     CANDIDATES_FOLDER,
     CATALOG_EVENTS_ARTIFACT,
     CHAMPION,
@@ -33,11 +38,7 @@ from mlpublish.contract import (
     TASK_TAG,
     TRAINING_FQN_TAG,
 )
-from mlpublish.errors import SpecError, StepError, WarehouseError
-from mlpublish.metrics import better, compute_metrics, positive_class
-from mlpublish.modelling import fit_model, prepare_features
 from mlpublish.results import Candidate, TrainResult
-from mlpublish.slices import too_many_values
 
 log = logging.getLogger("mlpublish.train")
 
@@ -150,7 +151,9 @@ def train_model(ctx: PublishContext) -> TrainResult:
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from mlpublish.datasets import WarehouseTableSource  # subclasses an MLflow class: importing it imports mlflow
+    from mlpublish.registry.datasets import (
+        WarehouseTableSource,  # subclasses an MLflow class: importing it imports mlflow
+    )
 
     spec, pf = ctx.spec, ctx.preflight
     split = spec.training.split

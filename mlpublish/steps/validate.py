@@ -8,13 +8,13 @@ import tempfile
 from pathlib import Path
 
 from mlpublish.catalog.events import SetModelProperties, SetValidationTag
-from mlpublish.champion import reproduced_champion
-from mlpublish.context import PublishContext
-from mlpublish.contract import CHECK_TAG_PREFIX, FAILED, PASSED, PENDING, VALIDATION_FOLDER, VALIDATION_TAG
-from mlpublish.fairness import Disparity, fairness_checks
-from mlpublish.gates import CheckResult, evaluate_gates
+from mlpublish.deployment.context import PublishContext
+from mlpublish.evaluation.fairness import Disparity, fairness_checks
+from mlpublish.evaluation.gates import CheckResult, evaluate_gates
+from mlpublish.evaluation.slices import evaluate_slice_gate
+from mlpublish.promotion import reproduced_champion
+from mlpublish.registry.contract import CHECK_TAG_PREFIX, FAILED, PASSED, PENDING, VALIDATION_FOLDER, VALIDATION_TAG
 from mlpublish.results import EvaluateResult, TrainResult, ValidateResult, same_candidate
-from mlpublish.slices import evaluate_slice_gate
 from mlpublish.spec import Validation
 from mlpublish.steps.card import log_card
 from mlpublish.steps.evaluate import load_holdout

@@ -45,7 +45,7 @@ def test_chain_twice_then_rollback_on_server(remote, capsys):
     name = remote.model
     spec = remote.spec(name=name)
     assert main(["-q", "run", str(spec)]) == EXIT_OK
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
 
     build_demo_warehouse(remote.warehouse_url, customers=800, seed=11, append=True)
     assert main(["-q", "run", str(spec)]) == EXIT_OK
@@ -150,7 +150,7 @@ def test_concurrent_register_retries_make_one_version(remote, tmp_path):
 
 def test_postgres_warehouse_names_tables_like_openmetadata(remote, monkeypatch):
     """The warehouse itself in PostgreSQL: FQNs are <service>.<database>.public.<table>."""
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
     from tests.support.mlflow_server import postgres_database
 
     with postgres_database("mlpublish_wh") as url:

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
-from mlpublish.demo_data import build_demo_warehouse
+from mlpublish.demo.data import build_demo_warehouse
 from tests.conftest import churn_dict
 from tests.support.canary_secrets import MLFLOW_PASSWORD
 from tests.support.helpers import registered_candidate, run_steps, weak_champion_spec
@@ -163,7 +163,7 @@ def test_register_failed_for_audit_never_aliased(workspace):
 
 
 def test_register_retry_returns_same_version(workspace):
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps import register_version
 
@@ -326,8 +326,8 @@ def test_missing_training_table_is_a_spec_error(workspace, capsys):
 
 
 def _chain(ws, path):
-    from mlpublish.chain import run_chain
     from mlpublish.spec import load_spec
+    from mlpublish.workflows.chain import run_chain
 
     return run_chain(load_spec(path))
 
@@ -354,7 +354,7 @@ def test_rejected_candidate_leaves_the_champion_entity_alone(workspace):
 
 
 def test_retried_promote_does_not_undo_a_rollback(workspace):
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps import promote_challenger
 
@@ -395,7 +395,7 @@ def test_registry_lock_breaks_stale_locks_and_spares_live_ones(workspace):
 
     from mlpublish.errors import RegistryConflict
     from mlpublish.registry import Registry
-    from mlpublish.registry_lock import LOCK_PREFIX, take_down
+    from mlpublish.registry.lock import LOCK_PREFIX, take_down
 
     reg = Registry(workspace.tracking_uri)
     lock = f"{LOCK_PREFIX}m"
@@ -437,7 +437,7 @@ def test_check_in_an_empty_folder_names_the_missing_warehouse_and_writes_nothing
 
 
 def test_retry_after_manual_approval_and_rollback_does_not_move_back(workspace):
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps import promote_challenger
 
@@ -498,7 +498,7 @@ def test_lost_catalog_is_rebuilt_from_the_champion_not_a_rejected_candidate(work
 def test_a_lost_lock_stops_the_guarded_write(workspace):
     from mlpublish.errors import RegistryConflict
     from mlpublish.registry import Registry
-    from mlpublish.registry_lock import LOCK_PREFIX
+    from mlpublish.registry.lock import LOCK_PREFIX
 
     reg = Registry(workspace.tracking_uri)
     with pytest.raises(RegistryConflict, match="lost the lock"):
@@ -517,7 +517,7 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
 
     from mlpublish.errors import RegistryConflict
     from mlpublish.registry import Registry
-    from mlpublish.registry_lock import LOCK_PREFIX
+    from mlpublish.registry.lock import LOCK_PREFIX
 
     holder = (
         "import os, sys; from mlpublish.registry import Registry\n"
@@ -536,7 +536,7 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
         import socket
         import time
 
-        from mlpublish.registry_lock import pid_namespace
+        from mlpublish.registry.lock import pid_namespace
 
         reg.client.create_registered_model(
             f"{LOCK_PREFIX}m",
@@ -556,13 +556,13 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
 
 def test_unchanged_retrain_is_nothing_new(workspace, capsys, monkeypatch):
     """The same data, parameters, estimator and code again: no version, no move, no notification, exit 0."""
-    import mlpublish.cli
+    import mlpublish.cli.main
 
     spec = workspace.spec()
     assert run_cli("run", str(spec)) == EXIT_OK
     capsys.readouterr()
     sent = []
-    monkeypatch.setattr(mlpublish.cli, "_notify", lambda *a: sent.append(a))
+    monkeypatch.setattr(mlpublish.cli.main, "_notify", lambda *a: sent.append(a))
     assert run_cli("run", str(spec)) == EXIT_OK
     out = capsys.readouterr().out
     assert "outcome    NOTHING NEW: run " in out and "reproduces champion v1" in out

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from mlpublish.chain import run_chain
-from mlpublish.champion import champion_card, champion_history
 from mlpublish.cli import EXIT_OK, main
-from mlpublish.contract import CARD_HTML, CARD_MARKDOWN
 from mlpublish.errors import SpecError
+from mlpublish.promotion import champion_card, champion_history
+from mlpublish.registry.contract import CARD_HTML, CARD_MARKDOWN
 from mlpublish.spec import load_spec
 from mlpublish.steps.card import load_card
+from mlpublish.workflows.chain import run_chain
 from tests.support.helpers import weak_champion_spec
 
 NAME = "customer_churn_predictor"

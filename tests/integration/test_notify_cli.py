@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from mlpublish.cli import EXIT_OK, EXIT_REJECTED, main
-from mlpublish.demo_data import build_demo_warehouse
+from mlpublish.demo.data import build_demo_warehouse
 from mlpublish.results import ChainResult
 from tests.conftest import churn_dict, write_spec
 from tests.integration.test_notify_delivery import HOOK_TOKEN, PASSWORD, SLACK_PATH, assert_no_secret, env_for

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from mlpublish.gates import CheckResult
+from mlpublish.evaluation.gates import CheckResult
 from mlpublish.notify import NotifySettings, Source, deliver, gate_notification, notify
 from mlpublish.notify.sinks import SmtpSettings, SmtpSink
 from mlpublish.results import EvaluateResult, ValidateResult

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from mlpublish.registry import Registry
-from mlpublish.retraining import decision_tags, retrain_requests
+from mlpublish.registry.retraining import decision_tags, retrain_requests
 
 
 def test_requests_after_cursor_oldest_first(tmp_path):
@@ -12,8 +14,13 @@ def test_requests_after_cursor_oldest_first(tmp_path):
     exp = reg.ensure_experiment("mlpublish/m", (tmp_path / "art").as_uri())
     assert retrain_requests(reg, "mlpublish/m", "m") == []
     ids = []
-    for retrain, reasons in ((True, ["psi(plan)=0.4"]), (False, []), (True, ["ks(monetary)"])):
-        run = reg.client.create_run(exp, tags=decision_tags("m", retrain=retrain, reasons=reasons))
+    # explicit start times one second apart: requests are ordered by start time (ms), and runs created
+    # within one millisecond would fall back to the random run id
+    t0 = int(time.time() * 1000) - 10_000
+    for i, (retrain, reasons) in enumerate(((True, ["psi(plan)=0.4"]), (False, []), (True, ["ks(monetary)"]))):
+        run = reg.client.create_run(
+            exp, start_time=t0 + 1000 * i, tags=decision_tags("m", retrain=retrain, reasons=reasons)
+        )
         reg.client.set_terminated(run.info.run_id)
         ids.append(run.info.run_id)
     other = reg.client.create_run(exp, tags=decision_tags("other", retrain=True, reasons=["x"]))
@@ -31,7 +38,7 @@ def test_requests_after_cursor_oldest_first(tmp_path):
 def test_open_requests_are_unserved_finished_and_young(tmp_path):
     import time
 
-    from mlpublish.retraining import open_requests
+    from mlpublish.registry.retraining import open_requests
 
     reg = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = reg.ensure_experiment("mlpublish/m", (tmp_path / "art").as_uri())

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, main
 from mlpublish.errors import WarehouseError
-from mlpublish.retraining import retrain_requests
+from mlpublish.registry.retraining import retrain_requests
 from tests.support.score_fixtures import FQN, NAME, context, copy_of, prediction_rows, publish_champion
 
 PRED_FQN = "warehouse.main.main.churn_predictions"
@@ -141,9 +141,9 @@ def test_no_drift_on_a_resample_of_the_same_data(ws):
 def test_drift_requests_retraining_once_and_the_retrained_champion_resets_it(ws, capsys):
     from mlflow import MlflowClient
 
-    from mlpublish.chain import run_chain
     from mlpublish.spec import load_spec
     from mlpublish.steps import monitor_drift
+    from mlpublish.workflows.chain import run_chain
 
     spec = ws.spec()
     assert main(["-q", "demo-drift", "--warehouse", ws.warehouse_url]) == EXIT_OK

@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 from mlpublish.catalog import open_catalog
-from mlpublish.chain import run_chain
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.spec import load_spec
+from mlpublish.workflows.chain import run_chain
 from tests.conftest import churn_dict
 from tests.support.helpers import GATES
 
@@ -266,7 +266,7 @@ def outage_during_middle_steps(
     (queued during the outage, emitted, delivered, still pending or failed)."""
     from mlpublish.catalog.local import LocalCatalog
     from mlpublish.catalog.openmetadata import OpenMetadataCatalog
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.steps import evaluate_model, promote_challenger, register_version, train_model, validate_candidate
     from tests.support.openmetadata_server import serve_emulator
 

@@ -190,7 +190,7 @@ def test_owners_are_resolved_and_a_changed_description_is_patched(om_server, om_
 def test_a_bot_put_keeps_the_description_and_the_card_arrives_by_json_patch(om_server, om_settings, seeded):
     """OpenMetadata's EntityRepository.updateDescription reverts a bot's PUT of a non-empty description
     ("Description need to be updated with a PATCH request"): the champion's card must go by JSON Patch."""
-    from mlpublish.champion import with_card
+    from mlpublish.promotion import with_card
 
     reader = Reader(om_settings)
     url = f"{om_server.host_port}/v1/mlmodels"

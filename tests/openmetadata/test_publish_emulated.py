@@ -158,8 +158,8 @@ def test_a_403_names_the_operation_and_keeps_the_events(om_server, om_settings, 
 
 
 def test_check_refuses_an_owner_team_that_is_not_a_group(workspace, om_server, om_settings, monkeypatch):
+    from mlpublish.deployment.preflight import preflight
     from mlpublish.errors import SpecError
-    from mlpublish.preflight import preflight
     from mlpublish.spec import load_spec
 
     om_server.emulator.add_team("sales", team_type="Department")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mlpublish.catalog import open_catalog
-from mlpublish.context import PublishContext
+from mlpublish.deployment.context import PublishContext
 from mlpublish.steps import monitor_drift, score_batch
 from tests.openmetadata.scenarios import Reader, publish, weak_spec
 

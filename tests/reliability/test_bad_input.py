@@ -111,7 +111,7 @@ HOSTILE_OVERRIDES = [
     ("overrides", "field", "phrase"), HOSTILE_OVERRIDES, ids=[f"{i}-{h[1]}" for i, h in enumerate(HOSTILE_OVERRIDES)]
 )
 def test_hostile_trigger_overrides_are_refused(overrides, field, phrase, workspace, reliability_tally):
-    from mlpublish.preflight import preflight
+    from mlpublish.deployment.preflight import preflight
     from mlpublish_airflow.overrides import load_spec_with_overrides
 
     with pytest.raises(SpecError) as info:

@@ -111,7 +111,7 @@ def test_mlflow_server_killed_mid_step_then_restarted(step, remote, server, tmp_
     assert registry_rows(db, name) == {**before, "locks": [f"mlpublish-lock.{name}"]}
 
     server.start()  # same port, same backend store
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.steps import promote_challenger, register_version
 
     retry = PublishContext.create(steps["ctx"].spec)  # the orchestrator's retry: a fresh task
@@ -163,7 +163,7 @@ def test_task_killed_while_promote_holds_the_lock(remote, server, tmp_path, reli
     assert registry_rows(db, name)["locks"] == [f"mlpublish-lock.{name}"]
     assert champion_history(name) == []
 
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.steps import promote_challenger
 
     retry = promote_challenger(
@@ -208,7 +208,7 @@ def pg_champion(tmp_path_factory, warehouse_template):
 
 
 def test_warehouse_connection_dropped_during_scoring(pg_champion, monkeypatch, reliability_tally):
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps import score_batch
 

@@ -19,7 +19,7 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from mlpublish.registry_lock import claim_name, lock_name, pid_namespace
+from mlpublish.registry.lock import claim_name, lock_name, pid_namespace
 from tests.support.lock_interleavings import (
     Execution,
     FakeTime,

@@ -16,8 +16,8 @@ import time
 def main(start: str, *spec_paths: str) -> None:
     import logging
 
-    from mlpublish.chain import run_chain
     from mlpublish.spec import load_spec
+    from mlpublish.workflows.chain import run_chain
 
     logging.disable(logging.WARNING)
     time.sleep(max(0.0, float(start) - time.time()))

@@ -20,7 +20,7 @@ def weak_champion_spec(ws: Any, **overrides: Any):
 
 def run_steps(spec_path: Any, *, register: bool = True) -> dict[str, Any]:
     """train -> evaluate -> validate (-> register) one step at a time, as separate tasks would."""
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
     from mlpublish.steps import evaluate_model, register_version, train_model, validate_candidate
 

@@ -1,6 +1,6 @@
 """Systematic exploration of the registry lock protocol against a real MLflow registry store.
 
-Each contender is a thread running :class:`mlpublish.registry_lock.RegistryLock`; before every registry
+Each contender is a thread running :class:`mlpublish.registry.lock.RegistryLock`; before every registry
 call it parks and the explorer decides who makes the next call, so every call is a point where a
 contender can be paused. One more point sits *inside* MLflow's ``create_registered_model``: between the
 insert that hit the unique name and MLflow's own ``get_registered_model`` that builds the "already exists"
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlpublish.errors import RegistryConflict
-from mlpublish.registry_lock import RegistryLock, lock_name
+from mlpublish.registry.lock import RegistryLock, lock_name
 
 WINDOW = "create_registered_model: read after the insert hit the unique name"
 

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from mlpublish.context import PublishContext
+from mlpublish.deployment.context import PublishContext
 from mlpublish.results import EvaluateResult, RegisterResult, ValidateResult
 from mlpublish.spec import load_spec
 from mlpublish.steps import promote_challenger

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from mlpublish.context import PublishContext
+from mlpublish.deployment.context import PublishContext
 from mlpublish.results import EvaluateResult, TrainResult, ValidateResult
 from mlpublish.spec import load_spec
 from mlpublish.steps import register_version

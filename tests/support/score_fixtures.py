@@ -19,8 +19,8 @@ FQN = "mlflow-local.customer_churn_predictor"
 def publish_champion(root: Path, warehouse_url: str, spec: dict | None = None) -> None:
     """Run the whole chain of ``spec`` (default: the cheap ``churn_dict()``) in ``root`` (MLflow and catalog
     files there) against ``warehouse_url``."""
-    from mlpublish.chain import run_chain
     from mlpublish.spec import load_spec
+    from mlpublish.workflows.chain import run_chain
 
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
@@ -50,7 +50,7 @@ def copy_of(published: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch, warehou
 
 
 def context(spec_path: Any) -> Any:
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.spec import load_spec
 
     return PublishContext.create(load_spec(spec_path))

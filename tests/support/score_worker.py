@@ -46,7 +46,7 @@ def main(mode: str, *spec_paths: str) -> None:
 
     import pandas as pd
 
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
     from mlpublish.modelling import prepare_features
     from mlpublish.spec import load_spec
     from mlpublish.steps.score import load_champion, score_batch

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from mlpublish.card import (
+from mlpublish.evaluation.gates import CheckResult, evaluate_gates
+from mlpublish.model_card import (
     ROLLBACK_HEADING,
     build_card,
     cell,
@@ -16,7 +17,6 @@ from mlpublish.card import (
     rollback_section,
     with_rollback,
 )
-from mlpublish.gates import CheckResult, evaluate_gates
 from mlpublish.results import Candidate, EvaluateResult, RegisterResult, TrainResult, ValidateResult
 from mlpublish.spec import parse_spec
 

@@ -12,20 +12,20 @@ WATCHED = ("MLPUBLISH_ENV", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "MLFLOW_LOGG
 
 
 def test_env_is_passed_explicitly_and_mlflow_output_is_scoped(tmp_path, monkeypatch, capsys):
-    import mlpublish.preflight
+    import mlpublish.deployment.preflight
 
     for var in (*WATCHED, "MLPUBLISH_ENVIRONMENTS", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"):
         monkeypatch.delenv(var, raising=False)
     (tmp_path / "environments.yaml").write_text("environments:\n  dev: {modelNamePrefix: dev_}\n")
     spec = write_spec(tmp_path / "churn.yaml", churn_dict())
     seen: list[dict[str, str | None]] = []
-    real = mlpublish.preflight.preflight
+    real = mlpublish.deployment.preflight.preflight
 
     def spy(*args, **kwargs):
         seen.append({var: os.environ.get(var) for var in WATCHED})
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mlpublish.preflight, "preflight", spy)
+    monkeypatch.setattr(mlpublish.deployment.preflight, "preflight", spy)
     assert cli.main(["check", str(spec), "--no-warehouse", "--env", "dev"]) == cli.EXIT_OK
     assert "OK: dev_customer_churn_predictor" in capsys.readouterr().out
     # pytest captures stderr (not a terminal): no progress bars during the command, the process untouched after it
@@ -36,15 +36,15 @@ def test_env_is_passed_explicitly_and_mlflow_output_is_scoped(tmp_path, monkeypa
 
 
 def test_a_users_own_mlflow_setting_wins(tmp_path, monkeypatch):
-    import mlpublish.preflight
+    import mlpublish.deployment.preflight
 
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
     monkeypatch.delenv("MLPUBLISH_ENV", raising=False)
     spec = write_spec(tmp_path / "churn.yaml", churn_dict())
     seen = []
-    real = mlpublish.preflight.preflight
+    real = mlpublish.deployment.preflight.preflight
     monkeypatch.setattr(
-        mlpublish.preflight,
+        mlpublish.deployment.preflight,
         "preflight",
         lambda *a, **k: seen.append(os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"]) or real(*a, **k),
     )

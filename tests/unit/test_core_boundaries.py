@@ -43,7 +43,7 @@ def test_importing_every_core_module_loads_no_orchestrator():
 def test_one_specs_explicit_uri_does_not_leak_into_the_next(monkeypatch, tmp_path):
     """mlflow.set_tracking_uri writes os.environ; config must still see the user's own setting."""
     from mlpublish import config
-    from mlpublish.mlflow_session import point_mlflow_at
+    from mlpublish.registry.session import point_mlflow_at
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///user.db")
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mlpublish.deployment import for_environment, for_spec
-from mlpublish.environments import environment_named
 from mlpublish.errors import WarehouseError
 from mlpublish.spec import load_spec
+from mlpublish.spec.environments import environment_named
 from tests.conftest import churn_dict, write_spec
 
 

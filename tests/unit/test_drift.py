@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlpublish.drift import FeatureProfile, bin_edges, decide_retraining, ks_test, numeric_counts, psi
+from mlpublish.evaluation.drift import FeatureProfile, bin_edges, decide_retraining, ks_test, numeric_counts, psi
 from mlpublish.spec import parse_spec
 
 HOUR = 3600.0

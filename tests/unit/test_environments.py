@@ -153,7 +153,7 @@ def test_overlay_that_breaks_the_spec_is_reported_against_the_spec(specs: Path) 
 def test_read_only_environment_refuses_every_write_before_it_happens(
     specs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlpublish.context import PublishContext
+    from mlpublish.deployment.context import PublishContext
 
     monkeypatch.chdir(specs)
     spec = load_spec(specs / "churn.yaml", env="prod")
@@ -189,7 +189,7 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def test_code_version_is_the_spec_repositorys_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlpublish.provenance import catalog_properties, run_tags
+    from mlpublish.registry.provenance import catalog_properties, run_tags
 
     monkeypatch.delenv("MLPUBLISH_GIT_SHA", raising=False)
     monkeypatch.delenv("MLPUBLISH_ENV", raising=False)
@@ -212,7 +212,7 @@ def test_an_environment_with_its_own_tracking_server_keeps_its_registry_there(
     specs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A deployment-wide MLFLOW_REGISTRY_URI (perhaps another environment's registry) must not capture dev's versions."""
-    from mlpublish.environments import environment_named
+    from mlpublish.spec.environments import environment_named
 
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", "sqlite:///deployment-registry.db")
     dev = load_spec(specs / "churn.yaml", env="dev")
@@ -223,7 +223,7 @@ def test_an_environment_with_its_own_tracking_server_keeps_its_registry_there(
 
 def test_cli_names_and_catalog_sync_in_an_environment(specs: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from mlpublish import cli
-    from mlpublish.cli_common import model_name
+    from mlpublish.cli.common import model_name
 
     monkeypatch.chdir(specs)
     monkeypatch.setenv("MLPUBLISH_ENV", "dev")
@@ -240,7 +240,7 @@ def test_cli_names_and_catalog_sync_in_an_environment(specs: Path, monkeypatch: 
 
 
 def test_load_spec_takes_the_environment_as_a_value(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlpublish.environments import environment_named
+    from mlpublish.spec.environments import environment_named
 
     monkeypatch.setenv("MLPUBLISH_ENV", "prod")  # an explicit environment wins over the process environment
     by_name = load_spec(specs / "churn.yaml", environment="dev")
@@ -258,7 +258,7 @@ def _mlpublish_imports(module: str) -> set[str]:
 
     import mlpublish
 
-    path = Path(mlpublish.__file__).parent / f"{module.split('.', 1)[1]}.py"
+    path = Path(mlpublish.__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py")
     tree = ast.parse(path.read_text(), str(path))
     out = set()
     for node in ast.walk(tree):
@@ -271,11 +271,11 @@ def _mlpublish_imports(module: str) -> set[str]:
 
 def test_the_environments_and_the_yaml_reader_do_not_depend_on_the_spec() -> None:
     """One way: the spec overlays the environments, which are read by yamlio; neither reaches back."""
-    assert _mlpublish_imports("mlpublish.yamlio") == {"mlpublish.errors"}
-    assert _mlpublish_imports("mlpublish.field_rules") == set()
-    assert _mlpublish_imports("mlpublish.environments") == {
+    assert _mlpublish_imports("mlpublish.spec.yamlio") == {"mlpublish.errors"}
+    assert _mlpublish_imports("mlpublish.spec.field_rules") == set()
+    assert _mlpublish_imports("mlpublish.spec.environments") == {
         "mlpublish.config",
         "mlpublish.errors",
-        "mlpublish.field_rules",
-        "mlpublish.yamlio",
+        "mlpublish.spec.field_rules",
+        "mlpublish.spec.yamlio",
     }

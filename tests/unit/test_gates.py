@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlpublish.gates import CheckResult, evaluate_gate, evaluate_gates
+from mlpublish.evaluation.gates import CheckResult, evaluate_gate, evaluate_gates
 from mlpublish.spec import Gate
 
 

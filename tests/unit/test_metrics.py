@@ -4,7 +4,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlpublish.errors import StepError
-from mlpublish.metrics import compute_metrics, positive_class
+from mlpublish.evaluation.metrics import compute_metrics, positive_class
 
 
 def fitted(labels):
@@ -53,7 +53,7 @@ def test_multiclass_with_a_class_missing_from_the_rows():
 def test_only_one_metric_is_the_same_value_as_among_all():
     import numpy as np
 
-    from mlpublish.metrics import Predictions, metrics_from_predictions
+    from mlpublish.evaluation.metrics import Predictions, metrics_from_predictions
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)

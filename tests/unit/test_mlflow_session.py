@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mlpublish.mlflow_session import MlflowCredentials, mlflow_session, point_mlflow_at, scoped_environ
+from mlpublish.registry.session import MlflowCredentials, mlflow_session, point_mlflow_at, scoped_environ
 
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mlpublish.champion import promotion_reason
-from mlpublish.gates import evaluate_gates
+from mlpublish.evaluation.gates import evaluate_gates
+from mlpublish.promotion import promotion_reason
 from mlpublish.spec import Gate
 
 GATES = [Gate(metric="roc_auc", min=0.7), Gate(metric="roc_auc", maxDropVsChampion=0.01)]

@@ -7,12 +7,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from mlpublish.fairness import compute_disparity, fairness_checks
-from mlpublish.gates import evaluate_gates
-from mlpublish.metrics import Predictions, expected_calibration_error, metrics_from_predictions
-from mlpublish.notify.message import slice_rows
-from mlpublish.results import ValidateResult
-from mlpublish.slices import (
+from mlpublish.evaluation.fairness import compute_disparity, fairness_checks
+from mlpublish.evaluation.gates import evaluate_gates
+from mlpublish.evaluation.metrics import Predictions, expected_calibration_error, metrics_from_predictions
+from mlpublish.evaluation.slices import (
     MAX_SLICE_VALUES,
     SliceMetrics,
     compute_slice_metrics,
@@ -20,6 +18,8 @@ from mlpublish.slices import (
     slice_labels,
     too_many_values,
 )
+from mlpublish.notify.message import slice_rows
+from mlpublish.results import ValidateResult
 from mlpublish.spec import Fairness, Gate, Slice, Validation
 
 
@@ -165,7 +165,7 @@ def test_the_notification_table_has_a_row_per_gated_slice_and_disparity():
 def test_permutation_importance_ranks_the_feature_the_model_relies_on_first():
     from sklearn.linear_model import LogisticRegression
 
-    from mlpublish.explain import compare_importances
+    from mlpublish.evaluation.explain import compare_importances
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"signal": rng.normal(size=400), "noise": rng.normal(size=400)})
@@ -191,7 +191,7 @@ def test_a_slice_set_of_too_many_values_needs_bins():
 def test_permutation_importance_scores_at_most_max_rows_per_shuffle():
     from sklearn.linear_model import LogisticRegression
 
-    from mlpublish.explain import compare_importances
+    from mlpublish.evaluation.explain import compare_importances
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"signal": rng.normal(size=3000), "noise": rng.normal(size=3000)})

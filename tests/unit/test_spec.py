@@ -19,8 +19,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from mlpublish import environments
-from mlpublish import spec as spec_module
+import mlpublish.spec as spec_module
 from mlpublish.errors import SpecError
 from mlpublish.spec import (
     MAX_SPEC_BYTES,
@@ -28,6 +27,7 @@ from mlpublish.spec import (
     MAX_YAML_DEPTH,
     NAME_PATTERN,
     Training,
+    environments,
     load_spec,
     parse_spec,
 )

@@ -17,9 +17,9 @@ from mlflow import MlflowClient
 
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.cli import EXIT_OK, main
-from mlpublish.demo_data import shift_feature_distribution
+from mlpublish.demo.data import shift_feature_distribution
 from mlpublish.registry import Registry
-from mlpublish.retraining import retrain_requests
+from mlpublish.registry.retraining import retrain_requests
 from tests.conftest import Workspace, churn_dict, write_spec
 from tests.integration.test_notify_delivery import assert_no_secret, env_for
 from tests.support.notify_receivers import notify_receivers  # noqa: F401 (fixture)

@@ -12,10 +12,10 @@ import yaml
 from dagster import AssetKey, DagsterInstance
 
 from mlpublish.catalog.local import LocalCatalog
-from mlpublish.chain import run_chain
-from mlpublish.demo_data import build_demo_warehouse
+from mlpublish.demo.data import build_demo_warehouse
 from mlpublish.errors import SpecError
 from mlpublish.spec import load_spec
+from mlpublish.workflows.chain import run_chain
 from tests.support.dagster_support import catalog_state, cli_copy, lineage_pipelines, registry_state, spec_folder
 
 NAME = "customer_churn_predictor"

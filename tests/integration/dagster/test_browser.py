@@ -56,7 +56,7 @@ def published(tmp_path_factory, warehouse_template):
         "MLPUBLISH_ARTIFACT_ROOT": str(root / "mlartifacts"),
         "MLPUBLISH_CATALOG": str(root / "catalog.db"),
         "WAREHOUSE_URL": f"sqlite:///{root / 'warehouse.db'}",
-        "MLPUBLISH_SPECS_DIR": str(spec_folder(root)),
+        "MLPUBLISH_SPECS_DIR": str(spec_folder(root, schedule=None)),
         "MLPUBLISH_DEPLOYMENT": "local",
     }
     env.pop("MLFLOW_REGISTRY_URI", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
-from mlpublish.demo_data import shift_feature_distribution
+from mlpublish.demo.data import shift_feature_distribution
 from tests.support.dagster_support import spec_folder
 
 KEY = "customer_churn_predictor"

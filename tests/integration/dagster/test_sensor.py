@@ -6,7 +6,7 @@ import time
 
 from dagster import DagsterInstance, build_sensor_context
 
-from mlpublish.retraining import decision_tags
+from mlpublish.registry.retraining import decision_tags
 from tests.support.dagster_support import spec_folder
 
 NAME = "customer_churn_predictor"

@@ -17,9 +17,9 @@ import pytest
 from mlflow import MlflowClient
 
 from mlpublish.catalog.local import LocalCatalog
-from mlpublish.demo_data import build_demo_warehouse
+from mlpublish.demo.data import build_demo_warehouse
 from mlpublish.registry import Registry
-from mlpublish.retraining import decision_tags
+from mlpublish.registry.retraining import decision_tags
 from tests.support.canary_secrets import MLFLOW_TOKEN
 from tests.support.dagster_deployment import LOCATION, REPOSITORY, dagster_deployment
 from tests.support.dagster_support import spec_folder
@@ -54,7 +54,7 @@ START_SENSOR = """mutation($selector: SensorSelector!) { startSensor(sensorSelec
 def deployment(tmp_path_factory, warehouse_template):
     root = tmp_path_factory.mktemp("dagster_deployment")
     shutil.copy(warehouse_template, root / "warehouse.db")
-    folder = spec_folder(root)
+    folder = spec_folder(root, schedule=None)
     with (
         postgres_database("mlp_dagster_mlflow") as backend,
         mlflow_server(backend, root / "artifacts", root / "mlflow.log") as tracking,

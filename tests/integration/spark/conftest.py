@@ -49,7 +49,7 @@ def assert_same_predictions(local, other):
 
 def shifted_copy(url: str, table: str) -> None:
     """``table``: customer_features shifted as the demo's drift shifts it (the shared table stays as it is)."""
-    from mlpublish.demo_data import DRIFT_SQL
+    from mlpublish.demo.data import DRIFT_SQL
 
     with sa.create_engine(url).begin() as conn:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))

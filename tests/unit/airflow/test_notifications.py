@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlpublish.gates import CheckResult
+from mlpublish.evaluation.gates import CheckResult
 from mlpublish.results import EvaluateResult, PromoteResult, TrainResult, ValidateResult
 from mlpublish.spec import load_spec
 from tests.conftest import churn_dict, write_spec

@@ -26,8 +26,8 @@ from mlpublish.catalog.events import (
     parse_events,
 )
 from mlpublish.catalog.local import LocalCatalog
-from mlpublish.champion import rollback_target
 from mlpublish.errors import NotFound
+from mlpublish.promotion import rollback_target
 
 FQN = "mlflow-local.churn"
 SOURCE = "warehouse.main.main.orders"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlpublish.gates import CheckResult
+from mlpublish.evaluation.gates import CheckResult
 from mlpublish.results import ValidateResult
 from tests.support.dagster_support import spec_folder
 

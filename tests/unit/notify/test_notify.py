@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlpublish.gates import CheckResult
+from mlpublish.evaluation.gates import CheckResult
 from mlpublish.notify import (
     SCHEMA,
     NotifyConfigError,

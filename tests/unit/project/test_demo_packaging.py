@@ -31,7 +31,7 @@ def test_the_wheel_carries_the_demo_spec_of_the_repository(tmp_path):
 
 
 def test_the_demo_finds_its_spec_in_a_checkout_and_in_an_install(tmp_path, monkeypatch):
-    from mlpublish import demo
+    from mlpublish.demo import run as demo
 
     assert demo.bundled_spec() == ROOT / "specs" / "churn.yaml"  # a source checkout: the original
     installed = tmp_path / "site-packages" / "mlpublish"

@@ -22,7 +22,7 @@ def labels_in_chunks(model, X, chunk=700):
 def demo_rows(tmp_path_factory):
     import sqlalchemy as sa
 
-    from mlpublish.demo_data import build_demo_warehouse
+    from mlpublish.demo.data import build_demo_warehouse
     from mlpublish.modelling import prepare_features
 
     url = f"sqlite:///{tmp_path_factory.mktemp('labels') / 'warehouse.db'}"

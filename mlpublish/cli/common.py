@@ -1,0 +1,45 @@
+"""What every command of the command line shares: exit codes, ``--env``, model names, the outbox line.
+
+Imports are lazy, as in cli.py, so ``--help`` answers fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_CRASH, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2, 3
+
+
+def add_env(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", metavar="ENV", help="environment from environments.yaml (default: MLPUBLISH_ENV)")
+
+
+def command_environment(name: str | None = None) -> Any:
+    """The environment of a command given a model name: ``--env``, else MLPUBLISH_ENV / the file's default; or None."""
+    from mlpublish.spec.environments import current_environment, environment_named
+
+    return environment_named(name) if name else current_environment()
+
+
+def model_name(name: str, env_name: str | None = None) -> str:
+    """A model name as the environment's registry and catalog know it (its prefix added)."""
+    env = command_environment(env_name)
+    # "churn" and "dev_churn" (as printed by commands and cards) both mean the environment's model
+    return env.registered_name(env.base_name(name)) if env is not None and "." not in name else name
+
+
+def outbox_line(deployment: Any) -> None:
+    """Events waiting for (or refused by) OpenMetadata, when it is configured."""
+    from mlpublish.config import OpenMetadataSettings
+
+    if OpenMetadataSettings.from_env() is None:
+        return
+    counts = deployment.open_catalog().outbox.counts()
+    if counts["pending"] or counts["failed"]:
+        print(
+            f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
+            "(details: mlpublish catalog sync)",
+            file=sys.stderr,
+        )

@@ -1,0 +1,84 @@
+"""The ``score``, ``monitor`` and ``demo-drift`` commands (kept apart from cli.py's publish commands).
+
+Exit codes as for the other commands: 0 success (monitor: whatever the
+decision, which is printed), 2 error (bad spec, no champion, missing column...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+COMMANDS = ("score", "monitor", "demo-drift")
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser("score", help="write the champion's batch predictions into the predictions table")
+    s.add_argument("spec")
+    s.add_argument("--run-id", help="scoring run id; re-running the same id replaces its rows (default: a new id)")
+    s.add_argument("--engine", choices=("local", "spark"), help="overrides scoring.engine (docs/spark.md)")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser(
+        "monitor", help="measure feature drift against the champion's training data; decide on retraining"
+    )
+    s.add_argument("spec")
+    s.add_argument("--engine", choices=("local", "spark"), help="overrides scoring.engine (docs/spark.md)")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("demo-drift", help="shift the demo warehouse's feature distribution (then run monitor)")
+    s.add_argument("--warehouse", default=os.environ.get("WAREHOUSE_URL", "sqlite:///warehouse.db"))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo-drift":
+        from mlpublish.demo.data import shift_feature_distribution
+
+        print(json.dumps({"shifted": shift_feature_distribution(args.warehouse)}))
+        return 0
+    from mlpublish.deployment import for_spec
+    from mlpublish.deployment.context import PublishContext
+    from mlpublish.spec import load_spec
+
+    spec = load_spec(args.spec, environment=args.env)
+    with for_spec(spec).mlflow_session():
+        ctx = PublishContext.create(spec)
+        try:
+            return _score(ctx, args) if args.command == "score" else _monitor(ctx, args)
+        finally:
+            ctx.preflight.warehouse.dispose()
+
+
+def _score(ctx: Any, args: Any) -> int:
+    from mlpublish.steps.score import score_batch
+
+    result = score_batch(ctx, scoring_run_id=args.run_id, engine=args.engine)
+    print(
+        json.dumps(result.to_json(), indent=2)
+        if args.json
+        else f"scored {result.rows} rows of {result.source} with {result.model_name} version {result.version} "
+        f"into {result.table_fqn} (scoring run {result.scoring_run_id}, {result.seconds:.1f}s)"
+    )
+    return 0
+
+
+def _monitor(ctx: Any, args: Any) -> int:
+    from mlpublish.steps.monitor import monitor_drift
+
+    res = monitor_drift(ctx, engine=args.engine)
+    if args.json:
+        print(json.dumps(res.to_json(), indent=2))
+        return 0
+    print(
+        f"{res.model_name} version {res.version}: {res.rows} current rows vs {res.reference_rows} reference rows "
+        f"(monitor run {res.monitor_run_id})"
+    )
+    for d in res.features:
+        ks = "" if d.ks_statistic is None else f"  KS {d.ks_statistic:.3f} (p={d.ks_pvalue:.2g})"
+        print(f"  {'DRIFT' if d.drifted else 'ok   '} {d.feature:<20} PSI {d.psi:.3f}{ks}")
+    for k, v in sorted(res.performance.items()):
+        print(f"  {k} = {v:.4f}")
+    print(("RETRAIN requested: " if res.retrain else "no retraining: ") + "; ".join(res.reasons))
+    return 0

@@ -1,0 +1,1 @@
+"""``mlpublish demo``: the demo warehouse (:mod:`~mlpublish.demo.data`) and the demo run (:mod:`~mlpublish.demo.run`)."""

@@ -1,0 +1,110 @@
+"""Evaluation plots logged as MLflow artifacts: ROC, reliability and confusion matrix, or residuals;
+permutation importances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def evaluation_plots(
+    task: str, model: Any, champion: Any, champion_version: str | None, X: Any, y: Any, out: Path
+) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    paths: list[Path] = []
+    if task == "classification":
+        from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+        classes = np.unique(y)
+        if len(classes) == 2 and hasattr(model, "predict_proba"):
+            fig, ax = plt.subplots(figsize=(5, 4))
+            RocCurveDisplay.from_estimator(model, X, y, ax=ax, name="candidate")
+            if champion is not None and hasattr(champion, "predict_proba"):
+                RocCurveDisplay.from_estimator(
+                    champion,
+                    X[list(champion.feature_names_in_)] if hasattr(champion, "feature_names_in_") else X,
+                    y,
+                    ax=ax,
+                    name=f"champion v{champion_version}",
+                )
+            ax.set_title("ROC: candidate vs champion" if champion is not None else "ROC")
+            paths.append(_save(fig, out / "roc_curve.png"))
+            try:
+                paths.append(_reliability(model, champion, champion_version, X, y, out))
+            except ValueError:  # labels other than 0/1 need a pos_label the ROC plot does not take either
+                plt.close("all")
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ConfusionMatrixDisplay.from_estimator(model, X, y, ax=ax, colorbar=False)
+        ax.set_title("Confusion matrix (candidate)")
+        paths.append(_save(fig, out / "confusion_matrix.png"))
+    else:
+        pred = model.predict(X)
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.scatter(pred, np.asarray(y) - pred, s=6, alpha=0.5, label="candidate")
+        if champion is not None:
+            cp = champion.predict(X)
+            ax.scatter(cp, np.asarray(y) - cp, s=6, alpha=0.5, label=f"champion v{champion_version}")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("prediction")
+        ax.set_ylabel("residual")
+        ax.legend()
+        ax.set_title("Residuals")
+        paths.append(_save(fig, out / "residuals.png"))
+    return paths
+
+
+# the bins of the reliability plot are those of the ece metric (mlpublish.evaluation.metrics.ECE_BINS), said in its title
+RELIABILITY_BINS = 10
+
+
+def _reliability(model: Any, champion: Any, champion_version: str | None, X: Any, y: Any, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import CalibrationDisplay
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    CalibrationDisplay.from_estimator(model, X, y, n_bins=RELIABILITY_BINS, ax=ax, name="candidate")
+    if champion is not None and hasattr(champion, "predict_proba"):
+        cols = list(champion.feature_names_in_) if hasattr(champion, "feature_names_in_") else list(X.columns)
+        CalibrationDisplay.from_estimator(
+            champion, X[cols], y, n_bins=RELIABILITY_BINS, ax=ax, name=f"champion v{champion_version}"
+        )
+    ax.set_title(f"Reliability ({RELIABILITY_BINS} equal-width bins)")
+    return _save(fig, out / "reliability.png")
+
+
+def importances_plot(importances: list[Any], champion_version: str | None, out: Path, top: int = 15) -> Path:
+    """Horizontal bars: permutation importance of the top features, candidate beside champion."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    shown = list(reversed(importances[:top]))
+    pos = np.arange(len(shown))
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(shown) + 1.5))
+    with_champion = any(i.champion is not None for i in shown)
+    height = 0.4 if with_champion else 0.8
+    ax.barh(pos + (height / 2 if with_champion else 0), [i.candidate for i in shown], height, label="candidate")
+    if with_champion:
+        values = [i.champion if i.champion is not None else 0.0 for i in shown]
+        ax.barh(pos - height / 2, values, height, label=f"champion v{champion_version}")
+    ax.set_yticks(pos, [i.feature for i in shown])
+    ax.set_xlabel("drop of the selection metric when shuffled")
+    ax.legend()
+    ax.set_title("Permutation importance (held-out rows)")
+    return _save(fig, out / "importances.png")
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

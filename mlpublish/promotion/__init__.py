@@ -1,0 +1,30 @@
+"""Who is champion and how it moves.
+
+* :mod:`~mlpublish.promotion.decision`: is a candidate new, and why it replaces the champion (no writes);
+* :mod:`~mlpublish.promotion.moves`: alias moves under the registry lock, manual promotion, rollback;
+* :mod:`~mlpublish.promotion.history`: the recorded moves (a registered-model tag);
+* :mod:`~mlpublish.promotion.champion_entity`: what the catalog says about the champion (entity, card).
+"""
+
+from mlpublish.promotion.champion_entity import artifact_run_id, champion_card, champion_entity_events, with_card
+from mlpublish.promotion.decision import REPRODUCTION_TAGS, promotion_reason, reproduced_champion
+from mlpublish.promotion.history import HISTORY_KEEP, champion_history, record_champion_move, rollback_target
+from mlpublish.promotion.moves import complete_move, move_champion, promote_version, rollback_champion
+
+__all__ = [
+    "HISTORY_KEEP",
+    "REPRODUCTION_TAGS",
+    "artifact_run_id",
+    "champion_card",
+    "champion_entity_events",
+    "champion_history",
+    "complete_move",
+    "move_champion",
+    "promote_version",
+    "promotion_reason",
+    "record_champion_move",
+    "reproduced_champion",
+    "rollback_champion",
+    "rollback_target",
+    "with_card",
+]

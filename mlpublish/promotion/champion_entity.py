@@ -1,0 +1,100 @@
+"""What the catalog says about the champion: the entity and lineage its training run recorded, with its model card."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from mlpublish.catalog.events import UpsertMlModel, parse_events
+from mlpublish.errors import CatalogUnavailable
+from mlpublish.model_card import rollback_section, with_copy_note, with_rollback
+from mlpublish.promotion.history import champion_history, rollback_target
+from mlpublish.redact import scrub
+from mlpublish.registry import Registry
+from mlpublish.registry.contract import (
+    CARD_MARKDOWN,
+    CATALOG_EVENTS_ARTIFACT,
+    CATALOG_RUN_TAG,
+    COPIED_FROM_TAG,
+    PASSED,
+)
+
+log = logging.getLogger("mlpublish.promote")
+
+
+def artifact_run_id(mv: Any) -> str:
+    """The run holding ``mv``'s card, catalog entity and tags under this environment's names
+    (a version copied from another environment: its copy run, which carries the source run's)."""
+    return (mv.tags or {}).get(CATALOG_RUN_TAG) or mv.run_id
+
+
+def run_tags(reg: Registry, mv: Any) -> dict[str, str]:
+    """Tags of the run that trained ``mv`` (a copied version: its copy run, which carries them)."""
+    try:
+        return dict(reg.run(artifact_run_id(mv)).data.tags)
+    except Exception as exc:  # noqa: BLE001 (a version registered by another tool may name no readable run)
+        log.warning(
+            "%s v%s: cannot read its run's tags (%s); its code version is unknown", mv.name, mv.version, scrub(str(exc))
+        )
+        return {}
+
+
+def champion_entity_events(reg: Registry, mv: Any) -> list[Any]:
+    """The MlModel entity and lineage recorded by the champion's own training run (see steps.train).
+
+    A version whose run recorded none (logged by another tool) leaves the entity
+    as it is; failing to read one that exists is an error, so the move can be finished.
+    """
+    run_id = artifact_run_id(mv)
+    try:
+        text = reg.read_text(run_id, CATALOG_EVENTS_ARTIFACT)
+        if text is None:
+            log.warning("%s v%s: its run recorded no catalog entity; entity left as it is", mv.name, mv.version)
+            return []
+        events = parse_events(json.loads(text))
+    except Exception as exc:
+        raise CatalogUnavailable(
+            scrub(
+                f"cannot read the catalog entity of {mv.name} v{mv.version} "
+                f"(run {run_id}, {CATALOG_EVENTS_ARTIFACT}): {exc}"
+            )
+        ) from exc
+    return with_card(events, champion_card(reg, mv))
+
+
+def with_card(events: list[Any], card: str | None) -> list[Any]:
+    """The entity events with the champion's model card as the MlModel description.
+
+    The card rides in the entity itself (not a separate event), so a replayed outbox
+    asserts one description per entity and the sinks' description handling applies.
+    """
+    if card is None:
+        return events
+    return [
+        UpsertMlModel(fqn=e.fqn, entity={**e.entity, "description": card}) if isinstance(e, UpsertMlModel) else e
+        for e in events
+    ]
+
+
+def champion_card(reg: Registry, mv: Any) -> str | None:
+    """The card of ``mv`` as champion: its logged card with the rollback section as it stands now
+    (what ``mlpublish rollback`` would restore, from the registry's champion history)."""
+    run_id = artifact_run_id(mv)
+    try:
+        markdown = reg.read_text(run_id, CARD_MARKDOWN)
+    except Exception as exc:
+        raise CatalogUnavailable(
+            scrub(f"cannot read the model card of {mv.name} v{mv.version} (run {run_id}, {CARD_MARKDOWN}): {exc}")
+        ) from exc
+    if markdown is None:
+        log.warning("%s v%s: its run has no model card; the catalog description is left as it is", mv.name, mv.version)
+        return None
+    version = str(mv.version)
+    history = champion_history(reg, mv.name)
+    since = next((e.get("at") for e in reversed(history) if e.get("to") == version), None)
+    section = rollback_section(mv.name, version, PASSED, rollback_target(history, version), champion=True, since=since)
+    origin = (mv.tags or {}).get(COPIED_FROM_TAG)
+    if origin:
+        markdown = with_copy_note(markdown, mv.name, version, origin)
+    return with_rollback(markdown, section)
