@@ -21,7 +21,16 @@ DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster tests/reliability/
 PYTEST := -m pytest -p no:cacheprovider
 DOCS_ADDR ?= 127.0.0.1:8000
 
-.PHONY: demo test test-fast check lint-imports docs-check docs docs-serve venv venv-main venv-dagster bench clean
+.PHONY: demo test test-fast check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
+
+# What the suite needs from the operating system beyond Python: the browser test drives Debian's
+# headless Chromium through its chromedriver (tests/integration/dagster/test_browser.py), the Spark
+# tests need Java 17+ and PostgreSQL's JDBC driver (tests/integration/spark). Installed with apt-get
+# when missing (as root, or through sudo); elsewhere the target says what to install and the tests
+# that need them say why they skip.
+SYSTEM_DEPS_CHECK := command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	&& command -v java >/dev/null && [ -f /usr/share/java/postgresql.jar ]
+SYSTEM_PACKAGES := chromium chromium-driver openjdk-17-jre-headless libpostgresql-jdbc-java
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -35,12 +44,21 @@ venv-main: $(UV)
 venv-dagster: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV_DAGSTER) $(UV) sync --frozen $(BYTECODE) --python $(PYTHON) $(DAGSTER_EXTRAS) --quiet
 
+system-deps:
+	@if $(SYSTEM_DEPS_CHECK); then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make: install $(SYSTEM_PACKAGES) (or your system's equivalents) for the browser and Spark tests" >&2; exit 0; fi; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	echo "installing $(SYSTEM_PACKAGES) with apt-get (the browser and Spark tests need them)"; \
+	$$sudo apt-get update -qq >/dev/null && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null
+
 demo: venv-main
 	$(VENV)/bin/mlpublish demo
 
-# in this order: the venvs, static checks, the docs (strict), the whole suite in two sessions (the second
-# runs even when the first fails; the target fails if either did)
-test: venv check docs-check
+# in this order: the system packages, the venvs, static checks, the docs (strict), the whole suite in two
+# sessions (the second runs even when the first fails; the target fails if either did)
+test: system-deps venv check docs-check
 	@rc=0; \
 	$(VENV)/bin/python $(PYTEST) --durations=15 tests $(DAGSTER_TESTS:%=--ignore=%) || rc=$$?; \
 	$(VENV_DAGSTER)/bin/python $(PYTEST) --durations=10 $(DAGSTER_TESTS) || rc=$$?; \
