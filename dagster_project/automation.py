@@ -11,8 +11,8 @@ import json
 import os
 
 from dagster import (
-    AssetKey,
     AssetSelection,
+    DagsterInvalidDefinitionError,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -23,7 +23,6 @@ from dagster import (
     define_asset_job,
     sensor,
 )
-from dagster._utils.schedules import is_valid_cron_string
 
 from mlpublish.errors import SpecError
 from mlpublish_dagster.resources import MlflowResource
@@ -46,7 +45,7 @@ BATCH_ASSETS = ("model_predictions", "drift_report")  # after the champion, each
 
 
 def publish_job(ref: SpecRef):
-    after_champion = AssetSelection.assets(*(AssetKey([ref.key, name]) for name in BATCH_ASSETS))
+    after_champion = AssetSelection.assets(*(ref.asset_key(name) for name in BATCH_ASSETS))
     # the tag lets a run queue limit publish runs to one per model (see the README's dagster.yaml)
     return define_asset_job(
         f"{ref.key}_publish",
@@ -60,7 +59,7 @@ def publish_job(ref: SpecRef):
 def scoring_job(ref: SpecRef):
     return define_asset_job(
         f"{ref.key}_scoring",
-        selection=AssetSelection.assets(AssetKey([ref.key, "model_predictions"])),
+        selection=AssetSelection.assets(ref.asset_key("model_predictions")),
         config=IN_PROCESS,
         description=f"Batch predictions of {ref.name}'s champion.",
     )
@@ -69,7 +68,7 @@ def scoring_job(ref: SpecRef):
 def monitoring_job(ref: SpecRef):
     return define_asset_job(
         f"{ref.key}_monitoring",
-        selection=AssetSelection.assets(AssetKey([ref.key, "drift_report"])),
+        selection=AssetSelection.assets(ref.asset_key("drift_report")),
         config=IN_PROCESS,
         description=f"Drift of {ref.name}'s scoring data; may request retraining.",
     )
@@ -81,7 +80,18 @@ def cron_schedule(
     """A schedule named ``<model>_<what>_schedule`` from one of the spec's crons (None: no schedule)."""
     if not cron:
         return None
-    if not is_valid_cron_string(cron):
+    try:
+        # Dagster checks the cron before anything else it is given (and the rest is ours, never the spec's):
+        # a refusal here is the spec's cron, judged by Dagster's own rules
+        return ScheduleDefinition(
+            name=f"{ref.key}_{what}_schedule",
+            job=job,
+            cron_schedule=cron,
+            execution_timezone="UTC",
+            description=f"{what.capitalize()} of {ref.name} on {cron} (UTC).",
+            default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
+        )
+    except DagsterInvalidDefinitionError as exc:
         raise SpecError(
             str(ref.path),
             [
@@ -91,15 +101,7 @@ def cron_schedule(
                     "(five fields, or @hourly/@daily/@weekly/@monthly)",
                 )
             ],
-        )
-    return ScheduleDefinition(
-        name=f"{ref.key}_{what}_schedule",
-        job=job,
-        cron_schedule=cron,
-        execution_timezone="UTC",
-        description=f"{what.capitalize()} of {ref.name} on {cron} (UTC).",
-        default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
-    )
+        ) from exc
 
 
 def retraining_schedule(ref: SpecRef, job, running: bool) -> ScheduleDefinition | None:

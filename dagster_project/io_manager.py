@@ -16,6 +16,8 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from mlpublish import results
 
+RESULTS = "result_io_manager"  # the resource key every asset's result goes through (resources.py binds it)
+
 
 def _result_types() -> dict[str, type]:
     return {

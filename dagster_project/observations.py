@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dagster import MetadataValue
+from dagster import AssetObservation, MetadataValue
 
 from mlpublish.errors import MlpublishError
 from mlpublish.redact import scrub
@@ -15,6 +15,11 @@ from mlpublish_dagster.runtime import as_failure
 from mlpublish_dagster.specs import SpecRef
 
 log = logging.getLogger("mlpublish.dagster")
+
+# The tag Dagster stores an observation's data version under and reads back as ``AssetObservation.data_version``
+# (what an observable source asset's ``ObserveResult(data_version=...)`` becomes). Dagster does not export
+# the name: it is part of its stored event format; tests/unit/dagster/test_observations.py pins it.
+DATA_VERSION_TAG = "dagster/data_version"
 
 
 def read_plot(ctx: Any, result: EvaluateResult, plot: str) -> bytes | None:
@@ -47,3 +52,9 @@ def observe_table(ref: SpecRef, warehouse: WarehouseResource) -> tuple[str, dict
         "columns": MetadataValue.json(columns),
     }
     return str(rows), meta
+
+
+def table_observation(ref: SpecRef, warehouse: WarehouseResource) -> AssetObservation:
+    """The training table's observation as an event, for an asset that reads the table to log."""
+    version, meta = observe_table(ref, warehouse)
+    return AssetObservation(asset_key=ref.asset_key("feature_table"), metadata=meta, tags={DATA_VERSION_TAG: version})

@@ -8,7 +8,7 @@ each step builds its own and the core reads what it needs back from MLflow.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,3 +73,11 @@ def release(context: Any, ref: Any) -> None:
 def as_failure(exc: MlpublishError) -> Failure:
     """A core error as a Dagster failure whose description is the core's message (file, field, metric...)."""
     return Failure(description=scrub(str(exc)), metadata={"error": exc.__class__.__name__})
+
+
+def run_step(fn: Callable[..., Any], *args: Any) -> Any:
+    """One core step (or core call) in an asset: a core error fails the step with the core's message."""
+    try:
+        return fn(*args)
+    except MlpublishError as exc:
+        raise as_failure(exc) from exc

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagster import AssetKey
+
 from mlpublish.errors import SpecError
 from mlpublish.spec import Spec, load_spec
 from mlpublish.spec.environments import FILE_NAME as ENVIRONMENTS_FILE
@@ -59,6 +61,10 @@ class SpecRef:
                 ],
             )
         return spec
+
+    def asset_key(self, noun: str) -> AssetKey:
+        """The key of one of this spec's assets: ``<model>/<noun>``."""
+        return AssetKey([self.key, noun])
 
 
 _KIND = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 # scheme://user:password@host -> scheme://user:***@host ; also ?password=... / token=... query values
 _URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:)(?P<secret>[^\s@/]+)@")
@@ -18,6 +19,26 @@ def scrub(text: str) -> str:
     text = _URL_CREDENTIALS.sub(r"\g<head>***@", text)
     text = _QUERY_SECRETS.sub(r"\g<head>***", text)
     return _BEARER.sub(r"\g<head>***", text)
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]/***``: a URL (a warehouse's, a webhook's) as messages and logs may show it.
+
+    Only the scheme, host and port are kept: the user and password, the path (a webhook's is its token) and
+    the query (``?password=``, ``?token=``) never show. A file URL has no host (``sqlite:///***``). Never
+    raises: what does not parse as a URL shows nothing that could be a secret.
+    """
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        host = parts.hostname or ""
+    except Exception:  # not a URL at all (or a port that is not a number)
+        return "<unparseable URL>"
+    if not parts.scheme:
+        return "<unparseable URL>"
+    if ":" in host:  # IPv6: the brackets keep the port apart
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}/***"
 
 
 class ScrubFilter(logging.Filter):

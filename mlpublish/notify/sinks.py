@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from mlpublish.notify import render
 from mlpublish.notify.message import EVENTS, Notification
-from mlpublish.redact import scrub
+from mlpublish.redact import redact_url, scrub
 
 log = logging.getLogger("mlpublish.notify")
 
@@ -41,14 +41,6 @@ class NotifyConfigError(ValueError):
 
 class PermanentFailure(Exception):
     """The receiver refused in a way a retry cannot change (HTTP 4xx except 408/429, SMTP authentication)."""
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]/***``: webhook paths and queries carry tokens, the host does not."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/***"
 
 
 @dataclass(frozen=True)

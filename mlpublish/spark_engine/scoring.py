@@ -24,7 +24,7 @@ from mlpublish.errors import WarehouseError
 from mlpublish.spark_engine.session import spark_error
 from mlpublish.spark_engine.sources import SparkSource, jdbc_options
 from mlpublish.warehouse import Warehouse, first_line
-from mlpublish.warehouse.scoring import ScoringRun, predictions_table
+from mlpublish.warehouse.predictions import ScoringRun, predictions_table
 
 RUN_COLUMNS = ("model_name", "model_version", "model_run_id", "scoring_run_id", "scored_at")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from mlpublish.errors import WarehouseError
+from mlpublish.redact import redact_url
 from mlpublish.spark_engine.session import SparkEngineError, jdbc_jar, spark_error
-from mlpublish.warehouse import Warehouse, redact_url
-from mlpublish.warehouse.scoring import require_columns
+from mlpublish.warehouse import Warehouse
+from mlpublish.warehouse.sources import require_columns
 
 ROWS_PER_TASK = 50_000  # key range of one JDBC read at least (a task costs ~0.1 s to start)
 

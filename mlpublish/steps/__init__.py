@@ -5,6 +5,10 @@ process (an Airflow task, a Dagster asset) given the spec and the earlier
 results; :func:`mlpublish.workflows.chain.run_chain` runs them all in one process.
 Manual promotion and rollback (:mod:`mlpublish.promotion`) are exported here too:
 the CLI and the adapters call them as steps.
+
+Beside the step modules, score and monitor share :mod:`~mlpublish.steps.scoring_inputs` (the engine,
+the scoring source, the champion); score predicts with :mod:`~mlpublish.steps.predictor` and records
+its runs with :mod:`~mlpublish.steps.score_record`.
 """
 
 from mlpublish.promotion import promote_version, rollback_champion

@@ -40,7 +40,7 @@ from mlpublish.registry.contract import (
 from mlpublish.registry.lock import LOCK_PREFIX
 from mlpublish.registry.retraining import decision_tags, open_requests, training_runs
 from mlpublish.results import FeatureDrift, MonitorResult
-from mlpublish.steps.score import engine_of, load_champion, scoring_source
+from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
 
 log = logging.getLogger("mlpublish.monitor")
 
@@ -156,7 +156,6 @@ def monitor_drift(
 
     if on_spark:
         from mlpublish.spark_engine import spark_session
-        from mlpublish.steps.score import spark_source
 
         spark = spark or spark_session()
         source: Any = spark_source(ctx, spark, list(features))

@@ -1,5 +1,7 @@
-"""The warehouse: any SQLAlchemy URL. All of mlpublish's SQL (this package):
-reading features here, streaming rows and writing predictions in :mod:`mlpublish.warehouse.scoring`.
+"""The warehouse: any SQLAlchemy URL. All of mlpublish's SQL (this package): reading features here;
+the rows to score or monitor in :mod:`mlpublish.warehouse.sources`, the predictions table in
+:mod:`mlpublish.warehouse.predictions`, the local scoring loop (read, predict, write in one transaction)
+in :mod:`mlpublish.warehouse.scoring`.
 
 Table FQNs follow OpenMetadata: ``<service>.<database>.<schema>.<table>``. For
 SQLite both database and schema are ``main``; for PostgreSQL the database is
@@ -18,19 +20,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
+from mlpublish.redact import redact_url
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlpublish.spec import DataSpec
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password hidden, for messages and logs."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: show nothing that could be a secret
-        return "<unparseable database URL>"
 
 
 @dataclass
@@ -166,6 +161,3 @@ def first_line(exc: Any) -> str:
     """The first line of a database error (the driver's own message): the rest repeats the SQL and its parameters."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
-
-
-# Streaming rows ---------------------------------------------------------------

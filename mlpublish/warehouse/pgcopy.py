@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# PostgreSQL's binary COPY format: a fixed header, then per row a field count and (length, big-endian value)
+# per field, then -1. Predictions are numbers and the run's constant texts, so every row has the same layout
+# and numpy lays a whole chunk out at once, where CSV formats each number as text and the server parses it back.
 _PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _BINARY_TYPES = {"BIGINT": "int64", "DOUBLE PRECISION": "float64", "FLOAT": "float64", "BOOLEAN": "bool"}

@@ -279,7 +279,7 @@ def test_regression_task(workspace, capsys):
 
 
 def test_cli_help_is_fast_and_imports_nothing_heavy():
-    code = "import sys; from mlpublish.cli import _parser; _parser().format_help(); print(sorted(m for m in ('mlflow','sklearn','pandas','sqlalchemy') if m in sys.modules))"
+    code = "import sys; from mlpublish.cli.commands import _parser; _parser().format_help(); print(sorted(m for m in ('mlflow','sklearn','pandas','sqlalchemy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -556,13 +556,13 @@ def test_lock_of_a_killed_holder_on_this_host_is_broken_at_once(workspace):
 
 def test_unchanged_retrain_is_nothing_new(workspace, capsys, monkeypatch):
     """The same data, parameters, estimator and code again: no version, no move, no notification, exit 0."""
-    import mlpublish.cli.main
+    import mlpublish.cli.commands
 
     spec = workspace.spec()
     assert run_cli("run", str(spec)) == EXIT_OK
     capsys.readouterr()
     sent = []
-    monkeypatch.setattr(mlpublish.cli.main, "_notify", lambda *a: sent.append(a))
+    monkeypatch.setattr(mlpublish.cli.commands, "_notify", lambda *a: sent.append(a))
     assert run_cli("run", str(spec)) == EXIT_OK
     out = capsys.readouterr().out
     assert "outcome    NOTHING NEW: run " in out and "reproduces champion v1" in out

@@ -3,7 +3,7 @@ publish (gate PASSED, PROMOTED), a FAILED gate (one notification, a dead Slack r
 code), manual promote and rollback. No secret reaches a payload, an email or a log line.
 
 The tracking store is SQLite (a real MLflow server made this test 2 minutes long): links are then the
-commands that show the run; the http(s) link formulas are checked exactly in tests/unit/notify/test_notify.py."""
+commands that show the run; the http(s) link formulas are checked exactly in tests/unit/notify/test_render.py."""
 
 from __future__ import annotations
 

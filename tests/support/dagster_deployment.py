@@ -106,7 +106,7 @@ def dagster_deployment(root: Path, env: dict[str, str]) -> Iterator[Deployment]:
                 {
                     "storage": {"postgres": {"postgres_url": pg_url}},
                     "run_coordinator": {
-                        "module": "dagster._core.run_coordinator",
+                        "module": "dagster",  # dagster.QueuedRunCoordinator, the public name
                         "class": "QueuedRunCoordinator",
                         "config": {"max_concurrent_runs": 1, "tag_concurrency_limits": PUBLISH_RUN_LIMITS},
                     },

@@ -18,8 +18,7 @@ from pathlib import Path
 def main(specs: str, deployment: str, job: str, out: str) -> int:
     import os
 
-    from dagster import DagsterInstance
-    from dagster._serdes import serialize_value
+    from dagster import DagsterInstance, serialize_value
 
     from mlpublish_dagster.definitions import build_definitions
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -123,30 +124,18 @@ def test_callback_failure_is_only_a_warning(callback_env, caplog, monkeypatch):
     assert "notification not sent: ZeroDivisionError" in caplog.text
 
 
-def test_dag_factory_attaches_the_callbacks_to_validate_and_promote(tmp_path):
-    from mlpublish_airflow.dag_factory import build_dag
-    from mlpublish_airflow.notifications import notify_gate, notify_promotion
+def test_nothing_new_validation_is_not_notified(monkeypatch):
+    from mlpublish_airflow import notifications
 
-    spec_path = write_spec(tmp_path / "s.yaml", churn_dict())
-    dag = build_dag(load_spec(spec_path), str(spec_path))
-
-    def callbacks(task_id: str) -> dict[str, list]:
-        task = dag.get_task(task_id)
-        return {
-            kind: list(getattr(task, kind) or [])
-            for kind in ("on_success_callback", "on_failure_callback", "on_skipped_callback", "on_retry_callback")
-        }
-
-    assert callbacks("validate") == {
-        "on_success_callback": [notify_gate],
-        "on_failure_callback": [notify_gate],
-        "on_skipped_callback": [notify_gate],
-        "on_retry_callback": [],
-    }
-    assert callbacks("promote") == {
-        "on_success_callback": [notify_promotion],
-        "on_failure_callback": [],
-        "on_skipped_callback": [notify_promotion],
-        "on_retry_callback": [],
-    }
-    assert all(not any(callbacks(t).values()) for t in ("train", "evaluate", "register"))
+    same = ValidateResult(
+        model_name="m", run_id="r2", status="PASSED", checks=[], champion_version="1", same_as_champion="1"
+    )
+    built = []
+    monkeypatch.setattr(
+        notifications,
+        "_send",
+        lambda context, build: built.append(build(None, SimpleNamespace(task_id="validate"), None, {})),
+    )
+    monkeypatch.setattr(notifications, "_pull", lambda ti, task_id, model, key=None: same)
+    notifications.notify_gate({})
+    assert built == [None]

@@ -1,7 +1,4 @@
-"""The embedded local catalog: versions, idempotent replay, tags, properties, lineage, lookup.
-
-Also the rollback walk of the champion history (mlpublish.steps.promote.rollback_target).
-"""
+"""The embedded local catalog: versions, idempotent replay, tags, properties, lineage, lookup."""
 
 from __future__ import annotations
 
@@ -27,7 +24,6 @@ from mlpublish.catalog.events import (
 )
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.errors import NotFound
-from mlpublish.promotion import rollback_target
 
 FQN = "mlflow-local.churn"
 SOURCE = "warehouse.main.main.orders"
@@ -550,36 +546,6 @@ def test_find_model_missing(cat: LocalCatalog) -> None:
     with pytest.raises(NotFound, match="no model 'ghost' in the catalog ") as info:
         cat.find_model("ghost")
     assert str(info.value).endswith(cat.store.display)  # the store it looked in
-
-
-# --------------------------------------------------------------------------
-# rollback_target over the champion history
-
-
-def move(to: str, frm: str | None, action: str = "promote") -> dict[str, Any]:
-    return {"to": to, "from": frm, "action": action, "at": "2024-05-01T00:00:00+00:00", "reason": ""}
-
-
-def test_rollback_walks_back_through_promotions() -> None:
-    history = [move("1", None), move("2", "1"), move("3", "2")]
-    assert rollback_target(history, "3") == "2"
-
-    history.append(move("2", "3", "rollback"))
-    assert rollback_target(history, "2") == "1"
-
-    history.append(move("1", "2", "rollback"))
-    assert rollback_target(history, "1") is None
-
-
-def test_rollback_target_without_history() -> None:
-    assert rollback_target([], "1") is None
-    assert rollback_target([move("1", None)], "7") is None
-
-
-def test_rollback_after_a_repromotion_uses_the_latest_promotion() -> None:
-    history = [move("1", None), move("2", "1"), move("1", "2", "rollback"), move("3", "1"), move("2", "3", "manual")]
-    assert rollback_target(history, "2") == "3"
-    assert rollback_target(history, "3") == "1"
 
 
 def test_edges_into_a_shared_table_keep_every_models_columns():

@@ -1,4 +1,4 @@
-"""The relay's loop (backoff, stop, exit codes, health line) and the write-only sink, without a server."""
+"""The relay's loop (backoff, stop, exit codes, health line), without a server."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlpublish.catalog.events import Column, UpsertTable
-from mlpublish.catalog.local import LocalCatalog
-from mlpublish.catalog.openmetadata import OpenMetadataCatalog, SyncReport, drain_queued
-from mlpublish.catalog.openmetadata.delivery import OutboxDelivery
+from mlpublish.catalog.openmetadata import SyncReport
 from mlpublish.catalog.relay import RELAY_BEHIND, RELAY_OK, Relay
 from mlpublish.config import OpenMetadataSettings
 
@@ -75,28 +72,3 @@ def test_health_line_counts_and_lag_without_secrets(caplog: pytest.LogCaptureFix
     line = next(r.getMessage() for r in caplog.records if "relay health" in r.getMessage())
     assert "delivered=2 pending=1 failed=0 lag=12s" in line
     assert "s3cret" not in line and "tok" not in line
-
-
-def test_a_step_only_queues_and_the_cli_drain_delivers(tmp_path, monkeypatch) -> None:
-    def no_delivery(self: Any, stop: Any = None) -> SyncReport:
-        raise AssertionError("a non-strict step must not deliver")
-
-    monkeypatch.setattr(OutboxDelivery, "sync", no_delivery)
-    settings = OpenMetadataSettings("http://om:8585/api", "tok")
-    sink = OpenMetadataCatalog(settings, LocalCatalog(tmp_path / "c.db"))
-    sink.publish([UpsertTable(fqn="w.s.d.t", columns=[Column(name="a", dataType="INTEGER")])])
-    assert sink.outbox.counts()["pending"] == 1
-    assert sink.get("w.s.d.t") is not None  # the mirror has it at once
-    sink.close()
-
-    passes: list[str] = []
-
-    def outage(self: Any, stop: Any = None) -> SyncReport:
-        passes.append(self.outbox.local.path)
-        return SyncReport(outage="connection refused", pending=1)
-
-    monkeypatch.setattr(OutboxDelivery, "sync", outage)
-    [line] = drain_queued()
-    assert passes == [str(tmp_path / "c.db")]
-    assert "1 event(s) stay queued for `mlpublish catalog relay`" in line
-    assert drain_queued() == []  # drained once: nothing left registered

@@ -1,5 +1,5 @@
-"""The Dagster resources and spec discovery against the environments file and the deployment's MLflow token
-(the Airflow halves: tests/unit/test_environments.py and tests/unit/test_adapter_credentials.py)."""
+"""The Dagster resources against the environments file and the deployment's MLflow token
+(the Airflow halves: tests/unit/spec/test_environments.py and tests/unit/airflow/test_hooks.py)."""
 
 from __future__ import annotations
 
@@ -10,40 +10,15 @@ import pytest
 
 from mlpublish.spec import load_spec
 from mlpublish_dagster.resources import MlflowResource, WarehouseResource
-from mlpublish_dagster.specs import discover
 from tests.conftest import churn_dict, write_spec
 
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
-# (a test module of .venv's session is not imported from here: its lazy imports may need Airflow)
-ENVIRONMENTS = """\
-environments:
-  dev:
-    modelNamePrefix: dev_
-    warehouse: {service: warehouse_dev, connection: "${DEV_WAREHOUSE:-sqlite:///dev-warehouse.db}"}
-  prod:
-    mlflow: {trackingUri: "sqlite:///prod-mlflow.db"}
-"""
-
-
-@pytest.fixture
-def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("MLPUBLISH_ENV", "MLPUBLISH_ENVIRONMENTS", "DEV_WAREHOUSE"):
-        monkeypatch.delenv(var, raising=False)
-    write_spec(tmp_path / "churn.yaml", churn_dict())
-    (tmp_path / "environments.yaml").write_text(ENVIRONMENTS)
-    return tmp_path
 
 
 @pytest.fixture
 def no_credentials(monkeypatch):
     for var in (*CREDENTIAL_VARS, "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         monkeypatch.delenv(var, raising=False)
-
-
-def test_discover_does_not_take_the_environments_file_for_a_spec(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert [r.name for r in discover(specs)] == ["customer_churn_predictor"]
-    monkeypatch.setenv("MLPUBLISH_ENV", "dev")
-    assert [r.name for r in discover(specs)] == ["dev_customer_churn_predictor"]
 
 
 def test_dagster_warehouse_resource_fills_only_what_the_environment_leaves_open(

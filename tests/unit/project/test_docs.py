@@ -101,7 +101,10 @@ def test_the_readme_stays_short_and_its_links_resolve():
 def test_make_test_runs_the_checks_and_the_docs_before_the_suite():
     makefile = (ROOT / "Makefile").read_text()
     prerequisites = re.search(r"^test: (.*)$", makefile, re.MULTILINE).group(1).split()
-    assert prerequisites == ["venv", "check", "docs-check"]
+    # the OS packages first: the README's `make test` alone must pass on a fresh machine
+    assert prerequisites == ["system-deps", "venv", "check", "docs-check"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]
     fast = re.search(r"^test-fast: (.*)$", makefile, re.MULTILINE).group(1).split()
     assert fast == ["venv", "check", "docs-check"]
     assert "mkdocs build --strict" in makefile

@@ -1,0 +1,139 @@
+"""The rows to score or monitor: a table or a query of the warehouse, checked, then read a chunk at a time.
+
+PostgreSQL reads through a binary ``COPY`` parsed into columns (:mod:`mlpublish.warehouse.pgread`) when every
+column's type allows, else a server-side cursor; the other databases through a cursor.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from mlpublish.errors import WarehouseError
+from mlpublish.redact import redact_url
+from mlpublish.warehouse import Warehouse, first_line
+from mlpublish.warehouse.pgread import pg_frames
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Declared types that cannot hold a numerical feature (checked before anything is written).
+_NON_NUMERIC = ("CHAR", "TEXT", "CLOB", "STRING", "DATE", "TIME", "BOOL", "BLOB", "BYTEA", "JSON", "UUID", "BINARY")
+
+
+def require_columns(label: str, wanted: list[str], found: Any) -> None:
+    """WarehouseError naming every column of ``wanted`` missing from ``found`` (and what there is)."""
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise WarehouseError(
+            f"{label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"not found (has: {', '.join(sorted(found))})"
+        )
+
+
+def read_chunks(conn: sa.Connection, sql: str, size: int) -> Iterator[list[tuple]]:
+    """Rows ``size`` at a time. PostgreSQL: a named (server-side) cursor, so the client never holds the table."""
+    dbapi = conn.connection.driver_connection
+    server_side = conn.dialect.name == "postgresql"
+    cur = dbapi.cursor(name=f"mlp_score_{uuid.uuid4().hex[:8]}") if server_side else dbapi.cursor()
+    if server_side:
+        cur.itersize = size
+    try:
+        cur.execute(sql)
+        while True:
+            rows = cur.fetchmany(size)
+            if not rows:
+                return
+            yield rows
+    finally:
+        cur.close()
+
+
+class ScoringSource:
+    """The rows to score or monitor: a table (checked by its declared column types) or a query."""
+
+    def __init__(self, wh: Warehouse, columns: list[str], *, table: str | None, query: str | None):
+        self.wh = wh
+        self.columns = columns
+        self.query = query.strip().rstrip(";") if query else None
+        self.table = None if self.query else table
+        self.label = wh.table_fqn(self.table) if self.table else "scoring.query"
+        self.fqn = wh.table_fqn(self.table) if self.table else None
+        self.numerical: set[str] = set()  # numerical features (set by check): read as float64 in any case
+
+    def types(self) -> dict[str, str]:
+        """Column name -> declared type ('' for a query's columns: their values are checked chunk by chunk)."""
+        if self.table:
+            return self.wh.columns(self.table)
+        try:
+            with self.wh.engine.connect() as conn:
+                keys = conn.exec_driver_sql(f"SELECT * FROM ({self.query}) mlp_q WHERE 1=0").keys()
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(f"scoring.query fails on {redact_url(self.wh.url)}: {first_line(exc)}") from None
+        return {k: "" for k in keys}
+
+    def check(self, features: list[str], categorical: list[str]) -> None:
+        """Every column is there, and numerical features have numeric types."""
+        types = self.types()
+        self.numerical = set(features) - set(categorical)
+        require_columns(self.label, self.columns, types)
+        for col in features:
+            declared = types[col].upper()
+            if col not in categorical and any(t in declared for t in _NON_NUMERIC):
+                raise WarehouseError(
+                    f"{self.label}: feature {col!r} is declared numerical but the column is {types[col]}"
+                )
+
+    def sql(self, dialect: Any) -> str:
+        q = dialect.identifier_preparer.quote
+        cols = ", ".join(q(c) for c in self.columns)
+        if self.query:
+            return f"SELECT {cols} FROM ({self.query}) mlp_q"
+        schema = self.wh._sql_schema()
+        return f"SELECT {cols} FROM {q(schema) + '.' if schema else ''}{q(self.table)}"
+
+    def frames(self, size: int) -> Iterator[pd.DataFrame]:
+        """The rows as DataFrames of at most ``size`` rows, read in one read-only pass."""
+        with self.wh.engine.connect() as conn, self.batches(conn, conn, size, keys=[]) as (batches, to_frame):
+            for batch in batches:
+                yield to_frame(batch)
+            conn.rollback()
+
+    @contextmanager
+    def batches(
+        self, conn: sa.Connection, reader: sa.Connection, size: int, keys: list[str]
+    ) -> Iterator[tuple[Iterator[Any], Callable[[Any], pd.DataFrame]]]:
+        """(chunks of at most ``size`` rows, how a chunk becomes a DataFrame).
+
+        PostgreSQL: a binary COPY on ``reader`` parsed into columns (:mod:`mlpublish.warehouse.pgread`),
+        when every column's type allows; else a cursor on ``conn``, whose Python tuples make the frames.
+        ``keys`` are never cast (their type is the predictions table's).
+        """
+        import pandas as pd
+
+        if conn.dialect.name == "postgresql":
+            q = conn.dialect.identifier_preparer.quote
+            dbapi = reader.connection.driver_connection
+            frames = pg_frames(dbapi, self.sql(conn.dialect), self.columns, self.numerical - set(keys), size, q)
+            if frames is not None:
+                try:
+                    yield frames, lambda frame: frame
+                finally:
+                    frames.close()
+                return
+
+        def to_frame(batch: list[tuple]) -> pd.DataFrame:
+            return pd.DataFrame.from_records(batch, columns=self.columns)
+
+        yield read_chunks(conn, self.sql(conn.dialect), size), to_frame
+
+    def count(self) -> int:
+        with self.wh.engine.connect() as conn:
+            try:
+                return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({self.sql(conn.dialect)}) mlp_c").scalar_one())
+            except sa.exc.SQLAlchemyError as exc:
+                raise WarehouseError(f"cannot count the rows of {self.label}: {exc.__class__.__name__}") from None

@@ -1,0 +1,53 @@
+"""The DAG factory (mlpublish_airflow.dag_factory): the spec files it reads, the callbacks it attaches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlpublish.spec import load_spec
+from tests.conftest import churn_dict, write_spec
+from tests.support.environments import specs  # noqa: F401 (fixture)
+
+
+def test_adapters_do_not_take_the_environments_file_for_a_spec(specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlpublish_airflow.dag_factory import build_dags, spec_files
+
+    # (Dagster's side, in .venv-dagster: tests/unit/dagster/test_resources.py)
+    assert [p.name for p in spec_files(specs)] == ["churn.yaml"]
+    monkeypatch.setenv("MLPUBLISH_ENV", "dev")
+    assert sorted(build_dags(specs)) == [
+        "mlpublish__dev_customer_churn_predictor",
+        "mlpublish__dev_customer_churn_predictor__monitor",
+        "mlpublish__dev_customer_churn_predictor__score",
+    ]
+
+
+def test_dag_factory_attaches_the_callbacks_to_validate_and_promote(tmp_path):
+    from mlpublish_airflow.dag_factory import build_dag
+    from mlpublish_airflow.notifications import notify_gate, notify_promotion
+
+    spec_path = write_spec(tmp_path / "s.yaml", churn_dict())
+    dag = build_dag(load_spec(spec_path), str(spec_path))
+
+    def callbacks(task_id: str) -> dict[str, list]:
+        task = dag.get_task(task_id)
+        return {
+            kind: list(getattr(task, kind) or [])
+            for kind in ("on_success_callback", "on_failure_callback", "on_skipped_callback", "on_retry_callback")
+        }
+
+    assert callbacks("validate") == {
+        "on_success_callback": [notify_gate],
+        "on_failure_callback": [notify_gate],
+        "on_skipped_callback": [notify_gate],
+        "on_retry_callback": [],
+    }
+    assert callbacks("promote") == {
+        "on_success_callback": [notify_promotion],
+        "on_failure_callback": [],
+        "on_skipped_callback": [notify_promotion],
+        "on_retry_callback": [],
+    }
+    assert all(not any(callbacks(t).values()) for t in ("train", "evaluate", "register"))

@@ -1,0 +1,32 @@
+"""The spec's data and training sections (mlpublish.spec.models): Training.grid."""
+
+from __future__ import annotations
+
+from mlpublish.spec import (
+    Training,
+    parse_spec,
+)
+from tests.support.spec_text import CHURN_TEXT
+
+
+def test_grid_is_the_cartesian_product_in_spec_order() -> None:
+    t = Training(
+        estimator="sklearn.ensemble.RandomForestClassifier",
+        candidates={"max_depth": [4, 8], "min_samples_leaf": [1, 5, 10], "criterion": ["gini"]},
+    )
+    assert t.grid() == [
+        {"max_depth": 4, "min_samples_leaf": 1, "criterion": "gini"},
+        {"max_depth": 4, "min_samples_leaf": 5, "criterion": "gini"},
+        {"max_depth": 4, "min_samples_leaf": 10, "criterion": "gini"},
+        {"max_depth": 8, "min_samples_leaf": 1, "criterion": "gini"},
+        {"max_depth": 8, "min_samples_leaf": 5, "criterion": "gini"},
+        {"max_depth": 8, "min_samples_leaf": 10, "criterion": "gini"},
+    ]
+
+
+def test_grid_without_candidates_is_one_empty_combination() -> None:
+    assert Training(estimator="sklearn.linear_model.Ridge").grid() == [{}]
+
+
+def test_grid_of_the_demo_spec() -> None:
+    assert parse_spec(CHURN_TEXT).training.grid() == [{"max_depth": 4}, {"max_depth": 8}]
