@@ -13,21 +13,6 @@ from mlpublish.spec.environments import environment_named
 from tests.conftest import churn_dict, write_spec
 
 
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    for var in (
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_REGISTRY_URI",
-        "MLPUBLISH_CATALOG",
-        "MLPUBLISH_ENV",
-        "MLPUBLISH_ENVIRONMENTS",
-        "OPENMETADATA_HOST_PORT",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_a_spec_names_its_stores_else_the_variables_else_the_working_directory(clean_env, monkeypatch):
     plain = load_spec(write_spec(clean_env / "plain.yaml", churn_dict()))
     assert for_spec(plain).tracking_uri == for_spec(plain).registry_uri == f"sqlite:///{clean_env / 'mlflow.db'}"

@@ -183,21 +183,6 @@ def test_the_environments_and_the_yaml_reader_do_not_depend_on_the_spec() -> Non
     }
 
 
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    for var in (
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_REGISTRY_URI",
-        "MLPUBLISH_CATALOG",
-        "MLPUBLISH_ENV",
-        "MLPUBLISH_ENVIRONMENTS",
-        "OPENMETADATA_HOST_PORT",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_the_environment_is_passed_not_read_from_the_process(clean_env, monkeypatch):
     (clean_env / "environments.yaml").write_text(
         "environments:\n  dev: {modelNamePrefix: dev_}\n  qa: {modelNamePrefix: qa_}\n"
