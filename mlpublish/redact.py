@@ -21,24 +21,29 @@ def scrub(text: str) -> str:
     return _BEARER.sub(r"\g<head>***", text)
 
 
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]/***``: a URL (a warehouse's, a webhook's) as messages and logs may show it.
+def redact_url(url: str, *, database: bool = False) -> str:
+    """A URL (a warehouse's, a webhook's) as messages and logs may show it; never its password or query.
 
-    Only the scheme, host and port are kept: the user and password, the path (a webhook's is its token) and
-    the query (``?password=``, ``?token=``) never show. A file URL has no host (``sqlite:///***``). Never
-    raises: what does not parse as a URL shows nothing that could be a secret.
+    By default only ``scheme://host[:port]/***`` is kept: the user, the path (a webhook's is its token) and
+    the query (``?password=``, ``?token=``) never show. ``database=True`` is for database URLs, whose user
+    and path (the database, a SQLite file) are what an error about them must name:
+    ``scheme://user@host:port/database``, still without password or query. Never raises: what does not
+    parse as a URL shows nothing that could be a secret.
     """
     try:
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
         host = parts.hostname or ""
+        user = parts.username or ""
     except Exception:  # not a URL at all (or a port that is not a number)
         return "<unparseable URL>"
     if not parts.scheme:
         return "<unparseable URL>"
     if ":" in host:  # IPv6: the brackets keep the port apart
         host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}/***"
+    if not database:
+        return f"{parts.scheme}://{host}{port}/***"
+    return f"{parts.scheme}://{user + '@' if user else ''}{host}{port}{parts.path}"
 
 
 class ScrubFilter(logging.Filter):

@@ -46,7 +46,9 @@ class Warehouse:
         try:
             return sa.engine.make_url(self.url)
         except Exception:
-            raise WarehouseError(f"data.connection is not a SQLAlchemy URL: {redact_url(self.url)}") from None
+            raise WarehouseError(
+                f"data.connection is not a SQLAlchemy URL: {redact_url(self.url, database=True)}"
+            ) from None
 
     @property
     def engine(self) -> sa.Engine:
@@ -60,12 +62,12 @@ class Warehouse:
                 and not Path(path).is_file()
             ):
                 raise WarehouseError(
-                    f"no SQLite warehouse file at {Path(path).resolve()} (data.connection {redact_url(self.url)})"
+                    f"no SQLite warehouse file at {Path(path).resolve()} (data.connection {redact_url(self.url, database=True)})"
                 )
             try:
                 self._engine = sa.create_engine(self._url, pool_pre_ping=True)
             except Exception as exc:
-                raise WarehouseError(f"cannot use warehouse {redact_url(self.url)}: {exc}") from None
+                raise WarehouseError(f"cannot use warehouse {redact_url(self.url, database=True)}: {exc}") from None
         return self._engine
 
     def dispose(self) -> None:
@@ -119,7 +121,9 @@ class Warehouse:
             with self.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(f"cannot connect to warehouse {redact_url(self.url)}: {first_line(exc)}") from None
+            raise WarehouseError(
+                f"cannot connect to warehouse {redact_url(self.url, database=True)}: {first_line(exc)}"
+            ) from None
 
     def columns(self, table: str, schema: str | None = None) -> dict[str, str]:
         """Column name -> SQL type name. Raises WarehouseError if the table is missing."""
@@ -128,13 +132,13 @@ class Warehouse:
             sch = self._sql_schema(schema)
             if not insp.has_table(table, schema=sch):
                 where = f"{sch}.{table}" if sch else table
-                raise WarehouseError(f"table {where!r} not found in warehouse {redact_url(self.url)}")
+                raise WarehouseError(f"table {where!r} not found in warehouse {redact_url(self.url, database=True)}")
             return {c["name"]: str(c["type"]) for c in insp.get_columns(table, schema=sch)}
         except WarehouseError:
             raise
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(
-                f"cannot read warehouse {redact_url(self.url)}: {exc.__class__.__name__}: {first_line(exc)}"
+                f"cannot read warehouse {redact_url(self.url, database=True)}: {exc.__class__.__name__}: {first_line(exc)}"
             ) from None
 
     def read_frame(self, table: str, columns: list[str]) -> pd.DataFrame:
@@ -148,7 +152,7 @@ class Warehouse:
                 return pd.read_sql_query(query, conn)
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(
-                f"cannot read {self.table_fqn(table)} from {redact_url(self.url)}: {first_line(exc)}"
+                f"cannot read {self.table_fqn(table)} from {redact_url(self.url, database=True)}: {first_line(exc)}"
             ) from None
 
     def row_count(self, table: str) -> int:

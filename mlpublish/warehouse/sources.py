@@ -73,7 +73,9 @@ class ScoringSource:
             with self.wh.engine.connect() as conn:
                 keys = conn.exec_driver_sql(f"SELECT * FROM ({self.query}) mlp_q WHERE 1=0").keys()
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(f"scoring.query fails on {redact_url(self.wh.url)}: {first_line(exc)}") from None
+            raise WarehouseError(
+                f"scoring.query fails on {redact_url(self.wh.url, database=True)}: {first_line(exc)}"
+            ) from None
         return {k: "" for k in keys}
 
     def check(self, features: list[str], categorical: list[str]) -> None:
