@@ -1,25 +1,33 @@
 """Hooks: Airflow connections -> the settings the core takes. Built lazily, in ``execute``.
 
-* ``mlflow_default``: the MLflow tracking server. ``extra.tracking_uri`` (any
-  MLflow URI) or host/port/schema (``http://host:port``); login and password
-  are the server's basic-auth credentials, in the environment of the task's step
-  only (see :mod:`mlpublish.registry.session`).
-* ``openmetadata_default``: the OpenMetadata server. ``extra.host_port`` or
-  ``schema://host:port/api``; the JWT token in the password field; ``extra.strict``
-  and ``extra.create_missing_tables`` as in :class:`mlpublish.config.OpenMetadataSettings`.
+Each hook has its own connection type (declared by the provider, :mod:`mlpublish_airflow.provider`, with
+its form fields), so the UI offers an MLflow, OpenMetadata, warehouse and catalog form:
 
-A connection that is not defined is not an error: the environment and the spec
-decide, exactly as for the ``mlpublish`` CLI.
+* ``mlflow_default`` (type ``mlpublish_mlflow``): the MLflow tracking server. ``extra.tracking_uri`` (any
+  MLflow URI) or host/port/schema (``http://host:port``); login and password are the server's basic-auth
+  credentials, in the environment of the task's step only (see :mod:`mlpublish.registry.session`).
+* ``openmetadata_default`` (type ``mlpublish_openmetadata``): the OpenMetadata server. ``extra.host_port`` or
+  ``schema://host:port/api``; the JWT token in the password field; ``extra.strict`` and
+  ``extra.create_missing_tables`` as in :class:`mlpublish.config.OpenMetadataSettings`.
+* ``mlpublish_warehouse`` / ``mlpublish_catalog`` (types ``mlpublish_warehouse`` / ``mlpublish_catalog``,
+  or ``postgres`` / ``sqlite``): the warehouse's SQLAlchemy URL and the catalog store's URL.
+
+Connections of type ``http`` (how ``mlflow_default`` and ``openmetadata_default`` were documented before the
+provider existed) keep working, with a deprecation warning naming the new type. A connection that is not
+defined is not an error: the environment and the spec decide, exactly as for the ``mlpublish`` CLI.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from mlpublish_airflow.exceptions import ConnectionInvalid
+
+LEGACY_CONN_TYPE = "http"
 
 
 def _optional_connection(conn_id: str) -> Any | None:
@@ -48,13 +56,76 @@ def _flag(value: Any, default: bool) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-class MlflowHook(BaseHook):
+def _extra(conn: Any, key: str) -> Any:
+    """An extra field, stored plain (``{"tracking_uri": ...}``) or as older forms saved it (``extra__<type>__<key>``)."""
+    extra = conn.extra_dejson or {}
+    value = extra.get(key)
+    return value if value not in (None, "") else extra.get(f"extra__{conn.conn_type}__{key}") or None
+
+
+def _warn_if_legacy(conn: Any, conn_id: str, hook: BaseHook) -> None:
+    if conn.conn_type != LEGACY_CONN_TYPE:
+        return
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    message = (
+        f"connection {conn_id!r} has type 'http'; give it type {hook.conn_type!r} ({hook.hook_name}, "
+        "the mlpublish provider's form): type 'http' still works but is deprecated"
+    )
+    warnings.warn(AirflowProviderDeprecationWarning(message), stacklevel=3)
+    hook.log.warning(message)  # the task log, where whoever owns the connection looks
+
+
+class _FormHook(BaseHook):
+    """The connection form of a hook: declared once (``conn_fields``, ``ui_field_behaviour``) for the provider
+    info, which Airflow >= 3.2 reads without importing the hook, and for the hook's own form methods."""
+
+    conn_fields: dict[str, dict[str, Any]] = {}
+    ui_field_behaviour: dict[str, Any] = {}
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        b = cls.ui_field_behaviour
+        return {
+            "hidden_fields": list(b.get("hidden-fields", [])),
+            "relabeling": dict(b.get("relabeling", {})),
+            "placeholders": dict(b.get("placeholders", {})),
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from wtforms import BooleanField, StringField  # only where a form is drawn (Airflow < 3.2's UI)
+
+        fields = {}
+        for name, field in cls.conn_fields.items():
+            kind = BooleanField if "boolean" in field["schema"]["type"] else StringField
+            fields[name] = kind(field["label"], description=field.get("description"))
+        return fields
+
+
+def _string(label: str, description: str) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["string", "null"]}}
+
+
+def _boolean(label: str, description: str, default: bool) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["boolean", "null"], "default": default}}
+
+
+class MlflowHook(_FormHook):
     """The MLflow tracking server of connection ``mlflow_default`` (or the environment when undefined)."""
 
     conn_name_attr = "mlflow_conn_id"
     default_conn_name = "mlflow_default"
-    conn_type = "http"
-    hook_name = "MLflow (mlpublish)"
+    conn_type = "mlpublish_mlflow"
+    hook_name = "MLflow tracking and registry (mlpublish)"
+    conn_fields = {
+        "tracking_uri": _string("Tracking URI", "Any MLflow tracking URI; when set, host, port and scheme are ignored"),
+    }
+    ui_field_behaviour = {
+        "hidden-fields": [],
+        "relabeling": {"schema": "Scheme", "login": "Username (basic auth)", "password": "Password (basic auth)"},
+        "placeholders": {"host": "mlflow.example.com", "port": "5000", "schema": "http"},
+    }
 
     def __init__(self, mlflow_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -71,8 +142,8 @@ class MlflowHook(BaseHook):
         conn = _optional_connection(self.mlflow_conn_id)
         if conn is None:
             return None, None
-        extra = conn.extra_dejson
-        uri = extra.get("tracking_uri") or _base_url(conn, "http")
+        _warn_if_legacy(conn, self.mlflow_conn_id, self)
+        uri = _extra(conn, "tracking_uri") or _base_url(conn, "http")
         if not uri:
             raise ConnectionInvalid(f"connection {self.mlflow_conn_id!r} has neither a host nor extra.tracking_uri")
         return uri, (MlflowCredentials(username=conn.login, password=conn.password) if conn.login else None)
@@ -92,13 +163,28 @@ class MlflowHook(BaseHook):
         return self.connect(spec)[0]
 
 
-class OpenMetadataHook(BaseHook):
+class OpenMetadataHook(_FormHook):
     """The OpenMetadata server of connection ``openmetadata_default``; builds the catalog sink."""
 
     conn_name_attr = "openmetadata_conn_id"
     default_conn_name = "openmetadata_default"
-    conn_type = "http"
+    # not "openmetadata": openmetadata-ingestion's own Airflow provider registers that type
+    conn_type = "mlpublish_openmetadata"
     hook_name = "OpenMetadata (mlpublish)"
+    conn_fields = {
+        "host_port": _string(
+            "API URL", "e.g. http://openmetadata:8585/api; when set, host, port and scheme are ignored"
+        ),
+        "strict": _boolean(
+            "Strict", "Fail the step when the catalog cannot be written (default: queue and go on)", False
+        ),
+        "create_missing_tables": _boolean("Create missing tables", "Create table entities the catalog lacks", True),
+    }
+    ui_field_behaviour = {
+        "hidden-fields": ["login"],
+        "relabeling": {"schema": "Scheme", "password": "JWT token"},
+        "placeholders": {"host": "openmetadata.example.com", "port": "8585", "schema": "http"},
+    }
 
     def __init__(self, openmetadata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -110,8 +196,8 @@ class OpenMetadataHook(BaseHook):
         conn = _optional_connection(self.openmetadata_conn_id)
         if conn is None:
             return OpenMetadataSettings.from_env()
-        extra = conn.extra_dejson
-        host_port = extra.get("host_port")
+        _warn_if_legacy(conn, self.openmetadata_conn_id, self)
+        host_port = _extra(conn, "host_port")
         if not host_port:
             base = _base_url(conn, "http")
             if base is None:
@@ -121,12 +207,108 @@ class OpenMetadataHook(BaseHook):
             host_port = base if base.endswith("/api") else f"{base}/api"
         return OpenMetadataSettings(
             host_port=host_port,
-            jwt_token=conn.password or extra.get("jwt_token") or None,
-            strict=_flag(extra.get("strict"), False),
-            create_missing_tables=_flag(extra.get("create_missing_tables"), True),
+            jwt_token=conn.password or _extra(conn, "jwt_token") or None,
+            strict=_flag(_extra(conn, "strict"), False),
+            create_missing_tables=_flag(_extra(conn, "create_missing_tables"), True),
         )
 
     def catalog(self, spec: Any) -> Any:
         from mlpublish.deployment import for_spec
 
         return for_spec(spec, openmetadata=self.settings()).open_catalog()
+
+
+def _revalidated(section: Any, **changes: Any) -> Any:
+    """The spec section with ``changes``, through its validators (a URL from a connection is checked as the
+    spec's own would be)."""
+    return type(section).model_validate({**section.model_dump(by_alias=True), **changes})
+
+
+class _SqlStoreHook(_FormHook):
+    """A database URL from a connection: ``extra.url`` as given, else built from the fields (the password
+    escaped by SQLAlchemy). Also accepts connections of type ``postgres`` and ``sqlite`` (host: the file)."""
+
+    conn_fields = {
+        "url": _string("URL", "The whole URL (SQLAlchemy form); when set, the other fields are ignored"),
+        "drivername": _string("Driver", "SQLAlchemy driver name, e.g. postgresql or postgresql+psycopg2"),
+    }
+    ui_field_behaviour = {
+        "hidden-fields": [],
+        "relabeling": {"schema": "Database"},
+        "placeholders": {"host": "db.example.com", "port": "5432", "schema": "analytics", "drivername": "postgresql"},
+    }
+    drivers = {"postgres": "postgresql", "postgresql": "postgresql", "sqlite": "sqlite"}
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        # Connection.get_hook() passes the id under conn_name_attr (warehouse_conn_id=, catalog_conn_id=)
+        named = kwargs.pop(self.conn_name_attr, None)
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or named or self.default_conn_name
+
+    def url(self) -> str | None:
+        """The connection's URL, or None when the connection is not defined."""
+        conn = _optional_connection(self.conn_id)
+        if conn is None:
+            return None
+        if given := _extra(conn, "url"):
+            return str(given)
+        driver = _extra(conn, "drivername") or self.drivers.get(conn.conn_type, "postgresql")
+        if driver.startswith("sqlite"):
+            if not conn.host:
+                raise ConnectionInvalid(f"connection {self.conn_id!r} (sqlite) has no host (the database file)")
+            return f"{driver}:///{conn.host}"
+        if not conn.host:
+            raise ConnectionInvalid(f"connection {self.conn_id!r} has neither a host nor extra.url")
+        from sqlalchemy.engine import URL
+
+        built = URL.create(
+            driver,
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host,
+            port=conn.port or None,
+            database=conn.schema or None,
+        )
+        return built.render_as_string(hide_password=False)
+
+
+class WarehouseHook(_SqlStoreHook):
+    """The warehouse of connection ``mlpublish_warehouse``: it takes the place of ``WAREHOUSE_URL``, for a spec
+    whose ``data.connection`` is what that variable (or the default) gave; a URL the spec or its environment
+    names stays (the spec wins, as for MLflow)."""
+
+    conn_name_attr = "warehouse_conn_id"
+    default_conn_name = "mlpublish_warehouse"
+    conn_type = "mlpublish_warehouse"
+    hook_name = "Warehouse (mlpublish)"
+
+    def apply(self, spec: Any) -> Any:
+        import os
+
+        from mlpublish.config import DEFAULT_WAREHOUSE_URL
+
+        current = spec.data.connection
+        if current not in (os.environ.get("WAREHOUSE_URL"), DEFAULT_WAREHOUSE_URL):
+            return spec
+        url = self.url()
+        if url is None:
+            return spec
+        return spec.model_copy(update={"data": _revalidated(spec.data, connection=url)})
+
+
+class CatalogStoreHook(_SqlStoreHook):
+    """The catalog store of connection ``mlpublish_catalog`` (a file path in ``extra.url``, ``sqlite:///path``
+    or PostgreSQL): it takes the place of ``MLPUBLISH_CATALOG`` for a spec without ``catalog.url``."""
+
+    conn_name_attr = "catalog_conn_id"
+    default_conn_name = "mlpublish_catalog"
+    conn_type = "mlpublish_catalog"
+    hook_name = "Catalog store (mlpublish)"
+
+    def apply(self, spec: Any) -> Any:
+        if spec.catalog.url:
+            return spec
+        url = self.url()
+        if url is None:
+            return spec
+        return spec.model_copy(update={"catalog": _revalidated(spec.catalog, url=url)})

@@ -453,12 +453,17 @@ def test_dagster_services_get_every_variable_the_prod_deployment_reads(services)
 
 
 def test_airflow_services_get_the_connections_the_hooks_use_and_the_spec_variables(services):
+    # the servers come as connections; the warehouse and the catalog store as the specs' and the Dagster
+    # services' URLs (WAREHOUSE_URL, MLPUBLISH_CATALOG), which their optional connections would replace
     connections = {f"AIRFLOW_CONN_{c.upper()}" for c in airflow_connection_ids()}
-    assert connections == {"AIRFLOW_CONN_MLFLOW_DEFAULT", "AIRFLOW_CONN_OPENMETADATA_DEFAULT"}
+    servers = {"AIRFLOW_CONN_MLFLOW_DEFAULT", "AIRFLOW_CONN_OPENMETADATA_DEFAULT"}
+    assert connections == servers | {"AIRFLOW_CONN_MLPUBLISH_WAREHOUSE", "AIRFLOW_CONN_MLPUBLISH_CATALOG"}
     for name in [n for n in services if n.startswith("airflow-")]:
         env = environment(services[name])
-        assert connections | variables_of_the_specs() <= set(env), name
-        assert env["AIRFLOW_CONN_MLFLOW_DEFAULT"] == environment(services["dagster-code"])["MLFLOW_TRACKING_URI"]
+        assert servers | variables_of_the_specs() | {"MLPUBLISH_CATALOG"} <= set(env), name
+        # the provider's own connection types, not the deprecated http type
+        assert env["AIRFLOW_CONN_MLFLOW_DEFAULT"].startswith("mlpublish-mlflow://"), name
+        assert env["AIRFLOW_CONN_OPENMETADATA_DEFAULT"].startswith("mlpublish-openmetadata://"), name
 
 
 def test_airflow_gets_the_settings_the_integration_tests_run_with(services):
