@@ -1,5 +1,6 @@
-"""mlpublish for Airflow 3: one operator per publish step, hooks for the MLflow and
-OpenMetadata connections, and the factory that builds one DAG per model spec.
+"""mlpublish for Airflow 3: one operator per publish step, hooks for the MLflow, OpenMetadata,
+warehouse and catalog connections, and the factory that builds one DAG per model spec; registered
+as an Airflow provider (``provider``), with extra links (``links``) and outlet assets (``assets``).
 
 Installed as ``mlpublish_airflow`` (``pip install 'mlpublish[airflow]'``). The
 operators are thin translators: every decision is made by ``mlpublish.steps``.

@@ -51,20 +51,26 @@ def spark_for(spec: Any) -> Any:
 
 
 class ScoreModelOperator(PublishStepOperator):
-    """score: the champion's predictions into the predictions table. XCom: ``ScoreResult`` (row count, version...)."""
+    """score: the champion's predictions into the predictions table. XCom: ``ScoreResult`` (row count, version...).
+    Declare the predictions table's asset in ``outlets`` (the DAG factory does) and each run emits its event."""
 
     step = "score"
     lineage_writes_model = False
 
     def run_step(self, ctx: Any, context: Context) -> Any:
         from mlpublish.steps import score_batch
+        from mlpublish_airflow.assets import emit, predictions_asset
 
-        return _champion_required(
+        result = _champion_required(
             score_batch,
             ctx,
             scoring_run_id=f"{context['ti'].dag_id}__{context['ti'].run_id}",
             spark=spark_for(ctx.spec),
-        ).to_json()
+        )
+        # the predictions table's event: which scoring run wrote how many rows, with which version
+        extra = {"scoring_run_id": result.scoring_run_id, "rows": result.rows, "model": ctx.spec.name}
+        emit(context, predictions_asset(ctx.spec), {**extra, "version": result.version})
+        return result.to_json()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         from mlpublish.config import tracking_uri

@@ -15,17 +15,21 @@ raises the spec errors there. The placeholder is never bagged.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, chain
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, chain
 from airflow.sdk.bases.timetable import BaseTimetable
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
+from mlpublish_airflow.assets import feature_table_asset, model_asset, predictions_asset
 from mlpublish_airflow.notifications import notify_gate, notify_promotion
+from mlpublish_airflow.overrides import overrides_json_schema
 from mlpublish_airflow.publish import (
     EvaluateModelOperator,
     PromoteModelOperator,
@@ -43,15 +47,6 @@ OVERRIDES_TEMPLATE = "{{ params.overrides | tojson }}"
 def dag_id_for(model_name: str) -> str:
     """Model names may hold spaces; DAG ids may not."""
     return DAG_ID_PREFIX + re.sub(r"[^A-Za-z0-9_.\-]", "_", model_name)
-
-
-def feature_table_asset(spec: Any) -> Asset:
-    """The Asset of the spec's training (feature) table: a producer DAG that lists it in its
-    ``outlets`` starts a retraining. Named by the table's catalog FQN."""
-    from mlpublish.warehouse import Warehouse
-
-    fqn = Warehouse.from_spec(spec.data).table_fqn(spec.data.trainingTable)
-    return Asset(name=fqn, uri="mlpublish-table://" + fqn.replace(".", "/"), group="feature_tables")
 
 
 def schedule_for(spec: Any) -> Any:
@@ -87,7 +82,14 @@ def chain_tasks(spec: Any, spec_path: str, dag: DAG) -> list[Any]:
     ]
     if spec.promotion.mode == "manual":
         tasks.append(_approval(spec, dag))
-    tasks.append(PromoteModelOperator(task_id="promote", **common, **_notifying(notify_promotion, on_failure=False)))
+    tasks.append(
+        PromoteModelOperator(
+            task_id="promote",
+            **common,
+            outlets=[model_asset(spec)],  # a champion move emits the model's asset event
+            **_notifying(notify_promotion, on_failure=False),
+        )
+    )
     return tasks
 
 
@@ -102,21 +104,41 @@ def _notifying(callback: Any, *, on_failure: bool) -> dict[str, Any]:
 def build_dag(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timedelta = timedelta(minutes=1)) -> DAG:
     dag = DAG(
         dag_id=dag_id_for(spec.name),
-        description=(spec.description or spec.name).strip().splitlines()[0][:200],
+        description=_summary(spec),
         schedule=schedule_for(spec),
-        params={
-            "overrides": Param(
-                {},
-                type="object",
-                description="Spec fields to override for this run, e.g. "
-                '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}',
-            )
-        },
-        doc_md=f"Publish chain of `{spec.name}` from `{spec_path}`.",
+        params={"overrides": overrides_param()},
+        doc_md=_doc_md(spec, spec_path, f"Publish chain of `{spec.name}`"),
         **_common_args(spec, retries=retries, retry_delay=retry_delay),
     )
     chain(*chain_tasks(spec, spec_path, dag))
     return dag
+
+
+@functools.cache
+def _overrides_schema() -> dict[str, Any]:
+    return overrides_json_schema()  # the same for every spec: built once per parse
+
+
+def overrides_param() -> Param:
+    """The ``overrides`` param: an object checked against the spec's schema minus the frozen fields, so the
+    trigger form and the REST API refuse a misspelled or frozen field before the run exists."""
+    return Param({}, **copy.deepcopy(_overrides_schema()))
+
+
+def _summary(spec: Any) -> str:
+    """The DAG's one-line description (the list view); the whole description is in ``doc_md``."""
+    text = (spec.description or spec.name).strip()
+    return text.splitlines()[0][:200] if text else spec.name
+
+
+def _doc_md(spec: Any, spec_path: str, what: str) -> str:
+    """The DAG's documentation: the spec's whole description, its owners and where the spec is."""
+    parts = [f"{what} from `{spec_path}`."]
+    if spec.description and spec.description.strip():
+        parts.append(spec.description.strip())
+    if spec.owners:
+        parts.append("Owners: " + ", ".join(f"`{o}`" for o in spec.owners))
+    return "\n\n".join(parts)
 
 
 def _cron(expr: str | None) -> Any:
@@ -127,16 +149,17 @@ def score_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG | None:
     """``mlpublish__<model>__score``: the champion's batch predictions (None without a predictions table)."""
     from mlpublish_airflow.batch import ScoreModelOperator
 
-    if not (spec.scoring.predictionsTable or spec.data.predictionsTable):
+    predictions = predictions_asset(spec)
+    if predictions is None:
         return None
     dag = DAG(
         dag_id=dag_id_for(spec.name) + "__score",
         schedule=_cron(spec.scoring.schedule),
         description=f"Batch predictions of {spec.name}'s champion",
-        doc_md=f"From `{spec_path}`.",
+        doc_md=_doc_md(spec, spec_path, f"Batch predictions of `{spec.name}`'s champion"),
         **_common_args(spec, **dag_kwargs),
     )
-    ScoreModelOperator(task_id="score", spec_path=spec_path, dag=dag)
+    ScoreModelOperator(task_id="score", spec_path=spec_path, dag=dag, outlets=[predictions])
     return dag
 
 
@@ -153,7 +176,7 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
         dag_id=dag_id_for(spec.name) + "__monitor",
         schedule=_cron(spec.monitoring.schedule),
         description=f"Drift of {spec.name}'s scoring data; triggers retraining",
-        doc_md=f"From `{spec_path}`.",
+        doc_md=_doc_md(spec, spec_path, f"Drift monitoring of `{spec.name}`"),
         **_common_args(spec, **dag_kwargs),
     )
     chain(
@@ -180,9 +203,15 @@ def _common_args(spec: Any, *, retries: int = 1, retry_delay: timedelta = timede
         start_date=None,
         catchup=False,
         max_active_runs=1,
-        default_args={"retries": retries, "retry_delay": retry_delay},
+        # the owner Airflow shows is the tasks' owner: the spec's owners (Airflow's default "airflow" without)
+        default_args={"retries": retries, "retry_delay": retry_delay, **_owner(spec)},
         tags=["mlpublish", *(f"owner:{o}" for o in spec.owners)],
     )
+
+
+def _owner(spec: Any) -> dict[str, str]:
+    """``owner`` for the tasks: the spec's owners (top-level ``owners``), comma-separated as Airflow joins them."""
+    return {"owner": ", ".join(spec.owners)} if spec.owners else {}
 
 
 class InvalidSpecsTimetable(BaseTimetable):

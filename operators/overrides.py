@@ -82,3 +82,55 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     )  # the same environment overlay as the file alone
     merged_spec._source_path = spec.source_path  # the code version is the spec file's repository's
     return merged_spec
+
+
+def overrides_json_schema() -> dict[str, Any]:
+    """The JSON schema of the ``overrides`` DAG param, built from the spec's models and :data:`FROZEN_FIELDS`.
+
+    Airflow validates the run's conf against it when the run is created (trigger form, REST API, CLI), so a
+    misspelled or frozen field is refused before any task starts. Every level forbids unknown fields where the
+    spec model does. Overrides are deep-merged, so a mapping may give any subset of its fields (``required`` is
+    dropped there); a list replaces the file's list whole, so its items keep their required fields. Rules
+    that span fields (the model validators) are checked when the task loads the merged spec, as before.
+    """
+    from mlpublish.spec.document import Spec
+
+    schema = Spec.model_json_schema(mode="validation", by_alias=True)
+    definitions = schema.pop("$defs", {})
+    tree = _inline(schema, definitions, partial=True, depth=0)
+    tree["properties"] = {k: v for k, v in tree["properties"].items() if k not in FROZEN_FIELDS}
+    tree["additionalProperties"] = False
+    tree["description"] = (
+        "Spec fields to override for this run, e.g. "
+        '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}; fixed by the spec file: '
+        + ", ".join(FROZEN_FIELDS)
+    )
+    return tree
+
+
+def _inline(node: Any, definitions: dict[str, Any], *, partial: bool, depth: int) -> Any:
+    """``node`` with every ``$ref`` replaced by its definition (Airflow's trigger form reads plain trees).
+    ``partial``: a mapping merged into the file's (no field required); list items are whole (required kept)."""
+    if depth > 32:  # the spec models are not recursive: this only stops a future cycle from hanging the parser
+        raise ValueError("spec JSON schema nests deeper than 32 levels")
+    if isinstance(node, list):
+        return [_inline(v, definitions, partial=partial, depth=depth + 1) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        rest = {k: v for k, v in node.items() if k not in ("$ref", "default")}
+        return _inline({**target, **rest}, definitions, partial=partial, depth=depth + 1)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("title", "default") or (key == "required" and partial):
+            continue  # titles repeat the field name; defaults are the file's business, not the override's
+        if key == "properties":
+            out[key] = {
+                name: _inline(sub, definitions, partial=partial, depth=depth + 1) for name, sub in value.items()
+            }
+        elif key == "items":
+            out[key] = _inline(value, definitions, partial=False, depth=depth + 1)
+        else:
+            out[key] = _inline(value, definitions, partial=partial, depth=depth + 1)
+    return out

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from mlpublish.redact import scrub
 from mlpublish_airflow.exceptions import (
     CandidateRejected,
     CandidateRejectedSkip,
@@ -21,7 +22,8 @@ from mlpublish_airflow.exceptions import (
     SpecInvalid,
     UpstreamResultMissing,
 )
-from mlpublish_airflow.hooks import MlflowHook, OpenMetadataHook
+from mlpublish_airflow.hooks import CatalogStoreHook, MlflowHook, OpenMetadataHook, WarehouseHook
+from mlpublish_airflow.links import CatalogEntityLink, MlflowRunLink, ModelVersionLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,12 +45,15 @@ class PublishStepOperator(BaseOperator):
         model name, registry, catalog and warehouse cannot be overridden.
     :param mlflow_conn_id: connection of the MLflow tracking server (undefined: environment/spec).
     :param openmetadata_conn_id: connection of the OpenMetadata server (undefined: the local catalog).
+    :param warehouse_conn_id: connection of the warehouse (undefined: ``WAREHOUSE_URL``, see the hook).
+    :param catalog_conn_id: connection of the catalog store (undefined: ``MLPUBLISH_CATALOG``).
     :param task_ids: task ids of the other steps of the chain, for XCom (default: the step names).
     """
 
     template_fields: Sequence[str] = ("spec_path", "overrides")
     ui_color = "#e8f0fe"
     step = ""
+    operator_extra_links = (MlflowRunLink(),)
 
     def __init__(
         self,
@@ -57,6 +62,8 @@ class PublishStepOperator(BaseOperator):
         overrides: Mapping[str, Any] | str | None = None,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         openmetadata_conn_id: str = OpenMetadataHook.default_conn_name,
+        warehouse_conn_id: str = WarehouseHook.default_conn_name,
+        catalog_conn_id: str = CatalogStoreHook.default_conn_name,
         task_ids: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -65,6 +72,8 @@ class PublishStepOperator(BaseOperator):
         self.overrides = overrides
         self.mlflow_conn_id = mlflow_conn_id
         self.openmetadata_conn_id = openmetadata_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+        self.catalog_conn_id = catalog_conn_id
         self.task_ids = {**DEFAULT_TASK_IDS, **(task_ids or {})}
 
     # -- building blocks (all I/O happens here, during execute) --------------------------
@@ -72,14 +81,18 @@ class PublishStepOperator(BaseOperator):
         return self.connected_spec()[0]
 
     def connected_spec(self) -> tuple[Any, Any]:
-        """The spec (with the overrides, pointed at the MLflow connection's server) and that server's credentials."""
+        """The spec (with the overrides, pointed at the connections' MLflow server, warehouse and catalog store)
+        and the MLflow server's credentials."""
         from mlpublish.errors import SpecError
         from mlpublish_airflow.overrides import load_spec_with_overrides
 
         try:
             spec = load_spec_with_overrides(self.spec_path, self.overrides)
+            spec = CatalogStoreHook(self.catalog_conn_id).apply(WarehouseHook(self.warehouse_conn_id).apply(spec))
         except SpecError as exc:
             raise SpecInvalid(str(exc)) from None
+        except ValueError as exc:  # pydantic's, for a connection's URL the spec's rules refuse (never its password)
+            raise SpecInvalid(f"{self.spec_path}: a connection's URL is refused: {scrub(str(exc))}") from None
         return MlflowHook(self.mlflow_conn_id).connect(spec)
 
     def publish_context(self, spec: Any, context: Context) -> Any:
@@ -103,8 +116,12 @@ class PublishStepOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         from mlpublish.deployment import for_spec
         from mlpublish.errors import GateFailed
+        from mlpublish_airflow.links import LINK_TARGETS_KEY, link_targets
 
         spec, credentials = self.connected_spec()
+        context["ti"].xcom_push(
+            key=LINK_TARGETS_KEY, value=link_targets(spec, OpenMetadataHook(self.openmetadata_conn_id).settings())
+        )
         # MLflow's stores and the connection's credentials for this step only: a worker runs many tasks
         with for_spec(spec, credentials=credentials).mlflow_session():
             ctx = self.publish_context(spec, context)
@@ -201,6 +218,7 @@ class RegisterModelVersionOperator(PublishStepOperator):
 
     step = "register"
     lineage_reads_tables = False
+    operator_extra_links = (MlflowRunLink(), ModelVersionLink())
 
     def run_step(self, ctx: Any, context: Context) -> Any:
         from mlpublish.results import EvaluateResult, TrainResult, ValidateResult
@@ -228,6 +246,7 @@ class PromoteModelOperator(PublishStepOperator):
 
     step = "promote"
     lineage_reads_tables = False
+    operator_extra_links = (ModelVersionLink(), CatalogEntityLink())
 
     def run_step(self, ctx: Any, context: Context) -> Any:
         from mlpublish.results import EvaluateResult, RegisterResult, ValidateResult
@@ -246,6 +265,16 @@ class PromoteModelOperator(PublishStepOperator):
         if not result.promoted:
             context["ti"].xcom_push(key="refused", value=result.to_json())  # for the notification callback
             raise PromotionRefused(f"{ctx.spec.name}: v{result.version} not promoted: {result.reason}")
+        return self.champion_moved(ctx, context, result)
+
+    def champion_moved(self, ctx: Any, context: Context, result: Any) -> Any:
+        """The result as XCom, and the model asset's event: name, version and the held-out metrics."""
+        from mlpublish_airflow.assets import emit, model_asset
+
+        # the held-out metrics of this candidate, as the evaluate task of this run measured them
+        metrics = (context["ti"].xcom_pull(task_ids=self.task_ids["evaluate"]) or {}).get("metrics") or {}
+        extra = {"model": ctx.spec.name, "version": result.version, "metrics": metrics}
+        emit(context, model_asset(ctx.spec), {**extra, "champion_before": result.champion_before})
         return result.to_json()
 
     def _approved(self, ctx: Any, context: Context, registration: Any) -> Any:
@@ -261,4 +290,5 @@ class PromoteModelOperator(PublishStepOperator):
             )
         who = (approval.get("responded_by_user") or {}).get("name") or "an Airflow user"
         reason = f"approved by {who} in Airflow ({ti.dag_id} run {ti.run_id})"
-        return promote_version(ctx.registry, ctx.catalog, ctx.spec.name, registration.version, reason=reason).to_json()
+        result = promote_version(ctx.registry, ctx.catalog, ctx.spec.name, registration.version, reason=reason)
+        return self.champion_moved(ctx, context, result)

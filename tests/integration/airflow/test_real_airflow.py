@@ -45,7 +45,8 @@ def env(tmp_path_factory, warehouse_template):
                 "MLPUBLISH_SPECS_DIR": str(specs),
                 "WAREHOUSE_URL": f"sqlite:///{root / 'warehouse.db'}",
                 "MLPUBLISH_CATALOG": str(root / "catalog.db"),
-                "AIRFLOW_CONN_MLFLOW_DEFAULT": tracking,
+                # the provider's own connection type (http://host:port as a URI of type mlpublish_mlflow)
+                "AIRFLOW_CONN_MLFLOW_DEFAULT": tracking.replace("http://", "mlpublish-mlflow://", 1),
                 "MLPUBLISH_AIRFLOW_RETRIES": "1",
                 "MLPUBLISH_AIRFLOW_RETRY_DELAY_SECONDS": "1",
                 "MLFLOW_LOGGING_LEVEL": "WARNING",
@@ -62,6 +63,7 @@ def env(tmp_path_factory, warehouse_template):
             "catalog": root / "catalog.db",
             "home": airflow.home,
             "made": {},  # run id -> run type of every run the tests made
+            "tracking": tracking,
         }
 
 
@@ -119,6 +121,53 @@ def test_trigger_with_conf_runs_the_chain_and_a_register_retry_makes_no_second_v
     assert catalog.find_model(model)["extension"]["championVersion"] == "1"
     edge = next(e for e in catalog.edges() if e["toEntity"]["type"] == "mlmodel" and model in e["toEntity"]["fqn"])
     assert edge["lineageDetails"]["pipeline"] == {"name": dag_id, "runId": run_id}
+    env["first_run"] = run_id
+
+
+def links(env, run_id, task_id):
+    path = f"/dags/{env['dag_id']}/dagRuns/{q(run_id)}/taskInstances/{task_id}/links"
+    return env["airflow"].request("GET", path)["extra_links"]
+
+
+def test_tasks_link_to_the_mlflow_run_and_the_model_version(env):
+    """Extra links as the UI gets them (REST), computed on the worker from the tasks' XComs."""
+    run_id, tracking, model = env["first_run"], env["tracking"], env["model"]
+    train = env["airflow"].xcom(env["dag_id"], run_id, "train")
+    assert links(env, run_id, "train") == {"MLflow run": f"{tracking}/#/runs/{train['run_id']}"}
+    register = links(env, run_id, "register")
+    assert register["Model version"] == f"{tracking}/#/models/{model}/versions/1"
+    promote = links(env, run_id, "promote")
+    assert promote["Model version"] == f"{tracking}/#/models/{model}/versions/1"
+    assert promote["Catalog entity"] is None  # no OpenMetadata server here: the local catalog has no page
+
+
+def test_a_champion_move_emits_the_model_asset_event_with_version_and_metrics(env):
+    af, dag_id, run_id = env["airflow"], env["dag_id"], env["first_run"]
+    events = af.request("GET", f"/assets/events?source_dag_id={dag_id}&source_run_id={q(run_id)}")["asset_events"]
+    assert [(e["source_task_id"], e["uri"]) for e in events] == [
+        ("promote", f"mlpublish-model://mlflow-local/{env['model']}")
+    ]
+    extra = events[0]["extra"]
+    evaluate = af.xcom(dag_id, run_id, "evaluate")
+    assert (extra["model"], extra["version"], extra["champion_before"]) == (env["model"], "1", None)
+    assert extra["metrics"] == evaluate["metrics"] and "roc_auc" in extra["metrics"]
+
+
+def test_the_trigger_refuses_a_misspelled_or_frozen_override_and_no_run_is_made(env):
+    af, dag_id = env["airflow"], env["dag_id"]
+    for overrides in ({"validaton": {"gates": []}}, {"name": "someone_else"}):
+        with pytest.raises(AssertionError, match="HTTP 400") as err:
+            af.trigger(dag_id, {"overrides": overrides})
+        assert next(iter(overrides)) in str(err.value)
+    assert_only_the_runs_the_tests_made(env)  # nothing was created, not even a failed run
+
+
+def test_the_dag_shows_the_specs_owners_and_whole_description(env):
+    dag = env["airflow"].request("GET", f"/dags/{env['dag_id']}")
+    details = env["airflow"].request("GET", f"/dags/{env['dag_id']}/details")
+    spec = churn_dict(name=env["model"])
+    assert dag["owners"] == [", ".join(spec["owners"])]
+    assert spec["description"].strip() in details["doc_md"]
 
 
 def test_failing_gate_fails_validate_and_promote_never_runs(env):

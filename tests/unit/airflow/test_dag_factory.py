@@ -51,3 +51,23 @@ def test_dag_factory_attaches_the_callbacks_to_validate_and_promote(tmp_path):
         "on_retry_callback": [],
     }
     assert all(not any(callbacks(t).values()) for t in ("train", "evaluate", "register"))
+
+
+def test_owner_and_the_whole_description_come_from_the_spec(tmp_path):
+    from mlpublish_airflow.dag_factory import build_dag, monitor_dag, score_dag
+
+    description = "Predicts churn in the next 30 days.\n\nTrained weekly on *customer_features*; see the runbook."
+    path = write_spec(tmp_path / "s.yaml", churn_dict(owners=["data-science", "user:ada"], description=description))
+    spec = load_spec(path)
+    for dag in (build_dag(spec, str(path)), score_dag(spec, str(path)), monitor_dag(spec, str(path))):
+        assert dag.owner == "data-science, user:ada"  # what the DAG list shows (Airflow joins the tasks' owners)
+        assert description in dag.doc_md  # every line, not the first only
+        assert "`data-science`" in dag.doc_md and str(path) in dag.doc_md
+    assert build_dag(spec, str(path)).description == "Predicts churn in the next 30 days."
+
+
+def test_without_owners_airflows_default_owner_stays(tmp_path):
+    from mlpublish_airflow.dag_factory import build_dag
+
+    path = write_spec(tmp_path / "s.yaml", churn_dict(owners=[], validation={"requireMetadata": False}))
+    assert build_dag(load_spec(path), str(path)).owner == "airflow"

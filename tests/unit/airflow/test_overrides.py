@@ -69,3 +69,72 @@ def test_trigger_overrides_keep_the_environment(specs: Path, monkeypatch: pytest
     spec = load_spec_with_overrides(str(specs / "churn.yaml"), {"promotion": {"mode": "manual"}})
     assert spec.name == "dev_customer_churn_predictor" and spec.promotion.mode == "manual"
     assert spec.environment_name == "dev" and spec.source_path == str(specs / "churn.yaml")
+
+
+@pytest.fixture
+def trigger(tmp_path):
+    """What Airflow does with a run's conf when the run is created (REST, UI, CLI): the serialized DAG's params
+    deep-merged with the conf and validated (airflow/serialization/definitions/dag.py create_dagrun)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from mlpublish_airflow.dag_factory import build_dag
+
+    path = write_spec(tmp_path / "s.yaml", churn_dict())
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(build_dag(load_spec(path), str(path))))
+    return lambda conf: dag.params.deep_merge(conf).validate()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "unexpected"),
+    [
+        ({"validaton": {"gates": []}}, "validaton"),  # a misspelled section
+        ({"validation": {"gatez": []}}, "gatez"),  # a misspelled field
+        ({"validation": {"gates": [{"metric": "roc_auc", "mn": 0.8}]}}, "mn"),  # inside a list item
+        ({"training": {"split": {"testsize": 0.3}}}, "testsize"),
+        ({"name": "another_model"}, "name"),  # frozen fields are not in the schema at all
+        ({"mlflow": {"trackingUri": "http://elsewhere"}}, "mlflow"),
+        ({"data": {"trainingTable": "t"}}, "data"),
+    ],
+)
+def test_the_trigger_refuses_a_misspelled_or_frozen_override_before_the_run_exists(trigger, overrides, unexpected):
+    from airflow.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError) as err:
+        trigger({"overrides": overrides})
+    assert "overrides" in str(err.value) and repr(unexpected) in str(err.value)
+
+
+def test_the_trigger_accepts_the_overrides_the_chain_accepts(trigger, tmp_path):
+    from mlpublish_airflow.overrides import load_spec_with_overrides
+
+    path = str(write_spec(tmp_path / "x.yaml", churn_dict()))
+    for overrides in (
+        {},
+        {"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}},
+        {"mlHyperParameters": [{"name": "n_estimators", "value": 25}, {"name": "random_state", "value": 0}]},
+        {"training": {"split": {"testSize": 0.3}}, "description": "retrain\nwith a second line"},
+        {"promotion": {"mode": "manual"}, "owners": ["team:ml"]},
+    ):
+        assert trigger({"overrides": overrides})["overrides"] == overrides
+        load_spec_with_overrides(path, overrides)  # and the chain takes them too
+
+
+def test_the_schema_forbids_extras_wherever_the_spec_models_do():
+    from mlpublish_airflow.overrides import FROZEN_FIELDS, overrides_json_schema
+
+    schema = overrides_json_schema()
+    assert not set(FROZEN_FIELDS) & set(schema["properties"])
+
+    def objects(node, path="overrides"):
+        if isinstance(node, dict):
+            if "properties" in node:
+                yield path, node
+            for key, sub in node.items():
+                yield from objects(sub, f"{path}.{key}")
+        elif isinstance(node, list):
+            for sub in node:
+                yield from objects(sub, path)
+
+    found = list(objects(schema))
+    assert len(found) > 10 and "$defs" not in schema
+    assert [p for p, node in found if node.get("additionalProperties") is not False] == []
