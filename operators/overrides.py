@@ -9,6 +9,24 @@ from typing import Any
 # publish a different model, or to a different registry, catalog or warehouse
 # than the one its id and spec file say.
 FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
+# Fields inside sections that stay as the spec file says: scoring.query is SQL run against the warehouse,
+# checked when the spec is (docs/operations/security.md); whoever may trigger a DAG must not supply it.
+TRIGGER_FROZEN_PATHS = ("scoring.query",)
+
+
+def _frozen_paths(over: dict[str, Any]) -> list[str]:
+    """The dotted paths of TRIGGER_FROZEN_PATHS that ``over`` sets."""
+    found = []
+    for dotted in TRIGGER_FROZEN_PATHS:
+        node: Any = over
+        for part in dotted.split("."):
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node is not _ABSENT:
+            found.append(dotted)
+    return found
+
+
+_ABSENT = object()
 
 
 def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
@@ -62,14 +80,15 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     over = coerce_overrides(overrides, path)
     if not over:
         return spec
-    frozen = [k for k in over if k in FROZEN_FIELDS]
+    frozen = [k for k in over if k in FROZEN_FIELDS] + _frozen_paths(over)
     if frozen:
         raise SpecError(
             path,
             [
                 (
                     f"overrides.{k}",
-                    f"cannot be overridden at trigger time (fixed by the spec file: {', '.join(FROZEN_FIELDS)})",
+                    f"cannot be overridden at trigger time (fixed by the spec file: "
+                    f"{', '.join(FROZEN_FIELDS + TRIGGER_FROZEN_PATHS)})",
                 )
                 for k in frozen
             ],

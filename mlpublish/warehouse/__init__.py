@@ -36,6 +36,7 @@ class Warehouse:
     schema: str | None = None
     create: bool = False  # only the demo builder may create a SQLite file; readers must not
     _engine: sa.Engine | None = field(default=None, init=False, repr=False)
+    _read_engine: sa.Engine | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_spec(cls, data: DataSpec) -> Warehouse:
@@ -70,10 +71,37 @@ class Warehouse:
                 raise WarehouseError(f"cannot use warehouse {redact_url(self.url, database=True)}: {exc}") from None
         return self._engine
 
+    @property
+    def read_engine(self) -> sa.Engine:
+        """An engine whose connections cannot write: what every read of user-given SQL (``scoring.query``) uses.
+
+        PostgreSQL: every transaction of its sessions is READ ONLY (``default_transaction_read_only``, set when
+        the session starts); SQLite: ``PRAGMA query_only`` on each connection. Its own pool, so a read-only
+        connection never serves a write. Other databases: the engine itself (only the query check guards them).
+        """
+        if self._read_engine is None:
+            engine = self.engine  # the same checks (URL, SQLite file) as the writer's
+            if self.dialect not in ("postgresql", "sqlite"):
+                return engine
+            connect_args: dict[str, Any] = {}
+            if self.dialect == "postgresql":
+                given = self._url.query.get("options")
+                given = " ".join(given) if isinstance(given, tuple) else given
+                connect_args["options"] = f"{given + ' ' if given else ''}-c default_transaction_read_only=on"
+            try:
+                read = sa.create_engine(self._url, pool_pre_ping=True, connect_args=connect_args)
+            except Exception as exc:
+                raise WarehouseError(f"cannot use warehouse {redact_url(self.url, database=True)}: {exc}") from None
+            if self.dialect == "sqlite":
+                sa.event.listen(read, "connect", _sqlite_query_only)
+            self._read_engine = read
+        return self._read_engine
+
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        for engine in (self._engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
+        self._engine = self._read_engine = None
 
     # Naming ---------------------------------------------------------------
     @property
@@ -159,6 +187,10 @@ class Warehouse:
         t = sa.table(table, schema=self._sql_schema())
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA query_only = ON")
 
 
 def first_line(exc: Any) -> str:
