@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
-from mlpublish.redact import redact_url
+from mlpublish.redact import redact_url, register_url_secrets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +37,9 @@ class Warehouse:
     create: bool = False  # only the demo builder may create a SQLite file; readers must not
     _engine: sa.Engine | None = field(default=None, init=False, repr=False)
     _read_engine: sa.Engine | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:  # its password is held, so never shown (mlpublish.redact)
+        register_url_secrets(self.url)
 
     @classmethod
     def from_spec(cls, data: DataSpec) -> Warehouse:
