@@ -65,18 +65,19 @@ def register_url_secrets(url: str | None) -> None:
 
 
 def url_secrets(url: str | None, *, path: bool) -> list[str]:
-    """The secret parts of ``url``: its password, and with ``path`` its path (a webhook's token)."""
+    """The secret parts of ``url``: its password, and with ``path`` its path and each of the path's parts (a
+    webhook's token; the length guard of :func:`known_secrets` drops the short parts)."""
     if not url or "://" not in url:
         return []
     out = []
-    authority = url.split("://", 1)[1]
-    cut = min([i for i in (authority.find("?"), authority.find("#")) if i >= 0], default=len(authority))
-    at = authority.rfind("@", 0, cut)
-    if at > 0 and ":" in authority[:at]:
-        out.append(authority[:at].split(":", 1)[1])
+    rest = url.split("://", 1)[1]
+    at = userinfo_end(rest)
+    if at > 0 and ":" in rest[:at]:
+        out.append(rest[:at].split(":", 1)[1])
     if path:
         try:
-            out.append(urlsplit(url).path.strip("/"))
+            whole = urlsplit(url).path.strip("/")
+            out += [whole, *whole.split("/")]
         except ValueError:
             pass
     return [v for v in out if v]
@@ -98,10 +99,21 @@ def known_secrets() -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def _looks_like_port_and_path(userinfo: str) -> bool:
-    """``host:8080/x`` before an ``@`` of the path is a port and a path, not ``user:password``."""
-    rest = userinfo.split(":", 1)[1]
-    return "/" in rest and rest.split("/", 1)[0].isdigit()
+def userinfo_end(rest: str) -> int:
+    """Where the userinfo of ``rest`` (a URL after its ``scheme://``) ends: its LAST ``@`` before the query, or -1.
+
+    A password may hold ``/`` and ``@`` (base64 ones do), so the authority is not cut at the first ``/``. What
+    comes before that ``@`` is not userinfo when its user part holds a ``/`` (``host/users/@me``) or it reads as
+    ``host:port/path`` (``host:8080/a@b``).
+    """
+    cut = min([i for i in (rest.find("?"), rest.find("#")) if i >= 0], default=len(rest))
+    at = rest.rfind("@", 0, cut)
+    if at <= 0:
+        return -1
+    user, sep, password = rest[:at].partition(":")
+    if "/" in user or (sep and "/" in password and password.split("/", 1)[0].isdigit()):
+        return -1
+    return at
 
 
 def _scrub_urls(text: str) -> str:
@@ -112,13 +124,9 @@ def _scrub_urls(text: str) -> str:
         if match.start() < pos:
             continue
         span = _URL_SPAN.match(text, start).group(0)
-        cut = min([i for i in (span.find("?"), span.find("#")) if i >= 0], default=len(span))
-        at = span.rfind("@", 0, cut)
-        if at <= 0:
-            continue
-        userinfo = span[:at]
-        user, sep, _ = userinfo.partition(":")
-        if not sep or "/" in user or _looks_like_port_and_path(userinfo):
+        at = userinfo_end(span)
+        user, sep, _ = span[: max(at, 0)].partition(":")
+        if at < 0 or not sep:
             continue
         out.append(text[pos:start] + f"{user}:{MASK}")
         pos = start + at
@@ -146,10 +154,13 @@ def redact_url(url: str, *, database: bool = False) -> str:
     parse as a URL shows nothing that could be a secret.
     """
     try:
-        parts = urlsplit(url)
+        scheme, sep, rest = url.partition("://")
+        at = userinfo_end(rest) if sep else -1
+        # the userinfo ends at the authority's LAST @: urlsplit would end it at a / of the password
+        parts = urlsplit(f"{scheme}://{rest[at + 1 :]}" if at >= 0 else url)
         port = f":{parts.port}" if parts.port else ""
         host = parts.hostname or ""
-        user = parts.username or ""
+        user = rest[:at].partition(":")[0] if at >= 0 else (parts.username or "")
     except Exception:  # not a URL at all (or a port that is not a number)
         return "<unparseable URL>"
     if not parts.scheme:

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
-from mlpublish.redact import redact_url, register_url_secrets
+from mlpublish.redact import redact_url, register_url_secrets, userinfo_end
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +49,15 @@ class Warehouse:
     @cached_property
     def _url(self) -> sa.URL:
         try:
+            scheme, sep, rest = self.url.partition("://")
+            at = userinfo_end(rest) if sep else -1
+            if at >= 0 and any(c in rest[:at] for c in "@/"):
+                # a password with / or @: SQLAlchemy would end it at the first of them and hand the rest to the
+                # driver as the host (which prints it); the userinfo ends at the authority's last @
+                user, _, password = rest[:at].partition(":")
+                return sa.engine.make_url(f"{scheme}://{rest[at + 1 :]}").set(
+                    username=unquote(user) or None, password=unquote(password) if password else None
+                )
             return sa.engine.make_url(self.url)
         except Exception:
             raise WarehouseError(

@@ -69,3 +69,16 @@ def test_trigger_overrides_keep_the_environment(specs: Path, monkeypatch: pytest
     spec = load_spec_with_overrides(str(specs / "churn.yaml"), {"promotion": {"mode": "manual"}})
     assert spec.name == "dev_customer_churn_predictor" and spec.promotion.mode == "manual"
     assert spec.environment_name == "dev" and spec.source_path == str(specs / "churn.yaml")
+
+
+def test_scoring_query_cannot_be_overridden_at_trigger_time(tmp_path):
+    from mlpublish_airflow.overrides import TRIGGER_FROZEN_PATHS, load_spec_with_overrides
+
+    assert "scoring.query" in TRIGGER_FROZEN_PATHS
+    path = str(write_spec(tmp_path / "s.yaml", churn_dict()))
+    with pytest.raises(SpecError) as err:
+        load_spec_with_overrides(path, {"scoring": {"query": "SELECT * FROM customer_features", "chunkSize": 10}})
+    [(where, message)] = err.value.problems
+    assert where == "overrides.scoring.query" and message.startswith("cannot be overridden at trigger time")
+    # the rest of the section stays overridable
+    assert load_spec_with_overrides(path, {"scoring": {"chunkSize": 10}}).scoring.chunkSize == 10
