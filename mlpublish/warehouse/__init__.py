@@ -89,8 +89,8 @@ class Warehouse:
         """An engine whose connections cannot write: what every read of user-given SQL (``scoring.query``) uses.
 
         PostgreSQL: every transaction of its sessions is READ ONLY (``default_transaction_read_only``, set when
-        the session starts); SQLite: ``PRAGMA query_only`` on each connection. Its own pool, so a read-only
-        connection never serves a write. Other databases: the engine itself (only the query check guards them).
+        the session starts); SQLite: ``PRAGMA query_only`` on each connection. No pool: a read-only connection
+        never serves a write, and a session a query tampered with is never reused. Other databases: the engine itself (only the query check guards them).
         """
         if self._read_engine is None:
             engine = self.engine  # the same checks (URL, SQLite file) as the writer's
@@ -102,7 +102,8 @@ class Warehouse:
                 given = " ".join(given) if isinstance(given, tuple) else given
                 connect_args["options"] = f"{given + ' ' if given else ''}-c default_transaction_read_only=on"
             try:
-                read = sa.create_engine(self._url, pool_pre_ping=True, connect_args=connect_args)
+                # no pool: every read starts a fresh session, so nothing a query did to one (set_config) outlives it
+                read = sa.create_engine(self._url, poolclass=sa.pool.NullPool, connect_args=connect_args)
             except Exception as exc:
                 raise WarehouseError(f"cannot use warehouse {redact_url(self.url, database=True)}: {exc}") from None
             if self.dialect == "sqlite":
