@@ -12,6 +12,7 @@ FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
 # Fields inside sections that stay as the spec file says: scoring.query is SQL run against the warehouse,
 # checked when the spec is (docs/operations/security.md); whoever may trigger a DAG must not supply it.
 TRIGGER_FROZEN_PATHS = ("scoring.query",)
+_ABSENT = object()
 
 
 def _frozen_paths(over: dict[str, Any]) -> list[str]:
@@ -24,9 +25,6 @@ def _frozen_paths(over: dict[str, Any]) -> list[str]:
         if node is not _ABSENT:
             found.append(dotted)
     return found
-
-
-_ABSENT = object()
 
 
 def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
