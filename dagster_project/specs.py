@@ -105,9 +105,11 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
         raise SpecError(str(folder), [(SPECS_DIR_VAR, "not a folder of model specs")])
     refs: list[SpecRef] = []
     by_key: dict[str, SpecRef] = {}
-    # environments.yaml beside the specs is the environments file (mlpublish/spec/environments.py), not a spec
+    # environments.yaml beside the specs is the environments file (mlpublish/spec/environments.py), not a spec.
+    # Not only regular files: load_spec refuses a FIFO, a device or a symlink out of the folder by its name,
+    # without reading (or blocking on) it.
     for path in sorted(
-        p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != ENVIRONMENTS_FILE
+        p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.is_dir() and p.name != ENVIRONMENTS_FILE
     ):
         spec = load_spec(path)
         ref = SpecRef(

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlpublish.redact import register_secret
+
 DEFAULT_TRACKING_DB = "mlflow.db"
 DEFAULT_ARTIFACT_DIR = "mlartifacts"
 DEFAULT_CATALOG_FILE = "mlpublish-catalog.db"
@@ -89,6 +91,9 @@ class OpenMetadataSettings:
             os.environ.get("MLPUBLISH_CATALOG_PIPELINE_SERVICE", "").strip() or DEFAULT_PIPELINE_SERVICE
         )
     )
+
+    def __post_init__(self) -> None:  # held, so never shown (mlpublish.redact)
+        register_secret(self.jwt_token)
 
     @classmethod
     def from_env(cls) -> OpenMetadataSettings | None:

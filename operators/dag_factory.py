@@ -230,9 +230,13 @@ def spec_files(specs_dir: str | os.PathLike[str]) -> list[Path]:
     root = Path(specs_dir)
     if not root.is_dir():
         return []
-    # environments.yaml beside the specs is the environments file (mlpublish/spec/environments.py), not a spec
+    # environments.yaml beside the specs is the environments file (mlpublish/spec/environments.py), not a spec.
+    # Not only regular files: a FIFO, a device or a symlink out of the folder is listed so that load_spec
+    # refuses it with its name (without reading it), instead of it vanishing from the DAGs unexplained.
     return sorted(
-        p for p in root.iterdir() if p.suffix.lower() in SPEC_SUFFIXES and p.is_file() and p.name != "environments.yaml"
+        p
+        for p in root.iterdir()
+        if p.suffix.lower() in SPEC_SUFFIXES and not p.is_dir() and p.name != "environments.yaml"
     )
 
 

@@ -9,6 +9,22 @@ from typing import Any
 # publish a different model, or to a different registry, catalog or warehouse
 # than the one its id and spec file say.
 FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
+# Fields inside sections that stay as the spec file says: scoring.query is SQL run against the warehouse,
+# checked when the spec is (docs/operations/security.md); whoever may trigger a DAG must not supply it.
+TRIGGER_FROZEN_PATHS = ("scoring.query",)
+_ABSENT = object()
+
+
+def _frozen_paths(over: dict[str, Any]) -> list[str]:
+    """The dotted paths of TRIGGER_FROZEN_PATHS that ``over`` sets."""
+    found = []
+    for dotted in TRIGGER_FROZEN_PATHS:
+        node: Any = over
+        for part in dotted.split("."):
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node is not _ABSENT:
+            found.append(dotted)
+    return found
 
 
 def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
@@ -62,14 +78,15 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     over = coerce_overrides(overrides, path)
     if not over:
         return spec
-    frozen = [k for k in over if k in FROZEN_FIELDS]
+    frozen = [k for k in over if k in FROZEN_FIELDS] + _frozen_paths(over)
     if frozen:
         raise SpecError(
             path,
             [
                 (
                     f"overrides.{k}",
-                    f"cannot be overridden at trigger time (fixed by the spec file: {', '.join(FROZEN_FIELDS)})",
+                    f"cannot be overridden at trigger time (fixed by the spec file: "
+                    f"{', '.join(FROZEN_FIELDS + TRIGGER_FROZEN_PATHS)})",
                 )
                 for k in frozen
             ],
@@ -99,13 +116,31 @@ def overrides_json_schema() -> dict[str, Any]:
     definitions = schema.pop("$defs", {})
     tree = _inline(schema, definitions, partial=True, depth=0)
     tree["properties"] = {k: v for k, v in tree["properties"].items() if k not in FROZEN_FIELDS}
+    for dotted in TRIGGER_FROZEN_PATHS:
+        _drop_field(tree, dotted.split("."))
     tree["additionalProperties"] = False
     tree["description"] = (
         "Spec fields to override for this run, e.g. "
         '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}; fixed by the spec file: '
-        + ", ".join(FROZEN_FIELDS)
+        + ", ".join(FROZEN_FIELDS + TRIGGER_FROZEN_PATHS)
     )
     return tree
+
+
+def _drop_field(node: Any, path: list[str]) -> None:
+    """Remove the field at ``path`` from an inlined schema (through optional sections' ``anyOf``), so the
+    trigger form refuses it like an unknown field."""
+    if not isinstance(node, dict):
+        return
+    for alternative in node.get("anyOf", []):
+        _drop_field(alternative, path)
+    properties = node.get("properties")
+    if not isinstance(properties, dict) or path[0] not in properties:
+        return
+    if len(path) == 1:
+        del properties[path[0]]
+    else:
+        _drop_field(properties[path[0]], path[1:])
 
 
 def _inline(node: Any, definitions: dict[str, Any], *, partial: bool, depth: int) -> Any:

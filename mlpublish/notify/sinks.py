@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from mlpublish.notify import render
 from mlpublish.notify.message import EVENTS, Notification
-from mlpublish.redact import redact_url, scrub
+from mlpublish.redact import redact_url, register_secret, scrub, url_secrets
 
 log = logging.getLogger("mlpublish.notify")
 
@@ -53,6 +53,9 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     security: str = "none"  # none | starttls | ssl
 
+    def __post_init__(self) -> None:  # held, so never shown (mlpublish.redact)
+        register_secret(self.password)
+
 
 @dataclass(frozen=True)
 class NotifySettings:
@@ -64,6 +67,12 @@ class NotifySettings:
     retry_delay: float = DEFAULT_RETRY_DELAY
     timeout: float = DEFAULT_TIMEOUT
     events: frozenset[str] = frozenset(EVENTS)
+
+    def __post_init__(self) -> None:  # held, so never shown (mlpublish.redact): a webhook's path is its token
+        register_secret(self.webhook_token)
+        for url in (self.slack_url, self.webhook_url):
+            for secret in url_secrets(url, path=True):
+                register_secret(secret)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> NotifySettings:

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from mlpublish.redact import register_secret
+
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 REGISTRY_URI_VAR = "MLFLOW_REGISTRY_URI"
 USERNAME_VAR = "MLFLOW_TRACKING_USERNAME"
@@ -42,6 +44,10 @@ class MlflowCredentials:
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:  # held, so never shown (mlpublish.redact)
+        register_secret(self.password)
+        register_secret(self.token)
 
     def variables(self) -> dict[str, str]:
         """The environment variables MLflow reads them from; only those given (the others stay as they are)."""

@@ -8,7 +8,12 @@ from mlpublish.errors import WarehouseError
 from mlpublish.redact import redact_url
 from mlpublish.spark_engine.session import SparkEngineError, jdbc_jar, spark_error
 from mlpublish.warehouse import Warehouse
-from mlpublish.warehouse.sources import require_columns
+from mlpublish.warehouse.sources import checked_query, require_columns
+
+# Spark's JDBC reads of the warehouse run in sessions whose transactions are read-only: the query is the
+# spec's (checked as one SELECT, see mlpublish.spec.sql_query), and the PostgreSQL driver would run stacked
+# statements. Only the reads: the staging writes use jdbc_options alone.
+READ_ONLY_SESSION = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
 
 ROWS_PER_TASK = 50_000  # key range of one JDBC read at least (a task costs ~0.1 s to start)
 
@@ -44,7 +49,7 @@ class SparkSource:
     def __init__(self, spark: Any, scoring: Any, wh: Warehouse, columns: list[str], *, table: str | None):
         self.spark, self.wh, self.columns = spark, wh, list(columns)
         self.parquet, self.spark_table = scoring.sourceParquet, scoring.sourceSparkTable
-        self.query = scoring.query.strip().rstrip(";") if scoring.query else None
+        self.query = checked_query(scoring.query, "postgresql") if scoring.query else None
         warehouse = not (self.parquet or self.spark_table)
         self.table = table if warehouse and not self.query else None
         self.fqn = wh.table_fqn(self.table) if self.table else None
@@ -73,8 +78,10 @@ class SparkSource:
         opts = jdbc_options(self.wh)
         schema = self.wh._sql_schema()
         q = '"{}"'.format
-        dbtable = f"({self.query}) mlp_q" if self.query else f"{q(schema) + '.' if schema else ''}{q(self.table)}"
-        reader = self.spark.read.format("jdbc").options(**opts, dbtable=dbtable, fetchsize="10000")
+        dbtable = f"({self.query}\n) mlp_q" if self.query else f"{q(schema) + '.' if schema else ''}{q(self.table)}"
+        reader = self.spark.read.format("jdbc").options(
+            **opts, dbtable=dbtable, fetchsize="10000", sessionInitStatement=READ_ONLY_SESSION
+        )
         reader = self._partitioned(reader, dbtable)
         try:
             return reader.load()
@@ -93,7 +100,7 @@ class SparkSource:
         declared = self.wh.columns(self.table).get(key, "").upper()
         if not any(t in declared for t in ("INT", "SERIAL")):
             return reader
-        with self.wh.engine.connect() as conn:
+        with self.wh.read_engine.connect() as conn:
             lo, hi = conn.execute(sa.text(f'SELECT MIN("{key}"), MAX("{key}") FROM {dbtable}')).one()
         if lo is None or lo == hi:
             return reader

@@ -32,6 +32,7 @@ from mlpublish.spec.field_rules import (
     check_cron,
     check_location,
 )
+from mlpublish.spec.files import read_user_file
 from mlpublish.spec.models import (
     CatalogSpec,
     DataSpec,
@@ -46,6 +47,7 @@ from mlpublish.spec.models import (
     Training,
 )
 from mlpublish.spec.operations import MonitoringSpec, MonitoringWindow, ScoringSpec
+from mlpublish.spec.sql_query import query_problem, sql_dialect
 from mlpublish.spec.validation import Fairness, Gate, Slice, SliceBin, Validation
 from mlpublish.spec.yamlio import (
     MAX_YAML_ALIASES,
@@ -228,6 +230,10 @@ class Spec(SpecModel):
                         f"{h.name!r} is set both here and in training.candidates: choose one",
                     )
                 )
+        if self.scoring.query is not None:
+            problem = query_problem(self.scoring.query, sql_dialect(self.data.connection))
+            if problem:
+                out.append((("scoring", "query"), problem))
         return out
 
     # Derived names -------------------------------------------------------
@@ -300,19 +306,7 @@ def load_spec(
     if env is not None and environment is not None:
         raise TypeError("load_spec() takes environment or env, not both")
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(str(p), [("<root>", f"spec larger than {MAX_SPEC_BYTES} bytes ({size}): refused")])
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(str(p), [("<file>", "no such file")]) from None
-    except IsADirectoryError:
-        raise SpecError(str(p), [("<file>", "is a directory, expected a YAML file")]) from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(str(p), [("<file>", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    except OSError as exc:
-        raise SpecError(str(p), [("<file>", f"cannot read: {exc.strerror or exc}")]) from None
+    text = read_user_file(p, MAX_SPEC_BYTES)  # a regular file in its folder, read with a hard bound
     if not isinstance(environment, Environment):
         environment = select_environment(p.parent, environment if environment is not None else env)
     return parse_spec(text, str(p), environment)

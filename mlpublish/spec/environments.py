@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlpublish import config
 from mlpublish.errors import ReadOnlyEnvironment, SpecError
 from mlpublish.spec.field_rules import NAME_PATTERN
+from mlpublish.spec.files import read_user_file
 from mlpublish.spec.yamlio import MAX_YAML_BYTES, expand_tree, problems_from, reachable_models, read_yaml_mapping
 
 ENV_VAR = "MLPUBLISH_ENV"
@@ -236,16 +237,7 @@ def read_environments(path: str | os.PathLike[str], name: str | None = None) -> 
     environments are listed by name only.
     """
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_YAML_BYTES:
-            raise SpecError(
-                str(p), [("<root>", f"environments file larger than {MAX_YAML_BYTES} bytes: refused")], WHAT
-            )
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(str(p), [("<file>", "no such environments file")], WHAT) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(str(p), [("<file>", f"cannot read the environments file: {exc}")], WHAT) from None
+    text = read_user_file(p, MAX_YAML_BYTES, WHAT)  # a regular file in its folder, read with a hard bound
     raw, lines = read_yaml_mapping(text, str(p), "a mapping with an 'environments' field", expand=False, what=WHAT)
     envs = raw.get("environments")
     if isinstance(envs, dict):
@@ -300,7 +292,7 @@ def select_environment(spec_dir: str | os.PathLike[str] | None, name: str | None
     """
     name = (name or os.environ.get(ENV_VAR, "")).strip() or None
     path = environments_file(spec_dir)
-    if path is None or not path.is_file():
+    if path is None or not path.exists():  # a FIFO or device there is not "no file": reading refuses it
         if name is None:
             return None
         where = str(path) if path is not None else f"{FILE_NAME} (set {FILE_VAR})"

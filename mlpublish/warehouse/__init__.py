@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
-from mlpublish.redact import redact_url
+from mlpublish.redact import redact_url, register_url_secrets, userinfo_end
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +37,10 @@ class Warehouse:
     schema: str | None = None
     create: bool = False  # only the demo builder may create a SQLite file; readers must not
     _engine: sa.Engine | None = field(default=None, init=False, repr=False)
+    _read_engine: sa.Engine | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:  # its password is held, so never shown (mlpublish.redact)
+        register_url_secrets(self.url)
 
     @classmethod
     def from_spec(cls, data: DataSpec) -> Warehouse:
@@ -44,6 +49,15 @@ class Warehouse:
     @cached_property
     def _url(self) -> sa.URL:
         try:
+            scheme, sep, rest = self.url.partition("://")
+            at = userinfo_end(rest) if sep else -1
+            if at >= 0 and any(c in rest[:at] for c in "@/"):
+                # a password with / or @: SQLAlchemy would end it at the first of them and hand the rest to the
+                # driver as the host (which prints it); the userinfo ends at the authority's last @
+                user, _, password = rest[:at].partition(":")
+                return sa.engine.make_url(f"{scheme}://{rest[at + 1 :]}").set(
+                    username=unquote(user) or None, password=unquote(password) if password else None
+                )
             return sa.engine.make_url(self.url)
         except Exception:
             raise WarehouseError(
@@ -70,10 +84,38 @@ class Warehouse:
                 raise WarehouseError(f"cannot use warehouse {redact_url(self.url, database=True)}: {exc}") from None
         return self._engine
 
+    @property
+    def read_engine(self) -> sa.Engine:
+        """An engine whose connections cannot write: what every read of user-given SQL (``scoring.query``) uses.
+
+        PostgreSQL: every transaction of its sessions is READ ONLY (``default_transaction_read_only``, set when
+        the session starts); SQLite: ``PRAGMA query_only`` on each connection. No pool: a read-only connection
+        never serves a write, and a session a query tampered with is never reused. Other databases: the engine itself (only the query check guards them).
+        """
+        if self._read_engine is None:
+            engine = self.engine  # the same checks (URL, SQLite file) as the writer's
+            if self.dialect not in ("postgresql", "sqlite"):
+                return engine
+            connect_args: dict[str, Any] = {}
+            if self.dialect == "postgresql":
+                given = self._url.query.get("options")
+                given = " ".join(given) if isinstance(given, tuple) else given
+                connect_args["options"] = f"{given + ' ' if given else ''}-c default_transaction_read_only=on"
+            try:
+                # no pool: every read starts a fresh session, so nothing a query did to one (set_config) outlives it
+                read = sa.create_engine(self._url, poolclass=sa.pool.NullPool, connect_args=connect_args)
+            except Exception as exc:
+                raise WarehouseError(f"cannot use warehouse {redact_url(self.url, database=True)}: {exc}") from None
+            if self.dialect == "sqlite":
+                sa.event.listen(read, "connect", _sqlite_query_only)
+            self._read_engine = read
+        return self._read_engine
+
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        for engine in (self._engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
+        self._engine = self._read_engine = None
 
     # Naming ---------------------------------------------------------------
     @property
@@ -159,6 +201,10 @@ class Warehouse:
         t = sa.table(table, schema=self._sql_schema())
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA query_only = ON")
 
 
 def first_line(exc: Any) -> str:

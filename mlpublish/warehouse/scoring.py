@@ -4,7 +4,7 @@ The rows come from :mod:`mlpublish.warehouse.sources`, the predictions table is
 :mod:`mlpublish.warehouse.predictions`'s. Predictions are written in one database
 transaction per scoring run (see :func:`write_predictions`): the rows of an earlier
 attempt with the same scoring run id are deleted, then every chunk is read
-(PostgreSQL: a binary ``COPY`` on a second, read-only connection, parsed into columns
+(PostgreSQL: a binary ``COPY`` on a second connection whose transactions are read-only, parsed into columns
 in a thread of its own, see :mod:`mlpublish.warehouse.pgread`, or a server-side cursor
 when a column's type has no columnar reading), predicted (two chunks at a time, in
 threads of their own, overlapping the reads and writes) and written (binary or CSV
@@ -87,7 +87,7 @@ def write_predictions(
     # chunk k+2: the drivers and the trees release the GIL. A few chunks at most are held, whatever the table's size.
     predictor = ThreadPoolExecutor(PREDICTING_THREADS, thread_name_prefix="mlp-predict")
     # PostgreSQL reads through a COPY of its own, so on a second (read-only) connection
-    reader = wh.engine.connect() if wh.dialect == "postgresql" else None
+    reader = wh.read_engine.connect() if wh.dialect == "postgresql" else None
     ok = False
     with wh.engine.connect() as conn:
         try:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
 from mlpublish.redact import redact_url
+from mlpublish.spec.sql_query import query_problem, sql_dialect
 from mlpublish.warehouse import Warehouse, first_line
 from mlpublish.warehouse.pgread import pg_frames
 
@@ -36,14 +37,22 @@ def require_columns(label: str, wanted: list[str], found: Any) -> None:
 
 
 def read_chunks(conn: sa.Connection, sql: str, size: int) -> Iterator[list[tuple]]:
-    """Rows ``size`` at a time. PostgreSQL: a named (server-side) cursor, so the client never holds the table."""
+    """Rows ``size`` at a time. PostgreSQL: a named (server-side) cursor, so the client never holds the table.
+
+    SQLite reads on the scoring transaction's own connection: the statement starts under ``PRAGMA query_only``
+    (whether a statement may write is settled when it starts), so the read cannot write.
+    """
     dbapi = conn.connection.driver_connection
     server_side = conn.dialect.name == "postgresql"
     cur = dbapi.cursor(name=f"mlp_score_{uuid.uuid4().hex[:8]}") if server_side else dbapi.cursor()
     if server_side:
         cur.itersize = size
     try:
-        cur.execute(sql)
+        if conn.dialect.name == "sqlite":
+            with sqlite_query_only(dbapi):
+                cur.execute(sql)
+        else:
+            cur.execute(sql)
         while True:
             rows = cur.fetchmany(size)
             if not rows:
@@ -53,13 +62,34 @@ def read_chunks(conn: sa.Connection, sql: str, size: int) -> Iterator[list[tuple
         cur.close()
 
 
+@contextmanager
+def sqlite_query_only(dbapi: Any) -> Iterator[None]:
+    """``PRAGMA query_only`` on the sqlite3 connection ``dbapi`` for the block, then as it was."""
+    before = dbapi.execute("PRAGMA query_only").fetchone()[0]
+    dbapi.execute("PRAGMA query_only = ON")
+    try:
+        yield
+    finally:
+        dbapi.execute(f"PRAGMA query_only = {'ON' if before else 'OFF'}")
+
+
+def checked_query(query: str | None, dialect: str) -> str | None:
+    """``query`` without its trailing ``;``, once it is one read-only SELECT (checked again at run time)."""
+    if not query:
+        return None
+    problem = query_problem(query, sql_dialect(dialect))
+    if problem:
+        raise WarehouseError(f"scoring.query {problem}: refused")
+    return query.strip().rstrip(";").strip()
+
+
 class ScoringSource:
     """The rows to score or monitor: a table (checked by its declared column types) or a query."""
 
     def __init__(self, wh: Warehouse, columns: list[str], *, table: str | None, query: str | None):
         self.wh = wh
         self.columns = columns
-        self.query = query.strip().rstrip(";") if query else None
+        self.query = checked_query(query, wh.dialect)
         self.table = None if self.query else table
         self.label = wh.table_fqn(self.table) if self.table else "scoring.query"
         self.fqn = wh.table_fqn(self.table) if self.table else None
@@ -70,8 +100,8 @@ class ScoringSource:
         if self.table:
             return self.wh.columns(self.table)
         try:
-            with self.wh.engine.connect() as conn:
-                keys = conn.exec_driver_sql(f"SELECT * FROM ({self.query}) mlp_q WHERE 1=0").keys()
+            with self.wh.read_engine.connect() as conn:
+                keys = conn.exec_driver_sql(f"SELECT * FROM ({self.query}\n) mlp_q WHERE 1=0").keys()
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(
                 f"scoring.query fails on {redact_url(self.wh.url, database=True)}: {first_line(exc)}"
@@ -94,13 +124,13 @@ class ScoringSource:
         q = dialect.identifier_preparer.quote
         cols = ", ".join(q(c) for c in self.columns)
         if self.query:
-            return f"SELECT {cols} FROM ({self.query}) mlp_q"
+            return f"SELECT {cols} FROM ({self.query}\n) mlp_q"  # a newline ends a trailing -- comment
         schema = self.wh._sql_schema()
         return f"SELECT {cols} FROM {q(schema) + '.' if schema else ''}{q(self.table)}"
 
     def frames(self, size: int) -> Iterator[pd.DataFrame]:
         """The rows as DataFrames of at most ``size`` rows, read in one read-only pass."""
-        with self.wh.engine.connect() as conn, self.batches(conn, conn, size, keys=[]) as (batches, to_frame):
+        with self.wh.read_engine.connect() as conn, self.batches(conn, conn, size, keys=[]) as (batches, to_frame):
             for batch in batches:
                 yield to_frame(batch)
             conn.rollback()
@@ -111,8 +141,10 @@ class ScoringSource:
     ) -> Iterator[tuple[Iterator[Any], Callable[[Any], pd.DataFrame]]]:
         """(chunks of at most ``size`` rows, how a chunk becomes a DataFrame).
 
-        PostgreSQL: a binary COPY on ``reader`` parsed into columns (:mod:`mlpublish.warehouse.pgread`),
-        when every column's type allows; else a cursor on ``conn``, whose Python tuples make the frames.
+        PostgreSQL: a binary COPY on ``reader`` (a connection of :attr:`Warehouse.read_engine`, whose transactions
+        are read-only) parsed into columns (:mod:`mlpublish.warehouse.pgread`), when every column's type allows;
+        else a cursor on ``reader``, whose Python tuples make the frames. SQLite reads on ``conn``, which may be
+        the writing one, under ``PRAGMA query_only`` (:func:`read_chunks`).
         ``keys`` are never cast (their type is the predictions table's).
         """
         import pandas as pd
@@ -131,10 +163,10 @@ class ScoringSource:
         def to_frame(batch: list[tuple]) -> pd.DataFrame:
             return pd.DataFrame.from_records(batch, columns=self.columns)
 
-        yield read_chunks(conn, self.sql(conn.dialect), size), to_frame
+        yield read_chunks(reader, self.sql(conn.dialect), size), to_frame
 
     def count(self) -> int:
-        with self.wh.engine.connect() as conn:
+        with self.wh.read_engine.connect() as conn:
             try:
                 return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({self.sql(conn.dialect)}) mlp_c").scalar_one())
             except sa.exc.SQLAlchemyError as exc:

@@ -19,14 +19,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
+from mlpublish.redact import scrub
 from tests.conftest import churn_dict, write_spec
 from tests.support.canary_secrets import (
     AIRFLOW_CONNECTION_PASSWORD,
+    AT_PASSWORD,
     CANARIES,
     MLFLOW_PASSWORD,
     MLFLOW_TOKEN,
     OPENMETADATA_JWT,
+    SLASH_PASSWORD,
     WAREHOUSE_PASSWORD,
 )
 from tests.support.dagster_support import dagster_bin
@@ -294,6 +298,39 @@ def test_canary_secrets_never_leak_from_cli_airflow_or_dagster(stack, reliabilit
     reliability_tally.add(
         "secrets", canaries_planted=len(PLANTED), sources_scanned=len(findings.sources), leaks=len(findings.leaks())
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "password"), [("password with a slash", SLASH_PASSWORD), ("password with an at sign", AT_PASSWORD)]
+)
+def test_a_warehouse_password_with_a_slash_or_an_at_sign_never_leaks(stack, tmp_path, kind, password):
+    """Issue 33: URL parsers that end the userinfo at the first / or @ printed such passwords (or their tails)
+    in warehouse and environment errors. The CLI checks, publishes and fails with such a warehouse URL; its
+    output and everything it wrote (MLflow store and artifacts, the local catalog) are scanned."""
+    bin_dir, findings = Path(sys.executable).parent, Findings()
+    url = stack.warehouse.replace(WAREHOUSE_PASSWORD, password, 1)
+    spec_dict = yaml.safe_load(stack.spec.read_text())
+    (tmp_path / "specs").mkdir()
+    write_spec(tmp_path / "specs" / "urlpw.yaml", {**spec_dict, "name": "canary_urlpw"})
+    env = {k: v for k, v in base_env(stack, tmp_path / "catalog.db").items() if not k.startswith("OPENMETADATA_")}
+    missing_db = url.rsplit("/", 1)[0] + "/mlp_no_such_database"
+    runs = [("check", url, 0), ("run", url, 0), ("check", missing_db, 2), ("score", missing_db, 2)]
+    for command, warehouse, expected in runs:
+        out = subprocess.run(
+            [str(bin_dir / "mlpublish"), command, str(tmp_path / "specs" / "urlpw.yaml")],
+            env={**env, "WAREHOUSE_URL": warehouse},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        findings.text(f"mlpublish {command} output", out.stdout + out.stderr)
+        assert out.returncode == expected, (command, scrub(out.stderr[-2000:]))
+        if expected:  # the error names the warehouse as it may be shown: user, host, database
+            assert "postgres@127.0.0.1" in out.stdout + out.stderr
+    findings.folder(tmp_path)
+    assert findings.leaks() == {}
+    assert kinds_in(f"x{password}y") >= {kind, f"{kind} (its tail)"}  # the scan would have seen it
 
 
 def test_scan_reports_the_kind_of_secret_never_the_value():

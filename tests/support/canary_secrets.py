@@ -2,8 +2,10 @@
 
 The session-wide scan (tests/support/secret_scan.py) fails the run if any of them shows up in a test's captured
 output, logs or the files the tests' services wrote, so every test that needs a secret takes it from here.
-Values are distinctive (never a substring of anything else) and made of URL-safe characters, so an encoded
-form equals the value; the scan also looks for their base64 forms (basic-auth headers).
+Values are distinctive (never a substring of anything else) and, but for the last two, made of URL-safe
+characters, so an encoded form equals the value; the scan also looks for their base64 forms (basic-auth
+headers) and, for the two passwords with ``/`` and ``@`` (the shapes a URL parser cuts wrongly, issue 33),
+their percent-encoded forms and the part after the ``/`` or ``@`` alone (what a wrong cut would print).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ CANARIES: dict[str, str] = {
     "webhook token": "hooktok-mlpcanary-5d2c8e91",
     "slack webhook token": "slacktok-mlpcanary-c47a1f03",
     "smtp password": "smtppw-mlpcanary-8e3b60d4",
+    "password with a slash": "slashpw/mlpcanary-4b8e2c90",
+    "password with an at sign": "atpw@mlpcanary-d3a91f5e",
 }
 
 WAREHOUSE_PASSWORD = CANARIES["warehouse password"]
@@ -34,3 +38,5 @@ DATABASE_PASSWORD = CANARIES["database password"]
 WEBHOOK_TOKEN = CANARIES["webhook token"]
 SLACK_WEBHOOK_TOKEN = CANARIES["slack webhook token"]
 SMTP_PASSWORD = CANARIES["smtp password"]
+SLASH_PASSWORD = CANARIES["password with a slash"]
+AT_PASSWORD = CANARIES["password with an at sign"]

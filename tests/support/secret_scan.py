@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -30,6 +32,9 @@ def _needles() -> list[tuple[str, bytes]]:
         for pad in range(3):
             encoded = base64.b64encode(b"\0" * pad + raw)
             out.append((f"{kind} (base64)", encoded[4 if pad else 0 : -4]))
+        if quote(value, safe="") != value:  # the / and @ passwords: encoded in a URL, or cut at the / or @
+            out.append((f"{kind} (percent-encoded)", quote(value, safe="").encode()))
+            out.append((f"{kind} (its tail)", re.split(r"[/@]", value, maxsplit=1)[1].encode()))
     return out
 
 

@@ -43,3 +43,63 @@ def test_a_database_url_names_its_user_host_and_database_but_not_its_password_or
     assert "s3cret" not in shown and "password" not in shown
     assert redact_url("sqlite:///data/warehouse.db", database=True) == "sqlite:///data/warehouse.db"
     assert redact_url("sqlite://", database=True) == "sqlite://"
+
+
+def test_a_password_with_a_slash_or_an_at_sign_is_masked_whole():
+    from mlpublish.redact import redact_url
+    from tests.support.canary_secrets import AT_PASSWORD, SLASH_PASSWORD
+
+    for password in (SLASH_PASSWORD, AT_PASSWORD, f"Ab@{AT_PASSWORD}"):
+        url = f"postgresql://etl:{password}@db.internal:5432/warehouse?sslmode=require"
+        assert scrub(f"cannot connect to {url}: refused") == (
+            "cannot connect to postgresql://etl:***@db.internal:5432/warehouse?sslmode=require: refused"
+        )
+        assert redact_url(url, database=True) == "postgresql://etl@db.internal:5432/warehouse"
+        assert redact_url(url) == "postgresql://db.internal:5432/***"
+    # what is not a password stays: a port and a path with an @, a user alone, a SQLite path
+    for kept in ("http://host:8080/users/@me", "https://host/a/b@c", "postgresql://etl@h/db", "sqlite:///d/x@y.db"):
+        assert scrub(kept) == kept
+
+
+def test_the_secrets_mlpublish_holds_are_masked_wherever_they_appear(monkeypatch, caplog):
+    from mlpublish.config import OpenMetadataSettings
+    from mlpublish.registry.session import MlflowCredentials
+    from mlpublish.warehouse import Warehouse
+    from tests.support.canary_secrets import (
+        AT_PASSWORD,
+        MLFLOW_PASSWORD,
+        OPENMETADATA_JWT,
+        SLASH_PASSWORD,
+        SMTP_PASSWORD,
+        WEBHOOK_TOKEN,
+    )
+
+    OpenMetadataSettings(host_port="http://om:8585/api", jwt_token=OPENMETADATA_JWT)
+    MlflowCredentials(username="svc", password=MLFLOW_PASSWORD)
+    Warehouse(f"postgresql://etl:{SLASH_PASSWORD}@db/wh", "wh")
+    Warehouse(f"postgresql://etl:{AT_PASSWORD}@db/wh", "wh")
+    # read from the environment at each scrub: no object needs to hold them
+    monkeypatch.setenv("MLPUBLISH_NOTIFY_SMTP_PASSWORD", SMTP_PASSWORD)
+    monkeypatch.setenv("MLPUBLISH_NOTIFY_WEBHOOK_URL", f"https://hooks.example.com/in/{WEBHOOK_TOKEN}")
+    secrets = (OPENMETADATA_JWT, MLFLOW_PASSWORD, SLASH_PASSWORD, AT_PASSWORD, SMTP_PASSWORD, WEBHOOK_TOKEN)
+    text = "free text, not URLs: " + " | ".join(f"value={s}" for s in secrets)
+    out = scrub(text)
+    assert out == "free text, not URLs: " + " | ".join(["value=***"] * len(secrets))
+    for secret in secrets:
+        assert secret not in out
+    assert out.count("***") == len(secrets)
+    log = logging.getLogger("mlpublish.test.redact.held")
+    log.addFilter(ScrubFilter())
+    with caplog.at_level(logging.INFO, logger="mlpublish.test.redact.held"):
+        log.info("token %s and %s", OPENMETADATA_JWT, SLASH_PASSWORD)
+    assert (
+        OPENMETADATA_JWT not in caplog.text and SLASH_PASSWORD not in caplog.text and "token *** and ***" in caplog.text
+    )
+
+
+def test_short_values_are_not_masked_by_value():
+    from mlpublish.redact import MIN_SECRET_LENGTH, register_secret
+
+    register_secret("postgres")  # a dev password: masking it by value would mangle every postgresql:// URL
+    assert len("postgres") < MIN_SECRET_LENGTH
+    assert scrub("postgresql://h/db and postgres") == "postgresql://h/db and postgres"

@@ -71,3 +71,26 @@ def test_without_owners_airflows_default_owner_stays(tmp_path):
 
     path = write_spec(tmp_path / "s.yaml", churn_dict(owners=[], validation={"requireMetadata": False}))
     assert build_dag(load_spec(path), str(path)).owner == "airflow"
+
+
+@pytest.mark.timeout(120)  # the old scan read /dev/zero for ever or blocked on the FIFO: a guard, not a timing
+def test_the_dag_folder_skips_devices_fifos_and_symlinks_out_naming_each(tmp_path: Path) -> None:
+    import os
+
+    from mlpublish_airflow.dag_factory import INVALID_SPECS_DAG_ID, build_dags
+
+    specs, outside = tmp_path / "specs", tmp_path / "outside"
+    specs.mkdir()
+    outside.mkdir()
+    write_spec(specs / "churn.yaml", churn_dict())
+    (specs / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(specs / "pipe.yaml")
+    (specs / "out.yaml").symlink_to(write_spec(outside / "other.yaml", churn_dict(name="other_model")))
+    dags = build_dags(specs)
+    assert "mlpublish__customer_churn_predictor" in dags  # the good spec still loads
+    assert not any("other_model" in dag_id for dag_id in dags)
+    message = dags[INVALID_SPECS_DAG_ID].timetable.message
+    assert message.startswith("3 invalid spec(s)")
+    for name, why in (("zero.yaml", "outside the folder"), ("pipe.yaml", "FIFO"), ("out.yaml", "outside the folder")):
+        line = next(line for line in message.splitlines() if str(specs / name) in line)
+        assert why in message.split(line, 1)[1].split("\n", 2)[1]

@@ -138,3 +138,28 @@ def test_the_schema_forbids_extras_wherever_the_spec_models_do():
     found = list(objects(schema))
     assert len(found) > 10 and "$defs" not in schema
     assert [p for p, node in found if node.get("additionalProperties") is not False] == []
+
+
+def test_scoring_query_cannot_be_overridden_at_trigger_time(tmp_path):
+    from mlpublish_airflow.overrides import TRIGGER_FROZEN_PATHS, load_spec_with_overrides
+
+    assert "scoring.query" in TRIGGER_FROZEN_PATHS
+    path = str(write_spec(tmp_path / "s.yaml", churn_dict()))
+    with pytest.raises(SpecError) as err:
+        load_spec_with_overrides(path, {"scoring": {"query": "SELECT * FROM customer_features", "chunkSize": 10}})
+    [(where, message)] = err.value.problems
+    assert where == "overrides.scoring.query" and message.startswith("cannot be overridden at trigger time")
+    # the rest of the section stays overridable
+    assert load_spec_with_overrides(path, {"scoring": {"chunkSize": 10}}).scoring.chunkSize == 10
+
+
+def test_the_trigger_schema_refuses_what_only_the_spec_file_may_set():
+    import jsonschema
+
+    from mlpublish_airflow.overrides import TRIGGER_FROZEN_PATHS, overrides_json_schema
+
+    schema = overrides_json_schema()
+    assert "scoring.query" in TRIGGER_FROZEN_PATHS
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"scoring": {"query": "SELECT 1"}}, schema)
+    jsonschema.validate({"scoring": {"chunkSize": 1000}}, schema)  # the rest of the section stays overridable

@@ -179,8 +179,10 @@ def test_the_environments_and_the_yaml_reader_do_not_depend_on_the_spec() -> Non
         "mlpublish.config",
         "mlpublish.errors",
         "mlpublish.spec.field_rules",
+        "mlpublish.spec.files",
         "mlpublish.spec.yamlio",
     }
+    assert _mlpublish_imports("mlpublish.spec.files") == {"mlpublish.errors"}  # the bounded reader of user files
 
 
 def test_the_environment_is_passed_not_read_from_the_process(clean_env, monkeypatch):
