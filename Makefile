@@ -19,9 +19,20 @@ BYTECODE ?= --compile-bytecode
 # (tests/unit/project/test_test_sessions.py checks that the split leaves no test out and puts none in the wrong one)
 DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster tests/reliability/test_dagster_bad_input.py
 PYTEST := -m pytest -p no:cacheprovider
+# The other Pythons of requires-python (pyproject.toml): `make test-pythons` (run by `make test` after the main
+# suite) builds both environments of each from the same uv.lock (.venv-3.12, .venv-dagster-3.12, ...) and runs
+# the unit tests and the Airflow and Dagster smoke tests there: the DagBag, one CLI publish, the Dagster
+# definitions and a `dagster asset materialize` of the chain (tests/unit/project/test_test_sessions.py checks the paths)
+MATRIX_PYTHONS ?= 3.12 3.13
+MATRIX_TESTS := tests/unit $(patsubst %,--ignore=%,$(filter tests/unit/%,$(DAGSTER_TESTS))) tests/integration/airflow/test_dagbag.py \
+	tests/integration/test_chain_sqlite.py::test_first_publish_registers_promotes_and_catalogs
+MATRIX_DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster/test_assets.py::test_definitions_load_and_validate \
+	tests/integration/dagster/test_environment_split.py
+# pyenv's root, where pyenv keeps its interpreters (PYENV_ROOT, else ~/.pyenv)
+PYENV_ROOT ?= $(HOME)/.pyenv
 DOCS_ADDR ?= 127.0.0.1:8000
 
-.PHONY: demo test test-fast check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
+.PHONY: demo test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
 
 # What the suite needs from the operating system beyond Python: the browser test drives Debian's
 # headless Chromium through its chromedriver (tests/integration/dagster/test_browser.py), the Spark
@@ -62,7 +73,27 @@ test: system-deps venv check docs-check
 	@rc=0; \
 	$(VENV)/bin/python $(PYTEST) --durations=15 tests $(DAGSTER_TESTS:%=--ignore=%) || rc=$$?; \
 	$(VENV_DAGSTER)/bin/python $(PYTEST) --durations=10 $(DAGSTER_TESTS) || rc=$$?; \
+	$(MAKE) --no-print-directory test-pythons || rc=$$?; \
 	exit $$rc
+
+# For each of MATRIX_PYTHONS: the interpreter is pythonX.Y on PATH when it runs (a pyenv shim of a version pyenv
+# has not selected does not), else the newest $(PYENV_ROOT)/versions/X.Y.*. A version not found is named; under
+# CI (CI set, not false or 0) it fails the target, elsewhere the other versions still run.
+test-pythons: $(UV)
+	@rc=0; for v in $(MATRIX_PYTHONS); do \
+		py=; for c in "$$(command -v python$$v)" $$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | sort -rV); do \
+			if [ -n "$$c" ] && "$$c" -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$$v'.split('.')))" 2>/dev/null; \
+			then py=$$c; break; fi; done; \
+		if [ -z "$$py" ]; then \
+			echo "make test-pythons: Python $$v is missing (no python$$v on PATH, none in $(PYENV_ROOT)/versions): its tests did not run; install it (pyenv install $$v, or your system's python$$v)" >&2; \
+			case "$${CI:-}" in ""|0|false|False|FALSE) ;; *) rc=1;; esac; continue; fi; \
+		echo "== Python $$v ($$py): the unit tests and the Airflow and Dagster smoke tests"; \
+		UV_PROJECT_ENVIRONMENT=$(VENV)-$$v $(UV) sync --frozen $(BYTECODE) --python "$$py" $(EXTRAS) --quiet \
+			&& UV_PROJECT_ENVIRONMENT=$(VENV_DAGSTER)-$$v $(UV) sync --frozen $(BYTECODE) --python "$$py" $(DAGSTER_EXTRAS) --quiet \
+			|| { rc=1; continue; }; \
+		$(VENV)-$$v/bin/python $(PYTEST) -q $(MATRIX_TESTS) || rc=1; \
+		$(VENV_DAGSTER)-$$v/bin/python $(PYTEST) -q $(MATRIX_DAGSTER_TESTS) || rc=1; \
+	done; exit $$rc
 
 test-fast: venv check docs-check
 	@rc=0; \
@@ -99,4 +130,4 @@ bench: venv
 	$(VENV)/bin/python bench/run_all $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .venv-dagster .tools demo-workspace site
+	rm -rf .venv .venv-dagster $(foreach v,$(MATRIX_PYTHONS),.venv-$(v) .venv-dagster-$(v)) .tools demo-workspace site

@@ -23,6 +23,9 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 # Grep the whole run's outputs for the canary secrets of tests/support/canary_secrets.py (issue 7): a leak fails the run.
 from tests.support.secret_scan import pytest_runtest_logreport, pytest_sessionfinish, pytest_terminal_summary  # noqa: E402,F401
 
+# No silent skips (issue 34): a skip names what is missing, CI fails on any skip, opt-in suites are deselected.
+pytest_plugins = ["tests.support.skips"]
+
 
 @pytest.fixture(autouse=True)
 def _restore_mlflow_uris():

@@ -111,3 +111,24 @@ def test_the_environments_are_the_extras_that_go_together():
     test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "$(VENV)/bin/python" in test_recipe and "$(DAGSTER_TESTS:%=--ignore=%)" in test_recipe
     assert "$(VENV_DAGSTER)/bin/python $(PYTEST) --durations=10 $(DAGSTER_TESTS) || rc=$$?" in test_recipe
+
+
+def test_the_python_matrix_runs_existing_tests_in_the_right_environment_after_the_suite():
+    """`make test-pythons` (Python 3.12 and 3.13): its test paths exist, Dagster's run in the Dagster environments,
+    `make test` runs it after both sessions, and the versions are those pyproject.toml's requires-python allows."""
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    pythons = re.search(r"^MATRIX_PYTHONS \?= (.+)$", makefile, re.M).group(1).split()
+    main = re.search(r"^MATRIX_TESTS := (.+)$", makefile, re.M).group(1).split()
+    dagster = re.search(r"^MATRIX_DAGSTER_TESTS := (.+)$", makefile, re.M).group(1).split()
+    assert main[0] == "tests/unit" and "tests/unit/dagster" in dagster
+    for rel in [p for p in main + dagster if re.fullmatch(r"tests/[\w/.:]+", p)]:
+        path = ROOT / rel.split("::")[0]
+        assert path.exists(), f"Makefile names {rel}, which does not exist"
+        if "::" in rel:
+            assert f"def {rel.split('::')[1]}(" in path.read_text(), rel
+        assert in_dagster_session(path) == (rel in dagster), f"{rel} runs in the wrong environment of the matrix"
+    assert "MATRIX_TESTS := tests/unit $(patsubst %,--ignore=%,$(filter tests/unit/%,$(DAGSTER_TESTS)))" in makefile
+    test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert test_recipe.index("test-pythons || rc=$$?") > test_recipe.index("$(DAGSTER_TESTS) || rc=$$?")
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11,<3.14" and pythons == ["3.12", "3.13"]
