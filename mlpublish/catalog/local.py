@@ -34,7 +34,7 @@ from mlpublish.catalog.events import (
     UpsertTable,
 )
 from mlpublish.catalog.events import parse_events as parse_events  # moved to events; importable here until callers move
-from mlpublish.catalog.store import Cursor, Store
+from mlpublish.catalog.store import Cursor, Store, notify_outbox
 from mlpublish.clock import now_iso
 from mlpublish.errors import NotFound
 
@@ -100,8 +100,9 @@ class LocalCatalog:
 
     # Sink ------------------------------------------------------------------
     def publish(self, events: Iterable[CatalogEvent], *, enqueue_for: str | None = None) -> None:
-        """Apply events in order, all or nothing. With ``enqueue_for`` (a remote catalog's address) the
-        events are also queued in the outbox in the same transaction, for that catalog to deliver."""
+        """Apply events in order, all or nothing. With ``enqueue_for`` (a remote catalog's key:
+        ``address.catalog_key``) the events are also queued in the outbox in the same transaction, for that
+        catalog to deliver."""
         events = list(events)
         if not events:
             return
@@ -115,6 +116,8 @@ class LocalCatalog:
                     "INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",
                     [(enqueue_for, ev.model_dump_json(), ts) for ev in events],
                 )
+                if self.store.postgres:  # wakes a listening relay when this commits
+                    notify_outbox(cur, enqueue_for)
 
     def _apply(self, cur: Cursor, ev: Any) -> list[tuple[str, str, dict[str, Any], str]]:
         """The writes ``ev`` makes: (fqn, entity type, the entity's new content, "PUT" or "PATCH")."""
