@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mlpublish.catalog.address import try_catalog_key
 from mlpublish.catalog.events import (
     VALIDATION_CLASSIFICATION,
     AddLineage,
@@ -111,6 +112,7 @@ class LocalCatalog:
                 for fqn, type_, body, operation in self._apply(cur, ev):
                     self._write(cur, fqn, type_, body, operation)
             if enqueue_for is not None:
+                enqueue_for = try_catalog_key(enqueue_for)  # any spelling of the address: one key
                 ts = now_iso()
                 cur.executemany(
                     "INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",

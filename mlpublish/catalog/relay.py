@@ -225,16 +225,26 @@ class Relay:
         return self.listener
 
     def sleep(self) -> None:
-        if self.backoff:  # OpenMetadata is down or refusing: new events must not shorten the wait
-            self.stopping.wait(self.backoff)
-            return
-        listener = self._listening()
-        if listener is None:
-            self.totals.wakeups["poll"] += 1
-            self.stopping.wait(self.poll)
-            return
-        keys = listener.wait(self.poll, self._wake_r)
-        self.totals.wakeups["notify" if self.target in keys else "poll"] += 1
+        """Until the poll interval (or the backoff) has passed, an event for our catalog is notified, or a stop
+        signal; the health file is written when due meanwhile. In a backoff, notifications do not shorten the
+        wait (new events must not hammer a server that is down or refusing us)."""
+        backing_off = bool(self.backoff)
+        deadline = self.clock() + (self.backoff or self.poll)
+        listener = None if backing_off else self._listening()
+        while not self.stopping.is_set():
+            now = self.clock()
+            if now >= deadline:
+                if not backing_off:
+                    self.totals.wakeups["poll"] += 1
+                return
+            timeout = min(deadline, self.next_health) - now
+            if listener is None or listener.broken:
+                self.stopping.wait(timeout)
+            elif self.target in listener.wait(timeout, self._wake_r):
+                self.totals.wakeups["notify"] += 1
+                return
+            if self.clock() >= self.next_health:
+                self.health()
 
     def close(self) -> None:
         if self.listener is not None:

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from mlpublish.cli.common import EXIT_CRASH, EXIT_ERROR, EXIT_OK, add_env, command_environment, model_name
+from mlpublish.redact import scrub
 
 
 def add_parser(sub: Any) -> None:
@@ -96,7 +97,7 @@ def relay(catalog: Any, args: argparse.Namespace) -> int:
     )
     service.install_signal_handlers()
     print(
-        f"relaying the outbox in {catalog.local.store.display} to {catalog.settings.host_port} "
+        f"relaying the outbox in {catalog.local.store.display} to {scrub(catalog.settings.host_port)} "
         f"(catalog {catalog.outbox.target})",
         file=sys.stderr,
     )
@@ -121,7 +122,7 @@ def sync(catalog: Any, args: argparse.Namespace) -> int:
     report = catalog.replay() if args.replay else catalog.sync()
     counts = catalog.outbox.counts()
     print(
-        f"delivered {report.delivered} event(s) to {catalog.settings.host_port}; outbox: {counts['pending']} pending, "
+        f"delivered {report.delivered} event(s) to {scrub(catalog.settings.host_port)}; outbox: {counts['pending']} pending, "
         f"{counts['delivered']} delivered, {counts['failed']} failed"
     )
     if report.outage:

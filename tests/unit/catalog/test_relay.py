@@ -49,18 +49,27 @@ def relay_for(reports: list[Any], **kw: Any) -> tuple[Relay, list[float]]:
     catalog = SimpleNamespace(
         delivery=delivery, outbox=outbox, settings=OpenMetadataSettings("http://bot:s3cret@om:8585/api", "tok")
     )
-    relay = Relay(catalog, poll=0.0, **kw)
+    relay = Relay(catalog, **{"poll": 0.0, **kw})
     delivery.relay = relay
     waits: list[float] = []
-    relay.stopping.wait = lambda timeout=None: waits.append(timeout)  # type: ignore[method-assign]
+    now = [0.0]
+
+    def wait(timeout: float | None = None) -> bool:  # a sleep that takes no time: the clock moves on
+        waits.append(timeout)
+        now[0] += timeout or 0.0
+        return relay.stopping.is_set()
+
+    relay.clock = lambda: now[0]
+    relay.stopping.wait = wait  # type: ignore[method-assign]
     return relay, waits
 
 
 def test_backoff_doubles_up_to_the_cap_and_resets_after_a_delivery() -> None:
     down = SyncReport(outage="503", pending=3)
-    relay, waits = relay_for([down] * 5 + [SyncReport(delivered=3)] + [down], max_backoff=5.0)
+    relay, waits = relay_for([down] * 5 + [SyncReport(delivered=3)] + [down], max_backoff=5.0, poll=0.5)
     assert relay.run() == RELAY_OK
-    assert waits == [1.0, 2.0, 4.0, 5.0, 5.0, 0.0, 1.0]  # 0.0: the poll interval (no outage)
+    # 0.5: the poll interval (no outage); after the last pass the relay is stopping: no sleep, backoff 1 s again
+    assert waits == [1.0, 2.0, 4.0, 5.0, 5.0, 0.5]
     assert relay.backoff == 1.0 and relay.totals.delivered == 3 and relay.totals.outages == 6
 
 
@@ -106,7 +115,7 @@ def test_a_refused_token_backs_off_alerts_keeps_running_and_resumes(
     relay.write_health = recording  # type: ignore[method-assign]
     with caplog.at_level("INFO", logger="mlpublish.catalog.relay"):
         assert relay.run() == RELAY_OK
-    assert waits == [1.0, 2.0, 2.0, 0.0]  # backoff capped at --max-backoff, then the poll interval
+    assert waits == [1.0, 2.0, 2.0]  # backoff capped at --max-backoff (the poll interval here is 0)
     alerts = [r.getMessage() for r in caplog.records if "relay ALERT" in r.getMessage()]
     assert len(alerts) == 3 and all("http://om:8585/api refused the JWT token" in a for a in alerts)
     assert all("tok" not in a.split("JWT token")[0] for a in alerts)
@@ -159,3 +168,24 @@ def test_events_waiting_for_another_catalog_are_named_and_fail_once(
     # the same spelling as the workers' (another form of the address): the relay serves them, nothing to report
     same = OpenMetadataCatalog(OpenMetadataSettings("http://OpenMetadata:8585/", "tok"), LocalCatalog(store))
     assert same.outbox.pending() and Outbox.unserved(same.outbox) == {}
+
+
+def test_a_long_sleep_still_writes_the_health_file_each_interval(tmp_path: Path) -> None:
+    """--poll 3 with --health-every 1: the sleep is cut at each health time (the probe sees a fresh file) and
+    the relay makes no delivery pass before the poll interval is over."""
+    health = tmp_path / "health.json"
+    relay, waits = relay_for(
+        [SyncReport(delivered=1), SyncReport()], poll=3.0, health_every=1.0, health_file=str(health)
+    )
+    written: list[float] = []
+    write = relay.write_health
+
+    def recording() -> None:
+        write()
+        written.append(relay.clock())
+
+    relay.write_health = recording  # type: ignore[method-assign]
+    relay.run()
+    assert waits == [1.0, 1.0, 1.0]  # one sleep of 3 s, in three slices
+    assert written[:4] == [0.0, 1.0, 2.0, 3.0]  # at start, then at each interval
+    assert relay.totals.wakeups == {"notify": 0, "poll": 1}
