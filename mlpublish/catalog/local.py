@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mlpublish.catalog.address import try_catalog_key
 from mlpublish.catalog.events import (
     VALIDATION_CLASSIFICATION,
     AddLineage,
@@ -34,7 +35,7 @@ from mlpublish.catalog.events import (
     UpsertTable,
 )
 from mlpublish.catalog.events import parse_events as parse_events  # moved to events; importable here until callers move
-from mlpublish.catalog.store import Cursor, Store
+from mlpublish.catalog.store import Cursor, Store, notify_outbox
 from mlpublish.clock import now_iso
 from mlpublish.errors import NotFound
 
@@ -100,8 +101,9 @@ class LocalCatalog:
 
     # Sink ------------------------------------------------------------------
     def publish(self, events: Iterable[CatalogEvent], *, enqueue_for: str | None = None) -> None:
-        """Apply events in order, all or nothing. With ``enqueue_for`` (a remote catalog's address) the
-        events are also queued in the outbox in the same transaction, for that catalog to deliver."""
+        """Apply events in order, all or nothing. With ``enqueue_for`` (a remote catalog's key:
+        ``address.catalog_key``) the events are also queued in the outbox in the same transaction, for that
+        catalog to deliver."""
         events = list(events)
         if not events:
             return
@@ -110,11 +112,14 @@ class LocalCatalog:
                 for fqn, type_, body, operation in self._apply(cur, ev):
                     self._write(cur, fqn, type_, body, operation)
             if enqueue_for is not None:
+                enqueue_for = try_catalog_key(enqueue_for)  # any spelling of the address: one key
                 ts = now_iso()
                 cur.executemany(
                     "INSERT INTO outbox (target, event, created_at) VALUES (?,?,?)",
                     [(enqueue_for, ev.model_dump_json(), ts) for ev in events],
                 )
+                if self.store.postgres:  # wakes a listening relay when this commits
+                    notify_outbox(cur, enqueue_for)
 
     def _apply(self, cur: Cursor, ev: Any) -> list[tuple[str, str, dict[str, Any], str]]:
         """The writes ``ev`` makes: (fqn, entity type, the entity's new content, "PUT" or "PATCH")."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mlpublish.catalog.address import catalog_key
 from mlpublish.catalog.events import parse_events
 from mlpublish.catalog.local import LocalCatalog
 from mlpublish.clock import now_iso
@@ -34,8 +35,10 @@ class OutboxRow:
 
 
 class Outbox:
-    def __init__(self, local: LocalCatalog, target: str):
-        self.local, self.target = local, target
+    """The events of one catalog (``target``: its key, ``address.catalog_key`` of the address given)."""
+
+    def __init__(self, local: LocalCatalog, address: str):
+        self.local, self.target = local, catalog_key(address)
         self.holder = uuid.uuid4().hex
         self._held = False  # PostgreSQL: we hold the session lock (it stacks: take it once)
 
@@ -96,6 +99,36 @@ class Outbox:
                 "SELECT state, count(*) FROM outbox WHERE target=? GROUP BY state", (self.target,)
             ).fetchall()
         return {"pending": 0, "delivered": 0, "failed": 0, **dict(rows)}
+
+    def by_catalog(self) -> dict[str, dict[str, int]]:
+        """Pending and failed events of every catalog in the store (not only ours), by catalog key."""
+        with self.local.connection() as db:
+            rows = db.execute(
+                "SELECT target, state, count(*) FROM outbox WHERE state IN ('pending', 'failed') GROUP BY target, state"
+            ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for target, state, n in rows:
+            out.setdefault(target, {"pending": 0, "failed": 0})[state] = n
+        return dict(sorted(out.items()))
+
+    def unserved(self) -> dict[str, int]:
+        """Pending events of other catalogs that no deliverer serves right now (nobody holds their lease)."""
+        return {
+            key: c["pending"]
+            for key, c in self.by_catalog().items()
+            if key != self.target and c["pending"] and not self._leased(key)
+        }
+
+    def _leased(self, key: str) -> bool:
+        store = self.local.store
+        with self.local.connection():
+            if store.postgres:
+                if not store.try_session_lock(key):
+                    return True
+                store.session_unlock(key)
+                return False
+            row = store.execute("SELECT until FROM outbox_lease WHERE target=?", (key,)).fetchone()
+        return row is not None and row[0] > time.time()
 
     def lag_seconds(self) -> float:
         """Age of the oldest pending event (0 when none waits): how far the catalog is behind."""

@@ -18,20 +18,30 @@ The delivery lease (one deliverer per OpenMetadata server) is, on PostgreSQL, a 
 (``pg_try_advisory_lock``): the server frees it when the holder's connection ends, so a relay killed
 with SIGKILL frees it at once. SQLite has no session locks: there it is a row with an expiry
 (``outbox_lease``), freed by its holder or after its time to live.
+
+Outbox rows are keyed by the catalog's identity (``address.catalog_key``). Opening a store re-keys rows
+written under another spelling of an address (by an older mlpublish, or by hand), so that no event waits
+for a catalog that is the same as the one its relay serves. On PostgreSQL a writer that queues events
+sends ``NOTIFY`` on the store's channel (``notify_channel``: one per schema) in the same transaction, so
+that PostgreSQL delivers the notification at commit; a relay ``LISTEN``s (``Listener``) and wakes at once.
 """
 
 from __future__ import annotations
 
+import select
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+from mlpublish.catalog.address import try_catalog_key
 from mlpublish.errors import CatalogUnavailable
 from mlpublish.redact import scrub
 
 POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://", "postgres://")
 # the first key of our advisory locks (two-int form): "mlpc" in ASCII; the second is a hash of the schema
 _LOCK_CLASS_WRITE, _LOCK_CLASS_LEASE = 0x6D6C7063, 0x6D6C706C
+# the NOTIFY channel of a schema's outbox (an identifier: at most 63 bytes; md5 keeps it short and unquoted-safe)
+CHANNEL_SQL = "'mlpublish_outbox_' || md5(current_schema())"
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -136,17 +146,31 @@ class Store:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SQLITE_SCHEMA)
                 self._raw = db
+                cur = self.cursor()
+                self.begin(cur)
+                try:
+                    rekey_outbox(cur)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
         except (sqlite3.Error, OSError) as exc:
             raise CatalogUnavailable(f"cannot open local catalog {self.display}: {exc}") from None
 
-    def _open_postgres(self) -> Any:
+    def connect_postgres(self) -> Any:
+        """A new psycopg2 connection to the store's database (the store's own, or a listener's)."""
         import psycopg2
 
         dsn = self.url.replace("postgresql+psycopg2://", "postgresql://", 1)
         try:
-            raw = psycopg2.connect(dsn, connect_timeout=10)
+            return psycopg2.connect(dsn, connect_timeout=10)
         except psycopg2.Error as exc:
             raise CatalogUnavailable(scrub(f"cannot open catalog database {self.display}: {exc}".strip())) from None
+
+    def _open_postgres(self) -> Any:
+        import psycopg2
+
+        raw = self.connect_postgres()
         raw.autocommit = True  # as SQLite's isolation_level=None: a statement alone commits, BEGIN opens a transaction
         cur = Cursor(raw.cursor(), True)
         try:
@@ -155,6 +179,7 @@ class Store:
             cur.execute("SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))", (_LOCK_CLASS_WRITE,))
             for statement in filter(str.strip, POSTGRES_SCHEMA.split(";")):
                 cur.execute(statement)
+            rekey_outbox(cur)
             cur.execute("COMMIT")
         except psycopg2.Error as exc:
             raw.close()
@@ -193,3 +218,70 @@ class Store:
 
     def session_unlock(self, name: str) -> None:
         self.execute("SELECT pg_advisory_unlock(?, hashtext(current_schema() || '/' || ?))", (_LOCK_CLASS_LEASE, name))
+
+
+def rekey_outbox(cur: Cursor) -> int:
+    """Re-key outbox rows (and SQLite leases) stored under another spelling of their catalog's address;
+    inside the caller's write transaction. Returns the number of rows moved."""
+    moved = 0
+    for (target,) in cur.execute("SELECT DISTINCT target FROM outbox").fetchall():
+        key = try_catalog_key(target)
+        if key != target:
+            moved += cur.execute("UPDATE outbox SET target=? WHERE target=?", (key, target)).rowcount
+            cur.execute("DELETE FROM outbox_lease WHERE target=?", (target,))  # an old holder's; expires anyway
+    return moved
+
+
+def notify_outbox(cur: Cursor, key: str) -> None:
+    """Tell listening relays that events for ``key`` were queued (PostgreSQL sends it when the transaction
+    commits, and not at all when it rolls back)."""
+    cur.execute(f"SELECT pg_notify({CHANNEL_SQL}, ?)", (key,))
+
+
+class Listener:
+    """A connection that LISTENs on the store's outbox channel (PostgreSQL only), for a relay to sleep on.
+
+    ``wait(timeout, wake_fd)`` returns the catalog keys notified (empty when the timeout passed or
+    ``wake_fd`` became readable: the relay's stop signal). A lost connection is reported by ``broken``;
+    the relay then polls, and tries to listen again later."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.conn: Any = None
+
+    def start(self) -> None:
+        conn = self.store.connect_postgres()
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute(f"SELECT {CHANNEL_SQL}")
+        channel = cur.fetchone()[0]
+        cur.execute(f'LISTEN "{channel}"')
+        self.conn = conn
+
+    @property
+    def broken(self) -> bool:
+        return self.conn is None or bool(self.conn.closed)
+
+    def wait(self, timeout: float, wake_fd: int | None = None) -> set[str]:
+        import psycopg2
+
+        fds = [self.conn] + ([wake_fd] if wake_fd is not None else [])
+        try:
+            readable, _, _ = select.select(fds, [], [], timeout)
+            if self.conn not in readable:
+                return set()
+            self.conn.poll()
+        except (OSError, ValueError, psycopg2.Error):
+            self.close()
+            return set()
+        keys = {n.payload for n in self.conn.notifies}
+        self.conn.notifies.clear()
+        return keys
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001 - closing a connection already lost
+                pass
+            self.conn = None

@@ -8,7 +8,8 @@ import json
 import sys
 from typing import Any
 
-from mlpublish.cli.common import EXIT_ERROR, EXIT_OK, add_env, command_environment, model_name
+from mlpublish.cli.common import EXIT_CRASH, EXIT_ERROR, EXIT_OK, add_env, command_environment, model_name
+from mlpublish.redact import scrub
 
 
 def add_parser(sub: Any) -> None:
@@ -33,7 +34,18 @@ def add_parser(sub: Any) -> None:
     c.add_argument(
         "--max-backoff", type=float, default=60.0, metavar="S", help="longest wait while OpenMetadata is down (60)"
     )
-    c.add_argument("--health-every", type=float, default=60.0, metavar="S", help="seconds between health lines (60)")
+    c.add_argument(
+        "--health-every", type=float, default=60.0, metavar="S", help="seconds between health lines and files (60)"
+    )
+    c.add_argument("--health-file", metavar="PATH", help="write the health file (JSON) here at every health interval")
+    c.add_argument(
+        "--check-health",
+        metavar="PATH",
+        help="probe: read a running relay's health file and exit 0 (healthy) or 1; opens nothing else",
+    )
+    c.add_argument(
+        "--max-age", type=float, default=180.0, metavar="S", help="--check-health: oldest acceptable file (180)"
+    )
     for parser in csub.choices.values():  # one --env per subcommand
         add_env(parser)
 
@@ -41,6 +53,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlpublish.deployment import for_environment
 
+    if args.catalog_command == "relay" and args.check_health:  # a probe: no settings, no store, no SDK
+        return check_health(args.check_health, args.max_age)
     env = command_environment(args.env)
     if args.catalog_command in ("sync", "relay") and env is not None:  # they write the outbox and the server
         env.require_writable(f"{args.catalog_command} the catalog")
@@ -74,13 +88,31 @@ def relay(catalog: Any, args: argparse.Namespace) -> int:
     from mlpublish.catalog.relay import Relay
 
     _require_outbox(catalog, "relay")
-    service = Relay(catalog, poll=args.poll, max_backoff=args.max_backoff, health_every=args.health_every)
+    service = Relay(
+        catalog,
+        poll=args.poll,
+        max_backoff=args.max_backoff,
+        health_every=args.health_every,
+        health_file=args.health_file,
+    )
     service.install_signal_handlers()
-    print(f"relaying the outbox in {catalog.local.store.display} to {catalog.settings.host_port}", file=sys.stderr)
+    print(
+        f"relaying the outbox in {catalog.local.store.display} to {scrub(catalog.settings.host_port)} "
+        f"(catalog {catalog.outbox.target})",
+        file=sys.stderr,
+    )
     try:
         return service.run(once=args.once)
     finally:
         catalog.close()
+
+
+def check_health(path: str, max_age: float) -> int:
+    from mlpublish.catalog.relay_health import check_health as read_health
+
+    healthy, line = read_health(path, max_age)
+    print(line)
+    return EXIT_OK if healthy else EXIT_CRASH
 
 
 def sync(catalog: Any, args: argparse.Namespace) -> int:
@@ -90,7 +122,7 @@ def sync(catalog: Any, args: argparse.Namespace) -> int:
     report = catalog.replay() if args.replay else catalog.sync()
     counts = catalog.outbox.counts()
     print(
-        f"delivered {report.delivered} event(s) to {catalog.settings.host_port}; outbox: {counts['pending']} pending, "
+        f"delivered {report.delivered} event(s) to {scrub(catalog.settings.host_port)}; outbox: {counts['pending']} pending, "
         f"{counts['delivered']} delivered, {counts['failed']} failed"
     )
     if report.outage:

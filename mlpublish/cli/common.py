@@ -31,15 +31,16 @@ def model_name(name: str, env_name: str | None = None) -> str:
 
 
 def outbox_line(deployment: Any) -> None:
-    """Events waiting for (or refused by) OpenMetadata, when it is configured."""
+    """Events waiting for (or refused by) each OpenMetadata catalog in the store, when OpenMetadata is configured."""
     from mlpublish.config import OpenMetadataSettings
 
     if OpenMetadataSettings.from_env() is None:
         return
-    counts = deployment.open_catalog().outbox.counts()
-    if counts["pending"] or counts["failed"]:
+    outbox = deployment.open_catalog().outbox
+    for key, counts in outbox.by_catalog().items():
+        ours = "" if key == outbox.target else " (not this environment's catalog: is a relay running for it?)"
         print(
-            f"OpenMetadata outbox: {counts['pending']} pending, {counts['failed']} failed "
+            f"OpenMetadata outbox {key}: {counts['pending']} pending, {counts['failed']} failed{ours} "
             "(details: mlpublish catalog sync)",
             file=sys.stderr,
         )

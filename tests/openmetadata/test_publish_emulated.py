@@ -45,7 +45,10 @@ def test_server_down_for_the_middle_steps_then_back(
     def while_down(spec, counts):
         monkeypatch.setenv("OPENMETADATA_HOST_PORT", om_settings.host_port)
         assert main(["-q", "status", spec.name]) == 0
-        assert f"OpenMetadata outbox: {counts['pending']} pending, 0 failed" in capsys.readouterr().err
+        from mlpublish.catalog.address import catalog_key
+
+        key = catalog_key(om_settings.host_port)
+        assert f"OpenMetadata outbox {key}: {counts['pending']} pending, 0 failed" in capsys.readouterr().err
 
     with caplog.at_level(logging.WARNING, logger="mlpublish"):
         outage_during_middle_steps(workspace, om_server, om_settings, tmp_path, while_down=while_down)

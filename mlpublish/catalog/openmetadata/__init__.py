@@ -91,7 +91,7 @@ class OpenMetadataCatalog:
         events = list(events)
         if not events:
             return
-        self.local.publish(events, enqueue_for=self.settings.host_port)
+        self.local.publish(events, enqueue_for=self.outbox.target)
         if not (self.settings.strict or self.settings.deliver_in_step):
             _QUEUED[(self.settings, self.local.store.url)] = None
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mlpublish.catalog.address import api_url
 from mlpublish.catalog.openmetadata.errors import Rejected, classify, classify_connect
 from mlpublish.catalog.openmetadata.payloads import PIPELINE_DESCRIPTION, PIPELINE_SERVICE_DESCRIPTION
 from mlpublish.config import OpenMetadataSettings
@@ -26,7 +27,7 @@ def connect(settings: OpenMetadataSettings) -> Any:
     from metadata.ingestion.ometa.ometa_api import OpenMetadata
 
     conn = OpenMetadataConnection(
-        hostPort=settings.host_port,
+        hostPort=api_url(settings.host_port),  # "/api" appended when absent, as the outbox key has it
         authProvider="openmetadata",
         securityConfig=OpenMetadataJWTClientConfig(jwtToken=settings.jwt_token or ""),
     )

@@ -40,6 +40,17 @@ class Rejected(Exception):
     """4xx (or a rule of ours, like a missing table we may not create): the event is at fault."""
 
 
+class SettingsRefused(CatalogUnavailable):
+    """The server refused our settings while events wait: ``cause`` is the kind (``AuthRejected``,
+    ``Forbidden``, ``Misconfigured``, ``VersionMismatch``); ``refused`` is true for a token or role (401/403),
+    which an operator can fix on the server while the relay waits."""
+
+    def __init__(self, message: str, cause: Exception):
+        super().__init__(message)
+        self.cause = type(cause).__name__
+        self.refused = isinstance(cause, AuthRejected)
+
+
 FAILURE_KINDS = (Outage, AuthRejected, Misconfigured, Rejected)
 # SDK and transport exception names (matched by name: the SDK is imported lazily, and only where it is called)
 _WRONG_SERVER = {"HtmlResponseError"}
@@ -100,24 +111,28 @@ def classify_connect(exc: BaseException, host_port: str) -> Exception:
     return Misconfigured(str(err)) if isinstance(err, Rejected) else err
 
 
-def settings_error(host_port: str, exc: AuthRejected | Misconfigured, queued: int) -> CatalogUnavailable:
+def settings_error(host_port: str, exc: AuthRejected | Misconfigured, queued: int) -> SettingsRefused:
     """What the user must fix when the server refuses our settings, while ``queued`` events wait."""
+    return SettingsRefused(_settings_message(host_port, exc, queued), exc)
+
+
+def _settings_message(host_port: str, exc: AuthRejected | Misconfigured, queued: int) -> str:
     if isinstance(exc, Forbidden):
-        return CatalogUnavailable(
+        return (
             f"OpenMetadata at {host_port} accepted the token but refused an operation: the bot's role lacks a "
             f"permission (grant it to the bot's role, then run `mlpublish catalog sync`): {exc}; "
             f"{queued} event(s) stay queued"
         )
     if isinstance(exc, VersionMismatch):
-        return CatalogUnavailable(
+        return (
             f"OpenMetadata at {host_port}: the server and the SDK versions differ: {exc}; {queued} event(s) stay queued"
         )
     if isinstance(exc, AuthRejected):
-        return CatalogUnavailable(
+        return (
             f"OpenMetadata at {host_port} refused the JWT token (check OPENMETADATA_JWT_TOKEN or "
             f"the connection's token; it is not shown here): {exc}; {queued} event(s) stay queued"
         )
-    return CatalogUnavailable(
+    return (
         f"OpenMetadata at {host_port} cannot be used ({exc}); check OPENMETADATA_HOST_PORT "
         f"(the API, e.g. http://host:8585/api); {queued} event(s) stay queued"
     )

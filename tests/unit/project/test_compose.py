@@ -266,7 +266,11 @@ def test_every_service_running_our_package_shares_one_catalog_store_and_the_rela
     init = (ROOT / "docker" / "postgres" / "init-databases.sh").read_text()
     assert 'create "$CATALOG_DB" "$CATALOG_DB_USER" "$CATALOG_DB_PASSWORD"' in init
     relay = services["catalog-relay"]
-    assert relay["command"] == ["mlpublish", "catalog", "relay"] and relay["build"]["target"] == "relay"
+    assert relay["command"][:3] == ["mlpublish", "catalog", "relay"] and relay["build"]["target"] == "relay"
+    # the healthcheck probes the health file the relay writes (not only the store it reads)
+    health_file = relay["command"][relay["command"].index("--health-file") + 1]
+    probe = relay["healthcheck"]["test"]
+    assert probe[1:4] == ["mlpublish", "catalog", "relay"] and probe[probe.index("--check-health") + 1] == health_file
     assert (
         environment(relay)["OPENMETADATA_HOST_PORT"] == environment(services["dagster-code"])["OPENMETADATA_HOST_PORT"]
     )
