@@ -7,7 +7,8 @@ from typing import Any
 
 # Overrides may tune how a run trains and judges; they may not make a DAG
 # publish a different model, or to a different registry, catalog or warehouse
-# than the one its id and spec file say.
+# than the one its id and spec file say. An environment may freeze more
+# (its ``overrides`` policy: mlpublish.spec.override_policy), never less.
 FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
 
 
@@ -48,6 +49,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def refused_overrides(over: dict[str, Any], spec: Any) -> list[tuple[str, str]]:
+    """The fields ``over`` may not change: the frozen ones, and what the spec's environment does not allow."""
+    from mlpublish.spec import override_problems
+
+    env = spec.environment
+    policy = env.settings.overrides if env is not None else None
+    where = f"environment {env.name!r} ({env.file})" if env is not None else "the deployment"
+    return override_problems(over, policy, always_frozen=FROZEN_FIELDS, where=where)
+
+
 def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     """The spec at ``path`` with ``overrides`` deep-merged (lists replaced whole), validated like a file.
 
@@ -62,18 +73,9 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     over = coerce_overrides(overrides, path)
     if not over:
         return spec
-    frozen = [k for k in over if k in FROZEN_FIELDS]
-    if frozen:
-        raise SpecError(
-            path,
-            [
-                (
-                    f"overrides.{k}",
-                    f"cannot be overridden at trigger time (fixed by the spec file: {', '.join(FROZEN_FIELDS)})",
-                )
-                for k in frozen
-            ],
-        )
+    refused = refused_overrides(over, spec)
+    if refused:
+        raise SpecError(path, refused)
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
     merged = _merge(raw, _literal(over))
