@@ -99,6 +99,22 @@ def spec_variables() -> tuple[str, ...]:
     return tuple(p.strip() for p in extra.split(",") if p.strip())
 
 
+DEFAULT_MAX_FIT_COST = 100_000
+
+
+def max_fit_cost() -> int:
+    """``mlpublish check`` warns past this estimated training cost (``MLPUBLISH_MAX_FIT_COST``).
+
+    The cost is candidates x the product of the size-like parameters (n_estimators, max_iter ...) of
+    each, so the default allows 50 candidates of 2000 trees.
+    """
+    value = os.environ.get("MLPUBLISH_MAX_FIT_COST", "").strip()
+    try:
+        return int(value) if value else DEFAULT_MAX_FIT_COST
+    except ValueError:
+        return DEFAULT_MAX_FIT_COST
+
+
 @dataclass(frozen=True)
 class OpenMetadataSettings:
     """Where the OpenMetadata server is and how to authenticate (adapters build this from

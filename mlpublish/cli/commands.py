@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlpublish import config
 from mlpublish.cli import catalog as cli_catalog
 from mlpublish.cli.common import (
     EXIT_CRASH,
@@ -235,6 +236,14 @@ def _check(args: argparse.Namespace) -> int:
     )
     if not spec.validation.gates:
         print("warning: validation.gates is empty: every candidate will be FAILED", file=sys.stderr)
+    cost, why = spec.training.fit_cost(spec.fixed_params)
+    if cost > config.max_fit_cost():
+        print(
+            f"warning: training.candidates and mlHyperParameters: estimated cost {cost:,} ({', '.join(why)}) is "
+            f"beyond MLPUBLISH_MAX_FIT_COST ({config.max_fit_cost():,}); training.timeoutMinutes "
+            f"({spec.training.timeoutMinutes:g}) will stop it",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -318,7 +327,6 @@ def _notify(build: Any, pipeline: dict[str, str] | None) -> None:
 
 
 def _chain_notifications(spec: Any, result: Any, source: Any, om_host: str | None) -> list[Any]:
-    from mlpublish import config
     from mlpublish.notify import chain_notifications
 
     return chain_notifications(

@@ -159,6 +159,8 @@ class DataSpec(SpecModel):
 
 
 DEFAULT_TIMEOUT_MINUTES = 120.0
+# Parameters that multiply the work of one fit (trees, boosting rounds, iterations, epochs).
+SIZE_PARAMETERS = ("n_estimators", "max_iter", "n_iter", "num_boost_round", "iterations", "num_trees", "epochs")
 
 
 class Split(SpecModel):
@@ -242,6 +244,25 @@ class Training(SpecModel):
             if not values:
                 raise ValueError(f"candidates.{key} is empty: give at least one value")
         return v
+
+    def fit_cost(self, fixed: dict[str, Scalar]) -> tuple[int, list[str]]:
+        """(estimated cost, why): every candidate's size-like parameters multiplied, summed over the grid.
+
+        A rough count of trees or iterations to fit, for ``mlpublish check`` to warn on an extreme grid
+        (``n_estimators: 2000000000`` or a grid of thousands): one unit per candidate without such parameters.
+        """
+        total, biggest = 0, (0, "")
+        for combo in self.grid() or [{}]:
+            params = {**fixed, **combo}
+            units, sizes = 1, []
+            for name in SIZE_PARAMETERS:
+                value = params.get(name)
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
+                    units *= int(value)
+                    sizes.append(f"{name}={int(value):,}")
+            total += units
+            biggest = max(biggest, (units, " x ".join(sizes)))
+        return total, [f"{len(self.grid()) or 1} candidate(s)"] + ([f"the largest {biggest[1]}"] if biggest[1] else [])
 
     def grid(self) -> list[dict[str, Scalar]]:
         """Every combination of the candidate values, in spec order."""
