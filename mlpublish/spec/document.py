@@ -46,6 +46,7 @@ from mlpublish.spec.models import (
     Training,
 )
 from mlpublish.spec.operations import MonitoringSpec, MonitoringWindow, ScoringSpec
+from mlpublish.spec.override_policy import unknown_sections
 from mlpublish.spec.validation import Fairness, Gate, Slice, SliceBin, Validation
 from mlpublish.spec.variables import Variables, expand_env, expand_tree, hide_values
 from mlpublish.spec.yamlio import (
@@ -281,6 +282,10 @@ def parse_spec(
     if problems:
         raise SpecError(source, hide_values(problems, used))
     if environment is not None:
+        policy = unknown_sections(environment.settings.overrides, Spec)
+        if policy:  # a typo in frozen would freeze nothing
+            where = f"environments.{environment.name}."
+            raise SpecError(environment.file, [(where + loc, msg) for loc, msg in policy], "environments file")
         expanded = environment.overlay(expanded)
     try:
         spec = Spec.model_validate(expanded, context={"defer_consistency": True})

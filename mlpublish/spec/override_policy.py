@@ -42,6 +42,31 @@ class OverridePolicy(BaseModel):
         return v
 
 
+def unknown_sections(policy: OverridePolicy, root: type[BaseModel]) -> list[tuple[str, str]]:
+    """(``overrides.allowed[i]``, why) for each section that is no field path of ``root`` (the spec).
+
+    A typo in ``frozen`` would freeze nothing without a word: it is refused when a spec is loaded.
+    """
+    out: list[tuple[str, str]] = []
+    for kind in ("allowed", "frozen"):
+        for i, section in enumerate(getattr(policy, kind) or []):
+            model: Any = root
+            for part in section.split("."):
+                fields = getattr(model, "model_fields", None)
+                info = next((f for n, f in (fields or {}).items() if part in (n, f.alias)), None)
+                if info is None:
+                    out.append((f"overrides.{kind}[{i}]", f"{section!r} is not a field of the spec"))
+                    break
+                model = next(
+                    (a for a in (info.annotation, *getattr(info.annotation, "__args__", ())) if _is_model(a)), None
+                )
+    return out
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 def touched_sections(overrides: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """The field paths an override replaces: mappings are merged key by key, anything else replaces the field."""
     out: list[tuple[str, ...]] = []
