@@ -23,6 +23,7 @@ from mlpublish.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_REJECTED,
+    EXIT_TERMINATED,
     add_env,
     command_environment,
     model_name,
@@ -156,7 +157,7 @@ def _mlflow_output(args: argparse.Namespace) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.quiet)
-    from mlpublish.errors import GateFailed, MlpublishError
+    from mlpublish.errors import GateFailed, MlpublishError, StepInterrupted
     from mlpublish.redact import scrub
     from mlpublish.registry.session import scoped_environ
 
@@ -177,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     except MlpublishError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except StepInterrupted as exc:  # SIGTERM: the step's MLflow run is KILLED
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

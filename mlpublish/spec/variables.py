@@ -155,17 +155,19 @@ def hide_values(problems: Problems, used: Variables) -> Problems:
 
     A validation message may quote the value it refused; for a field that expanded a
     variable, that value may be a credential, and an error is shown in logs and the
-    Airflow UI. Values shorter than 4 characters are left (no secret is that short, and
-    replacing them would garble numbers in the messages).
+    Airflow UI. A value shorter than 4 characters is replaced only where it is quoted
+    (``'abc'``): no secret is that short, and replacing it anywhere would garble the
+    numbers and words of the messages.
     """
-    values = sorted(
-        {(val, var) for found in used.values() for var, val in found if len(val) >= 4}, key=lambda vv: -len(vv[0])
-    )
+    values = sorted({(val, var) for found in used.values() for var, val in found if val}, key=lambda vv: -len(vv[0]))
     if not values:
         return problems
     out = []
     for where, msg in problems:
         for val, var in values:
-            msg = msg.replace(repr(val), f"<the value of ${{{var}}}>").replace(val, f"<the value of ${{{var}}}>")
+            name = f"<the value of ${{{var}}}>"
+            msg = msg.replace(repr(val), name)
+            if len(val) >= 4:
+                msg = msg.replace(val, name)
         out.append((where, msg))
     return out

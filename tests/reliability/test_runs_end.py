@@ -42,7 +42,9 @@ def test_a_training_past_its_timeout_stops_and_its_run_is_failed(workspace, caps
 def test_a_step_process_sent_sigterm_ends_its_run_killed(workspace):
     spec = workspace.spec(**ENDLESS, mlHyperParameters=ENDLESS_PARAMS)
     code = f"from mlpublish.cli import main; raise SystemExit(main(['run', {str(spec)!r}]))"
-    proc = subprocess.Popen([sys.executable, "-c", code], env=workspace.env(), cwd=workspace.root)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=workspace.env(), cwd=workspace.root, stderr=subprocess.PIPE, text=True
+    )
     try:
         give_up = time.monotonic() + 300  # a bound on waiting, not an assertion on speed
         while not [r for r in _training_runs(workspace) if r.info.status == "RUNNING"]:
@@ -51,7 +53,9 @@ def test_a_step_process_sent_sigterm_ends_its_run_killed(workspace):
             time.sleep(0.2)
         time.sleep(0.5)  # inside the fit
         os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=120) != 0
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 143, err[-2000:]
+        assert "customer_churn_predictor: training: stopped by SIGTERM" in err and "Traceback" not in err
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -174,3 +174,9 @@ def test_environments_file_follows_the_same_rules(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("DEV_WAREHOUSE_URL", "sqlite:///dev.db")
     env.write_text("default: dev\nenvironments:\n  dev:\n    warehouse: {connection: '${DEV_WAREHOUSE_URL}'}\n")
     assert load_spec(tmp_path / "churn.yaml").data.connection == "sqlite:///dev.db"
+
+
+def test_a_short_value_is_hidden_where_it_is_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAREHOUSE_SCHEMA", "a;b")
+    exc = parse_error(_spec_text(data__schema="${WAREHOUSE_SCHEMA}"))
+    assert "'a;b'" not in str(exc) and "(got <the value of ${WAREHOUSE_SCHEMA}>)" in str(exc)
