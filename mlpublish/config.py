@@ -71,6 +71,52 @@ def allowed_module_prefixes() -> tuple[str, ...]:
     return ("sklearn",) + tuple(p.strip() for p in extra.split(",") if p.strip())
 
 
+# Variables a spec or environments file may expand with ``${VAR}`` (in its deployment fields only):
+# warehouse, MLflow and catalog locations. A pattern matches any name (fnmatch, case-sensitive).
+DEFAULT_SPEC_VARIABLES = (
+    "WAREHOUSE_URL",
+    "WAREHOUSE_DATABASE",
+    "WAREHOUSE_SCHEMA",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLPUBLISH_CATALOG",
+    "*_WAREHOUSE",
+    "*_WAREHOUSE_URL",
+    "*_WAREHOUSE_DATABASE",
+    "*_WAREHOUSE_SCHEMA",
+    "*_MLFLOW_URI",
+    "*_TRACKING_URI",
+    "*_REGISTRY_URI",
+    "*_CATALOG_URL",
+)
+
+
+def spec_variables() -> tuple[str, ...]:
+    """Names (or fnmatch patterns) the operator adds to :data:`DEFAULT_SPEC_VARIABLES`.
+
+    ``MLPUBLISH_SPEC_VARIABLES``, comma-separated. A name that looks like a credential
+    (TOKEN, PASSWORD, SECRET, KEY, CREDENTIAL) expands only when listed here by its exact name.
+    """
+    extra = os.environ.get("MLPUBLISH_SPEC_VARIABLES", "")
+    return tuple(p.strip() for p in extra.split(",") if p.strip())
+
+
+DEFAULT_MAX_FIT_COST = 100_000
+
+
+def max_fit_cost() -> int:
+    """``mlpublish check`` warns past this estimated training cost (``MLPUBLISH_MAX_FIT_COST``).
+
+    The cost is candidates x the product of the size-like parameters (n_estimators, max_iter ...) of
+    each, so the default allows 50 candidates of 2000 trees.
+    """
+    value = os.environ.get("MLPUBLISH_MAX_FIT_COST", "").strip()
+    try:
+        return int(value) if value else DEFAULT_MAX_FIT_COST
+    except ValueError:
+        return DEFAULT_MAX_FIT_COST
+
+
 @dataclass(frozen=True)
 class OpenMetadataSettings:
     """Where the OpenMetadata server is and how to authenticate (adapters build this from

@@ -68,3 +68,15 @@ class ReadOnlyEnvironment(MlpublishError):
 
 class StepError(MlpublishError):
     """A step cannot run with the inputs it was given (for example, a missing earlier result)."""
+
+
+class StepTimeout(StepError):
+    """A step ran past its bound (``training.timeoutMinutes``): its MLflow run is ended FAILED."""
+
+
+class StepInterrupted(KeyboardInterrupt):
+    """The step's process was told to stop (SIGTERM): its MLflow run is ended KILLED.
+
+    A ``KeyboardInterrupt`` on purpose, like the one SIGINT raises: ``except Exception`` anywhere
+    in a step (or a library) must not swallow it and carry on.
+    """

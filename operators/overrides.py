@@ -7,26 +7,12 @@ from typing import Any
 
 # Overrides may tune how a run trains and judges; they may not make a DAG
 # publish a different model, or to a different registry, catalog or warehouse
-# than the one its id and spec file say.
+# than the one its id and spec file say. An environment may freeze more
+# (its ``overrides`` policy: mlpublish.spec.override_policy), never less.
 FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
 # Fields inside sections that stay as the spec file says: scoring.query is SQL run against the warehouse,
 # checked when the spec is (docs/operations/security.md); whoever may trigger a DAG must not supply it.
 TRIGGER_FROZEN_PATHS = ("scoring.query",)
-_ABSENT = object()
-
-
-def _frozen_paths(over: dict[str, Any]) -> list[str]:
-    """The dotted paths of TRIGGER_FROZEN_PATHS that ``over`` sets."""
-    found = []
-    for dotted in TRIGGER_FROZEN_PATHS:
-        node: Any = over
-        for part in dotted.split("."):
-            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
-        if node is not _ABSENT:
-            found.append(dotted)
-    return found
-
-
 def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
     """Overrides arrive as a dict or as rendered JSON text (``{{ params.overrides | tojson }}``)."""
     from mlpublish.errors import SpecError
@@ -64,6 +50,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def refused_overrides(over: dict[str, Any], spec: Any) -> list[tuple[str, str]]:
+    """The fields ``over`` may not change: the frozen ones, and what the spec's environment does not allow."""
+    from mlpublish.spec import override_problems
+
+    env = spec.environment
+    policy = env.settings.overrides if env is not None else None
+    where = f"environment {env.name!r} ({env.file})" if env is not None else "the deployment"
+    return override_problems(over, policy, always_frozen=FROZEN_FIELDS + TRIGGER_FROZEN_PATHS, where=where)
+
+
 def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     """The spec at ``path`` with ``overrides`` deep-merged (lists replaced whole), validated like a file.
 
@@ -78,21 +74,13 @@ def load_spec_with_overrides(path: str, overrides: Any = None) -> Any:
     over = coerce_overrides(overrides, path)
     if not over:
         return spec
-    frozen = [k for k in over if k in FROZEN_FIELDS] + _frozen_paths(over)
-    if frozen:
-        raise SpecError(
-            path,
-            [
-                (
-                    f"overrides.{k}",
-                    f"cannot be overridden at trigger time (fixed by the spec file: "
-                    f"{', '.join(FROZEN_FIELDS + TRIGGER_FROZEN_PATHS)})",
-                )
-                for k in frozen
-            ],
-        )
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+    refused = refused_overrides(over, spec)
+    if refused:
+        raise SpecError(path, refused)
+    from mlpublish.spec.files import read_user_file
+    from mlpublish.spec.yamlio import MAX_YAML_BYTES
+
+    raw = yaml.safe_load(read_user_file(path, MAX_YAML_BYTES, "spec"))  # the same bounded read as load_spec
     merged = _merge(raw, _literal(over))
     merged_spec = parse_spec(
         yaml.safe_dump(merged, sort_keys=False), f"{path} (with trigger overrides)", environment=spec.environment

@@ -143,6 +143,8 @@ def default_text(field: FieldInfo) -> str:
 def constraints_text(field: FieldInfo) -> str:
     """Bounds, lengths and patterns pydantic enforces on the field."""
     out: list[str] = []
+    if importlib.import_module("mlpublish.spec.field_rules").expands_variables(field):
+        out.append("expands `${VAR}`")
     bounds = {
         annotated_types.Gt: (">", "gt"),
         annotated_types.Ge: (">=", "ge"),

@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import select
 import sqlite3
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from mlpublish.catalog.address import try_catalog_key
+from mlpublish.creation_lock import creating
 from mlpublish.errors import CatalogUnavailable
 from mlpublish.redact import scrub
 
@@ -142,9 +144,11 @@ class Store:
             else:
                 if self.path != ":memory:":
                     Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SQLITE_SCHEMA)
+                # two first runs at once: one process switches the file to WAL and creates the tables
+                with creating(self.path) if self.path != ":memory:" else nullcontext():
+                    db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(SQLITE_SCHEMA)
                 self._raw = db
                 cur = self.cursor()
                 self.begin(cur)

@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlpublish import config
 from mlpublish.cli import catalog as cli_catalog
 from mlpublish.cli.common import (
     EXIT_CRASH,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_REJECTED,
+    EXIT_TERMINATED,
     add_env,
     command_environment,
     model_name,
@@ -155,7 +157,7 @@ def _mlflow_output(args: argparse.Namespace) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.quiet)
-    from mlpublish.errors import GateFailed, MlpublishError
+    from mlpublish.errors import GateFailed, MlpublishError, StepInterrupted
     from mlpublish.redact import scrub
     from mlpublish.registry.session import scoped_environ
 
@@ -176,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     except MlpublishError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except StepInterrupted as exc:  # SIGTERM: the step's MLflow run is KILLED
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -235,6 +240,14 @@ def _check(args: argparse.Namespace) -> int:
     )
     if not spec.validation.gates:
         print("warning: validation.gates is empty: every candidate will be FAILED", file=sys.stderr)
+    cost, why = spec.training.fit_cost(spec.fixed_params)
+    if cost > config.max_fit_cost():
+        print(
+            f"warning: training.candidates and mlHyperParameters: estimated cost {cost:,} ({', '.join(why)}) is "
+            f"beyond MLPUBLISH_MAX_FIT_COST ({config.max_fit_cost():,}); training.timeoutMinutes "
+            f"({spec.training.timeoutMinutes:g}) will stop it",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -318,7 +331,6 @@ def _notify(build: Any, pipeline: dict[str, str] | None) -> None:
 
 
 def _chain_notifications(spec: Any, result: Any, source: Any, om_host: str | None) -> list[Any]:
-    from mlpublish import config
     from mlpublish.notify import chain_notifications
 
     return chain_notifications(

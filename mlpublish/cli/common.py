@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 EXIT_OK, EXIT_CRASH, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it stopped
 
 
 def add_env(parser: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from mlpublish.errors import NotFound, RegistryError
 from mlpublish.redact import scrub
 from mlpublish.registry import lock as registry_lock
+from mlpublish.registry.local_store import prepare_local_store
 
 log = logging.getLogger("mlpublish.registry")
 
@@ -33,6 +34,7 @@ class Registry:
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri
+        prepare_local_store(tracking_uri, registry_uri or tracking_uri)  # two first runs at once must not race
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

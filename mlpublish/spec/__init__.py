@@ -4,7 +4,9 @@
 * :mod:`~mlpublish.spec.models`, :mod:`~mlpublish.spec.validation`, :mod:`~mlpublish.spec.operations`: its sections
   (data and training; gates, slices, fairness; scoring and monitoring);
 * :mod:`~mlpublish.spec.environments`: the environments file (dev, staging, prod) and its overlay;
-* :mod:`~mlpublish.spec.yamlio`: the safe YAML reader, ``${VAR}`` expansion, error locations;
+* :mod:`~mlpublish.spec.override_policy`: what trigger-time overrides may change, per environment;
+* :mod:`~mlpublish.spec.yamlio`: the safe YAML reader and error locations;
+* :mod:`~mlpublish.spec.variables`: ``${VAR}`` (deployment fields only, allowed names only);
 * :mod:`~mlpublish.spec.field_rules`: the patterns and types fields share.
 
 Loading does no I/O beyond reading the spec and its environments file; checks that need the
@@ -59,6 +61,7 @@ from mlpublish.spec.document import (
     reference_models,
     select_environment,
 )
+from mlpublish.spec.override_policy import OverridePolicy, override_problems
 
 __all__ = [
     "CatalogSpec",
@@ -90,6 +93,8 @@ __all__ = [
     "MonitoringSpec",
     "MonitoringWindow",
     "NAME_PATTERN",
+    "OverridePolicy",
+    "override_problems",
     "parse_spec",
     "problems_from",
     "Promotion",

@@ -48,13 +48,14 @@ from mlpublish.spec.models import (
 )
 from mlpublish.spec.operations import MonitoringSpec, MonitoringWindow, ScoringSpec
 from mlpublish.spec.sql_query import query_problem, sql_dialect
+from mlpublish.spec.override_policy import unknown_sections
 from mlpublish.spec.validation import Fairness, Gate, Slice, SliceBin, Validation
+from mlpublish.spec.variables import Variables, expand_env, expand_tree, hide_values
 from mlpublish.spec.yamlio import (
     MAX_YAML_ALIASES,
     MAX_YAML_BYTES,
     MAX_YAML_DEPTH,
     MAX_YAML_NODES,
-    expand_env,
     format_path,
     locate,
     problems_from,
@@ -112,9 +113,10 @@ class Spec(SpecModel):
     validated, promoted, scored and monitored, and where its stores are.
 
     The OpenMetadata ``ml_model.yaml`` fields (``serviceName``, ``name``, ``description``, ``algorithm``,
-    ``target``, ``mlFeatures``, ``mlHyperParameters``, ``mlStore``) are accepted as they are. Every string may
-    use ``${VAR}`` and ``${VAR:-default}`` (``$$`` is a literal ``$``); an unset variable without a default is
-    an error. See ``specs/churn.yaml`` for a complete example.
+    ``target``, ``mlFeatures``, ``mlHyperParameters``, ``mlStore``) are accepted as they are. Deployment fields (connections, URIs,
+    database and schema names: "expands ${VAR}" in this reference) may use ``${VAR}`` and ``${VAR:-default}``
+    with an allowed variable; ``${VAR}`` anywhere else, a variable outside the allow-list or unset without a
+    default is an error. ``$$`` is a literal ``$`` in every string. See ``specs/churn.yaml`` for a complete example.
     """
 
     name: str = Field(
@@ -279,16 +281,25 @@ def parse_spec(
     ``source`` names the text in errors; ``source_path`` is the spec file it stands for (default: ``source``),
     whose repository gives the code version. Raises :class:`SpecError` listing every problem found.
     """
-    expanded, lines = read_yaml_mapping(text, source, "a mapping with at least name, algorithm, target")
+    raw, lines = read_yaml_mapping(text, source, "a mapping with at least name, algorithm, target")
+    used: Variables = {}
+    problems: list[tuple[str, str]] = []
+    expanded = expand_tree(raw, (), problems, Spec, used=used, lines=lines)
+    if problems:
+        raise SpecError(source, hide_values(problems, used))
     if environment is not None:
+        policy = unknown_sections(environment.settings.overrides, Spec)
+        if policy:  # a typo in frozen would freeze nothing
+            where = f"environments.{environment.name}."
+            raise SpecError(environment.file, [(where + loc, msg) for loc, msg in policy], "environments file")
         expanded = environment.overlay(expanded)
     try:
         spec = Spec.model_validate(expanded, context={"defer_consistency": True})
     except ValidationError as exc:
-        raise SpecError(source, problems_from(exc, lines, Spec)) from None
+        raise SpecError(source, hide_values(problems_from(exc, lines, Spec), used)) from None
     cross = spec.consistency_problems()
     if cross:
-        raise SpecError(source, [(locate(loc, lines), msg) for loc, msg in cross])
+        raise SpecError(source, hide_values([(locate(loc, lines), msg) for loc, msg in cross], used))
     spec._source_path = source_path if source_path is not None else source
     spec._environment = environment
     return spec

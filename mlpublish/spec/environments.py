@@ -24,9 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlpublish import config
 from mlpublish.errors import ReadOnlyEnvironment, SpecError
-from mlpublish.spec.field_rules import NAME_PATTERN
+from mlpublish.spec.field_rules import EXPANDS, NAME_PATTERN
 from mlpublish.spec.files import read_user_file
-from mlpublish.spec.yamlio import MAX_YAML_BYTES, expand_tree, problems_from, reachable_models, read_yaml_mapping
+from mlpublish.spec.override_policy import OverridePolicy
+from mlpublish.spec.variables import Variables, expand_tree, hide_values
+from mlpublish.spec.yamlio import MAX_YAML_BYTES, problems_from, reachable_models, read_yaml_mapping
 
 ENV_VAR = "MLPUBLISH_ENV"
 FILE_VAR = "MLPUBLISH_ENVIRONMENTS"
@@ -47,12 +49,16 @@ class MlflowOverlay(EnvironmentModel):
     trackingUri: str | None = Field(
         default=None,
         repr=False,
+        json_schema_extra=EXPANDS,
         description='Tracking URI, e.g. "${PROD_MLFLOW_URI}"; may hold a password: kept out of reprs. Without a '
         "registryUri the registry stays on this server (a deployment-wide MLFLOW_REGISTRY_URI does not "
         "capture it).",
     )
     registryUri: str | None = Field(
-        default=None, repr=False, description="Registry URI (default: the trackingUri); may hold a password."
+        default=None,
+        repr=False,
+        json_schema_extra=EXPANDS,
+        description="Registry URI (default: the trackingUri); may hold a password.",
     )
 
 
@@ -62,6 +68,7 @@ class WarehouseOverlay(EnvironmentModel):
     connection: str | None = Field(
         default=None,
         repr=False,
+        json_schema_extra=EXPANDS,
         description='SQLAlchemy URL of the warehouse, e.g. "${DEV_WAREHOUSE_URL}"; '
         "may hold a password: kept out of reprs.",
     )
@@ -78,6 +85,7 @@ class CatalogOverlay(EnvironmentModel):
 
     url: str | None = Field(
         default=None,
+        json_schema_extra=EXPANDS,
         description="Catalog store: a file path, sqlite:///path or postgresql://host/db (also the outbox).",
     )
     pipelineService: str | None = Field(
@@ -102,6 +110,11 @@ class EnvironmentSpec(EnvironmentModel):
     mlflow: MlflowOverlay = Field(default=MlflowOverlay(), description="The environment's MLflow stores.")
     warehouse: WarehouseOverlay = Field(default=WarehouseOverlay(), description="The environment's warehouse.")
     catalog: CatalogOverlay = Field(default=CatalogOverlay(), description="The environment's catalog.")
+    overrides: OverridePolicy = Field(
+        default=OverridePolicy(),
+        description="What trigger-time overrides may change here (default: every section but name, "
+        "serviceName, mlflow, catalog and data).",
+    )
     readOnly: bool = Field(
         default=False,
         description="This process may only read it (status, compare): every "
@@ -238,23 +251,30 @@ def read_environments(path: str | os.PathLike[str], name: str | None = None) -> 
     """
     p = Path(path)
     text = read_user_file(p, MAX_YAML_BYTES, WHAT)  # a regular file in its folder, read with a hard bound
-    raw, lines = read_yaml_mapping(text, str(p), "a mapping with an 'environments' field", expand=False, what=WHAT)
+    raw, lines = read_yaml_mapping(text, str(p), "a mapping with an 'environments' field", what=WHAT)
     envs = raw.get("environments")
+    used: Variables = {}
     if isinstance(envs, dict):
         chosen = name or raw.get("default")
         problems: list[tuple[str, str]] = []
+        top = {k: v for k, v in raw.items() if k != "environments"}  # default, ...: none expands
         raw = {
-            **raw,
+            **expand_tree(top, (), problems, EnvironmentsFile, used=used, lines=lines),
             "environments": {
-                k: (expand_tree(v, ("environments", k), problems) if k == chosen else {}) for k, v in envs.items()
+                k: (
+                    expand_tree(v, ("environments", k), problems, EnvironmentSpec, used=used, lines=lines)
+                    if k == chosen
+                    else {}
+                )
+                for k, v in envs.items()
             },
         }
         if problems:
-            raise SpecError(str(p), problems, WHAT)
+            raise SpecError(str(p), hide_values(problems, used), WHAT)
     try:
         parsed = EnvironmentsFile.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(str(p), problems_from(exc, lines, EnvironmentsFile), WHAT) from None
+        raise SpecError(str(p), hide_values(problems_from(exc, lines, EnvironmentsFile), used), WHAT) from None
     if parsed.default is not None and parsed.default not in parsed.environments:
         raise SpecError(
             str(p),

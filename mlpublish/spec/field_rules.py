@@ -7,7 +7,7 @@ depending on the spec (the spec depends on the environments, to overlay them).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints
 
@@ -24,6 +24,18 @@ Scalar = Annotated[str, StringConstraints(max_length=MAX_SCALAR_CHARS)] | int | 
 FQN_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}")
 # Estimator paths: public, ASCII Python names (no _private, no __dunder__, no look-alike letters).
 PUBLIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+# Field metadata of the fields where ``${VAR}`` expands: deployment values (connections, URIs, database and
+# schema names). Every other field refuses ``${VAR}``: free text and catalog fields are published.
+EXPANDS_VARIABLES = "expandsVariables"
+EXPANDS: dict[str, Any] = {EXPANDS_VARIABLES: True}
+
+
+def expands_variables(info: Any) -> bool:
+    """Whether the pydantic field ``info`` is marked :data:`EXPANDS`."""
+    extra = getattr(info, "json_schema_extra", None)
+    return isinstance(extra, dict) and extra.get(EXPANDS_VARIABLES) is True
+
 
 # OpenMetadata's FeatureSourceDataType and FeatureType enums.
 FeatureSourceDataType = Literal["integer", "number", "string", "array", "date", "timestamp", "object", "boolean"]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlpublish import config
 from mlpublish.spec.field_rules import (
+    EXPANDS,
     FQN_PART,
     IDENT,
     IDENT_PATTERN,
@@ -44,6 +45,7 @@ class FeatureSource(SpecModel):
     )
     dataSourceFqn: str | None = Field(
         default=None,
+        json_schema_extra=EXPANDS,
         description="FQN of the source table: <service>.<database>.<schema>.<table>, e.g. "
         "warehouse.main.main.orders; each part letters, digits, '_' or '-'.",
     )
@@ -108,6 +110,7 @@ class DataSpec(SpecModel):
     connection: str = Field(
         default=config.DEFAULT_WAREHOUSE_URL,
         repr=False,
+        json_schema_extra=EXPANDS,
         description="SQLAlchemy URL of the warehouse, e.g. ${WAREHOUSE_URL:-sqlite:///warehouse.db} "
         "(may hold a password: kept out of reprs, never sent to MLflow or the catalog).",
     )
@@ -117,10 +120,17 @@ class DataSpec(SpecModel):
         description="Catalog database service name, the first part of table FQNs.",
     )
     database: str | None = Field(
-        default=None, pattern=IDENT_PATTERN, description="Default: main (SQLite), the URL's database (PostgreSQL)."
+        default=None,
+        pattern=IDENT_PATTERN,
+        json_schema_extra=EXPANDS,
+        description="Default: main (SQLite), the URL's database (PostgreSQL).",
     )
     schema_: str | None = Field(
-        default=None, alias="schema", pattern=IDENT_PATTERN, description="Default: main (SQLite), public (PostgreSQL)."
+        default=None,
+        alias="schema",
+        pattern=IDENT_PATTERN,
+        json_schema_extra=EXPANDS,
+        description="Default: main (SQLite), public (PostgreSQL).",
     )
     trainingTable: str = Field(pattern=IDENT_PATTERN, description="Table holding the features and the target.")
     keyColumns: list[str] = Field(
@@ -146,6 +156,11 @@ class DataSpec(SpecModel):
             if not IDENT.fullmatch(col):
                 raise ValueError(f"column name {col!r} must match {IDENT_PATTERN}")
         return v
+
+
+DEFAULT_TIMEOUT_MINUTES = 120.0
+# Parameters that multiply the work of one fit (trees, boosting rounds, iterations, epochs).
+SIZE_PARAMETERS = ("n_estimators", "max_iter", "n_iter", "num_boost_round", "iterations", "num_trees", "epochs")
 
 
 class Split(SpecModel):
@@ -191,6 +206,14 @@ class Training(SpecModel):
     )
     split: Split = Field(default=Split(), description="The train/validation/test split.")
     maxCandidates: int = Field(default=50, ge=1, le=1000, description="Largest grid allowed.")
+    timeoutMinutes: float = Field(
+        default=DEFAULT_TIMEOUT_MINUTES,
+        gt=0,
+        le=7 * 24 * 60,
+        description="Bound of training (every candidate's fit and the final one) and of scoring: past it the "
+        "step stops with an error and its MLflow run ends FAILED. A RUNNING training run older than this is "
+        "not counted as in flight by the monitor (its process is gone).",
+    )
 
     @field_validator("estimator")
     @classmethod
@@ -222,6 +245,25 @@ class Training(SpecModel):
                 raise ValueError(f"candidates.{key} is empty: give at least one value")
         return v
 
+    def fit_cost(self, fixed: dict[str, Scalar]) -> tuple[int, list[str]]:
+        """(estimated cost, why): every candidate's size-like parameters multiplied, summed over the grid.
+
+        A rough count of trees or iterations to fit, for ``mlpublish check`` to warn on an extreme grid
+        (``n_estimators: 2000000000`` or a grid of thousands): one unit per candidate without such parameters.
+        """
+        total, biggest = 0, (0, "")
+        for combo in self.grid() or [{}]:
+            params = {**fixed, **combo}
+            units, sizes = 1, []
+            for name in SIZE_PARAMETERS:
+                value = params.get(name)
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
+                    units *= int(value)
+                    sizes.append(f"{name}={int(value):,}")
+            total += units
+            biggest = max(biggest, (units, " x ".join(sizes)))
+        return total, [f"{len(self.grid()) or 1} candidate(s)"] + ([f"the largest {biggest[1]}"] if biggest[1] else [])
+
     def grid(self) -> list[dict[str, Scalar]]:
         """Every combination of the candidate values, in spec order."""
         combos: list[dict[str, Scalar]] = [{}]
@@ -245,10 +287,13 @@ class MlflowSpec(SpecModel):
 
     trackingUri: str | None = Field(
         default=None,
+        json_schema_extra=EXPANDS,
         description="Default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db. No control characters "
         "or '..' path segments.",
     )
-    registryUri: str | None = Field(default=None, description="Default: MLFLOW_REGISTRY_URI, else the tracking URI.")
+    registryUri: str | None = Field(
+        default=None, json_schema_extra=EXPANDS, description="Default: MLFLOW_REGISTRY_URI, else the tracking URI."
+    )
     experiment: str | None = Field(default=None, description="Default: mlpublish/<name>.")
 
     _location = field_validator("trackingUri", "registryUri", "experiment")(
@@ -261,6 +306,7 @@ class CatalogSpec(SpecModel):
 
     url: str | None = Field(
         default=None,
+        json_schema_extra=EXPANDS,
         description="Catalog store (the mirror and the OpenMetadata outbox): a file path, sqlite:///path or "
         "postgresql://host/db (one store shared by every worker); default: MLPUBLISH_CATALOG, else "
         "./mlpublish-catalog.db. An unknown kind is refused.",

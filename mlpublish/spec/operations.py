@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlpublish.spec.field_rules import IDENT_PATTERN, check_cron
+from mlpublish.spec.field_rules import EXPANDS, IDENT_PATTERN, check_cron
 from mlpublish.spec.models import SpecModel
 
 
@@ -41,21 +41,25 @@ class ScoringSpec(SpecModel):
     sourceParquet: str | None = Field(
         default=None,
         min_length=1,
+        json_schema_extra=EXPANDS,
         description="Spark engine: a Parquet dataset (path or URI) to score and monitor instead of the warehouse.",
     )
     sourceSparkTable: str | None = Field(
         default=None,
+        json_schema_extra=EXPANDS,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$",
         description="Spark engine: a table of the Spark catalog to score and monitor instead of the warehouse.",
     )
     predictionsParquet: str | None = Field(
         default=None,
         min_length=1,
+        json_schema_extra=EXPANDS,
         description="Spark engine: write the predictions to this Parquet dataset, partitioned by scoring_run_id "
         "(default: the warehouse's predictions table over JDBC).",
     )
     predictionsSparkTable: str | None = Field(
         default=None,
+        json_schema_extra=EXPANDS,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$",
         description="Spark engine: write the predictions to this Spark table, partitioned by scoring_run_id.",
     )
@@ -121,7 +125,10 @@ class MonitoringSpec(SpecModel):
         default=24.0, ge=0, description="No retraining request this soon after a training run."
     )
     inFlightHours: float = Field(
-        default=6.0, gt=0, description="A RUNNING training run younger than this is in flight."
+        default=6.0,
+        gt=0,
+        description="A RUNNING training run younger than this (and than training.timeoutMinutes plus 5 minutes, "
+        "after which its process is gone) is in flight.",
     )
     bins: int = Field(default=10, ge=2, le=100, description="PSI bins (at the reference's quantiles).")
     sampleRows: int = Field(default=200_000, ge=100, description="Rows kept for the KS test and the performance check.")

@@ -1,16 +1,15 @@
-"""The safe YAML reader of specs and environments files, ``${VAR}`` expansion, and error locating.
+"""The safe YAML reader of specs and environments files, and error locating.
 
 Reading refuses what a hostile or careless file could do to the process (huge
 files, alias bombs, deep nesting, duplicate keys, Python tags) before anything
-is constructed, and every refusal names the file, the field and its line.
+is constructed, and every refusal names the file, the field and its line. ``${VAR}`` is
+expanded afterwards, field by field (:mod:`mlpublish.spec.variables`).
 Locating turns pydantic's validation errors into the same (field (line N),
 message) problems, so a model defined anywhere reports like the spec does.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
 import yaml
@@ -26,46 +25,6 @@ MAX_YAML_NODES = 100_000
 Problems = list[tuple[str, str]]
 FieldPath = tuple  # of field names (str) and list indexes (int)
 LineIndex = dict[FieldPath, int]
-
-_ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-# --------------------------------------------------------------------------
-# ${VAR} expansion
-
-
-def expand_env(value: str, where: str, problems: Problems) -> str:
-    """Expand ``${VAR}`` and ``${VAR:-default}``; ``$$`` is a literal ``$``.
-
-    An unset variable without a default is appended to ``problems`` (at ``where``), not raised,
-    so that one error lists every missing variable.
-    """
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        var, default = m.group(1), m.group(2)
-        val = os.environ.get(var)
-        if val is None or (val == "" and default is not None):
-            if default is None:
-                problems.append((where, f"environment variable {var} is not set and has no default (${{{var}:-...}})"))
-                return ""
-            return default
-        return val
-
-    return _ENV_RE.sub(sub, value)
-
-
-def expand_tree(obj: Any, path: FieldPath, problems: Problems) -> Any:
-    """``obj`` (read from YAML at field ``path``) with every string's ``${VAR}`` expanded."""
-    if isinstance(obj, dict):
-        return {k: expand_tree(v, path + (k,), problems) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [expand_tree(v, path + (i,), problems) for i, v in enumerate(obj)]
-    if isinstance(obj, str) and "$" in obj:
-        return expand_env(obj, format_path(path), problems)
-    return obj
-
 
 # --------------------------------------------------------------------------
 # Field paths and lines
@@ -286,11 +245,12 @@ def _expanded_size(node: yaml.Node, source: str, what: str) -> int:
 
 
 def read_yaml_mapping(
-    text: str, source: str, empty_hint: str, *, expand: bool = True, what: str = "spec"
+    text: str, source: str, empty_hint: str, *, what: str = "spec"
 ) -> tuple[dict[str, Any], LineIndex]:
-    """Safely read a YAML mapping (size, alias and nesting limits; ``${VAR}`` expanded unless ``expand`` is False).
+    """Safely read a YAML mapping (size, alias and nesting limits); ``${VAR}`` is left as written.
 
     Returns the mapping and each field path's line; raises SpecError naming ``source`` as a ``what``.
+    Expanding ``${VAR}`` needs the model (which fields expand): :func:`mlpublish.spec.variables.expand_tree`.
     """
     if len(text.encode("utf-8", "replace")) > MAX_YAML_BYTES:
         raise SpecError(source, [("<root>", f"spec larger than {MAX_YAML_BYTES} bytes: refused")], what)
@@ -319,8 +279,4 @@ def read_yaml_mapping(
     bad_keys = [k for k in raw if not isinstance(k, str)]
     if bad_keys:
         raise SpecError(source, [("<root>", f"field names must be strings, got {bad_keys!r}")], what)
-    problems: Problems = []
-    expanded = expand_tree(raw, (), problems) if expand else raw
-    if problems:
-        raise SpecError(source, problems, what)
-    return expanded, lines
+    return raw, lines

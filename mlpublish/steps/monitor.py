@@ -75,8 +75,16 @@ def _window_history(ctx: PublishContext, exp_id: str, version: str, m: int) -> l
     return [r.data.tags.get(DRIFT_TAG) == "true" for r in reversed(runs)][-(m - 1) :] if m > 1 else []
 
 
-def _in_flight(ctx: PublishContext, train_runs: list[Any], now: float) -> str | None:
-    limit = ctx.spec.monitoring.inFlightHours * 3600
+# A training run ends itself within training.timeoutMinutes (mlpublish.steps.bounds); one still RUNNING
+# well after that lost its process (SIGKILL, a lost machine) and must not hold back retraining.
+DEAD_RUN_GRACE_SECONDS = 300
+
+
+def training_in_flight(ctx: PublishContext, train_runs: list[Any], now: float) -> str | None:
+    """Why a retraining is in flight (a RUNNING training run, the registry lock held), or None."""
+    limit = min(
+        ctx.spec.monitoring.inFlightHours * 3600, ctx.spec.training.timeoutMinutes * 60 + DEAD_RUN_GRACE_SECONDS
+    )
     for r in train_runs:
         if r.info.status == "RUNNING" and now - (r.info.start_time or 0) / 1000 < limit:
             return f"training run {r.info.run_id} is RUNNING"
@@ -239,7 +247,7 @@ def monitor_drift(
         now=now,
         last_trained_at=last_trained,
         cooldown_hours=mon.cooldownHours,
-        in_flight=_in_flight(ctx, train_runs, now),
+        in_flight=training_in_flight(ctx, train_runs, now),
         pending=f"monitor run {pending[-1].request_id}, no training since" if pending else None,
         drift_reasons=reasons,
     )

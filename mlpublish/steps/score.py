@@ -20,6 +20,7 @@ from typing import Any
 from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import StepError
 from mlpublish.results import ScoreResult
+from mlpublish.steps.bounds import Deadline, bounded
 from mlpublish.steps.predictor import ChampionPredictor, MostProbableClass, positive_index
 from mlpublish.steps.score_record import record_score
 from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
@@ -82,17 +83,18 @@ def score_batch(
         scoring_run_id=run_id,
         scored_at=datetime.now(UTC),
     )
-    written = write_predictions(
-        wh,
-        source,
-        predict,
-        table_name=table_name,
-        keys=keys,
-        probability=pos_index is not None,
-        run=run,
-        chunk_size=spec.scoring.chunkSize,
-        on_chunk=on_chunk,
-    )
+    with bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes) as deadline:
+        written = write_predictions(
+            wh,
+            source,
+            predict,
+            table_name=table_name,
+            keys=keys,
+            probability=pos_index is not None,
+            run=run,
+            chunk_size=spec.scoring.chunkSize,
+            on_chunk=checked(on_chunk, deadline),
+        )
     seconds = time.perf_counter() - t0
     table_fqn = wh.table_fqn(table_name)
     result = ScoreResult(
@@ -117,6 +119,17 @@ def score_batch(
         written.chunks,
     )
     return result
+
+
+def checked(on_chunk: Callable[[int, int], None] | None, deadline: Deadline) -> Callable[[int, int], None]:
+    """``on_chunk``, then the deadline checked: a step off the main thread stops between chunks."""
+
+    def after_chunk(chunk: int, rows: int) -> None:
+        if on_chunk is not None:
+            on_chunk(chunk, rows)
+        deadline.check()
+
+    return after_chunk
 
 
 def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, spark: Any = None) -> ScoreResult:
@@ -152,12 +165,13 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
     predicted = predicted_frame(
         spark, source, ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
     )
-    if to_files:
-        written = write_files(
-            spark, predicted, run, parquet=scoring.predictionsParquet, table=scoring.predictionsSparkTable
-        )
-    else:
-        written = write_warehouse(wh, predicted, run, table_name=table_name, keys=keys)
+    with bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes):
+        if to_files:
+            written = write_files(
+                spark, predicted, run, parquet=scoring.predictionsParquet, table=scoring.predictionsSparkTable
+            )
+        else:
+            written = write_warehouse(wh, predicted, run, table_name=table_name, keys=keys)
     seconds = time.perf_counter() - t0
     result = ScoreResult(
         model_name=spec.name,

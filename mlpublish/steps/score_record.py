@@ -18,6 +18,7 @@ from mlpublish.registry.contract import (
     STEP_TAG,
 )
 from mlpublish.results import ScoreResult
+from mlpublish.steps.bounds import end_status
 
 
 def record_score(
@@ -47,13 +48,20 @@ def record_score(
         }
         tags.update(pipeline_tags(ctx.pipeline))
         mlflow_run = reg.create_run(exp, f"{spec.name}-score", tags, what="create scoring run")
-    reg.log_metric(mlflow_run, "rows_scored", result.rows, what="log scoring metrics")
-    reg.log_metric(
-        mlflow_run,
-        "rows_per_second",
-        result.rows / result.seconds if result.seconds else 0.0,
-        what="log scoring metrics",
-    )
+    try:
+        reg.log_metric(mlflow_run, "rows_scored", result.rows, what="log scoring metrics")
+        reg.log_metric(
+            mlflow_run,
+            "rows_per_second",
+            result.rows / result.seconds if result.seconds else 0.0,
+            what="log scoring metrics",
+        )
+    except BaseException as exc:  # never left RUNNING
+        try:
+            reg.end_run(mlflow_run, end_status(exc), what="end scoring run")
+        except Exception:  # the store is down: the original error matters more
+            pass
+        raise
     reg.end_run(mlflow_run, what="end scoring run")
 
     fqn, model_fqn = result.table_fqn, spec.fqn

@@ -39,6 +39,7 @@ from mlpublish.registry.contract import (
     TRAINING_FQN_TAG,
 )
 from mlpublish.results import Candidate, TrainResult
+from mlpublish.steps.bounds import bounded, tracked_run
 
 log = logging.getLogger("mlpublish.train")
 
@@ -182,14 +183,18 @@ def train_model(ctx: PublishContext) -> TrainResult:
 
     fit_seconds = 0.0
     candidates: list[Candidate] = []
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"{spec.name}-train", tags=tags) as run:
+    with (
+        bounded(f"{spec.name}: training", spec.training.timeoutMinutes) as deadline,
+        tracked_run(experiment_id=exp_id, run_name=f"{spec.name}-train", tags=tags) as run,
+    ):
         run_id = run.info.run_id
         if len(grid) > 1:
             X_fit, X_val, y_fit, y_val = split_rows(ctx, frame, X_train, y_train, split.validationSize, split.seed + 1)
             best: tuple[float, dict[str, Any]] | None = None
             for i, cand in enumerate(grid):
+                deadline.check()
                 params = {**fixed, **cand}
-                with mlflow.start_run(
+                with tracked_run(
                     experiment_id=exp_id, run_name=f"candidate-{i}", nested=True, tags={MODEL_TAG: spec.name}
                 ) as child:
                     t0 = time.perf_counter()
@@ -209,6 +214,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
             chosen = {**fixed, **(grid[0] if grid else {})}
             candidates.append(Candidate(params=chosen, score=None))
 
+        deadline.check()
         t0 = time.perf_counter()
         model = fit_model(pf.estimator, chosen, spec.categorical_features, X_train, y_train)
         fit_seconds += time.perf_counter() - t0

@@ -47,7 +47,7 @@ def test_bad_spec_is_refused_by_check_and_run_and_nothing_is_written(
     marker = tmp_path_factory.mktemp("canary") / "imported"
     write_canary_module(marker.parent / "modules", marker)
     monkeypatch.syspath_prepend(str(marker.parent / "modules"))
-    monkeypatch.delenv("MLPUBLISH_BAD_INPUT_UNSET_VARIABLE", raising=False)
+    monkeypatch.delenv("BAD_INPUT_UNSET_WAREHOUSE_URL", raising=False)
     monkeypatch.delenv("MLPUBLISH_ALLOWED_MODULES", raising=False)
     path = materialize(name, workspace.root / SPECS)
     before = snapshot(workspace.root, skip=(SPECS,))
@@ -67,7 +67,7 @@ def test_bad_spec_is_refused_by_check_and_run_and_nothing_is_written(
 def test_dag_factory_reports_every_load_stage_case_in_one_import_error(tmp_path, monkeypatch, reliability_tally):
     from tests.integration.airflow.test_dagbag import parse_dag_folder
 
-    monkeypatch.delenv("MLPUBLISH_BAD_INPUT_UNSET_VARIABLE", raising=False)
+    monkeypatch.delenv("BAD_INPUT_UNSET_WAREHOUSE_URL", raising=False)
     specs = tmp_path / "specs"
     for name in load_stage():
         materialize(name, specs)

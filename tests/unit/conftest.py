@@ -14,6 +14,7 @@ def clean_env(monkeypatch, tmp_path):
         "MLPUBLISH_CATALOG",
         "MLPUBLISH_ENV",
         "MLPUBLISH_ENVIRONMENTS",
+        "MLPUBLISH_SPEC_VARIABLES",
         "OPENMETADATA_HOST_PORT",
     ):
         monkeypatch.delenv(var, raising=False)

@@ -163,3 +163,46 @@ def test_the_trigger_schema_refuses_what_only_the_spec_file_may_set():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"scoring": {"query": "SELECT 1"}}, schema)
     jsonschema.validate({"scoring": {"chunkSize": 1000}}, schema)  # the rest of the section stays overridable
+
+
+POLICY = """\
+environments:
+  dev: {modelNamePrefix: dev_}
+  prod:
+    overrides:
+      allowed: [training, validation.gates]
+      frozen: [validation.gates]
+"""
+
+
+def test_the_environment_says_what_an_override_may_change(tmp_path, monkeypatch):
+    from mlpublish_airflow.overrides import load_spec_with_overrides
+
+    monkeypatch.delenv("MLPUBLISH_ENVIRONMENTS", raising=False)
+    path = str(write_spec(tmp_path / "churn.yaml", churn_dict()))
+    (tmp_path / "environments.yaml").write_text(POLICY)
+    lower_gates = {"validation": {"gates": [{"metric": "roc_auc", "min": 0.1}]}}
+    monkeypatch.setenv("MLPUBLISH_ENV", "dev")  # no policy: today's behaviour
+    assert load_spec_with_overrides(path, lower_gates).validation.gates[0].min == 0.1
+    monkeypatch.setenv("MLPUBLISH_ENV", "prod")
+    for over, field, rule in [
+        (lower_gates, "overrides.validation.gates", "freezes validation.gates"),
+        ({"promotion": {"mode": "auto"}}, "overrides.promotion.mode", "allows only training, validation.gates"),
+        ({"validation": {"requireMetadata": False}}, "overrides.validation.requireMetadata", "allows only"),
+        ({"target": "other"}, "overrides.target", "allows only"),
+    ]:
+        with pytest.raises(SpecError) as err:
+            load_spec_with_overrides(path, over)
+        assert (
+            err.value.problems
+            == [
+                (
+                    field,
+                    f"cannot be overridden at trigger time: environment 'prod' ({tmp_path / 'environments.yaml'}) {rule}",
+                )
+            ]
+            or (field, err.value.problems) == (field, [(field, err.value.problems[0][1])])
+            and rule in str(err.value)
+        )
+    spec = load_spec_with_overrides(path, {"training": {"split": {"seed": 7}}})
+    assert spec.training.split.seed == 7 and spec.environment_name == "prod"

@@ -50,3 +50,20 @@ def test_a_users_own_mlflow_setting_wins(tmp_path, monkeypatch):
     )
     assert cli.main(["-q", "check", str(spec), "--no-warehouse"]) == cli.EXIT_OK
     assert seen == ["true"] and os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"
+
+
+def test_check_warns_on_an_extreme_training_cost(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MLPUBLISH_ENV", raising=False)
+    monkeypatch.delenv("MLPUBLISH_MAX_FIT_COST", raising=False)
+    huge = churn_dict(mlHyperParameters=[{"name": "n_estimators", "value": 2_000_000_000}])
+    assert cli.main(["check", str(write_spec(tmp_path / "huge.yaml", huge)), "--no-warehouse"]) == cli.EXIT_OK
+    err = capsys.readouterr().err
+    assert "estimated cost 2,000,000,000 (1 candidate(s), the largest n_estimators=2,000,000,000)" in err
+    assert "beyond MLPUBLISH_MAX_FIT_COST (100,000)" in err
+    grid = churn_dict(training={"candidates": {"max_depth": list(range(1, 21)), "criterion": ["gini", "entropy"]}})
+    spec = write_spec(tmp_path / "grid.yaml", grid)
+    assert cli.main(["check", str(spec), "--no-warehouse"]) == cli.EXIT_OK
+    assert "warning: training.candidates" not in capsys.readouterr().err  # 40 candidates x 30 trees
+    monkeypatch.setenv("MLPUBLISH_MAX_FIT_COST", "1000")
+    assert cli.main(["check", str(spec), "--no-warehouse"]) == cli.EXIT_OK
+    assert "estimated cost 1,200 (40 candidate(s), the largest n_estimators=30)" in capsys.readouterr().err

@@ -8,5 +8,11 @@ import pytest
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The corpus must not depend on the caller's environment."""
-    for var in ("WAREHOUSE_URL", "MLPUBLISH_TEST_UNSET_VAR", "MLPUBLISH_TEST_VAR"):
+    for var in (
+        "WAREHOUSE_URL",
+        "MLPUBLISH_TEST_UNSET_VAR",
+        "TEST_WAREHOUSE_URL",
+        "UNSET_TEST_WAREHOUSE_URL",
+        "MLPUBLISH_SPEC_VARIABLES",
+    ):
         monkeypatch.delenv(var, raising=False)

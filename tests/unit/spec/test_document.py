@@ -295,9 +295,9 @@ BAD_SPECS = [
     ),
     # environment
     pytest.param(
-        mutate(_set("data.connection", "${MLPUBLISH_TEST_UNSET_VAR}")),
+        mutate(_set("data.connection", "${UNSET_TEST_WAREHOUSE_URL}")),
         "data.connection",
-        "environment variable MLPUBLISH_TEST_UNSET_VAR is not set and has no default",
+        "environment variable UNSET_TEST_WAREHOUSE_URL is not set and has no default",
         id="env-unset-no-default",
     ),
 ]
@@ -539,4 +539,5 @@ def test_reference_models_come_in_document_order() -> None:
         "MlflowOverlay",
         "WarehouseOverlay",
         "CatalogOverlay",
+        "OverridePolicy",
     ]

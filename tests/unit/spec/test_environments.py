@@ -91,9 +91,9 @@ def test_environments_file_is_overridable(
         ("environments: {}\n", "environments (line 1)", "at least 1"),
         ("default: qa\nenvironments:\n  dev: {}\n", "default (line 1)", "unknown environment 'qa'; known: dev"),
         (
-            "environments:\n  dev:\n    mlflow: {trackingUri: '${NOPE_NOT_SET}'}\n",
+            "environments:\n  dev:\n    mlflow: {trackingUri: '${NOPE_NOT_SET_MLFLOW_URI}'}\n",
             "environments.dev.mlflow.trackingUri",
-            "NOPE_NOT_SET is not set",
+            "NOPE_NOT_SET_MLFLOW_URI is not set",
         ),
         ("environments:\n  dev: [\n", "line", "YAML syntax error"),
         ("environments:\n  'prod env': {}\n", "environments (line 2)", "must match"),
@@ -112,10 +112,10 @@ def test_bad_environments_file_is_reported_with_field_and_line(
 
 def test_only_the_chosen_environment_needs_its_variables(specs: Path) -> None:
     (specs / "environments.yaml").write_text(
-        "environments:\n  dev: {modelNamePrefix: dev_}\n  prod:\n    mlflow: {trackingUri: '${PROD_ONLY_SECRET_URI}'}\n"
+        "environments:\n  dev: {modelNamePrefix: dev_}\n  prod:\n    mlflow: {trackingUri: '${PROD_ONLY_MLFLOW_URI}'}\n"
     )
     assert load_spec(specs / "churn.yaml", env="dev").name == "dev_customer_churn_predictor"
-    with pytest.raises(SpecError, match="PROD_ONLY_SECRET_URI is not set"):
+    with pytest.raises(SpecError, match="PROD_ONLY_MLFLOW_URI is not set"):
         load_spec(specs / "churn.yaml", env="prod")
 
 
@@ -175,14 +175,22 @@ def test_the_environments_and_the_yaml_reader_do_not_depend_on_the_spec() -> Non
     """One way: the spec overlays the environments, which are read by yamlio; neither reaches back."""
     assert _mlpublish_imports("mlpublish.spec.yamlio") == {"mlpublish.errors"}
     assert _mlpublish_imports("mlpublish.spec.field_rules") == set()
+    assert _mlpublish_imports("mlpublish.spec.variables") == {
+        "mlpublish.config",
+        "mlpublish.spec.field_rules",
+        "mlpublish.spec.yamlio",
+    }
     assert _mlpublish_imports("mlpublish.spec.environments") == {
         "mlpublish.config",
         "mlpublish.errors",
         "mlpublish.spec.field_rules",
         "mlpublish.spec.files",
+        "mlpublish.spec.override_policy",
+        "mlpublish.spec.variables",
         "mlpublish.spec.yamlio",
     }
     assert _mlpublish_imports("mlpublish.spec.files") == {"mlpublish.errors"}  # the bounded reader of user files
+    assert _mlpublish_imports("mlpublish.spec.override_policy") == set()
 
 
 def test_the_environment_is_passed_not_read_from_the_process(clean_env, monkeypatch):

@@ -56,27 +56,27 @@ def _with_connection(value: str) -> str:
 
 
 def test_env_default_is_used_when_unset() -> None:
-    spec = parse_spec(_with_connection("${MLPUBLISH_TEST_VAR:-sqlite:///fallback.db}"))
+    spec = parse_spec(_with_connection("${TEST_WAREHOUSE_URL:-sqlite:///fallback.db}"))
     assert spec.data.connection == "sqlite:///fallback.db"
 
 
 def test_env_default_is_used_when_empty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLPUBLISH_TEST_VAR", "")
-    spec = parse_spec(_with_connection("${MLPUBLISH_TEST_VAR:-sqlite:///fallback.db}"))
+    monkeypatch.setenv("TEST_WAREHOUSE_URL", "")
+    spec = parse_spec(_with_connection("${TEST_WAREHOUSE_URL:-sqlite:///fallback.db}"))
     assert spec.data.connection == "sqlite:///fallback.db"
 
 
 def test_env_value_wins_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLPUBLISH_TEST_VAR", "postgresql://wh/db")
-    spec = parse_spec(_with_connection("${MLPUBLISH_TEST_VAR:-sqlite:///fallback.db}"))
+    monkeypatch.setenv("TEST_WAREHOUSE_URL", "postgresql://wh/db")
+    spec = parse_spec(_with_connection("${TEST_WAREHOUSE_URL:-sqlite:///fallback.db}"))
     assert spec.data.connection == "postgresql://wh/db"
-    spec = parse_spec(_with_connection("${MLPUBLISH_TEST_VAR}"))
+    spec = parse_spec(_with_connection("${TEST_WAREHOUSE_URL}"))
     assert spec.data.connection == "postgresql://wh/db"
 
 
 def test_env_values_are_not_reparsed_or_reexpanded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLPUBLISH_TEST_VAR", "x: ${HOME}\n- y")
-    spec = parse_spec(_with_connection("${MLPUBLISH_TEST_VAR}"))
+    monkeypatch.setenv("TEST_WAREHOUSE_URL", "x: ${HOME}\n- y")
+    spec = parse_spec(_with_connection("${TEST_WAREHOUSE_URL}"))
     assert spec.data.connection == "x: ${HOME}\n- y"
 
 
