@@ -13,6 +13,35 @@ FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
 # Fields inside sections that stay as the spec file says: scoring.query is SQL run against the warehouse,
 # checked when the spec is (docs/operations/security.md); whoever may trigger a DAG must not supply it.
 TRIGGER_FROZEN_PATHS = ("scoring.query",)
+
+
+# What a publish run's conf may hold: the DAG's params. Airflow 3 merges a conf key it has no param for into
+# the run's params without a schema (airflow/serialization/definitions/param.py, SerializedParamsDict.deep_merge),
+# so a misspelled ``override`` would be ignored and the run go green on the file's spec: the first task refuses
+# it instead. A deployment that reads conf keys of its own (a cluster policy, a test fault) names them in
+# MLPUBLISH_AIRFLOW_CONF_KEYS.
+CONF_KEYS = ("overrides",)
+
+
+def unknown_conf_keys(conf: Any, extra: str | None = None) -> list[tuple[str, str]]:
+    """The keys of a run's ``conf`` that nothing reads, each with a problem naming what is known."""
+    import difflib
+    import os
+
+    if not isinstance(conf, dict):
+        return []
+    listed = os.environ.get("MLPUBLISH_AIRFLOW_CONF_KEYS", "") if extra is None else extra
+    known = [*CONF_KEYS, *(k.strip() for k in listed.split(",") if k.strip())]
+    problems = []
+    for key in conf:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append((f"conf.{key}", f"not a key mlpublish reads (known: {', '.join(known)}){hint}"))
+    return problems
+
+
 def coerce_overrides(value: Any, where: str) -> dict[str, Any]:
     """Overrides arrive as a dict or as rendered JSON text (``{{ params.overrides | tojson }}``)."""
     from mlpublish.errors import SpecError

@@ -118,6 +118,7 @@ class PublishStepOperator(BaseOperator):
         from mlpublish.errors import GateFailed
         from mlpublish_airflow.links import LINK_TARGETS_KEY, link_targets
 
+        self.refuse_unknown_conf(context)
         spec, credentials = self.connected_spec()
         context["ti"].xcom_push(
             key=LINK_TARGETS_KEY, value=link_targets(spec, OpenMetadataHook(self.openmetadata_conn_id).settings())
@@ -134,6 +135,16 @@ class PublishStepOperator(BaseOperator):
                 close = getattr(ctx.catalog, "close", None)
                 if callable(close):
                     close()
+
+    def refuse_unknown_conf(self, context: Context) -> None:
+        """A conf key nothing reads (``override`` for ``overrides``) fails the task instead of being ignored."""
+        from mlpublish_airflow.overrides import unknown_conf_keys
+
+        problems = unknown_conf_keys(getattr(context.get("dag_run"), "conf", None))
+        if problems:
+            raise SpecInvalid(
+                f"{self.spec_path}: the run's conf is refused: " + "; ".join(f"{k}: {m}" for k, m in problems)
+            )
 
     def run_step(self, ctx: Any, context: Context) -> Any:
         raise NotImplementedError

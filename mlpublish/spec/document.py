@@ -47,8 +47,8 @@ from mlpublish.spec.models import (
     Training,
 )
 from mlpublish.spec.operations import MonitoringSpec, MonitoringWindow, ScoringSpec
-from mlpublish.spec.sql_query import query_problem, sql_dialect
 from mlpublish.spec.override_policy import unknown_sections
+from mlpublish.spec.sql_query import query_problem, sql_dialect
 from mlpublish.spec.validation import Fairness, Gate, Slice, SliceBin, Validation
 from mlpublish.spec.variables import Variables, expand_env, expand_tree, hide_values
 from mlpublish.spec.yamlio import (

@@ -225,6 +225,8 @@ def airflow_deployment(root: Path) -> Iterator[Callable[[dict[str, str]], Airflo
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # the fault injection's conf key (LOCAL_SETTINGS): a key of this deployment's own, not a typo
+            "MLPUBLISH_AIRFLOW_CONF_KEYS": "fail_register_once",
         }
         # the tasks must find the server through connection mlflow_default, not through what an
         # earlier in-process chain left in this process's environment

@@ -206,3 +206,31 @@ def test_the_environment_says_what_an_override_may_change(tmp_path, monkeypatch)
         )
     spec = load_spec_with_overrides(path, {"training": {"split": {"seed": 7}}})
     assert spec.training.split.seed == 7 and spec.environment_name == "prod"
+
+
+def test_a_conf_key_nothing_reads_is_named_with_what_is_known(monkeypatch):
+    from mlpublish_airflow.overrides import unknown_conf_keys
+
+    monkeypatch.delenv("MLPUBLISH_AIRFLOW_CONF_KEYS", raising=False)
+    assert unknown_conf_keys({"overrides": {}}) == []
+    assert unknown_conf_keys(None) == [] and unknown_conf_keys({}) == []
+    [(where, message)] = unknown_conf_keys({"override": {"validation": {}}})
+    assert where == "conf.override" and "known: overrides" in message and "did you mean 'overrides'?" in message
+    assert unknown_conf_keys({"fault": 1}, extra="fault, other") == []  # a deployment's own keys
+    monkeypatch.setenv("MLPUBLISH_AIRFLOW_CONF_KEYS", "fail_register_once")
+    assert unknown_conf_keys({"overrides": {}, "fail_register_once": True}) == []
+    assert [w for w, _ in unknown_conf_keys({"x": 1})] == ["conf.x"]
+
+
+def test_the_first_task_fails_on_a_misspelled_conf_key_before_loading_anything(monkeypatch):
+    from types import SimpleNamespace
+
+    from mlpublish_airflow.exceptions import SpecInvalid
+    from mlpublish_airflow.publish import TrainModelOperator
+
+    monkeypatch.delenv("MLPUBLISH_AIRFLOW_CONF_KEYS", raising=False)
+    op = TrainModelOperator(task_id="train", spec_path="/nowhere/spec.yaml")
+    monkeypatch.setattr(op, "connected_spec", lambda: pytest.fail("the spec must not be loaded"))
+    with pytest.raises(SpecInvalid) as err:
+        op.execute({"dag_run": SimpleNamespace(conf={"override": {"validation": {}}}), "ti": None})
+    assert "conf.override" in str(err.value) and "did you mean 'overrides'?" in str(err.value)
