@@ -98,12 +98,30 @@ def fairness_names(spec: Spec) -> tuple[str, ...]:
     )
 
 
+@dataclass(frozen=True)
+class InvalidSpec:
+    """A spec file the code location could not serve, and why: shown as its own asset (invalid_specs.py)."""
+
+    path: Path
+    error: SpecError
+
+
 def discover(folder: Path | None = None) -> list[SpecRef]:
-    """Every ``*.yaml``/``*.yml`` in ``folder``, validated; a bad spec fails loudly, naming its file."""
+    """Every spec in ``folder``, validated; the first bad spec fails loudly, naming its file (``survey``, which the
+    code location uses, keeps the good specs and reports each bad one instead)."""
+    refs, invalid = survey(folder)
+    if invalid:
+        raise invalid[0].error
+    return refs
+
+
+def survey(folder: Path | None = None) -> tuple[list[SpecRef], list[InvalidSpec]]:
+    """Every ``*.yaml``/``*.yml`` in ``folder``: the valid specs' refs, and each invalid spec with its error."""
     folder = folder or specs_dir()
     if not folder.is_dir():
         raise SpecError(str(folder), [(SPECS_DIR_VAR, "not a folder of model specs")])
     refs: list[SpecRef] = []
+    invalid: list[InvalidSpec] = []
     by_key: dict[str, SpecRef] = {}
     # environments.yaml beside the specs is the environments file (mlpublish/spec/environments.py), not a spec.
     # Not only regular files: load_spec refuses a FIFO, a device or a symlink out of the folder by its name,
@@ -111,31 +129,33 @@ def discover(folder: Path | None = None) -> list[SpecRef]:
     for path in sorted(
         p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.is_dir() and p.name != ENVIRONMENTS_FILE
     ):
-        spec = load_spec(path)
-        ref = SpecRef(
-            path=path.resolve(),
-            name=spec.name,
-            key=dagster_name(spec.name),
-            schedule=spec.schedule,
-            description=(spec.description or "").strip() or None,
-            training_table=spec.data.trainingTable,
-            gates=gate_names(spec),
-            fairness=fairness_names(spec),
-            scoring_schedule=spec.scoring.schedule,
-            monitoring_schedule=spec.monitoring.schedule,
-        )
+        try:
+            ref = spec_ref(path)
+        except SpecError as exc:
+            invalid.append(InvalidSpec(path, exc))
+            continue
         if ref.key in by_key:
             other = by_key[ref.key]
-            raise SpecError(
-                str(path),
-                [
-                    (
-                        "name",
-                        f"model {spec.name!r} maps to the Dagster name {ref.key!r}, "
-                        f"already used by {other.name!r} in {other.path}",
-                    )
-                ],
-            )
+            problem = f"model {ref.name!r} maps to the Dagster name {ref.key!r}, already used by {other.name!r} in {other.path}"
+            invalid.append(InvalidSpec(path, SpecError(str(path), [("name", problem)])))
+            continue
         by_key[ref.key] = ref
         refs.append(ref)
-    return refs
+    return refs, invalid
+
+
+def spec_ref(path: Path) -> SpecRef:
+    """The names Dagster knows one spec file by (reads and validates it: ``SpecError`` when invalid)."""
+    spec = load_spec(path)
+    return SpecRef(
+        path=path.resolve(),
+        name=spec.name,
+        key=dagster_name(spec.name),
+        schedule=spec.schedule,
+        description=(spec.description or "").strip() or None,
+        training_table=spec.data.trainingTable,
+        gates=gate_names(spec),
+        fairness=fairness_names(spec),
+        scoring_schedule=spec.scoring.schedule,
+        monitoring_schedule=spec.monitoring.schedule,
+    )

@@ -5,12 +5,10 @@ Parsing is cheap: specs are read with :mod:`mlpublish.spec` (pydantic and
 PyYAML only); no MLflow, scikit-learn or OpenMetadata import, no database or
 network access. Every I/O happens when a task runs.
 
-A broken spec must not hide the other models' DAGs, and must still show as an
-import error naming the spec file and field. DagBag records an import error for
-a file when one of its DAGs fails ``validate()`` and keeps the file's other
-DAGs, and ``validate()`` calls the timetable's documented ``validate()`` hook;
-so the invalid specs are gathered into one placeholder DAG whose timetable
-raises the spec errors there. The placeholder is never bagged.
+A broken spec must not hide the other models' DAGs. An import error would: Airflow keys it by DAG
+file and marks every DAG of that file stale. So each invalid spec becomes its own placeholder DAG,
+``mlpublish__invalid__<file stem>``, carrying the spec's error (see :mod:`mlpublish_airflow.invalid_specs`),
+and the DAG file itself parses cleanly.
 """
 
 from __future__ import annotations
@@ -24,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, chain
-from airflow.sdk.bases.timetable import BaseTimetable
-from airflow.sdk.exceptions import AirflowTimetableInvalid
 
 from mlpublish_airflow.assets import feature_table_asset, model_asset, predictions_asset
+from mlpublish_airflow.invalid_specs import invalid_dag_id, invalid_spec_dag
 from mlpublish_airflow.notifications import notify_gate, notify_promotion
 from mlpublish_airflow.overrides import overrides_json_schema
 from mlpublish_airflow.publish import (
@@ -39,7 +36,6 @@ from mlpublish_airflow.publish import (
 )
 
 DAG_ID_PREFIX = "mlpublish__"
-INVALID_SPECS_DAG_ID = "mlpublish__invalid_specs"
 SPEC_SUFFIXES = (".yaml", ".yml")
 OVERRIDES_TEMPLATE = "{{ params.overrides | tojson }}"
 
@@ -214,18 +210,6 @@ def _owner(spec: Any) -> dict[str, str]:
     return {"owner": ", ".join(spec.owners)} if spec.owners else {}
 
 
-class InvalidSpecsTimetable(BaseTimetable):
-    """Holds the errors of the invalid specs; DagBag's ``validate()`` raises them as the file's import error."""
-
-    can_be_scheduled = False
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def validate(self) -> None:
-        raise AirflowTimetableInvalid(self.message)
-
-
 def spec_files(specs_dir: str | os.PathLike[str]) -> list[Path]:
     root = Path(specs_dir)
     if not root.is_dir():
@@ -241,13 +225,13 @@ def spec_files(specs_dir: str | os.PathLike[str]) -> list[Path]:
 
 
 def build_dags(specs_dir: str | os.PathLike[str], **dag_kwargs: Any) -> dict[str, DAG]:
-    """Every spec's DAG by id, plus the placeholder carrying the invalid specs' errors (if any)."""
+    """Every valid spec's DAGs by id, and one placeholder DAG per invalid spec carrying its error."""
     from mlpublish.errors import SpecError
     from mlpublish.spec import load_spec
 
     dags: dict[str, DAG] = {}
     sources: dict[str, Path] = {}
-    errors: list[str] = []
+    invalid: list[tuple[Path, SpecError]] = []
     for path in spec_files(specs_dir):
         try:
             spec = load_spec(path)
@@ -265,10 +249,9 @@ def build_dags(specs_dir: str | os.PathLike[str], **dag_kwargs: Any) -> dict[str
                 if extra is not None:
                     dags[extra.dag_id] = extra
         except SpecError as exc:
-            errors.append(str(exc))
-    if errors:
-        message = f"{len(errors)} invalid spec(s) in {specs_dir} (their DAGs are not loaded):\n" + "\n".join(errors)
-        dags[INVALID_SPECS_DAG_ID] = DAG(
-            dag_id=INVALID_SPECS_DAG_ID, schedule=InvalidSpecsTimetable(message), start_date=None, catchup=False
-        )
+            invalid.append((path, exc))
+    # after the good ones, so that a placeholder never takes a model's DAG id
+    for path, exc in invalid:
+        placeholder = invalid_spec_dag(path, exc, invalid_dag_id(path, dags))
+        dags[placeholder.dag_id] = placeholder
     return dags

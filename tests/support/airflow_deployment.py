@@ -32,7 +32,8 @@ TERMINAL = {"success", "failed"}
 
 # Test-only fault injection, loaded by Airflow from $AIRFLOW_HOME/config as a cluster policy:
 # the register task of a run triggered with conf {"fail_register_once": true} fails on its
-# first try *after* the step returned (the model version exists), like a worker killed there.
+# first try *after* the step returned (the model version exists), like a worker killed there;
+# the train task of a run triggered with conf {"hold_until": path} waits for that file first.
 #
 # The Celery worker imports MLflow and scikit-learn once at startup, so the task processes it forks
 # inherit them instead of importing them again (a deployment tuning; the DAG files stay light).
@@ -44,6 +45,8 @@ if "celery" in sys.argv and "worker" in sys.argv:
 
 
 def task_policy(task):
+    if task.task_id == "train" and task.dag_id.startswith("mlpublish__"):
+        task._pre_execute_hook = hold_until_released
     if task.task_id != "register" or not task.dag_id.startswith("mlpublish__"):
         return
 
@@ -52,6 +55,17 @@ def task_policy(task):
             raise RuntimeError("injected failure: register task died after creating the version")
 
     task._post_execute_hook = fail_first_try
+
+
+def hold_until_released(context):
+    # conf {"hold_until": path}: train waits (bounded) until the test creates that file, so a run is in flight
+    # for as long as the test needs, whatever the machine's speed
+    import os, time  # noqa: E401
+
+    path = (context["dag_run"].conf or {}).get("hold_until")
+    deadline = time.monotonic() + 600
+    while path and not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.5)
 """
 
 

@@ -29,6 +29,8 @@ if __name__ == "__main__":
             "timetable_summary": dag.timetable.summary if hasattr(dag.timetable, "summary") else None,
             "asset": str(getattr(dag.timetable, "asset_condition", None)),
             "params": sorted(dag.params.keys()),
+            "tags": sorted(dag.tags),
+            "doc_md": dag.doc_md,
         }
         trigger = next((t for t in dag.tasks if type(t).__name__ == "TriggerDagRunOperator"), None)
         if trigger is not None:

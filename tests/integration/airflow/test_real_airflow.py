@@ -13,6 +13,8 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
@@ -64,6 +66,8 @@ def env(tmp_path_factory, warehouse_template):
             "home": airflow.home,
             "made": {},  # run id -> run type of every run the tests made
             "tracking": tracking,
+            "specs": specs,
+            "root": root,
         }
 
 
@@ -211,3 +215,52 @@ def test_feature_table_update_starts_a_retraining(env):
     assert_only_the_runs_the_tests_made(env)
     # the chain itself is proven by the runs above: stop this one rather than wait for it
     af.request("PATCH", f"/dags/{dag_id}/dagRuns/{q(runs[0]['dag_run_id'])}", {"state": "failed"})
+
+
+def listed(af) -> dict[str, dict[str, Any]]:
+    """The DAGs the REST API lists (stale DAGs excluded, as the UI's list does), by id."""
+    return {d["dag_id"]: d for d in af.request("GET", "/dags?limit=100&dag_id_pattern=mlpublish")["dags"]}
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 180) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_an_invalid_spec_dropped_in_while_a_run_is_in_flight_hides_nothing(env):
+    """Issue 32: the bad spec becomes its own placeholder DAG naming file and field; the DAG file has no import
+    error, so every good DAG stays listed (none goes stale) and the run in flight finishes."""
+    af, dag_id, specs = env["airflow"], env["dag_id"], env["specs"]
+    good = {dag_id, f"{dag_id}__score", f"{dag_id}__monitor"}
+    assert good <= set(listed(af))
+    release = env["root"] / "release-held-train"
+    overrides = {"mlHyperParameters": [{"name": "n_estimators", "value": 10}, {"name": "n_jobs", "value": 1}]}
+    run_id = trigger(env, {"overrides": overrides, "hold_until": str(release)})
+    wait_for("train to start (and hold)", lambda: af.tasks(dag_id, run_id).get("train", {}).get("state") == "running")
+
+    bad = specs / "broken_model.yaml"
+    write_spec(bad, churn_dict(name="broken_model", training={"split": {"testSize": 1.5}}))
+    placeholder = "mlpublish__invalid__broken_model"
+    wait_for("the placeholder DAG of the invalid spec", lambda: placeholder in listed(af))
+    # the DAG file was parsed with the bad spec in the folder: every good DAG is still listed, none stale
+    now = listed(af)
+    assert good <= set(now) and not any(now[d]["is_stale"] for d in good)
+    assert af.request("GET", "/importErrors")["import_errors"] == []
+    details = af.request("GET", f"/dags/{placeholder}/details")
+    assert str(bad) in details["doc_md"] and "training.split.testSize" in details["doc_md"]
+    assert "mlpublish:invalid-spec" in {t["name"] for t in now[placeholder]["tags"]}
+    assert af.tasks(dag_id, run_id)["train"]["state"] == "running"  # the run was in flight across the parse
+
+    release.touch()
+    assert af.wait_run(dag_id, run_id) == "success", af.tasks(dag_id, run_id)
+    assert_only_the_runs_the_tests_made(env)
+
+    bad.unlink()
+    wait_for("the placeholder to go once the file is removed", lambda: placeholder not in listed(af))
+    assert good <= set(listed(af))
+    assert af.request("GET", "/importErrors")["import_errors"] == []
