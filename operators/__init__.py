@@ -6,23 +6,26 @@ Installed as ``mlpublish_airflow`` (``pip install 'mlpublish[airflow]'``). The
 operators are thin translators: every decision is made by ``mlpublish.steps``.
 """
 
-from mlpublish_airflow.batch import MonitorModelOperator, ScoreModelOperator
-from mlpublish_airflow.publish import (
-    EvaluateModelOperator,
-    PromoteModelOperator,
-    PublishStepOperator,
-    RegisterModelVersionOperator,
-    TrainModelOperator,
-    ValidateModelOperator,
-)
+from typing import Any
 
-__all__ = [
-    "PublishStepOperator",
-    "TrainModelOperator",
-    "EvaluateModelOperator",
-    "ValidateModelOperator",
-    "RegisterModelVersionOperator",
-    "PromoteModelOperator",
-    "ScoreModelOperator",
-    "MonitorModelOperator",
-]
+# The operators are imported on first use (PEP 562): Airflow imports this package to read the provider info
+# (``mlpublish_airflow.provider``) while it initialises, and the operators import Airflow.
+_OPERATORS = {
+    "PublishStepOperator": "mlpublish_airflow.publish",
+    "TrainModelOperator": "mlpublish_airflow.publish",
+    "EvaluateModelOperator": "mlpublish_airflow.publish",
+    "ValidateModelOperator": "mlpublish_airflow.publish",
+    "RegisterModelVersionOperator": "mlpublish_airflow.publish",
+    "PromoteModelOperator": "mlpublish_airflow.publish",
+    "ScoreModelOperator": "mlpublish_airflow.batch",
+    "MonitorModelOperator": "mlpublish_airflow.batch",
+}
+__all__ = list(_OPERATORS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _OPERATORS:
+        raise AttributeError(f"module 'mlpublish_airflow' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_OPERATORS[name]), name)

@@ -25,6 +25,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from mlpublish_airflow.connection_types import CATALOG, MLFLOW, OPENMETADATA, WAREHOUSE
 from mlpublish_airflow.exceptions import ConnectionInvalid
 
 LEGACY_CONN_TYPE = "http"
@@ -103,29 +104,15 @@ class _FormHook(BaseHook):
         return fields
 
 
-def _string(label: str, description: str) -> dict[str, Any]:
-    return {"label": label, "description": description, "schema": {"type": ["string", "null"]}}
-
-
-def _boolean(label: str, description: str, default: bool) -> dict[str, Any]:
-    return {"label": label, "description": description, "schema": {"type": ["boolean", "null"], "default": default}}
-
-
 class MlflowHook(_FormHook):
     """The MLflow tracking server of connection ``mlflow_default`` (or the environment when undefined)."""
 
     conn_name_attr = "mlflow_conn_id"
-    default_conn_name = "mlflow_default"
-    conn_type = "mlpublish_mlflow"
-    hook_name = "MLflow tracking and registry (mlpublish)"
-    conn_fields = {
-        "tracking_uri": _string("Tracking URI", "Any MLflow tracking URI; when set, host, port and scheme are ignored"),
-    }
-    ui_field_behaviour = {
-        "hidden-fields": [],
-        "relabeling": {"schema": "Scheme", "login": "Username (basic auth)", "password": "Password (basic auth)"},
-        "placeholders": {"host": "mlflow.example.com", "port": "5000", "schema": "http"},
-    }
+    default_conn_name = MLFLOW.default_conn_name
+    conn_type = MLFLOW.conn_type
+    hook_name = MLFLOW.hook_name
+    conn_fields = MLFLOW.conn_fields
+    ui_field_behaviour = MLFLOW.ui_field_behaviour
 
     def __init__(self, mlflow_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -167,24 +154,11 @@ class OpenMetadataHook(_FormHook):
     """The OpenMetadata server of connection ``openmetadata_default``; builds the catalog sink."""
 
     conn_name_attr = "openmetadata_conn_id"
-    default_conn_name = "openmetadata_default"
-    # not "openmetadata": openmetadata-ingestion's own Airflow provider registers that type
-    conn_type = "mlpublish_openmetadata"
-    hook_name = "OpenMetadata (mlpublish)"
-    conn_fields = {
-        "host_port": _string(
-            "API URL", "e.g. http://openmetadata:8585/api; when set, host, port and scheme are ignored"
-        ),
-        "strict": _boolean(
-            "Strict", "Fail the step when the catalog cannot be written (default: queue and go on)", False
-        ),
-        "create_missing_tables": _boolean("Create missing tables", "Create table entities the catalog lacks", True),
-    }
-    ui_field_behaviour = {
-        "hidden-fields": ["login"],
-        "relabeling": {"schema": "Scheme", "password": "JWT token"},
-        "placeholders": {"host": "openmetadata.example.com", "port": "8585", "schema": "http"},
-    }
+    default_conn_name = OPENMETADATA.default_conn_name
+    conn_type = OPENMETADATA.conn_type
+    hook_name = OPENMETADATA.hook_name
+    conn_fields = OPENMETADATA.conn_fields
+    ui_field_behaviour = OPENMETADATA.ui_field_behaviour
 
     def __init__(self, openmetadata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -228,15 +202,8 @@ class _SqlStoreHook(_FormHook):
     """A database URL from a connection: ``extra.url`` as given, else built from the fields (the password
     escaped by SQLAlchemy). Also accepts connections of type ``postgres`` and ``sqlite`` (host: the file)."""
 
-    conn_fields = {
-        "url": _string("URL", "The whole URL (SQLAlchemy form); when set, the other fields are ignored"),
-        "drivername": _string("Driver", "SQLAlchemy driver name, e.g. postgresql or postgresql+psycopg2"),
-    }
-    ui_field_behaviour = {
-        "hidden-fields": [],
-        "relabeling": {"schema": "Database"},
-        "placeholders": {"host": "db.example.com", "port": "5432", "schema": "analytics", "drivername": "postgresql"},
-    }
+    conn_fields = WAREHOUSE.conn_fields  # the warehouse's and the catalog store's forms are the same
+    ui_field_behaviour = WAREHOUSE.ui_field_behaviour
     drivers = {"postgres": "postgresql", "postgresql": "postgresql", "sqlite": "sqlite"}
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
@@ -278,9 +245,9 @@ class WarehouseHook(_SqlStoreHook):
     names stays (the spec wins, as for MLflow)."""
 
     conn_name_attr = "warehouse_conn_id"
-    default_conn_name = "mlpublish_warehouse"
-    conn_type = "mlpublish_warehouse"
-    hook_name = "Warehouse (mlpublish)"
+    default_conn_name = WAREHOUSE.default_conn_name
+    conn_type = WAREHOUSE.conn_type
+    hook_name = WAREHOUSE.hook_name
 
     def apply(self, spec: Any) -> Any:
         import os
@@ -301,9 +268,9 @@ class CatalogStoreHook(_SqlStoreHook):
     or PostgreSQL): it takes the place of ``MLPUBLISH_CATALOG`` for a spec without ``catalog.url``."""
 
     conn_name_attr = "catalog_conn_id"
-    default_conn_name = "mlpublish_catalog"
-    conn_type = "mlpublish_catalog"
-    hook_name = "Catalog store (mlpublish)"
+    default_conn_name = CATALOG.default_conn_name
+    conn_type = CATALOG.conn_type
+    hook_name = CATALOG.hook_name
 
     def apply(self, spec: Any) -> Any:
         if spec.catalog.url:

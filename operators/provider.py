@@ -11,11 +11,12 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from mlpublish_airflow.hooks import CatalogStoreHook, MlflowHook, OpenMetadataHook, WarehouseHook
+# Airflow calls get_provider_info while it initialises, in the middle of whatever import started it (our own
+# modules import airflow.sdk): nothing here may import Airflow or a module that does
+from mlpublish_airflow.connection_types import ALL as CONNECTION_TYPES
 
 PACKAGE_NAME = "mlpublish"
 INTEGRATION = "mlpublish"
-HOOKS = (MlflowHook, OpenMetadataHook, WarehouseHook, CatalogStoreHook)
 OPERATOR_MODULES = ["mlpublish_airflow.publish", "mlpublish_airflow.batch"]
 EXTRA_LINKS = [
     "mlpublish_airflow.links.MlflowRunLink",
@@ -29,16 +30,6 @@ def _version() -> str:
         return version(PACKAGE_NAME)
     except PackageNotFoundError:  # run from a source tree without an install
         return "0+unknown"
-
-
-def connection_type(hook: type) -> dict[str, Any]:
-    return {
-        "connection-type": hook.conn_type,
-        "hook-class-name": f"{hook.__module__}.{hook.__qualname__}",
-        "hook-name": hook.hook_name,
-        "conn-fields": hook.conn_fields,
-        "ui-field-behaviour": hook.ui_field_behaviour,
-    }
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -57,6 +48,6 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "operators": [{"integration-name": INTEGRATION, "python-modules": OPERATOR_MODULES}],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["mlpublish_airflow.hooks"]}],
-        "connection-types": [connection_type(h) for h in HOOKS],
+        "connection-types": [c.provider_entry() for c in CONNECTION_TYPES],
         "extra-links": EXTRA_LINKS,
     }

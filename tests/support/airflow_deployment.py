@@ -160,10 +160,14 @@ def q(run_id: str) -> str:
     return urllib.parse.quote(run_id, safe="")
 
 
-def _flush_redis_db() -> None:
+def _drop_queue_keys(queue: str) -> None:
+    """The broker's keys of this deployment's queue only: another deployment may share the Redis database."""
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"*{queue}*"))
+    if keys:
+        client.delete(*keys)
 
 
 def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -239,15 +243,18 @@ def airflow_deployment(root: Path) -> Iterator[Callable[[dict[str, str]], Airflo
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            # the fault injection's conf key (LOCAL_SETTINGS): a key of this deployment's own, not a typo
-            "MLPUBLISH_AIRFLOW_CONF_KEYS": "fail_register_once",
+            # the conf keys of the fault injection and the hold (LOCAL_SETTINGS): this deployment's own, not typos
+            "MLPUBLISH_AIRFLOW_CONF_KEYS": "fail_register_once,hold_until",
         }
         # the tasks must find the server through connection mlflow_default, not through what an
         # earlier in-process chain left in this process's environment
         for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLPUBLISH_ARTIFACT_ROOT"):
             env.pop(var, None)
-        _flush_redis_db()
-        stack.callback(_flush_redis_db)
+        # a Celery queue of its own: two deployments on one machine (two test sessions, a developer's and CI's)
+        # share the Redis database, and a worker must never take the other deployment's tasks
+        queue = f"mlpublish_test_{secrets.token_hex(4)}"
+        env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] = queue
+        stack.callback(_drop_queue_keys, queue)
         procs: list[subprocess.Popen] = []
         stack.callback(_stop, procs)
         migrate = _spawn([str(BIN / "airflow"), "db", "migrate"], env, logs / "db-migrate.log")
@@ -273,6 +280,8 @@ def airflow_deployment(root: Path) -> Iterator[Callable[[dict[str, str]], Airflo
                         "--concurrency",
                         "2",
                         "--skip-serve-logs",
+                        "--queues",
+                        queue,
                         "--without-gossip",
                         "--without-mingle",
                     ],

@@ -166,6 +166,22 @@ def test_the_trigger_refuses_a_misspelled_or_frozen_override_and_no_run_is_made(
     assert_only_the_runs_the_tests_made(env)  # nothing was created, not even a failed run
 
 
+def test_a_misspelled_conf_key_fails_the_first_task_instead_of_running_the_file_green(env):
+    """Airflow 3 keeps a conf key it has no param for (no schema to refuse it at trigger time): the first
+    task refuses it, naming it, before anything is read or written."""
+    af, dag_id, model, client = env["airflow"], env["dag_id"], env["model"], env["client"]
+    before = versions(client, model)
+    run_id = trigger(env, {"override": {"validation": {"gates": [{"metric": "roc_auc", "min": 0.5}]}}})
+    assert af.wait_run(dag_id, run_id) == "failed"
+    tasks = af.tasks(dag_id, run_id)
+    assert tasks["train"]["state"] == "failed" and tasks["train"]["try_number"] == 1  # not retried
+    assert tasks["evaluate"]["state"] == "upstream_failed"
+    log = af.task_log(dag_id, run_id, "train", 1, "conf.override")
+    assert "conf.override" in log and "did you mean 'overrides'?" in log
+    assert versions(client, model) == before
+    assert_only_the_runs_the_tests_made(env)
+
+
 def test_the_dag_shows_the_specs_owners_and_whole_description(env):
     dag = env["airflow"].request("GET", f"/dags/{env['dag_id']}")
     details = env["airflow"].request("GET", f"/dags/{env['dag_id']}/details")

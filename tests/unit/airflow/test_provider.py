@@ -86,3 +86,31 @@ def test_airflow_cli_lists_the_provider_its_connection_types_and_links(tmp_path)
     assert hooks["mlpublish_mlflow"]["package_name"] == "mlpublish"
     links = json.dumps(_json(airflow_cli(tmp_path, "providers", "links")))
     assert "mlpublish_airflow.links.MlflowRunLink" in links and "mlpublish_airflow.links.CatalogEntityLink" in links
+
+
+def test_the_provider_info_imports_nothing_of_airflow():
+    """Airflow calls get_provider_info while it initialises, inside whatever import started it (our modules
+    import airflow.sdk): an import of Airflow or of a hook from there was a circular import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mlpublish_airflow.provider import get_provider_info; get_provider_info(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow' or m == 'mlpublish_airflow.hooks'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_hooks_carry_the_declared_connection_types():
+    from mlpublish_airflow.connection_types import ALL
+    from mlpublish_airflow.hooks import CatalogStoreHook, MlflowHook, OpenMetadataHook, WarehouseHook
+
+    for hook, declared in zip((MlflowHook, OpenMetadataHook, WarehouseHook, CatalogStoreHook), ALL, strict=True):
+        assert declared.hook_class == f"mlpublish_airflow.hooks.{hook.__qualname__}"
+        assert (hook.conn_type, hook.hook_name, hook.default_conn_name) == (
+            declared.conn_type,
+            declared.hook_name,
+            declared.default_conn_name,
+        )
+        assert hook.conn_fields == declared.conn_fields and hook.ui_field_behaviour == declared.ui_field_behaviour
