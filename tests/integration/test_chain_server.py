@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from mlflow import MlflowClient
 from mlpublish.cli import EXIT_OK, EXIT_REJECTED, main
 from tests.support.helpers import registered_candidate, run_steps, weak_champion_spec
 from tests.support.mlflow_server import mlflow_server, postgres_database
+from tests.support.workers import run_together
 
 pytestmark = pytest.mark.integration
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
@@ -86,23 +85,13 @@ def test_failed_gate_on_server_moves_nothing(remote, capsys):
 
 
 def _run_workers(script: str, jobs: list[list[str]], env) -> list[dict]:
-    start = time.time() + 3.0  # every worker has imported and connected by then
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(SUPPORT / script), *args, str(start)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for args in jobs
-    ]
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=300)
-        assert p.returncode == 0, stderr[-3000:]
-        out.append(json.loads(stdout.strip().splitlines()[-1]))
-    return out
+    outputs = run_together(  # every worker has imported and connected by then
+        [lambda start, args=args: [sys.executable, str(SUPPORT / script), *args, str(start)] for args in jobs],
+        lead=3.0,
+        timeout=300,
+        env=env,
+    )
+    return [json.loads(stdout.strip().splitlines()[-1]) for stdout in outputs]
 
 
 def test_concurrent_promotion_of_two_challengers(remote, tmp_path):

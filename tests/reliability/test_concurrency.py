@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
-import time
 import uuid
 from types import SimpleNamespace
 
@@ -24,6 +22,7 @@ from mlflow import MlflowClient
 
 from tests.conftest import ROOT, churn_dict, write_spec
 from tests.support.services import registry_rows, shared_server
+from tests.support.workers import run_together
 
 pytestmark = pytest.mark.integration
 SUITE = "concurrency"
@@ -65,24 +64,17 @@ def run_workers(shared, jobs: list[list[str]]) -> list[dict]:
         "MLPUBLISH_CATALOG": str(shared.catalog),
         "WAREHOUSE_URL": shared.warehouse,
     }
-    start = time.time() + 8.0  # every worker has imported by then, even on a busy machine
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.support.chain_worker", str(start), *specs],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for specs in jobs
-    ]
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=600)
-        assert p.returncode == 0, stderr[-3000:]
-        out += [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-    return out
+    outputs = run_together(
+        [
+            lambda start, specs=specs: [sys.executable, "-m", "tests.support.chain_worker", str(start), *specs]
+            for specs in jobs
+        ],
+        lead=8.0,
+        timeout=600,
+        cwd=ROOT,
+        env=env,
+    )
+    return [json.loads(line) for stdout in outputs for line in stdout.splitlines() if line.startswith("{")]
 
 
 def held_out_keys(frame) -> set:

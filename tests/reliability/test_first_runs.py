@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.conftest import ROOT, churn_dict, write_spec
+from tests.support.workers import run_together
 
 ROUNDS = 3
 
@@ -34,23 +33,17 @@ def test_two_first_runs_at_once_in_an_empty_folder(tmp_path, warehouse_template,
         }
     )
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlpublish-catalog.db").exists()
-    start = time.time() + 8.0  # both have imported by then, even on a loaded machine: they create the stores together
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.support.chain_worker", str(start), str(spec)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for spec in specs
-    ]
-    results = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=600)
-        assert p.returncode == 0, stderr[-3000:]
-        results += [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    outputs = run_together(  # both have imported by then, even on a loaded machine: they create the stores together
+        [
+            lambda start, spec=spec: [sys.executable, "-m", "tests.support.chain_worker", str(start), str(spec)]
+            for spec in specs
+        ],
+        lead=8.0,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
+    results = [json.loads(line) for stdout in outputs for line in stdout.splitlines() if line.startswith("{")]
     assert sorted((r["model"], r["status"], r["version"]) for r in results) == [
         ("first_a", "PASSED", "1"),
         ("first_b", "PASSED", "1"),
