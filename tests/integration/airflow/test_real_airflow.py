@@ -255,7 +255,16 @@ def test_an_invalid_spec_dropped_in_while_a_run_is_in_flight_hides_nothing(env):
     good = {dag_id, f"{dag_id}__score", f"{dag_id}__monitor"}
     assert good <= set(listed(af))
     release = env["root"] / "release-held-train"
-    overrides = {"mlHyperParameters": [{"name": "n_estimators", "value": 10}, {"name": "n_jobs", "value": 1}]}
+    # a small, seeded model judged by one absolute gate: the run's outcome depends on nothing but the parse
+    # (a relative gate against the champion would reject an unlucky candidate and fail the run)
+    overrides = {
+        "mlHyperParameters": [
+            {"name": "n_estimators", "value": 10},
+            {"name": "random_state", "value": 0},
+            {"name": "n_jobs", "value": 1},
+        ],
+        "validation": {"gates": [{"metric": "roc_auc", "min": 0.5}]},
+    }
     run_id = trigger(env, {"overrides": overrides, "hold_until": str(release)})
     wait_for("train to start (and hold)", lambda: af.tasks(dag_id, run_id).get("train", {}).get("state") == "running")
 
