@@ -381,14 +381,10 @@ def dagster_instance() -> dict[str, Any]:
 
 
 def airflow_connection_ids() -> set[str]:
-    tree = ast.parse((ROOT / "operators" / "hooks.py").read_text())
-    return {
-        n.value.value
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Assign)
-        and isinstance(n.value, ast.Constant)
-        and any(isinstance(t, ast.Name) and t.id == "default_conn_name" for t in n.targets)
-    }
+    """The connection ids the hooks read by default (declared once, in the provider's connection types)."""
+    from mlpublish_airflow.connection_types import ALL
+
+    return {c.default_conn_name for c in ALL}
 
 
 def documented_variables() -> set[str]:
