@@ -28,8 +28,8 @@ MATRIX_TESTS := tests/unit $(patsubst %,--ignore=%,$(filter tests/unit/%,$(DAGST
 	tests/integration/test_chain_sqlite.py::test_first_publish_registers_promotes_and_catalogs
 MATRIX_DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster/test_assets.py::test_definitions_load_and_validate \
 	tests/integration/dagster/test_environment_split.py
-# pyenv's root, where pyenv keeps its interpreters (PYENV_ROOT, else ~/.pyenv)
-PYENV_ROOT ?= $(HOME)/.pyenv
+# pyenv's root, where pyenv keeps its interpreters (PYENV_ROOT, else `pyenv root`, else ~/.pyenv)
+PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
 DOCS_ADDR ?= 127.0.0.1:8000
 
 .PHONY: demo test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
