@@ -19,9 +19,9 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from mlpublish.registry.contract import CHAMPION
-from mlpublish.registry.fence import INTENT_TAG, fenced_alias_move
 from mlpublish.errors import RegistryConflict
+from mlpublish.registry.contract import CHAMPION
+from mlpublish.registry.fence import fenced_alias_move
 from mlpublish.registry.lock import RegistryLock, claim_name, lock_name, pid_namespace
 from tests.support.lock_interleavings import (
     Execution,
@@ -243,7 +243,7 @@ def test_a_frozen_holder_that_wakes_after_its_lease_cannot_move_the_alias(regist
     for freeze_at in range(len(calls)):
         model, clock, seen = models(clock), FakeTime(time.time()), []
 
-        def b_takes_over(call: str, name: str) -> None:
+        def b_takes_over(call: str, name: str, model=model, clock=clock, seen=seen, freeze_at=freeze_at) -> None:
             if len(seen) == freeze_at:
                 clock.now += 60  # H sleeps past its lease; B comes, breaks H's lock, moves, leaves
                 b = RegistryLock(registry, model, clock=clock.time, monotonic=clock.monotonic, sleep=lambda _: None)
