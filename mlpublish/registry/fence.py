@@ -5,8 +5,8 @@ check and its write (a GC pause, SIGSTOP, a suspended VM) and wakes after its le
 move the alias once, over the work of the holder that broke its lock. MLflow cannot compare a token on
 write, so the fence works around it:
 
-* **token**: right after taking the lock, the holder creates a version of the registered model
-  ``mlpublish-fence.<model>`` and takes its number. MLflow numbers versions max+1 under a unique
+* **token**: at its first alias move, the holder creates a version of the registered model
+  ``mlpublish-fence.<model>`` (never delete it: its numbers would start again) and takes its number. MLflow numbers versions max+1 under a unique
   (name, version) key, counting deleted versions, so numbers only grow and no two holders share one;
   the holder then re-verifies its lock, so every later holder takes a larger number.
 * **every alias move** (:func:`fenced_alias_move`): refused if a larger token exists (a newer holder);
@@ -37,20 +37,23 @@ def fence_name(model: str) -> str:
 def take_token(held: RegistryLock) -> int:
     """A fencing token for the lock ``held`` holds: larger than any earlier holder's, smaller than any later one's."""
     name = fence_name(held.model)
+    # The counter is created first if needed: with authentication, a version of a model that does not exist
+    # is refused (403), not reported missing. Any identity may create it; one that exists is fine.
+    counter = False
     while True:
+        if not counter:
+            created = held._call(
+                "create_registered_model", name, description=f"mlpublish fencing tokens of {held.model}"
+            )
+            counter = created[0] in (OK, EXISTS)
+            continue
         outcome, mv = held._call(
             "create_model_version", name, FENCE_SOURCE, tags={"owner": held.owner or ""}, description="fencing token"
         )
         if outcome == OK:
             token = int(mv.version)
             break
-        if outcome == MISSING:  # first lock of this model: create the counter (a concurrent creator is fine)
-            created = held._call(
-                "create_registered_model", name, description=f"mlpublish fencing tokens of {held.model}"
-            )
-            if created[0] not in (OK, EXISTS):
-                continue
-        # UNKNOWN: a version we may have created is only a smaller, unused number; take another
+        counter = outcome != MISSING  # UNKNOWN: a version we may have created is only a smaller, unused number
     held.verify()  # the token exists before our lock is confirmed: any later holder takes a larger one
     held.token = token
     return token
