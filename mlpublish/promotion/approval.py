@@ -84,6 +84,16 @@ def request_approval(reg: Registry, name: str, version: str, requester: str | No
     return wanted
 
 
+def open_request(reg: Registry, name: str, version: str, promotion: Any, requester: str | None = None) -> bool:
+    """What the chain does once ``version`` is registered: record the spec's rule and, when it requires
+    approval, the request (``requester``: default this process's MLflow identity). True if approval is required."""
+    rule = ApprovalRule.of(promotion)
+    record_rule(reg, name, rule)
+    if rule.required:
+        request_approval(reg, name, version, requester)
+    return rule.required
+
+
 def check_approver(
     rule: ApprovalRule, name: str, version: str, approver: str, requested_by: str | None, *, request: bool = True
 ) -> None:

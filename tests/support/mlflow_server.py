@@ -51,6 +51,7 @@ def start_mlflow_server(
     *,
     app_name: str | None = None,
     env: dict[str, str] | None = None,
+    workers: int = 2,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``mlflow server`` (its own process group) and wait until it answers; returns (process, url).
 
@@ -70,7 +71,7 @@ def start_mlflow_server(
         "--port",
         str(port),
         "--workers",
-        "2",
+        str(workers),
         *(["--app-name", app_name] if app_name else []),
     ]
     environment = {**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING", **(env or {})}
