@@ -9,8 +9,6 @@ never reach tags or metadata; the run key names the model, version and approval 
 starts one run.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Any
 

@@ -245,7 +245,7 @@ class RegisterModelVersionOperator(PublishStepOperator):
             context["ti"].xcom_push(key="nothing_new", value=result.to_json())
             raise NothingNew(f"{ctx.spec.name}: {result.reason}")
         if result.version is not None and ctx.spec.promotion.approval == "required":
-            from mlpublish.promotion.approval import open_request
+            from mlpublish.promotion.approval_rule import open_request
 
             # the request names who started the chain: the user who triggered the run, else its MLflow identity
             requester = getattr(context.get("dag_run"), "triggering_user_name", None)

@@ -15,7 +15,7 @@ from mlpublish.catalog import publish
 from mlpublish.catalog.events import RecordAliasChange, SetModelProperties
 from mlpublish.clock import now_iso
 from mlpublish.errors import ApprovalRefused, CatalogUnavailable, GateFailed, NotFound, RegistryConflict
-from mlpublish.promotion.approval import check_approver, model_rule
+from mlpublish.promotion.approval_rule import check_approver, model_rule
 from mlpublish.promotion.champion_entity import champion_entity_events, run_tags
 from mlpublish.promotion.history import champion_history, record_champion_move, rollback_target
 from mlpublish.registry import Registry, provenance

@@ -13,7 +13,7 @@ import logging
 
 from mlpublish.deployment.context import PublishContext
 from mlpublish.promotion import champion_history, complete_move, move_champion, promotion_reason
-from mlpublish.promotion.approval import ApprovalRule, record_rule, request_approval
+from mlpublish.promotion.approval_rule import ApprovalRule, record_rule, request_approval
 from mlpublish.registry.contract import CHALLENGER, CHAMPION, PASSED
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
 from mlpublish.steps.evaluate import compare_with_champion

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 import pytest
 
 from mlpublish.errors import AccessDenied, ApprovalRefused
-from mlpublish.promotion.approval import ApprovalRule, approve_version, record_rule, request_approval
+from mlpublish.promotion.approval import approve_version
+from mlpublish.promotion.approval_rule import ApprovalRule, record_rule, request_approval
 from mlpublish.promotion.history import champion_history
 from mlpublish.promotion.moves import promote_version, rollback_champion
 from mlpublish.registry import Registry

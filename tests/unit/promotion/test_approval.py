@@ -7,15 +7,8 @@ from __future__ import annotations
 import pytest
 
 from mlpublish.errors import ApprovalRefused
-from mlpublish.promotion.approval import (
-    ApprovalRule,
-    approve_version,
-    approved_waiting,
-    model_rule,
-    open_request,
-    promote_approved,
-    record_rule,
-)
+from mlpublish.promotion.approval import approve_version, approved_waiting, promote_approved
+from mlpublish.promotion.approval_rule import ApprovalRule, model_rule, open_request, record_rule
 from mlpublish.promotion.history import champion_history
 from mlpublish.promotion.moves import promote_version, rollback_champion
 from mlpublish.registry.contract import APPROVAL_TAG, CHAMPION, PASSED, REQUESTED_BY_TAG, VALIDATION_TAG

@@ -1,0 +1,42 @@
+"""The Dagster approval path (mlpublish_dagster.approval): a spec that requires approval gets a sensor and a job;
+the sensor asks for one run per recorded approval; the job's op promotes on the recorded approval."""
+
+from __future__ import annotations
+
+from dagster import build_sensor_context
+
+from mlpublish.promotion.approval import approve_version
+from mlpublish.promotion.approval_rule import open_request
+from mlpublish.registry.contract import CHAMPION, PASSED, VALIDATION_TAG
+from mlpublish.spec.models import Promotion
+from mlpublish_dagster.approval import VERSION_TAG, approval_definitions, approved_runs
+from mlpublish_dagster.definitions import build_definitions
+from mlpublish_dagster.specs import survey
+from tests.conftest import churn_dict, write_spec
+
+
+def test_only_a_spec_that_requires_approval_gets_the_sensor_and_job(tmp_path):
+    write_spec(tmp_path / "plain.yaml", churn_dict(name="plain_model"))
+    write_spec(tmp_path / "guarded.yaml", churn_dict(name="guarded_model", promotion={"approval": "required"}))
+    refs, invalid = survey(tmp_path)
+    assert not invalid
+    built = {ref.name: approval_definitions(ref, running=False) for ref in refs}
+    assert built["plain_model"] == {"jobs": [], "sensors": []}
+    (job,), (sensor,) = built["guarded_model"]["jobs"], built["guarded_model"]["sensors"]
+    assert sensor.job_name == job.name == "guarded_model_promote_approved"
+    defs = build_definitions(tmp_path, "local")
+    assert defs.get_job_def("guarded_model_promote_approved") is not None
+    assert defs.get_sensor_def("guarded_model_approval_sensor") is not None
+
+
+def test_one_run_per_recorded_approval(workspace):
+    reg = workspace.registry()
+    reg.client.create_registered_model("guarded")
+    mv = reg.client.create_model_version("guarded", "mlpublish:/candidate", tags={VALIDATION_TAG: PASSED})
+    open_request(reg, "guarded", str(mv.version), Promotion(approval="required"), "trainer")
+    assert approved_runs(reg, "guarded") == []
+    approve_version(reg, None, "guarded", "1", reason="ok", approver="approver", move=False)
+    (run,) = approved_runs(reg, "guarded")
+    assert run.tags == {VERSION_TAG: "1"} and run.run_key.startswith("approved-guarded-v1-")
+    assert reg.alias_version("guarded", CHAMPION) is None
+    assert build_sensor_context() is not None
