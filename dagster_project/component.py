@@ -1,0 +1,80 @@
+"""mlpublish as a Dagster component: ``dg scaffold defs mlpublish_dagster.component.MlpublishComponent <name>``.
+
+The scaffold writes ``defs.yaml`` and a starter spec beside it; ``defs.yaml`` names a spec file or a folder of
+specs (``spec_path``) or carries one spec inline (``spec``), and may set the environment, the resource set and
+prefix, the retraining schedule and whether the sensors are built. The component builds what the factory builds
+(factory.py): the same assets, checks, jobs, schedules and sensors. ``dg list components`` finds it through the
+``dagster_dg_cli.registry_modules`` entry point in pyproject.toml.
+
+    type: mlpublish_dagster.component.MlpublishComponent
+    attributes:
+      spec_path: churn.yaml
+      environment: dev
+      resource_prefix: mlpublish_
+      schedule: "0 4 * * 1"
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import dagster as dg
+import yaml
+
+from mlpublish.errors import SpecError
+from mlpublish_dagster.factory import definitions_for
+from mlpublish_dagster.specs import InvalidSpec, SpecRef, collect, spec_ref, survey
+
+STARTER_SPEC = "spec.yaml"
+
+
+class MlpublishScaffolder(dg.Scaffolder):
+    """``dg scaffold defs``: a ``defs.yaml`` pointing at a starter spec (the demo's churn model) to edit."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        starter = resources.files("mlpublish.demo_specs").joinpath("churn.yaml").read_text(encoding="utf-8")
+        (request.target_path / STARTER_SPEC).write_text(starter, encoding="utf-8")
+        dg.scaffold_component(request, {"spec_path": STARTER_SPEC})
+
+
+@dg.scaffold_with(MlpublishScaffolder)
+class MlpublishComponent(dg.Component, dg.Resolvable, dg.Model):
+    """A model's gated publish chain (train, evaluate, validate, register, promote, score, monitor) from its spec."""
+
+    spec_path: str | None = None  # a spec file, or a folder of specs, relative to this defs.yaml
+    spec: dict[str, Any] | None = None  # or one spec inline
+    environment: str | None = None  # the specs' environment (None: MLPUBLISH_ENV, else the file's default)
+    deployment: Literal["local", "prod"] | None = None  # the resource set (None: MLPUBLISH_DEPLOYMENT)
+    resource_prefix: str = ""  # mlpublish's resource keys become <prefix>mlflow, <prefix>warehouse...
+    schedule: str | None = None  # the retraining cron, instead of the spec's own
+    sensors: bool = True  # the retraining and notification sensors
+    running: bool | None = None  # schedules and sensors start running (None: only in prod)
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        refs, invalid = self.read_specs(context.path)
+        if self.schedule is not None:
+            refs = [replace(ref, schedule=self.schedule) for ref in refs]
+        return definitions_for(
+            refs,
+            invalid,
+            resource_prefix=self.resource_prefix,
+            deployment=self.deployment,
+            running=self.running,
+            sensors=self.sensors,
+        )
+
+    def read_specs(self, folder: Path) -> tuple[list[SpecRef], list[InvalidSpec]]:
+        """The specs this component serves, each validated as the factory validates them."""
+        defs_yaml = folder / "defs.yaml"
+        if (self.spec_path is None) == (self.spec is None):
+            raise SpecError(str(defs_yaml), [("attributes", "give spec_path (a spec file or folder) or spec, one")])
+        if self.spec is not None:
+            text = yaml.safe_dump(self.spec, sort_keys=False)
+            return collect([defs_yaml], lambda path: spec_ref(path, self.environment, text))
+        target = (folder / self.spec_path).resolve()
+        if target.is_dir():
+            return survey(target, self.environment)
+        return collect([target], lambda path: spec_ref(path, self.environment))
