@@ -17,7 +17,6 @@ prefix, the retraining schedule and whether the sensors are built. The component
 from __future__ import annotations
 
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,8 +34,9 @@ class MlpublishScaffolder(dg.Scaffolder):
     """``dg scaffold defs``: a ``defs.yaml`` pointing at a starter spec (the demo's churn model) to edit."""
 
     def scaffold(self, request: dg.ScaffoldRequest) -> None:
-        starter = resources.files("mlpublish.demo_specs").joinpath("churn.yaml").read_text(encoding="utf-8")
-        (request.target_path / STARTER_SPEC).write_text(starter, encoding="utf-8")
+        from mlpublish.demo.run import bundled_spec  # the wheel's copy, else the checkout's specs/churn.yaml
+
+        (request.target_path / STARTER_SPEC).write_text(bundled_spec().read_text(encoding="utf-8"), encoding="utf-8")
         dg.scaffold_component(request, {"spec_path": STARTER_SPEC})
 
 

@@ -1,0 +1,85 @@
+"""The dg component: scaffolded as ``dg scaffold defs`` does, configured in defs.yaml (a spec file, an inline spec,
+a schedule, no sensors, a resource prefix), it builds what the factory builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from dagster import AssetKey
+from dagster.components.testing import create_defs_folder_sandbox
+
+from mlpublish_dagster.component import STARTER_SPEC, MlpublishComponent
+from mlpublish_dagster.factory import build_mlpublish_definitions
+from tests.conftest import churn_dict, write_spec
+
+TYPE = "mlpublish_dagster.component.MlpublishComponent"
+MODEL = "customer_churn_predictor"
+
+
+def summary(defs) -> dict[str, object]:
+    """What a user sees of the definitions: assets, checks per asset, jobs, schedules, sensors."""
+    graph = defs.resolve_asset_graph()
+    keys = sorted(graph.get_all_asset_keys())
+    return {
+        "assets": keys,
+        "checks": sorted(c.name for k in keys if graph.get(k).is_materializable for c in graph.get(k).check_keys),
+        "jobs": sorted(j.name for j in defs.jobs),
+        "schedules": sorted((s.name, s.cron_schedule) for s in defs.schedules),
+        "sensors": sorted(s.name for s in defs.sensors),
+    }
+
+
+def test_the_scaffolded_component_builds_what_the_factory_builds(tmp_path: Path) -> None:
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(component_cls=MlpublishComponent, defs_path="churn")
+        scaffolded = yaml.safe_load((path / "defs.yaml").read_text())
+        assert scaffolded == {"type": TYPE, "attributes": {"spec_path": STARTER_SPEC}}
+        write_spec(path / STARTER_SPEC, churn_dict())  # the starter spec, made cheap
+        (path / "defs.yaml").write_text(
+            yaml.safe_dump({**scaffolded, "attributes": {**scaffolded["attributes"], "deployment": "local"}})
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):
+            assert isinstance(component, MlpublishComponent)
+            built = summary(defs)
+    write_spec(tmp_path / "churn.yaml", churn_dict())
+    assert built == summary(build_mlpublish_definitions(tmp_path, deployment="local"))
+    assert AssetKey([MODEL, "champion_model"]) in built["assets"]
+
+
+def test_an_inline_spec_with_its_own_schedule_no_sensors_and_prefixed_resources(tmp_path: Path) -> None:
+    attributes = {
+        "spec": churn_dict(),
+        "deployment": "local",
+        "schedule": "0 5 * * *",
+        "sensors": False,
+        "resource_prefix": "mlp_",
+    }
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=MlpublishComponent,
+            defs_path="inline",
+            defs_yaml_contents={"type": TYPE, "attributes": attributes},
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            built = summary(defs)
+            trained = defs.resolve_assets_def(AssetKey([MODEL, "trained_model"]))
+    assert ("customer_churn_predictor_retraining_schedule", "0 5 * * *") in built["schedules"]
+    assert built["sensors"] == []
+    assert {"mlp_mlflow", "mlp_warehouse", "mlp_catalog"} <= trained.required_resource_keys
+
+
+def test_a_bad_inline_spec_is_an_invalid_spec_asset_naming_defs_yaml() -> None:
+    spec = churn_dict()
+    spec["validation"]["gates"][0]["metric"] = "rocauc"
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=MlpublishComponent,
+            defs_path="typo",
+            defs_yaml_contents={"type": TYPE, "attributes": {"spec": spec, "deployment": "local"}},
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            (key,) = defs.resolve_all_asset_keys()
+            (asset_spec,) = defs.resolve_assets_def(key).specs
+    assert key == AssetKey(["invalid_spec", "defs"])
+    assert str(path / "defs.yaml") in asset_spec.description and "validation.gates[0].metric" in asset_spec.description
