@@ -497,9 +497,8 @@ def test_airflow_settings_are_real_airflow_options(services):
 
 def test_dagster_instance_matches_the_tests_and_the_code_location(services):
     instance = dagster_instance()
-    coordinator = instance["run_coordinator"]
-    assert coordinator["class"] == "QueuedRunCoordinator"
-    assert coordinator["config"]["tag_concurrency_limits"] == PUBLISH_RUN_LIMITS
+    assert "run_coordinator" not in instance  # Dagster's default, the queued coordinator, reads concurrency.runs
+    assert instance["concurrency"]["runs"]["tag_concurrency_limits"] == PUBLISH_RUN_LIMITS
     workspace = yaml.safe_load((ROOT / "docker" / "dagster" / "workspace.yaml").read_text())
     (server,) = [entry["grpc_server"] for entry in workspace["load_from"]]
     assert server["location_name"] == LOCATION
