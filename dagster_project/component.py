@@ -25,7 +25,7 @@ import yaml
 
 from mlpublish.errors import SpecError
 from mlpublish_dagster.factory import definitions_for
-from mlpublish_dagster.specs import InvalidSpec, SpecRef, collect, spec_ref, survey
+from mlpublish_dagster.specs import InvalidSpec, SpecRef, collect, dagster_name, spec_ref, survey
 
 STARTER_SPEC = "spec.yaml"
 
@@ -64,6 +64,8 @@ class MlpublishComponent(dg.Component, dg.Resolvable, dg.Model):
             deployment=self.deployment,
             running=self.running,
             sensors=self.sensors,
+            # one project holds a component per model: each has its own notification sensors
+            sensor_prefix=f"{self.resource_prefix}{dagster_name(context.path.name)}_",
         )
 
     def read_specs(self, folder: Path) -> tuple[list[SpecRef], list[InvalidSpec]]:

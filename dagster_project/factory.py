@@ -76,8 +76,10 @@ def definitions_for(
     deployment: str | None = None,
     running: bool | None = None,
     sensors: bool = True,
+    sensor_prefix: str | None = None,
 ) -> Definitions:
-    """The Definitions of specs already read (the factory's and the component's common part)."""
+    """The Definitions of specs already read (the factory's and the component's common part). ``sensor_prefix``
+    (default: ``resource_prefix``) names the notification sensors, which watch every publish job they are given."""
     name = deployment or current_deployment()
     resources = resources_for(name, resource_prefix)  # an unknown deployment fails before anything is built
     running = name == "prod" if running is None else running
@@ -102,7 +104,9 @@ def definitions_for(
         keys.add(key)
         assets.append(invalid_spec_asset(bad, key))
     if sensors:
-        sensor_defs += notification_sensors(publish_jobs, running, name_prefix=resource_prefix)
+        sensor_defs += notification_sensors(
+            publish_jobs, running, name_prefix=resource_prefix if sensor_prefix is None else sensor_prefix
+        )
     return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensor_defs, resources=resources)
 
 

@@ -141,15 +141,32 @@ def _optional(var: str) -> EnvVar | None:
     return EnvVar(var) if os.environ.get(var, "").strip() else None
 
 
+# Dagster merges Definitions only when a key holds the very same resource object: two components (or factory calls)
+# of one project with the same prefix share one set. The key holds everything a set is built from.
+_sets: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
 def resources_for(name: str | None = None, prefix: str = "") -> dict[str, Any]:
-    """The resource set of deployment ``name`` (default: ``MLPUBLISH_DEPLOYMENT``), keyed ``<prefix><key>``.
+    """The resource set of deployment ``name`` (default: ``MLPUBLISH_DEPLOYMENT``), keyed ``<prefix><key>``; the
+    same objects for the same deployment, prefix and environment.
 
     ``prod`` reads every location from the environment by name at run time (``EnvVar``: a missing one stops the
     run naming it) and demands only what its configured parts use: ``MLFLOW_TRACKING_TOKEN`` when set (a server
     behind auth), the OpenMetadata address and token only when ``OPENMETADATA_HOST_PORT`` is set."""
+    name = name or deployment()
+    optional = tuple(bool(os.environ.get(v, "").strip()) for v in OPTIONAL_VARS)
+    key = (name, prefix, default_results_dir(), optional)
+    if key not in _sets:
+        _sets[key] = {prefix + k: resource for k, resource in _resource_set(name).items()}
+    return dict(_sets[key])
+
+
+OPTIONAL_VARS = ("MLFLOW_TRACKING_TOKEN", "OPENMETADATA_HOST_PORT", "OPENMETADATA_JWT_TOKEN")
+
+
+def _resource_set(name: str) -> dict[str, Any]:
     from mlpublish_dagster.io_manager import RESULTS, ResultJsonIOManager
 
-    name = name or deployment()
     if name == "local":
         found: dict[str, Any] = {
             "mlflow": MlflowResource(),
@@ -179,4 +196,4 @@ def resources_for(name: str | None = None, prefix: str = "") -> dict[str, Any]:
         }
     else:
         raise DeploymentError(f"{DEPLOYMENT_VAR}={name!r}: expected one of {', '.join(DEPLOYMENTS)}")
-    return {prefix + key: resource for key, resource in found.items()}
+    return found

@@ -43,7 +43,10 @@ def test_the_scaffolded_component_builds_what_the_factory_builds(tmp_path: Path)
             assert isinstance(component, MlpublishComponent)
             built = summary(defs)
     write_spec(tmp_path / "churn.yaml", churn_dict())
-    assert built == summary(build_mlpublish_definitions(tmp_path, deployment="local"))
+    factory = summary(build_mlpublish_definitions(tmp_path, deployment="local"))
+    # the notification sensors are the component's own, named after its folder (a project has one per model)
+    factory["sensors"] = sorted(n if n.endswith("retraining_sensor") else f"churn_{n}" for n in factory["sensors"])
+    assert built == factory
     assert AssetKey([MODEL, "champion_model"]) in built["assets"]
 
 
@@ -81,5 +84,21 @@ def test_a_bad_inline_spec_is_an_invalid_spec_asset_naming_defs_yaml() -> None:
         with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
             (key,) = defs.resolve_all_asset_keys()
             (asset_spec,) = defs.resolve_assets_def(key).specs
-    assert key == AssetKey(["invalid_spec", "defs"])
+    assert key == AssetKey(["invalid_spec", "typo"])  # named by the component's folder
     assert str(path / "defs.yaml") in asset_spec.description and "validation.gates[0].metric" in asset_spec.description
+
+
+def test_two_components_of_one_project_share_the_resources_and_name_their_own_sensors() -> None:
+    with create_defs_folder_sandbox() as sandbox:
+        for name in ("first", "second"):
+            attributes = {"spec": churn_dict(name=f"model_{name}"), "deployment": "local", "resource_prefix": "ml_"}
+            sandbox.scaffold_component(
+                component_cls=MlpublishComponent,
+                defs_path=name,
+                defs_yaml_contents={"type": TYPE, "attributes": attributes},
+            )
+        with sandbox.build_all_defs() as defs:  # Dagster merges the two: one resource object per key
+            sensors = {s.name for s in defs.sensors}
+            resources = set(defs.resources)
+    assert {"ml_first_mlpublish_publish_notifications", "ml_second_mlpublish_publish_notifications"} <= sensors
+    assert resources == {"ml_mlflow", "ml_warehouse", "ml_catalog", "ml_spark", "ml_result_io_manager"}
