@@ -26,6 +26,7 @@ import yaml
 from mlpublish.errors import SpecError
 from mlpublish_dagster.factory import definitions_for
 from mlpublish_dagster.specs import InvalidSpec, SpecRef, collect, dagster_name, spec_ref, survey
+from mlpublish_dagster.translator import MlpublishTranslator
 
 STARTER_SPEC = "spec.yaml"
 
@@ -52,8 +53,14 @@ class MlpublishComponent(dg.Component, dg.Resolvable, dg.Model):
     schedule: str | None = None  # the retraining cron, instead of the spec's own
     sensors: bool = True  # the retraining and notification sensors
     running: bool | None = None  # schedules and sensors start running (None: only in prod)
+    # the translator's decisions, as data: keys <prefix...>/<model>/<noun>, one group for every model, and the
+    # upstream asset each feature table is ("analytics/{training_table}": a dbt model of the same name)
+    asset_key_prefix: list[str] = []
+    group_name: str | None = None
+    feature_table_key: str | None = None
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        self.check_feature_table_key(context.path / "defs.yaml")
         refs, invalid = self.read_specs(context.path)
         if self.schedule is not None:
             refs = [replace(ref, schedule=self.schedule) for ref in refs]
@@ -61,12 +68,21 @@ class MlpublishComponent(dg.Component, dg.Resolvable, dg.Model):
             refs,
             invalid,
             resource_prefix=self.resource_prefix,
+            translator=AttributesTranslator(self.asset_key_prefix, self.group_name, self.feature_table_key),
             deployment=self.deployment,
             running=self.running,
             sensors=self.sensors,
             # one project holds a component per model: each has its own notification sensors
             sensor_prefix=f"{self.resource_prefix}{dagster_name(context.path.name)}_",
         )
+
+    def check_feature_table_key(self, defs_yaml: Path) -> None:
+        try:
+            if self.feature_table_key is not None:
+                self.feature_table_key.format(training_table="t", model="m")
+        except (KeyError, IndexError, ValueError) as exc:
+            problem = f"{self.feature_table_key!r}: the placeholders are {{training_table}} and {{model}} ({exc})"
+            raise SpecError(str(defs_yaml), [("attributes.feature_table_key", problem)]) from None
 
     def read_specs(self, folder: Path) -> tuple[list[SpecRef], list[InvalidSpec]]:
         """The specs this component serves, each validated as the factory validates them."""
@@ -80,3 +96,22 @@ class MlpublishComponent(dg.Component, dg.Resolvable, dg.Model):
         if target.is_dir():
             return survey(target, self.environment)
         return collect([target], lambda path: spec_ref(path, self.environment))
+
+
+class AttributesTranslator(MlpublishTranslator):
+    """The component's ``asset_key_prefix``, ``group_name`` and ``feature_table_key`` over the default placement."""
+
+    def __init__(self, key_prefix: list[str], group: str | None, feature_table: str | None) -> None:
+        self.key_prefix, self.group, self.feature_table = list(key_prefix), group, feature_table
+
+    def get_asset_key(self, ref: SpecRef, noun: str) -> dg.AssetKey:
+        return dg.AssetKey([*self.key_prefix, ref.key, noun])
+
+    def get_group_name(self, ref: SpecRef) -> str:
+        return self.group or ref.key
+
+    def get_feature_table_key(self, ref: SpecRef) -> dg.AssetKey | None:
+        if self.feature_table is None:
+            return None
+        path = self.feature_table.format(training_table=ref.training_table, model=ref.key)
+        return dg.AssetKey.from_user_string(path)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from dagster import AssetKey
 from dagster.components.testing import create_defs_folder_sandbox
 
+from mlpublish.errors import SpecError
 from mlpublish_dagster.component import STARTER_SPEC, MlpublishComponent
 from mlpublish_dagster.factory import build_mlpublish_definitions
 from tests.conftest import churn_dict, write_spec
@@ -102,3 +104,33 @@ def test_two_components_of_one_project_share_the_resources_and_name_their_own_se
             resources = set(defs.resources)
     assert {"ml_first_mlpublish_publish_notifications", "ml_second_mlpublish_publish_notifications"} <= sensors
     assert resources == {"ml_mlflow", "ml_warehouse", "ml_catalog", "ml_spark", "ml_result_io_manager"}
+
+
+def test_the_translators_decisions_as_attributes_map_the_feature_table_onto_a_dbt_model() -> None:
+    attributes = {
+        "spec": churn_dict(),
+        "deployment": "local",
+        "asset_key_prefix": ["ml"],
+        "group_name": "models",
+        "feature_table_key": "analytics/{training_table}",
+    }
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=MlpublishComponent,
+            defs_path="churn",
+            defs_yaml_contents={"type": TYPE, "attributes": attributes},
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            graph = defs.resolve_asset_graph()
+        bad = {**attributes, "feature_table_key": "analytics/{table}"}
+        with sandbox.swap_defs_file(path / "defs.yaml", {"type": TYPE, "attributes": bad}):
+            with pytest.raises(Exception) as info:  # dg wraps the component's error in its tree's
+                with sandbox.load_component_and_build_defs(defs_path=path):
+                    pass
+    cause = info.value
+    while cause is not None and not isinstance(cause, SpecError):
+        cause = cause.__cause__
+    assert cause is not None and str(path / "defs.yaml") in str(cause)
+    assert "attributes.feature_table_key" in str(cause) and "{training_table} and {model}" in str(cause)
+    trained = graph.get(AssetKey(["ml", MODEL, "trained_model"]))
+    assert trained.parent_keys == {AssetKey(["analytics", "customer_features"])} and trained.group_name == "models"
