@@ -22,12 +22,12 @@ PYTEST := -m pytest -p no:cacheprovider
 # The other Pythons of requires-python (pyproject.toml): `make test-pythons` (run by `make test` after the main
 # suite) builds both environments of each from the same uv.lock (.venv-3.12, .venv-dagster-3.12, ...) and runs
 # the unit tests and the Airflow and Dagster smoke tests there: the DagBag, one CLI publish, the Dagster
-# definitions and a `dagster asset materialize` of the chain (tests/unit/project/test_test_sessions.py checks the paths)
+# definitions and a `dg launch` of the chain (tests/unit/project/test_test_sessions.py checks the paths)
 MATRIX_PYTHONS ?= 3.12 3.13
 MATRIX_TESTS := tests/unit $(patsubst %,--ignore=%,$(filter tests/unit/%,$(DAGSTER_TESTS))) tests/integration/airflow/test_dagbag.py \
 	tests/integration/test_chain_sqlite.py::test_first_publish_registers_promotes_and_catalogs
 MATRIX_DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster/test_assets.py::test_definitions_load_and_validate \
-	tests/integration/dagster/test_environment_split.py
+	tests/integration/dagster/test_environment_split.py tests/integration/dagster/test_dg_project.py
 # pyenv's root, where pyenv keeps its interpreters (PYENV_ROOT, else `pyenv root`, else ~/.pyenv)
 PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
 DOCS_ADDR ?= 127.0.0.1:8000
