@@ -11,6 +11,7 @@ from typing import Any
 
 EXIT_OK, EXIT_CRASH, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2, 3
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it stopped
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout left (`mlpublish catalog show ... | head`)
 
 
 def add_env(parser: argparse.ArgumentParser) -> None:

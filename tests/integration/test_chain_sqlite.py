@@ -132,6 +132,10 @@ def test_failed_gate_exits_3_and_moves_nothing(workspace, capsys):
     assert run_cli("run", str(strict)) == EXIT_REJECTED
     out = capsys.readouterr().out
     assert "FAIL    roc_auc min 0.99" in out and "< min 0.99" in out
+    # a refused candidate is worded as refused, never as "registered"; the smoke test names the rows it scored
+    assert "\nrefused    run " in out and "FAILED validation: not registered" in out and "registered run" not in out
+    smoke = next(line for line in out.splitlines() if "loads through mlflow.pyfunc" in line)
+    assert smoke.split("scores ", 1)[1].split(" rows", 1)[0] == smoke.split()[-3], smoke
 
     client = MlflowClient()
     assert [str(v.version) for v in client.search_model_versions(f"name='{NAME}'")] == ["1"]  # FAILED is not registered
