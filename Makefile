@@ -35,7 +35,7 @@ DOCS_ADDR ?= 127.0.0.1:8000
 DEMO_ARGS ?=
 MLFLOW_UI_PORT ?= 5000
 
-.PHONY: demo mlflow-ui test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
+.PHONY: demo mlflow-ui spec-reference test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
 
 # What the suite needs from the operating system beyond Python: the browser test drives Debian's
 # headless Chromium through its chromedriver (tests/integration/dagster/test_browser.py), the Spark
@@ -127,6 +127,11 @@ docs-check: venv
 
 # Material's banner about its successor is not ours to print on every build
 docs-check docs docs-serve: export NO_MKDOCS_2_WARNING = 1
+
+# the spec's field reference, generated from the code into docs/reference/spec.md (committed, so it reads on
+# GitHub; tests/unit/project/test_docs.py fails when it is stale)
+spec-reference: venv-main
+	$(VENV)/bin/python docs/hooks/spec_reference.py
 
 # the docs site into site/
 docs: venv

@@ -25,6 +25,8 @@ PLOT_CAPTIONS = {
     "roc_curve.png": "ROC curve: candidate vs champion on the held-out rows",
     "residuals.png": "Residuals of the candidate on the held-out rows",
     "confusion_matrix.png": "Confusion matrix of the candidate on the held-out rows",
+    "reliability.png": "Reliability plot: predicted probability vs observed frequency on the held-out rows",
+    "importances.png": "Permutation importance: candidate vs champion on the held-out rows",
 }
 
 
