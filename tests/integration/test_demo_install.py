@@ -96,7 +96,7 @@ def test_a_fresh_install_runs_the_demo_quietly(tmp_path, venv):
 def check_the_story(stdout: str, env: dict[str, str]) -> None:
     """The demo scores and monitors; its lineage goes from the sources to the predictions table, columns
     included; each printed command exits 0 as printed (the MLflow UI, a server, is started elsewhere)."""
-    lineage = stdout.split("=== 7. lineage", 1)[1].split("=== where to look", 1)[0]
+    lineage = stdout.split("=== 7. lineage", 1)[1].split("\n", 1)[1].split("=== where to look", 1)[0]
     edges = [line.strip() for line in lineage.splitlines() if " -> " in line]
     assert (
         edges[0].startswith("warehouse.main.main.") and "-> warehouse.main.main.customer_features (table)" in edges[0]
