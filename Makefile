@@ -34,8 +34,9 @@ DOCS_ADDR ?= 127.0.0.1:8000
 # `make demo DEMO_ARGS="--workdir /tmp/demo --customers 800"`: the demo's own options (mlpublish demo --help)
 DEMO_ARGS ?=
 MLFLOW_UI_PORT ?= 5000
+OPENMETADATA_EMULATOR_PORT ?= 8585
 
-.PHONY: demo mlflow-ui spec-reference test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
+.PHONY: demo mlflow-ui openmetadata-emulator spec-reference test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
 
 # What the suite needs from the operating system beyond Python: the browser test drives Debian's
 # headless Chromium through its chromedriver (tests/integration/dagster/test_browser.py), the Spark
@@ -127,6 +128,11 @@ docs-check: venv
 
 # Material's banner about its successor is not ours to print on every build
 docs-check docs docs-serve: export NO_MKDOCS_2_WARNING = 1
+
+# the OpenMetadata EMULATOR of the tests (not a server: in memory, the API calls of mlpublish's sink only) in the
+# foreground on 127.0.0.1:$(OPENMETADATA_EMULATOR_PORT), to try the sink and the relay; it prints what to run
+openmetadata-emulator: venv-main
+	$(VENV)/bin/python -m tests.support.openmetadata_server --port $(OPENMETADATA_EMULATOR_PORT)
 
 # the spec's field reference, generated from the code into docs/reference/spec.md (committed, so it reads on
 # GitHub; tests/unit/project/test_docs.py fails when it is stale)
