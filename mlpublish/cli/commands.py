@@ -19,7 +19,6 @@ from typing import Any
 from mlpublish import config
 from mlpublish.cli import catalog as cli_catalog
 from mlpublish.cli.common import (
-    EXIT_BROKEN_PIPE,
     EXIT_CRASH,
     EXIT_ERROR,
     EXIT_OK,
@@ -29,6 +28,7 @@ from mlpublish.cli.common import (
     command_environment,
     model_name,
     outbox_line,
+    reader_left,
 )
 
 
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `mlpublish catalog show ... | head`: the reader left, nothing to say
-        return _reader_left()
+        return reader_left()
     except Exception as exc:
         # MLflow, SQLAlchemy and network failures outside the wrapped calls are errors, not crashes
         origin = type(exc).__module__.split(".")[0]
@@ -197,17 +197,6 @@ def main(argv: list[str] | None = None) -> int:
         print(scrub(traceback.format_exc()), file=sys.stderr)
         print("mlpublish crashed: this is a bug, please report it with the lines above", file=sys.stderr)
         return EXIT_CRASH
-
-
-def _reader_left() -> int:
-    """Stdout's reader closed the pipe: point stdout at /dev/null so the interpreter's last flush stays quiet
-    (the recipe of Python's signal documentation, "Note on SIGPIPE"), and exit as a pipe-killed command does."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is no file (a test's capture): nothing will flush into the pipe
-        pass
-    return EXIT_BROKEN_PIPE
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ Imports are lazy, as in cli.py, so ``--help`` answers fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -46,3 +47,14 @@ def outbox_line(deployment: Any) -> None:
             "(details: mlpublish catalog sync)",
             file=sys.stderr,
         )
+
+
+def reader_left() -> int:
+    """Stdout's reader closed the pipe: point stdout at /dev/null so the interpreter's last flush stays quiet
+    (the recipe of Python's signal documentation, "Note on SIGPIPE"), and exit as a pipe-killed command does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (a test's capture): nothing will flush into the pipe
+        pass
+    return EXIT_BROKEN_PIPE

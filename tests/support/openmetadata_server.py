@@ -20,7 +20,6 @@ from werkzeug.serving import make_server
 from tests.support.canary_secrets import OPENMETADATA_JWT
 from tests.support.openmetadata_emulator import OpenMetadataEmulator
 
-
 SNAPSHOT_PATH = "/emulator/snapshot"
 BANNER = """\
 === OpenMetadata EMULATOR on http://127.0.0.1:{port}/api: NOT an OpenMetadata server ===
