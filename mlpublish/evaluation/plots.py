@@ -1,5 +1,5 @@
-"""Evaluation plots logged as MLflow artifacts: ROC, reliability and confusion matrix, or residuals;
-permutation importances."""
+"""Evaluation plots logged as MLflow artifacts: ROC (one curve per class, one-vs-rest, beyond two classes),
+reliability and confusion matrix, or residuals; permutation importances."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def evaluation_plots(
                 paths.append(_reliability(model, champion, champion_version, X, y, out))
             except ValueError:  # labels other than 0/1 need a pos_label the ROC plot does not take either
                 plt.close("all")
+        elif len(classes) > 2 and hasattr(model, "predict_proba"):
+            paths.append(_one_vs_rest_roc(model, X, y, out))
         fig, ax = plt.subplots(figsize=(4, 4))
         ConfusionMatrixDisplay.from_estimator(model, X, y, ax=ax, colorbar=False)
         ax.set_title("Confusion matrix (candidate)")
@@ -99,6 +101,22 @@ def importances_plot(importances: list[Any], champion_version: str | None, out: 
     ax.legend()
     ax.set_title("Permutation importance (held-out rows)")
     return _save(fig, out / "importances.png")
+
+
+def _one_vs_rest_roc(model: Any, X: Any, y: Any, out: Path) -> Path:
+    """The candidate's ROC curve of each class against the rest (what the multi-class roc_auc averages)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.metrics import RocCurveDisplay
+
+    proba = model.predict_proba(X)
+    truth = np.asarray(y)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for i, label in enumerate(model.classes_):
+        if (truth == label).any() and not (truth == label).all():
+            RocCurveDisplay.from_predictions(truth == label, proba[:, i], ax=ax, name=f"{label} vs rest")
+    ax.set_title("ROC, one-vs-rest per class (candidate)")
+    return _save(fig, out / "roc_curve.png")
 
 
 def _save(fig: Any, path: Path) -> Path:
