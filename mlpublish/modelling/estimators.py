@@ -33,15 +33,24 @@ class EstimatorRef:
     obj: Any
     is_trainer: bool
     task: str
+    existing: bool = False  # training.existingModel: ``path`` is the model's URI, nothing is fitted
 
     def param_names(self) -> set[str] | None:
-        """Parameters the estimator accepts, or None when unknown (trainer with **kwargs)."""
-        if not self.is_trainer:
-            return set(self.obj().get_params(deep=False))
-        sig = inspect.signature(self.obj)
+        """Parameters the estimator accepts, or None when any name goes (a ``**kwargs`` signature, or a model
+        trained elsewhere, whose parameters are only recorded)."""
+        if self.existing:
+            return None
+        sig = inspect.signature(self.obj if self.is_trainer else self.obj.__init__)
         if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
             return None
+        if not self.is_trainer:
+            return set(self.obj().get_params(deep=False))
         return {n for n in list(sig.parameters)[2:]}
+
+
+def existing_model_ref(uri: str, task: str) -> EstimatorRef:
+    """``training.existingModel``: a model trained elsewhere, published as it is."""
+    return EstimatorRef(uri, None, False, task, existing=True)
 
 
 def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> EstimatorRef:
@@ -95,7 +104,10 @@ def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> Es
         probe = obj()
     except Exception as exc:  # an estimator must be constructible with defaults, as sklearn requires
         raise fail(f"{path!r}: cannot be constructed with default parameters ({exc})") from None
-    inferred = "classification" if is_classifier(probe) else "regression" if is_regressor(probe) else None
+    try:
+        inferred = "classification" if is_classifier(probe) else "regression" if is_regressor(probe) else None
+    except Exception:  # a class without scikit-learn's tags: training.task says what it does
+        inferred = None
     if task and inferred and task != inferred:
         raise SpecError(source, [("training.task", f"{task!r} contradicts {path}, which is a {inferred} estimator")])
     final = task or inferred
