@@ -16,10 +16,15 @@ SUM_TOLERANCE = 1e-3
 SHOWN_FEATURES = 8
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (shown as 2.0, not np.float64(2.0))."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def _row(X: Any, i: int) -> str:
     row = X.iloc[int(i)]
     items = list(row.items())
-    shown = ", ".join(f"{k}={v!r}" for k, v in items[:SHOWN_FEATURES])
+    shown = ", ".join(f"{k}={_plain(v)!r}" for k, v in items[:SHOWN_FEATURES])
     more = f", ... ({len(items) - SHOWN_FEATURES} more)" if len(items) > SHOWN_FEATURES else ""
     return f"row {int(i)} of the held-out rows ({shown}{more})"
 
@@ -47,10 +52,14 @@ def checked_predictions(model_name: str, what: str, task: str, model: Any, X: An
         try:
             bad = ~np.isfinite(pred.astype(float))
         except (TypeError, ValueError):
-            raise refuse("numeric predictions", f"predict returned {pred.dtype} values such as {pred[0]!r}") from None
+            raise refuse(
+                "numeric predictions", f"predict returned {pred.dtype} values such as {_plain(pred[0])!r}"
+            ) from None
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise refuse("predictions are finite", f"{int(bad.sum())} NaN or infinite, e.g. {pred[i]} at {_row(X, i)}")
+            raise refuse(
+                "predictions are finite", f"{int(bad.sum())} NaN or infinite, e.g. {_plain(pred[i])} at {_row(X, i)}"
+            )
     elif any(v is None or v != v for v in pred[: min(len(pred), 100_000)]):
         i = next(k for k, v in enumerate(pred) if v is None or v != v)
         raise refuse("predictions are labels", f"a missing label at {_row(X, i)}")

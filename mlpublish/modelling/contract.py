@@ -164,7 +164,7 @@ def contract_view(model: Any, task: str, classes: list[Any] | None = None) -> An
         return model
     if is_booster(model):
         return BoosterView(model, task, classes)
-    if has_contract(model, task):
+    if has_contract(model, task) and not is_python_model(model):
         return model
     return ModelView(model, classes)
 

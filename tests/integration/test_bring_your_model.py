@@ -98,7 +98,11 @@ def test_a_model_trained_elsewhere_is_published_without_training(workspace, caps
     notebook = mlflow.MlflowClient().create_experiment("notebook")
     with mlflow.start_run(experiment_id=notebook) as run:
         mlflow.sklearn.log_model(
-            model, name="model", input_example=X.head(3), pip_requirements=["scikit-learn"], serialization_format="cloudpickle"
+            model,
+            name="model",
+            input_example=X.head(3),
+            pip_requirements=["scikit-learn"],
+            serialization_format="cloudpickle",
         )
     source = f"runs:/{run.info.run_id}/model"
     path = workspace.spec(
