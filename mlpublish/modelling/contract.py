@@ -31,23 +31,24 @@ def is_booster(obj: Any) -> bool:
     return cls.__name__ == "Booster" and cls.__module__.split(".")[0] in ("xgboost", "lightgbm")
 
 
-def check_contract(model: Any, trainer: str, task: str, needs: list[str]) -> None:
+def check_contract(model: Any, source: str, task: str, needs: list[str]) -> None:
     """Refuse a fitted ``model`` that lacks what ``task`` and the metrics ``needs`` call for.
 
-    The error names the trainer, the model's class and the missing method; it is raised before the
-    model is logged, so nothing is registered.
+    The error names where the model comes from (``source``: "trainer pkg.mod:train", "training.estimator
+    pkg.mod.Class" or "training.existingModel URI"), its class and the missing method; it is raised
+    before the model is logged, so nothing is registered.
     """
     if is_booster(model):
         return
     if not callable(getattr(model, "predict", None)):
         raise StepError(
-            f"trainer {trainer} returned a {describe(model)}, which has no predict(): every model must predict "
+            f"{source} returned a {describe(model)}, which has no predict(): every model must predict "
             "(docs/bring-your-model.md); nothing was registered"
         )
     probability = sorted(set(needs) & PROBABILITY_METRICS)
     if task == "classification" and probability and not callable(getattr(model, "predict_proba", None)):
         raise StepError(
-            f"trainer {trainer} returned a {describe(model)}, which has no predict_proba(): the classification "
+            f"{source} returned a {describe(model)}, which has no predict_proba(): the classification "
             f"metric(s) {', '.join(probability)} (training.selectBy or validation.gates) read probabilities; give "
             "the model predict_proba(X) with one column per class, or select and gate on accuracy, precision, "
             "recall or f1 (docs/bring-your-model.md); nothing was registered"

@@ -165,7 +165,10 @@ def load_model(uri: str) -> Any:
     from mlflow.models import Model
 
     # a scheme (runs:, models:, file:, s3:...) is downloaded; anything else is a local directory
-    local = mlflow.artifacts.download_artifacts(artifact_uri=uri) if re.match(r"^[A-Za-z][\w+.-]+:", uri) else uri
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri) if re.match(r"^[A-Za-z][\w+.-]+:", uri) else uri
+    except Exception as exc:  # no such run, model, version or artifact
+        raise StepError(f"cannot download the model {uri}: {exc.__class__.__name__}: {exc}") from None
     try:
         meta = Model.load(local)
     except Exception as exc:

@@ -300,11 +300,13 @@ def fitted_model(ctx: PublishContext, params: dict[str, Any], X: Any, y: Any) ->
             ctx.cache[key] = load_model(pf.estimator.path)
         model = ctx.cache[key]
         check_contract(inner_model(model), f"training.existingModel {pf.estimator.path}", pf.task, needs)
-        if pf.task == "classification" and getattr(model, "classes_", None) is None:
-            model.classes_ = sorted(y.unique().tolist())  # a foreign pyfunc that does not say its classes
+        own = getattr(model, "classes_", None)
+        if pf.task == "classification" and (own is None or len(own) == 0):
+            model.classes_ = sorted(y.unique().tolist())  # a foreign pyfunc or booster that does not say them
         return model
     model = fit_model(pf.estimator, params, spec.categorical_features, X, y)
-    check_contract(model, pf.estimator.path, pf.task, needs)
+    kind = "trainer" if pf.estimator.is_trainer else "training.estimator"
+    check_contract(model, f"{kind} {pf.estimator.path}", pf.task, needs)
     # the labels a model that does not say its classes_ (a plain class, a booster) was trained on, in
     # scikit-learn's order: the columns of its predict_proba
     classes = sorted(y.unique().tolist()) if pf.task == "classification" else None

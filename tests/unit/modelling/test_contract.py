@@ -28,7 +28,7 @@ class Nothing:
 
 def test_a_model_without_predict_is_refused_naming_trainer_class_and_method() -> None:
     with pytest.raises(StepError) as info:
-        check_contract(Nothing(), "team.models:train", "regression", ["rmse"])
+        check_contract(Nothing(), "trainer team.models:train", "regression", ["rmse"])
     assert str(info.value).startswith(
         f"trainer team.models:train returned a {__name__}.Nothing, which has no predict(): every model must predict"
     )
@@ -37,14 +37,14 @@ def test_a_model_without_predict_is_refused_naming_trainer_class_and_method() ->
 
 def test_a_classifier_gated_on_probabilities_needs_predict_proba() -> None:
     with pytest.raises(StepError) as info:
-        check_contract(Labels(), "team.models:train", "classification", ["accuracy", "roc_auc", "brier"])
+        check_contract(Labels(), "trainer team.models:train", "classification", ["accuracy", "roc_auc", "brier"])
     message = str(info.value)
     assert f"returned a {__name__}.Labels, which has no predict_proba()" in message
     assert "the classification metric(s) brier, roc_auc (training.selectBy or validation.gates)" in message
     # labels are enough when nothing reads probabilities, and for a regressor
-    check_contract(Labels(), "team.models:train", "classification", ["accuracy", "f1"])
-    check_contract(Labels(), "team.models:train", "regression", ["rmse"])
-    check_contract(Scores(), "team.models:train", "classification", ["roc_auc"])
+    check_contract(Labels(), "trainer team.models:train", "classification", ["accuracy", "f1"])
+    check_contract(Labels(), "trainer team.models:train", "regression", ["rmse"])
+    check_contract(Scores(), "trainer team.models:train", "classification", ["roc_auc"])
 
 
 def test_a_plain_class_is_seen_with_the_training_labels_as_its_classes_and_survives_pickling() -> None:

@@ -190,3 +190,8 @@ def test_a_flavor_whose_library_is_missing_names_the_extra_to_install(
 def test_a_folder_that_is_no_mlflow_model_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(StepError, match=f"{tmp_path} is not an MLflow model"):
         load_model(str(tmp_path))
+
+
+def test_a_model_uri_that_does_not_exist_is_refused_by_name(store: Path) -> None:
+    with pytest.raises(StepError, match="cannot download the model runs:/0123456789abcdef/model: "):
+        load_model("runs:/0123456789abcdef/model")
