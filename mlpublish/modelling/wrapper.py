@@ -16,5 +16,6 @@ class ContractModel(PythonModel):
     def __init__(self, model: Any, classes: list[Any] | None = None):
         self.model, self.classes = model, classes
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+    # no type hints: MLflow would read them as the pyfunc's input schema (the signature says it)
+    def predict(self, context, model_input, params=None):
         return self.model.predict(model_input)

@@ -154,7 +154,7 @@ def test_a_python_model_is_logged_as_it_is_and_predicts_through_its_pyfunc(
     from mlflow.pyfunc import PythonModel
 
     class Constant(PythonModel):
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them
             return np.full(len(model_input), 1.5)
 
     X, _ = rows
