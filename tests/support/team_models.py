@@ -86,24 +86,6 @@ def train_broken(X, y, mistake="nan"):
 
 def train_mean(X, y, slope=0.0):
     return Mean("tenure_days", slope, float(y.mean()))
-
-
-def train_lightgbm_booster(X, y, num_boost_round=20, **params):
-    import lightgbm
-
-    numeric = X.select_dtypes("number")
-    labels = sorted(y.unique().tolist())
-    data = lightgbm.Dataset(numeric, label=y.map({c: i for i, c in enumerate(labels)}))
-    return lightgbm.train({"objective": "binary", "verbose": -1, **params}, data, num_boost_round)
-
-
-def train_xgboost_booster(X, y, num_boost_round=20):
-    import xgboost
-
-    numeric = X.select_dtypes("number")
-    labels = sorted(y.unique().tolist())
-    data = xgboost.DMatrix(numeric, label=y.map({c: i for i, c in enumerate(labels)}))
-    return xgboost.train({"objective": "binary:logistic", "max_depth": 3}, data, num_boost_round)
 '''
 
 

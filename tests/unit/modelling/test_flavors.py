@@ -195,3 +195,15 @@ def test_a_folder_that_is_no_mlflow_model_is_refused_by_name(tmp_path: Path) -> 
 def test_a_model_uri_that_does_not_exist_is_refused_by_name(store: Path) -> None:
     with pytest.raises(StepError, match="cannot download the model runs:/0123456789abcdef/model: "):
         load_model("runs:/0123456789abcdef/model")
+
+
+def test_a_local_mlflow_model_directory_loads_like_a_logged_model(
+    store: Path, rows: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    import mlflow.sklearn
+
+    X, y = rows
+    model = sklearn_pipeline(X, y)
+    mlflow.sklearn.save_model(model, str(store / "saved"), serialization_format="cloudpickle")
+    loaded = load_model(str(store / "saved"))
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
