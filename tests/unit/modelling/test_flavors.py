@@ -204,6 +204,8 @@ def test_a_local_mlflow_model_directory_loads_like_a_logged_model(
 
     X, y = rows
     model = sklearn_pipeline(X, y)
-    mlflow.sklearn.save_model(model, str(store / "saved"), serialization_format="cloudpickle")
+    mlflow.sklearn.save_model(
+        model, str(store / "saved"), serialization_format="cloudpickle", pip_requirements=["scikit-learn"]
+    )
     loaded = load_model(str(store / "saved"))
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
