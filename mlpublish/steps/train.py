@@ -144,6 +144,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
     )
 
     spec, pf = ctx.spec, ctx.preflight
+    pf.estimator.require(spec.source_path)
     split = spec.training.split
     frame, X, y = load_training_frame(ctx)
     X_train, X_test, y_train, y_test = split_rows(ctx, frame, X, y, split.testSize, split.seed)

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -41,6 +44,12 @@ def test_a_plain_python_class_is_published_gated_and_scored(workspace, monkeypat
     report = workspace.registry().client.get_run(version.run_id).data.metrics
     assert 0.5 < report["test_roc_auc"] <= 1.0 and "test_ece" in report
 
+    # scoring needs the team's code no more: the model carries it
+    # neither the team's folder nor the code folders the chain's loads put on the path (monkeypatch restores it)
+    sys.path[:] = [p for p in sys.path if not (Path(p) / "teammodels").exists()]
+    for module in [m for m in sys.modules if m.split(".")[0] == "teammodels"]:
+        monkeypatch.delitem(sys.modules, module)
+    assert importlib.util.find_spec("teammodels") is None
     assert main(["-q", "score", str(spec), "--run-id", "plain-1", "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["rows"] == 1500
     with sa.create_engine(workspace.warehouse_url).connect() as conn:
