@@ -51,7 +51,6 @@ class EstimatorRef:
             return set(self.obj().get_params(deep=False))
         return {n for n in list(sig.parameters)[2:]}
 
-
     def require(self, source: str) -> None:
         """Refuse to train with a trainer that cannot be imported here (SpecError, before anything is written)."""
         if self.unresolved:
