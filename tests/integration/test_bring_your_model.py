@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, main
+from tests.conftest import churn_dict, write_spec
 from tests.support.team_models import write_team_models
 
 NAME = "customer_churn_predictor"
@@ -56,6 +57,26 @@ def test_a_plain_python_class_is_published_gated_and_scored(workspace, monkeypat
         rows = conn.execute(sa.text("SELECT prediction, probability FROM churn_predictions")).fetchall()
     assert len(rows) == 1500 and {r[0] for r in rows} <= {0, 1} and all(0.0 <= r[1] <= 1.0 for r in rows)
     assert all((r[1] >= 0.5) == (r[0] == 1) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("trainer", "flavor"), [("train_lightgbm_booster", "lightgbm"), ("train_xgboost_booster", "xgboost")]
+)
+def test_a_native_booster_is_published_with_its_own_flavor_and_scored(workspace, monkeypatch, capsys, trainer, flavor):
+    from mlflow.models import get_model_info
+
+    write_team_models(workspace.root / "team", monkeypatch)
+    spec = churn_dict(validation=GATES, mlHyperParameters=[{"name": "num_boost_round", "value": 20}])
+    spec["mlFeatures"] = [f for f in spec["mlFeatures"] if f["dataType"] == "numerical"]  # a booster sees numbers
+    spec["training"] = {"estimator": f"teammodels.plain:{trainer}", "task": "classification"}
+    path = write_spec(workspace.root / "booster.yaml", spec)
+    assert main(["-q", "run", str(path)]) == EXIT_OK, capsys.readouterr().err
+    info = get_model_info(f"models:/{NAME}/1")
+    assert set(info.flavors) == {flavor, "python_function"} and info.metadata["mlpublish_classes"] == "[0, 1]"
+    assert main(["-q", "score", str(path), "--run-id", "booster-1"]) == EXIT_OK
+    with sa.create_engine(workspace.warehouse_url).connect() as conn:
+        rows = conn.execute(sa.text("SELECT prediction, probability FROM churn_predictions")).fetchall()
+    assert len(rows) == 1500 and all((r[1] >= 0.5) == (r[0] == 1) for r in rows if abs(r[1] - 0.5) > 1e-9)
 
 
 def test_a_classifier_without_predict_proba_is_refused_at_train_and_nothing_is_registered(

@@ -86,6 +86,23 @@ def train_broken(X, y, mistake="nan"):
 
 def train_mean(X, y, slope=0.0):
     return Mean("tenure_days", slope, float(y.mean()))
+
+
+def train_lightgbm_booster(X, y, num_boost_round=20):
+    """A native LightGBM Booster on numerical features, labels encoded in sorted order."""
+    import lightgbm
+
+    codes = y.map({c: i for i, c in enumerate(sorted(y.unique()))})
+    return lightgbm.train({"objective": "binary", "verbose": -1}, lightgbm.Dataset(X, label=codes), num_boost_round)
+
+
+def train_xgboost_booster(X, y, num_boost_round=20):
+    """A native XGBoost Booster on numerical features, labels encoded in sorted order."""
+    import xgboost
+
+    codes = y.map({c: i for i, c in enumerate(sorted(y.unique()))})
+    params = {"objective": "binary:logistic", "max_depth": 3}
+    return xgboost.train(params, xgboost.DMatrix(X, label=codes), num_boost_round)
 '''
 
 
