@@ -99,7 +99,7 @@ def _model(spec: Spec, train: TrainResult, tags: dict[str, str]) -> list[str]:
         "| | |",
         "|---|---|",
         f"| Algorithm | {cell(spec.algorithm)} |",
-        f"| Estimator | {cell(spec.training.estimator)} |",
+        f"| Estimator | {cell(spec.training.estimator or f'existing model {spec.training.existingModel}')} |",
         f"| Task | {cell(train.task)} |",
         f"| Target | {cell(spec.target)} |",
         f"| Selected by | {cell(train.select_by)} among {len(train.candidates)} candidate(s) |",

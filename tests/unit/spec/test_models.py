@@ -30,3 +30,28 @@ def test_grid_without_candidates_is_one_empty_combination() -> None:
 
 def test_grid_of_the_demo_spec() -> None:
     assert parse_spec(CHURN_TEXT).training.grid() == [{"max_depth": 4}, {"max_depth": 8}]
+
+
+def _training(**fields):
+    from mlpublish.spec import Training
+
+    return Training(**fields)
+
+
+def test_training_takes_exactly_one_of_estimator_and_existing_model() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    assert _training(existingModel="models:/churn/3", task="classification").estimator is None
+    assert _training(existingModel="/models/churn", task="regression").existingModel == "/models/churn"
+    for fields, phrase in [
+        ({}, "give exactly one of training.estimator"),
+        ({"estimator": "sklearn.tree.DecisionTreeClassifier", "existingModel": "runs:/r/model"}, "exactly one"),
+        ({"existingModel": "runs:/r/model"}, "needs training.task"),
+        ({"existingModel": "runs:/r/model", "task": "regression", "candidates": {"a": [1]}}, "remove training.cand"),
+        ({"existingModel": "s3://bucket/model", "task": "regression"}, "expected runs:/<run id>/<path>"),
+        ({"existingModel": "models:/churn", "task": "regression"}, "expected models:/<name>/<version>"),
+        ({"existingModel": "../up/model", "task": "regression"}, "'..' path segments"),
+    ]:
+        with pytest.raises(ValidationError, match=phrase.replace("(", r"\(")):
+            _training(**fields)
