@@ -10,8 +10,8 @@ UV_VERSION ?= 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 VENV_DAGSTER := .venv-dagster
-EXTRAS ?= --extra dev --extra openmetadata --extra airflow --extra spark
-DAGSTER_EXTRAS ?= --extra dev --extra dagster --extra spark
+EXTRAS ?= --extra dev --extra openmetadata --extra airflow --extra spark --extra models
+DAGSTER_EXTRAS ?= --extra dev --extra dagster --extra spark --extra models
 # every module's .pyc written once at install (PYTHONDONTWRITEBYTECODE=1 machines never write them);
 # `make test BYTECODE=` installs without, to measure what it saves (docs/operations/benchmarks.md)
 BYTECODE ?= --compile-bytecode
@@ -22,17 +22,21 @@ PYTEST := -m pytest -p no:cacheprovider
 # The other Pythons of requires-python (pyproject.toml): `make test-pythons` (run by `make test` after the main
 # suite) builds both environments of each from the same uv.lock (.venv-3.12, .venv-dagster-3.12, ...) and runs
 # the unit tests and the Airflow and Dagster smoke tests there: the DagBag, one CLI publish, the Dagster
-# definitions and a `dagster asset materialize` of the chain (tests/unit/project/test_test_sessions.py checks the paths)
+# definitions and a `dg launch` of the chain (tests/unit/project/test_test_sessions.py checks the paths)
 MATRIX_PYTHONS ?= 3.12 3.13
 MATRIX_TESTS := tests/unit $(patsubst %,--ignore=%,$(filter tests/unit/%,$(DAGSTER_TESTS))) tests/integration/airflow/test_dagbag.py \
 	tests/integration/test_chain_sqlite.py::test_first_publish_registers_promotes_and_catalogs
 MATRIX_DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster/test_assets.py::test_definitions_load_and_validate \
-	tests/integration/dagster/test_environment_split.py
+	tests/integration/dagster/test_environment_split.py tests/integration/dagster/test_dg_project.py
 # pyenv's root, where pyenv keeps its interpreters (PYENV_ROOT, else `pyenv root`, else ~/.pyenv)
 PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
 DOCS_ADDR ?= 127.0.0.1:8000
+# `make demo DEMO_ARGS="--workdir /tmp/demo --customers 800"`: the demo's own options (mlpublish demo --help)
+DEMO_ARGS ?=
+MLFLOW_UI_PORT ?= 5000
+OPENMETADATA_EMULATOR_PORT ?= 8585
 
-.PHONY: demo test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
+.PHONY: demo mlflow-ui openmetadata-emulator spec-reference test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
 
 # What the suite needs from the operating system beyond Python: the browser test drives Debian's
 # headless Chromium through its chromedriver (tests/integration/dagster/test_browser.py), the Spark
@@ -65,7 +69,14 @@ system-deps:
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null
 
 demo: venv-main
-	$(VENV)/bin/mlpublish demo
+	$(VENV)/bin/mlpublish demo $(DEMO_ARGS)
+
+# the MLflow UI on the demo's store (after `make demo`), on 127.0.0.1:$(MLFLOW_UI_PORT). One worker, in the
+# foreground, without MLflow's job runner (its huey consumers, busy at 100% CPU, outlive Ctrl-C): Ctrl-C stops it all.
+mlflow-ui: venv-main
+	@[ -f demo-workspace/mlflow.db ] || { echo "make mlflow-ui: no demo-workspace/mlflow.db, run make demo first" >&2; exit 2; }
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false exec $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/demo-workspace/mlflow.db --workers 1 \
+		--host 127.0.0.1 --port $(MLFLOW_UI_PORT)
 
 # in this order: the system packages, the venvs, static checks, the docs (strict), the whole suite in two
 # sessions (the second runs even when the first fails; the target fails if either did)
@@ -117,6 +128,16 @@ docs-check: venv
 
 # Material's banner about its successor is not ours to print on every build
 docs-check docs docs-serve: export NO_MKDOCS_2_WARNING = 1
+
+# the OpenMetadata EMULATOR of the tests (not a server: in memory, the API calls of mlpublish's sink only) in the
+# foreground on 127.0.0.1:$(OPENMETADATA_EMULATOR_PORT), to try the sink and the relay; it prints what to run
+openmetadata-emulator: venv-main
+	$(VENV)/bin/python -m tests.support.openmetadata_server --port $(OPENMETADATA_EMULATOR_PORT)
+
+# the spec's field reference, generated from the code into docs/reference/spec.md (committed, so it reads on
+# GitHub; tests/unit/project/test_docs.py fails when it is stale)
+spec-reference: venv-main
+	$(VENV)/bin/python docs/hooks/spec_reference.py
 
 # the docs site into site/
 docs: venv

@@ -1,7 +1,7 @@
 """Dagster adapter of mlpublish (installed as ``mlpublish_dagster``).
 
-The Definitions live in :mod:`mlpublish_dagster.definitions` so that importing
-a resource or a helper never loads the specs: ``dagster dev -m
-mlpublish_dagster.definitions`` (or plain ``dagster dev`` in the project root,
-through ``[tool.dagster]`` in pyproject.toml).
+Importing it, or any of its modules, reads no spec and builds nothing: the Definitions are built by the factory
+(:func:`mlpublish_dagster.factory.build_mlpublish_definitions`), which the code location
+:mod:`mlpublish_dagster.definitions` (``dg dev`` in the project root, or ``dagster dev -m
+mlpublish_dagster.definitions``) and the ``dg`` component (:mod:`mlpublish_dagster.component`) call.
 """

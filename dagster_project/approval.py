@@ -47,10 +47,15 @@ def approved_runs(reg: Any, name: str) -> list[RunRequest]:
 def promote_approved_job(ref: SpecRef) -> JobDefinition:
     """``<model>_promote_approved``: make the version in the run's tag champion on its recorded approval."""
 
-    @op(name=f"{ref.key}_promote_approved_version")
-    def promote_approved_version(context: OpExecutionContext, mlflow: MlflowResource, catalog: CatalogResource):
+    @op(
+        name=f"{ref.key}_promote_approved_version",
+        required_resource_keys={ref.resource_key("mlflow"), ref.resource_key("catalog")},
+    )
+    def promote_approved_version(context: OpExecutionContext):
         from mlpublish.promotion.approval import promote_approved
 
+        mlflow: MlflowResource = getattr(context.resources, ref.resource_key("mlflow"))
+        catalog: CatalogResource = getattr(context.resources, ref.resource_key("catalog"))
         spec = ref.load()
         version = context.run.tags[VERSION_TAG]
         with mlflow.session(spec):
@@ -72,8 +77,10 @@ def approval_sensor(ref: SpecRef, job_def: JobDefinition, running: bool) -> Sens
         minimum_interval_seconds=int(os.environ.get(SENSOR_INTERVAL_VAR, "60")),
         default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         description=f"Starts {job_def.name} for each recorded approval of a {ref.name} version.",
+        required_resource_keys={ref.resource_key("mlflow")},
     )
-    def _sensor(context: SensorEvaluationContext, mlflow: MlflowResource):
+    def _sensor(context: SensorEvaluationContext):
+        mlflow: MlflowResource = getattr(context.resources, ref.resource_key("mlflow"))
         spec = ref.load()
         with mlflow.session(spec):
             requests = approved_runs(mlflow.registry(spec), spec.name)

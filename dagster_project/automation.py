@@ -41,15 +41,17 @@ MODEL_RUN_TAG = "mlpublish/model"
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
-BATCH_ASSETS = ("model_predictions", "drift_report")  # after the champion, each in its own job
+# the publish job stops at the champion: model_predictions and drift_report are in their own jobs
+CHAIN_ASSETS = ("trained_model", "model_evaluation", "validated_model", "registered_model_version", "champion_model")
 
 
 def publish_job(ref: SpecRef):
-    after_champion = AssetSelection.assets(*(ref.asset_key(name) for name in BATCH_ASSETS))
+    # by key, not by group: a translator may put several models, or other assets, in one group
+    chain = AssetSelection.assets(*(ref.asset_key(name) for name in CHAIN_ASSETS))
     # the tag lets a run queue limit publish runs to one per model (see the README's dagster.yaml)
     return define_asset_job(
         f"{ref.key}_publish",
-        selection=AssetSelection.groups(ref.key) - after_champion,
+        selection=chain,
         config=IN_PROCESS,
         tags={MODEL_RUN_TAG: ref.key},
         description=f"Publish chain of {ref.name} ({ref.path.name}).",
@@ -117,10 +119,12 @@ def retraining_sensor(ref: SpecRef, job, running: bool) -> SensorDefinition:
         minimum_interval_seconds=interval,
         default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         description=f"Starts one publish run of {ref.name} per new drift decision of its monitor.",
+        required_resource_keys={ref.resource_key("mlflow")},
     )
-    def _sensor(context: SensorEvaluationContext, mlflow: MlflowResource):
+    def _sensor(context: SensorEvaluationContext):
         from mlpublish.registry.retraining import open_requests
 
+        mlflow: MlflowResource = getattr(context.resources, ref.resource_key("mlflow"))
         spec = ref.load()
         # open only: a request some training already served (or that expired) never starts a run,
         # even on a first tick without a cursor

@@ -32,15 +32,15 @@ from mlpublish_dagster import metadata as md
 from mlpublish_dagster.checks import check_results, check_specs
 from mlpublish_dagster.io_manager import RESULTS
 from mlpublish_dagster.observations import observe_table, read_plot, table_observation
-from mlpublish_dagster.resources import CatalogResource, MlflowResource, WarehouseResource
-from mlpublish_dagster.runtime import release, run_step, step_context
+from mlpublish_dagster.runtime import STEP_RESOURCES, bound, release, resource_keys, run_step, step_context
 from mlpublish_dagster.specs import SpecRef
 
 
 def chain_assets(ref: SpecRef) -> list[SourceAsset | AssetsDefinition]:
-    """The chain's assets and checks; keys are ``<model>/<noun>``, the group is the model."""
+    """The chain's assets and checks; keys and group as the translator placed them (``<model>/<noun>`` in the
+    group ``<model>`` by default). A feature table that is another integration's asset is not built here."""
     return [
-        feature_table_asset(ref),
+        *([] if ref.placement.upstream_feature_table else [feature_table_asset(ref)]),
         trained_model_asset(ref),
         model_evaluation_asset(ref),
         validated_model_asset(ref),
@@ -54,12 +54,15 @@ def feature_table_asset(ref: SpecRef) -> SourceAsset:
         warnings.simplefilter("ignore", BetaWarning)
         observed = observable_source_asset(
             key=ref.asset_key("feature_table"),
-            group_name=ref.key,
+            group_name=ref.group,
+            owners=list(ref.placement.owners),
             description=f"Training table {ref.training_table} of {ref.name} (observed: row count).",
+            required_resource_keys=resource_keys(ref, "warehouse"),
         )
 
     @observed
-    def feature_table(warehouse: WarehouseResource) -> ObserveResult:
+    def feature_table(context: AssetExecutionContext) -> ObserveResult:
+        (warehouse,) = bound(context, ref, "warehouse")
         version, meta = observe_table(ref, warehouse)
         return ObserveResult(data_version=DataVersion(version), metadata=meta)
 
@@ -74,14 +77,17 @@ def trained_model_asset(ref: SpecRef) -> AssetsDefinition:
         deps=[ref.asset_key("feature_table")],
         kinds={"mlflow", "sklearn"},
         description=f"{ref.name}: the best candidate fitted on the training part, logged to MLflow.",
-        group_name=ref.key,
-        io_manager_key=RESULTS,
+        group_name=ref.group,
+        owners=list(ref.placement.owners),
+        io_manager_key=ref.resource_key(RESULTS),
+        required_resource_keys=resource_keys(ref, *STEP_RESOURCES),
     )
-    def trained_model(
-        context: AssetExecutionContext, mlflow: MlflowResource, warehouse: WarehouseResource, catalog: CatalogResource
-    ) -> Output[TrainResult]:
+    def trained_model(context: AssetExecutionContext) -> Output[TrainResult]:
+        mlflow, warehouse, catalog = bound(context, ref, *STEP_RESOURCES)
         # "Materialize all" and the publish job do not observe a source asset: the table read here is observed here
-        context.log_event(table_observation(ref, warehouse))
+        # (an upstream asset of another integration records its own versions)
+        if not ref.placement.upstream_feature_table:
+            context.log_event(table_observation(ref, warehouse))
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: TrainResult = run_step(train_model, ctx)
         return Output(
@@ -110,16 +116,16 @@ def model_evaluation_asset(ref: SpecRef) -> AssetsDefinition:
         ins={"trained_model": AssetIn(ref.asset_key("trained_model"))},
         kinds={"mlflow"},
         description=f"{ref.name}: candidate and champion metrics on the candidate's held-out rows.",
-        group_name=ref.key,
-        io_manager_key=RESULTS,
+        group_name=ref.group,
+        owners=list(ref.placement.owners),
+        io_manager_key=ref.resource_key(RESULTS),
+        required_resource_keys=resource_keys(ref, *STEP_RESOURCES),
     )
     def model_evaluation(
         context: AssetExecutionContext,
         trained_model: TrainResult,
-        mlflow: MlflowResource,
-        warehouse: WarehouseResource,
-        catalog: CatalogResource,
     ) -> Output[EvaluateResult]:
+        mlflow, warehouse, catalog = bound(context, ref, *STEP_RESOURCES)
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: EvaluateResult = run_step(evaluate_model, ctx, trained_model)
             artifact_uri = ctx.registry.run(result.run_id).info.artifact_uri
@@ -152,17 +158,17 @@ def validated_model_asset(ref: SpecRef) -> AssetsDefinition:
             "model_evaluation": AssetIn(ref.asset_key("model_evaluation")),
         },
         description=f"{ref.name}: gates, smoke test and metadata checks; PASSED or FAILED.",
-        group_name=ref.key,
-        io_manager_key=RESULTS,
+        group_name=ref.group,
+        owners=list(ref.placement.owners),
+        io_manager_key=ref.resource_key(RESULTS),
+        required_resource_keys=resource_keys(ref, *STEP_RESOURCES),
     )
     def validated_model(
         context: AssetExecutionContext,
         trained_model: TrainResult,
         model_evaluation: EvaluateResult,
-        mlflow: MlflowResource,
-        warehouse: WarehouseResource,
-        catalog: CatalogResource,
     ) -> Iterator[Any]:
+        mlflow, warehouse, catalog = bound(context, ref, *STEP_RESOURCES)
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: ValidateResult = run_step(validate_candidate, ctx, trained_model, model_evaluation)
             meta: dict[str, Any] = {
@@ -198,18 +204,18 @@ def registered_model_version_asset(ref: SpecRef) -> AssetsDefinition:
             "validated_model": AssetIn(ref.asset_key("validated_model")),
         },
         description=f"{ref.name}: the registered MLflow model version of the validated run (alias challenger).",
-        group_name=ref.key,
-        io_manager_key=RESULTS,
+        group_name=ref.group,
+        owners=list(ref.placement.owners),
+        io_manager_key=ref.resource_key(RESULTS),
+        required_resource_keys=resource_keys(ref, *STEP_RESOURCES),
     )
     def registered_model_version(
         context: AssetExecutionContext,
         trained_model: TrainResult,
         model_evaluation: EvaluateResult,
         validated_model: ValidateResult,
-        mlflow: MlflowResource,
-        warehouse: WarehouseResource,
-        catalog: CatalogResource,
     ) -> Output[RegisterResult]:
+        mlflow, warehouse, catalog = bound(context, ref, *STEP_RESOURCES)
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             result: RegisterResult = run_step(register_version, ctx, trained_model, model_evaluation, validated_model)
             return Output(
@@ -242,18 +248,18 @@ def champion_model_asset(ref: SpecRef) -> AssetsDefinition:
             "registered_model_version": AssetIn(ref.asset_key("registered_model_version")),
         },
         description=f"{ref.name}: the version behind the champion alias, and its catalog entry.",
-        group_name=ref.key,
-        io_manager_key=RESULTS,
+        group_name=ref.group,
+        owners=list(ref.placement.owners),
+        io_manager_key=ref.resource_key(RESULTS),
+        required_resource_keys=resource_keys(ref, *STEP_RESOURCES),
     )
     def champion_model(
         context: AssetExecutionContext,
         model_evaluation: EvaluateResult,
         validated_model: ValidateResult,
         registered_model_version: RegisterResult,
-        mlflow: MlflowResource,
-        warehouse: WarehouseResource,
-        catalog: CatalogResource,
     ) -> Output[PromoteResult]:
+        mlflow, warehouse, catalog = bound(context, ref, *STEP_RESOURCES)
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
                 result = run_step(promote_challenger, ctx, model_evaluation, validated_model, registered_model_version)

@@ -22,10 +22,12 @@ log = logging.getLogger("mlpublish_dagster")
 
 
 def invalid_spec_key(bad: InvalidSpec, taken: set[AssetKey]) -> AssetKey:
-    """``invalid_spec/<file stem>``; ``bad.yaml`` beside ``bad.yml`` gets its suffix too."""
-    key = AssetKey([INVALID_PREFIX, dagster_name(bad.path.stem)])
+    """``invalid_spec/<file stem>``; ``bad.yaml`` beside ``bad.yml`` gets its suffix too. A component's inline spec
+    (its ``defs.yaml``) is named by the component's folder, as dg names the component."""
+    stem = bad.path.parent.name if bad.path.name == "defs.yaml" else bad.path.stem
+    key = AssetKey([INVALID_PREFIX, dagster_name(stem)])
     if key in taken:
-        key = AssetKey([INVALID_PREFIX, dagster_name(bad.path.stem + "_" + bad.path.suffix.lstrip("."))])
+        key = AssetKey([INVALID_PREFIX, dagster_name(stem + "_" + bad.path.suffix.lstrip("."))])
     return key
 
 

@@ -30,6 +30,7 @@ from dagster import (
 
 from mlpublish.redact import scrub
 from mlpublish.results import NOTHING_NEW
+from mlpublish_dagster.automation import CHAIN_ASSETS
 from mlpublish_dagster.specs import SpecRef
 
 log = logging.getLogger("mlpublish.notify")
@@ -47,12 +48,13 @@ def _value(entry: Any) -> Any:
 def run_materializations(instance: Any, run_id: str, ref: SpecRef) -> dict[str, dict[str, Any]]:
     """Metadata of the chain's assets materialized by this run, by asset name (values unwrapped)."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    nouns = {ref.asset_key(noun): noun for noun in CHAIN_ASSETS}  # wherever the translator placed them
     out: dict[str, dict[str, Any]] = {}
     for record in records:
         mat = record.event_log_entry.dagster_event.event_specific_data.materialization
-        path = mat.asset_key.path
-        if len(path) == 2 and path[0] == ref.key:
-            out[path[1]] = {k: _value(v) for k, v in mat.metadata.items()}
+        noun = nouns.get(mat.asset_key)
+        if noun is not None:
+            out[noun] = {k: _value(v) for k, v in mat.metadata.items()}
     return out
 
 
@@ -213,9 +215,11 @@ def _sensor_body(refs: dict[str, SpecRef]) -> Any:
     return body
 
 
-def notification_sensors(jobs: list[tuple[SpecRef, Any]], running: bool) -> list[SensorDefinition]:
+def notification_sensors(
+    jobs: list[tuple[SpecRef, Any]], running: bool, name_prefix: str = ""
+) -> list[SensorDefinition]:
     """Two sensors over every publish job: successful runs (gate PASSED, promotion) and failed runs
-    (a FAILED gate fails the run through its blocking checks)."""
+    (a FAILED gate fails the run through its blocking checks); named ``<name_prefix>mlpublish_publish_...``."""
     if not jobs:
         return []
     refs = {job.name: ref for ref, job in jobs}
@@ -227,13 +231,13 @@ def notification_sensors(jobs: list[tuple[SpecRef, Any]], running: bool) -> list
     )
     success = run_status_sensor(
         run_status=DagsterRunStatus.SUCCESS,
-        name=SUCCESS_SENSOR,
+        name=name_prefix + SUCCESS_SENSOR,
         **common,
         description="Notifies the gate outcome and the promotion of each successful publish run.",
     )(_sensor_body(refs))
     failure = run_status_sensor(
         run_status=DagsterRunStatus.FAILURE,
-        name=FAILURE_SENSOR,
+        name=name_prefix + FAILURE_SENSOR,
         **common,
         description="Notifies the FAILED gate of each publish run its validation stopped.",
     )(_sensor_body(refs))

@@ -135,33 +135,65 @@ def default_results_dir() -> str:
     return str(Path(home, "storage", "mlpublish-results") if home else Path.cwd() / ".mlpublish-results")
 
 
-def resources_for(name: str | None = None) -> dict[str, Any]:
-    """The resource set of deployment ``name`` (default: ``MLPUBLISH_DEPLOYMENT``)."""
-    from mlpublish_dagster.io_manager import ResultJsonIOManager
+def _optional(var: str) -> EnvVar | None:
+    """``var`` read at run time when this process has it; None when it is unset: a part the deployment does not
+    use (a server without auth, no OpenMetadata) demands nothing."""
+    return EnvVar(var) if os.environ.get(var, "").strip() else None
 
+
+# Dagster merges Definitions only when a key holds the very same resource object: two components (or factory calls)
+# of one project with the same prefix share one set. The key holds everything a set is built from.
+_sets: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def resources_for(name: str | None = None, prefix: str = "") -> dict[str, Any]:
+    """The resource set of deployment ``name`` (default: ``MLPUBLISH_DEPLOYMENT``), keyed ``<prefix><key>``; the
+    same objects for the same deployment, prefix and environment.
+
+    ``prod`` reads every location from the environment by name at run time (``EnvVar``: a missing one stops the
+    run naming it) and demands only what its configured parts use: ``MLFLOW_TRACKING_TOKEN`` when set (a server
+    behind auth), the OpenMetadata address and token only when ``OPENMETADATA_HOST_PORT`` is set."""
     name = name or deployment()
+    optional = tuple(bool(os.environ.get(v, "").strip()) for v in OPTIONAL_VARS)
+    key = (name, prefix, default_results_dir(), optional)
+    if key not in _sets:
+        _sets[key] = {prefix + k: resource for k, resource in _resource_set(name).items()}
+    return dict(_sets[key])
+
+
+OPTIONAL_VARS = ("MLFLOW_TRACKING_TOKEN", "OPENMETADATA_HOST_PORT", "OPENMETADATA_JWT_TOKEN")
+
+
+def _resource_set(name: str) -> dict[str, Any]:
+    from mlpublish_dagster.io_manager import RESULTS, ResultJsonIOManager
+
     if name == "local":
-        return {
+        found: dict[str, Any] = {
             "mlflow": MlflowResource(),
             "warehouse": WarehouseResource(),
             "catalog": CatalogResource(),
             "spark": SparkResource(),
-            "result_io_manager": ResultJsonIOManager(base_dir=default_results_dir()),
+            RESULTS: ResultJsonIOManager(base_dir=default_results_dir()),
         }
-    if name == "prod":
-        return {
-            "mlflow": MlflowResource(tracking_uri=EnvVar("MLFLOW_TRACKING_URI"), token=EnvVar("MLFLOW_TRACKING_TOKEN")),
+    elif name == "prod":
+        openmetadata = _optional("OPENMETADATA_HOST_PORT")
+        found = {
+            "mlflow": MlflowResource(
+                tracking_uri=EnvVar("MLFLOW_TRACKING_URI"), token=_optional("MLFLOW_TRACKING_TOKEN")
+            ),
             "warehouse": WarehouseResource(url=EnvVar("WAREHOUSE_URL")),
             "catalog": CatalogResource(
                 path=EnvVar("MLPUBLISH_CATALOG"),
-                openmetadata_host_port=EnvVar("OPENMETADATA_HOST_PORT"),
-                openmetadata_jwt_token=EnvVar("OPENMETADATA_JWT_TOKEN"),
+                openmetadata_host_port=openmetadata,
+                openmetadata_jwt_token=_optional("OPENMETADATA_JWT_TOKEN") if openmetadata else None,
                 # not strict: the Dagster environment has no OpenMetadata SDK (it pins another ANTLR runtime);
                 # steps write their events to the outbox and `mlpublish catalog relay` delivers them
                 strict=False,
             ),
             "spark": SparkResource(),
             # a folder every run worker sees (a shared volume)
-            "result_io_manager": ResultJsonIOManager(base_dir=EnvVar("MLPUBLISH_DAGSTER_RESULTS_DIR")),
+            RESULTS: ResultJsonIOManager(base_dir=EnvVar("MLPUBLISH_DAGSTER_RESULTS_DIR")),
         }
-    raise DeploymentError(f"{DEPLOYMENT_VAR}={name!r}: expected one of {', '.join(DEPLOYMENTS)}")
+    else:
+        raise DeploymentError(f"{DEPLOYMENT_VAR}={name!r}: expected one of {', '.join(DEPLOYMENTS)}")
+    return found

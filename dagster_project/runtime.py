@@ -22,6 +22,19 @@ _lock = threading.Lock()
 _contexts: dict[tuple[str, str], PublishContext] = {}
 
 
+STEP_RESOURCES = ("mlflow", "warehouse", "catalog")  # what every step asset uses (scoring adds spark)
+
+
+def resource_keys(ref: Any, *names: str) -> set[str]:
+    """The keys ``ref``'s code location binds these resources under (a factory's prefix applied)."""
+    return {ref.resource_key(name) for name in names}
+
+
+def bound(context: Any, ref: Any, *names: str) -> tuple[Any, ...]:
+    """The resources ``names`` of a running asset or sensor, looked up under ``ref``'s keys."""
+    return tuple(getattr(context.resources, ref.resource_key(name)) for name in names)
+
+
 def pipeline_identity(context: Any) -> dict[str, str]:
     """What the catalog's lineage details and the MLflow run tags name as the pipeline."""
     return {"name": context.job_name, "runId": context.run_id}

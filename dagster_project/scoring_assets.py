@@ -14,8 +14,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataV
 from mlpublish.results import MonitorResult, ScoreResult
 from mlpublish_dagster import metadata as md
 from mlpublish_dagster.io_manager import RESULTS
-from mlpublish_dagster.resources import CatalogResource, MlflowResource, SparkResource, WarehouseResource
-from mlpublish_dagster.runtime import release, run_step, step_context
+from mlpublish_dagster.runtime import STEP_RESOURCES, bound, release, resource_keys, run_step, step_context
 from mlpublish_dagster.specs import SpecRef
 
 
@@ -32,16 +31,15 @@ def model_predictions_asset(ref: SpecRef, champion_key: AssetKey) -> AssetsDefin
         deps=[champion_key],
         kinds={"mlflow", "sql"},
         description=f"{ref.name}: the champion's batch predictions, one scoring run per Dagster run.",
-        group_name=ref.key,
-        io_manager_key=RESULTS,
+        group_name=ref.group,
+        owners=list(ref.placement.owners),
+        io_manager_key=ref.resource_key(RESULTS),
+        required_resource_keys=resource_keys(ref, *STEP_RESOURCES, "spark"),
     )
     def model_predictions(
         context: AssetExecutionContext,
-        mlflow: MlflowResource,
-        warehouse: WarehouseResource,
-        catalog: CatalogResource,
-        spark: SparkResource,
     ) -> Output[ScoreResult]:
+        mlflow, warehouse, catalog, spark = bound(context, ref, *STEP_RESOURCES, "spark")
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
                 # the root run id is the scoring run id: a re-executed run replaces its own rows
@@ -78,16 +76,15 @@ def drift_report_asset(ref: SpecRef, champion_key: AssetKey) -> AssetsDefinition
         kinds={"mlflow"},
         description=f"{ref.name}: drift of the scoring data against the champion's training reference, "
         "and the retraining decision (N of M windows, cooldown).",
-        group_name=ref.key,
-        io_manager_key=RESULTS,
+        group_name=ref.group,
+        owners=list(ref.placement.owners),
+        io_manager_key=ref.resource_key(RESULTS),
+        required_resource_keys=resource_keys(ref, *STEP_RESOURCES, "spark"),
     )
     def drift_report(
         context: AssetExecutionContext,
-        mlflow: MlflowResource,
-        warehouse: WarehouseResource,
-        catalog: CatalogResource,
-        spark: SparkResource,
     ) -> Output[MonitorResult]:
+        mlflow, warehouse, catalog, spark = bound(context, ref, *STEP_RESOURCES, "spark")
         with step_context(context, ref, mlflow, warehouse, catalog) as ctx:
             try:
                 result: MonitorResult = run_step(lambda c: monitor_drift(c, spark=spark.session(c.spec)), ctx)

@@ -99,7 +99,7 @@ def _model(spec: Spec, train: TrainResult, tags: dict[str, str]) -> list[str]:
         "| | |",
         "|---|---|",
         f"| Algorithm | {cell(spec.algorithm)} |",
-        f"| Estimator | {cell(spec.training.estimator)} |",
+        f"| Estimator | {cell(spec.training.estimator or f'existing model {spec.training.existingModel}')} |",
         f"| Task | {cell(train.task)} |",
         f"| Target | {cell(spec.target)} |",
         f"| Selected by | {cell(train.select_by)} among {len(train.candidates)} candidate(s) |",
@@ -214,9 +214,7 @@ def _calibration(evaluation: EvaluateResult) -> list[str]:
     line = f"Expected calibration error ({ECE_BINS} equal-width bins): candidate {_num(evaluation.metrics['ece'])}"
     line += f", champion v{evaluation.champion_version} {_num(champion)}." if champion is not None else "."
     out = ["## Calibration", "", line]
-    if "evaluation/reliability.png" in evaluation.artifacts:
-        out += ["", "![Reliability plot](../evaluation/reliability.png)"]
-    return out + [""]
+    return out + _plot_note(evaluation, "evaluation/reliability.png", "The reliability plot")
 
 
 def _importances(evaluation: EvaluateResult, top: int = 10) -> list[str]:
@@ -237,9 +235,19 @@ def _importances(evaluation: EvaluateResult, top: int = 10) -> list[str]:
     if movers and abs(movers[0].moved or 0) > 0:
         m = movers[0]
         out += ["", f"Moved most against the champion: {esc(m.feature)} ({m.moved:+.4f})."]
-    if "evaluation/importances.png" in evaluation.artifacts:
-        out += ["", "![Permutation importance](../evaluation/importances.png)"]
-    return out + [""]
+    return out + _plot_note(evaluation, "evaluation/importances.png", "The permutation importance plot")
+
+
+def _plot_note(evaluation: EvaluateResult, artifact: str, what: str) -> list[str]:
+    """Where a plot is: the markdown links no image (a relative link breaks wherever the card is copied: the
+    catalog, a file, a chat); the HTML card embeds the plot itself (mlpublish.steps.card)."""
+    if artifact not in evaluation.artifacts:
+        return [""]
+    return [
+        "",
+        f"{what} is the MLflow artifact `{artifact}` of run `{esc(evaluation.run_id)}`, embedded in the HTML card.",
+        "",
+    ]
 
 
 def _gates(validation: ValidateResult) -> list[str]:

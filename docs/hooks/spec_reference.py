@@ -1,9 +1,11 @@
-"""MkDocs hook: the spec field reference, generated from the pydantic models at build time.
+"""The spec field reference, generated from the pydantic models: committed, and refreshed at every build.
 
-docs/reference/spec.md holds the hand-written guide and a marked region; this hook replaces
-the region with one table per model (YAML path, fields, types, defaults, constraints,
-descriptions), walking the spec model and the environments file model in document order.
-Generating it from ``model_fields`` is what keeps the reference from drifting from the code.
+docs/reference/spec.md holds the hand-written guide and a marked region with one table per model (YAML path,
+fields, types, defaults, constraints, descriptions), walking the spec model and the environments file model in
+document order. The region is committed, so the page reads on GitHub and in an editor: ``make spec-reference``
+(this file run as a script) rewrites it, and a unit test (tests/unit/project/test_docs.py) fails when the
+committed copy differs from what the code generates. As an MkDocs hook it also replaces the region at build
+time. Generating it from ``model_fields`` is what keeps the reference from drifting from the code.
 """
 
 from __future__ import annotations
@@ -209,7 +211,8 @@ def reference_markdown() -> str:
     found = sections(roots)
     anchors = {s.model: s.anchor for s in found}
     parts = [
-        "Generated from the pydantic models when the site is built: every field with its type, default "
+        "Generated from the pydantic models (`make spec-reference`; a unit test fails when this copy is stale): "
+        "every field with its type, default "
         "(**required** when it has none), the constraints pydantic enforces and its description. "
         "Sections follow the order of a YAML file; a model used in a list is shown at `path[]`.",
         "",
@@ -232,4 +235,17 @@ def replace_region(markdown: str, generated: str) -> str:
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
     if page.file.src_uri != PAGE:
         return markdown
-    return replace_region(markdown, reference_markdown())
+    return replace_region(markdown, region())
+
+
+def region() -> str:
+    """The marked region as committed: the markers around the generated reference."""
+    return f"{BEGIN}\n{reference_markdown()}{END}"
+
+
+if __name__ == "__main__":  # make spec-reference: rewrite the committed copy
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / PAGE
+    page.write_text(replace_region(page.read_text(), region()))
+    print(f"wrote the field reference into {page}")

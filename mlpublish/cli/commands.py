@@ -29,6 +29,7 @@ from mlpublish.cli.common import (
     command_environment,
     model_name,
     outbox_line,
+    reader_left,
 )
 
 
@@ -185,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_TERMINATED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mlpublish catalog show ... | head`: the reader left, nothing to say
+        return reader_left()
     except Exception as exc:
         # MLflow, SQLAlchemy and network failures outside the wrapped calls are errors, not crashes
         origin = type(exc).__module__.split(".")[0]

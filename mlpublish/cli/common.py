@@ -6,11 +6,13 @@ Imports are lazy, as in cli.py, so ``--help`` answers fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 EXIT_OK, EXIT_CRASH, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2, 3
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it stopped
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout left (`mlpublish catalog show ... | head`)
 
 
 def add_env(parser: argparse.ArgumentParser) -> None:
@@ -45,3 +47,14 @@ def outbox_line(deployment: Any) -> None:
             "(details: mlpublish catalog sync)",
             file=sys.stderr,
         )
+
+
+def reader_left() -> int:
+    """Stdout's reader closed the pipe: point stdout at /dev/null so the interpreter's last flush stays quiet
+    (the recipe of Python's signal documentation, "Note on SIGPIPE"), and exit as a pipe-killed command does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (a test's capture): nothing will flush into the pipe
+        pass
+    return EXIT_BROKEN_PIPE

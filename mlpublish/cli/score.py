@@ -65,7 +65,7 @@ def _score(ctx: Any, args: Any) -> int:
 
 
 def _monitor(ctx: Any, args: Any) -> int:
-    from mlpublish.steps.monitor import monitor_drift
+    from mlpublish.steps.monitor import monitor_drift, window_note
 
     res = monitor_drift(ctx, engine=args.engine)
     if args.json:
@@ -75,6 +75,9 @@ def _monitor(ctx: Any, args: Any) -> int:
         f"{res.model_name} version {res.version}: {res.rows} current rows vs {res.reference_rows} reference rows "
         f"(monitor run {res.monitor_run_id})"
     )
+    note = window_note(ctx.spec)
+    if note:
+        print(f"  {note}")
     for d in res.features:
         ks = "" if d.ks_statistic is None else f"  KS {d.ks_statistic:.3f} (p={d.ks_pvalue:.2g})"
         print(f"  {'DRIFT' if d.drifted else 'ok   '} {d.feature:<20} PSI {d.psi:.3f}{ks}")

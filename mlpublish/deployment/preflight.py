@@ -14,7 +14,7 @@ from mlpublish.catalog.openmetadata import team_types
 from mlpublish.config import OpenMetadataSettings
 from mlpublish.errors import SpecError, WarehouseError
 from mlpublish.evaluation.metrics import default_select_by, metrics_for
-from mlpublish.modelling import EstimatorRef, resolve_estimator
+from mlpublish.modelling import EstimatorRef, existing_model_ref, resolve_estimator
 from mlpublish.redact import scrub
 from mlpublish.spec import Spec
 from mlpublish.warehouse import Warehouse
@@ -48,7 +48,10 @@ def preflight(spec: Spec, *, check_warehouse: bool = True, check_catalog: bool |
     src = spec.source_path
     problems: list[tuple[str, str]] = []
 
-    ref = resolve_estimator(spec.training.estimator, spec.training.task, src)
+    if spec.training.existingModel is not None:
+        ref = existing_model_ref(spec.training.existingModel, spec.training.task or "classification")
+    else:
+        ref = resolve_estimator(spec.training.estimator or "", spec.training.task, src)
     known = metrics_for(ref.task)
     for i, gate in enumerate(spec.validation.gates):
         if gate.metric not in known:
@@ -70,12 +73,13 @@ def preflight(spec: Spec, *, check_warehouse: bool = True, check_catalog: bool |
 
     accepted = ref.param_names()
     if accepted is not None:
+        valid = f" (its parameters: {', '.join(sorted(accepted))})" if accepted else " (it takes no parameters)"
         for i, hp in enumerate(spec.mlHyperParameters):
             if hp.name not in accepted:
-                problems.append((f"mlHyperParameters[{i}].name", f"{ref.path} has no parameter {hp.name!r}"))
+                problems.append((f"mlHyperParameters[{i}].name", f"{ref.path} has no parameter {hp.name!r}{valid}"))
         for name in spec.training.candidates:
             if name not in accepted:
-                problems.append((f"training.candidates.{name}", f"{ref.path} has no parameter {name!r}"))
+                problems.append((f"training.candidates.{name}", f"{ref.path} has no parameter {name!r}{valid}"))
     n = len(spec.training.grid())
     if n > 1 and spec.training.split.validationSize <= 0:
         problems.append(("training.split.validationSize", f"must be > 0 to choose among the {n} candidates"))

@@ -1,11 +1,15 @@
-"""Explanations: scikit-learn's permutation importance of candidate and champion on the same held-out rows.
+"""Explanations: permutation importance of candidate and champion on the same held-out rows.
 
 The score permuted is the metric candidates are selected by, so "important" means "the
-selection metric drops when this column is shuffled", for both models alike.
+selection metric drops when this column is shuffled", for both models alike. Computed the way
+scikit-learn's ``permutation_importance`` does (baseline on all rows, each repeat on a sample of at
+most ``max_rows``), but from the model's predict / predict_proba alone: the model need not be a
+scikit-learn class.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -49,21 +53,35 @@ def _scorer(task: str, metric: str, positive_label: Any) -> Any:
     return score
 
 
+@dataclass(frozen=True)
+class Importances:
+    """Per feature (in ``X``'s column order): the mean and standard deviation of the score's drop."""
+
+    importances_mean: Any
+    importances_std: Any
+
+
 def importances_of(
     task: str, metric: str, model: Any, X: Any, y: Any, positive_label: Any, seed: int, repeats: int, max_rows: int
-) -> Any:
-    """sklearn's permutation_importance result of ``model`` on (X, y), scored by ``metric``."""
-    from sklearn.inspection import permutation_importance
+) -> Importances:
+    """Permutation importance of ``model`` on (X, y), scored by ``metric``."""
+    import numpy as np
 
-    return permutation_importance(
-        model,
-        X,
-        y,
-        scoring=_scorer(task, metric, positive_label),
-        n_repeats=repeats,
-        random_state=seed,
-        max_samples=min(max_rows, len(X)),
-    )
+    score = _scorer(task, metric, positive_label)
+    baseline = score(model, X, y)
+    rng = np.random.RandomState(seed)
+    n = len(X)
+    rows = min(max_rows, n)
+    y_values = np.asarray(y)
+    drops = np.empty((X.shape[1], repeats))
+    for r in range(repeats):
+        sample = rng.choice(n, rows, replace=False) if rows < n else np.arange(n)
+        X_sample, y_sample = X.iloc[sample].reset_index(drop=True), y_values[sample]
+        for j, column in enumerate(X.columns):
+            shuffled = X_sample.copy()
+            shuffled[column] = X_sample[column].to_numpy()[rng.permutation(rows)]
+            drops[j, r] = baseline - score(model, shuffled, y_sample)
+    return Importances(drops.mean(axis=1), drops.std(axis=1))
 
 
 def compare_importances(

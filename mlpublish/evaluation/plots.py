@@ -1,5 +1,5 @@
-"""Evaluation plots logged as MLflow artifacts: ROC, reliability and confusion matrix, or residuals;
-permutation importances."""
+"""Evaluation plots logged as MLflow artifacts: ROC (one curve per class, one-vs-rest, beyond two classes),
+reliability and confusion matrix, or residuals; permutation importances."""
 
 from __future__ import annotations
 
@@ -21,16 +21,16 @@ def evaluation_plots(
         from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
         classes = np.unique(y)
-        if len(classes) == 2 and hasattr(model, "predict_proba"):
+        # from predictions, never from the estimator: a model need not be a scikit-learn class
+        candidate_scores = _positive_scores(model, X) if len(classes) == 2 else None
+        if candidate_scores is not None:
             fig, ax = plt.subplots(figsize=(5, 4))
-            RocCurveDisplay.from_estimator(model, X, y, ax=ax, name="candidate")
-            if champion is not None and hasattr(champion, "predict_proba"):
-                RocCurveDisplay.from_estimator(
-                    champion,
-                    X[list(champion.feature_names_in_)] if hasattr(champion, "feature_names_in_") else X,
-                    y,
-                    ax=ax,
-                    name=f"champion v{champion_version}",
+            pos, scores = candidate_scores
+            RocCurveDisplay.from_predictions(y, scores, pos_label=pos, ax=ax, name="candidate")
+            champion_scores = _positive_scores(champion, _columns(champion, X)) if champion is not None else None
+            if champion_scores is not None:
+                RocCurveDisplay.from_predictions(
+                    y, champion_scores[1], pos_label=champion_scores[0], ax=ax, name=f"champion v{champion_version}"
                 )
             ax.set_title("ROC: candidate vs champion" if champion is not None else "ROC")
             paths.append(_save(fig, out / "roc_curve.png"))
@@ -38,8 +38,10 @@ def evaluation_plots(
                 paths.append(_reliability(model, champion, champion_version, X, y, out))
             except ValueError:  # labels other than 0/1 need a pos_label the ROC plot does not take either
                 plt.close("all")
+        elif len(classes) > 2 and hasattr(model, "predict_proba"):
+            paths.append(_one_vs_rest_roc(model, X, y, out))
         fig, ax = plt.subplots(figsize=(4, 4))
-        ConfusionMatrixDisplay.from_estimator(model, X, y, ax=ax, colorbar=False)
+        ConfusionMatrixDisplay.from_predictions(y, model.predict(X), ax=ax, colorbar=False)
         ax.set_title("Confusion matrix (candidate)")
         paths.append(_save(fig, out / "confusion_matrix.png"))
     else:
@@ -67,14 +69,36 @@ def _reliability(model: Any, champion: Any, champion_version: str | None, X: Any
     from sklearn.calibration import CalibrationDisplay
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    CalibrationDisplay.from_estimator(model, X, y, n_bins=RELIABILITY_BINS, ax=ax, name="candidate")
-    if champion is not None and hasattr(champion, "predict_proba"):
-        cols = list(champion.feature_names_in_) if hasattr(champion, "feature_names_in_") else list(X.columns)
-        CalibrationDisplay.from_estimator(
-            champion, X[cols], y, n_bins=RELIABILITY_BINS, ax=ax, name=f"champion v{champion_version}"
+    pos, scores = _positive_scores(model, X)
+    CalibrationDisplay.from_predictions(y, scores, n_bins=RELIABILITY_BINS, pos_label=pos, ax=ax, name="candidate")
+    champion_scores = _positive_scores(champion, _columns(champion, X)) if champion is not None else None
+    if champion_scores is not None:
+        CalibrationDisplay.from_predictions(
+            y,
+            champion_scores[1],
+            n_bins=RELIABILITY_BINS,
+            pos_label=champion_scores[0],
+            ax=ax,
+            name=f"champion v{champion_version}",
         )
     ax.set_title(f"Reliability ({RELIABILITY_BINS} equal-width bins)")
     return _save(fig, out / "reliability.png")
+
+
+def _columns(model: Any, X: Any) -> Any:
+    names = getattr(model, "feature_names_in_", None)
+    return X[list(names)] if names is not None else X
+
+
+def _positive_scores(model: Any, X: Any) -> tuple[Any, Any] | None:
+    """(the second class, its probabilities) of a binary classifier, as scikit-learn's estimator plots take
+    them; None for a model without predict_proba."""
+    import numpy as np
+
+    classes = getattr(model, "classes_", None)
+    if not callable(getattr(model, "predict_proba", None)) or classes is None or len(classes) != 2:
+        return None
+    return classes[1], np.asarray(model.predict_proba(X))[:, 1]
 
 
 def importances_plot(importances: list[Any], champion_version: str | None, out: Path, top: int = 15) -> Path:
@@ -99,6 +123,24 @@ def importances_plot(importances: list[Any], champion_version: str | None, out: 
     ax.legend()
     ax.set_title("Permutation importance (held-out rows)")
     return _save(fig, out / "importances.png")
+
+
+def _one_vs_rest_roc(model: Any, X: Any, y: Any, out: Path) -> Path:
+    """The candidate's ROC curve of each class against the rest (what the multi-class roc_auc averages)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.metrics import RocCurveDisplay
+
+    proba = model.predict_proba(X)
+    truth = np.asarray(y)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    # the columns of predict_proba follow classes_, or the sorted labels when the model has none (the contract)
+    labels = getattr(model, "classes_", None)
+    for i, label in enumerate(np.unique(truth) if labels is None else labels):
+        if (truth == label).any() and not (truth == label).all():
+            RocCurveDisplay.from_predictions(truth == label, proba[:, i], ax=ax, name=f"{label} vs rest")
+    ax.set_title("ROC, one-vs-rest per class (candidate)")
+    return _save(fig, out / "roc_curve.png")
 
 
 def _save(fig: Any, path: Path) -> Path:

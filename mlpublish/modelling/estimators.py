@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from mlpublish import config
 from mlpublish.errors import SpecError, StepError, WarehouseError
 
+log = logging.getLogger("mlpublish.modelling")
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -33,15 +35,39 @@ class EstimatorRef:
     obj: Any
     is_trainer: bool
     task: str
+    existing: bool = False  # training.existingModel: ``path`` is the model's URI, nothing is fitted
+    # why a trainer cannot be imported in this process (its module is not installed here): only train needs it
+    unresolved: str | None = None
 
     def param_names(self) -> set[str] | None:
-        """Parameters the estimator accepts, or None when unknown (trainer with **kwargs)."""
-        if not self.is_trainer:
-            return set(self.obj().get_params(deep=False))
-        sig = inspect.signature(self.obj)
+        """Parameters the estimator accepts, or None when any name goes (a ``**kwargs`` signature, a model
+        trained elsewhere, whose parameters are only recorded, or a trainer not importable here)."""
+        if self.existing or self.unresolved:
+            return None
+        sig = inspect.signature(self.obj if self.is_trainer else self.obj.__init__)
         if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
             return None
+        if not self.is_trainer:
+            return set(self.obj().get_params(deep=False))
         return {n for n in list(sig.parameters)[2:]}
+
+    def require(self, source: str) -> None:
+        """Refuse to train with a trainer that cannot be imported here (SpecError, before anything is written)."""
+        if self.unresolved:
+            raise SpecError(
+                source,
+                [
+                    (
+                        "training.estimator",
+                        f"{self.unresolved}: training needs it (score and monitor do not: a model carries its code)",
+                    )
+                ],
+            )
+
+
+def existing_model_ref(uri: str, task: str) -> EstimatorRef:
+    """``training.existingModel``: a model trained elsewhere, published as it is."""
+    return EstimatorRef(uri, None, False, task, existing=True)
 
 
 def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> EstimatorRef:
@@ -73,6 +99,12 @@ def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> Es
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        missing = getattr(exc, "name", None) or ""
+        if is_trainer and task is not None and (module_name + ".").startswith(missing + ".") and missing:
+            # the trainer's module is not installed in this process: score and monitor load the model with the
+            # code logged beside it, so only train refuses it (EstimatorRef.require)
+            log.warning("%s: trainer module %r cannot be imported here: train refuses it", source, module_name)
+            return EstimatorRef(path, None, True, task, unresolved=f"{path!r}: cannot import module {module_name!r}")
         raise fail(f"{path!r}: cannot import module {module_name!r} ({exc})") from None
     obj = getattr(module, attr, None)
     if obj is None:
@@ -95,7 +127,10 @@ def resolve_estimator(path: str, task: str | None, source: str = "<spec>") -> Es
         probe = obj()
     except Exception as exc:  # an estimator must be constructible with defaults, as sklearn requires
         raise fail(f"{path!r}: cannot be constructed with default parameters ({exc})") from None
-    inferred = "classification" if is_classifier(probe) else "regression" if is_regressor(probe) else None
+    try:
+        inferred = "classification" if is_classifier(probe) else "regression" if is_regressor(probe) else None
+    except Exception:  # a class without scikit-learn's tags: training.task says what it does
+        inferred = None
     if task and inferred and task != inferred:
         raise SpecError(source, [("training.task", f"{task!r} contradicts {path}, which is a {inferred} estimator")])
     final = task or inferred

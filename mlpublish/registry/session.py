@@ -13,12 +13,21 @@ step's stores and credentials in place and, when the step ends, puts back exactl
 before (a value, another value, or nothing), so that a long-lived process (a Dagster code server,
 an Airflow worker, a test session, a notebook) never carries one step's server or password into
 the next. Nothing else in the core writes the process environment.
+
+A session also keeps third-party noise out of the step's log (an Airflow task log, a Dagster step log):
+MLflow's artifact download progress bars when stderr is no terminal (a log file shows them as thousands of
+carriage-return lines, on stderr, which log readers mark as errors), and the deprecation warnings skops
+provokes when it saves a model: to find the module of an object it reads the attribute from every loaded
+module (``skops.io._utils.whichmodule``), and Airflow's modules answer each such read of a moved name with a
+``DeprecatedImportWarning`` (about 1,160 of them, 580 KB, per task that saves or loads a model).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,11 +39,25 @@ REGISTRY_URI_VAR = "MLFLOW_REGISTRY_URI"
 USERNAME_VAR = "MLFLOW_TRACKING_USERNAME"
 PASSWORD_VAR = "MLFLOW_TRACKING_PASSWORD"
 TOKEN_VAR = "MLFLOW_TRACKING_TOKEN"
+PROGRESS_BAR_VAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 # The state is process-wide: two threads in sessions at once (sensors evaluated in a thread pool) would
 # see each other's server and credentials, and restore each other's values. One session at a time;
 # re-entrant, so a step may open a session inside its adapter's.
 _one_session_at_a_time = threading.RLock()
+
+
+def quiet_output() -> dict[str, str]:
+    """The variables that keep a step's log readable, and the warning filter for skops (see the module's doc).
+
+    The filter matches only warnings raised from skops's module lookup (FutureWarning and its subclasses, such as
+    Airflow's ``DeprecatedImportWarning``, attributed to ``skops.io._utils``): the lookup reads attributes it
+    does not use, so what they warn about never concerns the model. A variable the user set wins."""
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"skops\.io\._utils")
+    stderr = sys.stderr
+    if os.environ.get(PROGRESS_BAR_VAR) is None and not (stderr is not None and stderr.isatty()):
+        return {PROGRESS_BAR_VAR: "false"}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -110,7 +133,7 @@ def mlflow_session(
     with _one_session_at_a_time:
         tracking_before = getattr(tracking_utils, "_tracking_uri", None)
         registry_before = getattr(registry_utils, "_registry_uri", None)
-        variables = (credentials or MlflowCredentials()).variables()
+        variables: dict[str, str | None] = {**(credentials or MlflowCredentials()).variables(), **quiet_output()}
         saved = {name: os.environ.get(name) for name in (TRACKING_URI_VAR, REGISTRY_URI_VAR, *variables)}
         try:
             point_mlflow_at(tracking_uri, registry_uri)

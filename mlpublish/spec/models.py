@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlpublish import config
 from mlpublish.spec.field_rules import (
@@ -180,11 +180,21 @@ class Split(SpecModel):
 class Training(SpecModel):
     """What is trained and how the best candidate is chosen."""
 
-    estimator: str = Field(
+    estimator: str | None = Field(
+        default=None,
         description="Dotted path of an sklearn-API class (pkg.mod.Class, e.g. "
         "sklearn.ensemble.RandomForestClassifier) or a trainer function (pkg.mod:function) returning a "
-        "fitted model; every part a public Python name, the module sklearn or in "
-        "MLPUBLISH_ALLOWED_MODULES (see the estimator import rules)."
+        "fitted model with predict (and predict_proba for a classifier gated on probabilities); every part a "
+        "public Python name, the module sklearn or in MLPUBLISH_ALLOWED_MODULES (see the estimator import "
+        "rules). Exactly one of estimator and existingModel.",
+    )
+    existingModel: str | None = Field(
+        default=None,
+        json_schema_extra=EXPANDS,
+        description="An MLflow model trained elsewhere, published instead of training one: runs:/<run id>/<path>, "
+        "models:/<name>/<version> or a local MLflow model directory. Training is skipped; the rows are split "
+        "and held out as usual, and evaluate, validate, register and promote run unchanged. Needs "
+        "training.task; no training.candidates.",
     )
     task: Literal["classification", "regression"] | None = Field(
         default=None,
@@ -215,9 +225,34 @@ class Training(SpecModel):
         "not counted as in flight by the monitor (its process is gone).",
     )
 
+    @model_validator(mode="after")
+    def _one_model(self) -> Training:
+        if (self.estimator is None) == (self.existingModel is None):
+            raise ValueError("give exactly one of training.estimator (train here) and training.existingModel")
+        if self.existingModel is not None:
+            if self.task is None:
+                raise ValueError("training.existingModel needs training.task: classification or regression")
+            if self.candidates:
+                raise ValueError("training.existingModel is published as it is: remove training.candidates")
+        return self
+
+    @field_validator("existingModel")
+    @classmethod
+    def _model_uri(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        check_location(v)
+        if "://" in v and not v.startswith("runs:/"):
+            raise ValueError(f"{v!r}: expected runs:/<run id>/<path>, models:/<name>/<version> or a directory")
+        if v.startswith("models:") and not re.fullmatch(r"models:/[^/@]+(/[0-9]+|@[A-Za-z0-9_\-]+)", v):
+            raise ValueError(f"{v!r}: expected models:/<name>/<version> or models:/<name>@<alias>")
+        return v
+
     @field_validator("estimator")
     @classmethod
-    def _dotted(cls, v: str) -> str:
+    def _dotted(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         if not re.match(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*|\.[A-Za-z_]\w*)$", v):
             raise ValueError("expected a dotted path such as sklearn.ensemble.RandomForestClassifier or pkg.mod:train")
         # the import rules' syntax part, checked at load so DAG files and code locations refuse it too

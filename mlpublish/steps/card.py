@@ -22,9 +22,11 @@ from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, Valid
 
 log = logging.getLogger("mlpublish.card")
 PLOT_CAPTIONS = {
-    "roc_curve.png": "ROC curve: candidate vs champion on the held-out rows",
+    "roc_curve.png": "ROC curve on the held-out rows: candidate vs champion (two classes), one-vs-rest per class (more)",
     "residuals.png": "Residuals of the candidate on the held-out rows",
     "confusion_matrix.png": "Confusion matrix of the candidate on the held-out rows",
+    "reliability.png": "Reliability plot: predicted probability vs observed frequency on the held-out rows",
+    "importances.png": "Permutation importance: candidate vs champion on the held-out rows",
 }
 
 

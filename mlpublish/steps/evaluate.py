@@ -16,6 +16,7 @@ from mlpublish.evaluation.explain import FeatureImportance, compare_importances
 from mlpublish.evaluation.fairness import Disparity, compute_disparity
 from mlpublish.evaluation.metrics import Predictions, compute_metrics, metrics_from_predictions, positive_class, predict
 from mlpublish.evaluation.plots import evaluation_plots, importances_plot
+from mlpublish.evaluation.sanity import checked_predictions
 from mlpublish.evaluation.slices import SliceMetrics, compute_slice_metrics
 from mlpublish.registry.contract import (
     CHAMPION,
@@ -78,22 +79,22 @@ def load_holdout_groups(ctx: PublishContext, run_id: str) -> Any:
 def load_candidate(ctx: PublishContext, train: TrainResult) -> Any:
     model = ctx.cache.get(("model", train.run_id))
     if model is None:
-        import mlflow.sklearn
+        from mlpublish.modelling.flavors import load_model
 
-        model = mlflow.sklearn.load_model(train.model_uri)
+        model = load_model(train.model_uri)
         ctx.cache[("model", train.run_id)] = model
     return model
 
 
 def _version_model(ctx: PublishContext, version: str) -> tuple[Any, str | None]:
     """Registered ``version`` of this model (loaded once per process), or why it cannot be loaded."""
-    import mlflow.sklearn
+    from mlpublish.modelling.flavors import load_model
 
     key = ("version_model", version)
     try:
         model = ctx.cache.get(key)
         if model is None:
-            model = ctx.cache[key] = mlflow.sklearn.load_model(f"models:/{ctx.name}/{version}")
+            model = ctx.cache[key] = load_model(f"models:/{ctx.name}/{version}")
     except Exception as exc:
         return None, f"cannot load {ctx.name} v{version}: {exc.__class__.__name__}: {exc}"
     return model, None
@@ -253,7 +254,7 @@ def evaluate_model(ctx: PublishContext, train: TrainResult) -> EvaluateResult:
     X, y = load_holdout(ctx, train.run_id)
     model = load_candidate(ctx, train)
     positive_label = ctx.spec.training.positiveLabel
-    predictions = predict(train.task, model, X)
+    predictions = checked_predictions(ctx.name, f"candidate run {train.run_id}", train.task, model, X)
     metrics = metrics_from_predictions(predictions, y, positive_label)
     champion_version = ctx.registry.alias_version(ctx.name, CHAMPION)
     champion_metrics, champion_error = None, None

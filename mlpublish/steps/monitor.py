@@ -63,6 +63,22 @@ def load_reference(ctx: PublishContext, run_id: str) -> Any:
     )
 
 
+def window_note(spec: Any) -> str | None:
+    """What "current" means when it is not new data: the training table itself, without a window.
+
+    The champion's training rows are then part of the current rows (the held-out rows too): drift is measured
+    against a sample of the very rows it is compared with, and the labelled performance is optimistic."""
+    scoring = spec.scoring
+    other = scoring.query or scoring.sourceParquet or scoring.sourceSparkTable
+    table = scoring.sourceTable or spec.data.trainingTable
+    if spec.monitoring.window.column or other or table != spec.data.trainingTable:
+        return None
+    return (
+        f"current rows: all of the training table {table}, the champion's training rows included (set "
+        "scoring.sourceTable to the new rows, or monitoring.window.column to watch only recent ones)"
+    )
+
+
 def _window_history(ctx: PublishContext, exp_id: str, version: str, m: int) -> list[bool]:
     """Drift flags of the previous monitor runs of this champion version, oldest first (at most m-1)."""
     query = (

@@ -56,7 +56,7 @@ def spark_source(ctx: PublishContext, spark: Any, columns: list[str]) -> Any:
 
 def load_champion(ctx: PublishContext) -> tuple[str, str, Any]:
     """(version, run id, fitted model) of ``models:/<name>@champion``; NoChampion names the model."""
-    import mlflow.sklearn
+    from mlpublish.modelling.flavors import load_model
 
     name = ctx.name
     version = ctx.registry.alias_version(name, CHAMPION)
@@ -69,7 +69,7 @@ def load_champion(ctx: PublishContext) -> tuple[str, str, Any]:
     model = ctx.cache.get(key)
     if model is None:
         # the version, not the alias: the alias may move while we load
-        model = ctx.cache[key] = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        model = ctx.cache[key] = load_model(f"models:/{name}/{version}")
     _check_signature(ctx, version)
     return str(version), mv.run_id, model
 

@@ -17,7 +17,8 @@ from mlpublish.deployment.context import PublishContext, pipeline_tags
 from mlpublish.errors import SpecError, StepError, WarehouseError
 from mlpublish.evaluation.metrics import better, compute_metrics, positive_class
 from mlpublish.evaluation.slices import too_many_values
-from mlpublish.modelling import fit_model, prepare_features
+from mlpublish.modelling import check_contract, contract_view, fit_model, prepare_features
+from mlpublish.modelling.contract import inner_model
 from mlpublish.promotion import champion_entity_events
 from mlpublish.registry import provenance
 from mlpublish.registry.contract import (
@@ -48,19 +49,6 @@ REFERENCE_ROWS = 50_000
 SPLIT_SCHEME = "str-key-xor-salt-v1"
 
 
-def pip_requirements(task_module: str) -> list[str]:
-    """Pinned requirements of the logged model, without MLflow's slow inference subprocess."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    reqs = []
-    for dist in ("mlflow-skinny", "scikit-learn", "numpy", "pandas", "scipy", "cloudpickle", task_module):
-        try:
-            reqs.append(f"{dist}=={version(dist)}")
-        except PackageNotFoundError:
-            continue
-    return sorted(set(reqs))
-
-
 def split_signature(spec: Any) -> str:
     """What decides which rows are held out; two runs are comparable only if it is equal."""
     split = spec.training.split
@@ -73,9 +61,9 @@ def split_signature(spec: Any) -> str:
 
 def trusted_types(model: Any) -> list[str]:
     """Types skops must trust to load the model we just fitted ourselves (MLflow saves with skops)."""
-    import skops.io
+    from mlpublish.modelling.flavors import trusted_types as flavor_trusted_types
 
-    return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    return flavor_trusted_types(model)
 
 
 def split_rows(ctx: PublishContext, frame: Any, X: Any, y: Any, size: float, salt: int) -> tuple[Any, Any, Any, Any]:
@@ -149,14 +137,14 @@ def time_range(frame: Any, column: str | None) -> dict[str, str] | None:
 
 def train_model(ctx: PublishContext) -> TrainResult:
     import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
 
+    from mlpublish.modelling.flavors import log_model
     from mlpublish.registry.datasets import (
         WarehouseTableSource,  # subclasses an MLflow class: importing it imports mlflow
     )
 
     spec, pf = ctx.spec, ctx.preflight
+    pf.estimator.require(spec.source_path)
     split = spec.training.split
     frame, X, y = load_training_frame(ctx)
     X_train, X_test, y_train, y_test = split_rows(ctx, frame, X, y, split.testSize, split.seed)
@@ -198,7 +186,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
                     experiment_id=exp_id, run_name=f"candidate-{i}", nested=True, tags={MODEL_TAG: spec.name}
                 ) as child:
                     t0 = time.perf_counter()
-                    model = fit_model(pf.estimator, params, spec.categorical_features, X_fit, y_fit)
+                    model = fitted_model(ctx, params, X_fit, y_fit)
                     fit_seconds += time.perf_counter() - t0
                     scores = compute_metrics(pf.task, model, X_val, y_val, spec.training.positiveLabel)
                     if select_by not in scores:
@@ -216,14 +204,14 @@ def train_model(ctx: PublishContext) -> TrainResult:
 
         deadline.check()
         t0 = time.perf_counter()
-        model = fit_model(pf.estimator, chosen, spec.categorical_features, X_train, y_train)
+        model = fitted_model(ctx, chosen, X_train, y_train)
         fit_seconds += time.perf_counter() - t0
 
         mlflow.log_params({k: v for k, v in chosen.items()})
         # prefixed: an estimator may have its own parameter called seed or test_size
         mlflow.log_params(
             {
-                "mlpublish.estimator": spec.training.estimator,
+                "mlpublish.estimator": spec.training.estimator or f"existing model {spec.training.existingModel}",
                 "mlpublish.selected_by": select_by,
                 "mlpublish.test_size": split.testSize,
                 "mlpublish.seed": split.seed,
@@ -256,15 +244,13 @@ def train_model(ctx: PublishContext) -> TrainResult:
             mlflow.log_artifact(str(ref_path), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
             mlflow.log_artifact(str(cand_path), artifact_path=CANDIDATES_FOLDER)
 
-        example = X_train.head(5)
-        signature = infer_signature(example, model.predict(example))
-        info = mlflow.sklearn.log_model(
+        info = log_model(
             model,
             name=MODEL_NAME_IN_RUN,
-            signature=signature,
-            input_example=example,
-            pip_requirements=pip_requirements(spec.training.estimator.split(".")[0].split(":")[0]),
-            skops_trusted_types=trusted_types(model),
+            task=pf.task,
+            example=X_train.head(5),
+            code_from=[] if pf.estimator.existing else [pf.estimator.obj],
+            modules=[] if pf.estimator.existing else [pf.estimator.path.split(".")[0].split(":")[0]],
         )
     artifact_uri = _model_artifact_location(ctx, info)
     ctx.cache[("holdout", run_id)] = (X_test, y_test)
@@ -300,6 +286,32 @@ def train_model(ctx: PublishContext) -> TrainResult:
         len(X_train),
     )
     return result
+
+
+def fitted_model(ctx: PublishContext, params: dict[str, Any], X: Any, y: Any) -> Any:
+    """One candidate fitted on (X, y) and held to the model contract (or the existing model, loaded once),
+    seen as every step reads it (predict, predict_proba, classes_)."""
+    from mlpublish.modelling.flavors import load_model
+
+    spec, pf = ctx.spec, ctx.preflight
+    needs = [pf.select_by, *(g.metric for g in spec.validation.gates)]
+    if pf.estimator.existing:
+        key = ("existing", pf.estimator.path)
+        if key not in ctx.cache:
+            ctx.cache[key] = load_model(pf.estimator.path)
+        model = ctx.cache[key]
+        check_contract(inner_model(model), f"training.existingModel {pf.estimator.path}", pf.task, needs)
+        own = getattr(model, "classes_", None)
+        if pf.task == "classification" and (own is None or len(own) == 0):
+            model.classes_ = sorted(y.unique().tolist())  # a foreign pyfunc or booster that does not say them
+        return model
+    model = fit_model(pf.estimator, params, spec.categorical_features, X, y)
+    kind = "trainer" if pf.estimator.is_trainer else "training.estimator"
+    check_contract(model, f"{kind} {pf.estimator.path}", pf.task, needs)
+    # the labels a model that does not say its classes_ (a plain class, a booster) was trained on, in
+    # scikit-learn's order: the columns of its predict_proba
+    classes = sorted(y.unique().tolist()) if pf.task == "classification" else None
+    return contract_view(model, pf.task, classes)
 
 
 def _model_artifact_location(ctx: PublishContext, info: Any) -> str:

@@ -32,6 +32,8 @@ def smoke_test(ctx: PublishContext, train: TrainResult) -> CheckResult:
     try:
         X, _ = load_holdout(ctx, train.run_id)
         sample = X.head(rows)
+        # the count it scores: fewer than smokeTestRows when the held-out rows are fewer
+        name = f"loads through mlflow.pyfunc and scores {len(sample)} rows"
         model = mlflow.pyfunc.load_model(train.model_uri)
         pred = np.asarray(model.predict(sample))
     except Exception as exc:
@@ -129,6 +131,30 @@ def gate_checks(validation: Validation, evaluation: EvaluateResult) -> list[Chec
     return checks
 
 
+def name_the_averaging(ctx: PublishContext, train: TrainResult, checks: list[CheckResult]) -> None:
+    """On more than two classes, a gate on f1, precision, recall or roc_auc says how its metric is averaged
+    (as mlpublish.evaluation.metrics computes it): the gate table, the card and the catalog show it."""
+    if train.task != "classification":
+        return
+    try:
+        _, y = load_holdout(ctx, train.run_id)
+    except Exception:  # the smoke test, which needs the same rows, reports why they cannot be read
+        return
+    classes = int(y.nunique())
+    if classes <= 2:
+        return
+    weighted = f"weighted average over {classes} classes"
+    how = {
+        "f1": weighted,
+        "precision": weighted,
+        "recall": weighted,
+        "roc_auc": f"one-vs-rest, macro average over {classes} classes",
+    }
+    for c in checks:
+        if c.check in ("gate", "slice") and c.metric in how:
+            c.detail += f" ({how[c.metric]})"
+
+
 def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: EvaluateResult) -> ValidateResult:
     import mlflow
 
@@ -142,6 +168,7 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
         for c in checks:
             if c.outcome == "fail" and c.kind in ("maxDropVsChampion", "minGainVsChampion", "maxWorseVsChampion"):
                 c.detail += f" ({evaluation.champion_error})"
+    name_the_averaging(ctx, train, checks)
     checks.append(smoke_test(ctx, train))
     checks += metadata_checks(ctx)
     status = PASSED if all(c.passed for c in checks) else FAILED

@@ -24,11 +24,11 @@ from mlpublish.spec.environments import Environment
 
 
 def _load_version(reg: Registry, name: str, version: str, tmp: str) -> Any:
-    import mlflow.sklearn
+    from mlpublish.modelling.flavors import load_model
 
     local = reg.download_version(name, version, tmp)
     try:
-        return mlflow.sklearn.load_model(local)
+        return load_model(local)
     except Exception as exc:
         raise RegistryError(
             scrub(f"cannot load {name} v{version} from {local}: {exc.__class__.__name__}: {exc}")

@@ -40,7 +40,9 @@ def chain_summary(r: ChainResult) -> str:
         lines.append(f"outcome    {NOTHING_NEW}: {v.same_as_champion_detail}")
         lines.append(f"champion   v{v.same_as_champion} (unchanged, nothing registered, nobody notified)")
         return "\n".join(lines)
-    if reg is not None:
+    if reg is not None and not reg.version and v.status != "PASSED":
+        lines.append(f"refused    {reg.reason}")  # a FAILED candidate: no version was created
+    elif reg is not None:
         lines.append(
             "registered "
             + (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,11 @@ def test_failed_gate_exits_3_and_moves_nothing(workspace, capsys):
     assert run_cli("run", str(strict)) == EXIT_REJECTED
     out = capsys.readouterr().out
     assert "FAIL    roc_auc min 0.99" in out and "< min 0.99" in out
+    # a refused candidate is worded as refused, never as "registered"; the smoke test names the rows it scored
+    assert "\nrefused    run " in out and "FAILED validation: not registered" in out and "registered run" not in out
+    smoke = next(line for line in out.splitlines() if "loads through mlflow.pyfunc" in line)
+    scored, predictions = re.search(r"scores (\d+) rows\s+(\d+) predictions", smoke).groups()
+    assert scored == predictions, smoke
 
     client = MlflowClient()
     assert [str(v.version) for v in client.search_model_versions(f"name='{NAME}'")] == ["1"]  # FAILED is not registered

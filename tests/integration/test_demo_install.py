@@ -1,6 +1,7 @@
 """Fresh installs of the working tree's wheel, as a user makes them.
 
-* with the lock's pins (uv, from its cache), then `mlpublish demo` in an empty folder;
+* with the lock's pins (uv, from its cache), then `mlpublish demo` in an empty folder: its lineage reaches the
+  predictions table, and every command it prints runs as printed (no venv activated, no mlpublish on PATH);
 * with plain pip and no lock (what `pip install .` resolves from PyPI today), then a publish whose MLflow store
   and warehouse are `postgresql://` URLs: the bounds of pyproject.toml must keep such an install on versions
   the suite has run (SQLAlchemy 2.1 made psycopg 3, which we do not ship, the driver of `postgresql://`).
@@ -74,7 +75,7 @@ def test_a_fresh_install_runs_the_demo_quietly(tmp_path, venv):
     )
     empty = tmp_path / "empty"
     empty.mkdir()
-    env = user_env()
+    env = user_env(PATH="/usr/bin:/bin")  # a shell where no venv is active
     out = subprocess.run(
         [str(venv / "bin" / "mlpublish"), "demo", "--customers", "800"],
         cwd=empty,
@@ -84,10 +85,48 @@ def test_a_fresh_install_runs_the_demo_quietly(tmp_path, venv):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "=== 5. catalog entry" in out.stdout and "champion   v" in out.stdout
+    assert "=== 6. catalog entry" in out.stdout and "champion   v" in out.stdout
     assert (empty / "demo-workspace" / "mlflow.db").is_file()
     # stderr is not a terminal here: MLflow's artifact download bars stay out of the output
     assert "Downloading artifacts" not in out.stdout + out.stderr
+    assert "DeprecatedImportWarning" not in out.stderr
+    check_the_story(out.stdout, env)
+
+
+def check_the_story(stdout: str, env: dict[str, str]) -> None:
+    """The demo scores and monitors; its lineage goes from the sources to the predictions table, columns
+    included; each printed command exits 0 as printed (the MLflow UI, a server, is started elsewhere)."""
+    lineage = stdout.split("=== 7. lineage", 1)[1].split("\n", 1)[1].split("=== where to look", 1)[0]
+    edges = [line.strip() for line in lineage.splitlines() if " -> " in line]
+    assert (
+        edges[0].startswith("warehouse.main.main.") and "-> warehouse.main.main.customer_features (table)" in edges[0]
+    )
+    assert any(
+        e.startswith("mlflow-local.customer_churn_predictor (mlmodel) -> warehouse.main.main.churn_predictions")
+        and e.endswith(": 2 column edges")
+        for e in edges
+    ), edges
+    assert "prediction <- frequency, monetary, plan" in lineage
+    assert "scored " in stdout and " into warehouse.main.main.churn_predictions" in stdout
+    assert "monitored " in stdout and "the champion's training rows included" in stdout
+    commands = [
+        line.split(":", 1)[1].strip()
+        for line in stdout.split("=== where to look", 1)[1].splitlines()
+        if line[:1].isalpha() and ":" in line
+    ]
+    assert len(commands) >= 4 and "mlflow" in commands[0] and " ui " in commands[0], commands
+    reads = [c for c in commands[1:] if " rollback " not in c]
+    # the reads all at once (they only read the demo's stores), then a rollback, when printed, alone
+    running = {
+        c: subprocess.Popen(["bash", "-c", c], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in reads
+    }
+    outcomes = {c: (proc.communicate(timeout=180), proc.returncode) for c, proc in running.items()}
+    for c in [c for c in commands[1:] if c not in reads]:
+        ran = subprocess.run(["bash", "-c", c], env=env, capture_output=True, text=True, timeout=180)
+        outcomes[c] = ((ran.stdout, ran.stderr), ran.returncode)
+    for c, ((out, err), code) in outcomes.items():
+        assert code == 0, f"{c}\n{out[-1500:]}{err[-1500:]}"
 
 
 def locked_versions() -> dict[str, set[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -65,6 +66,10 @@ def test_cards_follow_the_champion_through_promote_reject_and_rollback(workspace
         assert f"| {metric} | {value:.4f} |" in card1
     page = artifact(run1, CARD_HTML)
     assert page.startswith("<!DOCTYPE html>") and "<h2>Validation</h2>" in page and page.count("<table>") >= 5
+    # the plots travel with the page: every image is a data: URI, none a link relative to MLflow's artifacts
+    sources = re.findall(r'<img src="([^"]*)"', page)
+    assert len(sources) >= 2 and all(src.startswith("data:image/png;base64,") for src in sources), sources
+    assert "](../" not in card1 and "![" not in card1
     assert workspace.warehouse_url not in card1 + page and workspace.tracking_uri not in card1 + page
     tags = reg.client.get_run(run1).data.tags
     assert (tags["mlpublish.data_time_min"], tags["mlpublish.data_time_max"]) == (first, last)

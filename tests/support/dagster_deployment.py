@@ -105,10 +105,9 @@ def dagster_deployment(root: Path, env: dict[str, str]) -> Iterator[Deployment]:
             yaml.safe_dump(
                 {
                     "storage": {"postgres": {"postgres_url": pg_url}},
-                    "run_coordinator": {
-                        "module": "dagster",  # dagster.QueuedRunCoordinator, the public name
-                        "class": "QueuedRunCoordinator",
-                        "config": {"max_concurrent_runs": 1, "tag_concurrency_limits": PUBLISH_RUN_LIMITS},
+                    # read by Dagster's default run coordinator (the queued one), as in docker/dagster/dagster.yaml
+                    "concurrency": {
+                        "runs": {"max_concurrent_runs": 1, "tag_concurrency_limits": PUBLISH_RUN_LIMITS},
                     },
                     "telemetry": {"enabled": False},
                 }

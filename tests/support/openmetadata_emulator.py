@@ -240,7 +240,10 @@ class OpenMetadataEmulator:
 
         with self.lock:
             ents = {f"{t}:{f}": clean(self.entities[i]) for (t, f), i in sorted(self.fqns.items())}
-            versions = {f"{t}:{f}": [v["version"] for v in self.history[i]] for (t, f), i in sorted(self.fqns.items())}
+            # entities added by hand (teams, users, dashboards) have no version history
+            versions = {
+                f"{t}:{f}": [v["version"] for v in self.history.get(i, [])] for (t, f), i in sorted(self.fqns.items())
+            }
             edges = [
                 (a, b, clean({k: v for k, v in d.items() if k not in ("createdAt", "updatedAt")}))
                 for a, b, d in self.edge_list()

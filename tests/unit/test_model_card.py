@@ -256,3 +256,14 @@ def test_html_card_embeds_the_plots_inline_and_the_markdown_carries_none() -> No
         'alt="ROC curve &lt;candidate&gt;"' in page and "<figcaption>ROC curve &lt;candidate&gt;</figcaption>" in page
     )
     assert "<img" not in render_html("# Model card: m v1\n", "card")
+
+
+def test_the_markdown_card_says_where_its_plots_are_and_links_none() -> None:
+    spec = parse_spec(spec_text())
+    train, evaluation, validation = results(spec)
+    evaluation = evaluation.model_copy(
+        update={"metrics": {**evaluation.metrics, "ece": 0.05}, "artifacts": ["evaluation/reliability.png"]}
+    )
+    card = build_card(spec, train, evaluation, validation, registered(train), {})
+    assert "![" not in card and "](../" not in card
+    assert f"MLflow artifact `evaluation/reliability.png` of run `{train.run_id}`, embedded in the HTML card" in card

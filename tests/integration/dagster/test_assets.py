@@ -120,6 +120,10 @@ def test_definitions_load_and_validate(tmp_path, monkeypatch):
     with pytest.raises(DeploymentError, match="MLPUBLISH_DEPLOYMENT='staging'"):
         build_definitions(folder)
     monkeypatch.setenv("MLPUBLISH_DEPLOYMENT", "prod")
+    for var in ("MLFLOW_TRACKING_TOKEN", "OPENMETADATA_HOST_PORT", "OPENMETADATA_JWT_TOKEN"):
+        monkeypatch.setenv(
+            var, "set"
+        )  # optional parts: demanded when configured (tests/unit/dagster/test_resources.py)
     prod = build_definitions(folder)
     # prod reads every location and secret from the environment, by name, at run time
     assert prod.resources["mlflow"].token.env_var_name == "MLFLOW_TRACKING_TOKEN"

@@ -67,3 +67,16 @@ def test_check_warns_on_an_extreme_training_cost(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLPUBLISH_MAX_FIT_COST", "1000")
     assert cli.main(["check", str(spec), "--no-warehouse"]) == cli.EXIT_OK
     assert "estimated cost 1,200 (40 candidate(s), the largest n_estimators=30)" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_closes_the_command_quietly(monkeypatch, capsys):
+    # `mlpublish catalog show ... | head`: head exits, the next write raises BrokenPipeError
+    from mlpublish.cli import commands
+
+    def left(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(commands, "_dispatch", left)
+    monkeypatch.setattr(commands, "_drain_catalog", lambda: None)
+    assert cli.main(["status", "some_model"]) == 141
+    assert capsys.readouterr().err == ""

@@ -29,14 +29,25 @@ def test_only_a_spec_that_requires_approval_gets_the_sensor_and_job(tmp_path):
     assert defs.get_sensor_def("guarded_model_approval_sensor") is not None
 
 
-def test_one_run_per_recorded_approval(workspace):
+def test_a_recorded_approval_runs_the_promotion(workspace):
+    """The approver records the approval; the sensor asks for one run; the job's op makes the version champion
+    on that approval (run here in process, with the code location's resources)."""
+    from mlpublish_dagster.resources import CatalogResource, MlflowResource
+
+    write_spec(
+        workspace.root / "specs" / "guarded.yaml", churn_dict(name="guarded", promotion={"approval": "required"})
+    )
+    (ref,), _ = survey(workspace.root / "specs")
+    (job,), (sensor,) = approval_definitions(ref, running=False).values()
     reg = workspace.registry()
     reg.client.create_registered_model("guarded")
     mv = reg.client.create_model_version("guarded", "mlpublish:/candidate", tags={VALIDATION_TAG: PASSED})
     open_request(reg, "guarded", str(mv.version), Promotion(approval="required"), "trainer")
+    resources = {"mlflow": MlflowResource(), "catalog": CatalogResource(path=str(workspace.catalog_path))}
     assert approved_runs(reg, "guarded") == []
     approve_version(reg, None, "guarded", "1", reason="ok", approver="approver", move=False)
-    (run,) = approved_runs(reg, "guarded")
+    (run,) = sensor(build_sensor_context(resources={"mlflow": resources["mlflow"]}))
     assert run.tags == {VERSION_TAG: "1"} and run.run_key.startswith("approved-guarded-v1-")
     assert reg.alias_version("guarded", CHAMPION) is None
-    assert build_sensor_context() is not None
+    assert job.execute_in_process(resources=resources, tags=run.tags).success
+    assert reg.alias_version("guarded", CHAMPION) == "1" and approved_runs(reg, "guarded") == []

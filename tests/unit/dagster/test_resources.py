@@ -60,3 +60,33 @@ def test_the_spark_resource_starts_a_session_only_for_specs_scored_on_spark(spec
     assert resource.session(on_spark) == "s"
     assert started == [("spark://127.0.0.1:7077", {"spark.executor.memory": "1g"})]
     assert SparkResource().session(on_spark) == "s" and started[-1] == (None, None)  # the environment decides
+
+
+OPTIONAL_VARS = ("MLFLOW_TRACKING_TOKEN", "OPENMETADATA_HOST_PORT", "OPENMETADATA_JWT_TOKEN")
+
+
+def is_env(value: object, name: str) -> bool:
+    """An ``EnvVar`` read at run time (a str subclass: a copied value would compare equal to its name)."""
+    from dagster import EnvVar
+
+    return isinstance(value, EnvVar) and value.env_var_name == name
+
+
+def test_prod_demands_only_the_variables_of_the_parts_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlpublish_dagster.resources import resources_for
+
+    for var in OPTIONAL_VARS:
+        monkeypatch.delenv(var, raising=False)
+    bare = resources_for("prod", prefix="ml_")
+    assert is_env(bare["ml_mlflow"].tracking_uri, "MLFLOW_TRACKING_URI")  # always used: demanded
+    assert bare["ml_mlflow"].token is None  # a server without auth: no token demanded
+    assert bare["ml_catalog"].openmetadata_host_port is None and bare["ml_catalog"].openmetadata_jwt_token is None
+    assert is_env(bare["ml_catalog"].path, "MLPUBLISH_CATALOG")
+    for var in OPTIONAL_VARS:
+        monkeypatch.setenv(var, "set")
+    full = resources_for("prod")
+    assert is_env(full["mlflow"].token, "MLFLOW_TRACKING_TOKEN")  # read by name at run time, never copied
+    assert is_env(full["catalog"].openmetadata_host_port, "OPENMETADATA_HOST_PORT")
+    assert is_env(full["catalog"].openmetadata_jwt_token, "OPENMETADATA_JWT_TOKEN")
+    monkeypatch.delenv("OPENMETADATA_HOST_PORT")  # a token without a server to give it to: not demanded
+    assert resources_for("prod")["catalog"].openmetadata_jwt_token is None

@@ -238,3 +238,23 @@ def test_refused_module_is_not_imported_in_a_fresh_interpreter() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_a_trainer_not_installed_here_is_refused_only_when_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """score and monitor load the model with its own code: they need not import the trainer."""
+    monkeypatch.setenv("MLPUBLISH_ALLOWED_MODULES", "teamnotinstalled")
+    ref = resolve_estimator("teamnotinstalled.models:train", "classification", SOURCE)
+    assert ref.obj is None and ref.param_names() is None
+    with pytest.raises(SpecError) as info:
+        ref.require(SOURCE)
+    [(where, message)] = info.value.problems
+    assert where == "training.estimator"
+    assert message == (
+        "'teamnotinstalled.models:train': cannot import module 'teamnotinstalled.models': training needs it "
+        "(score and monitor do not: a model carries its code)"
+    )
+    # without a task, or for a class, the import is needed at once
+    where, msg = refused("teamnotinstalled.models:train")
+    assert msg.startswith("'teamnotinstalled.models:train': cannot import module 'teamnotinstalled.models' (")
+    where, msg = refused("teamnotinstalled.models.Model")
+    assert msg.startswith("'teamnotinstalled.models.Model': cannot import module 'teamnotinstalled.models' (")

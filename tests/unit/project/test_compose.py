@@ -442,7 +442,14 @@ def test_our_services_get_only_variables_something_reads(services):
 
 def test_dagster_services_get_every_variable_the_prod_deployment_reads(services):
     tree = ast.parse((ROOT / "dagster_project" / "resources.py").read_text())
-    prod = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and _dotted(n.func) == "EnvVar"}
+    # demanded (EnvVar) or read when set (_optional): the services pass both
+    prod = {
+        n.args[0].value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and _dotted(n.func) in ("EnvVar", "_optional")
+        and isinstance(n.args[0], ast.Constant)
+    }
     assert len(prod) >= 6, prod
     instance_vars = {v["env"] for v in walk(dagster_instance()) if isinstance(v, dict) and "env" in v}
     for name in ("dagster-code", "dagster-webserver", "dagster-daemon"):
@@ -497,9 +504,8 @@ def test_airflow_settings_are_real_airflow_options(services):
 
 def test_dagster_instance_matches_the_tests_and_the_code_location(services):
     instance = dagster_instance()
-    coordinator = instance["run_coordinator"]
-    assert coordinator["class"] == "QueuedRunCoordinator"
-    assert coordinator["config"]["tag_concurrency_limits"] == PUBLISH_RUN_LIMITS
+    assert "run_coordinator" not in instance  # Dagster's default, the queued coordinator, reads concurrency.runs
+    assert instance["concurrency"]["runs"]["tag_concurrency_limits"] == PUBLISH_RUN_LIMITS
     workspace = yaml.safe_load((ROOT / "docker" / "dagster" / "workspace.yaml").read_text())
     (server,) = [entry["grpc_server"] for entry in workspace["load_from"]]
     assert server["location_name"] == LOCATION

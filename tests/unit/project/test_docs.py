@@ -140,6 +140,14 @@ def test_the_spec_reference_documents_every_field_of_every_model():
     assert hook.BEGIN not in rendered and "## Field reference" in rendered
 
 
+def test_the_committed_spec_reference_is_what_the_code_generates():
+    # the page reads on GitHub and in an editor, not only in the built site: its copy must not go stale
+    hook = load_hook("spec_reference")
+    page = (DOCS / hook.PAGE).read_text()
+    committed = page[page.index(hook.BEGIN) : page.index(hook.END) + len(hook.END)]
+    assert committed == hook.region(), f"docs/{hook.PAGE} is stale: run `make spec-reference` and commit it"
+
+
 def test_the_spec_reference_escapes_what_markdown_would_misread():
     hook = load_hook("spec_reference")
     assert hook.prose("<service>.<table> | a") == "&lt;service&gt;.&lt;table&gt; \\| a"

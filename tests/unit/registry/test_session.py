@@ -111,3 +111,33 @@ def test_sessions_in_two_threads_do_not_mix_credentials(monkeypatch):
         t.join(10)
     assert seen == {"first": "first", "second": "second"}
     assert "MLFLOW_TRACKING_TOKEN" not in os.environ
+
+
+class MovedNameWarning(FutureWarning):
+    """Stands for Airflow's DeprecatedImportWarning (a FutureWarning), which the core cannot import."""
+
+
+def warn_from(module: str) -> None:
+    """Warn as code of ``module`` does (the attribution a warning filter's ``module`` matches)."""
+    exec("import warnings\nwarnings.warn('moved', W, stacklevel=1)", {"__name__": module, "W": MovedNameWarning})
+
+
+def test_a_session_keeps_progress_bars_and_skops_lookup_warnings_out_of_step_logs(monkeypatch):
+    import warnings
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with mlflow_session("sqlite:///a.db", "sqlite:///a.db"):
+            # pytest captures stderr: no terminal, so no progress bars
+            assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"
+            warn_from("skops.io._utils")  # its module lookup touching Airflow's moved names
+            warn_from("mlpublish_airflow.hooks")  # anyone else's warning still shows
+    assert [w.filename for w in seen] == ["<string>"] and len(seen) == 1
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ
+
+
+def test_a_users_progress_bar_setting_wins(monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
+    with mlflow_session("sqlite:///a.db", "sqlite:///a.db"):
+        assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"

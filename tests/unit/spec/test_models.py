@@ -46,3 +46,28 @@ def test_promotion_approval_requires_named_approvers_and_stops_the_chain() -> No
         Promotion(approval="required", approvers=["ada,bob"])
     with pytest.raises(ValidationError):
         Promotion(approval="sometimes")
+
+
+def _training(**fields):
+    from mlpublish.spec import Training
+
+    return Training(**fields)
+
+
+def test_training_takes_exactly_one_of_estimator_and_existing_model() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    assert _training(existingModel="models:/churn/3", task="classification").estimator is None
+    assert _training(existingModel="/models/churn", task="regression").existingModel == "/models/churn"
+    for fields, phrase in [
+        ({}, "give exactly one of training.estimator"),
+        ({"estimator": "sklearn.tree.DecisionTreeClassifier", "existingModel": "runs:/r/model"}, "exactly one"),
+        ({"existingModel": "runs:/r/model"}, "needs training.task"),
+        ({"existingModel": "runs:/r/model", "task": "regression", "candidates": {"a": [1]}}, "remove training.cand"),
+        ({"existingModel": "s3://bucket/model", "task": "regression"}, "expected runs:/<run id>/<path>"),
+        ({"existingModel": "models:/churn", "task": "regression"}, "expected models:/<name>/<version>"),
+        ({"existingModel": "../up/model", "task": "regression"}, "'..' path segments"),
+    ]:
+        with pytest.raises(ValidationError, match=phrase.replace("(", r"\(")):
+            _training(**fields)

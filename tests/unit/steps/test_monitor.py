@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from mlpublish.steps.monitor import training_in_flight
+from mlpublish.steps.monitor import training_in_flight, window_note
 
 NOW = 1_900_000_000.0
 
@@ -38,3 +38,25 @@ def test_a_running_training_past_its_timeout_is_dead_not_in_flight():
 
 def test_finished_runs_are_never_in_flight():
     assert training_in_flight(_ctx(60), [_run("FINISHED", 1), _run("KILLED", 2)], NOW) is None
+
+
+def monitored(window: str | None = None, **scoring: str) -> SimpleNamespace:
+    fields = dict.fromkeys(("sourceTable", "query", "sourceParquet", "sourceSparkTable")) | scoring
+    return SimpleNamespace(
+        data=SimpleNamespace(trainingTable="customer_features"),
+        scoring=SimpleNamespace(**fields),
+        monitoring=SimpleNamespace(window=SimpleNamespace(column=window)),
+    )
+
+
+def test_monitoring_the_training_table_says_the_training_rows_are_in_the_current_window():
+    note = window_note(monitored())
+    assert note is not None and "customer_features" in note and "training rows included" in note
+    assert window_note(monitored(sourceTable="customer_features")) == note
+
+
+def test_new_rows_or_a_time_window_need_no_note():
+    assert window_note(monitored(window="updated_at")) is None
+    assert window_note(monitored(sourceTable="new_customers")) is None
+    assert window_note(monitored(query="SELECT * FROM new_customers")) is None
+    assert window_note(monitored(sourceParquet="/data/new")) is None
