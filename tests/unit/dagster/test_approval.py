@@ -34,6 +34,7 @@ def test_a_recorded_approval_runs_the_promotion(workspace):
     on that approval (run here in process, with the code location's resources)."""
     from mlpublish_dagster.resources import CatalogResource, MlflowResource
 
+    (workspace.root / "specs").mkdir()
     write_spec(
         workspace.root / "specs" / "guarded.yaml", churn_dict(name="guarded", promotion={"approval": "required"})
     )
@@ -46,8 +47,9 @@ def test_a_recorded_approval_runs_the_promotion(workspace):
     resources = {"mlflow": MlflowResource(), "catalog": CatalogResource(path=str(workspace.catalog_path))}
     assert approved_runs(reg, "guarded") == []
     approve_version(reg, None, "guarded", "1", reason="ok", approver="approver", move=False)
-    (run,) = sensor(build_sensor_context(resources={"mlflow": resources["mlflow"]}))
-    assert run.tags == {VERSION_TAG: "1"} and run.run_key.startswith("approved-guarded-v1-")
+    with build_sensor_context(resources={"mlflow": resources["mlflow"]}) as context:
+        (run,) = sensor.evaluate_tick(context).run_requests
+    assert run.tags[VERSION_TAG] == "1" and run.run_key.startswith("approved-guarded-v1-")
     assert reg.alias_version("guarded", CHAMPION) is None
-    assert job.execute_in_process(resources=resources, tags=run.tags).success
+    assert job.execute_in_process(resources=resources, tags={VERSION_TAG: run.tags[VERSION_TAG]}).success
     assert reg.alias_version("guarded", CHAMPION) == "1" and approved_runs(reg, "guarded") == []
