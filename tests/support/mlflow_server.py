@@ -147,4 +147,5 @@ def basic_auth_server(root: Path, backend_uri: str, admin_password: str) -> Iter
     try:
         yield url
     finally:
-        stop_mlflow_server(proc)
+        # SIGKILL: on SIGTERM the app server waits for the test process's idle keep-alive connections (20 s)
+        stop_mlflow_server(proc, sig=9)
