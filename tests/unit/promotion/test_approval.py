@@ -98,3 +98,17 @@ def test_without_the_rule_nothing_changes(reg):
     assert APPROVAL_TAG not in reg.get_version(MODEL, str(mv.version)).tags
     assert promote_version(reg, None, MODEL, str(mv.version)).promoted
     assert "approved_by" not in champion_history(reg, MODEL)[-1]
+
+
+def test_the_champion_card_says_who_approved(reg):
+    from mlpublish.promotion.champion_entity import champion_card
+    from mlpublish.registry.contract import CARD_MARKDOWN
+
+    run_id = reg.create_run(reg.ensure_experiment("guarded", None), "train", {})
+    reg.log_text(run_id, "# guarded\n\n## How to roll back\n\nold\n", CARD_MARKDOWN)
+    mv = reg.client.create_model_version(MODEL, "mlpublish:/candidate", run_id=run_id, tags={VALIDATION_TAG: PASSED})
+    open_request(reg, MODEL, str(mv.version), Promotion(approval="required"), "trainer")
+    approve_version(reg, None, MODEL, str(mv.version), reason="slices within bounds", approver="approver")
+    card = champion_card(reg, reg.get_version(MODEL, str(mv.version)))
+    assert "Approved by approver on " in card and card.rstrip().endswith(": slices within bounds")
+    assert "\nold\n" not in card
