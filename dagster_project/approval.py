@@ -59,7 +59,10 @@ def promote_approved_job(ref: SpecRef) -> JobDefinition:
         spec = ref.load()
         version = context.run.tags[VERSION_TAG]
         with mlflow.session(spec):
-            result = promote_approved(mlflow.registry(spec), catalog.open(spec), spec.name, version)
+            reg = mlflow.registry(spec)
+            result = promote_approved(reg, catalog.open(spec), spec.name, version)
+            if result.champion_before != result.champion_after:  # a re-run that moved nothing notifies nothing
+                _notify_move(context, reg, result)
         context.log.info("%s", result.reason)
         return result.to_json()
 
@@ -68,6 +71,22 @@ def promote_approved_job(ref: SpecRef) -> JobDefinition:
         promote_approved_version()
 
     return _job
+
+
+def _notify_move(context: OpExecutionContext, reg: Any, result: Any) -> None:
+    """The move's notification (its reason says who approved and why); a failure to notify is only logged."""
+    from mlpublish.notify import NotifySettings, Source, move_notification, notify
+    from mlpublish.redact import scrub
+    from mlpublish.registry.contract import CATALOG_FQN_TAG
+
+    try:
+        settings = NotifySettings.from_env()
+        if settings.sinks():
+            source = Source(orchestrator="dagster", name=context.job_name, run_id=context.run_id)
+            fqn = reg.model_tags(result.model_name).get(CATALOG_FQN_TAG)
+            notify(move_notification(reg, result, source=source, catalog_fqn=fqn), settings)
+    except Exception as exc:  # the champion moved: that outcome stands
+        context.log.warning("notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}"))
 
 
 def approval_sensor(ref: SpecRef, job_def: JobDefinition, running: bool) -> SensorDefinition:

@@ -29,10 +29,11 @@ def test_only_a_spec_that_requires_approval_gets_the_sensor_and_job(tmp_path):
     assert defs.get_sensor_def("guarded_model_approval_sensor") is not None
 
 
-def test_a_recorded_approval_runs_the_promotion(workspace):
+def test_a_recorded_approval_runs_the_promotion(workspace, monkeypatch):
     """The approver records the approval; the sensor asks for one run; the job's op makes the version champion
-    on that approval (run here in process, with the code location's resources)."""
+    on that approval (run here in process, with the code location's resources) and notifies who approved."""
     from mlpublish_dagster.resources import CatalogResource, MlflowResource
+    from tests.support.notify_receivers import HttpReceiver
 
     (workspace.root / "specs").mkdir()
     write_spec(
@@ -51,5 +52,9 @@ def test_a_recorded_approval_runs_the_promotion(workspace):
         (run,) = sensor.evaluate_tick(context).run_requests
     assert run.tags[VERSION_TAG] == "1" and run.run_key.startswith("approved-guarded-v1-")
     assert reg.alias_version("guarded", CHAMPION) is None
-    assert job.execute_in_process(resources=resources, tags={VERSION_TAG: run.tags[VERSION_TAG]}).success
+    with HttpReceiver() as http:
+        monkeypatch.setenv("MLPUBLISH_NOTIFY_WEBHOOK_URL", http.url("/hook"))
+        assert job.execute_in_process(resources=resources, tags={VERSION_TAG: run.tags[VERSION_TAG]}).success
+        (sent,) = http.received("/hook")
+    assert "approved by approver: ok" in sent["json"]["summary"]
     assert reg.alias_version("guarded", CHAMPION) == "1" and approved_runs(reg, "guarded") == []
