@@ -32,6 +32,7 @@ from urllib.parse import unquote
 import jsonpatch
 from metadata.generated.schema.api.classification.createClassification import CreateClassificationRequest
 from metadata.generated.schema.api.classification.createTag import CreateTagRequest
+from metadata.generated.schema.api.data.createContainer import CreateContainerRequest
 from metadata.generated.schema.api.data.createCustomProperty import CreateCustomPropertyRequest
 from metadata.generated.schema.api.data.createDatabase import CreateDatabaseRequest
 from metadata.generated.schema.api.data.createDatabaseSchema import CreateDatabaseSchemaRequest
@@ -42,8 +43,10 @@ from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
 from metadata.generated.schema.api.services.createDatabaseService import CreateDatabaseServiceRequest
 from metadata.generated.schema.api.services.createMlModelService import CreateMlModelServiceRequest
 from metadata.generated.schema.api.services.createPipelineService import CreatePipelineServiceRequest
+from metadata.generated.schema.api.services.createStorageService import CreateStorageServiceRequest
 from metadata.generated.schema.entity.classification.classification import Classification
 from metadata.generated.schema.entity.classification.tag import Tag
+from metadata.generated.schema.entity.data.container import Container
 from metadata.generated.schema.entity.data.database import Database
 from metadata.generated.schema.entity.data.databaseSchema import DatabaseSchema
 from metadata.generated.schema.entity.data.mlmodel import MlModel
@@ -52,6 +55,7 @@ from metadata.generated.schema.entity.data.table import Table
 from metadata.generated.schema.entity.services.databaseService import DatabaseService
 from metadata.generated.schema.entity.services.mlmodelService import MlModelService
 from metadata.generated.schema.entity.services.pipelineService import PipelineService
+from metadata.generated.schema.entity.services.storageService import StorageService
 from metadata.utils.fqn import quote_name
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
@@ -60,6 +64,7 @@ from tests.support.openmetadata_rules import (
     SESSION_TIMEOUT_MS,
     RuleError,
     check_disabled,
+    container_fqn,
     check_extension_value,
     check_mutually_exclusive,
     check_owner_team,
@@ -89,6 +94,9 @@ GATED_FIELDS = {
     "tasks",
     "pipelineStatus",
     "pipelines",
+    "dataModel",  # ContainerRepository.clearFields: a container's data model only with fields=dataModel
+    "parent",
+    "children",
 }
 ALWAYS = {"columns"}  # table columns come back by default on the real server too
 
@@ -116,6 +124,10 @@ COLLECTIONS = [
         "services/pipelineServices", "pipelineService", CreatePipelineServiceRequest, PipelineService, None, None
     ),
     Collection("pipelines", "pipeline", CreatePipelineRequest, Pipeline, "service", "pipelineService"),
+    Collection(
+        "services/storageServices", "storageService", CreateStorageServiceRequest, StorageService, None, None
+    ),
+    Collection("containers", "container", CreateContainerRequest, Container, "service", "storageService"),
     Collection("classifications", "classification", CreateClassificationRequest, Classification, None, None),
     Collection("tags", "tag", CreateTagRequest, Tag, "classification", "classification"),
 ]
@@ -404,6 +416,11 @@ class OpenMetadataEmulator:
             data[c.parent_field] = parent
         else:
             fqn = quoted
+        if c.entity_type == "container":
+            if "parent" in data:  # ContainerRepository.prepare: the parent container must exist
+                data["parent"] = self._resolve_ref(data["parent"], "[parent]")
+            fqn = container_fqn(data, quoted)
+            data["serviceType"] = self.entities[data["service"]["id"]]["serviceType"]
         if c.entity_type == "database":
             data["service"] = parent
         if c.entity_type == "databaseSchema":
