@@ -64,10 +64,10 @@ from tests.support.openmetadata_rules import (
     SESSION_TIMEOUT_MS,
     RuleError,
     check_disabled,
-    container_fqn,
     check_extension_value,
     check_mutually_exclusive,
     check_owner_team,
+    container_fqn,
     filter_column_lineage,
     put_update,
     sort_tags,
@@ -124,9 +124,7 @@ COLLECTIONS = [
         "services/pipelineServices", "pipelineService", CreatePipelineServiceRequest, PipelineService, None, None
     ),
     Collection("pipelines", "pipeline", CreatePipelineRequest, Pipeline, "service", "pipelineService"),
-    Collection(
-        "services/storageServices", "storageService", CreateStorageServiceRequest, StorageService, None, None
-    ),
+    Collection("services/storageServices", "storageService", CreateStorageServiceRequest, StorageService, None, None),
     Collection("containers", "container", CreateContainerRequest, Container, "service", "storageService"),
     Collection("classifications", "classification", CreateClassificationRequest, Classification, None, None),
     Collection("tags", "tag", CreateTagRequest, Tag, "classification", "classification"),
