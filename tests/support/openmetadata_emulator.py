@@ -12,7 +12,8 @@ A wrong token is a 401, a route in ``forbidden`` a 403 naming the operation,
 a lineage edge whose ``lineageDetails.pipeline`` names no existing entity is a
 404, names with a dot are quoted in FQNs, and the server adds table -> model
 lineage from ``featureSources`` when the model is created (only then:
-MlModelRepository.storeRelationships runs on create).
+MlModelRepository.storeRelationships runs on create). Containers (Parquet datasets) live under storage
+services as ContainerRepository names them, and are lineage endpoints like tables.
 
 Routes it does not know answer 404 and are recorded in ``unknown_routes`` so a
 test can assert the SDK called nothing we do not emulate.
@@ -95,8 +96,6 @@ GATED_FIELDS = {
     "pipelineStatus",
     "pipelines",
     "dataModel",  # ContainerRepository.clearFields: a container's data model only with fields=dataModel
-    "parent",
-    "children",
 }
 ALWAYS = {"columns"}  # table columns come back by default on the real server too
 
