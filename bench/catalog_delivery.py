@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results import Figure, add_json_option, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
 
 TASKS = ("train", "evaluate", "validate", "register", "promote")
 
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--state", type=Path, help=argparse.SUPPRESS)
     add_json_option(parser)
-    args = parser.parse_args()
+    args = parse_args(parser, repeat=1, customers=300)
     if args.task:
         task_body(args.task, args.spec, args.state)
         return

@@ -14,6 +14,7 @@ What a 2-core machine can say and cannot: see docs/spark.md (Benchmark).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
 from bench.score_throughput import PG_ADMIN_URL, admin, make_input  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -84,7 +85,7 @@ def main() -> None:
     p.add_argument("--big-rows", type=int, default=None, help="default 5x --rows; 0 skips")
     add_json_option(p)
     p.add_argument("--worker", nargs=4, metavar=("MODE", "SPEC", "MASTER", "CONF"), help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = parse_args(p, rows=3000, big_rows=0)
     if args.worker:
         return worker(*args.worker)
     big = args.rows * 5 if args.big_rows is None else args.big_rows
@@ -115,13 +116,14 @@ def main() -> None:
     }
     results: list[dict] = []
     try:
-        with spark_cluster(tmp / "cluster", workers=2) as cluster:
-            engines = [
-                ("local", "", {}),
-                ("local[2]", "local[2]", LOCAL_CONF),
-                ("1 worker", cluster.url, {**CLUSTER_CONF, "spark.cores.max": "1"}),
-                ("2 workers", cluster.url, CLUSTER_CONF),
-            ]
+        # --small: local[2] only (a standalone cluster's start alone takes longer than the rest)
+        with contextlib.nullcontext() if args.small else spark_cluster(tmp / "cluster", workers=2) as cluster:
+            engines = [("local", "", {}), ("local[2]", "local[2]", LOCAL_CONF)]
+            if cluster is not None:
+                engines += [
+                    ("1 worker", cluster.url, {**CLUSTER_CONF, "spark.cores.max": "1"}),
+                    ("2 workers", cluster.url, CLUSTER_CONF),
+                ]
             for rows in (args.rows, big):
                 if not rows:
                     continue
@@ -145,19 +147,24 @@ def main() -> None:
     figures = []
     for rows in sorted({r["size"] for r in results}):
         by = {r["engine"]: r["rows"] / r["seconds"] for r in results if r["size"] == rows}
-        for name in ("local[2]", "1 worker", "2 workers"):
+        for name in [e for e in ("local[2]", "1 worker", "2 workers") if e in by]:
             figures.append(
                 Figure(f"{name} rows/s at {rows} rows", by[name], "local engine, same run", by["local"], "rows/s")
             )
-        figures.append(
-            Figure(
-                f"two workers vs one at {rows} rows", by["2 workers"], "one worker, same run", by["1 worker"], "rows/s"
+        if "2 workers" in by:
+            figures.append(
+                Figure(
+                    f"two workers vs one at {rows} rows",
+                    by["2 workers"],
+                    "one worker, same run",
+                    by["1 worker"],
+                    "rows/s",
+                )
             )
-        )
         print(
             f"{rows} rows: "
             + ", ".join(f"{k} {v:.0f} rows/s ({v / by['local']:.2f}x local)" for k, v in by.items())
-            + f"; two workers / one: {by['2 workers'] / by['1 worker']:.2f}x"
+            + (f"; two workers / one: {by['2 workers'] / by['1 worker']:.2f}x" if "2 workers" in by else "")
         )
     write_json(args.json, "spark_scoring", figures, {"rows": args.rows, "big_rows": big})
 
