@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--customers", type=int, default=4000)
     add_json_option(ap)
-    args = parse_args(ap, repeat=1, customers=300)
+    args = parse_args(ap, repeat=1, customers=1000)  # fewer: no champion
 
     from mlflow import MlflowClient
 
