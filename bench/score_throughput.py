@@ -59,8 +59,14 @@ PG_ADMIN_URL = os.environ.get("MLPUBLISH_TEST_PG", "postgresql://postgres@127.0.
 FEATURES = "recency_days, frequency, monetary, tenure_days, support_tickets, plan"
 
 
-def worker(mode: str, spec_path: str) -> None:
-    """One measurement in this (fresh) process: prints {rows, seconds, peak_mb}."""
+def worker(modes: str, spec_path: str) -> None:
+    """The measurements of ``modes`` (comma-separated) in this fresh process, one JSON line each."""
+    for mode in modes.split(","):
+        print(json.dumps(measure_here(mode, spec_path)), flush=True)
+
+
+def measure_here(mode: str, spec_path: str) -> dict:
+    """One measurement in this process: {rows, seconds, cpu_seconds, peak_mb, ...}."""
     import logging
 
     logging.disable(logging.WARNING)
@@ -72,9 +78,9 @@ def worker(mode: str, spec_path: str) -> None:
     ctx = PublishContext.create(load_spec(spec_path))
     version, _, model = load_champion(ctx)
     if mode == "limit":
-        return print(json.dumps(model_limit(ctx, model)))
+        return model_limit(ctx, model)
     if mode == "floor":
-        return print(json.dumps(insert_floor(ctx.preflight.warehouse.engine)))
+        return insert_floor(ctx.preflight.warehouse.engine)
     t0, cpu0, machine0 = time.perf_counter(), cpu_seconds(), machine_cpu_seconds()
     if mode == "ours":
         rows = score_batch(ctx, scoring_run_id="bench").rows
@@ -83,7 +89,7 @@ def worker(mode: str, spec_path: str) -> None:
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     machine = machine_cpu_seconds() - machine0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "machine_cpu": machine, "peak_mb": peak}))
+    return {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "machine_cpu": machine, "peak_mb": peak}
 
 
 def model_limit(ctx, model) -> dict:
@@ -227,17 +233,18 @@ def make_input(url: str, table: str, rows: int) -> None:
     engine.dispose()
 
 
-def measure(mode: str, spec: Path, env: dict[str, str]) -> dict:
+def measure(modes: tuple[str, ...], spec: Path, env: dict[str, str]) -> list[dict]:
+    """``modes`` measured one after the other in one fresh process (its imports paid once)."""
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", mode, str(spec)],
+        [sys.executable, __file__, "--worker", ",".join(modes), str(spec)],
         env=env,
         capture_output=True,
         text=True,
         cwd=spec.parent,
     )
     if out.returncode != 0:
-        raise SystemExit(f"{mode} worker failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{modes} worker failed:\n{out.stderr[-3000:]}")
+    return [json.loads(line) for line in out.stdout.strip().splitlines()[-len(modes) :]]
 
 
 def main() -> None:
@@ -298,8 +305,10 @@ def main() -> None:
                         data={"connection": url}, scoring={"sourceTable": "score_input", "chunkSize": args.chunk}
                     ),
                 )
-                for mode in modes:
-                    r = measure(mode, spec, env)
+                # each measurement in a fresh process of its own; --small: all in one (imports paid once, the
+                # peak RSS then is the process's, not the measurement's)
+                measured = measure(modes, spec, env) if args.small else [measure((m,), spec, env)[0] for m in modes]
+                for mode, r in zip(modes, measured, strict=True):
                     r.update(dialect=dialect, mode=mode)
                     results.append(r)
                     if mode == "floor":  # the server's work: no CPU or memory of ours to show
