@@ -4,7 +4,9 @@ On the same PostgreSQL table of N rows (default 1M and 5M) and the same champion
 (one process, chunks streamed through the warehouse: the baseline), Spark ``local[2]``, and a standalone
 cluster on loopback with one worker, then two (1 core, 1 GB each). Each measurement runs in a fresh
 process; the Spark session is started before the clock starts (its start-up is printed apart). Prints
-rows/s per engine and the ratio to the local engine, and how the figure moves from one worker to two.
+rows/s per engine and the ratio to the local engine and to the champion's own ``predict_proba`` on the same
+rows in memory (the rate to reach), and how the figure moves from one worker to two. Predictions are made
+per Arrow batch already (``mapInPandas`` with the champion broadcast once).
 
     python bench/spark_scoring.py [--rows 1000000] [--big-rows 5000000] [--json PATH]
 
@@ -49,7 +51,11 @@ def worker(mode: str, spec_path: str, master: str, conf: str) -> None:
     from mlpublish.steps.score import load_champion, score_batch
 
     ctx = PublishContext.create(load_spec(spec_path))
-    load_champion(ctx)  # cached in the context: both engines start with the model in memory
+    _, _, model = load_champion(ctx)  # cached in the context: both engines start with the model in memory
+    if mode == "model":  # the champion's own predict_proba on the same rows in memory: the rate to reach
+        from bench.score_throughput import model_limit
+
+        return print(json.dumps({**model_limit(ctx, model), "session_seconds": 0.0}))
     spark, started = None, 0.0
     if mode != "local":
         from mlpublish.spark_engine import spark_session
@@ -129,8 +135,8 @@ def main() -> None:
                     continue
                 make_input(pg_url, "score_input", rows)
                 spec = write_spec(tmp / "spec.yaml", churn_dict(scoring={"sourceTable": "score_input"}))
-                for name, master, conf in engines:
-                    r = measure("local" if name == "local" else "spark", spec, env, master, conf)
+                for name, master, conf in [("model", "", {}), *engines]:
+                    r = measure(name if name in ("model", "local") else "spark", spec, env, master, conf)
                     r.update(engine=name, size=rows)
                     results.append(r)
                     print(
@@ -150,6 +156,15 @@ def main() -> None:
         for name in [e for e in ("local[2]", "1 worker", "2 workers") if e in by]:
             figures.append(
                 Figure(f"{name} rows/s at {rows} rows", by[name], "local engine, same run", by["local"], "rows/s")
+            )
+            figures.append(
+                Figure(
+                    f"{name} rows/s at {rows} rows, vs the model alone",
+                    by[name],
+                    "bare predict_proba, same rows in memory",
+                    by["model"],
+                    "rows/s",
+                )
             )
         if "2 workers" in by:
             figures.append(
