@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results import Figure, add_json_option, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
 
 TASKS = ("train", "evaluate", "validate", "register", "promote")
 
@@ -81,8 +81,10 @@ def task_body(step: str, spec_path: str, state: Path) -> None:
     print(json.dumps({"sdk_imported": "metadata" in sys.modules}))
 
 
-def publish(mode: str, spec: Path, template: Path, work: Path, host_port: str, token: str) -> dict[str, float]:
-    """The five task processes of one publish; returns their summed wall time and SDK imports."""
+def publish(
+    mode: str, spec: Path, template: Path, work: Path, host_port: str, token: str, tasks: tuple[str, ...] = TASKS
+) -> dict[str, float]:
+    """The task processes of one publish (all five, or the first ``tasks``); their summed wall time and SDK imports."""
     work.mkdir(parents=True)
     shutil.copy(template, work / "mlflow.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPUBLISH_", "OPENMETADATA_", "MLFLOW_"))}
@@ -98,7 +100,7 @@ def publish(mode: str, spec: Path, template: Path, work: Path, host_port: str, t
     if mode == "before":
         env["MLPUBLISH_CATALOG_STRICT"] = "true"
     total, sdk = 0.0, 0
-    for step in TASKS:
+    for step in tasks:
         t0 = time.perf_counter()
         out = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--task", step, "--spec", str(spec), "--state", str(work)],
@@ -135,7 +137,7 @@ def main() -> None:
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--state", type=Path, help=argparse.SUPPRESS)
     add_json_option(parser)
-    args = parser.parse_args()
+    args = parse_args(parser, repeat=1, customers=300)
     if args.task:
         task_body(args.task, args.spec, args.state)
         return
@@ -162,7 +164,11 @@ def main() -> None:
         for i in range(args.repeat):
             for mode in ("before", "after") if i % 2 == 0 else ("after", "before"):
                 with serve_emulator() as om:
-                    runs[mode].append(publish(mode, spec, template, tmp / f"{mode}-{i}", om.host_port, om.token))
+                    work = tmp / f"{mode}-{i}"
+                    # --small: the first task only (a process importing MLflow and fitting, then the relay)
+                    runs[mode].append(
+                        publish(mode, spec, template, work, om.host_port, om.token, TASKS[:1] if args.small else TASKS)
+                    )
                     assert om.emulator.unknown_routes == []
                 print(f"run {i + 1} {mode}: {runs[mode][-1]}", flush=True)
     before = statistics.median(r["tasks"] for r in runs["before"])
@@ -170,7 +176,8 @@ def main() -> None:
     relay = statistics.median(r["relay"] for r in runs["after"])
     figures = [
         Figure(
-            "five Airflow task processes of one publish, wall time summed (steps only queue)",
+            f"{'the first Airflow task process' if args.small else 'five Airflow task processes'} of one publish, "
+            "wall time summed (steps only queue)",
             after,
             "the same tasks delivering to OpenMetadata themselves",
             before,

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results import Figure, add_json_option, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
 
 UV = ROOT / ".tools" / "bin" / "uv"
 # what a step process (CLI command, Airflow task, Dagster step) imports before its work
@@ -69,19 +69,39 @@ def publish(venv: Path, spec: Path, work: Path) -> float:
     return seconds
 
 
-def start(venv: Path, work: Path) -> float:
-    """One fresh interpreter of ``venv`` importing ``STEP_IMPORTS`` (without .pyc writing); its wall time."""
+def start(venv: Path, work: Path, imports: str = STEP_IMPORTS, no_pyc: bool = False) -> float:
+    """One fresh interpreter of ``venv`` importing ``imports`` (without .pyc writing); its wall time.
+
+    ``no_pyc``: the .pyc files beside the sources are ignored too (an empty ``-X pycache_prefix``), as if the
+    venv had been installed without compiling them."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    prefix = ["-X", f"pycache_prefix={tempfile.mkdtemp(prefix='no_pyc_', dir=work)}"] if no_pyc else []
     t0 = time.perf_counter()
-    subprocess.run([str(venv / "bin" / "python"), "-c", STEP_IMPORTS], cwd=work, env=env, check=True)
+    subprocess.run([str(venv / "bin" / "python"), *prefix, "-c", imports], cwd=work, env=env, check=True)
     return time.perf_counter() - t0
+
+
+def small_run(json_path: Path | None) -> None:
+    """--small: no venv built and no publish; the project's venv starts a process importing the spec layer with
+    its compiled bytecode and ignoring it (the figure of the full run on a cheap import)."""
+    work = Path(tempfile.mkdtemp(prefix="mlp_cold_start_"))
+    try:
+        venv, imports = Path(sys.executable).parent.parent, "import mlpublish.spec"
+        compiled, plain = start(venv, work, imports), start(venv, work, imports, no_pyc=True)
+        print(f"start importing the spec layer: bytecode {compiled:5.2f} s, without {plain:5.2f} s")
+        figure = Figure("process start importing mlpublish.spec, with bytecode", compiled, "ignoring it", plain, "s")
+        write_json(json_path, "cold_start", [figure], {"small": True})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=3)
     add_json_option(p)
-    args = p.parse_args()
+    args = parse_args(p, repeat=1)
+    if args.small:
+        return small_run(args.json)
 
     from mlpublish.demo.data import build_demo_warehouse
     from tests.conftest import churn_dict, write_spec

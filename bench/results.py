@@ -2,7 +2,8 @@
 
 A figure is a value measured in this run, the baseline measured alongside it, their ratio,
 and the target for that ratio when the benchmark states one (``None``: reported, no claim).
-Each benchmark takes ``--json PATH`` and writes its figures there, besides printing its table.
+Each benchmark takes ``--json PATH`` and writes its figures there, besides printing its table, and
+``--small``: its smallest sizes, so that a test runs every benchmark in seconds and none rots.
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ class Figure:
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """``--json PATH`` (the figures for bench/run_all) and ``--small`` (every benchmark takes it)."""
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the figures there (for bench/run_all)")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="the smallest sizes that still measure every figure against its baseline, one repeat: checks in "
+        "seconds that the benchmark runs (tests/integration/test_bench_small.py); not figures to quote",
+    )
 
 
 def write_json(path: Path | None, benchmark: str, figures: list[Figure], settings: dict[str, Any]) -> None:
@@ -54,3 +62,12 @@ def write_json(path: Path | None, benchmark: str, figures: list[Figure], setting
     path.write_text(
         json.dumps({"benchmark": benchmark, "settings": settings, "figures": [f.as_dict() for f in figures]}, indent=2)
     )
+
+
+def parse_args(parser: argparse.ArgumentParser, **small: Any) -> argparse.Namespace:
+    """The arguments; with ``--small``, the sizes given here replace those of the command line."""
+    args = parser.parse_args()
+    if args.small:
+        for name, value in small.items():
+            setattr(args, name, value)
+    return args

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--customers", type=int, default=4000)
     add_json_option(ap)
-    args = ap.parse_args()
+    args = parse_args(ap, repeat=1, customers=1000)  # fewer: no champion
 
     from mlflow import MlflowClient
 

@@ -4,7 +4,9 @@ On the same PostgreSQL table of N rows (default 1M and 5M) and the same champion
 (one process, chunks streamed through the warehouse: the baseline), Spark ``local[2]``, and a standalone
 cluster on loopback with one worker, then two (1 core, 1 GB each). Each measurement runs in a fresh
 process; the Spark session is started before the clock starts (its start-up is printed apart). Prints
-rows/s per engine and the ratio to the local engine, and how the figure moves from one worker to two.
+rows/s per engine and the ratio to the local engine and to the champion's own ``predict_proba`` on the same
+rows in memory (the rate to reach), and how the figure moves from one worker to two. Predictions are made
+per Arrow batch already (``mapInPandas`` with the champion broadcast once).
 
     python bench/spark_scoring.py [--rows 1000000] [--big-rows 5000000] [--json PATH]
 
@@ -14,6 +16,7 @@ What a 2-core machine can say and cannot: see docs/spark.md (Benchmark).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -32,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
 from bench.score_throughput import PG_ADMIN_URL, admin, make_input  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -48,7 +51,11 @@ def worker(mode: str, spec_path: str, master: str, conf: str) -> None:
     from mlpublish.steps.score import load_champion, score_batch
 
     ctx = PublishContext.create(load_spec(spec_path))
-    load_champion(ctx)  # cached in the context: both engines start with the model in memory
+    _, _, model = load_champion(ctx)  # cached in the context: both engines start with the model in memory
+    if mode == "model":  # the champion's own predict_proba on the same rows in memory: the rate to reach
+        from bench.score_throughput import model_limit
+
+        return print(json.dumps({**model_limit(ctx, model), "session_seconds": 0.0}))
     spark, started = None, 0.0
     if mode != "local":
         from mlpublish.spark_engine import spark_session
@@ -84,7 +91,7 @@ def main() -> None:
     p.add_argument("--big-rows", type=int, default=None, help="default 5x --rows; 0 skips")
     add_json_option(p)
     p.add_argument("--worker", nargs=4, metavar=("MODE", "SPEC", "MASTER", "CONF"), help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = parse_args(p, rows=3000, big_rows=0)
     if args.worker:
         return worker(*args.worker)
     big = args.rows * 5 if args.big_rows is None else args.big_rows
@@ -115,20 +122,21 @@ def main() -> None:
     }
     results: list[dict] = []
     try:
-        with spark_cluster(tmp / "cluster", workers=2) as cluster:
-            engines = [
-                ("local", "", {}),
-                ("local[2]", "local[2]", LOCAL_CONF),
-                ("1 worker", cluster.url, {**CLUSTER_CONF, "spark.cores.max": "1"}),
-                ("2 workers", cluster.url, CLUSTER_CONF),
-            ]
+        # --small: local[2] only (a standalone cluster's start alone takes longer than the rest)
+        with contextlib.nullcontext() if args.small else spark_cluster(tmp / "cluster", workers=2) as cluster:
+            engines = [("local", "", {}), ("local[2]", "local[2]", LOCAL_CONF)]
+            if cluster is not None:
+                engines += [
+                    ("1 worker", cluster.url, {**CLUSTER_CONF, "spark.cores.max": "1"}),
+                    ("2 workers", cluster.url, CLUSTER_CONF),
+                ]
             for rows in (args.rows, big):
                 if not rows:
                     continue
                 make_input(pg_url, "score_input", rows)
                 spec = write_spec(tmp / "spec.yaml", churn_dict(scoring={"sourceTable": "score_input"}))
-                for name, master, conf in engines:
-                    r = measure("local" if name == "local" else "spark", spec, env, master, conf)
+                for name, master, conf in [("model", "", {}), *engines]:
+                    r = measure(name if name in ("model", "local") else "spark", spec, env, master, conf)
                     r.update(engine=name, size=rows)
                     results.append(r)
                     print(
@@ -145,19 +153,33 @@ def main() -> None:
     figures = []
     for rows in sorted({r["size"] for r in results}):
         by = {r["engine"]: r["rows"] / r["seconds"] for r in results if r["size"] == rows}
-        for name in ("local[2]", "1 worker", "2 workers"):
+        for name in [e for e in ("local[2]", "1 worker", "2 workers") if e in by]:
             figures.append(
                 Figure(f"{name} rows/s at {rows} rows", by[name], "local engine, same run", by["local"], "rows/s")
             )
-        figures.append(
-            Figure(
-                f"two workers vs one at {rows} rows", by["2 workers"], "one worker, same run", by["1 worker"], "rows/s"
+            figures.append(
+                Figure(
+                    f"{name} rows/s at {rows} rows, vs the model alone",
+                    by[name],
+                    "bare predict_proba, same rows in memory",
+                    by["model"],
+                    "rows/s",
+                )
             )
-        )
+        if "2 workers" in by:
+            figures.append(
+                Figure(
+                    f"two workers vs one at {rows} rows",
+                    by["2 workers"],
+                    "one worker, same run",
+                    by["1 worker"],
+                    "rows/s",
+                )
+            )
         print(
             f"{rows} rows: "
             + ", ".join(f"{k} {v:.0f} rows/s ({v / by['local']:.2f}x local)" for k, v in by.items())
-            + f"; two workers / one: {by['2 workers'] / by['1 worker']:.2f}x"
+            + (f"; two workers / one: {by['2 workers'] / by['1 worker']:.2f}x" if "2 workers" in by else "")
         )
     write_json(args.json, "spark_scoring", figures, {"rows": args.rows, "big_rows": big})
 

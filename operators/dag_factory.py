@@ -13,7 +13,6 @@ and the DAG file itself parses cleanly.
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import re
@@ -105,23 +104,42 @@ def build_dag(spec: Any, spec_path: str, *, retries: int = 1, retry_delay: timed
         dag_id=dag_id_for(spec.name),
         description=_summary(spec),
         schedule=schedule_for(spec),
-        params={"overrides": overrides_param()},
         doc_md=_doc_md(spec, spec_path, f"Publish chain of `{spec.name}`"),
         **_common_args(spec, retries=retries, retry_delay=retry_delay),
     )
+    # Set after the DAG is built, before its tasks (which copy it): given to DAG(), the param's default {} would
+    # be validated against the whole spec schema, meta-schema check included, at every parse of every publish
+    # DAG (half of a publish DAG's parse). {} always passes (tests/unit/airflow); the run's conf is still
+    # validated against the schema when the run is created.
+    dag.params["overrides"] = overrides_param()
     chain(*chain_tasks(spec, spec_path, dag))
     return dag
 
 
+class SharedSchema(dict):
+    """The overrides schema, one object shared by every param of the parse: nothing writes to it, so a copy is
+    the object itself. Airflow deep-copies a DAG's params into each of its tasks (operator defaults): copying
+    the whole spec schema ten times per publish DAG was most of its parse. Serialized as the dict it is."""
+
+    def __copy__(self) -> SharedSchema:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedSchema:
+        return self
+
+
 @functools.cache
-def _overrides_schema() -> dict[str, Any]:
-    return overrides_json_schema()  # the same for every spec: built once per parse
+def _overrides_schema() -> tuple[str, SharedSchema]:
+    """The param's description and the rest of the schema: the same for every spec, built once per parse."""
+    schema = overrides_json_schema()
+    return schema.pop("description"), SharedSchema(schema)
 
 
 def overrides_param() -> Param:
     """The ``overrides`` param: an object checked against the spec's schema minus the frozen fields, so the
     trigger form and the REST API refuse a misspelled or frozen field before the run exists."""
-    return Param({}, **copy.deepcopy(_overrides_schema()))
+    description, schema = _overrides_schema()
+    return Param({}, description, schema=schema)
 
 
 def _summary(spec: Any) -> str:

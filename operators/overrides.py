@@ -137,6 +137,10 @@ def overrides_json_schema() -> dict[str, Any]:
     for dotted in TRIGGER_FROZEN_PATHS:
         _drop_field(tree, dotted.split("."))
     tree["additionalProperties"] = False
+    # Airflow checks the schema itself at every validation of the param (jsonschema.validate, at each DAG's
+    # parse): against the Draft 7 meta-schema it costs a fifth of the 2020-12 default, the keywords used here
+    # (properties, items, anyOf, enum, bounds) mean the same in both.
+    tree["$schema"] = "http://json-schema.org/draft-07/schema#"
     tree["description"] = (
         "Spec fields to override for this run, e.g. "
         '{"validation": {"gates": [{"metric": "roc_auc", "min": 0.8}]}}; fixed by the spec file: '

@@ -3,15 +3,24 @@
 The MlModel entity carries the fields of OpenMetadata's CreateMlModelRequest;
 lineage goes feature source tables -> training table -> model, with the
 column-level detail of which source columns feed which feature.
+
+Scoring targets outside the warehouse are entities of OpenMetadata's own model too:
+a Parquet dataset is a Container (entity/data/container.json: "an abstraction for any path storing data in an
+object store") of the storage service ``STORAGE_SERVICE``, named by its path; a Spark table is a Table of the
+database service ``SPARK_SERVICE``, ``<service>.<Spark catalog>.<Spark database>.<table>``.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import Any
 
-from mlpublish.catalog.events import AddLineage, Column, ColumnLineage, UpsertMlModel, UpsertTable
+from mlpublish.catalog.events import AddLineage, Column, ColumnLineage, UpsertContainer, UpsertMlModel, UpsertTable
 from mlpublish.spec import Spec
+
+STORAGE_SERVICE = "mlpublish_files"  # storage service of the Parquet datasets Spark scoring writes
+SPARK_SERVICE = "spark"  # database service of the Spark catalog's tables (the session's metastore)
 
 
 def owner_refs(owners: list[str]) -> list[dict[str, str]]:
@@ -124,3 +133,34 @@ def table_event(fqn: str, columns: dict[str, str], description: str | None = Non
 
 def model_event(spec: Spec, hyperparameters: dict[str, Any], ml_store: str | None) -> UpsertMlModel:
     return UpsertMlModel(fqn=spec.fqn, entity=model_entity(spec, hyperparameters, ml_store))
+
+
+def quote_name(name: str) -> str:
+    """A name as it stands in an FQN (OpenMetadata's FullyQualifiedName.quoteName): quoted when it holds a dot."""
+    return f'"{name}"' if "." in name and not (name.startswith('"') and name.endswith('"')) else name
+
+
+def dataset_path(path: str) -> str:
+    """The dataset's path as it names the Container: a URI as written, a local path absolute; no trailing slash."""
+    if "://" not in path and not path.startswith("file:"):
+        path = os.path.abspath(os.path.expanduser(path))
+    return path.rstrip("/") or path
+
+
+def container_event(path: str, columns: dict[str, str], partitions: list[str], description: str) -> UpsertContainer:
+    """The Parquet dataset at ``path`` as a Container of ``STORAGE_SERVICE``, its columns the data model."""
+    name = dataset_path(path)
+    return UpsertContainer(
+        fqn=f"{STORAGE_SERVICE}.{quote_name(name)}",
+        service=STORAGE_SERVICE,
+        name=name,
+        fullPath=name,
+        columns=[Column(name=n, dataType=t) for n, t in columns.items()],
+        partitionColumns=partitions,
+        description=description,
+    )
+
+
+def spark_table_fqn(catalog: str, database: str, table: str) -> str:
+    """A Spark table's Table FQN: ``<SPARK_SERVICE>.<catalog>.<database>.<table>``."""
+    return ".".join(quote_name(p) for p in (SPARK_SERVICE, catalog, database, table))

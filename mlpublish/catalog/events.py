@@ -31,6 +31,21 @@ class UpsertTable(_Event):
     description: str | None = None
 
 
+class UpsertContainer(_Event):
+    """A Parquet dataset as OpenMetadata's Container (a path of an object store or file system, under a storage
+    service): ``fqn`` is ``<service>.<name>``, the columns are its data model, partitioned by ``partitionColumns``."""
+
+    kind: Literal["upsert_container"] = "upsert_container"
+    fqn: str
+    service: str
+    name: str
+    fullPath: str
+    columns: list[Column]
+    fileFormats: list[str] = ["parquet"]
+    partitionColumns: list[str] = []
+    description: str | None = None
+
+
 class UpsertMlModel(_Event):
     """Create or update the MlModel; ``entity`` has the fields of CreateMlModelRequest."""
 
@@ -63,9 +78,9 @@ class ColumnLineage(_Event):
 class AddLineage(_Event):
     kind: Literal["add_lineage"] = "add_lineage"
     from_fqn: str
-    from_type: Literal["table", "mlmodel"]
+    from_type: Literal["table", "mlmodel", "container"]
     to_fqn: str
-    to_type: Literal["table", "mlmodel"]
+    to_type: Literal["table", "mlmodel", "container"]
     columns: list[ColumnLineage] = []
     pipeline: dict[str, str] | None = None
     description: str | None = None
@@ -84,7 +99,13 @@ class RecordAliasChange(_Event):
 
 
 CatalogEvent = Annotated[
-    UpsertTable | UpsertMlModel | SetValidationTag | SetModelProperties | AddLineage | RecordAliasChange,
+    UpsertTable
+    | UpsertContainer
+    | UpsertMlModel
+    | SetValidationTag
+    | SetModelProperties
+    | AddLineage
+    | RecordAliasChange,
     Field(discriminator="kind"),
 ]
 

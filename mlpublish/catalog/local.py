@@ -31,6 +31,7 @@ from mlpublish.catalog.events import (
     RecordAliasChange,
     SetModelProperties,
     SetValidationTag,
+    UpsertContainer,
     UpsertMlModel,
     UpsertTable,
 )
@@ -51,6 +52,24 @@ def next_version(version: float, major: bool) -> float:
 
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     return {k for k in (set(old) | set(new)) - _META if old.get(k) != new.get(k)}
+
+
+def container_body(ev: UpsertContainer) -> dict[str, Any]:
+    """The Container as the server holds it after the sink's PUT (CreateContainerRequest's fields)."""
+    body: dict[str, Any] = {
+        "name": ev.name,
+        "fullyQualifiedName": ev.fqn,
+        "service": ev.service,
+        "fullPath": ev.fullPath,
+        "fileFormats": list(ev.fileFormats),
+        "dataModel": {
+            "isPartitioned": bool(ev.partitionColumns),
+            "columns": [c.model_dump() for c in ev.columns],
+        },
+    }
+    if ev.description:
+        body["description"] = ev.description
+    return body
 
 
 class LocalCatalog:
@@ -139,6 +158,8 @@ class LocalCatalog:
             if ev.description:
                 body["description"] = ev.description
             return [(ev.fqn, "table", body, "PUT")]
+        if isinstance(ev, UpsertContainer):
+            return [(ev.fqn, "container", container_body(ev), "PUT")]
         if isinstance(ev, UpsertMlModel):
             return self._upsert_model(self._get(cur, ev.fqn), ev)
         if isinstance(ev, SetValidationTag):
@@ -158,7 +179,7 @@ class LocalCatalog:
             return [(ev.fqn, "mlmodel", {**body, "extension": {**body.get("extension", {}), **ev.properties}}, "PATCH")]
         if isinstance(ev, AddLineage):
             columns = [c.model_dump() for c in ev.columns]
-            if ev.to_type == "table":
+            if ev.to_type in ("table", "container"):
                 # Several models may read the same table: an edge between two tables
                 # carries the union of their column lineage, not the last writer's.
                 row = cur.execute(

@@ -35,6 +35,8 @@ class SparkWritten:
     columns: dict[str, str]  # the predictions' columns and their types
     target: str  # the warehouse table's FQN, or the Parquet path / Spark table
     in_warehouse: bool
+    parquet: str | None = None  # the Parquet dataset's path, as written
+    spark_table: tuple[str, str, str] | None = None  # the Spark table's (catalog, database, name)
 
 
 def prediction_type(model: Any, classifier: bool) -> Any:
@@ -115,13 +117,21 @@ def write_files(spark: Any, predicted: Any, run: ScoringRun, *, parquet: str | N
                 out.write.partitionBy("scoring_run_id").format("parquet").saveAsTable(table)
             written = spark.table(table)
         rows = written.where(F.col("scoring_run_id") == run.scoring_run_id).count()
+        located = None if parquet else _table_location(spark, table)
     except WarehouseError:
         raise
     except Exception as exc:
         where = parquet or table
         raise WarehouseError(f"scoring into {where} on Spark failed: {spark_error(exc)}") from None
     columns = {f.name: f.dataType.simpleString() for f in out.schema.fields}
-    return SparkWritten(rows, columns, parquet or f"spark table {table}", False)
+    return SparkWritten(rows, columns, parquet or f"spark table {table}", False, parquet=parquet, spark_table=located)
+
+
+def _table_location(spark: Any, table: str) -> tuple[str, str, str]:
+    """(catalog, database, name) of a Spark table as the session's catalog resolves it (the catalog entry)."""
+    found = spark.catalog.getTable(table)
+    database = found.database or ".".join(found.namespace or []) or spark.catalog.currentDatabase()
+    return found.catalog or spark.catalog.currentCatalog(), database, found.name
 
 
 _SA_TYPES = {"bigint": sa.BigInteger, "int": sa.BigInteger, "double": sa.Float, "float": sa.Float}

@@ -11,6 +11,7 @@ card; and no error shows an expanded value (:func:`hide_values` puts the variabl
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import types
@@ -90,6 +91,19 @@ def expand_env(
     return _ENV_RE.sub(sub, value)
 
 
+@functools.cache
+def _fields_of(model: type[BaseModel]) -> dict[str, tuple[Any, bool]]:
+    """Each field of ``model`` by name and by alias: its annotation and whether it expands variables (once per model:
+    a spec file is read at every parse of the DAG file, every field of it looked up here)."""
+    out: dict[str, tuple[Any, bool]] = {}
+    for name, info in reversed(list(model.model_fields.items())):  # the first field wins a name, as before
+        entry = (info.annotation, expands_variables(info))
+        if info.alias:
+            out[info.alias] = entry
+        out[name] = entry
+    return out
+
+
 def _members(annotation: Any) -> list[Any]:
     """``annotation``, or the members of a union (``X | None``) and the type of an ``Annotated``."""
     origin = get_origin(annotation)
@@ -122,15 +136,13 @@ def expand_tree(
     if isinstance(obj, dict):
         model = next((m for m in members if isinstance(m, type) and issubclass(m, BaseModel)), None)
         if model is not None:
-            out = {}
+            fields, out = _fields_of(model), {}
             for key, val in obj.items():
-                info = next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
+                field = fields.get(key) if isinstance(key, str) else None
                 out[key] = (
                     val
-                    if info is None
-                    else expand_tree(
-                        val, path + (key,), problems, info.annotation, expands=expands_variables(info), **more
-                    )
+                    if field is None
+                    else expand_tree(val, path + (key,), problems, field[0], expands=field[1], **more)
                 )
             return out
         mapping = next((m for m in members if get_origin(m) is dict), None)

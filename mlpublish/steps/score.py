@@ -22,7 +22,7 @@ from mlpublish.errors import StepError
 from mlpublish.results import ScoreResult
 from mlpublish.steps.bounds import Deadline, bounded
 from mlpublish.steps.predictor import ChampionPredictor, MostProbableClass, positive_index
-from mlpublish.steps.score_record import record_score
+from mlpublish.steps.score_record import files_entity, record_score
 from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
 from mlpublish.warehouse.scoring import ScoringRun, write_predictions
 
@@ -185,7 +185,8 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
     )
     # the catalog records the warehouse's source table as the local engine does (its declared types)
     recorded = source if source.table is None else scoring_source(ctx, source.columns)
-    record_score(ctx, result, written.columns, recorded, in_warehouse=written.in_warehouse)
+    target = None if written.in_warehouse else files_entity(spec, written)
+    record_score(ctx, result, written.columns, recorded, target=target)
     log.info(
         "%s: scored %d rows of %s with version %s into %s on Spark (%s) in %.1fs",
         spec.name,

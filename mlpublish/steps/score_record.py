@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlpublish import config
-from mlpublish.catalog.entity import table_event
+from mlpublish.catalog.entity import container_event, spark_table_fqn, table_event
 from mlpublish.catalog.events import AddLineage, ColumnLineage, SetModelProperties
 from mlpublish.clock import now_iso
 from mlpublish.deployment.context import PublishContext, pipeline_tags
@@ -21,13 +21,36 @@ from mlpublish.results import ScoreResult
 from mlpublish.steps.bounds import end_status
 
 
+class PredictionsEntity(NamedTuple):
+    """The catalog entity the predictions land in: its FQN, entity type and upsert event."""
+
+    fqn: str
+    type: str
+    event: Any
+
+
+def predictions_description(spec: Any) -> str:
+    return f"batch predictions of {spec.name} (champion), one set per scoring run"
+
+
+def files_entity(spec: Any, written: Any) -> PredictionsEntity:
+    """Predictions Spark wrote outside the warehouse (``spark_engine.scoring.SparkWritten``): a Parquet dataset
+    is a Container, a Spark table a Table of the Spark service (see ``catalog.entity``)."""
+    description = predictions_description(spec)
+    if written.parquet:
+        ev = container_event(written.parquet, written.columns, ["scoring_run_id"], description)
+        return PredictionsEntity(ev.fqn, "container", ev)
+    fqn = spark_table_fqn(*written.spark_table)
+    return PredictionsEntity(fqn, "table", table_event(fqn, written.columns, description))
+
+
 def record_score(
-    ctx: PublishContext, result: ScoreResult, columns: dict[str, str], source: Any, *, in_warehouse: bool = True
+    ctx: PublishContext, result: ScoreResult, columns: dict[str, str], source: Any, *, target: Any = None
 ) -> None:
     """An MLflow run for the scoring (reused by a retry of the same scoring run) and the catalog entries.
 
-    Predictions outside the warehouse (a Parquet dataset, a Spark table) have no catalog table: the model's
-    properties still name where they are."""
+    ``target``: the predictions' entity when they are not the warehouse table ``result.table_fqn``
+    (``files_entity``); the model -> predictions lineage ends there either way."""
     spec, reg = ctx.spec, ctx.registry
     exp = reg.ensure_experiment(spec.experiment_name, config.artifact_root(reg.tracking_uri))
     found = reg.search_runs(
@@ -64,39 +87,40 @@ def record_score(
         raise
     reg.end_run(mlflow_run, what="end scoring run")
 
-    fqn, model_fqn = result.table_fqn, spec.fqn
+    model_fqn = spec.fqn
+    if target is None:
+        target = PredictionsEntity(
+            result.table_fqn, "table", table_event(result.table_fqn, columns, predictions_description(spec))
+        )
+    fqn = target.fqn
     from_model = [f"{model_fqn}.{f}" for f in spec.feature_names]
     model_cols = [
         ColumnLineage(fromColumns=from_model, toColumn=f"{fqn}.{c}")
         for c in ("prediction", "probability")
         if c in columns
     ]
-    events: list[Any] = (
-        []
-        if not in_warehouse
-        else [
-            table_event(fqn, columns, f"batch predictions of {spec.name} (champion), one set per scoring run"),
-            AddLineage(
-                from_fqn=model_fqn,
-                from_type="mlmodel",
-                to_fqn=fqn,
-                to_type="table",
-                columns=model_cols,
-                pipeline=ctx.pipeline,
-                description=f"batch scoring by {spec.name}",
-            ),
-        ]
-    )
-    if in_warehouse and source.table and source.table != spec.data.trainingTable:
+    events: list[Any] = [
+        target.event,
+        AddLineage(
+            from_fqn=model_fqn,
+            from_type="mlmodel",
+            to_fqn=fqn,
+            to_type=target.type,
+            columns=model_cols,
+            pipeline=ctx.pipeline,
+            description=f"batch scoring by {spec.name}",
+        ),
+    ]
+    if source.table and source.table != spec.data.trainingTable:
         # the train step registered the training table; another scoring table must exist before an edge
         events.insert(0, table_event(source.fqn, source.types(), f"rows scored by {spec.name}"))
-    if in_warehouse and source.fqn:
+    if source.fqn:
         events.append(
             AddLineage(
                 from_fqn=source.fqn,
                 from_type="table",
                 to_fqn=fqn,
-                to_type="table",
+                to_type=target.type,
                 columns=[
                     ColumnLineage(fromColumns=[f"{source.fqn}.{k}"], toColumn=f"{fqn}.{k}")
                     for k in spec.data.keyColumns

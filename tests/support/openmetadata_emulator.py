@@ -12,7 +12,8 @@ A wrong token is a 401, a route in ``forbidden`` a 403 naming the operation,
 a lineage edge whose ``lineageDetails.pipeline`` names no existing entity is a
 404, names with a dot are quoted in FQNs, and the server adds table -> model
 lineage from ``featureSources`` when the model is created (only then:
-MlModelRepository.storeRelationships runs on create).
+MlModelRepository.storeRelationships runs on create). Containers (Parquet datasets) live under storage
+services as ContainerRepository names them, and are lineage endpoints like tables.
 
 Routes it does not know answer 404 and are recorded in ``unknown_routes`` so a
 test can assert the SDK called nothing we do not emulate.
@@ -32,6 +33,7 @@ from urllib.parse import unquote
 import jsonpatch
 from metadata.generated.schema.api.classification.createClassification import CreateClassificationRequest
 from metadata.generated.schema.api.classification.createTag import CreateTagRequest
+from metadata.generated.schema.api.data.createContainer import CreateContainerRequest
 from metadata.generated.schema.api.data.createCustomProperty import CreateCustomPropertyRequest
 from metadata.generated.schema.api.data.createDatabase import CreateDatabaseRequest
 from metadata.generated.schema.api.data.createDatabaseSchema import CreateDatabaseSchemaRequest
@@ -42,8 +44,10 @@ from metadata.generated.schema.api.lineage.addLineage import AddLineageRequest
 from metadata.generated.schema.api.services.createDatabaseService import CreateDatabaseServiceRequest
 from metadata.generated.schema.api.services.createMlModelService import CreateMlModelServiceRequest
 from metadata.generated.schema.api.services.createPipelineService import CreatePipelineServiceRequest
+from metadata.generated.schema.api.services.createStorageService import CreateStorageServiceRequest
 from metadata.generated.schema.entity.classification.classification import Classification
 from metadata.generated.schema.entity.classification.tag import Tag
+from metadata.generated.schema.entity.data.container import Container
 from metadata.generated.schema.entity.data.database import Database
 from metadata.generated.schema.entity.data.databaseSchema import DatabaseSchema
 from metadata.generated.schema.entity.data.mlmodel import MlModel
@@ -52,6 +56,7 @@ from metadata.generated.schema.entity.data.table import Table
 from metadata.generated.schema.entity.services.databaseService import DatabaseService
 from metadata.generated.schema.entity.services.mlmodelService import MlModelService
 from metadata.generated.schema.entity.services.pipelineService import PipelineService
+from metadata.generated.schema.entity.services.storageService import StorageService
 from metadata.utils.fqn import quote_name
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
@@ -63,6 +68,7 @@ from tests.support.openmetadata_rules import (
     check_extension_value,
     check_mutually_exclusive,
     check_owner_team,
+    container_fqn,
     filter_column_lineage,
     put_update,
     sort_tags,
@@ -89,6 +95,7 @@ GATED_FIELDS = {
     "tasks",
     "pipelineStatus",
     "pipelines",
+    "dataModel",  # ContainerRepository.clearFields: a container's data model only with fields=dataModel
 }
 ALWAYS = {"columns"}  # table columns come back by default on the real server too
 
@@ -116,6 +123,8 @@ COLLECTIONS = [
         "services/pipelineServices", "pipelineService", CreatePipelineServiceRequest, PipelineService, None, None
     ),
     Collection("pipelines", "pipeline", CreatePipelineRequest, Pipeline, "service", "pipelineService"),
+    Collection("services/storageServices", "storageService", CreateStorageServiceRequest, StorageService, None, None),
+    Collection("containers", "container", CreateContainerRequest, Container, "service", "storageService"),
     Collection("classifications", "classification", CreateClassificationRequest, Classification, None, None),
     Collection("tags", "tag", CreateTagRequest, Tag, "classification", "classification"),
 ]
@@ -404,6 +413,11 @@ class OpenMetadataEmulator:
             data[c.parent_field] = parent
         else:
             fqn = quoted
+        if c.entity_type == "container":
+            if "parent" in data:  # ContainerRepository.prepare: the parent container must exist
+                data["parent"] = self._resolve_ref(data["parent"], "[parent]")
+            fqn = container_fqn(data, quoted)
+            data["serviceType"] = self.entities[data["service"]["id"]]["serviceType"]
         if c.entity_type == "database":
             data["service"] = parent
         if c.entity_type == "databaseSchema":

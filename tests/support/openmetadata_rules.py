@@ -195,10 +195,24 @@ def check_owner_team(team: dict[str, Any]) -> None:
         )
 
 
+def container_fqn(data: dict[str, Any], quoted_name: str) -> str:
+    """jdbi3/ContainerRepository.setFullyQualifiedName: under its parent container when it has one, else under its
+    storage service (FullyQualifiedName.add quotes a name with a dot); setColumnFQN gives each data-model column
+    ``<container FQN>.<column>``. ``data``: the request with ``service`` and ``parent`` resolved to references."""
+    parent = data.get("parent") or data["service"]
+    fqn = f"{parent['fullyQualifiedName']}.{quoted_name}"
+    for col in (data.get("dataModel") or {}).get("columns", []):
+        col["fullyQualifiedName"] = f"{fqn}.{col['name']}"
+    return fqn
+
+
 def children_names(entity: dict[str, Any]) -> set[str]:
-    """LineageRepository.getChildrenNames: a table's columns, an ML model's features (``<modelFQN>.<feature>``)."""
+    """LineageRepository.getChildrenNames: a table's columns, an ML model's features (``<modelFQN>.<feature>``),
+    a container's data-model columns (none without a data model)."""
     if entity["_type"] == "table":
         return {c["name"] for c in entity.get("columns", [])}
+    if entity["_type"] == "container":
+        return {c["name"] for c in (entity.get("dataModel") or {}).get("columns", [])}
     if entity["_type"] == "mlmodel":
         return {f["name"] for f in entity.get("mlFeatures", [])}
     return set()

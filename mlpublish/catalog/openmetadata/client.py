@@ -66,6 +66,7 @@ class Client:
         self.tables: dict[str, Any] = {}
         self.models: dict[str, Any] = {}
         self.pipelines: dict[str, Any] = {}
+        self.containers: dict[str, Any] = {}
 
     def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -80,6 +81,13 @@ class Client:
 
             self.tables[fqn] = self.call(f"table {fqn}", self.om.get_by_name, Table, fqn)
         return self.tables[fqn]
+
+    def container(self, fqn: str) -> Any:
+        if self.containers.get(fqn) is None:
+            from metadata.generated.schema.entity.data.container import Container
+
+            self.containers[fqn] = self.call(f"container {fqn}", self.om.get_by_name, Container, fqn)
+        return self.containers[fqn]
 
     def table_id(self, fqn: str) -> str | None:
         table = self.table(fqn)
@@ -131,7 +139,8 @@ class Client:
         return {"id": str(found.id.root), "type": kind}
 
     def ref(self, kind: str, fqn: str, what: str) -> dict[str, str]:
-        entity = self.table(fqn) if kind == "table" else self.model(fqn)
+        lookup = {"table": self.table, "container": self.container}.get(kind, self.model)
+        entity = lookup(fqn)
         if entity is None:
             raise Rejected(f"{what}: {kind} {fqn} is not in OpenMetadata")
         return {"id": str(entity.id.root), "type": kind}

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlpublish.catalog.events import AddLineage, SetModelProperties, SetValidationTag, UpsertMlModel, UpsertTable
+from mlpublish.catalog.events import (
+    AddLineage,
+    SetModelProperties,
+    SetValidationTag,
+    UpsertContainer,
+    UpsertMlModel,
+    UpsertTable,
+)
 from mlpublish.catalog.openmetadata.client import connect
 from mlpublish.catalog.openmetadata.errors import AuthRejected, Misconfigured, Outage, Rejected, settings_error
 from mlpublish.catalog.openmetadata.writes import Session
@@ -32,7 +39,8 @@ class SyncReport:
 
 
 def compact(rows: list[OutboxRow]) -> list[Any]:
-    """The final state the delivered rows asserted: the last table, model, edge and tag, the merged properties.
+    """The final state the delivered rows asserted: the last table (or container), model, edge and tag, the merged
+    properties.
 
     Alias changes are left out: they live in the local mirror only.
     """
@@ -45,7 +53,7 @@ def compact(rows: list[OutboxRow]) -> list[Any]:
         if row.state != "delivered":
             continue
         ev = row.event
-        if isinstance(ev, UpsertTable):
+        if isinstance(ev, UpsertTable | UpsertContainer):
             tables[ev.fqn] = ev
         elif isinstance(ev, UpsertMlModel):
             models[ev.fqn] = ev

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mlpublish.catalog.events import AddLineage, UpsertTable
+from mlpublish.catalog.events import AddLineage, UpsertContainer, UpsertTable
 from mlpublish.catalog.openmetadata.errors import Rejected
 
 VALIDATION_CLASSIFICATION_DESCRIPTION = "Validation status of a model version published by mlpublish (exactly one)"
@@ -20,6 +20,7 @@ VALIDATION_DESCRIPTIONS = {
     "FAILED": "The candidate failed validation: never promoted.",
 }
 PIPELINE_SERVICE_DESCRIPTION = "Pipelines (Airflow DAGs, Dagster jobs) that publish models through mlpublish"
+STORAGE_SERVICE_DESCRIPTION = "Files (Parquet datasets) that mlpublish's Spark scoring writes"
 PIPELINE_DESCRIPTION = (
     "Airflow DAG or Dagster job that publishes models through mlpublish: the lineage edges it "
     "wrote name it, and their description names its run"
@@ -59,7 +60,7 @@ def column_type(sql_type: str) -> str:
     return next((om for key, om in _TYPE_MAP if key in upper), "UNKNOWN")
 
 
-def table_columns(ev: UpsertTable) -> list[dict[str, Any]]:
+def table_columns(ev: UpsertTable | UpsertContainer) -> list[dict[str, Any]]:
     """The table's columns as CreateTableRequest wants them; the SQL type stays visible as dataTypeDisplay."""
     columns = []
     for c in ev.columns:
@@ -70,6 +71,20 @@ def table_columns(ev: UpsertTable) -> list[dict[str, Any]]:
             col["dataLength"] = int(m.group(1)) if m else 65535
         columns.append(col)
     return columns
+
+
+def container_request(ev: UpsertContainer) -> dict[str, Any]:
+    """CreateContainerRequest fields: the storage service by FQN, the columns as the data model."""
+    body: dict[str, Any] = {
+        "name": ev.name,
+        "service": ev.service,
+        "fullPath": ev.fullPath,
+        "fileFormats": list(ev.fileFormats),
+        "dataModel": {"isPartitioned": bool(ev.partitionColumns), "columns": table_columns(ev)},
+    }
+    if ev.description:
+        body["description"] = ev.description
+    return body
 
 
 def comparable(value: Any) -> Any:
@@ -141,7 +156,8 @@ def lineage_details(ev: AddLineage, pipeline_ref: Callable[[str], dict[str, str]
     if description:
         details["description"] = description.strip()
     # Column lineage runs between a table's columns and a table's columns or a model's features
-    # (LineageRepository.getChildrenNames: an ML model's children are its features, <modelFQN>.<feature>).
-    if ev.from_type == "table" and ev.columns:
+    # (LineageRepository.getChildrenNames: an ML model's children are its features, <modelFQN>.<feature>;
+    # a container's, the columns of its data model).
+    if ev.from_type in ("table", "container") and ev.columns:
         details["columnsLineage"] = [c.model_dump() for c in ev.columns]
     return details

@@ -17,6 +17,7 @@ from mlpublish.catalog.events import (
     RecordAliasChange,
     SetModelProperties,
     SetValidationTag,
+    UpsertContainer,
     UpsertMlModel,
     UpsertTable,
 )
@@ -24,9 +25,11 @@ from mlpublish.catalog.openmetadata.client import Client
 from mlpublish.catalog.openmetadata.errors import Rejected, classify
 from mlpublish.catalog.openmetadata.payloads import (
     FEATURE_SOURCE_EDGE,
+    STORAGE_SERVICE_DESCRIPTION,
     VALIDATION_CLASSIFICATION_DESCRIPTION,
     VALIDATION_DESCRIPTIONS,
     comparable,
+    container_request,
     feature_source_tables,
     lineage_details,
     model_body,
@@ -50,6 +53,8 @@ class Session(Client):
     def deliver(self, ev: Any) -> None:
         if isinstance(ev, UpsertTable):
             self.upsert_table(ev)
+        elif isinstance(ev, UpsertContainer):
+            self.upsert_container(ev)
         elif isinstance(ev, UpsertMlModel):
             self.upsert_model(ev)
         elif isinstance(ev, SetValidationTag):
@@ -119,6 +124,26 @@ class Session(Client):
         )
         self.tables[ev.fqn] = self.call(f"create table {ev.fqn}", om.create_or_update, request)
         log.info("registered table %s in OpenMetadata from the warehouse schema", ev.fqn)
+
+    def upsert_container(self, ev: UpsertContainer) -> None:
+        """The Parquet dataset as a Container of its storage service (created when missing): a PUT of the whole
+        request, so a replay changes nothing and a new column reaches its data model."""
+        from metadata.generated.schema.api.data.createContainer import CreateContainerRequest
+        from metadata.generated.schema.api.services.createStorageService import CreateStorageServiceRequest
+        from metadata.generated.schema.entity.services.storageService import StorageService
+
+        om = self.om
+        self.ensure(
+            f"storageService {ev.service}",
+            lambda: om.get_by_name(StorageService, ev.service),
+            lambda: om.create_or_update(
+                CreateStorageServiceRequest(
+                    name=ev.service, serviceType="CustomStorage", description=STORAGE_SERVICE_DESCRIPTION
+                )
+            ),
+        )
+        request = self.call(f"container {ev.fqn}", CreateContainerRequest.model_validate, container_request(ev))
+        self.containers[ev.fqn] = self.call(f"create container {ev.fqn}", om.create_or_update, request)
 
     # Model ---------------------------------------------------------------------
     def upsert_model(self, ev: UpsertMlModel) -> None:

@@ -56,3 +56,20 @@ def shifted_copy(url: str, table: str) -> None:
         conn.execute(sa.text(f"CREATE TABLE {table} AS SELECT * FROM customer_features"))
         for sql in DRIFT_SQL:
             conn.execute(sa.text(sql.replace("customer_features", table)))
+
+
+def openmetadata_seeded(local, spec, settings):
+    """The OpenMetadata sink (local catalog ``local`` as its outbox) on an emulator already holding what the
+    published chain put there: the model (its features, without their source tables) and its training table."""
+    from mlpublish.catalog.entity import table_event
+    from mlpublish.catalog.events import UpsertMlModel
+    from mlpublish.catalog.openmetadata import OpenMetadataCatalog
+
+    model = local.get(spec.fqn)
+    (training,) = [e["fromEntity"]["fqn"] for e in local.lineage(spec.fqn, depth=1)["upstreamEdges"]]
+    features = [{"name": f["name"], "dataType": f["dataType"]} for f in model["mlFeatures"]]
+    entity = {**{k: model[k] for k in ("name", "algorithm", "target", "service")}, "mlFeatures": features}
+    catalog = OpenMetadataCatalog(settings, local)
+    columns = {c["name"]: c["dataType"] for c in local.get(training)["columns"]}
+    catalog.publish([table_event(training, columns), UpsertMlModel(fqn=spec.fqn, entity=entity)])
+    return catalog, training

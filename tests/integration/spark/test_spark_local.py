@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
-from tests.integration.spark.conftest import assert_same_predictions, by_key, shifted_copy
+from tests.integration.spark.conftest import assert_same_predictions, by_key, openmetadata_seeded, shifted_copy
 from tests.support.score_fixtures import context, copy_of
 from tests.support.spark_cluster import LOCAL_CONF, session
 
@@ -60,21 +60,58 @@ def test_a_failed_job_leaves_the_warehouse_as_it_was(ws, spark):
 
 
 @pytest.mark.parametrize("target", ["predictionsParquet", "predictionsSparkTable"])
-def test_files_overwrite_only_their_own_run_partition(ws, spark, tmp_path, target):
+def test_files_overwrite_only_their_own_run_partition_and_reach_the_catalog(ws, spark, tmp_path, target):
+    """Each run replaces only its partition; the target is a catalog entity (a Parquet dataset a Container, a Spark
+    table a Table of the Spark service) downstream of the model, in the local catalog and in OpenMetadata."""
     from pyspark.sql import functions as F
 
+    from mlpublish.catalog import open_catalog
+    from mlpublish.catalog.entity import container_event, spark_table_fqn
+    from mlpublish.config import OpenMetadataSettings
+    from mlpublish.deployment.context import PublishContext
+    from mlpublish.spec import load_spec
     from mlpublish.steps import score_batch
+    from tests.support.openmetadata_server import serve_emulator
 
     where = str(tmp_path / "predictions") if target == "predictionsParquet" else f"preds_{tmp_path.name[-8:]}"
-    spec = ws.spec(scoring={"engine": "spark", target: where})
-    a = score_batch(context(spec), scoring_run_id="run-a", spark=spark)
-    score_batch(context(spec), scoring_run_id="run-b", spark=spark)
-    score_batch(context(spec), scoring_run_id="run-a", spark=spark)
+    spec = load_spec(ws.spec(scoring={"engine": "spark", target: where}))
+    with serve_emulator() as server:
+        settings = OpenMetadataSettings(host_port=server.host_port, jwt_token=server.token, deliver_in_step=True)
+        catalog, training = openmetadata_seeded(open_catalog(None), spec, settings)
+        runs = {}
+        for run_id in ("run-a", "run-b", "run-a"):
+            runs[run_id] = score_batch(PublishContext.create(spec, catalog=catalog), scoring_run_id=run_id, spark=spark)
+        assert catalog.outbox.counts()["failed"] == 0 and catalog.outbox.counts()["pending"] == 0
+        emulator = server.emulator
+    a = runs["run-a"]
     df = spark.read.parquet(where) if target == "predictionsParquet" else spark.table(where)
     counts = {r[0]: r[1] for r in df.groupBy("scoring_run_id").count().collect()}
     assert counts == {"run-a": a.rows, "run-b": a.rows}
     assert df.where(F.col("scoring_run_id") == "run-a").select("customer_id").distinct().count() == a.rows
     assert {"customer_id", "prediction", "probability", "model_version", "scored_at"} <= set(df.columns)
+
+    if target == "predictionsParquet":
+        kind, fqn = "container", container_event(where, {}, [], "").fqn
+    else:
+        kind, fqn = "table", spark_table_fqn("spark_catalog", "default", where)
+    local = catalog.local
+    assert local.get(fqn)["version"] == 0.1  # three runs, one entity, one version
+    upstream = {e["fromEntity"]["fqn"]: e for e in local.lineage(fqn, depth=1)["upstreamEdges"]}
+    assert set(upstream) == {spec.fqn, training}
+    assert {e["toEntity"]["type"] for e in upstream.values()} == {kind}
+    assert {c["toColumn"] for c in upstream[spec.fqn]["lineageDetails"]["columnsLineage"]} == {
+        f"{fqn}.prediction",
+        f"{fqn}.probability",
+    }
+    held = emulator.find(kind, fqn)
+    columns = held["dataModel"]["columns"] if kind == "container" else held["columns"]
+    assert {"customer_id", "prediction", "probability", "scoring_run_id"} <= {c["name"] for c in columns}
+    assert emulator.versions_of(kind, fqn) == [0.1]
+    edges = {(a_, b): d for a_, b, d in emulator.edge_list() if b == fqn}
+    assert set(edges) == {(spec.fqn, fqn), (training, fqn)}
+    assert edges[(training, fqn)]["columnsLineage"] == [
+        {"fromColumns": [f"{training}.customer_id"], "toColumn": f"{fqn}.customer_id"}
+    ]
 
 
 def test_monitor_on_spark_takes_the_local_engines_decision(spark, pg_published, tmp_path, monkeypatch):

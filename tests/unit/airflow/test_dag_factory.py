@@ -104,3 +104,22 @@ def test_approval_required_offers_the_approval_to_the_approvers_only(tmp_path):
     assert approve.downstream_task_ids == {"promote"}
     plain = write_spec(tmp_path / "p.yaml", churn_dict())
     assert "approve_promotion" not in build_dag(load_spec(plain), str(plain)).task_ids
+
+
+def test_every_task_shares_the_one_overrides_schema_and_its_default_passes_it(tmp_path):
+    """The DAG's ``overrides`` param reaches every task (Airflow copies it into each) without a copy of the
+    spec schema per task; its default {} is valid against that schema (Airflow no longer checks it at parse)."""
+    import jsonschema
+
+    from mlpublish_airflow.dag_factory import build_dag
+
+    spec_path = write_spec(tmp_path / "s.yaml", churn_dict())
+    dags = [build_dag(load_spec(spec_path), str(spec_path)) for _ in range(2)]
+    params = [t.params.get_param("overrides") for dag in dags for t in dag.tasks]
+    dag_param = dags[0].params.get_param("overrides")
+    assert len(params) == 2 * len(dags[0].tasks) >= 10
+    assert all(p.schema is dag_param.schema and p.value == {} for p in params)
+    assert dag_param.description.startswith("Spec fields to override for this run")
+    jsonschema.validate({}, dag_param.schema)  # raises if the default were refused
+    with pytest.raises(jsonschema.ValidationError, match="'nme'"):
+        jsonschema.validate({"nme": "x"}, dag_param.schema)

@@ -574,3 +574,64 @@ def test_edges_into_a_shared_table_keep_every_models_columns():
         {"fromColumns": ["w.d.s.orders.amount"], "toColumn": "w.d.s.features.monetary"},
         {"fromColumns": ["w.d.s.orders.order_date"], "toColumn": "w.d.s.features.recency"},
     ]
+
+
+# --------------------------------------------------------------------------
+# Scoring targets outside the warehouse: a Parquet dataset (Container), a Spark table (Table)
+
+PREDICTION_COLUMNS = {"customer_id": "bigint", "prediction": "bigint", "probability": "double"}
+
+
+def scored_into(fqn: str, to_type: str) -> AddLineage:
+    return AddLineage(
+        from_fqn=FQN,
+        from_type="mlmodel",
+        to_fqn=fqn,
+        to_type=to_type,
+        columns=[ColumnLineage(fromColumns=[f"{FQN}.recency_days"], toColumn=f"{fqn}.prediction")],
+        description="batch scoring by churn",
+    )
+
+
+def test_a_parquet_dataset_is_a_container_with_model_lineage_and_replays_change_nothing(cat: LocalCatalog) -> None:
+    from mlpublish.catalog.entity import STORAGE_SERVICE, container_event
+
+    dataset = container_event("s3a://lake/preds.parquet/", PREDICTION_COLUMNS, ["scoring_run_id"], "batch predictions")
+    assert dataset.fqn == f'{STORAGE_SERVICE}."s3a://lake/preds.parquet"'  # a dot in the name: quoted
+    events = [upsert(), dataset, scored_into(dataset.fqn, "container")]
+    cat.publish(events)
+    cat.publish(events)
+    body = cat.get(dataset.fqn)
+    assert body["version"] == 0.1 and body["fullPath"] == "s3a://lake/preds.parquet"
+    assert body["service"] == STORAGE_SERVICE and body["fileFormats"] == ["parquet"]
+    assert body["dataModel"]["isPartitioned"] is True
+    assert [c["name"] for c in body["dataModel"]["columns"]] == list(PREDICTION_COLUMNS)
+    (edge,) = cat.lineage(FQN)["downstreamEdges"]
+    assert edge["toEntity"] == {"fqn": dataset.fqn, "type": "container"}
+    assert edge["lineageDetails"]["columnsLineage"] == [
+        {"fromColumns": [f"{FQN}.recency_days"], "toColumn": f"{dataset.fqn}.prediction"}
+    ]
+    wider = container_event(
+        "s3a://lake/preds.parquet", {**PREDICTION_COLUMNS, "scored_at": "timestamp"}, ["scoring_run_id"], "x"
+    )
+    cat.publish([wider])
+    assert cat.get(dataset.fqn)["version"] == 0.2  # a new column (and description) is a change
+
+
+def test_a_local_parquet_path_names_its_container_by_the_absolute_path(tmp_path: Path, monkeypatch) -> None:
+    from mlpublish.catalog.entity import container_event
+
+    monkeypatch.chdir(tmp_path)
+    ev = container_event("out/preds", PREDICTION_COLUMNS, [], "d")
+    assert ev.fullPath == str(tmp_path / "out" / "preds") and ev.name == ev.fullPath
+
+
+def test_a_spark_table_is_a_table_of_the_spark_service_downstream_of_the_model(cat: LocalCatalog) -> None:
+    from mlpublish.catalog.entity import spark_table_fqn, table_event
+
+    fqn = spark_table_fqn("spark_catalog", "default", "churn_preds")
+    assert fqn == "spark.spark_catalog.default.churn_preds"
+    cat.publish([upsert(), table_event(fqn, PREDICTION_COLUMNS, "batch predictions"), scored_into(fqn, "table")])
+    assert cat.get(fqn)["columns"][1] == {"name": "prediction", "dataType": "bigint"}
+    (edge,) = cat.lineage(fqn)["upstreamEdges"]
+    assert edge["fromEntity"] == {"fqn": FQN, "type": "mlmodel"} and edge["toEntity"]["type"] == "table"

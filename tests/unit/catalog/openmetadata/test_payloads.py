@@ -117,3 +117,31 @@ def test_stale_feature_source_edges_are_the_servers_or_ours_never_others() -> No
         ],
     }
     assert stale_feature_source_edges(lineage, {"kept"}) == ["old", "ours"]
+
+
+def test_container_request_carries_the_data_model() -> None:
+    """(The emulator validates it with the SDK's CreateContainerRequest: tests/openmetadata/test_containers_emulated.py.)"""
+    from mlpublish.catalog.entity import container_event
+    from mlpublish.catalog.openmetadata.payloads import container_request
+
+    ev = container_event("s3a://lake/p", {"customer_id": "bigint", "prediction": "string"}, ["scoring_run_id"], "d")
+    body = container_request(ev)
+    assert body["service"] == "mlpublish_files" and body["name"] == body["fullPath"] == "s3a://lake/p"
+    assert body["dataModel"]["isPartitioned"] is True
+    assert [(c["name"], c["dataType"]) for c in body["dataModel"]["columns"]] == [
+        ("customer_id", "BIGINT"),
+        ("prediction", "STRING"),
+    ]
+
+
+def test_column_lineage_leaves_a_container_like_a_table() -> None:
+    edge = AddLineage(
+        from_fqn="files.p",
+        from_type="container",
+        to_fqn="w.d.s.t",
+        to_type="table",
+        columns=[ColumnLineage(fromColumns=["files.p.k"], toColumn="w.d.s.t.k")],
+    )
+    assert lineage_details(edge, lambda name: {})["columnsLineage"] == [
+        {"fromColumns": ["files.p.k"], "toColumn": "w.d.s.t.k"}
+    ]
