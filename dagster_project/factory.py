@@ -19,6 +19,7 @@ from pathlib import Path
 from dagster import AssetKey, Definitions
 
 from mlpublish.errors import SpecError
+from mlpublish_dagster.approval import approval_definitions
 from mlpublish_dagster.assets import spec_assets
 from mlpublish_dagster.automation import (
     cron_schedule,
@@ -123,9 +124,10 @@ def spec_definitions(ref: SpecRef, running: bool, sensors: bool = True) -> dict[
         )
         if s is not None
     ]
+    approval = approval_definitions(ref, running)  # promotion.approval: required (approval.py)
     return {
         "assets": spec_assets(ref),
-        "jobs": [job, scoring, monitoring],
+        "jobs": [job, scoring, monitoring, *approval["jobs"]],
         "schedules": schedules,
-        "sensors": [retraining_sensor(ref, job, running)] if sensors else [],
+        "sensors": [retraining_sensor(ref, job, running), *approval["sensors"]] if sensors else [],
     }

@@ -157,7 +157,7 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
     ]
     if inherited:
         out = []
-    waiting = spec.promotion.mode == "manual" and not champion_meta.get("promoted")
+    waiting = spec.promotion.needs_approval and not champion_meta.get("promoted")
     if champion_meta and status == "PASSED" and not waiting:  # a manual promotion is notified when approved
         from mlpublish.notify import promotion_notification
 

@@ -46,6 +46,26 @@ class RegistryError(MlpublishError):
     """The MLflow registry or tracking server refused a request or cannot be reached."""
 
 
+class AccessDenied(RegistryError):
+    """The MLflow server refused the identity (401) or its permission on a model (403); names both."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, user: str, model: str, permission: str):
+        self.user, self.model, self.permission = user, model, permission
+        super().__init__(message)
+
+
+class ApprovalRefused(MlpublishError):
+    """An approval broke the model's rule (``promotion.approval``): not an approver, or approving one's own run."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, user: str, model: str, version: str):
+        self.user, self.model, self.version = user, model, version
+        super().__init__(message)
+
+
 class NotFound(MlpublishError):
     """A model, version, run or catalog entity that was asked for does not exist."""
 

@@ -55,9 +55,12 @@ def schedule_for(spec: Any) -> Any:
 def _approval(spec: Any, dag: DAG) -> Any:
     from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+    # promotion.approvers: only they are offered the approval (Airflow user ids; the promote task checks again)
+    assigned = [{"id": user, "name": user} for user in spec.promotion.approvers] or None
     return ApprovalOperator(
         task_id="approve_promotion",
         dag=dag,
+        assigned_users=assigned,
         subject=f"Promote {spec.name} v{{{{ ti.xcom_pull(task_ids='register')['version'] }}}} to champion?",
         body=(
             "Validation PASSED. Gates and metrics: see the MLflow run "
@@ -75,7 +78,7 @@ def chain_tasks(spec: Any, spec_path: str, dag: DAG) -> list[Any]:
         ValidateModelOperator(task_id="validate", **common, **_notifying(notify_gate, on_failure=True)),
         RegisterModelVersionOperator(task_id="register", **common),
     ]
-    if spec.promotion.mode == "manual":
+    if spec.promotion.needs_approval:
         tasks.append(_approval(spec, dag))
     tasks.append(
         PromoteModelOperator(

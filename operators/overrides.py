@@ -11,8 +11,9 @@ from typing import Any
 # (its ``overrides`` policy: mlpublish.spec.override_policy), never less.
 FROZEN_FIELDS = ("name", "serviceName", "mlflow", "catalog", "data")
 # Fields inside sections that stay as the spec file says: scoring.query is SQL run against the warehouse,
-# checked when the spec is (docs/operations/security.md); whoever may trigger a DAG must not supply it.
-TRIGGER_FROZEN_PATHS = ("scoring.query",)
+# checked when the spec is (docs/operations/security.md); whoever may trigger a DAG must not supply it. Nor may
+# they lift the four-eyes rule on their own run (docs/permissions.md).
+TRIGGER_FROZEN_PATHS = ("scoring.query", "promotion.approval", "promotion.approvers")
 
 
 # What a publish run's conf may hold: the DAG's params. Airflow 3 merges a conf key it has no param for into

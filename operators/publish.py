@@ -244,6 +244,12 @@ class RegisterModelVersionOperator(PublishStepOperator):
         if result.same_as_champion is not None:  # skipped: so are approval and promotion, and nobody is notified
             context["ti"].xcom_push(key="nothing_new", value=result.to_json())
             raise NothingNew(f"{ctx.spec.name}: {result.reason}")
+        if result.version is not None and ctx.spec.promotion.approval == "required":
+            from mlpublish.promotion.approval_rule import open_request
+
+            # the request names who started the chain: the user who triggered the run, else its MLflow identity
+            requester = getattr(context.get("dag_run"), "triggering_user_name", None)
+            open_request(ctx.registry, ctx.spec.name, result.version, ctx.spec.promotion, requester)
         return result.to_json()
 
 
@@ -251,8 +257,10 @@ class PromoteModelOperator(PublishStepOperator):
     """promote: move ``champion`` if the candidate still beats it; otherwise the task is skipped with the reason
     (and the ``PromoteResult`` under XCom key ``refused``, for the notification callback).
 
-    With ``promotion.mode: manual`` the DAG puts an ``ApprovalOperator`` (human in the loop) before this
-    task; it runs only on "Approve" and promotes the approved version. XCom: ``PromoteResult``.
+    With ``promotion.mode: manual`` or ``promotion.approval: required`` the DAG puts an ``ApprovalOperator``
+    (human in the loop) before this task; it runs only on "Approve" and promotes the approved version (under
+    ``approval: required`` as an approval by the responding Airflow user, checked against the request the
+    register task recorded: never the user who triggered the run). XCom: ``PromoteResult``.
     """
 
     step = "promote"
@@ -263,7 +271,7 @@ class PromoteModelOperator(PublishStepOperator):
         from mlpublish.results import EvaluateResult, RegisterResult, ValidateResult
 
         registration = self.upstream(context, "register", RegisterResult)
-        if ctx.spec.promotion.mode == "manual":
+        if ctx.spec.promotion.needs_approval:
             return self._approved(ctx, context, registration)
         from mlpublish.steps import promote_challenger
 
@@ -299,7 +307,16 @@ class PromoteModelOperator(PublishStepOperator):
             raise PromotionRefused(
                 f"{ctx.spec.name}: v{registration.version} was not approved in task {self.task_ids['approve']!r}"
             )
-        who = (approval.get("responded_by_user") or {}).get("name") or "an Airflow user"
+        user = approval.get("responded_by_user") or {}
+        who = user.get("name") or user.get("id") or "an Airflow user"
+        if ctx.spec.promotion.approval == "required":  # four eyes: checked against the request, recorded
+            from mlpublish.promotion.approval import approve_version
+
+            why = f"approved in Airflow ({ti.dag_id} run {ti.run_id})"
+            result = approve_version(
+                ctx.registry, ctx.catalog, ctx.spec.name, registration.version, reason=why, approver=who
+            )
+            return self.champion_moved(ctx, context, result)
         reason = f"approved by {who} in Airflow ({ti.dag_id} run {ti.run_id})"
         result = promote_version(ctx.registry, ctx.catalog, ctx.spec.name, registration.version, reason=reason)
         return self.champion_moved(ctx, context, result)

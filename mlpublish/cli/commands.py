@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpublish import config
+from mlpublish.cli import approval as cli_approval
 from mlpublish.cli import catalog as cli_catalog
 from mlpublish.cli.common import (
     EXIT_CRASH,
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Gated publish chain for ML models: train -> evaluate -> validate -> register -> promote.",
         epilog="Environment: MLFLOW_TRACKING_URI (default sqlite:///./mlflow.db), MLPUBLISH_CATALOG "
         "(default ./mlpublish-catalog.db), MLPUBLISH_ALLOWED_MODULES. Exit codes: 0 ok, 3 candidate "
-        "rejected, 2 error.",
+        "rejected, 4 refused (MLflow permission or approval rule), 2 error.",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("name")
 
     cli_catalog.add_parser(sub)
+    cli_approval.add_parser(sub)
 
     s = sub.add_parser("demo", help="build the demo warehouse and publish the demo model twice")
     s.add_argument("--workdir", default="demo-workspace", help="where the demo's files go (default: %(default)s)")
@@ -213,6 +215,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _move(args)
     if cmd == "catalog":
         return cli_catalog.run(args)
+    if cmd == "approve":
+        return cli_approval.run(
+            args, lambda reg, res: _notify(lambda s, om: [_move_notification(reg, res, s, om)], None)
+        )
     if cmd == "demo":
         from mlpublish.demo.run import run_demo
 

@@ -3,6 +3,8 @@
 * :mod:`~mlpublish.promotion.decision`: is a candidate new, and why it replaces the champion (no writes);
 * :mod:`~mlpublish.promotion.moves`: alias moves under the registry lock, manual promotion, rollback;
 * :mod:`~mlpublish.promotion.history`: the recorded moves (a registered-model tag);
+* :mod:`~mlpublish.promotion.approval_rule`: the four-eyes rule and approval requests, as the registry records them;
+* :mod:`~mlpublish.promotion.approval`: approvals: checked, recorded, and the champion moved on them;
 * :mod:`~mlpublish.promotion.champion_entity`: what the catalog says about the champion (entity, card).
 """
 

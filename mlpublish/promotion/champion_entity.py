@@ -8,7 +8,7 @@ from typing import Any
 
 from mlpublish.catalog.events import UpsertMlModel, parse_events
 from mlpublish.errors import CatalogUnavailable
-from mlpublish.model_card import rollback_section, with_copy_note, with_rollback
+from mlpublish.model_card import esc, rollback_section, with_copy_note, with_rollback
 from mlpublish.promotion.history import champion_history, rollback_target
 from mlpublish.redact import scrub
 from mlpublish.registry import Registry
@@ -92,8 +92,14 @@ def champion_card(reg: Registry, mv: Any) -> str | None:
         return None
     version = str(mv.version)
     history = champion_history(reg, mv.name)
-    since = next((e.get("at") for e in reversed(history) if e.get("to") == version), None)
+    entry = next((e for e in reversed(history) if e.get("to") == version), {})
+    since = entry.get("at")
     section = rollback_section(mv.name, version, PASSED, rollback_target(history, version), champion=True, since=since)
+    if entry.get("approved_by"):  # promotion.approval: required: who approved this move, when and why
+        section += (
+            f"\nApproved by {esc(entry['approved_by'])} on {esc(entry.get('approved_at') or '?')}: "
+            f"{esc(entry.get('why') or '')}\n"
+        )
     origin = (mv.tags or {}).get(COPIED_FROM_TAG)
     if origin:
         markdown = with_copy_note(markdown, mv.name, version, origin)

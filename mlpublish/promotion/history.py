@@ -29,9 +29,17 @@ def champion_history(reg: Registry, name: str) -> list[dict[str, Any]]:
 
 
 def record_champion_move(
-    reg: Registry, name: str, *, to: str, frm: str | None, action: str, reason: str
+    reg: Registry,
+    name: str,
+    *,
+    to: str,
+    frm: str | None,
+    action: str,
+    reason: str,
+    approval: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    entry = {"to": to, "from": frm, "action": action, "at": now_iso(), "reason": reason[:200]}
+    """``approval``: who approved the move, when and why (``approved_by``, ``approved_at``, ``why``)."""
+    entry = {"to": to, "from": frm, "action": action, "at": now_iso(), "reason": reason[:200], **(approval or {})}
     hist = (champion_history(reg, name) + [entry])[-HISTORY_KEEP:]
     reg.set_model_tag(name, HISTORY_TAG, json.dumps(hist, separators=(",", ":")))
     if frm is not None:

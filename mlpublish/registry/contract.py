@@ -84,3 +84,16 @@ CARD_FOLDER = "model_card"
 CARD_MARKDOWN = f"{CARD_FOLDER}/model_card.md"
 CARD_HTML = f"{CARD_FOLDER}/model_card.html"
 DRIFT_REPORT_ARTIFACT = "monitoring/drift.json"
+
+# Four-eyes approval (mlpublish.promotion.approval): the rule on the registered model, the request on the version.
+APPROVAL_RULE_TAG = "mlpublish.approval.rule"  # model: "required" while the spec requires approval
+APPROVERS_TAG = "mlpublish.approval.approvers"  # model: comma-separated user names; empty: MLflow's MANAGE decides
+APPROVAL_TAG = "mlpublish.approval"  # version: PENDING (requested) / APPROVED / PROMOTED (moved on that approval)
+APPROVAL_PENDING = "PENDING"
+APPROVAL_APPROVED = "APPROVED"
+APPROVAL_PROMOTED = "PROMOTED"
+REQUESTED_BY_TAG = "mlpublish.approval.requested_by"  # version: the identity that registered it
+REQUESTED_AT_TAG = "mlpublish.approval.requested_at"
+APPROVED_BY_TAG = "mlpublish.approval.approved_by"
+APPROVED_AT_TAG = "mlpublish.approval.approved_at"
+APPROVAL_REASON_TAG = "mlpublish.approval.reason"

@@ -13,7 +13,9 @@ from typing import Any
 
 from mlpublish.errors import NotFound, RegistryError
 from mlpublish.redact import scrub
+from mlpublish.registry import access
 from mlpublish.registry import lock as registry_lock
+from mlpublish.registry.fence import fenced_alias_move
 from mlpublish.registry.local_store import prepare_local_store
 
 log = logging.getLogger("mlpublish.registry")
@@ -37,12 +39,18 @@ class Registry:
         prepare_local_store(tracking_uri, registry_uri or tracking_uri)  # two first runs at once must not race
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Any, *args: Any, model: str | None = None, **kwargs: Any) -> Any:
+        """``model``: the registered model the call acts on, named by a 401/403 (default: the first argument)."""
         from mlflow.exceptions import MlflowException
 
         try:
             return fn(*args, **kwargs)
         except MlflowException as exc:
+            if access.is_denied(_code(exc)):
+                target = model or (str(args[0]) if args else "?")
+                raise access.refusal(
+                    _code(exc), getattr(fn, "__name__", what), target, self.tracking_uri, what
+                ) from None
             if _code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 raise NotFound(scrub(f"{what}: not found in the registry at {self.tracking_uri}")) from None
             raise RegistryError(scrub(f"{what} failed at {self.tracking_uri}: {exc.message}")) from None
@@ -78,6 +86,8 @@ class Registry:
         try:
             self.client.create_registered_model(name, description=description)
         except MlflowException as exc:
+            if access.is_denied(_code(exc)):
+                raise access.refusal(_code(exc), "create_registered_model", name, self.tracking_uri) from None
             if _code(exc) != "RESOURCE_ALREADY_EXISTS":
                 raise RegistryError(scrub(f"register model {name!r}: {exc.message}")) from None
 
@@ -95,12 +105,20 @@ class Registry:
             return None
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.verify_lock(name)
+        """Under the lock, the move is fenced (:mod:`mlpublish.registry.fence`)."""
+        held = registry_lock.held_lock(self, name)
+        if held is not None:
+            fenced_alias_move(held, alias, str(version))
+            return
         self._call(
             f"set alias {alias}={version} on {name!r}", self.client.set_registered_model_alias, name, alias, version
         )
 
     def delete_alias(self, name: str, alias: str) -> None:
+        held = registry_lock.held_lock(self, name)
+        if held is not None:
+            fenced_alias_move(held, alias, None)
+            return
         try:
             self._call(f"delete alias {alias} on {name!r}", self.client.delete_registered_model_alias, name, alias)
         except NotFound:

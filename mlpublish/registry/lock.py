@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from mlpublish.errors import RegistryConflict, RegistryError
 from mlpublish.redact import scrub
+from mlpublish.registry import access
 
 LOCK_PREFIX = "mlpublish-lock."
 CLAIM_INFIX = ".claim."
@@ -108,6 +109,7 @@ class RegistryLock:
         self.before_call = before_call
         self.clock, self.monotonic, self.sleep = clock, monotonic, sleep
         self.owner: str | None = None  # the owner token of the incarnation we hold
+        self.token: int | None = None  # our fencing token, taken at the first alias move (mlpublish.registry.fence)
         self._tried: set[str] = set()  # every token we created the lock with: an unknown outcome may have won
         self._claimant = new_owner_token()
         self._unknown = 0
@@ -126,6 +128,8 @@ class RegistryLock:
                 return self._known(EXISTS, None)
             if code == "RESOURCE_DOES_NOT_EXIST":
                 return self._known(MISSING, None)
+            if access.is_denied(code):
+                raise access.refusal(code, call, name, self.where, what=f"lock for {self.model!r}: {call}") from None
             if code in REFUSED_CODES:
                 raise RegistryError(
                     scrub(f"lock for {self.model!r}: {call} {name!r} refused at {self.where}: {exc.message}")
@@ -222,7 +226,7 @@ class RegistryLock:
     def release(self) -> None:
         """Remove our lock if it is still ours. Never raises: a lock left behind expires with its lease, or is
         broken at once by the retry of this task on this host (its holder is gone)."""
-        owner, self.owner = self.owner, None
+        owner, self.owner, self.token = self.owner, None, None
         if owner is None:
             return
         try:
@@ -281,6 +285,31 @@ class RegistryLock:
             if self._call("delete_registered_model", name)[0] in (OK, MISSING):
                 return True
 
+    def sweep_orphans(self) -> int:
+        """Remove claims left by claimants that died after their incarnation was gone (they protect nothing
+        and nobody else ever deletes them); returns how many. Each is taken over by the claim rule, so a
+        claim whose claimant is alive, or whose incarnation still stands, is left alone. Never raises."""
+        swept, prefix = 0, f"{self.name}{CLAIM_INFIX}"
+        try:
+            outcome, found = self._call("search_registered_models", f"name LIKE '{filter_literal(prefix)}%'")
+            orphans = [m.name for m in found or [] if m.name.startswith(prefix)] if outcome == OK else []
+            for claim in orphans:
+                if claim.count(CLAIM_INFIX) != 1:
+                    continue  # a claim on a claim goes with the claim it is on
+                claims = self._claim(claim)
+                if claims is None:
+                    continue  # its claimant is alive
+                found_lock, tags = self._read(self.name)
+                live = found_lock == OK and claim_name(self.name, tags.get("owner", "")) == claim
+                if live and self._stale(tags):
+                    self._delete_incarnation(self.name, tags.get("owner", ""))
+                for name in reversed(claims):
+                    self._delete(name)
+                swept += not live
+        except RegistryError as exc:
+            log.warning("could not sweep orphaned claims of %s: %s", self.name, exc)
+        return swept
+
     def _delete(self, name: str) -> None:
         while self._call("delete_registered_model", name)[0] == UNKNOWN:
             pass
@@ -296,11 +325,17 @@ def lock(registry: HasClient, model: str, *, timeout: float = 120.0, lease: floa
     held = RegistryLock(registry, model, lease=lease, timeout=timeout)
     held.acquire()  # if unreachable, a create that may have won is left to its lease or to holder_gone()
     _HELD.setdefault(registry, {})[model] = held
+    held.sweep_orphans()
     try:
         yield
     finally:
         _HELD.get(registry, {}).pop(model, None)
         held.release()
+
+
+def held_lock(registry: HasClient, model: str) -> RegistryLock | None:
+    """The lock ``registry`` holds on ``model`` right now (alias moves under it are fenced), else None."""
+    return _HELD.get(registry, {}).get(model)
 
 
 def verify_lock(registry: HasClient, model: str) -> None:
@@ -314,6 +349,11 @@ def take_down(registry: HasClient, name: str, owner: str) -> bool:
     """Remove the lock registered as ``name`` iff ``owner`` holds it (an operator's or a test's tool)."""
     model = name[len(LOCK_PREFIX) :] if name.startswith(LOCK_PREFIX) else name
     return RegistryLock(registry, model).take_down(owner)
+
+
+def filter_literal(value: str) -> str:
+    """``value`` inside a quoted MLflow filter literal."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def pid_namespace() -> str:

@@ -315,6 +315,31 @@ class Promotion(SpecModel):
         description="auto: the chain promotes; manual: someone approves (mlpublish promote, the "
         "Airflow approval task).",
     )
+    approval: Literal["none", "required"] = Field(
+        default="none",
+        description="required: four eyes. The chain ends with the candidate as challenger and an approval "
+        "request; an approver who is not the identity that registered it moves it (mlpublish approve, the "
+        "Airflow approval task, the Dagster approval sensor). Rollback obeys the same rule. See "
+        "docs/permissions.md.",
+    )
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="With approval: required, the MLflow users (Airflow users for the Airflow approval task) "
+        "who may approve; empty: any identity with MANAGE on the model in MLflow.",
+    )
+
+    @field_validator("approvers")
+    @classmethod
+    def _approver_names(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not a.strip() or "," in a]
+        if bad:
+            raise ValueError(f"approvers must be user names without commas: {bad}")
+        return [a.strip() for a in v]
+
+    @property
+    def needs_approval(self) -> bool:
+        """A person moves the champion: the chain stops at challenger."""
+        return self.mode == "manual" or self.approval == "required"
 
 
 class MlflowSpec(SpecModel):

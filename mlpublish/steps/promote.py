@@ -13,6 +13,7 @@ import logging
 
 from mlpublish.deployment.context import PublishContext
 from mlpublish.promotion import champion_history, complete_move, move_champion, promotion_reason
+from mlpublish.promotion.approval_rule import ApprovalRule, record_rule, request_approval
 from mlpublish.registry.contract import CHALLENGER, CHAMPION, PASSED
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
 from mlpublish.steps.evaluate import compare_with_champion
@@ -47,6 +48,19 @@ def promote_challenger(
             champion_before=current,
             champion_after=current,
             reason=f"candidate run {validation.run_id} is {validation.status}: never promoted",
+        )
+    rule = ApprovalRule.of(spec.promotion)
+    record_rule(reg, name, rule)
+    if rule.required:
+        request_approval(reg, name, version)
+        current = reg.alias_version(name, CHAMPION)
+        reason = (
+            f"promotion.approval is required: v{version} waits as {CHALLENGER} for {rule.describe()}; "
+            f"approve with: mlpublish approve {name} {version}"
+        )
+        log.info("%s: %s", name, reason)
+        return PromoteResult(
+            **{**base, "mode": "manual"}, promoted=False, champion_before=current, champion_after=current, reason=reason
         )
     if mode == "manual":
         current = reg.alias_version(name, CHAMPION)

@@ -195,6 +195,25 @@ def test_manual_mode_waits_then_promote_by_command(workspace, capsys):
     assert workspace.catalog().find_model(NAME)["extension"]["championVersion"] == "1"
 
 
+def test_approval_required_ends_at_challenger_and_an_approver_moves_it(workspace, capsys, monkeypatch):
+    """promotion.approval: required through the CLI: the chain's identity cannot approve its own run; an
+    approver can, and the catalog says who approved."""
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "svc-chain")  # no server: the identity is recorded, not proven
+    spec = workspace.spec(promotion={"approval": "required", "approvers": ["ada"]})
+    assert run_cli("run", str(spec)) == EXIT_OK
+    assert f"mlpublish approve {NAME} 1" in capsys.readouterr().out
+    client = MlflowClient()
+    assert {k: str(v) for k, v in client.get_registered_model(NAME).aliases.items()} == {"challenger": "1"}
+    assert client.get_model_version(NAME, "1").tags["mlpublish.approval.requested_by"] == "svc-chain"
+    assert run_cli("approve", NAME, "1") == 4
+    assert "'svc-chain' registered" in capsys.readouterr().err
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ada")
+    assert run_cli("approve", NAME, "1", "--reason", "gates reviewed") == EXIT_OK
+    assert {k: str(v) for k, v in client.get_registered_model(NAME).aliases.items()} == {"champion": "1"}
+    extension = workspace.catalog().find_model(NAME)["extension"]
+    assert (extension["championApprovedBy"], extension["championApprovalReason"]) == ("ada", "gates reviewed")
+
+
 def test_promote_refuses_failed_version(workspace, capsys):
     spec = workspace.spec(validation={"registerFailed": True, "gates": [{"metric": "roc_auc", "min": 0.999}]})
     run_cli("run", str(spec))

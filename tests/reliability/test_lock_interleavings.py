@@ -19,7 +19,10 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from mlpublish.registry.lock import claim_name, lock_name, pid_namespace
+from mlpublish.errors import RegistryConflict
+from mlpublish.registry.contract import CHAMPION
+from mlpublish.registry.fence import fenced_alias_move
+from mlpublish.registry.lock import RegistryLock, claim_name, lock_name, pid_namespace
 from tests.support.lock_interleavings import (
     Execution,
     FakeTime,
@@ -88,6 +91,7 @@ def scenario(registry: Registry, n: int | list, *, setup=None, symmetric: bool =
         finally:
             CURRENT["run"] = None
         run.left = leftovers(registry.client, model)
+        run.model = model
         return run
 
     return one
@@ -205,3 +209,74 @@ def test_a_holder_paused_past_its_lease(registry):
         assert h["held"] and run.left == [], where
     assert not passed_while_b_held
     assert any(run.outcomes[0]["lost"] for run in runs), "B never broke the stalled holder's lock"
+
+
+def test_a_frozen_holder_that_wakes_after_its_lease_cannot_move_the_alias(registry):
+    """H holds the lock (10 s lease) and moves ``champion`` to v1, fenced. H freezes for a minute before one of
+    the registry calls of that move (each call in turn, including the alias write itself); meanwhile B breaks
+    the expired lock and moves ``champion`` to v2. H, woken, must not leave its move standing: it is refused
+    before it writes, or undone right after (a newer fencing token exists); B's move stands every time.
+    One run per freeze point, B running whole while H sleeps: the schedules that matter for the fence."""
+
+    def models(clock):
+        model = fresh_model()
+        registry.client.create_registered_model(model)
+        for _ in range(2):
+            registry.client.create_model_version(model, "mlpublish:/model")
+        return model
+
+    def h_moves(model, clock, before_call):
+        h = RegistryLock(registry, model, lease=10, clock=clock.time, monotonic=clock.monotonic)
+        h.acquire()
+        h.before_call = before_call
+        try:
+            fenced_alias_move(h, CHAMPION, "1")
+        finally:
+            h.before_call = None
+            h.release()
+
+    clock = FakeTime(time.time())
+    calls: list[str] = []
+    h_moves(models(clock), clock, lambda call, name: calls.append(f"{call} {name}"))  # undisturbed: H's calls
+    assert len(calls) >= 8, calls
+    post_check = max(i for i, call in enumerate(calls) if call.startswith("search_model_versions"))
+    for freeze_at in range(len(calls)):
+        model, clock, seen = models(clock), FakeTime(time.time()), []
+
+        def b_takes_over(call: str, name: str, model=model, clock=clock, seen=seen, freeze_at=freeze_at) -> None:
+            if len(seen) == freeze_at:
+                clock.now += 60  # H sleeps past its lease; B comes, breaks H's lock, moves, leaves
+                b = RegistryLock(registry, model, clock=clock.time, monotonic=clock.monotonic, sleep=lambda _: None)
+                b.acquire()
+                fenced_alias_move(b, CHAMPION, "2")
+                b.release()
+            seen.append(f"{call} {name}")
+
+        where = f"H frozen before {calls[freeze_at]!r} (call {freeze_at})"
+        if freeze_at <= post_check:
+            with pytest.raises(RegistryConflict, match="lock"):
+                h_moves(model, clock, b_takes_over)
+        else:  # H's move was checked and stood before it froze: B's came after it
+            h_moves(model, clock, b_takes_over)
+        assert str(registry.client.get_registered_model(model).aliases.get(CHAMPION)) == "2", where
+        assert leftovers(registry.client, model) == [], where
+    TALLY.schedules += len(calls)
+
+
+def test_orphaned_claims_are_swept(registry):
+    """Claims whose claimant died after their incarnation was gone are removed by the next holder; a live
+    claimant's claim stays; a dead claimant's claim on a dead holder's lock goes with that lock."""
+    model, clock = fresh_model(), FakeTime(time.time())
+    client = registry.client
+    dead = {"owner": f"dead-host:3:{uuid.uuid4().hex}", "expires_at": str(clock.now - 1)}
+    orphan = claim_name(lock_name(model), f"dead-host:1:{uuid.uuid4().hex}")
+    client.create_registered_model(orphan, tags=dead)
+    client.create_registered_model(claim_name(orphan, dead["owner"]), tags=dead)  # its claimant died too
+    live = claim_name(lock_name(model), f"dead-host:2:{uuid.uuid4().hex}")
+    client.create_registered_model(live, tags={"owner": f"live-host:4:{uuid.uuid4().hex}", "expires_at": "inf"})
+    holder = RegistryLock(registry, model, clock=clock.time, monotonic=clock.monotonic)
+    holder.acquire()
+    assert holder.sweep_orphans() == 1
+    holder.release()
+    assert leftovers(client, model) == [live]
+    client.delete_registered_model(live)

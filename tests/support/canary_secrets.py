@@ -23,6 +23,10 @@ CANARIES: dict[str, str] = {
     "webhook token": "hooktok-mlpcanary-5d2c8e91",
     "slack webhook token": "slacktok-mlpcanary-c47a1f03",
     "smtp password": "smtppw-mlpcanary-8e3b60d4",
+    "mlflow admin password": "adminpw-mlpcanary-1c5f7a20",
+    "mlflow trainer password": "trainerpw-mlpcanary-6a0d3e84",
+    "mlflow approver password": "approverpw-mlpcanary-b2e94c17",
+    "mlflow reader password": "readerpw-mlpcanary-47f1d8a6",
     "password with a slash": "slashpw/mlpcanary-4b8e2c90",
     "password with an at sign": "atpw@mlpcanary-d3a91f5e",
 }

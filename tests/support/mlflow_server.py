@@ -44,11 +44,19 @@ def postgres_database(prefix: str) -> Iterator[str]:
 
 
 def start_mlflow_server(
-    backend_uri: str, artifacts: Path, log: Path, port: int | None = None
+    backend_uri: str,
+    artifacts: Path,
+    log: Path,
+    port: int | None = None,
+    *,
+    app_name: str | None = None,
+    env: dict[str, str] | None = None,
+    workers: int = 2,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``mlflow server`` (its own process group) and wait until it answers; returns (process, url).
 
-    ``port`` lets a test restart a killed server where its clients expect it."""
+    ``port`` lets a test restart a killed server where its clients expect it; ``app_name`` (e.g. basic-auth)
+    and ``env`` (its settings) choose the server's app."""
     port = port or free_port()
     cmd = [
         str(Path(sys.executable).parent / "mlflow"),
@@ -63,12 +71,14 @@ def start_mlflow_server(
         "--port",
         str(port),
         "--workers",
-        "2",
+        str(workers),
+        *(["--app-name", app_name] if app_name else []),
     ]
-    env = {**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    environment = {**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING", **(env or {})}
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        environment.pop(name, None)
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -110,3 +120,32 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
         yield url
     finally:
         stop_mlflow_server(proc)
+
+
+@contextmanager
+def basic_auth_server(root: Path, backend_uri: str, admin_password: str) -> Iterator[str]:
+    """``mlflow server --app-name basic-auth`` (users and grants in SQLite under ``root``); yields its URL.
+
+    Users start with READ on everything (``default_permission``); ``admin`` holds ``admin_password``."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{root / 'basic_auth.db'}\nadmin_username = admin\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # a password hash costs a good part of a second of CPU: check each (user, password) once per worker
+        "auth_cache_ttl_seconds = 600\n"
+    )
+    env = {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": uuid.uuid4().hex,
+    }
+    proc, url = start_mlflow_server(
+        backend_uri, root / "artifacts", root / "server.log", app_name="basic-auth", env=env
+    )
+    try:
+        yield url
+    finally:
+        # SIGKILL: on SIGTERM the app server waits for the test process's idle keep-alive connections (20 s)
+        stop_mlflow_server(proc, sig=9)

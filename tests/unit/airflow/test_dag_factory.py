@@ -94,6 +94,18 @@ def test_the_dag_folder_skips_devices_fifos_and_symlinks_out_naming_each(tmp_pat
         assert str(specs / name) in doc and why in doc
 
 
+def test_approval_required_offers_the_approval_to_the_approvers_only(tmp_path):
+    from mlpublish_airflow.dag_factory import build_dag
+
+    spec_path = write_spec(tmp_path / "s.yaml", churn_dict(promotion={"approval": "required", "approvers": ["ada"]}))
+    dag = build_dag(load_spec(spec_path), str(spec_path))
+    approve = dag.get_task("approve_promotion")
+    assert approve.assigned_users == [{"id": "ada", "name": "ada"}]
+    assert approve.downstream_task_ids == {"promote"}
+    plain = write_spec(tmp_path / "p.yaml", churn_dict())
+    assert "approve_promotion" not in build_dag(load_spec(plain), str(plain)).task_ids
+
+
 def test_every_task_shares_the_one_overrides_schema_and_its_default_passes_it(tmp_path):
     """The DAG's ``overrides`` param reaches every task (Airflow copies it into each) without a copy of the
     spec schema per task; its default {} is valid against that schema (Airflow no longer checks it at parse)."""

@@ -234,3 +234,15 @@ def test_the_first_task_fails_on_a_misspelled_conf_key_before_loading_anything(m
     with pytest.raises(SpecInvalid) as err:
         op.execute({"dag_run": SimpleNamespace(conf={"override": {"validation": {}}}), "ti": None})
     assert "conf.override" in str(err.value) and "did you mean 'overrides'?" in str(err.value)
+
+
+def test_whoever_triggers_cannot_lift_the_approval_rule(tmp_path):
+    from mlpublish_airflow.overrides import load_spec_with_overrides
+
+    path = str(write_spec(tmp_path / "s.yaml", churn_dict(promotion={"approval": "required", "approvers": ["ada"]})))
+    for override, field in (({"approval": "none"}, "approval"), ({"approvers": ["mallory"]}, "approvers")):
+        with pytest.raises(SpecError) as err:
+            load_spec_with_overrides(path, {"promotion": override})
+        [(where, message)] = err.value.problems
+        assert where == f"overrides.promotion.{field}" and message.startswith("cannot be overridden at trigger time")
+    assert load_spec_with_overrides(path, {"promotion": {"mode": "manual"}}).promotion.approval == "required"

@@ -265,3 +265,37 @@ def test_operators_report_openlineage_inputs_and_outputs(tmp_path, monkeypatch):
     ]
     evaluate = EvaluateModelOperator(task_id="evaluate", spec_path=path).get_openlineage_facets_on_complete(None)
     assert evaluate.outputs == [] and len(evaluate.inputs) == 4
+
+
+def test_approval_required_approves_as_the_responding_user(tmp_path, monkeypatch, no_rebuild):
+    """promotion.approval: required: the Airflow user who answered is the approver the core checks and records."""
+    import mlpublish.promotion.approval as approval
+    from mlpublish_airflow import PromoteModelOperator
+
+    calls = []
+
+    def approve(reg, cat, name, version, *, reason, approver):
+        calls.append((name, version, approver, reason))
+        return PromoteResult(
+            model_name=name,
+            version=version,
+            promoted=True,
+            mode="manual",
+            champion_before=None,
+            champion_after=version,
+            reason=reason,
+        )
+
+    monkeypatch.setattr(approval, "approve_version", approve)
+    monkeypatch.setattr(PromoteModelOperator, "champion_moved", lambda self, ctx, context, result: result.to_json())
+    reg = RegisterResult(model_name="m", run_id="r1", status="PASSED", version="3", created=True)
+    answer = {"chosen_options": ["Approve"], "responded_by_user": {"id": "ada", "name": "ada"}}
+    ti = FakeTI({"register": reg, "approve_promotion": answer})
+    spec = {"mode": "auto", "approval": "required", "approvers": ["ada"]}
+    out = PromoteModelOperator(task_id="promote", spec_path="unused").run_step(
+        ctx_for(tmp_path, promotion=spec), {"ti": ti}
+    )
+    assert out["promoted"] is True
+    ((name, version, approver, reason),) = calls
+    assert (name, version, approver) == ("customer_churn_predictor", "3", "ada")
+    assert "mlpublish__m run manual__1" in reason

@@ -32,6 +32,22 @@ def test_grid_of_the_demo_spec() -> None:
     assert parse_spec(CHURN_TEXT).training.grid() == [{"max_depth": 4}, {"max_depth": 8}]
 
 
+def test_promotion_approval_requires_named_approvers_and_stops_the_chain() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from mlpublish.spec.models import Promotion
+
+    assert not Promotion().needs_approval
+    required = Promotion(approval="required", approvers=[" ada ", "bob"])
+    assert required.needs_approval and required.approvers == ["ada", "bob"]
+    assert Promotion(mode="manual").needs_approval
+    with pytest.raises(ValidationError, match="approvers must be user names without commas"):
+        Promotion(approval="required", approvers=["ada,bob"])
+    with pytest.raises(ValidationError):
+        Promotion(approval="sometimes")
+
+
 def _training(**fields):
     from mlpublish.spec import Training
 
