@@ -95,7 +95,14 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mlflow import MlflowClient
 
     path = tmp_path_factory.mktemp("templates") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    # the Default experiment's artifact root is ./mlruns made absolute when the store is created: created from
+    # the template's own folder, a test logging to it writes there, never into the checkout it runs from
+    before = Path.cwd()
+    os.chdir(path.parent)
+    try:
+        MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    finally:
+        os.chdir(before)
     return path
 
 
