@@ -114,11 +114,15 @@ def main() -> None:
     template = tmp / "template.db"
     MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
     spec = ROOT / "specs" / "churn.yaml"
+    if args.small:  # the tests' cheap model (30 trees, one candidate) and no warm-up: a smoke run, not figures
+        from tests.conftest import churn_dict, write_spec
 
+        spec = write_spec(tmp / "churn.yaml", churn_dict())
     chain, chain2, base = [], [], []
-    # a warm-up of each, not counted: first-use imports (skops, matplotlib) would otherwise land on one side
-    run_chain_once(spec, fresh_store(template, tmp / "warm-c"), tmp / "warm-c")
-    run_baseline_once(spec, fresh_store(template, tmp / "warm-b"), tmp / "warm-b", "warm")
+    if not args.small:
+        # a warm-up of each, not counted: first-use imports (skops, matplotlib) would otherwise land on one side
+        run_chain_once(spec, fresh_store(template, tmp / "warm-c"), tmp / "warm-c")
+        run_baseline_once(spec, fresh_store(template, tmp / "warm-b"), tmp / "warm-b", "warm")
     for i in range(args.repeat):  # interleaved so drift in machine load hits both alike
         root = tmp / f"chain-{i}"
         store = fresh_store(template, root)

@@ -260,7 +260,7 @@ def main() -> None:
     )
     add_json_option(p)
     p.add_argument("--worker", nargs=2, metavar=("MODE", "SPEC"), help=argparse.SUPPRESS)
-    args = parse_args(p, rows=3000, big_rows=0, chunk=1000)
+    args = parse_args(p, rows=2000, big_rows=0, chunk=1000, model="light")
     if args.worker:
         return worker(*args.worker)
     big = args.rows * 5 if args.big_rows is None else args.big_rows
