@@ -233,8 +233,13 @@ def make_input(url: str, table: str, rows: int) -> None:
     engine.dispose()
 
 
-def measure(modes: tuple[str, ...], spec: Path, env: dict[str, str]) -> list[dict]:
-    """``modes`` measured one after the other in one fresh process (its imports paid once)."""
+def measure(modes: tuple[str, ...], spec: Path, env: dict[str, str], in_process: bool = False) -> list[dict]:
+    """``modes`` measured one after the other in one fresh process (its imports paid once); ``in_process``
+    (--small): in this one (no interpreter started; the peak RSS then is this process's)."""
+    if in_process:
+        os.environ.update(env)
+        os.chdir(spec.parent)
+        return [measure_here(mode, str(spec)) for mode in modes]
     out = subprocess.run(
         [sys.executable, __file__, "--worker", ",".join(modes), str(spec)],
         env=env,
@@ -305,9 +310,12 @@ def main() -> None:
                         data={"connection": url}, scoring={"sourceTable": "score_input", "chunkSize": args.chunk}
                     ),
                 )
-                # each measurement in a fresh process of its own; --small: all in one (imports paid once, the
-                # peak RSS then is the process's, not the measurement's)
-                measured = measure(modes, spec, env) if args.small else [measure((m,), spec, env)[0] for m in modes]
+                # each measurement in a fresh process of its own; --small: all in this one (imports paid once,
+                # the peak RSS then is the process's, not the measurement's)
+                if args.small:
+                    measured = measure(modes, spec, env, in_process=True)
+                else:
+                    measured = [measure((m,), spec, env)[0] for m in modes]
                 for mode, r in zip(modes, measured, strict=True):
                     r.update(dialect=dialect, mode=mode)
                     results.append(r)

@@ -129,7 +129,7 @@ def main() -> None:
         "1 slice": (spec_with(tmp, ["plan"], args.small), True),
         "3 slices": (spec_with(tmp, ["plan", "tenure", "recency"], args.small), True),
     }
-    # first-use imports, not counted; --small: its first publish is every configuration's first publish
+    # first-use imports, not counted; --small: its publishes are every configuration's first publish
     publish_twice(configs["0 slices"][0], template, tmp / "warm", True)
     published = tmp / "warm" if args.small else None
     walls: dict[str, list[float]] = {k: [] for k in configs}

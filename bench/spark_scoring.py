@@ -45,10 +45,10 @@ def worker(modes: str, spec_path: str, master: str, conf: str) -> None:
     """The measurements of ``modes`` (comma-separated) one after the other in this process: prints
     {rows, seconds, session_seconds} for each (--small runs them all in one process: imports paid once)."""
     for mode in modes.split(","):
-        measure_here(mode, spec_path, master, conf)
+        print(json.dumps(measure_here(mode, spec_path, master, conf)), flush=True)
 
 
-def measure_here(mode: str, spec_path: str, master: str, conf: str) -> None:
+def measure_here(mode: str, spec_path: str, master: str, conf: str) -> dict:
     import logging
 
     logging.disable(logging.WARNING)
@@ -61,7 +61,7 @@ def measure_here(mode: str, spec_path: str, master: str, conf: str) -> None:
     if mode == "model":  # the champion's own predict_proba on the same rows in memory: the rate to reach
         from bench.score_throughput import model_limit
 
-        return print(json.dumps({**model_limit(ctx, model), "session_seconds": 0.0}), flush=True)
+        return {**model_limit(ctx, model), "session_seconds": 0.0}
     spark, started = None, 0.0
     if mode != "local":
         from mlpublish.spark_engine import spark_session
@@ -75,13 +75,17 @@ def measure_here(mode: str, spec_path: str, master: str, conf: str) -> None:
     seconds = time.perf_counter() - t0
     if spark is not None:
         spark.stop()
-    print(json.dumps({"rows": rows.rows, "seconds": seconds, "session_seconds": started}), flush=True)
+    return {"rows": rows.rows, "seconds": seconds, "session_seconds": started}
 
 
 def measure(
-    modes: list[str], spec: Path, env: dict[str, str], master: str = "", conf: dict | None = None
+    modes: list[str], spec: Path, env: dict[str, str], master: str = "", conf: dict | None = None, in_process=False
 ) -> list[dict]:
-    """``modes`` measured one after the other in one fresh process."""
+    """``modes`` measured one after the other in one fresh process; ``in_process`` (--small): in this one."""
+    if in_process:
+        os.environ.update(env)
+        os.chdir(spec.parent)
+        return [measure_here(mode, str(spec), master, json.dumps(conf or {})) for mode in modes]
     out = subprocess.run(
         [sys.executable, __file__, "--worker", ",".join(modes), str(spec), master, json.dumps(conf or {})],
         env=env,
@@ -132,10 +136,11 @@ def main() -> None:
     results: list[dict] = []
     try:
         # --small: local[1] only (a standalone cluster's start alone takes longer than the rest), every engine
-        # measured in one process (Python, MLflow and the JVM started once)
+        # measured in this process (Python and MLflow imported once)
         with contextlib.nullcontext() if args.small else spark_cluster(tmp / "cluster", workers=2) as cluster:
             local = "local[1]" if args.small else "local[2]"
-            engines = [("local", "", {}), (local, local, LOCAL_CONF)]
+            small_conf = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "1"} if args.small else {}
+            engines = [("local", "", {}), (local, local, {**LOCAL_CONF, **small_conf})]
             if cluster is not None:
                 engines += [
                     ("1 worker", cluster.url, {**CLUSTER_CONF, "spark.cores.max": "1"}),
@@ -148,8 +153,8 @@ def main() -> None:
                 spec = write_spec(tmp / "spec.yaml", churn_dict(scoring={"sourceTable": "score_input"}))
                 runs = [("model", "", {}), *engines]
                 mode = {name: name if name in ("model", "local") else "spark" for name, _, _ in runs}
-                if args.small:  # one Spark engine: its master and conf are the process's
-                    measured = measure([mode[n] for n, _, _ in runs], spec, env, engines[-1][1], engines[-1][2])
+                if args.small:  # in this process (one Spark engine: its master and conf are the process's)
+                    measured = measure([mode[n] for n, _, _ in runs], spec, env, *engines[-1][1:], in_process=True)
                 else:
                     measured = [measure([mode[n]], spec, env, master, conf)[0] for n, master, conf in runs]
                 for (name, _, _), r in zip(runs, measured, strict=True):
