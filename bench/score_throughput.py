@@ -5,7 +5,8 @@ default) the demo spec's own model (100 trees, max_depth 4 or 8 as the demo sele
 limit was measured on), with ``--model light`` the tests' cheap one (30 trees of depth 6, about three
 times faster to predict, so the warehouse's share of the time shows more).
 Then a scoring table of ``--rows`` rows (the demo features repeated) is scored on
-SQLite and on PostgreSQL, each measurement in its own subprocess:
+SQLite and on PostgreSQL, each measurement in its own subprocess (``--small``: the light model, 2000 rows, every
+measurement in the bench's own process):
 
 * ours:  ``score_batch``: chunks of ``--chunk`` rows through a server-side cursor
          (PostgreSQL) or a lazy cursor (SQLite), COPY (PostgreSQL) or executemany
@@ -51,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -280,6 +281,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mlp_score_bench_"))
     sqlite_url = f"sqlite:///{tmp / 'warehouse.db'}"
     build_demo_warehouse(sqlite_url, customers=2000, seed=7)
+    mlflow_store(tmp / "mlflow.db")  # the chain publishes into it
     publish_champion(tmp, sqlite_url, demo_model_spec() if args.model == "demo" else None)
     env = {
         **os.environ,

@@ -8,7 +8,9 @@ publish has a champion, so every slice is measured for both models and gated aga
 * 1 slice:   plan (3 values), one per-slice gate (recall maxDropVsChampion per plan);
 * 3 slices:  plan, tenure_days (3 bins), recency_days (3 bins), a per-slice gate on each.
 
-The figure is the second publish's wall time against the 0-slice one's (medians, interleaved).
+The figure is the second publish's wall time against the 0-slice one's (medians, interleaved). ``--small``:
+the tests' cheap model, 1000 customers, one repeat, and one first publish (the warm-up's) copied for every
+configuration, which then runs only its second publish.
 
     python bench/slice_overhead.py [--repeat 3] [--customers 4000] [--json PATH]
 """
@@ -34,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -113,8 +115,6 @@ def main() -> None:
     add_json_option(ap)
     args = parse_args(ap, repeat=1, customers=1000)  # fewer: no champion
 
-    from mlflow import MlflowClient
-
     from mlpublish.demo.data import build_demo_warehouse
 
     tmp = Path(tempfile.mkdtemp(prefix="mlpublish-bench-slices-"))
@@ -122,7 +122,7 @@ def main() -> None:
     build_demo_warehouse(f"sqlite:///{tmp / 'warehouse.db'}", customers=args.customers, seed=7)
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{tmp / 'warehouse.db'}"
     template = tmp / "template.db"
-    MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
+    mlflow_store(template)
     configs = {
         "0 slices, no explanations": (spec_with(tmp, [], args.small), False),
         "0 slices": (spec_with(tmp, [], args.small), True),

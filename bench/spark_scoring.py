@@ -6,7 +6,8 @@ cluster on loopback with one worker, then two (1 core, 1 GB each). Each measurem
 process; the Spark session is started before the clock starts (its start-up is printed apart). Prints
 rows/s per engine and the ratio to the local engine and to the champion's own ``predict_proba`` on the same
 rows in memory (the rate to reach), and how the figure moves from one worker to two. Predictions are made
-per Arrow batch already (``mapInPandas`` with the champion broadcast once).
+per Arrow batch already (``mapInPandas`` with the champion broadcast once). ``--small``: 500 rows, no cluster,
+``local[1]`` instead of ``local[2]``, every measurement in the bench's own process (one Spark session).
 
     python bench/spark_scoring.py [--rows 1000000] [--big-rows 5000000] [--json PATH]
 
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 from bench.score_throughput import PG_ADMIN_URL, admin, make_input  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -126,6 +127,7 @@ def main() -> None:
     pd.read_sql_table("customer_features", sa.create_engine(sqlite_url)).to_sql(
         "customer_features", sa.create_engine(pg_url), index=False
     )
+    mlflow_store(tmp / "mlflow.db")  # the chain publishes into it
     publish_champion(tmp, pg_url)
     env = {
         **os.environ,
