@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 
 TASKS = ("train", "evaluate", "validate", "register", "promote")
 
@@ -145,8 +145,6 @@ def main() -> None:
     import logging
     import warnings
 
-    from mlflow import MlflowClient
-
     from mlpublish.demo.data import build_demo_warehouse
     from tests.conftest import churn_dict, write_spec
     from tests.support.openmetadata_server import serve_emulator
@@ -159,7 +157,7 @@ def main() -> None:
         build_demo_warehouse(f"sqlite:///{tmp / 'warehouse.db'}", customers=args.customers, seed=7)
         os.environ["WAREHOUSE_URL"] = f"sqlite:///{tmp / 'warehouse.db'}"
         template = tmp / "template.db"
-        MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
+        mlflow_store(template)
         spec = write_spec(tmp / "churn.yaml", churn_dict())  # the demo model, one candidate
         for i in range(args.repeat):
             for mode in ("before", "after") if i % 2 == 0 else ("after", "before"):

@@ -155,7 +155,7 @@ def main() -> None:
         "--specs", type=int, nargs="+", default=[1, 50, 200], help="fleet sizes, the first the baseline"
     )
     add_json_option(parser)
-    args = parse_args(parser, specs=[1, 4])
+    args = parse_args(parser, specs=[1, 2])
     import logging
 
     logging.disable(logging.WARNING)

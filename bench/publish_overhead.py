@@ -9,7 +9,8 @@ fresh MLflow SQLite store. Overhead is wall time minus the time spent fitting.
 * baseline: what the MLflow registry article does step by step: fit, log_model
             with default settings, register_model, set alias and tag.
 
-Target: chain overhead <= 0.5x the baseline's overhead.
+Target: chain overhead <= 0.5x the baseline's overhead. ``--small``: the tests' cheap model (30 trees, one
+candidate), 300 customers, one repeat, no warm-up.
 
     python bench/publish_overhead.py [--repeat 3] [--customers 4000] [--json PATH]
 """
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -103,8 +104,6 @@ def main() -> None:
     add_json_option(ap)
     args = parse_args(ap, repeat=1, customers=300)
 
-    from mlflow import MlflowClient
-
     from mlpublish.demo.data import build_demo_warehouse
 
     tmp = Path(tempfile.mkdtemp(prefix="mlpublish-bench-"))
@@ -112,13 +111,17 @@ def main() -> None:
     build_demo_warehouse(f"sqlite:///{tmp / 'warehouse.db'}", customers=args.customers, seed=7)
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{tmp / 'warehouse.db'}"
     template = tmp / "template.db"
-    MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
+    mlflow_store(template)
     spec = ROOT / "specs" / "churn.yaml"
+    if args.small:  # the tests' cheap model (30 trees, one candidate) and no warm-up: a smoke run, not figures
+        from tests.conftest import churn_dict, write_spec
 
+        spec = write_spec(tmp / "churn.yaml", churn_dict())
     chain, chain2, base = [], [], []
-    # a warm-up of each, not counted: first-use imports (skops, matplotlib) would otherwise land on one side
-    run_chain_once(spec, fresh_store(template, tmp / "warm-c"), tmp / "warm-c")
-    run_baseline_once(spec, fresh_store(template, tmp / "warm-b"), tmp / "warm-b", "warm")
+    if not args.small:
+        # a warm-up of each, not counted: first-use imports (skops, matplotlib) would otherwise land on one side
+        run_chain_once(spec, fresh_store(template, tmp / "warm-c"), tmp / "warm-c")
+        run_baseline_once(spec, fresh_store(template, tmp / "warm-b"), tmp / "warm-b", "warm")
     for i in range(args.repeat):  # interleaved so drift in machine load hits both alike
         root = tmp / f"chain-{i}"
         store = fresh_store(template, root)

@@ -64,6 +64,23 @@ def write_json(path: Path | None, benchmark: str, figures: list[Figure], setting
     )
 
 
+def mlflow_store(path: Path) -> Path:
+    """An empty, migrated MLflow SQLite store at ``path``, made before any clock starts: a copy of
+    ``$BENCH_MLFLOW_TEMPLATE`` when that names one (tests/integration/test_bench_small.py migrates one for every
+    benchmark, as the tests' ``mlflow_template`` fixture does), else migrated here (seconds of Alembic)."""
+    import os
+    import shutil
+
+    template = os.environ.get("BENCH_MLFLOW_TEMPLATE")
+    if template and Path(template).is_file():
+        shutil.copy(template, path)
+    else:
+        from mlflow import MlflowClient
+
+        MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 def parse_args(parser: argparse.ArgumentParser, **small: Any) -> argparse.Namespace:
     """The arguments; with ``--small``, the sizes given here replace those of the command line."""
     args = parser.parse_args()

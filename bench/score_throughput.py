@@ -5,7 +5,8 @@ default) the demo spec's own model (100 trees, max_depth 4 or 8 as the demo sele
 limit was measured on), with ``--model light`` the tests' cheap one (30 trees of depth 6, about three
 times faster to predict, so the warehouse's share of the time shows more).
 Then a scoring table of ``--rows`` rows (the demo features repeated) is scored on
-SQLite and on PostgreSQL, each measurement in its own subprocess:
+SQLite and on PostgreSQL, each measurement in its own subprocess (``--small``: the light model, 2000 rows, every
+measurement in the bench's own process):
 
 * ours:  ``score_batch``: chunks of ``--chunk`` rows through a server-side cursor
          (PostgreSQL) or a lazy cursor (SQLite), COPY (PostgreSQL) or executemany
@@ -51,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -233,8 +234,13 @@ def make_input(url: str, table: str, rows: int) -> None:
     engine.dispose()
 
 
-def measure(modes: tuple[str, ...], spec: Path, env: dict[str, str]) -> list[dict]:
-    """``modes`` measured one after the other in one fresh process (its imports paid once)."""
+def measure(modes: tuple[str, ...], spec: Path, env: dict[str, str], in_process: bool = False) -> list[dict]:
+    """``modes`` measured one after the other in one fresh process (its imports paid once); ``in_process``
+    (--small): in this one (no interpreter started; the peak RSS then is this process's)."""
+    if in_process:
+        os.environ.update(env)
+        os.chdir(spec.parent)
+        return [measure_here(mode, str(spec)) for mode in modes]
     out = subprocess.run(
         [sys.executable, __file__, "--worker", ",".join(modes), str(spec)],
         env=env,
@@ -260,7 +266,7 @@ def main() -> None:
     )
     add_json_option(p)
     p.add_argument("--worker", nargs=2, metavar=("MODE", "SPEC"), help=argparse.SUPPRESS)
-    args = parse_args(p, rows=3000, big_rows=0, chunk=1000)
+    args = parse_args(p, rows=2000, big_rows=0, chunk=1000, model="light")
     if args.worker:
         return worker(*args.worker)
     big = args.rows * 5 if args.big_rows is None else args.big_rows
@@ -275,6 +281,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mlp_score_bench_"))
     sqlite_url = f"sqlite:///{tmp / 'warehouse.db'}"
     build_demo_warehouse(sqlite_url, customers=2000, seed=7)
+    mlflow_store(tmp / "mlflow.db")  # the chain publishes into it
     publish_champion(tmp, sqlite_url, demo_model_spec() if args.model == "demo" else None)
     env = {
         **os.environ,
@@ -305,9 +312,12 @@ def main() -> None:
                         data={"connection": url}, scoring={"sourceTable": "score_input", "chunkSize": args.chunk}
                     ),
                 )
-                # each measurement in a fresh process of its own; --small: all in one (imports paid once, the
-                # peak RSS then is the process's, not the measurement's)
-                measured = measure(modes, spec, env) if args.small else [measure((m,), spec, env)[0] for m in modes]
+                # each measurement in a fresh process of its own; --small: all in this one (imports paid once,
+                # the peak RSS then is the process's, not the measurement's)
+                if args.small:
+                    measured = measure(modes, spec, env, in_process=True)
+                else:
+                    measured = [measure((m,), spec, env)[0] for m in modes]
                 for mode, r in zip(modes, measured, strict=True):
                     r.update(dialect=dialect, mode=mode)
                     results.append(r)

@@ -8,7 +8,9 @@ publish has a champion, so every slice is measured for both models and gated aga
 * 1 slice:   plan (3 values), one per-slice gate (recall maxDropVsChampion per plan);
 * 3 slices:  plan, tenure_days (3 bins), recency_days (3 bins), a per-slice gate on each.
 
-The figure is the second publish's wall time against the 0-slice one's (medians, interleaved).
+The figure is the second publish's wall time against the 0-slice one's (medians, interleaved). ``--small``:
+the tests' cheap model, 1000 customers, one repeat, and one first publish (the warm-up's) copied for every
+configuration, which then runs only its second publish.
 
     python bench/slice_overhead.py [--repeat 3] [--customers 4000] [--json PATH]
 """
@@ -34,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -54,8 +56,13 @@ SLICES = {
 }
 
 
-def spec_with(folder: Path, names: list[str]) -> Path:
-    spec = yaml.safe_load((ROOT / "specs" / "churn.yaml").read_text())
+def spec_with(folder: Path, names: list[str], small: bool = False) -> Path:
+    if small:  # the tests' cheap model (30 trees, one candidate)
+        from tests.conftest import churn_dict
+
+        spec = churn_dict()
+    else:
+        spec = yaml.safe_load((ROOT / "specs" / "churn.yaml").read_text())
     validation = spec["validation"]
     validation["gates"] = [g for g in validation["gates"] if "perSlice" not in g]
     validation.pop("slices", None)
@@ -67,14 +74,22 @@ def spec_with(folder: Path, names: list[str]) -> Path:
     return path
 
 
-def publish_twice(spec_path: Path, template: Path, root: Path, explain: bool) -> float:
-    """Wall time of the second publish (the one with a champion to compare every slice with)."""
+def publish_twice(spec_path: Path, template: Path, root: Path, explain: bool, published: Path | None = None) -> float:
+    """Wall time of the second publish (the one with a champion to compare every slice with).
+
+    ``published``: a folder where a first publish ran already (its MLflow store and catalog are copied, its
+    artifacts read where they are): only the second publish runs (--small)."""
     import mlpublish.steps.evaluate as evaluate
     from mlpublish.spec import load_spec
     from mlpublish.workflows.chain import run_chain
 
     root.mkdir(parents=True)
-    shutil.copy(template, root / "mlflow.db")
+    if published is not None:
+        for name in ("mlflow.db", "catalog.db", "catalog.db-wal", "catalog.db-shm"):
+            if (published / name).exists():
+                shutil.copy(published / name, root / name)
+    else:
+        shutil.copy(template, root / "mlflow.db")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     os.environ["MLPUBLISH_CATALOG"] = str(root / "catalog.db")
     os.environ["MLPUBLISH_ARTIFACT_ROOT"] = (root / "artifacts").as_uri()
@@ -82,7 +97,8 @@ def publish_twice(spec_path: Path, template: Path, root: Path, explain: bool) ->
     if not explain:
         evaluate.compare_importances = lambda *args, **kwargs: []
     try:
-        run_chain(load_spec(spec_path))
+        if published is None:
+            run_chain(load_spec(spec_path))
         t0 = time.perf_counter()
         result = run_chain(load_spec(spec_path))
         wall = time.perf_counter() - t0
@@ -99,8 +115,6 @@ def main() -> None:
     add_json_option(ap)
     args = parse_args(ap, repeat=1, customers=1000)  # fewer: no champion
 
-    from mlflow import MlflowClient
-
     from mlpublish.demo.data import build_demo_warehouse
 
     tmp = Path(tempfile.mkdtemp(prefix="mlpublish-bench-slices-"))
@@ -108,18 +122,20 @@ def main() -> None:
     build_demo_warehouse(f"sqlite:///{tmp / 'warehouse.db'}", customers=args.customers, seed=7)
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{tmp / 'warehouse.db'}"
     template = tmp / "template.db"
-    MlflowClient(tracking_uri=f"sqlite:///{template}").search_experiments()
+    mlflow_store(template)
     configs = {
-        "0 slices, no explanations": (spec_with(tmp, []), False),
-        "0 slices": (spec_with(tmp, []), True),
-        "1 slice": (spec_with(tmp, ["plan"]), True),
-        "3 slices": (spec_with(tmp, ["plan", "tenure", "recency"]), True),
+        "0 slices, no explanations": (spec_with(tmp, [], args.small), False),
+        "0 slices": (spec_with(tmp, [], args.small), True),
+        "1 slice": (spec_with(tmp, ["plan"], args.small), True),
+        "3 slices": (spec_with(tmp, ["plan", "tenure", "recency"], args.small), True),
     }
-    publish_twice(configs["0 slices"][0], template, tmp / "warm", True)  # first-use imports, not counted
+    # first-use imports, not counted; --small: its publishes are every configuration's first publish
+    publish_twice(configs["0 slices"][0], template, tmp / "warm", True)
+    published = tmp / "warm" if args.small else None
     walls: dict[str, list[float]] = {k: [] for k in configs}
     for i in range(args.repeat):  # interleaved so drift in machine load hits every configuration alike
         for j, (label, (path, explain)) in enumerate(configs.items()):
-            walls[label].append(publish_twice(path, template, tmp / f"run-{i}-{j}", explain))
+            walls[label].append(publish_twice(path, template, tmp / f"run-{i}-{j}", explain, published))
     med = {k: statistics.median(v) for k, v in walls.items()}
     base = med["0 slices"]
     print(

@@ -6,7 +6,8 @@ cluster on loopback with one worker, then two (1 core, 1 GB each). Each measurem
 process; the Spark session is started before the clock starts (its start-up is printed apart). Prints
 rows/s per engine and the ratio to the local engine and to the champion's own ``predict_proba`` on the same
 rows in memory (the rate to reach), and how the figure moves from one worker to two. Predictions are made
-per Arrow batch already (``mapInPandas`` with the champion broadcast once).
+per Arrow batch already (``mapInPandas`` with the champion broadcast once). ``--small``: 500 rows, no cluster,
+``local[1]`` instead of ``local[2]``, every measurement in the bench's own process (one Spark session).
 
     python bench/spark_scoring.py [--rows 1000000] [--big-rows 5000000] [--json PATH]
 
@@ -35,14 +36,20 @@ sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
 
-from bench.results import Figure, add_json_option, parse_args, write_json  # noqa: E402
+from bench.results import Figure, add_json_option, mlflow_store, parse_args, write_json  # noqa: E402
 from bench.score_throughput import PG_ADMIN_URL, admin, make_input  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
 
-def worker(mode: str, spec_path: str, master: str, conf: str) -> None:
-    """One measurement in this process: prints {rows, seconds, session_seconds}."""
+def worker(modes: str, spec_path: str, master: str, conf: str) -> None:
+    """The measurements of ``modes`` (comma-separated) one after the other in this process: prints
+    {rows, seconds, session_seconds} for each (--small runs them all in one process: imports paid once)."""
+    for mode in modes.split(","):
+        print(json.dumps(measure_here(mode, spec_path, master, conf)), flush=True)
+
+
+def measure_here(mode: str, spec_path: str, master: str, conf: str) -> dict:
     import logging
 
     logging.disable(logging.WARNING)
@@ -55,7 +62,7 @@ def worker(mode: str, spec_path: str, master: str, conf: str) -> None:
     if mode == "model":  # the champion's own predict_proba on the same rows in memory: the rate to reach
         from bench.score_throughput import model_limit
 
-        return print(json.dumps({**model_limit(ctx, model), "session_seconds": 0.0}))
+        return {**model_limit(ctx, model), "session_seconds": 0.0}
     spark, started = None, 0.0
     if mode != "local":
         from mlpublish.spark_engine import spark_session
@@ -69,20 +76,27 @@ def worker(mode: str, spec_path: str, master: str, conf: str) -> None:
     seconds = time.perf_counter() - t0
     if spark is not None:
         spark.stop()
-    print(json.dumps({"rows": rows.rows, "seconds": seconds, "session_seconds": started}))
+    return {"rows": rows.rows, "seconds": seconds, "session_seconds": started}
 
 
-def measure(mode: str, spec: Path, env: dict[str, str], master: str = "", conf: dict | None = None) -> dict:
+def measure(
+    modes: list[str], spec: Path, env: dict[str, str], master: str = "", conf: dict | None = None, in_process=False
+) -> list[dict]:
+    """``modes`` measured one after the other in one fresh process; ``in_process`` (--small): in this one."""
+    if in_process:
+        os.environ.update(env)
+        os.chdir(spec.parent)
+        return [measure_here(mode, str(spec), master, json.dumps(conf or {})) for mode in modes]
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", mode, str(spec), master, json.dumps(conf or {})],
+        [sys.executable, __file__, "--worker", ",".join(modes), str(spec), master, json.dumps(conf or {})],
         env=env,
         capture_output=True,
         text=True,
         cwd=spec.parent,
     )
     if out.returncode != 0:
-        raise SystemExit(f"{mode} worker failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{modes} worker failed:\n{out.stderr[-3000:]}")
+    return [json.loads(line) for line in out.stdout.strip().splitlines()[-len(modes) :]]
 
 
 def main() -> None:
@@ -91,7 +105,7 @@ def main() -> None:
     p.add_argument("--big-rows", type=int, default=None, help="default 5x --rows; 0 skips")
     add_json_option(p)
     p.add_argument("--worker", nargs=4, metavar=("MODE", "SPEC", "MASTER", "CONF"), help=argparse.SUPPRESS)
-    args = parse_args(p, rows=3000, big_rows=0)
+    args = parse_args(p, rows=500, big_rows=0)
     if args.worker:
         return worker(*args.worker)
     big = args.rows * 5 if args.big_rows is None else args.big_rows
@@ -113,6 +127,7 @@ def main() -> None:
     pd.read_sql_table("customer_features", sa.create_engine(sqlite_url)).to_sql(
         "customer_features", sa.create_engine(pg_url), index=False
     )
+    mlflow_store(tmp / "mlflow.db")  # the chain publishes into it
     publish_champion(tmp, pg_url)
     env = {
         **os.environ,
@@ -122,9 +137,21 @@ def main() -> None:
     }
     results: list[dict] = []
     try:
-        # --small: local[2] only (a standalone cluster's start alone takes longer than the rest)
+        # --small: local[1] only (a standalone cluster's start alone takes longer than the rest), every engine
+        # measured in this process (Python and MLflow imported once)
         with contextlib.nullcontext() if args.small else spark_cluster(tmp / "cluster", workers=2) as cluster:
-            engines = [("local", "", {}), ("local[2]", "local[2]", LOCAL_CONF)]
+            local = "local[1]" if args.small else "local[2]"
+            # --small: a JVM that starts fast (C1 only, serial GC) and no UI
+            small_conf = (
+                {
+                    "spark.ui.enabled": "false",
+                    "spark.sql.shuffle.partitions": "1",
+                    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+                }
+                if args.small
+                else {}
+            )
+            engines = [("local", "", {}), (local, local, {**LOCAL_CONF, **small_conf})]
             if cluster is not None:
                 engines += [
                     ("1 worker", cluster.url, {**CLUSTER_CONF, "spark.cores.max": "1"}),
@@ -135,8 +162,13 @@ def main() -> None:
                     continue
                 make_input(pg_url, "score_input", rows)
                 spec = write_spec(tmp / "spec.yaml", churn_dict(scoring={"sourceTable": "score_input"}))
-                for name, master, conf in [("model", "", {}), *engines]:
-                    r = measure(name if name in ("model", "local") else "spark", spec, env, master, conf)
+                runs = [("model", "", {}), *engines]
+                mode = {name: name if name in ("model", "local") else "spark" for name, _, _ in runs}
+                if args.small:  # in this process (one Spark engine: its master and conf are the process's)
+                    measured = measure([mode[n] for n, _, _ in runs], spec, env, *engines[-1][1:], in_process=True)
+                else:
+                    measured = [measure([mode[n]], spec, env, master, conf)[0] for n, master, conf in runs]
+                for (name, _, _), r in zip(runs, measured, strict=True):
                     r.update(engine=name, size=rows)
                     results.append(r)
                     print(
@@ -153,7 +185,7 @@ def main() -> None:
     figures = []
     for rows in sorted({r["size"] for r in results}):
         by = {r["engine"]: r["rows"] / r["seconds"] for r in results if r["size"] == rows}
-        for name in [e for e in ("local[2]", "1 worker", "2 workers") if e in by]:
+        for name in [e for e in ("local[1]", "local[2]", "1 worker", "2 workers") if e in by]:
             figures.append(
                 Figure(f"{name} rows/s at {rows} rows", by[name], "local engine, same run", by["local"], "rows/s")
             )

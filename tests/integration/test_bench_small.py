@@ -23,13 +23,14 @@ BENCHMARKS = sorted(load_run_all().BENCHMARKS)
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
-def test_benchmark_runs_small_and_reports_its_ratios(name, tmp_path):
+def test_benchmark_runs_small_and_reports_its_ratios(name, tmp_path, mlflow_template):
     out = tmp_path / f"{name}.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLPUBLISH_", "OPENMETADATA_"))}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--small", "--json", str(out)],
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT)},
+        # the session's migrated MLflow store, copied by each benchmark before its clocks (bench/results.py)
+        env={**env, "PYTHONPATH": str(ROOT), "BENCH_MLFLOW_TEMPLATE": str(mlflow_template)},
         capture_output=True,
         text=True,
         timeout=600,
