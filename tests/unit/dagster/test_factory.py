@@ -116,3 +116,27 @@ def test_a_gate_on_a_metric_the_task_does_not_compute_is_refused_at_load(tmp_pat
     assert keys == {AssetKey(["invalid_spec", "typo"])}  # the model is not served: mlpublish check refuses it too
     (description,) = (s.description for s in defs.resolve_assets_def(AssetKey(["invalid_spec", "typo"])).specs)
     assert "validation.gates[0].metric" in description and "'rocauc' is not computed for classification" in description
+
+
+def test_in_a_fleet_each_models_jobs_select_only_that_models_assets(tmp_path: Path) -> None:
+    names = ["churn_a", "churn_b", "churn_c"]
+    for name in names:
+        write_spec(tmp_path / f"{name}.yaml", churn_dict(name=name))
+    defs = build_mlpublish_definitions(tmp_path, deployment="local")
+    chain = ("trained_model", "model_evaluation", "validated_model", "registered_model_version", "champion_model")
+    for name in names:
+        key = lambda noun, name=name: AssetKey([name, noun])  # noqa: E731
+        jobs = {
+            "publish": {key(n) for n in chain},
+            "scoring": {key("model_predictions")},
+            "monitoring": {key("drift_report")},
+        }
+        for kind, expected in jobs.items():
+            assert set(defs.resolve_job_def(f"{name}_{kind}").asset_layer.executable_asset_keys) == expected, kind
+        sensor = next(s for s in defs.sensors if s.name == f"{name}_retraining_sensor")
+        assert sensor.job_name == f"{name}_publish"
+    jobs_of = {"retraining": "publish", "scoring": "scoring", "monitoring": "monitoring"}
+    expected = {f"{n}_{what}_schedule": f"{n}_{job}" for n in names for what, job in jobs_of.items()}
+    by_schedule = {s.name: s.job_name for s in defs.schedules}
+    assert by_schedule and by_schedule == {name: expected[name] for name in by_schedule}
+    assert {name.split("_schedule")[0].rsplit("_", 1)[0] for name in by_schedule} == set(names)
