@@ -31,6 +31,9 @@ class MlflowResource(ConfigurableResource):
 
     tracking_uri: str | None = None  # None: MLFLOW_TRACKING_URI, else SQLite in the working directory
     token: str | None = None  # bearer token of a server behind auth (in MLFLOW_TRACKING_TOKEN during a step)
+    # basic-auth user of a server started with --app-name basic-auth (MLFLOW_TRACKING_USERNAME / _PASSWORD)
+    username: str | None = None
+    password: str | None = None
 
     def apply(self, spec: Any) -> Any:
         if spec.mlflow.trackingUri or not self.tracking_uri:
@@ -38,12 +41,15 @@ class MlflowResource(ConfigurableResource):
         return spec.model_copy(update={"mlflow": spec.mlflow.model_copy(update={"trackingUri": self.tracking_uri})})
 
     def credentials(self, spec: Any) -> Any:
-        """This deployment's token for a spec that uses its server; None for a spec that names its own server."""
+        """This deployment's token or basic-auth user for a spec that uses its server; None for a spec that
+        names its own server."""
         from mlpublish.registry.session import MlflowCredentials
 
-        if not self.token or (spec.mlflow.trackingUri and spec.mlflow.trackingUri != self.tracking_uri):
+        if not (self.token or self.username) or (
+            spec.mlflow.trackingUri and spec.mlflow.trackingUri != self.tracking_uri
+        ):
             return None
-        return MlflowCredentials(token=self.token)
+        return MlflowCredentials(username=self.username, password=self.password, token=self.token)
 
     def session(self, spec: Any) -> Any:
         """MLflow pointed at ``spec``'s stores, with this deployment's token, for one step (restored after it)."""
@@ -151,8 +157,8 @@ def resources_for(name: str | None = None, prefix: str = "") -> dict[str, Any]:
     same objects for the same deployment, prefix and environment.
 
     ``prod`` reads every location from the environment by name at run time (``EnvVar``: a missing one stops the
-    run naming it) and demands only what its configured parts use: ``MLFLOW_TRACKING_TOKEN`` when set (a server
-    behind auth), the OpenMetadata address and token only when ``OPENMETADATA_HOST_PORT`` is set."""
+    run naming it) and demands only what its configured parts use: ``MLFLOW_TRACKING_TOKEN`` or
+    ``MLFLOW_TRACKING_USERNAME`` / ``_PASSWORD`` when set (a server behind auth), the OpenMetadata address and token only when ``OPENMETADATA_HOST_PORT`` is set."""
     name = name or deployment()
     optional = tuple(bool(os.environ.get(v, "").strip()) for v in OPTIONAL_VARS)
     key = (name, prefix, default_results_dir(), optional)
@@ -161,7 +167,13 @@ def resources_for(name: str | None = None, prefix: str = "") -> dict[str, Any]:
     return dict(_sets[key])
 
 
-OPTIONAL_VARS = ("MLFLOW_TRACKING_TOKEN", "OPENMETADATA_HOST_PORT", "OPENMETADATA_JWT_TOKEN")
+OPTIONAL_VARS = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "OPENMETADATA_HOST_PORT",
+    "OPENMETADATA_JWT_TOKEN",
+)
 
 
 def _resource_set(name: str) -> dict[str, Any]:
@@ -179,7 +191,10 @@ def _resource_set(name: str) -> dict[str, Any]:
         openmetadata = _optional("OPENMETADATA_HOST_PORT")
         found = {
             "mlflow": MlflowResource(
-                tracking_uri=EnvVar("MLFLOW_TRACKING_URI"), token=_optional("MLFLOW_TRACKING_TOKEN")
+                tracking_uri=EnvVar("MLFLOW_TRACKING_URI"),
+                token=_optional("MLFLOW_TRACKING_TOKEN"),
+                username=_optional("MLFLOW_TRACKING_USERNAME"),
+                password=_optional("MLFLOW_TRACKING_PASSWORD"),
             ),
             "warehouse": WarehouseResource(url=EnvVar("WAREHOUSE_URL")),
             "catalog": CatalogResource(

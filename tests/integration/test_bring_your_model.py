@@ -154,3 +154,42 @@ def pd_read(url: str, table: str):
 
     with sa.create_engine(url).connect() as conn:
         return pd.read_sql_table(table, conn)
+
+
+def test_a_native_booster_publishes_scores_and_monitors_on_postgresql(
+    workspace, monkeypatch, capsys, warehouse_template
+):
+    """The same chain on a PostgreSQL warehouse: a LightGBM Booster (no scikit-learn class) is published and gated,
+    scores every feature row through the binary COPY path and is monitored against its training rows."""
+    import pandas as pd
+
+    from tests.support.mlflow_server import postgres_database
+
+    write_team_models(workspace.root / "team", monkeypatch)
+    with postgres_database("byom") as url:
+        features = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{warehouse_template}"))
+        engine = sa.create_engine(url)
+        features.to_sql("customer_features", engine, index=False)
+        monkeypatch.setenv("WAREHOUSE_URL", url)
+        spec = churn_dict(validation=GATES, mlHyperParameters=[{"name": "num_boost_round", "value": 20}])
+        spec["mlFeatures"] = [f for f in spec["mlFeatures"] if f["dataType"] == "numerical"]  # a booster sees numbers
+        spec["training"] = {"estimator": "teammodels.plain:train_lightgbm_booster", "task": "classification"}
+        spec = write_spec(workspace.root / "booster.yaml", spec)
+        assert main(["-q", "run", str(spec)]) == EXIT_OK, capsys.readouterr().err
+        capsys.readouterr()
+        from mlflow.models import get_model_info
+
+        info = get_model_info(f"models:/{NAME}/1")
+        assert "lightgbm" in info.flavors and workspace.registry().alias_version(NAME, "champion") == "1"
+
+        assert main(["-q", "score", str(spec), "--run-id", "pg-1", "--json"]) == EXIT_OK
+        assert json.loads(capsys.readouterr().out)["rows"] == len(features)
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT COUNT(*), MIN(probability), MAX(probability) FROM churn_predictions"))
+            count, low, high = stored.one()
+        assert count == len(features) and 0.0 <= low <= high <= 1.0 and low < high
+
+        assert main(["-q", "monitor", str(spec), "--json"]) == EXIT_OK
+        report = json.loads(capsys.readouterr().out)
+        assert report["version"] == "1" and report["rows"] == len(features), report
+        engine.dispose()

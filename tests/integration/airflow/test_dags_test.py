@@ -1,9 +1,13 @@
 """``airflow dags test`` of the demo DAG runs the whole chain (each task through the Task SDK)
-and leaves the same registry and catalog state as ``mlpublish run``."""
+and leaves the same registry and catalog state as ``mlpublish run``.
+
+The model is a team's plain Python class (no scikit-learn base, logged as a ``python`` pyfunc with its code):
+Airflow publishes, scores and monitors it like any other (the real-Airflow tests run the scikit-learn demo)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -23,6 +27,7 @@ from mlpublish.registry.retraining import retrain_requests
 from tests.conftest import Workspace, churn_dict, write_spec
 from tests.integration.test_notify_delivery import assert_no_secret, env_for
 from tests.support.notify_receivers import notify_receivers  # noqa: F401 (fixture)
+from tests.support.team_models import write_team_models
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -70,10 +75,19 @@ def catalog_state(path: Path) -> dict[str, Any]:
 
 def cheap_spec(path: Path) -> Path:
     # one drifted monitor window is enough to request retraining (the batch DAGs are tested too)
-    return write_spec(path, churn_dict(monitoring={"windowN": 1, "windowM": 1, "cooldownHours": 0}))
+    spec = churn_dict(
+        monitoring={"windowN": 1, "windowM": 1, "cooldownHours": 0},
+        validation={"gates": [{"metric": "roc_auc", "min": 0.5}]},
+        mlHyperParameters=[{"name": "scale", "value": 2.0}],
+    )
+    spec["training"] = {"estimator": "teammodels.plain:train_threshold", "task": "classification"}
+    return write_spec(path, spec)
 
 
-def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory, mlflow_template, notify_receivers):
+def test_dags_test_leaves_the_same_state_as_the_cli(
+    workspace, tmp_path_factory, mlflow_template, notify_receivers, monkeypatch
+):
+    team = write_team_models(workspace.root / "team", monkeypatch).parent
     # Airflow gets a second workspace with the same warehouse and an empty MLflow store; its
     # metadata DB migrates in the background while the CLI publishes in the first workspace
     other = Workspace(tmp_path_factory.mktemp("dags-test"))
@@ -93,6 +107,8 @@ def test_dags_test_leaves_the_same_state_as_the_cli(workspace, tmp_path_factory,
         # notifications: the validate and promote task callbacks send them (see check_notifications)
         **env_for(*notify_receivers),
         "AIRFLOW__API__BASE_URL": "http://airflow.local:8080/",
+        # the team's package on the workers' path, as a deployment installs it for the train task
+        "PYTHONPATH": os.pathsep.join(p for p in (str(team), os.environ.get("PYTHONPATH", "")) if p),
     }
     env.pop("MLFLOW_REGISTRY_URI", None)
     airflow = str(Path(sys.executable).parent / "airflow")

@@ -47,6 +47,30 @@ def test_dagster_token_only_for_a_spec_on_the_deployments_server(tmp_path, no_cr
     assert not any(var in os.environ for var in CREDENTIAL_VARS)
 
 
+def test_dagster_basic_auth_user_for_a_spec_on_the_deployments_server(tmp_path, no_credentials, monkeypatch):
+    resource = MlflowResource(tracking_uri="http://mlflow:5000", username="trainer", password="pw-canary")
+    plain = load_spec(write_spec(tmp_path / "plain.yaml", churn_dict()))
+    own = load_spec(write_spec(tmp_path / "own.yaml", churn_dict(mlflow={"trackingUri": "http://elsewhere"})))
+    assert "pw-canary" not in repr(resource.credentials(plain))
+    with resource.session(plain):
+        assert (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]) == (
+            "trainer",
+            "pw-canary",
+        )
+        assert "MLFLOW_TRACKING_TOKEN" not in os.environ
+    assert resource.credentials(own) is None
+    assert not any(var in os.environ for var in CREDENTIAL_VARS)
+    # prod reads the user by name at run time when the deployment has one, and demands none otherwise
+    from mlpublish_dagster.resources import resources_for
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert resources_for("prod")["mlflow"].username is None
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "trainer")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw-canary")
+    prod = resources_for("prod")["mlflow"]
+    assert is_env(prod.username, "MLFLOW_TRACKING_USERNAME") and is_env(prod.password, "MLFLOW_TRACKING_PASSWORD")
+
+
 def test_the_spark_resource_starts_a_session_only_for_specs_scored_on_spark(specs, monkeypatch):
     import mlpublish.spark_engine as spark_engine
     from mlpublish_dagster.resources import SparkResource
