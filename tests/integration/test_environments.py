@@ -264,9 +264,12 @@ def test_copy_across_registries_then_read_prod_without_write_rights(envs, prod_p
 
     # a write through the reader role is refused by PostgreSQL, clearly, and changes nothing
     before = owner.get_registered_model(NAME)
+    # the model and the registry lock's fence counter (mlpublish-fence.<model>, made by the copy's alias moves)
+    models = sorted(m.name for m in owner.search_registered_models())
+    assert models == sorted([NAME, f"mlpublish-fence.{NAME}"])
     assert cli("promote", NAME, "--version", "1", "--env", "prod") == EXIT_ERROR
     err = capsys.readouterr().err
     assert "permission denied" in err and prod_postgres["password"] not in err
     after = owner.get_registered_model(NAME)
     assert after.aliases == before.aliases and after.tags == before.tags
-    assert [m.name for m in owner.search_registered_models()] == [NAME]
+    assert sorted(m.name for m in owner.search_registered_models()) == models
