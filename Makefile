@@ -18,6 +18,9 @@ BYTECODE ?= --compile-bytecode
 # the tests that import Dagster run in .venv-dagster, every other test in .venv
 # (tests/unit/project/test_test_sessions.py checks that the split leaves no test out and puts none in the wrong one)
 DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster tests/reliability/test_dagster_bad_input.py
+# every benchmark of bench/ at its smoke size (--small): a CI stage of its own (.ci/run: `make test`, then
+# `make bench-smoke`), not part of `make test`: it checks the benchmarks still run, not how the product behaves
+BENCH_SMOKE := tests/integration/test_bench_small.py
 PYTEST := -m pytest -p no:cacheprovider
 # The other Pythons of requires-python (pyproject.toml): `make test-pythons` (run by `make test` after the main
 # suite) builds both environments of each from the same uv.lock (.venv-3.12, .venv-dagster-3.12, ...) and runs
@@ -36,7 +39,7 @@ DEMO_ARGS ?=
 MLFLOW_UI_PORT ?= 5000
 OPENMETADATA_EMULATOR_PORT ?= 8585
 
-.PHONY: demo mlflow-ui openmetadata-emulator spec-reference test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench clean
+.PHONY: demo mlflow-ui openmetadata-emulator spec-reference test test-fast test-pythons check lint-imports docs-check docs docs-serve venv venv-main venv-dagster system-deps bench bench-smoke clean
 
 # What the suite needs from the operating system beyond Python: the browser test drives Debian's
 # headless Chromium through its chromedriver (tests/integration/dagster/test_browser.py), the Spark
@@ -82,7 +85,7 @@ mlflow-ui: venv-main
 # sessions (the second runs even when the first fails; the target fails if either did)
 test: system-deps venv check docs-check
 	@rc=0; \
-	$(VENV)/bin/python $(PYTEST) --durations=15 tests $(DAGSTER_TESTS:%=--ignore=%) || rc=$$?; \
+	$(VENV)/bin/python $(PYTEST) --durations=15 tests $(DAGSTER_TESTS:%=--ignore=%) --ignore=$(BENCH_SMOKE) || rc=$$?; \
 	$(VENV_DAGSTER)/bin/python $(PYTEST) --durations=10 $(DAGSTER_TESTS) || rc=$$?; \
 	$(MAKE) --no-print-directory test-pythons || rc=$$?; \
 	exit $$rc
@@ -149,6 +152,9 @@ docs-serve: venv
 # every benchmark in bench/, one table in bench/RESULTS.md (BENCH_ARGS=--quick: small sizes)
 bench: venv
 	$(VENV)/bin/python bench/run_all $(BENCH_ARGS)
+
+bench-smoke: venv
+	$(VENV)/bin/python $(PYTEST) $(BENCH_SMOKE)
 
 clean:
 	rm -rf .venv .venv-dagster $(foreach v,$(MATRIX_PYTHONS),.venv-$(v) .venv-dagster-$(v)) .tools demo-workspace site

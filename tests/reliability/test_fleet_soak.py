@@ -12,7 +12,7 @@ model has two versions from one training run; every event of the outbox is deliv
 and the server holds exactly what one deliverer sending each event once, in order, leaves on a fresh server
 (nothing lost, nothing applied twice); every good spec's last run finished.
 
-Bounded: ``MLPUBLISH_SOAK_SECONDS`` (default 120) of random kills, then a settling pass that runs each good spec
+Bounded: ``MLPUBLISH_SOAK_SECONDS`` (default 60) of random kills, then a settling pass that runs each good spec
 whose last run did not finish once more. ``MLPUBLISH_SOAK_SPECS`` (default 20) models; ``MLPUBLISH_SOAK_SEED``
 replays a run (the seed is printed). See docs/operations/reliability.md.
 """
@@ -37,7 +37,7 @@ from tests.support.services import new_server
 
 pytestmark = pytest.mark.integration
 SUITE = "fleet-soak"
-SOAK_SECONDS = float(os.environ.get("MLPUBLISH_SOAK_SECONDS", "120"))
+SOAK_SECONDS = float(os.environ.get("MLPUBLISH_SOAK_SECONDS", "60"))
 SOAK_SPECS = int(os.environ.get("MLPUBLISH_SOAK_SPECS", "20"))
 
 

@@ -148,14 +148,23 @@ def test_a_plain_class_is_a_pyfunc_whose_code_travels_with_it_to_a_fresh_process
     np.testing.assert_allclose(got["p"], view.predict_proba(X)[:, 1], rtol=1e-9)
 
 
-def test_a_python_model_is_logged_as_it_is_and_predicts_through_its_pyfunc(
-    store: Path, rows: tuple[pd.DataFrame, pd.Series]
-) -> None:
-    from mlflow.pyfunc import PythonModel
+CONSTANT = """
+import numpy as np
+from mlflow.pyfunc import PythonModel
 
-    class Constant(PythonModel):
-        def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them
-            return np.full(len(model_input), 1.5)
+
+class Constant(PythonModel):
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them
+        return np.full(len(model_input), 1.5)
+"""
+
+
+def test_a_python_model_is_logged_as_it_is_and_predicts_through_its_pyfunc(
+    store: Path, rows: tuple[pd.DataFrame, pd.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the team's own package (its code travels with the model), never a class of this project's tests
+    (write_team_models(store / "team", monkeypatch) / "pyfuncs.py").write_text(CONSTANT)
+    from teammodels.pyfuncs import Constant
 
     X, _ = rows
     assert flavor_of(Constant()) == "pyfunc"

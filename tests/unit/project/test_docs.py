@@ -104,7 +104,11 @@ def test_make_test_runs_the_checks_and_the_docs_before_the_suite():
     # the OS packages first: the README's `make test` alone must pass on a fresh machine
     assert prerequisites == ["system-deps", "venv", "check", "docs-check"]
     ci = (ROOT / ".ci" / "run").read_text()
-    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]
+    # the README's test command, then the benchmarks at their smoke size (a CI stage of its own, not a test)
+    commands = [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    assert commands == ["make test", "make bench-smoke"]
+    assert re.search(r"^bench-smoke: venv\n\t.*\$\(BENCH_SMOKE\)$", makefile, re.MULTILINE)
+    assert "--ignore=$(BENCH_SMOKE)" in makefile  # run once: in CI's bench stage, not also in make test
     fast = re.search(r"^test-fast: (.*)$", makefile, re.MULTILINE).group(1).split()
     assert fast == ["venv", "check", "docs-check"]
     assert "mkdocs build --strict" in makefile
