@@ -98,6 +98,31 @@ class RecordAliasChange(_Event):
     at: str
 
 
+class UpsertDataContract(_Event):
+    """A model's data contract on the table it was learned from: an OpenMetadata DataContract (schema and quality
+    expectations) with one test case per rule. ``contract`` is the JSON of
+    :class:`mlpublish.contracts.DataContract`; ``name`` is unique per table (e.g. ``<model> features``)."""
+
+    kind: Literal["upsert_data_contract"] = "upsert_data_contract"
+    table_fqn: str
+    name: str
+    model_fqn: str | None = None
+    contract: dict[str, Any]
+
+
+class RecordContractResults(_Event):
+    """The outcome of one scoring or monitor run's contract checks on a table: one result per rule of the
+    contract (``{"column", "rule", "status": "Success"|"Failed", "observed", "count", "rows"}``), as OpenMetadata
+    test case results at ``at`` (ISO-8601 UTC). Applying it twice records one result per rule and run."""
+
+    kind: Literal["record_contract_results"] = "record_contract_results"
+    table_fqn: str
+    contract_name: str
+    run_id: str
+    at: str
+    results: list[dict[str, Any]]
+
+
 CatalogEvent = Annotated[
     UpsertTable
     | UpsertContainer
@@ -105,7 +130,9 @@ CatalogEvent = Annotated[
     | SetValidationTag
     | SetModelProperties
     | AddLineage
-    | RecordAliasChange,
+    | RecordAliasChange
+    | UpsertDataContract
+    | RecordContractResults,
     Field(discriminator="kind"),
 ]
 

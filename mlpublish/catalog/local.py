@@ -29,9 +29,11 @@ from mlpublish.catalog.events import (
     AddLineage,
     CatalogEvent,
     RecordAliasChange,
+    RecordContractResults,
     SetModelProperties,
     SetValidationTag,
     UpsertContainer,
+    UpsertDataContract,
     UpsertMlModel,
     UpsertTable,
 )
@@ -210,6 +212,8 @@ class LocalCatalog:
                 (ev.fqn, ev.alias, ev.version, ev.previous or "", ev.action, ev.at),
             )
             return []
+        if isinstance(ev, (UpsertDataContract, RecordContractResults)):
+            return []  # not mirrored yet: the data contract's catalog entities land with the catalog work
         raise TypeError(f"unknown catalog event {ev!r}")  # pragma: no cover - the discriminated union
 
     @staticmethod

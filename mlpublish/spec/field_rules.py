@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 # Registered model and catalog service names.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,127}$"
@@ -60,3 +60,10 @@ def check_cron(v: str | None) -> str | None:
     if v is not None and not v.startswith("@") and len(v.split()) != 5:
         raise ValueError(f"expected a five-field cron expression or a preset like @daily, got {v!r}")
     return v
+
+
+class SpecModel(BaseModel):
+    """Base of every spec section: unknown fields are refused, values are frozen once read."""
+
+    # NaN and infinity are refused: every comparison with NaN is false, so a NaN gate would never fail
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)

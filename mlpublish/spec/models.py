@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlpublish import config
+from mlpublish.spec.contract import ColumnRules, ContractSpec
 from mlpublish.spec.field_rules import (
     EXPANDS,
     FQN_PART,
@@ -24,15 +25,26 @@ from mlpublish.spec.field_rules import (
     FeatureSourceDataType,
     FeatureType,
     Scalar,
+    SpecModel,
     check_location,
 )
+from mlpublish.spec.promotion import Promotion, ShadowPromotion
 
-
-class SpecModel(BaseModel):
-    """Base of every spec section: unknown fields are refused, values are frozen once read."""
-
-    # NaN and infinity are refused: every comparison with NaN is false, so a NaN gate would never fail
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
+__all__ = [
+    "ColumnRules",
+    "ContractSpec",
+    "DataSpec",
+    "FeatureSource",
+    "HyperParameter",
+    "MlFeature",
+    "MlStore",
+    "MlflowSpec",
+    "Promotion",
+    "ShadowPromotion",
+    "SpecModel",
+    "Split",
+    "Training",
+]
 
 
 class FeatureSource(SpecModel):
@@ -147,6 +159,11 @@ class DataSpec(SpecModel):
         pattern=IDENT_PATTERN,
         description="Date or timestamp column of the training table: the model card "
         "records the time range of the rows trained on.",
+    )
+    contract: ContractSpec = Field(
+        default=ContractSpec(),
+        description="The features' data contract: learned at training, checked at scoring and monitoring, "
+        "compared with the champion's at validate (docs/data-contracts.md).",
     )
 
     @field_validator("keyColumns")
@@ -305,41 +322,6 @@ class Training(SpecModel):
         for key, values in self.candidates.items():
             combos = [{**c, key: val} for c in combos for val in values]
         return combos
-
-
-class Promotion(SpecModel):
-    """How a PASSED candidate becomes champion."""
-
-    mode: Literal["auto", "manual"] = Field(
-        default="auto",
-        description="auto: the chain promotes; manual: someone approves (mlpublish promote, the "
-        "Airflow approval task).",
-    )
-    approval: Literal["none", "required"] = Field(
-        default="none",
-        description="required: four eyes. The chain ends with the candidate as challenger and an approval "
-        "request; an approver who is not the identity that registered it moves it (mlpublish approve, the "
-        "Airflow approval task, the Dagster approval sensor). Rollback obeys the same rule. See "
-        "docs/permissions.md.",
-    )
-    approvers: list[str] = Field(
-        default_factory=list,
-        description="With approval: required, the MLflow users (Airflow users for the Airflow approval task) "
-        "who may approve; empty: any identity with MANAGE on the model in MLflow.",
-    )
-
-    @field_validator("approvers")
-    @classmethod
-    def _approver_names(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if not a.strip() or "," in a]
-        if bad:
-            raise ValueError(f"approvers must be user names without commas: {bad}")
-        return [a.strip() for a in v]
-
-    @property
-    def needs_approval(self) -> bool:
-        """A person moves the champion: the chain stops at challenger."""
-        return self.mode == "manual" or self.approval == "required"
 
 
 class MlflowSpec(SpecModel):

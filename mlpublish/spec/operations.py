@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlpublish.spec.field_rules import EXPANDS, IDENT_PATTERN, check_cron
-from mlpublish.spec.models import SpecModel
+from mlpublish.spec.field_rules import EXPANDS, IDENT, IDENT_PATTERN, SpecModel, check_cron
 
 
 class ScoringSpec(SpecModel):
@@ -64,6 +63,24 @@ class ScoringSpec(SpecModel):
         description="Spark engine: write the predictions to this Spark table, partitioned by scoring_run_id.",
     )
 
+    onContractViolation: Literal["fail", "warn", "quarantine"] = Field(
+        default="warn",
+        description="Rows breaking the champion's data contract (data.contract): fail (the run writes nothing), "
+        "warn (scored, the violations reported) or quarantine (written to scoring.quarantineTable with the rule "
+        "each broke, the rest scored).",
+    )
+    quarantineTable: str | None = Field(
+        default=None,
+        pattern=IDENT_PATTERN,
+        description="Where onContractViolation: quarantine puts the rows it holds back "
+        "(default: <predictions table>_quarantine).",
+    )
+    shadow: bool = Field(
+        default=False,
+        description="The challenger scores the same rows in the same run; each row carries model_role "
+        "(champion or challenger) and model_version, consumers read the champion's rows.",
+    )
+
     _cron = field_validator("schedule")(classmethod(lambda cls, v: check_cron(v)))
 
     @model_validator(mode="after")
@@ -95,6 +112,30 @@ class MonitoringWindow(SpecModel):
         "Default: each monitor run compares the whole source and is one window.",
     )
     lookbackHours: float = Field(default=24.0, gt=0, description="Hours of rows one window holds (with column).")
+
+
+class LabelsSpec(SpecModel):
+    """Where the true outcomes of scored rows arrive, later than the predictions."""
+
+    table: str = Field(pattern=IDENT_PATTERN, description="Table of the warehouse holding the labels.")
+    keyColumns: list[str] = Field(
+        default=[], description="Columns joining a label to its prediction (default: data.keyColumns)."
+    )
+    labelColumn: str | None = Field(
+        default=None, pattern=IDENT_PATTERN, description="The outcome column (default: the spec's target)."
+    )
+    timeColumn: str = Field(
+        pattern=IDENT_PATTERN, description="When the outcome was observed: it puts a label in its window."
+    )
+    windowHours: float = Field(default=24.0, gt=0, description="Hours one live-metrics window spans.")
+
+    @field_validator("keyColumns")
+    @classmethod
+    def _idents(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if not IDENT.fullmatch(c)]
+        if bad:
+            raise ValueError(f"column names must match {IDENT_PATTERN}: {bad}")
+        return v
 
 
 class MonitoringSpec(SpecModel):
@@ -134,6 +175,11 @@ class MonitoringSpec(SpecModel):
     sampleRows: int = Field(default=200_000, ge=100, description="Rows kept for the KS test and the performance check.")
     window: MonitoringWindow = Field(
         default=MonitoringWindow(), description="The rows one monitor run compares (default: the whole source)."
+    )
+    labels: LabelsSpec | None = Field(
+        default=None,
+        description="Live labels: the monitor computes each model's metrics on them per window (champion and, with "
+        "scoring.shadow, challenger); promotion.mode: shadow promotes on them.",
     )
 
     _cron = field_validator("schedule")(classmethod(lambda cls, v: check_cron(v)))

@@ -8,8 +8,8 @@ from pydantic import Field, field_validator, model_validator
 
 from mlpublish.spec.field_rules import (
     IDENT_PATTERN,
+    SpecModel,
 )
-from mlpublish.spec.models import SpecModel
 
 GATE_KINDS = ("min", "max", "maxDropVsChampion", "minGainVsChampion")
 

@@ -15,9 +15,11 @@ from mlpublish.catalog.events import (
     VALIDATION_STATES,
     AddLineage,
     RecordAliasChange,
+    RecordContractResults,
     SetModelProperties,
     SetValidationTag,
     UpsertContainer,
+    UpsertDataContract,
     UpsertMlModel,
     UpsertTable,
 )
@@ -63,7 +65,7 @@ class Session(Client):
             self.set_properties(ev)
         elif isinstance(ev, AddLineage):
             self.add_lineage(ev)
-        elif isinstance(ev, RecordAliasChange):
+        elif isinstance(ev, (RecordAliasChange, RecordContractResults, UpsertDataContract)):
             pass  # alias history lives in the local mirror; OpenMetadata gets the `aliases` property
         else:  # pragma: no cover
             raise Rejected(f"unknown catalog event {ev!r}")

@@ -518,6 +518,8 @@ def test_reference_models_come_in_document_order() -> None:
         "FeatureSource",
         "HyperParameter",
         "DataSpec",
+        "ContractSpec",
+        "ColumnRules",
         "Training",
         "Split",
         "Validation",
@@ -527,11 +529,13 @@ def test_reference_models_come_in_document_order() -> None:
         "Fairness",
         "Importances",
         "Promotion",
+        "ShadowPromotion",
         "MlflowSpec",
         "CatalogSpec",
         "ScoringSpec",
         "MonitoringSpec",
         "MonitoringWindow",
+        "LabelsSpec",
     ]
     assert [m.__name__ for m in environments.reference_models()] == [
         "EnvironmentsFile",
