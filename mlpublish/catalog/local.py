@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpublish.catalog.address import try_catalog_key
+from mlpublish.catalog.contracts import ENTITY_TYPE, contract_body, contracts_of, record_results
 from mlpublish.catalog.events import (
     VALIDATION_CLASSIFICATION,
     AddLineage,
@@ -212,8 +213,12 @@ class LocalCatalog:
                 (ev.fqn, ev.alias, ev.version, ev.previous or "", ev.action, ev.at),
             )
             return []
-        if isinstance(ev, (UpsertDataContract, RecordContractResults)):
-            return []  # not mirrored yet: the data contract's catalog entities land with the catalog work
+        if isinstance(ev, UpsertDataContract):
+            fqn, body = contract_body(ev)
+            return [(fqn, ENTITY_TYPE, body, "PUT")]
+        if isinstance(ev, RecordContractResults):
+            record_results(cur, ev)
+            return []
         raise TypeError(f"unknown catalog event {ev!r}")  # pragma: no cover - the discriminated union
 
     @staticmethod
@@ -330,6 +335,11 @@ class LocalCatalog:
             fqns = ", ".join(sorted(b["fullyQualifiedName"] for b in bodies))
             raise NotFound(f"model name {name_or_fqn!r} is ambiguous in the catalog: use one of {fqns}")
         return bodies[0]
+
+    def data_contracts(self, table_fqn: str) -> list[dict[str, Any]]:
+        """The data contracts on a table, each with its latest run's results (``catalog.contracts``)."""
+        with self._lock:
+            return contracts_of(self._conn.cursor(), table_fqn)
 
     def versions(self, fqn: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS lineage (
 CREATE TABLE IF NOT EXISTS alias_history ({alias_id}
   fqn TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, previous TEXT,
   action TEXT NOT NULL, at TEXT NOT NULL, UNIQUE (fqn, alias, version, previous, action, at));
+CREATE TABLE IF NOT EXISTS contract_results (
+  contract_fqn TEXT NOT NULL, rule TEXT NOT NULL, run_id TEXT NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL,
+  result TEXT NOT NULL, PRIMARY KEY (contract_fqn, rule, run_id));
 CREATE TABLE IF NOT EXISTS outbox (
   seq {seq}, target TEXT NOT NULL, event TEXT NOT NULL,
   state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,

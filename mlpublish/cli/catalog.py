@@ -16,12 +16,12 @@ def add_parser(sub: Any) -> None:
     s = sub.add_parser("catalog", help="read the catalog")
     csub = s.add_subparsers(dest="catalog_command", required=True, metavar="WHAT")
     for what, helptext in (
-        ("show", "the MlModel entity"),
+        ("show", "the MlModel entity, or a table with its data contracts and their latest results"),
         ("lineage", "upstream and downstream edges"),
         ("versions", "entity version history"),
     ):
         c = csub.add_parser(what, help=helptext)
-        c.add_argument("name", help="model name or FQN (<serviceName>.<name>)")
+        c.add_argument("name", help="model name or FQN (<serviceName>.<name>); show: or a table FQN")
         c.add_argument("--json", action="store_true", help="JSON output (the default for show and lineage)")
     c = csub.add_parser("sync", help="deliver the events queued for OpenMetadata; list dead-lettered ones")
     c.add_argument("--replay", action="store_true", help="then assert the final state of every queued entity again")
@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return sync(catalog, args)
     if args.catalog_command == "relay":
         return relay(catalog, args)
+    if args.catalog_command == "show" and (table := _table(catalog, args.name)) is not None:
+        print(json.dumps(table, indent=2, sort_keys=True))
+        return EXIT_OK
     entity = catalog.find_model(model_name(args.name, args.env))
     fqn = entity["fullyQualifiedName"]
     if args.catalog_command == "show":
@@ -73,6 +76,36 @@ def run(args: argparse.Namespace) -> int:
         out = catalog.versions(fqn)
     print(json.dumps(out, indent=2, sort_keys=True))
     return EXIT_OK
+
+
+def _table(catalog: Any, fqn: str) -> dict[str, Any] | None:
+    """A table of the catalog with its data contracts and their latest results, in short; None: not a table."""
+    body = catalog.get(fqn)
+    if body is None or "columns" not in body or "mlFeatures" in body:
+        return None
+    contracts = []
+    for c in catalog.data_contracts(fqn):
+        latest = c["latestResults"]
+        contracts.append(
+            {
+                "name": c["name"],
+                "fullyQualifiedName": c["fullyQualifiedName"],
+                "version": c["version"],
+                "model": c.get("model"),
+                "testCases": [q["name"] for q in c["qualityExpectations"]],
+                "latestResults": None
+                if latest is None
+                else {
+                    "runId": latest["runId"],
+                    "at": latest["at"],
+                    "failed": latest["failed"],
+                    "results": [
+                        {k: r.get(k) for k in ("name", "status", "count", "observed")} for r in latest["results"]
+                    ],
+                },
+            }
+        )
+    return {**body, "dataContracts": contracts}
 
 
 def _require_outbox(catalog: Any, what: str) -> None:

@@ -13,7 +13,8 @@ a lineage edge whose ``lineageDetails.pipeline`` names no existing entity is a
 404, names with a dot are quoted in FQNs, and the server adds table -> model
 lineage from ``featureSources`` when the model is created (only then:
 MlModelRepository.storeRelationships runs on create). Containers (Parquet datasets) live under storage
-services as ContainerRepository names them, and are lineage endpoints like tables.
+services as ContainerRepository names them, and are lineage endpoints like tables. Test definitions, test
+cases, their results, test suites and data contracts live in ``openmetadata_quality``.
 
 Routes it does not know answer 404 and are recorded in ``unknown_routes`` so a
 test can assert the SDK called nothing we do not emulate.
@@ -61,6 +62,7 @@ from metadata.utils.fqn import quote_name
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
+from tests.support.openmetadata_quality import Quality
 from tests.support.openmetadata_rules import (
     SESSION_TIMEOUT_MS,
     RuleError,
@@ -162,6 +164,7 @@ class OpenMetadataEmulator:
         self.types: dict[str, dict[str, Any]] = {}
         self.session_timeout_ms = SESSION_TIMEOUT_MS  # 0 turns consolidation off (EntityUpdater.setSessionTimeout)
         self.forbidden: dict[tuple[str, str], str] = {}  # (method, route prefix) -> operation the bot may not do
+        self.quality = Quality(self, BOT, _now_ms)  # dataQuality/ and dataContracts routes (openmetadata_quality)
         for name in FIELD_TYPES:
             self.types[name] = {
                 "id": str(uuid.uuid4()),
@@ -326,6 +329,9 @@ class OpenMetadataEmulator:
         m = re.fullmatch(r"metadata/types/([0-9a-f-]{36})", route)
         if m and method == "PUT":
             return self._add_custom_property(m.group(1), body)
+        answer = self.quality.route(method, route, args, body)
+        if answer is not None:
+            return answer
         for cpath in sorted(BY_PATH, key=len, reverse=True):
             if route == cpath or route.startswith(cpath + "/"):
                 return self._collection(BY_PATH[cpath], method, route[len(cpath) :].lstrip("/"), fields, body)

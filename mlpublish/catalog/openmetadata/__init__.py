@@ -82,7 +82,7 @@ class OpenMetadataCatalog:
         return self.local.get(fqn)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("find_model", "versions", "alias_history", "edges", "lineage", "close"):
+        if name in ("find_model", "versions", "alias_history", "edges", "lineage", "close", "data_contracts"):
             return getattr(self.local, name)
         raise AttributeError(name)
 

@@ -45,6 +45,7 @@ from mlpublish.catalog.openmetadata.properties import (
     property_values,
     undeclared,
 )
+from mlpublish.catalog.openmetadata.quality import record_contract_results, upsert_data_contract
 
 log = logging.getLogger("mlpublish.catalog.openmetadata")
 
@@ -65,7 +66,11 @@ class Session(Client):
             self.set_properties(ev)
         elif isinstance(ev, AddLineage):
             self.add_lineage(ev)
-        elif isinstance(ev, (RecordAliasChange, RecordContractResults, UpsertDataContract)):
+        elif isinstance(ev, UpsertDataContract):
+            upsert_data_contract(self, ev)
+        elif isinstance(ev, RecordContractResults):
+            record_contract_results(self, ev)
+        elif isinstance(ev, RecordAliasChange):
             pass  # alias history lives in the local mirror; OpenMetadata gets the `aliases` property
         else:  # pragma: no cover
             raise Rejected(f"unknown catalog event {ev!r}")
