@@ -201,3 +201,13 @@ def test_a_second_models_contract_on_the_same_table_keeps_its_test_cases(catalog
     assert emu.find("testCase", f"{TABLE}.tenure.fraud-contract_tenure_in_range") is not None
     assert "already has the data contract" in caplog.text
     assert catalog.sync().failed == []
+
+
+def test_results_before_their_contract_are_dead_lettered_naming_it(catalog, om_server) -> None:
+    """A result for a test case the server does not have (its contract never delivered) is refused (404): the
+    event is dead-lettered with a message naming the contract (delivering in the step, the step says so)."""
+    from mlpublish.errors import CatalogUnavailable
+
+    with pytest.raises(CatalogUnavailable, match=r"was the data contract churn-contract delivered\?.*dead-lettered"):
+        catalog.publish([results("run-1", "2026-03-02T00:00:00+00:00")])
+    assert om_server.emulator.quality.results == {}
