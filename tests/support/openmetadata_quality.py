@@ -2,7 +2,8 @@
 
 Sources are files of ``open-metadata/OpenMetadata`` under ``openmetadata-service/src/main/java/org/openmetadata/
 service/`` (``jdbi3/`` repositories, ``resources/`` resources) and the seed data under ``openmetadata-service/src/
-main/resources/json/data/tests/``; each rule names its file and method. Request bodies are validated with the
+main/resources/json/data/tests/``; each rule names its file and method (the pure ones: test parameters, column
+tests, a contract's schema, entity links, the seed definitions, are in ``openmetadata_rules``). Request bodies are validated with the
 SDK's own models (``extra='forbid'``) and stored entities re-validated with the entity model, as the rest of
 the emulator does. Versions follow ``openmetadata_rules.versioned`` (EntityUpdater).
 
@@ -34,34 +35,19 @@ from metadata.generated.schema.tests.testSuite import TestSuite
 from metadata.utils.fqn import quote_name
 from pydantic import ValidationError
 
-from tests.support.openmetadata_rules import RuleError, put_update, versioned
+from tests.support.openmetadata_rules import (
+    SEED_DEFINITIONS,
+    RuleError,
+    check_column_test,
+    check_contract_schema,
+    check_parameters,
+    parse_entity_link,
+    put_update,
+    versioned,
+)
 
-# The server's seed test definitions mlpublish uses (json/data/tests/<name>.json): entity type and parameters.
-SEED_DEFINITIONS: dict[str, dict[str, Any]] = {
-    "tableColumnNameToExist": {
-        "entityType": "TABLE",
-        "parameterDefinition": [{"name": "columnName", "dataType": "STRING", "required": True}],
-    },
-    "columnValuesToBeNotNull": {"entityType": "COLUMN", "parameterDefinition": []},
-    "columnValuesToBeBetween": {
-        "entityType": "COLUMN",
-        "parameterDefinition": [{"name": "minValue", "dataType": "INT"}, {"name": "maxValue", "dataType": "INT"}],
-    },
-    "columnValuesToBeInSet": {
-        "entityType": "COLUMN",
-        "parameterDefinition": [{"name": "allowedValues", "dataType": "ARRAY", "required": True}],
-    },
-    "columnValuesMissingCount": {
-        "entityType": "COLUMN",
-        "parameterDefinition": [
-            {"name": "missingCountValue", "dataType": "INT", "required": True},
-            {"name": "missingValueMatch", "dataType": "ARRAY"},
-        ],
-    },
-}
 # TestCaseRepository.getFieldsStrippedFromStorageJson: returned only when asked for with ?fields=
 TEST_CASE_FIELDS = {"testSuite", "testSuites", "testDefinition", "testCaseResult"}
-ENTITY_LINK = re.compile(r"^<#E::(\w+)::(.+)>$")
 
 
 def _message(exc: ValidationError) -> str:
@@ -74,76 +60,6 @@ def _validated(model: type, body: Any) -> dict[str, Any]:
     except ValidationError as exc:
         raise RuleError(400, f"{model.__name__}: {_message(exc)}") from None
     return json.loads(req.model_dump_json(exclude_none=True, by_alias=True))
-
-
-def parse_entity_link(link: str) -> tuple[str, str, str | None, str | None]:
-    """resources/feeds/MessageParser.EntityLink.parse: ``<#E::{type}::{fqn}[::{field}[::{arrayField}]]>``."""
-    m = ENTITY_LINK.match(link)
-    if m is None:
-        raise RuleError(400, f"Entity link was not found in {link}")
-    parts = m.group(2).split("::")
-    field = parts[1] if len(parts) > 1 else None
-    array_field = parts[2] if len(parts) > 2 else None
-    return m.group(1), parts[0], field, array_field
-
-
-def check_parameters(values: list[dict[str, Any]] | None, definition: dict[str, Any]) -> None:
-    """jdbi3/TestCaseRepository.validateTestParameters (and getParameterValuesMap)."""
-    if values is None:
-        return
-    defined = definition.get("parameterDefinition") or []
-    if not defined and values:
-        raise RuleError(400, "Parameter Values doesn't match Test Definition Parameters")
-    if "GreatExpectations" in definition.get("testPlatforms", []) or definition["name"] == "tableDiff":
-        return
-    names = {p["name"] for p in defined}
-    given = {}
-    for v in values:
-        if v.get("name") not in names:
-            raise RuleError(
-                400,
-                f"Parameter '{v.get('name')}' is not defined in the test definition. Defined parameters are: "
-                f"[{', '.join(sorted(names))}]",
-            )
-        given[v["name"]] = v.get("value")
-    for p in defined:
-        if p.get("required") and given.get(p["name"]) is None:
-            raise RuleError(400, f"Required parameter {p['name']} is not passed in parameterValues")
-
-
-def check_column_test(table: dict[str, Any], field: str | None, column: str | None, entity_type: str) -> None:
-    """jdbi3/TestCaseRepository.validateColumnTestCase (and ColumnUtil.validateColumn for the column)."""
-    if entity_type != "COLUMN":
-        return
-    if field is None:
-        raise RuleError(
-            400,
-            "Column test case must have a field name and an array field name in the entity link. "
-            "e.g. <#E::table::{entityFqn}::columns::{columnName}>",
-        )
-    if field != "columns":
-        raise RuleError(
-            400,
-            f"Invalid field name '{field}' for column test case. It should be 'columns'. "
-            "e.g. <#E::table::{entityFqn}::columns::{columnName}>",
-        )
-    if column is not None and column not in {c["name"] for c in table.get("columns", [])}:
-        raise RuleError(400, f"Invalid column name {column}")
-
-
-def check_contract_schema(contract: dict[str, Any], table: dict[str, Any]) -> None:
-    """jdbi3/DataContractRepository.prepare -> validateSchemaFieldsAgainstEntity / validateFieldsAgainstTable."""
-    fields = [c["name"] for c in contract.get("schema") or []]
-    if not fields:
-        return
-    have = {c["name"] for c in table.get("columns") or []}
-    failed = [f for f in fields if f not in have]
-    if failed:
-        raise RuleError(
-            400,
-            "Schema validation failed. The following fields specified in the data contract do not exist in the "
-            f"table: {', '.join(failed)}",
-        )
 
 
 class Quality:

@@ -10,7 +10,6 @@ CONFLICT), which a re-delivery takes as "already recorded". The SDK is imported 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -138,9 +137,3 @@ def record_contract_results(client: Client, ev: RecordContractResults) -> None:
         len(ev.results),
         ev.run_id,
     )
-
-
-def results_of(client: Client, fqn: str) -> list[dict[str, Any]]:
-    """Every result of a test case, newest first (TestCaseResultResource.list)."""
-    found = client.call(f"test case results {fqn}", client.om.client.get, f"{RESULTS_PATH}/{url_quote(fqn, safe='')}")
-    return json.loads(json.dumps((found or {}).get("data", [])))

@@ -7,6 +7,7 @@ event writes nothing twice, a new champion's contract is a new version.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,26 @@ def results(run_id: str, at: str, failed: dict[str, int] | None = None) -> Recor
     )
 
 
-@pytest.fixture
-def cat(tmp_path: Path) -> LocalCatalog:
-    c = LocalCatalog(tmp_path / "catalog.db")
+def opened(url: str | Path) -> LocalCatalog:
+    c = LocalCatalog(url)
     c.publish([table_event(TABLE, {"tenure": "BIGINT", "plan": "VARCHAR"})])
-    yield c
-    c.close()
+    return c
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cat(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalCatalog]:
+    """The mirror on both stores (the results' ON CONFLICT and ordering are SQL both must run)."""
+    if request.param == "sqlite":
+        c = opened(tmp_path / "catalog.db")
+        yield c
+        c.close()
+        return
+    from tests.support.catalog_store import postgres_catalog_url
+
+    with postgres_catalog_url() as url:
+        c = opened(url)
+        yield c
+        c.close()
 
 
 def rows(cat: LocalCatalog, table: str) -> int:
@@ -182,10 +197,11 @@ def test_events_round_trip_through_the_outbox_form(cat: LocalCatalog) -> None:
 
 
 def test_catalog_show_of_a_table_shows_its_contract_and_latest_results(
-    cat: LocalCatalog, monkeypatch: pytest.MonkeyPatch, capsys
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     from mlpublish import cli
 
+    cat = opened(tmp_path / "catalog.db")
     cat.publish([upsert(), results("run-1", "2026-03-02T00:00:00+00:00", {"plan.in_set": 2})])
     monkeypatch.setenv("MLPUBLISH_CATALOG", str(cat.path))
     monkeypatch.delenv("OPENMETADATA_HOST_PORT", raising=False)
