@@ -242,3 +242,23 @@ def test_contract_missing_column_or_changed_type_fails_every_mode(ws):
 
 def test_contract_monitor_counts_and_never_fails(ws, monkeypatch):
     contract_scenarios.monitor_counts_without_failing(ws, monkeypatch, 1500)
+
+
+def test_contract_counts_printed_by_the_command_line(ws, capsys):
+    with contract_scenarios.broken_source(ws):
+        spec = ws.spec(scoring={"sourceTable": contract_scenarios.BROKEN, "onContractViolation": "quarantine"})
+        assert main(["-q", "score", str(spec), "--run-id", "cli-q"]) == EXIT_OK
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("scored 1497 rows of ")
+        assert out[1] == (
+            f"contract   {NAME} v1 (quarantine): 1500 rows checked, 3 violating, 3 quarantined in "
+            "warehouse.main.main.churn_predictions_quarantine"
+        )
+        assert [line.split()[:2] for line in out[2:]] == [
+            ["recency_days", "not_null"],
+            ["monetary", "in_range"],
+            ["plan", "in_set"],
+        ]
+        spec = ws.spec(scoring={"sourceTable": contract_scenarios.BROKEN, "onContractViolation": "fail"})
+        assert main(["-q", "score", str(spec), "--run-id", "cli-f"]) == EXIT_ERROR
+        assert "onContractViolation: fail" in capsys.readouterr().err

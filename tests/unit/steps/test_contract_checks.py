@@ -65,3 +65,14 @@ def test_quarantine_table_name():
     assert quarantine_name(Spec, "preds") == "preds_quarantine"
     Spec.scoring.quarantineTable = "held"
     assert quarantine_name(Spec, "preds") == "held"
+
+
+def test_quarantine_on_the_spark_engine_is_refused_by_the_spec():
+    import pytest
+
+    from mlpublish.spec.operations import ScoringSpec
+
+    with pytest.raises(ValueError, match="quarantine is not available on the Spark engine"):
+        ScoringSpec(engine="spark", onContractViolation="quarantine")
+    assert ScoringSpec(engine="spark", onContractViolation="warn").onContractViolation == "warn"
+    assert ScoringSpec(onContractViolation="quarantine").engine == "local"
