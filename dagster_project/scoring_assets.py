@@ -12,6 +12,7 @@ through the retraining sensor.
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, Output, asset
 
 from mlpublish.results import MonitorResult, ScoreResult
+from mlpublish.workflows.report import contract_lines
 from mlpublish_dagster import metadata as md
 from mlpublish_dagster.io_manager import RESULTS
 from mlpublish_dagster.runtime import STEP_RESOURCES, bound, release, resource_keys, run_step, step_context
@@ -60,6 +61,7 @@ def model_predictions_asset(ref: SpecRef, champion_key: AssetKey) -> AssetsDefin
                 "rows_per_second": MetadataValue.float(
                     round(result.rows / result.seconds, 1) if result.seconds else 0.0
                 ),
+                "data_contract": _contract_md(result),
                 **md.version_links(ctx.registry.tracking_uri, ctx.name, result.version),
             },
         )
@@ -103,8 +105,14 @@ def drift_report_asset(ref: SpecRef, champion_key: AssetKey) -> AssetsDefinition
                 "reference_rows": MetadataValue.int(result.reference_rows),
                 "champion_version": MetadataValue.text(result.version),
                 **({"performance": MetadataValue.json(result.performance)} if result.performance else {}),
+                "data_contract": _contract_md(result),
                 **md.run_links(ctx.registry.tracking_uri, experiment, result.monitor_run_id),
             },
         )
 
     return drift_report
+
+
+def _contract_md(result: ScoreResult | MonitorResult) -> MetadataValue:
+    """The run's checks against the champion's data contract: counts and one line per violation."""
+    return MetadataValue.md("```\n" + "\n".join(contract_lines(result.contract)) + "\n```")

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from mlpublish.contracts.enforce import ContractSummary
 from mlpublish.evaluation.explain import FeatureImportance
 from mlpublish.evaluation.fairness import Disparity
 from mlpublish.evaluation.gates import CheckResult
@@ -157,6 +158,8 @@ class ScoreResult(_Result):
     table_fqn: str
     source: str
     seconds: float
+    # the champion's data contract checked on the rows (None: a champion published before contracts)
+    contract: ContractSummary | None = None
 
 
 class FeatureDrift(BaseModel):
@@ -183,3 +186,5 @@ class MonitorResult(_Result):
     # The open retraining request this run stands for: its own run id when it decided to retrain,
     # else an earlier request no training has served yet (a scheduler that missed it acts on it).
     request_id: str | None = None
+    # the monitored rows checked against the champion's data contract (None: no contract)
+    contract: ContractSummary | None = None

@@ -31,6 +31,7 @@ from mlpublish.cli.common import (
     outbox_line,
     reader_left,
 )
+from mlpublish.cli.common import send_notifications as _notify
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -315,28 +316,6 @@ def _move(args: argparse.Namespace) -> int:
     if result.champion_before != result.champion_after:  # a re-run that moved nothing notifies nothing
         _notify(lambda src, om: [_move_notification(reg, result, src, om)], None)
     return EXIT_OK
-
-
-def _notify(build: Any, pipeline: dict[str, str] | None) -> None:
-    """Send the notifications of what just happened; a failure to notify never changes the exit code."""
-    from mlpublish.config import OpenMetadataSettings
-    from mlpublish.notify import NotifySettings, Source, notify
-    from mlpublish.notify.sinks import NotifyConfigError
-    from mlpublish.redact import scrub
-
-    try:
-        settings = NotifySettings.from_env()
-        if not settings.sinks():
-            return
-        om = OpenMetadataSettings.from_env()
-        source = Source(orchestrator="cli", name=(pipeline or {}).get("name"), run_id=(pipeline or {}).get("runId"))
-        notify(build(source, om.host_port if om else None), settings)
-    except NotifyConfigError as exc:
-        logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(str(exc)))
-    except Exception as exc:  # building the message failed (registry gone...): the step's outcome stands
-        logging.getLogger("mlpublish.notify").warning(
-            "notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}")
-        )
 
 
 def _chain_notifications(spec: Any, result: Any, source: Any, om_host: str | None) -> list[Any]:

@@ -58,3 +58,27 @@ def reader_left() -> int:
     except (OSError, ValueError):  # stdout is no file (a test's capture): nothing will flush into the pipe
         pass
     return EXIT_BROKEN_PIPE
+
+
+def send_notifications(build: Any, pipeline: dict[str, str] | None) -> None:
+    """Send the notifications of what just happened; a failure to notify never changes the exit code."""
+    import logging
+
+    from mlpublish.config import OpenMetadataSettings
+    from mlpublish.notify import NotifySettings, Source, notify
+    from mlpublish.notify.sinks import NotifyConfigError
+    from mlpublish.redact import scrub
+
+    try:
+        settings = NotifySettings.from_env()
+        if not settings.sinks():
+            return
+        om = OpenMetadataSettings.from_env()
+        source = Source(orchestrator="cli", name=(pipeline or {}).get("name"), run_id=(pipeline or {}).get("runId"))
+        notify(build(source, om.host_port if om else None), settings)
+    except NotifyConfigError as exc:
+        logging.getLogger("mlpublish.notify").warning("notifications not sent: %s", scrub(str(exc)))
+    except Exception as exc:  # building the message failed (registry gone...): the step's outcome stands
+        logging.getLogger("mlpublish.notify").warning(
+            "notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}")
+        )

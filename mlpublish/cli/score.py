@@ -61,7 +61,19 @@ def _score(ctx: Any, args: Any) -> int:
         else f"scored {result.rows} rows of {result.source} with {result.model_name} version {result.version} "
         f"into {result.table_fqn} (scoring run {result.scoring_run_id}, {result.seconds:.1f}s)"
     )
+    _contract(result, args)
     return 0
+
+
+def _contract(result: Any, args: Any) -> None:
+    """The run's data contract checks: printed (not with --json: the result holds them), notified when broken."""
+    from mlpublish.cli.common import send_notifications
+    from mlpublish.notify import contract_notification
+    from mlpublish.workflows.report import contract_lines
+
+    if not args.json:
+        print("\n".join(contract_lines(result.contract)))
+    send_notifications(lambda source, _om: [n for n in [contract_notification(result, source=source)] if n], None)
 
 
 def _monitor(ctx: Any, args: Any) -> int:
@@ -70,6 +82,7 @@ def _monitor(ctx: Any, args: Any) -> int:
     res = monitor_drift(ctx, engine=args.engine)
     if args.json:
         print(json.dumps(res.to_json(), indent=2))
+        _contract(res, args)
         return 0
     print(
         f"{res.model_name} version {res.version}: {res.rows} current rows vs {res.reference_rows} reference rows "
@@ -84,4 +97,5 @@ def _monitor(ctx: Any, args: Any) -> int:
     for k, v in sorted(res.performance.items()):
         print(f"  {k} = {v:.4f}")
     print(("RETRAIN requested: " if res.retrain else "no retraining: ") + "; ".join(res.reasons))
+    _contract(res, args)
     return 0

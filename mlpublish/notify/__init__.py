@@ -1,11 +1,11 @@
-"""Notifications on gate outcomes, promotions and rollbacks: Slack-compatible and generic webhooks, email.
+"""Notifications on gate outcomes, promotions, rollbacks and data contract violations: Slack-compatible and generic webhooks, email.
 
 The core builds the message and delivers it; who calls ``notify`` is the adapter's business, once per
 event: the CLI (``run``, ``promote``, ``rollback``), Airflow task callbacks, Dagster run status sensors.
 The steps themselves never notify, so an orchestrated run never notifies twice.
 """
 
-from mlpublish.notify.events import chain_notifications, move_notification
+from mlpublish.notify.events import chain_notifications, contract_notification, move_notification
 from mlpublish.notify.message import (
     SCHEMA,
     Link,
@@ -29,6 +29,7 @@ __all__ = [
     "NotifySettings",
     "Source",
     "chain_notifications",
+    "contract_notification",
     "deliver",
     "gate_notification",
     "links_for",

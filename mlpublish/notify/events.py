@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from mlpublish.notify.message import Notification, Source, gate_notification, links_for, promotion_notification
-from mlpublish.results import ChainResult, PromoteResult
+from mlpublish.results import ChainResult, MonitorResult, PromoteResult, ScoreResult
 
 log = logging.getLogger("mlpublish.notify")
 
@@ -105,3 +105,29 @@ def move_notification(
     if note:
         n.summary = f"{n.summary} (metrics: {note})"
     return n
+
+
+def contract_notification(
+    result: ScoreResult | MonitorResult, *, source: Source, links: list[Any] = ()
+) -> Notification | None:
+    """Rows of a scoring or monitor run broke the champion's data contract: the counts and each violation
+    (column, rule, observed value, rows). None when the run had no contract or found nothing."""
+    c = result.contract
+    if c is None or c.clean:
+        return None
+    scoring = isinstance(result, ScoreResult)
+    run = result.scoring_run_id if scoring else result.monitor_run_id
+    what = "scoring" if scoring else "monitor"
+    held = f", {c.rows_quarantined} quarantined in {c.quarantine_table}" if c.rows_quarantined else ""
+    return Notification(
+        event="contract",
+        outcome="VIOLATED",
+        model=result.model_name,
+        version=result.version,
+        run_id=run,
+        title=f"{result.model_name}: {c.rows_violating} of {c.rows_checked} rows broke the data contract of "
+        f"v{result.version} ({what} run {run})",
+        summary=f"onContractViolation: {c.mode}{held}. " + "; ".join(str(v) for v in c.violations),
+        links=list(links),
+        source=source,
+    )

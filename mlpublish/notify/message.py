@@ -1,7 +1,8 @@
 """The notification: one typed value per event, built from the steps' results.
 
 Events: ``gate`` (validation PASSED or FAILED), ``promotion`` (champion moved, or a PASSED
-candidate refused), ``rollback``. Every text and URL in it goes through ``scrub``, and links
+candidate refused), ``rollback``, ``contract`` (rows of a scoring or monitor run broke the champion's data
+contract). Every text and URL in it goes through ``scrub``, and links
 are built only from what is safe to show (an http(s) tracking server, the OpenMetadata UI,
 an orchestrator UI); a database URI or a token never becomes a link.
 """
@@ -21,9 +22,10 @@ from mlpublish.results import EvaluateResult, PromoteResult, ValidateResult
 
 # Versioned: a receiver can rely on the fields of v1; a breaking change bumps it.
 SCHEMA = "mlpublish.notification/v1"
-EVENTS = ("gate", "promotion", "rollback")
-Event = Literal["gate", "promotion", "rollback"]
-Outcome = Literal["PASSED", "FAILED", "PROMOTED", "NOT_PROMOTED", "ROLLED_BACK"]
+EVENTS = ("gate", "promotion", "rollback", "contract")
+Event = Literal["gate", "promotion", "rollback", "contract"]
+# VIOLATED: rows of a scoring or monitor run broke the champion's data contract (notify.events.contract_notification)
+Outcome = Literal["PASSED", "FAILED", "PROMOTED", "NOT_PROMOTED", "ROLLED_BACK", "VIOLATED"]
 
 
 class MetricRow(BaseModel):

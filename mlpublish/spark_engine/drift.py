@@ -20,7 +20,9 @@ from mlpublish.spark_engine.session import spark_error
 from mlpublish.spark_engine.sources import SparkSource
 
 
-def _profile_partitions(bc: Any, features: list, categorical: list, window: str | None, since: Any, rate: float):
+def _profile_partitions(
+    bc: Any, features: list, categorical: list, window: str | None, since: Any, rate: float, guard: Any = None
+):
     def run(batches: Any) -> Any:
         import numpy as np
         import pandas as pd
@@ -34,10 +36,13 @@ def _profile_partitions(bc: Any, features: list, categorical: list, window: str 
             profiles[f].cur_counts = prof.ref_counts * 0
         rng = np.random.default_rng(TaskContext.get().partitionId())
         rows, samples = 0, []
+        checks = guard.fresh() if guard is not None else None  # the champion's data contract, this task's tally
         for frame in batches:
             if window:
                 stamps = pd.to_datetime(frame[window], utc=True, errors="coerce")
                 frame = frame[stamps >= since]
+            if checks is not None and len(frame):
+                frame = checks.observe(frame)
             if frame.empty:
                 continue
             X = prepare_features(frame, features, categorical)
@@ -47,7 +52,8 @@ def _profile_partitions(bc: Any, features: list, categorical: list, window: str 
             rows += len(frame)
         counts = {f: p.cur_counts for f, p in profiles.items()}
         sample = pd.concat(samples, ignore_index=True) if samples else None
-        yield pd.DataFrame({"payload": [pickle.dumps((rows, counts, sample))]})
+        tally = checks.counts() if checks is not None else None
+        yield pd.DataFrame({"payload": [pickle.dumps((rows, counts, sample, tally))]})
 
     return run
 
@@ -62,13 +68,16 @@ def profile_on_spark(
     window: str | None,
     since: Any,
     rate: float,
+    guard: Any = None,
 ) -> tuple[int, Any]:
-    """Fill ``profiles``' current counts from every row of ``source``; (rows counted, the uniform sample)."""
+    """Fill ``profiles``' current counts from every row of ``source``; (rows counted, the uniform sample).
+    ``guard``: the champion's ContractGuard; each task checks its rows (``observe``), the driver's guard gets
+    the summed tallies."""
     import pandas as pd
     from pyspark.sql import types as T
 
     bc = spark.sparkContext.broadcast(profiles)
-    fn = _profile_partitions(bc, features, categorical, window, since, rate)
+    fn = _profile_partitions(bc, features, categorical, window, since, rate, guard)
     schema = T.StructType([T.StructField("payload", T.BinaryType())])
     try:
         parts = [pickle.loads(r[0]) for r in source.select().mapInPandas(fn, schema).collect()]
@@ -78,8 +87,10 @@ def profile_on_spark(
         bc.unpersist()
     rows = 0
     samples = []
-    for part_rows, counts, sample in parts:
+    for part_rows, counts, sample, tally in parts:
         rows += part_rows
+        if guard is not None and tally is not None:
+            guard.merge(tally)
         for f, c in counts.items():
             profiles[f].cur_counts = profiles[f].cur_counts + c
         if sample is not None:

@@ -50,7 +50,7 @@ def prediction_type(model: Any, classifier: bool) -> Any:
     return {"i": T.LongType(), "u": T.LongType(), "f": T.DoubleType(), "b": T.BooleanType()}.get(kind, T.StringType())
 
 
-def _predict_batches(predictor_bc: Any, as_text: bool):
+def _predict_batches(predictor_bc: Any, as_text: bool, tally: Any = None):
     def run(batches: Any) -> Any:
         predict = predictor_bc.value.fresh()
         for frame in batches:
@@ -59,15 +59,41 @@ def _predict_batches(predictor_bc: Any, as_text: bool):
                 if as_text:
                     out["prediction"] = out["prediction"].astype(str)
                 yield out
+        if tally is not None:  # the data contract's checks of this task, back to the driver
+            tally.add(predict.guard.counts())
 
     return run
 
 
-def predicted_frame(spark: Any, source: SparkSource, predictor: Any) -> Any:
+class ContractTally:
+    """A Spark ``AccumulatorParam`` (duck-typed: pyspark stays a lazy import) of the data contract's tallies (``ContractGuard.counts``), summed over the tasks.
+    A task re-run after a failure adds its tally again: the counts are a report, never a decision."""
+
+    def zero(self, value: Any) -> dict[str, Any]:
+        return {"rows": 0, "violating": 0, "quarantined": 0, "violations": []}
+
+    def addInPlace(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "rows": a["rows"] + b["rows"],
+            "violating": a["violating"] + b["violating"],
+            "quarantined": a["quarantined"] + b["quarantined"],
+            "violations": a["violations"] + b["violations"],
+        }
+
+
+def contract_tally(spark: Any) -> Any:
+    """An accumulator to hand :func:`predicted_frame` (read it after the write: ``guard.merge(acc.value)``)."""
+    param = ContractTally()
+    return spark.sparkContext.accumulator(param.zero(None), param)
+
+
+def predicted_frame(spark: Any, source: SparkSource, predictor: Any, tally: Any = None) -> Any:
     """The DataFrame of keys, prediction (and probability), computed lazily on the executors.
 
     ``predictor``: the local engine's ChampionPredictor (picklable), broadcast once and deserialised once
-    per executor Python worker; each task predicts with a fresh copy of it."""
+    per executor Python worker; each task predicts with a fresh copy of it. A GuardedPredictor checks each
+    Arrow batch against the champion's data contract first (fail raises in the task: the job fails, nothing
+    is written); its tallies come back through ``tally`` (:func:`contract_tally`)."""
     from pyspark.sql import types as T
 
     df = source.select()
@@ -77,7 +103,8 @@ def predicted_frame(spark: Any, source: SparkSource, predictor: Any) -> Any:
     if pos_index is not None:
         fields.append(T.StructField("probability", T.DoubleType()))
     bc = spark.sparkContext.broadcast(predictor)
-    return df.mapInPandas(_predict_batches(bc, isinstance(pred_type, T.StringType)), T.StructType(fields))
+    run = _predict_batches(bc, isinstance(pred_type, T.StringType), tally)
+    return df.mapInPandas(run, T.StructType(fields))
 
 
 def with_run_columns(df: Any, run: ScoringRun) -> Any:

@@ -32,8 +32,10 @@ def spark_error(exc: BaseException) -> str:
     """The first line of a Spark / py4j error (their traces run to pages), secrets masked. A task's Python
     error shows what our code said (a bad value: prepare_features' WarehouseError), not Spark's preamble."""
     text = str(exc)
-    if "WarehouseError: " in text:
-        text = text.rsplit("WarehouseError: ", 1)[1]
+    for ours in ("WarehouseError: ", "ContractViolated: "):  # ContractViolated: the data contract's (a task's)
+        if ours in text:
+            text = text.rsplit(ours, 1)[1]
+            break
     lines = text.strip().splitlines()
     return scrub(lines[0][:300]) if lines else type(exc).__name__
 

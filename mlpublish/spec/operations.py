@@ -93,6 +93,11 @@ class ScoringSpec(SpecModel):
         targets = [f for f in ("predictionsParquet", "predictionsSparkTable") if getattr(self, f)]
         if len(targets) > 1:
             raise ValueError("give scoring.predictionsParquet or scoring.predictionsSparkTable, not both")
+        if self.engine == "spark" and self.onContractViolation == "quarantine":  # the run refuses --engine spark too
+            raise ValueError(
+                "scoring.onContractViolation: quarantine is not available on the Spark engine (fail and warn are): "
+                "use scoring.engine: local or another mode"
+            )
         return self
 
     @property

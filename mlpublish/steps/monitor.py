@@ -40,6 +40,7 @@ from mlpublish.registry.contract import (
 from mlpublish.registry.lock import LOCK_PREFIX
 from mlpublish.registry.retraining import decision_tags, open_requests, training_runs
 from mlpublish.results import FeatureDrift, MonitorResult
+from mlpublish.steps.contract_checks import contract_guard, record_contract
 from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
 
 log = logging.getLogger("mlpublish.monitor")
@@ -135,8 +136,11 @@ def _performance(
     return out, None
 
 
-def _profile_locally(source: Any, profiles: dict[str, FeatureProfile], ctx: PublishContext, since: Any, rate: float):
-    """The local engine: stream the source chunk by chunk into the profiles; (rows, uniform sample)."""
+def _profile_locally(
+    source: Any, profiles: dict[str, FeatureProfile], ctx: PublishContext, since: Any, rate: float, guard: Any
+):
+    """The local engine: stream the source chunk by chunk into the profiles; (rows, uniform sample).
+    ``guard``: the champion's data contract, counting each chunk's violations (rows of another type left out)."""
     import numpy as np
     import pandas as pd
 
@@ -148,6 +152,8 @@ def _profile_locally(source: Any, profiles: dict[str, FeatureProfile], ctx: Publ
         if mon.window.column:
             stamps = pd.to_datetime(frame[mon.window.column], utc=True, errors="coerce")
             frame = frame[stamps >= since]
+        if guard is not None and len(frame):
+            frame = guard.observe(frame)
         if frame.empty:
             continue
         try:
@@ -176,6 +182,7 @@ def monitor_drift(
     on_spark = engine_of(ctx, engine) == "spark"
     version, run_id, model = load_champion(ctx)
     reference = load_reference(ctx, run_id)
+    guard = contract_guard(ctx, version, run_id)  # the monitored rows are checked too: counted, never refused
     features, categorical = spec.feature_names, spec.categorical_features
 
     if on_spark:
@@ -209,10 +216,18 @@ def monitor_drift(
 
         window = mon.window.column
         rows, sample = profile_on_spark(
-            spark, source, profiles, features=features, categorical=categorical, window=window, since=since, rate=rate
+            spark,
+            source,
+            profiles,
+            features=features,
+            categorical=categorical,
+            window=window,
+            since=since,
+            rate=rate,
+            guard=guard,
         )
     else:
-        rows, sample = _profile_locally(source, profiles, ctx, since, rate)
+        rows, sample = _profile_locally(source, profiles, ctx, since, rate, guard)
     if rows == 0:
         raise WarehouseError(
             f"{source.label}: no rows to monitor"
@@ -287,6 +302,8 @@ def monitor_drift(
                 metrics[f"ks_statistic_{d.feature}"] = d.ks_statistic
                 metrics[f"ks_pvalue_{d.feature}"] = float(d.ks_pvalue)
         metrics.update(performance)
+        if guard is not None:
+            metrics["contract_rows_violating"] = float(guard.violating)
         reg.log_batch(monitor_run, metrics, timestamp_ms=int(now * 1000), what="log drift metrics")
         result = MonitorResult(
             model_name=spec.name,
@@ -301,6 +318,7 @@ def monitor_drift(
             retrain=retrain,
             reasons=why,
             request_id=monitor_run if retrain else (pending[-1].request_id if pending else None),
+            contract=record_contract(ctx, guard, monitor_run, name=f"{spec.name} v{version}"),
         )
         reg.log_dict(monitor_run, result.to_json(), DRIFT_REPORT_ARTIFACT, what="log drift report")
     except BaseException:

@@ -21,9 +21,17 @@ from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import StepError
 from mlpublish.results import ScoreResult
 from mlpublish.steps.bounds import Deadline, bounded
+from mlpublish.steps.contract_checks import (
+    GuardedPredictor,
+    contract_failure,
+    contract_guard,
+    quarantine_name,
+    record_contract,
+)
 from mlpublish.steps.predictor import ChampionPredictor, MostProbableClass, positive_index
 from mlpublish.steps.score_record import files_entity, record_score
 from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
+from mlpublish.warehouse.quarantine import QuarantineWriter
 from mlpublish.warehouse.scoring import ScoringRun, write_predictions
 
 __all__ = [
@@ -75,7 +83,7 @@ def score_batch(
     version, model_run_id, model = load_champion(ctx)
     run_id = scoring_run_id or uuid.uuid4().hex
     pos_index = positive_index(ctx, model)
-    predict = ChampionPredictor(model, features, categorical, keys, pos_index)
+    predict: Any = ChampionPredictor(model, features, categorical, keys, pos_index)
     run = ScoringRun(
         model_name=spec.name,
         model_version=version,
@@ -83,7 +91,18 @@ def score_batch(
         scoring_run_id=run_id,
         scored_at=datetime.now(UTC),
     )
-    with bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes) as deadline:
+    # the champion's data contract: each chunk checked before it is predicted (scoring.onContractViolation)
+    held_in = quarantine_name(spec, table_name)
+    guard = contract_guard(ctx, version, model_run_id, quarantine_table=wh.table_fqn(held_in))
+    quarantine = None
+    if guard is not None:
+        predict = GuardedPredictor(predict, guard)
+        if guard.mode == "quarantine":
+            quarantine = QuarantineWriter(wh, held_in, list(dict.fromkeys(keys + features)), run)
+    with (
+        bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes) as deadline,
+        contract_failure(ctx, guard, run_id),
+    ):
         written = write_predictions(
             wh,
             source,
@@ -94,6 +113,7 @@ def score_batch(
             run=run,
             chunk_size=spec.scoring.chunkSize,
             on_chunk=checked(on_chunk, deadline),
+            quarantine=quarantine,
         )
     seconds = time.perf_counter() - t0
     table_fqn = wh.table_fqn(table_name)
@@ -106,6 +126,7 @@ def score_batch(
         table_fqn=table_fqn,
         source=source.label,
         seconds=round(seconds, 3),
+        contract=record_contract(ctx, guard, run_id, name=f"{spec.name} v{version}"),
     )
     record_score(ctx, result, written.columns, source)
     log.info(
@@ -147,10 +168,16 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
             f"{spec.source_path}: no predictions table: set data.predictionsTable, scoring.predictionsTable, "
             "scoring.predictionsParquet or scoring.predictionsSparkTable"
         )
+    if scoring.onContractViolation == "quarantine":
+        raise StepError(
+            f"{spec.source_path}: scoring.onContractViolation: quarantine is not available on the Spark engine "
+            "(fail and warn are): use the local engine or another mode"
+        )
     features, categorical = spec.feature_names, spec.categorical_features
     version, model_run_id, model = load_champion(ctx)  # before the session: no champion, no cluster
+    guard = contract_guard(ctx, version, model_run_id)
     from mlpublish.spark_engine import spark_session
-    from mlpublish.spark_engine.scoring import predicted_frame, write_files, write_warehouse
+    from mlpublish.spark_engine.scoring import contract_tally, predicted_frame, write_files, write_warehouse
 
     spark = spark or spark_session()
     source = spark_source(ctx, spark, list(dict.fromkeys(keys + features)))
@@ -162,10 +189,15 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
         scoring_run_id=scoring_run_id or uuid.uuid4().hex,
         scored_at=datetime.now(UTC),
     )
-    predicted = predicted_frame(
-        spark, source, ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
-    )
-    with bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes):
+    predictor: Any = ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
+    tally = None
+    if guard is not None:  # each Arrow batch checked against the champion's data contract in its task
+        predictor, tally = GuardedPredictor(predictor, guard), contract_tally(spark)
+    predicted = predicted_frame(spark, source, predictor, tally)
+    with (
+        bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes),
+        contract_failure(ctx, guard, run.scoring_run_id),
+    ):
         if to_files:
             written = write_files(
                 spark, predicted, run, parquet=scoring.predictionsParquet, table=scoring.predictionsSparkTable
@@ -173,6 +205,8 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
         else:
             written = write_warehouse(wh, predicted, run, table_name=table_name, keys=keys)
     seconds = time.perf_counter() - t0
+    if guard is not None:
+        guard.merge(tally.value)
     result = ScoreResult(
         model_name=spec.name,
         version=version,
@@ -182,6 +216,7 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
         table_fqn=written.target,
         source=source.label,
         seconds=round(seconds, 3),
+        contract=record_contract(ctx, guard, run.scoring_run_id, name=f"{spec.name} v{version}"),
     )
     # the catalog records the warehouse's source table as the local engine does (its declared types)
     recorded = source if source.table is None else scoring_source(ctx, source.columns)

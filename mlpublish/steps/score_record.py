@@ -79,6 +79,9 @@ def record_score(
             result.rows / result.seconds if result.seconds else 0.0,
             what="log scoring metrics",
         )
+        if result.contract is not None:  # the data contract's counts, beside the row counts
+            for key in ("rows_violating", "rows_quarantined"):
+                reg.log_metric(mlflow_run, f"contract_{key}", getattr(result.contract, key), what="log scoring metrics")
     except BaseException as exc:  # never left RUNNING
         try:
             reg.end_run(mlflow_run, end_status(exc), what="end scoring run")

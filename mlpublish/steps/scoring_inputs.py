@@ -1,17 +1,22 @@
 """What a scoring or monitoring run reads: the engine that runs, the rows of the scoring source, the champion.
 
 The score and monitor steps share them: both score the champion (``models:/<name>@champion``) on the rows
-the spec names, locally or on Spark.
+the spec names, locally or on Spark, and check them against the champion's data contract (:func:`load_contract`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
+from mlpublish.contracts.model import CONTRACT_ARTIFACT, DataContract
 from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import NoChampion, StepError
 from mlpublish.registry.contract import CHAMPION
 from mlpublish.warehouse.scoring import ScoringSource
+
+log = logging.getLogger("mlpublish.score")
 
 
 def engine_of(ctx: PublishContext, engine: str | None) -> str:
@@ -87,3 +92,29 @@ def _check_signature(ctx: PublishContext, version: str) -> None:
             f"champion version {version} of model {ctx.name!r} expects features {expected}, "
             f"but the spec lists {ctx.spec.feature_names}: publish a model for this spec first"
         )
+
+
+def load_contract(ctx: PublishContext, version: str, run_id: str) -> DataContract | None:
+    """The data contract logged with the champion's training run (cached like the model); None for a champion
+    published before contracts (one log line says so: its rows are not checked)."""
+    key = ("version_contract", version)
+    if key not in ctx.cache:
+        text = ctx.registry.read_text(run_id, CONTRACT_ARTIFACT)
+        if text is None:
+            log.info(
+                "%s: champion version %s has no data contract (%s in run %s): its rows are not checked",
+                ctx.name,
+                version,
+                CONTRACT_ARTIFACT,
+                run_id,
+            )
+            ctx.cache[key] = None
+        else:
+            try:
+                ctx.cache[key] = DataContract.from_json(json.loads(text))
+            except ValueError as exc:
+                raise StepError(
+                    f"champion version {version} of model {ctx.name!r}: {CONTRACT_ARTIFACT} of run {run_id} "
+                    f"is not a data contract: {str(exc).splitlines()[0]}"
+                ) from None
+    return ctx.cache[key]

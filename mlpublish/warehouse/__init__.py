@@ -1,7 +1,7 @@
 """The warehouse: any SQLAlchemy URL. All of mlpublish's SQL (this package): reading features here;
 the rows to score or monitor in :mod:`mlpublish.warehouse.sources`, the predictions table in
 :mod:`mlpublish.warehouse.predictions`, the local scoring loop (read, predict, write in one transaction)
-in :mod:`mlpublish.warehouse.scoring`.
+in :mod:`mlpublish.warehouse.scoring`, the rows the data contract holds back in :mod:`mlpublish.warehouse.quarantine`.
 
 Table FQNs follow OpenMetadata: ``<service>.<database>.<schema>.<table>``. For
 SQLite both database and schema are ``main``; for PostgreSQL the database is

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from mlpublish.contracts.enforce import QUARANTINED
 from mlpublish.errors import WarehouseError
 from mlpublish.warehouse import Warehouse, first_line
 from mlpublish.warehouse.predictions import (
@@ -36,6 +37,7 @@ from mlpublish.warehouse.predictions import (
     predictions_table,
     sql_type,
 )
+from mlpublish.warehouse.quarantine import QuarantineWriter
 from mlpublish.warehouse.sources import ScoringSource, read_chunks, require_columns
 
 if TYPE_CHECKING:
@@ -71,13 +73,15 @@ def write_predictions(
     run: ScoringRun,
     chunk_size: int,
     on_chunk: Callable[[int, int], None] | None = None,
+    quarantine: QuarantineWriter | None = None,
 ) -> WrittenPredictions:
     """Stream ``source`` through ``predict`` into the predictions table, in ONE transaction (see module docstring).
 
     ``predict(frame)`` returns the key columns, ``prediction`` and (when
     ``probability``) ``probability`` of a chunk; a WarehouseError it raises is
     reported with the chunk's row range. ``on_chunk(chunk number, rows so far)``
-    is called after each chunk is written.
+    is called after each chunk is written. ``quarantine``: where the rows ``predict`` held back go (a predicted
+    chunk carries them in ``attrs[QUARANTINED]``), in the same transaction.
     """
 
     table_fqn = wh.table_fqn(table_name)
@@ -93,6 +97,8 @@ def write_predictions(
         try:
             if wh.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no reader-writer deadlock later
+            if quarantine is not None:
+                quarantine.begin(conn)  # a retry replaces its own quarantined rows, as its predictions
             writer: PredictionsWriter | None = None
             constant = run.columns(wh.dialect)
             pending: deque[tuple[Future, int, int]] = deque()  # (prediction, first row, row count), in read order
@@ -101,9 +107,13 @@ def write_predictions(
             def write(chunk: tuple[Future, int, int]) -> None:
                 nonlocal writer, columns, rows, chunks
                 out = _predicted(chunk, source.label)
-                if writer is None:
-                    writer, columns = open_table(conn, wh, table_name, keys, probability, run, out)
-                writer.write(out, constant)
+                held = out.attrs.pop(QUARANTINED, None)  # rows the data contract held back (quarantine)
+                if quarantine is not None:  # written in this same transaction: a failed run leaves none either
+                    quarantine.write(conn, held)
+                if len(out):  # empty when every row of the chunk was held back: nothing to type a table by
+                    if writer is None:
+                        writer, columns = open_table(conn, wh, table_name, keys, probability, run, out)
+                    writer.write(out, constant)
                 rows += len(out)
                 chunks += 1
                 if on_chunk:

@@ -1,10 +1,11 @@
-"""Human-readable summaries: the chain result, the model's registry status."""
+"""Human-readable summaries: the chain result, the model's registry status, a run's data contract checks."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from mlpublish.contracts.enforce import ContractSummary
 from mlpublish.promotion import champion_history
 from mlpublish.registry import Registry
 from mlpublish.registry.contract import CHAMPION, METRICS_TAG, VALIDATION_TAG
@@ -107,3 +108,13 @@ def status_text(s: dict[str, Any]) -> str:
             for h in s["history"]
         ]
     return "\n".join(lines)
+
+
+def contract_lines(c: ContractSummary | None) -> list[str]:
+    """A scoring or monitor run's data contract checks: the counts, then one line per violation."""
+    if c is None:
+        return ["contract   none: the champion was published before data contracts, its rows are not checked"]
+    head = f"contract   {c.contract} ({c.mode}): {c.rows_checked} rows checked, {c.rows_violating} violating"
+    if c.rows_quarantined:
+        head += f", {c.rows_quarantined} quarantined in {c.quarantine_table}"
+    return [head] + [f"  {v.column:<20} {v.rule:<18} {v.count:>8} row(s)  {v.observed}" for v in c.violations]

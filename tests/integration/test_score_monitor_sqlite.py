@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from mlpublish.cli import EXIT_ERROR, EXIT_OK, main
 from mlpublish.errors import WarehouseError
 from mlpublish.registry.retraining import retrain_requests
+from tests.support import contract_scenarios
 from tests.support.score_fixtures import FQN, NAME, context, copy_of, prediction_rows, publish_champion
 
 PRED_FQN = "warehouse.main.main.churn_predictions"
@@ -220,3 +221,44 @@ def test_reference_falls_back_to_the_held_out_rows_then_says_what_is_missing(ws)
     finally:
         shutil.rmtree(data)
         shutil.copytree(backup, data)
+
+
+# The champion's data contract enforced (tests/support/contract_scenarios.py; the same on PostgreSQL)
+def test_contract_fail_writes_nothing(ws, monkeypatch):
+    contract_scenarios.fail_writes_nothing(ws, monkeypatch)
+
+
+def test_contract_warn_scores_every_row_and_reports(ws, monkeypatch):
+    contract_scenarios.warn_scores_every_row(ws, monkeypatch, 1500)
+
+
+def test_contract_quarantine_holds_back_the_broken_rows(ws):
+    contract_scenarios.quarantine_holds_back_the_broken_rows(ws, 1500)
+
+
+def test_contract_missing_column_or_changed_type_fails_every_mode(ws):
+    contract_scenarios.unscorable_fails_in_every_mode(ws)
+
+
+def test_contract_monitor_counts_and_never_fails(ws, monkeypatch):
+    contract_scenarios.monitor_counts_without_failing(ws, monkeypatch, 1500)
+
+
+def test_contract_counts_printed_by_the_command_line(ws, capsys):
+    with contract_scenarios.broken_source(ws):
+        spec = ws.spec(scoring={"sourceTable": contract_scenarios.BROKEN, "onContractViolation": "quarantine"})
+        assert main(["-q", "score", str(spec), "--run-id", "cli-q"]) == EXIT_OK
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("scored 1497 rows of ")
+        assert out[1] == (
+            f"contract   {NAME} v1 (quarantine): 1500 rows checked, 3 violating, 3 quarantined in "
+            "warehouse.main.main.churn_predictions_quarantine"
+        )
+        assert [line.split()[:2] for line in out[2:]] == [
+            ["recency_days", "not_null"],
+            ["monetary", "in_range"],
+            ["plan", "in_set"],
+        ]
+        spec = ws.spec(scoring={"sourceTable": contract_scenarios.BROKEN, "onContractViolation": "fail"})
+        assert main(["-q", "score", str(spec), "--run-id", "cli-f"]) == EXIT_ERROR
+        assert "onContractViolation: fail" in capsys.readouterr().err

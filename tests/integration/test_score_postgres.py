@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
 from tests.conftest import ROOT
+from tests.support import contract_scenarios
 from tests.support.score_fixtures import context, copy_of, postgres_champion, prediction_rows
 
 pytestmark = pytest.mark.integration
@@ -125,3 +126,29 @@ def test_peak_memory_stays_flat_as_the_input_grows(ws):
     )
     assert naive_growth > 30, "the control should grow with the input; if not, this measurement cannot tell"
     assert growth < 10, f"peak RSS grew {growth:.1f} MB while scoring 90k rows after 3k"
+
+
+# The champion's data contract enforced (tests/support/contract_scenarios.py; the same on SQLite)
+def _rows(ws) -> int:
+    with sa.create_engine(ws.warehouse_url).connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM customer_features")).scalar()
+
+
+def test_contract_fail_writes_nothing(ws, monkeypatch):
+    contract_scenarios.fail_writes_nothing(ws, monkeypatch)
+
+
+def test_contract_warn_scores_every_row_and_reports(ws, monkeypatch):
+    contract_scenarios.warn_scores_every_row(ws, monkeypatch, _rows(ws))
+
+
+def test_contract_quarantine_holds_back_the_broken_rows(ws):
+    contract_scenarios.quarantine_holds_back_the_broken_rows(ws, _rows(ws))
+
+
+def test_contract_missing_column_or_changed_type_fails_every_mode(ws):
+    contract_scenarios.unscorable_fails_in_every_mode(ws)
+
+
+def test_contract_monitor_counts_and_never_fails(ws, monkeypatch):
+    contract_scenarios.monitor_counts_without_failing(ws, monkeypatch, _rows(ws))

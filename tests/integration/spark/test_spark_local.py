@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from mlpublish.errors import WarehouseError
 from tests.integration.spark.conftest import assert_same_predictions, by_key, openmetadata_seeded, shifted_copy
+from tests.support.contract_scenarios import BROKEN, EXPECTED, broken_source, rows_of
 from tests.support.score_fixtures import context, copy_of
 from tests.support.spark_cluster import LOCAL_CONF, session
 
@@ -139,3 +140,34 @@ def test_monitor_on_spark_takes_the_local_engines_decision(spark, pg_published, 
             assert (a.feature, a.psi, a.ks_statistic, a.drifted) == (b.feature, b.psi, b.ks_statistic, b.drifted)
         assert on_spark.performance == pytest.approx(local.performance, abs=1e-9)
         assert local.retrain == (table == "shifted_features")  # the shift is seen, and only the shift
+
+
+# The champion's data contract checked in each Arrow batch (tests/support/contract_scenarios.py)
+def test_contract_fail_on_spark_writes_nothing(ws, spark):
+    from mlpublish.steps import score_batch
+
+    with broken_source(ws) as (eng, _):
+        spec = ws.spec(scoring={"sourceTable": BROKEN, "onContractViolation": "fail"})
+        with pytest.raises(WarehouseError, match=r"onContractViolation: fail\): .*in 1 row\(s\)"):
+            score_batch(context(spec), scoring_run_id="c-spark-fail", engine="spark", spark=spark)
+        assert rows_of(eng, "churn_predictions", "c-spark-fail") == 0
+
+
+def test_contract_warn_on_spark_scores_and_counts_and_quarantine_is_refused(ws, spark, pg_published):
+    from mlpublish.errors import StepError
+    from mlpublish.steps import score_batch
+    from mlpublish.steps.monitor import monitor_drift
+
+    total = pg_published[2]
+    with broken_source(ws) as (eng, _):
+        spec = ws.spec(scoring={"sourceTable": BROKEN, "onContractViolation": "warn"})
+        result = score_batch(context(spec), scoring_run_id="c-spark-warn", engine="spark", spark=spark)
+        assert result.rows == total and rows_of(eng, "churn_predictions", "c-spark-warn") == total
+        c = result.contract
+        assert (c.rows_checked, c.rows_violating) == (total, 3)
+        assert {(v.column, v.rule) for v in c.violations} == EXPECTED and all(v.count == 1 for v in c.violations)
+        monitored = monitor_drift(context(spec), engine="spark", spark=spark)
+        assert monitored.contract.rows_checked == total and monitored.contract.rows_violating == 3
+        spec = ws.spec(scoring={"sourceTable": BROKEN, "onContractViolation": "quarantine"})
+        with pytest.raises(StepError, match="quarantine is not available on the Spark engine"):
+            score_batch(context(spec), scoring_run_id="c-spark-q", engine="spark", spark=spark)

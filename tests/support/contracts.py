@@ -1,0 +1,67 @@
+"""A data contract put into a published champion's training run by hand, for the enforcement tests.
+
+Until train logs the contract itself (contracts.learn), these tests build one from the training rows (types,
+nullability, min/max, category sets: what a learned contract holds) and log it at CONTRACT_ARTIFACT in the
+champion's run; :func:`champion_contract` removes it afterwards, since the published champion's artifacts
+are shared by the tests of a module (copies of the registry point at the same artifact folder).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+from mlpublish.contracts.model import CONTRACT_ARTIFACT, ColumnContract, DataContract
+
+
+def contract_of(frame, features: list[str], categorical: list[str], *, model: str, table: str) -> DataContract:
+    """The contract of ``frame``'s ``features``: numbers with their observed range, categories with their set."""
+    columns = []
+    for name in features:
+        s = frame[name]
+        nullable = bool(s.isna().any())
+        if name in categorical:
+            columns.append(
+                ColumnContract(
+                    name=name,
+                    type="string",
+                    kind="categorical",
+                    nullable=nullable,
+                    categories=sorted({str(v) for v in s.dropna()}),
+                )
+            )
+        else:
+            values = s.astype("float64")
+            columns.append(
+                ColumnContract(
+                    name=name,
+                    type="number",
+                    kind="numerical",
+                    nullable=nullable,
+                    minimum=float(values.min()),
+                    maximum=float(values.max()),
+                )
+            )
+    return DataContract(
+        model=model, table=table, rows=len(frame), learnedAt="2026-01-01T00:00:00+00:00", columns=columns
+    )
+
+
+@contextmanager
+def champion_contract(contract: DataContract, name: str = "customer_churn_predictor") -> Iterator[str]:
+    """Log ``contract`` in the champion's training run (MLFLOW_TRACKING_URI); yields the run id; removed after."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    run_id = client.get_model_version_by_alias(name, "champion").run_id
+    client.log_dict(run_id, contract.to_json(), CONTRACT_ARTIFACT)
+    uri = client.get_run(run_id).info.artifact_uri
+    path = Path(urlparse(uri).path if uri.startswith("file:") else uri) / CONTRACT_ARTIFACT
+    assert path.is_file(), path  # a local artifact store: the file is removed afterwards
+    try:
+        yield run_id
+    finally:
+        path.unlink()
