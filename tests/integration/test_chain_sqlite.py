@@ -46,7 +46,7 @@ def test_first_publish_registers_promotes_and_catalogs(workspace, capsys):
     artifacts = {a.path for a in client.list_artifacts(mv.run_id, "evaluation")}
     assert {"evaluation/roc_curve.png", "evaluation/confusion_matrix.png", "evaluation/metrics.json"} <= artifacts
     checks = json.loads(Path(client.download_artifacts(mv.run_id, "validation/checks.json")).read_text())
-    assert {c["check"] for c in checks} == {"gate", "smoke_test", "metadata"}
+    assert {c["check"] for c in checks} == {"gate", "smoke_test", "contract", "metadata"}
 
     entity = workspace.catalog().find_model(NAME)
     assert entity["fullyQualifiedName"] == FQN
