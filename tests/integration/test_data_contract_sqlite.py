@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from mlflow import MlflowClient
 
@@ -17,6 +18,8 @@ from mlpublish.contracts import CONTRACT_ARTIFACT, DataContract
 from tests.conftest import deep_merge
 
 NAME = "customer_churn_predictor"
+FQN = f"mlflow-local.{NAME}"
+TABLE = "warehouse.main.main.customer_features"
 # absolute gates only: the candidates here differ in their data, and the contract decides
 CHEAP = {
     "validation": {"gates": [{"metric": "roc_auc", "min": 0.6}], "importances": {"enabled": False}},
@@ -33,7 +36,17 @@ def contract_of(run_id: str) -> DataContract:
     return DataContract.from_json(json.loads(Path(path).read_text()))
 
 
-def test_a_lost_category_is_refused_when_blocking_and_reported_when_not(workspace, capsys):
+def test_a_lost_category_is_refused_when_blocking_and_reported_when_not(workspace, capsys, monkeypatch):
+    from mlpublish.promotion import moves
+
+    sent: list[Any] = []  # the champions' data contracts the catalog is sent
+
+    def publish(catalog: Any, events: list[Any], what: str) -> None:
+        sent.extend(e for e in events if e.kind == "upsert_data_contract")
+        real_publish(catalog, events, what)
+
+    real_publish = moves.publish
+    monkeypatch.setattr(moves, "publish", publish)
     spec = workspace.spec(**CHEAP)
     assert run_cli("run", "--json", str(spec)) == EXIT_OK
     first = json.loads(capsys.readouterr().out)
@@ -46,6 +59,9 @@ def test_a_lost_category_is_refused_when_blocking_and_reported_when_not(workspac
     assert first["training"]["contract"].startswith("6 columns")
     check = next(c for c in first["validation"]["checks"] if c["check"] == "contract")
     assert check["outcome"] == "pass" and check["detail"] == "no champion to compare with"
+    (event,) = sent
+    assert (event.table_fqn, event.name, event.model_fqn) == (TABLE, f"{NAME}-contract", FQN)
+    assert DataContract.from_json(event.contract) == champion
 
     with sqlite3.connect(workspace.warehouse) as db:  # the premium plan is gone from the training rows
         db.execute("UPDATE customer_features SET plan = 'standard' WHERE plan = 'premium'")
@@ -58,7 +74,7 @@ def test_a_lost_category_is_refused_when_blocking_and_reported_when_not(workspac
     line = next(x for x in out.splitlines() if "data contract vs champion" in x)
     assert line.lstrip().startswith("FAIL") and "plan: removed_category premium" in line
     assert "{basic, premium, standard} -> {basic, standard}" in line
-    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1"
+    assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == "1" and len(sent) == 1
 
     assert run_cli("run", "--json", str(spec)) == EXIT_OK  # default blocking: changed_type only
     second = json.loads(capsys.readouterr().out)
@@ -69,5 +85,6 @@ def test_a_lost_category_is_refused_when_blocking_and_reported_when_not(workspac
         c for c in changes if c["change"] == "removed_category"
     ).items()
     assert second["promotion"]["promoted"]
+    assert len(sent) == 2 and sent[1].contract["columns"][-1]["categories"] == ["basic", "standard"]
     card = Path(MlflowClient().download_artifacts(second["training"]["run_id"], "model_card/model_card.md")).read_text()
     assert "## Data contract" in card and "| plan | removed_category premium |" in card
