@@ -65,11 +65,9 @@ def contract_check(
     changes = diff_contracts(champion, candidate, spec.data.contract)
     blocked = [c for c in changes if c.blocking]
     if blocked:
-        detail = "; ".join(c.describe() for c in blocked)
-        others = len(changes) - len(blocked)
-        return result(
-            "fail", f"blocking (data.contract.blocking): {detail}" + (f"; {others} other change(s)" if others else "")
-        ), changes
+        detail = "blocking (data.contract.blocking): " + "; ".join(c.describe() for c in blocked)
+        others = [c.describe() for c in changes if not c.blocking]
+        return result("fail", detail + (f"; not blocking: {'; '.join(others)}" if others else "")), changes
     if not changes:
         return result("pass", f"same contract as champion v{champion_version}"), changes
     return result(

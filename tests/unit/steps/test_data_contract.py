@@ -82,6 +82,12 @@ def test_a_blocking_change_fails_naming_column_change_before_and_after(frame):
         "blocking (data.contract.blocking): plan: removed_category gold ({basic, gold, silver} -> {basic, silver})"
     )
     assert [(c.change, c.blocking) for c in changes] == [("removed_category", True)]
+    shifted = lost.assign(age=lost["age"] + 1)
+    check, changes = contract_check(
+        ctx(logged(learned(frame), learned(shifted)), blocking=["removed_category"]), CANDIDATE_RUN, "4"
+    )
+    assert check.detail.endswith("; not blocking: age: changed_range ([18, 117] -> [19, 118])")
+    assert [(c.change, c.blocking) for c in changes] == [("changed_range", False), ("removed_category", True)]
 
 
 def test_changes_that_do_not_block_pass_with_the_changes_in_the_detail(frame):
