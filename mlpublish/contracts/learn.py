@@ -12,7 +12,8 @@ any encoding):
   chunk may hold about twice the observed share (at least 5 points more) before it is a violation.
 * ``minimum`` / ``maximum`` (numerical features, ``data.contract.learnRanges``): the observed range.
 * ``categories`` (categorical features, ``data.contract.learnCategories``): the values seen, as strings
-  (:func:`category_strings`), sorted; none past :data:`MAX_CATEGORIES` values (an identifier, not a category).
+  (:func:`category_strings`), sorted; none past :data:`MAX_CATEGORIES` values (an identifier, not a category)
+  and none when every value was null.
 * ``quantiles`` (numerical features): 0.01, 0.05, 0.5, 0.95 and 0.99, for people and the diff.
 
 Then every rule ``data.contract.columns`` states replaces the learned one and is listed in ``stated``.
@@ -125,7 +126,7 @@ def learn_column(name: str, kind: str, values: Any, pa_column: Any, spec: Spec) 
         fields["quantiles"] = {f"{q:g}": v for q in QUANTILES if (v := _number(as_float.quantile(q))) is not None}
     if kind == "categorical" and spec.data.contract.learnCategories:
         seen = sorted(set(category_strings(values)))
-        if len(seen) <= MAX_CATEGORIES:
+        if 0 < len(seen) <= MAX_CATEGORIES:  # no value seen (all null): no set to hold rows to
             fields["categories"] = seen
     return ColumnContract(
         name=name,

@@ -88,6 +88,7 @@ def test_an_identifier_like_column_learns_no_category_set(frame):
     many = pd.concat([frame] * (MAX_CATEGORIES // 100 + 1), ignore_index=True)
     many["plan"] = [f"id-{i}" for i in range(len(many))]
     assert learn(many).column("plan").categories is None
+    assert learn(frame.assign(region=None)).column("region").categories is None  # nothing seen: no set
 
 
 def test_stated_rules_replace_the_learned_ones_and_are_marked(frame):
