@@ -155,9 +155,7 @@ def with_stated(column: ColumnContract, rules: ColumnRules) -> ColumnContract:
     if rules.nullable is not None:
         update["nullable"] = rules.nullable
         stated.append("not_null")
-        if not rules.nullable:
-            update["maxNullFraction"] = None
-        elif column.maxNullFraction is None:  # stated nullable where training saw none: any share may be null
+        if not rules.nullable:  # nullable: true keeps the learned share (none where training saw no null)
             update["maxNullFraction"] = None
     if rules.maxNullFraction is not None:
         update["nullable"] = True

@@ -7,8 +7,6 @@ import json
 import logging
 from typing import Any
 
-from pydantic import ValidationError
-
 from mlpublish.catalog.events import AddLineage, UpsertDataContract, UpsertMlModel, parse_events
 from mlpublish.contracts.model import CONTRACT_ARTIFACT, DataContract
 from mlpublish.errors import CatalogUnavailable
@@ -128,8 +126,13 @@ def champion_contract_events(reg: Registry, mv: Any, fqn: str, entity_events: li
     run_id = artifact_run_id(mv)
     try:
         contract = run_contract(reg, run_id)
-    except (ValidationError, ValueError) as exc:  # a malformed artifact: no retry can mend it
-        log.warning("%s v%s: its data contract cannot be read (%s); none sent to the catalog", mv.name, mv.version, exc)
+    except ValueError as exc:  # not JSON, or not a contract (pydantic's ValidationError): no retry can mend it
+        log.warning(
+            "%s v%s: its data contract cannot be read (%s); none sent to the catalog",
+            mv.name,
+            mv.version,
+            scrub(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__),
+        )
         return []
     except Exception as exc:
         raise CatalogUnavailable(

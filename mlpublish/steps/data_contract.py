@@ -13,7 +13,7 @@ from typing import Any
 
 from mlpublish.clock import now_iso
 from mlpublish.contracts.diff import ContractChange, diff_contracts
-from mlpublish.contracts.learn import learn_contract
+from mlpublish.contracts.learn import learn_contract, summary
 from mlpublish.contracts.model import CONTRACT_ARTIFACT, DataContract
 from mlpublish.deployment.context import PublishContext
 from mlpublish.evaluation.gates import CheckResult
@@ -29,6 +29,7 @@ def log_contract(ctx: PublishContext, run_id: str, frame: Any) -> DataContract:
     contract = learn_contract(frame, ctx.spec, table_fqn=ctx.preflight.training_fqn, learned_at=now_iso())
     ctx.registry.log_dict(run_id, contract.to_json(), CONTRACT_ARTIFACT)
     ctx.cache[("contract", run_id)] = contract
+    log.info("%s: data contract of run %s: %s", ctx.spec.name, run_id, summary(contract))
     return contract
 
 
