@@ -1,5 +1,6 @@
 """The asset checks of ``validated_model``: the gates (a per-slice gate over all its slices),
-the fairness bounds, 'some gate applied', the smoke test and the required metadata.
+the fairness bounds, 'some gate applied', the smoke test, the data contract vs the champion's and the required
+metadata.
 
 Every check is blocking with ERROR severity: when one fails, registration and promotion do not run.
 """
@@ -15,17 +16,20 @@ from mlpublish_dagster.specs import SpecRef
 
 GATES_APPLIED = "gates_applied"
 SMOKE_TEST = "smoke_test"
+DATA_CONTRACT = "data_contract"
 REQUIRED_METADATA = "required_metadata"
 
 
 def check_specs(ref: SpecRef) -> list[AssetCheckSpec]:
-    """One blocking check per gate, plus 'some gate applied', the smoke test and the required metadata."""
+    """One blocking check per gate, plus 'some gate applied', the smoke test, the data contract and the required
+    metadata."""
     asset_key = ref.asset_key("validated_model")
     described = [(name, f"gate {name}: the candidate's metric against the spec's threshold") for name in ref.gates]
     described += [(name, f"{name}: the disparity between the sensitive column's groups") for name in ref.fairness]
     described += [
         (GATES_APPLIED, "at least one gate is configured and applied (relative gates skip a first model)"),
         (SMOKE_TEST, "the logged model loads through mlflow.pyfunc and scores sample rows"),
+        (DATA_CONTRACT, "the data contract against the champion's: no change data.contract.blocking names"),
         (REQUIRED_METADATA, "description, owners and a source table for every feature"),
     ]
     return [AssetCheckSpec(name, asset=asset_key, blocking=True, description=desc) for name, desc in described]
@@ -51,6 +55,9 @@ def check_results(ref: SpecRef, validation: ValidateResult) -> Iterator[AssetChe
     yield check_result(asset_key, GATES_APPLIED, general, f"{len(per_gate)} gate(s) configured, at least one applied")
     yield check_result(
         asset_key, SMOKE_TEST, [c for c in validation.checks if c.check == "smoke_test"], "no smoke test ran"
+    )
+    yield check_result(
+        asset_key, DATA_CONTRACT, [c for c in validation.checks if c.check == "contract"], "no contract check ran"
     )
     yield check_result(
         asset_key, REQUIRED_METADATA, [c for c in validation.checks if c.check == "metadata"], "no metadata check ran"

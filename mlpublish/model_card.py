@@ -17,6 +17,8 @@ import html
 import shlex
 from typing import Any
 
+from mlpublish.contracts.card import card_section
+from mlpublish.contracts.model import DataContract
 from mlpublish.evaluation.metrics import ECE_BINS, higher_is_better
 from mlpublish.redact import scrub
 from mlpublish.registry.contract import ENVIRONMENT_TAG, GIT_COMMIT_TAG, PIPELINE_TAG_PREFIX
@@ -49,9 +51,11 @@ def build_card(
     validation: ValidateResult,
     registration: RegisterResult | None = None,
     run_tags: dict[str, str] | None = None,
+    contract: DataContract | None = None,
 ) -> str:
     """The card of one candidate as markdown. ``registration`` is None when the register step did not run
-    (a rejected candidate); ``run_tags`` are the training run's tags (code version, environment, pipeline)."""
+    (a rejected candidate); ``run_tags`` are the training run's tags (code version, environment, pipeline);
+    ``contract`` the data contract the run logged (None: none)."""
     tags = run_tags or {}
     version = registration.version if registration else None
     title = f"v{version}" if version else f"candidate run {train.run_id}"
@@ -62,6 +66,8 @@ def build_card(
         "",
     ]
     parts += _purpose(spec) + _model(spec, train, tags) + _data(spec, train) + _features(spec)
+    compared = next((c.detail for c in validation.checks if c.check == "contract"), None)
+    parts += card_section(contract, validation.contract_changes, compared, cell)
     parts += _metrics(evaluation) + _slices(evaluation) + _fairness(evaluation) + _calibration(evaluation)
     parts += _importances(evaluation) + _gates(validation) + _lineage(spec, train, version, tags)
     parts += _limitations(spec)

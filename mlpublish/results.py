@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from mlpublish.contracts.diff import ContractChange
 from mlpublish.contracts.enforce import ContractSummary
 from mlpublish.evaluation.explain import FeatureImportance
 from mlpublish.evaluation.fairness import Disparity
@@ -49,6 +50,8 @@ class TrainResult(_Result):
     fit_seconds: float
     # {"column", "min", "max"} of data.timeColumn over the rows used (None without that field)
     time_range: dict[str, str] | None = None
+    # the data contract learned (logged at contracts.CONTRACT_ARTIFACT), in one line: columns, rules, rows
+    contract: str | None = None
 
 
 class EvaluateResult(_Result):
@@ -79,6 +82,8 @@ class ValidateResult(_Result):
     # the champion version this candidate reproduces, and how that was recognised (see NOTHING_NEW)
     same_as_champion: str | None = None
     same_as_champion_detail: str = ""
+    # the candidate's data contract against the champion's (steps.data_contract): every change, blocking or not
+    contract_changes: list[ContractChange] = []
 
     @property
     def nothing_new(self) -> bool:

@@ -2,7 +2,8 @@
 
 model (the contract's format: columns, rules, the JSON logged with the run), learn (infer a contract from the
 training rows and the spec's stated rules), check (a chunk of rows against a contract: violations and the rows
-that broke them), enforce (scoring.onContractViolation on a run's chunks: fail, warn or quarantine), diff (a candidate's contract against the champion's, for validate).
+that broke them), enforce (scoring.onContractViolation on a run's chunks: fail, warn or quarantine), diff (a
+candidate's contract against the champion's, for validate), card (the model card's section).
 """
 
 from mlpublish.contracts.model import (

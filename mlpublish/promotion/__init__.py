@@ -5,10 +5,19 @@
 * :mod:`~mlpublish.promotion.history`: the recorded moves (a registered-model tag);
 * :mod:`~mlpublish.promotion.approval_rule`: the four-eyes rule and approval requests, as the registry records them;
 * :mod:`~mlpublish.promotion.approval`: approvals: checked, recorded, and the champion moved on them;
-* :mod:`~mlpublish.promotion.champion_entity`: what the catalog says about the champion (entity, card).
+* :mod:`~mlpublish.promotion.champion_entity`: what the catalog says about the champion (entity, card, data
+  contract).
 """
 
-from mlpublish.promotion.champion_entity import artifact_run_id, champion_card, champion_entity_events, with_card
+from mlpublish.promotion.champion_entity import (
+    artifact_run_id,
+    champion_card,
+    champion_contract_events,
+    champion_entity_events,
+    contract_name,
+    run_contract,
+    with_card,
+)
 from mlpublish.promotion.decision import REPRODUCTION_TAGS, promotion_reason, reproduced_champion
 from mlpublish.promotion.history import HISTORY_KEEP, champion_history, record_champion_move, rollback_target
 from mlpublish.promotion.moves import complete_move, move_champion, promote_version, rollback_champion
@@ -18,9 +27,11 @@ __all__ = [
     "REPRODUCTION_TAGS",
     "artifact_run_id",
     "champion_card",
+    "champion_contract_events",
     "champion_entity_events",
     "champion_history",
     "complete_move",
+    "contract_name",
     "move_champion",
     "promote_version",
     "promotion_reason",
@@ -28,5 +39,6 @@ __all__ = [
     "reproduced_champion",
     "rollback_champion",
     "rollback_target",
+    "run_contract",
     "with_card",
 ]

@@ -1,4 +1,5 @@
-"""What the catalog says about the champion: the entity and lineage its training run recorded, with its model card."""
+"""What the catalog says about the champion: the entity and lineage its training run recorded, with its model card,
+and the data contract learned by that run (on the training table)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 import logging
 from typing import Any
 
-from mlpublish.catalog.events import UpsertMlModel, parse_events
+from mlpublish.catalog.events import AddLineage, UpsertDataContract, UpsertMlModel, parse_events
+from mlpublish.contracts.model import CONTRACT_ARTIFACT, DataContract
 from mlpublish.errors import CatalogUnavailable
 from mlpublish.model_card import esc, rollback_section, with_copy_note, with_rollback
 from mlpublish.promotion.history import champion_history, rollback_target
@@ -104,3 +106,47 @@ def champion_card(reg: Registry, mv: Any) -> str | None:
     if origin:
         markdown = with_copy_note(markdown, mv.name, version, origin)
     return with_rollback(markdown, section)
+
+
+def contract_name(model: str) -> str:
+    """The catalog name of a model's data contract (unique on its training table)."""
+    return f"{model}-contract"
+
+
+def run_contract(reg: Registry, run_id: str) -> DataContract | None:
+    """The data contract a training run logged (:data:`CONTRACT_ARTIFACT`), None when it logged none (a run
+    trained before contracts, or by another tool). A contract that cannot be read raises."""
+    text = reg.read_text(run_id, CONTRACT_ARTIFACT)
+    return None if text is None else DataContract.from_json(json.loads(text))
+
+
+def champion_contract_events(reg: Registry, mv: Any, fqn: str, entity_events: list[Any]) -> list[Any]:
+    """The champion's data contract for the catalog: on the training table its entity's lineage names (a copied
+    version: the table under this environment's names), named :func:`contract_name`; none without a contract."""
+    run_id = artifact_run_id(mv)
+    try:
+        contract = run_contract(reg, run_id)
+    except ValueError as exc:  # not JSON, or not a contract (pydantic's ValidationError): no retry can mend it
+        log.warning(
+            "%s v%s: its data contract cannot be read (%s); none sent to the catalog",
+            mv.name,
+            mv.version,
+            scrub(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__),
+        )
+        return []
+    except Exception as exc:
+        raise CatalogUnavailable(
+            scrub(
+                f"cannot read the data contract of {mv.name} v{mv.version} (run {run_id}, {CONTRACT_ARTIFACT}): {exc}"
+            )
+        ) from exc
+    if contract is None:
+        log.info("%s v%s: its run logged no data contract; none sent to the catalog", mv.name, mv.version)
+        return []
+    table = next(
+        (e.from_fqn for e in entity_events if isinstance(e, AddLineage) and e.to_type == "mlmodel"), contract.table
+    )
+    contract = contract.model_copy(update={"model": mv.name, "table": table})
+    return [
+        UpsertDataContract(table_fqn=table, name=contract_name(mv.name), model_fqn=fqn, contract=contract.to_json())
+    ]

@@ -16,7 +16,7 @@ from mlpublish.catalog.events import RecordAliasChange, SetModelProperties
 from mlpublish.clock import now_iso
 from mlpublish.errors import ApprovalRefused, CatalogUnavailable, GateFailed, NotFound, RegistryConflict
 from mlpublish.promotion.approval_rule import check_approver, model_rule
-from mlpublish.promotion.champion_entity import champion_entity_events, run_tags
+from mlpublish.promotion.champion_entity import champion_contract_events, champion_entity_events, run_tags
 from mlpublish.promotion.history import champion_history, record_champion_move, rollback_target
 from mlpublish.registry import Registry, provenance
 from mlpublish.registry.access import identity
@@ -83,6 +83,7 @@ def _finish(reg: Registry, catalog: Any, name: str, fqn: str | None, version: st
         return
     try:
         events: list[Any] = champion_entity_events(reg, mv)
+        events += champion_contract_events(reg, mv, fqn, events)
         events += [
             RecordAliasChange(
                 fqn=fqn,

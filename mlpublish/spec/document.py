@@ -232,6 +232,11 @@ class Spec(SpecModel):
                         f"{h.name!r} is set both here and in training.candidates: choose one",
                     )
                 )
+        contract = self.data.contract
+        not_features = [(("columns", c), c) for c in contract.columns if c not in names]
+        not_features += [(("addedColumns", i), c) for i, c in enumerate(contract.addedColumns) if c not in names]
+        for where, col in not_features:
+            out.append((("data", "contract", *where), f"{col!r} is not a feature: a contract holds mlFeatures only"))
         if self.scoring.query is not None:
             problem = query_problem(self.scoring.query, sql_dialect(self.data.connection))
             if problem:

@@ -19,6 +19,7 @@ from mlpublish.model_card import build_card, render_html
 from mlpublish.redact import scrub
 from mlpublish.registry.contract import CARD_HTML, CARD_MARKDOWN
 from mlpublish.results import EvaluateResult, RegisterResult, TrainResult, ValidateResult
+from mlpublish.steps.data_contract import candidate_contract
 
 log = logging.getLogger("mlpublish.card")
 PLOT_CAPTIONS = {
@@ -40,7 +41,14 @@ def log_card(
     """Build the card, log it as markdown and HTML on the training run; returns the markdown."""
     reg = ctx.registry
     tags = dict(reg.run(train.run_id).data.tags)
-    markdown = build_card(ctx.spec, train, evaluation, validation, registration, tags)
+    try:
+        contract = candidate_contract(ctx, train.run_id)
+    except Exception as exc:  # noqa: BLE001 (the card says none was read; the contract check reports why)
+        log.warning(
+            "%s: data contract of run %s left out of the card: %s", ctx.spec.name, train.run_id, scrub(str(exc))
+        )
+        contract = None
+    markdown = build_card(ctx.spec, train, evaluation, validation, registration, tags, contract)
     title = (
         f"{ctx.spec.name} v{registration.version}"
         if registration and registration.version

@@ -3,8 +3,9 @@
 The move itself, its history, manual promotion and rollback are in
 :mod:`mlpublish.promotion`. If the champion moved since validation, the candidate
 is compared again with the new champion on its own held-out rows, by every gate
-of the spec (per-slice gates and fairness bounds included); if it no longer
-passes them, the move is refused and nothing changes.
+of the spec (per-slice gates and fairness bounds included), and its data contract
+with the new champion's; if it no longer passes them, the move is refused and
+nothing changes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from mlpublish.promotion import champion_history, complete_move, move_champion, 
 from mlpublish.promotion.approval_rule import ApprovalRule, record_rule, request_approval
 from mlpublish.registry.contract import CHALLENGER, CHAMPION, PASSED
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
+from mlpublish.steps.data_contract import contract_check
 from mlpublish.steps.evaluate import compare_with_champion
 from mlpublish.steps.validate import gate_checks
 
@@ -100,6 +102,7 @@ def promote_challenger(
                     **base, promoted=False, champion_before=current, champion_after=current, reason=reason
                 )
             checks = gate_checks(spec.validation, recompared)
+            checks.append(contract_check(ctx, validation.run_id, current)[0])  # the new champion's contract too
             failed = [c for c in checks if not c.passed]
             if failed:
                 reason = (

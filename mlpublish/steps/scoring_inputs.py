@@ -6,13 +6,13 @@ the spec names, locally or on Spark, and check them against the champion's data 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from mlpublish.contracts.model import CONTRACT_ARTIFACT, DataContract
 from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import NoChampion, StepError
+from mlpublish.promotion.champion_entity import run_contract
 from mlpublish.registry.contract import CHAMPION
 from mlpublish.warehouse.scoring import ScoringSource
 
@@ -99,8 +99,14 @@ def load_contract(ctx: PublishContext, version: str, run_id: str) -> DataContrac
     published before contracts (one log line says so: its rows are not checked)."""
     key = ("version_contract", version)
     if key not in ctx.cache:
-        text = ctx.registry.read_text(run_id, CONTRACT_ARTIFACT)
-        if text is None:
+        try:
+            contract = run_contract(ctx.registry, run_id)
+        except ValueError as exc:
+            raise StepError(
+                f"champion version {version} of model {ctx.name!r}: {CONTRACT_ARTIFACT} of run {run_id} "
+                f"is not a data contract: {str(exc).splitlines()[0]}"
+            ) from None
+        if contract is None:
             log.info(
                 "%s: champion version %s has no data contract (%s in run %s): its rows are not checked",
                 ctx.name,
@@ -108,13 +114,5 @@ def load_contract(ctx: PublishContext, version: str, run_id: str) -> DataContrac
                 CONTRACT_ARTIFACT,
                 run_id,
             )
-            ctx.cache[key] = None
-        else:
-            try:
-                ctx.cache[key] = DataContract.from_json(json.loads(text))
-            except ValueError as exc:
-                raise StepError(
-                    f"champion version {version} of model {ctx.name!r}: {CONTRACT_ARTIFACT} of run {run_id} "
-                    f"is not a data contract: {str(exc).splitlines()[0]}"
-                ) from None
+        ctx.cache[key] = contract
     return ctx.cache[key]

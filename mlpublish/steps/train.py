@@ -1,4 +1,4 @@
-"""train: fit every candidate, keep the best by ``selectBy``, log it to MLflow with its data."""
+"""train: fit every candidate, keep the best by ``selectBy``, log it to MLflow with its data and data contract."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mlpublish import config
 from mlpublish.catalog.entity import lineage_events, model_event, table_event
 from mlpublish.catalog.events import SetModelProperties
 from mlpublish.clock import now_iso
+from mlpublish.contracts.learn import summary as contract_summary
 from mlpublish.deployment.context import PublishContext, pipeline_tags
 from mlpublish.errors import SpecError, StepError, WarehouseError
 from mlpublish.evaluation.metrics import better, compute_metrics, positive_class
@@ -41,6 +42,7 @@ from mlpublish.registry.contract import (
 )
 from mlpublish.results import Candidate, TrainResult
 from mlpublish.steps.bounds import bounded, tracked_run
+from mlpublish.steps.data_contract import log_contract
 
 log = logging.getLogger("mlpublish.train")
 
@@ -225,6 +227,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
         span = time_range(frame, spec.data.timeColumn)
         if span:
             mlflow.set_tags({DATA_TIME_MIN_TAG: span["min"], DATA_TIME_MAX_TAG: span["max"]})
+        contract = log_contract(ctx, run_id, frame)  # from every labelled row read (steps.data_contract)
 
         with tempfile.TemporaryDirectory() as tmp:
             holdout = X_test.assign(**{spec.target: y_test.values})
@@ -274,6 +277,7 @@ def train_model(ctx: PublishContext) -> TrainResult:
         training_fqn=pf.training_fqn,
         fit_seconds=round(fit_seconds, 4),
         time_range=span,
+        contract=contract_summary(contract),
     )
     _emit_catalog(ctx, result, artifact_uri, run_tags)
     log.info(

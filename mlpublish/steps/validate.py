@@ -1,4 +1,5 @@
-"""validate: PENDING, then gates, smoke test and required metadata, then PASSED or FAILED."""
+"""validate: PENDING, then gates, smoke test, data contract vs champion and required metadata, then PASSED or
+FAILED."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mlpublish.registry.contract import CHECK_TAG_PREFIX, FAILED, PASSED, PENDIN
 from mlpublish.results import EvaluateResult, TrainResult, ValidateResult, same_candidate
 from mlpublish.spec import Validation
 from mlpublish.steps.card import log_card
+from mlpublish.steps.data_contract import contract_check
 from mlpublish.steps.evaluate import load_holdout
 
 log = logging.getLogger("mlpublish.validate")
@@ -170,6 +172,8 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
                 c.detail += f" ({evaluation.champion_error})"
     name_the_averaging(ctx, train, checks)
     checks.append(smoke_test(ctx, train))
+    contract, changes = contract_check(ctx, train.run_id, evaluation.champion_version)
+    checks.append(contract)
     checks += metadata_checks(ctx)
     status = PASSED if all(c.passed for c in checks) else FAILED
     result = ValidateResult(
@@ -178,6 +182,7 @@ def validate_candidate(ctx: PublishContext, train: TrainResult, evaluation: Eval
         status=status,
         checks=checks,
         champion_version=evaluation.champion_version,
+        contract_changes=changes,
     )
     same = status == PASSED and reproduced_champion(
         ctx.registry,

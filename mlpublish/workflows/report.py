@@ -25,6 +25,7 @@ def chain_summary(r: ChainResult) -> str:
         f"model      {t.model_name}",
         f"run        {t.run_id} ({t.train_rows} training rows, {t.test_rows} held out, {len(t.candidates)} candidate(s))",
         f"selected   {t.params or 'estimator defaults'} by {t.select_by}",
+        *([f"contract   {t.contract}"] if t.contract else []),
         f"candidate  {_metrics_line(e.metrics, keys)}",
         "champion   "
         + (

@@ -46,7 +46,7 @@ def test_first_publish_registers_promotes_and_catalogs(workspace, capsys):
     artifacts = {a.path for a in client.list_artifacts(mv.run_id, "evaluation")}
     assert {"evaluation/roc_curve.png", "evaluation/confusion_matrix.png", "evaluation/metrics.json"} <= artifacts
     checks = json.loads(Path(client.download_artifacts(mv.run_id, "validation/checks.json")).read_text())
-    assert {c["check"] for c in checks} == {"gate", "smoke_test", "metadata"}
+    assert {c["check"] for c in checks} == {"gate", "smoke_test", "contract", "metadata"}
 
     entity = workspace.catalog().find_model(NAME)
     assert entity["fullyQualifiedName"] == FQN
@@ -250,6 +250,8 @@ def test_champion_moved_after_validation_is_recompared(workspace):
     p_strong, p_mid = promote(strong), promote(mid)
     assert p_strong.promoted and p_strong.champion_after == strong["register"].version
     assert not p_mid.promoted and "no longer beats" in p_mid.reason and f"v{strong['register'].version}" in p_mid.reason
+    (contract,) = [c for c in p_mid.checks if c.check == "contract"]  # against the new champion's contract too
+    assert contract.outcome == "pass" and contract.detail == f"same contract as champion v{strong['register'].version}"
     assert str(MlflowClient().get_model_version_by_alias(NAME, "champion").version) == strong["register"].version
     # promoting again is a no-op, not a second move
     assert promote(strong).reason.endswith("(nothing to move)")

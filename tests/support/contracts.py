@@ -1,9 +1,10 @@
 """A data contract put into a published champion's training run by hand, for the enforcement tests.
 
-Until train logs the contract itself (contracts.learn), these tests build one from the training rows (types,
-nullability, min/max, category sets: what a learned contract holds) and log it at CONTRACT_ARTIFACT in the
-champion's run; :func:`champion_contract` removes it afterwards, since the published champion's artifacts
-are shared by the tests of a module (copies of the registry point at the same artifact folder).
+Train logs a learned contract (contracts.learn); these tests replace it with one built by hand from the training
+rows (types, nullability, min/max, category sets: what a learned contract holds, with the exact bounds the tests
+cross) at CONTRACT_ARTIFACT in the champion's run; :func:`champion_contract` puts the learned one back
+afterwards, since the published champion's artifacts are shared by the tests of a module (copies of the
+registry point at the same artifact folder).
 """
 
 from __future__ import annotations
@@ -52,16 +53,21 @@ def contract_of(frame, features: list[str], categorical: list[str], *, model: st
 
 @contextmanager
 def champion_contract(contract: DataContract, name: str = "customer_churn_predictor") -> Iterator[str]:
-    """Log ``contract`` in the champion's training run (MLFLOW_TRACKING_URI); yields the run id; removed after."""
+    """Log ``contract`` in the champion's training run (MLFLOW_TRACKING_URI); yields the run id; the learned
+    contract is back after."""
     from mlflow import MlflowClient
 
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     run_id = client.get_model_version_by_alias(name, "champion").run_id
-    client.log_dict(run_id, contract.to_json(), CONTRACT_ARTIFACT)
     uri = client.get_run(run_id).info.artifact_uri
     path = Path(urlparse(uri).path if uri.startswith("file:") else uri) / CONTRACT_ARTIFACT
-    assert path.is_file(), path  # a local artifact store: the file is removed afterwards
+    learned = path.read_bytes() if path.is_file() else None
+    client.log_dict(run_id, contract.to_json(), CONTRACT_ARTIFACT)
+    assert path.is_file(), path  # a local artifact store: the learned contract is put back afterwards
     try:
         yield run_id
     finally:
-        path.unlink()
+        if learned is None:
+            path.unlink()
+        else:
+            path.write_bytes(learned)

@@ -73,6 +73,7 @@ def test_definitions_load_and_validate(tmp_path, monkeypatch):
         "roc_auc_max_drop_vs_champion",
         "gates_applied",
         "smoke_test",
+        "data_contract",
         "required_metadata",
     }
     assert all(c.blocking for c in checks.values())

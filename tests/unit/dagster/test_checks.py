@@ -47,6 +47,12 @@ def test_slice_and_fairness_checks_map_to_their_asset_checks(tmp_path):
             ),
             check(check="fairness", gate=0, name="selection_rate difference by plan <= 0.2", kind="bound"),
             check(check="smoke_test", name="smoke"),
+            check(
+                check="contract",
+                name="data contract vs champion",
+                outcome="fail",
+                detail="blocking (data.contract.blocking): plan: removed_category gold ({basic, gold} -> {basic})",
+            ),
             check(check="metadata", name="description"),
         ],
     )
@@ -55,3 +61,6 @@ def test_slice_and_fairness_checks_map_to_their_asset_checks(tmp_path):
     sliced = results["recall_max_drop_vs_champion"]
     assert not sliced.passed and "[plan=premium]" in sliced.description and "exceeds maxDrop 0.02" in sliced.description
     assert results["fairness_selection_rate_difference_plan"].passed
+    contract = results["data_contract"]
+    assert not contract.passed and "plan: removed_category gold" in contract.description
+    assert results["smoke_test"].passed
