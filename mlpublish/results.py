@@ -157,6 +157,9 @@ class ScoreResult(_Result):
     table_fqn: str
     source: str
     seconds: float
+    # scoring.shadow: the challenger that scored the same rows in the same run, and its rows (None, 0: none)
+    challenger_version: str | None = None
+    challenger_rows: int = 0
 
 
 class FeatureDrift(BaseModel):
@@ -166,6 +169,19 @@ class FeatureDrift(BaseModel):
     ks_statistic: float | None = None
     ks_pvalue: float | None = None
     drifted: bool
+
+
+class LiveWindow(BaseModel):
+    """One model's live metrics on the labels of one window (monitoring.labels): what one live-metrics run holds
+    (see mlpublish.registry.live_metrics)."""
+
+    window_start: str  # ISO-8601 UTC, e.g. 2026-12-07T00:00:00Z
+    window_end: str
+    role: str  # champion | challenger
+    version: str
+    labelled_rows: int
+    metrics: dict[str, float]  # the names of evaluation.metrics (roc_auc, accuracy, rmse ...), without live_
+    run_id: str | None = None  # the live-metrics run
 
 
 class MonitorResult(_Result):
@@ -183,3 +199,5 @@ class MonitorResult(_Result):
     # The open retraining request this run stands for: its own run id when it decided to retrain,
     # else an earlier request no training has served yet (a scheduler that missed it acts on it).
     request_id: str | None = None
+    # monitoring.labels: the live-metrics windows this run recorded (a window is recorded once, by one run)
+    live_windows: list[LiveWindow] = []

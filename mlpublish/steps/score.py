@@ -1,5 +1,8 @@
 """score: the champion's batch predictions, streamed from the warehouse into the predictions table.
 
+With ``scoring.shadow`` the challenger scores the same rows in the same run: every row carries
+``model_role`` and its model's version (see :mod:`mlpublish.warehouse.predictions`).
+
 The warehouse writes them in one transaction per scoring run
 (:func:`mlpublish.warehouse.scoring.write_predictions`): a failed run leaves no partial
 rows and a retried run replaces its own rows. This step loads the champion
@@ -21,9 +24,9 @@ from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import StepError
 from mlpublish.results import ScoreResult
 from mlpublish.steps.bounds import Deadline, bounded
-from mlpublish.steps.predictor import ChampionPredictor, MostProbableClass, positive_index
+from mlpublish.steps.predictor import ChampionPredictor, MostProbableClass, ShadowPredictor, positive_index
 from mlpublish.steps.score_record import files_entity, record_score
-from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
+from mlpublish.steps.scoring_inputs import engine_of, load_challenger, load_champion, scoring_source, spark_source
 from mlpublish.warehouse.scoring import ScoringRun, write_predictions
 
 __all__ = [
@@ -75,13 +78,19 @@ def score_batch(
     version, model_run_id, model = load_champion(ctx)
     run_id = scoring_run_id or uuid.uuid4().hex
     pos_index = positive_index(ctx, model)
-    predict = ChampionPredictor(model, features, categorical, keys, pos_index)
+    # scoring.shadow: the challenger predicts the same chunks beside the champion (ShadowPredictor)
+    predict, challenger = with_challenger(
+        ctx, version, ChampionPredictor(model, features, categorical, keys, pos_index)
+    )
     run = ScoringRun(
         model_name=spec.name,
         model_version=version,
         model_run_id=model_run_id,
         scoring_run_id=run_id,
         scored_at=datetime.now(UTC),
+        challenger_version=challenger[0] if challenger else None,
+        challenger_run_id=challenger[1] if challenger else None,
+        shadow=spec.scoring.shadow,
     )
     with bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes) as deadline:
         written = write_predictions(
@@ -106,6 +115,8 @@ def score_batch(
         table_fqn=table_fqn,
         source=source.label,
         seconds=round(seconds, 3),
+        challenger_version=run.challenger_version,
+        challenger_rows=written.shadow_rows,
     )
     record_score(ctx, result, written.columns, source)
     log.info(
@@ -119,6 +130,25 @@ def score_batch(
         written.chunks,
     )
     return result
+
+
+def with_challenger(
+    ctx: PublishContext, champion_version: str, champion: ChampionPredictor
+) -> tuple[ChampionPredictor | ShadowPredictor, tuple[str, str] | None]:
+    """The predictor of the run and the challenger's (version, run id): with ``scoring.shadow`` and a challenger,
+    a ShadowPredictor (both roles' rows per chunk); else the champion's own predictor and None."""
+    if not ctx.spec.scoring.shadow:
+        return champion, None
+    loaded = load_challenger(ctx, champion_version)
+    if loaded is None:
+        return champion, None
+    version, run_id, model = loaded
+    spec = ctx.spec
+    challenger = ChampionPredictor(
+        model, spec.feature_names, spec.categorical_features, spec.data.keyColumns, positive_index(ctx, model)
+    )
+    log.info("%s: shadow scoring: challenger v%s scores beside champion v%s", spec.name, version, champion_version)
+    return ShadowPredictor(champion, challenger), (version, run_id)
 
 
 def checked(on_chunk: Callable[[int, int], None] | None, deadline: Deadline) -> Callable[[int, int], None]:
@@ -155,16 +185,19 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
     spark = spark or spark_session()
     source = spark_source(ctx, spark, list(dict.fromkeys(keys + features)))
     source.check(features, categorical)
+    champion = ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
+    predictor, challenger = with_challenger(ctx, version, champion)  # scoring.shadow, as score_batch
     run = ScoringRun(
         model_name=spec.name,
         model_version=version,
         model_run_id=model_run_id,
         scoring_run_id=scoring_run_id or uuid.uuid4().hex,
         scored_at=datetime.now(UTC),
+        challenger_version=challenger[0] if challenger else None,
+        challenger_run_id=challenger[1] if challenger else None,
+        shadow=spec.scoring.shadow,
     )
-    predicted = predicted_frame(
-        spark, source, ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
-    )
+    predicted = predicted_frame(spark, source, predictor)
     with bounded(f"{spec.name}: scoring", spec.training.timeoutMinutes):
         if to_files:
             written = write_files(
@@ -182,6 +215,8 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
         table_fqn=written.target,
         source=source.label,
         seconds=round(seconds, 3),
+        challenger_version=run.challenger_version,
+        challenger_rows=written.shadow_rows,
     )
     # the catalog records the warehouse's source table as the local engine does (its declared types)
     recorded = source if source.table is None else scoring_source(ctx, source.columns)
