@@ -29,7 +29,9 @@ def window_starts(times: Any, hours: float) -> Any:
     UTC) floored to ``hours`` since the Unix epoch."""
     import pandas as pd
 
-    stamps = pd.to_datetime(pd.Series(times), utc=True)
+    times = pd.Series(times)
+    text = not pd.api.types.is_datetime64_any_dtype(times)
+    stamps = pd.to_datetime(times, utc=True, format="mixed") if text else pd.to_datetime(times, utc=True)
     ns = stamps.astype("datetime64[ns, UTC]").astype("int64")
     length = window_length_ns(hours)
     return pd.to_datetime((ns // length) * length, utc=True)

@@ -1,6 +1,6 @@
-"""Shadow scoring and live metrics on labels, on SQLite (and one PostgreSQL case): a champion (v1) and a
-challenger (v2, promotion.mode: manual) score the same rows; labels arrive; monitor records each model's
-metrics per complete window, once."""
+"""Shadow scoring and live metrics on labels, on SQLite (and one PostgreSQL case): a champion (v1, the chain)
+and a challenger (v2, registered with the alias) score the same rows; labels arrive; monitor records each
+model's metrics per complete window, once, equal to sklearn's on the joined rows."""
 
 from __future__ import annotations
 
@@ -14,39 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.score_fixtures import NAME, context, copy_of, publish_champion
+from tests.support.shadow_fixtures import register_challenger
 
 pytestmark = pytest.mark.integration
 
 PRED_FQN = "warehouse.main.main.churn_predictions"
 DAY = 24 * 3600
-FEATURES = ["recency_days", "frequency", "monetary", "tenure_days", "support_tickets", "plan"]
 LABELS = {"table": "churn_labels", "timeColumn": "observed_at", "windowHours": 24}
-
-
-def register_challenger(root: Path) -> None:
-    """Version 2, alias challenger: another forest (fewer, shallower trees, another seed) logged and registered
-    directly (a second chain would cost as much again; its gates have tests of their own)."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    from mlpublish.modelling import build_model, prepare_features, resolve_estimator
-    from mlpublish.modelling.flavors import log_model
-
-    frame = pd.read_sql_table("customer_features", sa.create_engine(f"sqlite:///{root / 'warehouse.db'}"))
-    X = prepare_features(frame, FEATURES, ["plan"])
-    ref = resolve_estimator("sklearn.ensemble.RandomForestClassifier", "classification")
-    model = build_model(ref, {"n_estimators": 12, "max_depth": 4, "random_state": 1}, ["plan"]).fit(X, frame["churned"])
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mlflow.set_tracking_uri(uri)  # put back after the test (tests/conftest.py)
-        exp = client.get_experiment_by_name(f"mlpublish/{NAME}")
-        with mlflow.start_run(experiment_id=exp.experiment_id) as run:
-            info = log_model(model, name="model", task="classification", example=X.head(5), code_from=[], modules=[])
-    version = client.create_model_version(NAME, info.model_uri, run_id=run.info.run_id).version
-    client.set_registered_model_alias(NAME, "challenger", version)
-    assert str(version) == "2"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +29,7 @@ def published(tmp_path_factory, warehouse_template) -> Path:
     shutil.copy(warehouse_template, root / "warehouse.db")
     url = f"sqlite:///{root / 'warehouse.db'}"
     publish_champion(root, url)
-    register_challenger(root)
+    assert register_challenger(root, url) == "2"
     return root
 
 
