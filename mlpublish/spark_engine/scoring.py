@@ -61,14 +61,18 @@ def prediction_type(model: Any, classifier: bool) -> Any:
 
 def _predict_batches(predictor_bc: Any, as_text: bool):
     def run(batches: Any) -> Any:
+        import pandas as pd
+
         predict = predictor_bc.value.fresh()
         for frame in batches:
             if len(frame):
                 out = predict(frame)
                 if as_text:
                     out["prediction"] = out["prediction"].astype(str)
-                if ROLE_COLUMN not in out:  # the champion alone (a ShadowPredictor gives both roles' rows)
-                    out[ROLE_COLUMN] = CHAMPION_ROLE
+                # the champion alone gets its role (a ShadowPredictor gives both roles' rows); object dtype: Arrow
+                # cannot take pandas' own string columns from a worker
+                role = out[ROLE_COLUMN].to_numpy(dtype=object) if ROLE_COLUMN in out else CHAMPION_ROLE
+                out[ROLE_COLUMN] = pd.Series(role, index=out.index, dtype=object)
                 yield out
 
     return run

@@ -32,10 +32,13 @@ def register_challenger(root: Path, warehouse_url: str) -> str:
     model = build_model(ref, {"n_estimators": 12, "max_depth": 4, "random_state": 1}, ["plan"])
     model.fit(X, frame["churned"])
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    client = MlflowClient(uri)
+    # both URIs: an in-process chain leaves its store in MLflow's globals (tests/conftest.py puts them back
+    # after the test), which a client without a registry URI would register into
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
-        mlflow.set_tracking_uri(uri)  # put back after the test (tests/conftest.py)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
         exp = client.get_experiment_by_name(f"mlpublish/{NAME}")
         with mlflow.start_run(experiment_id=exp.experiment_id) as run:
             info = log_model(model, name="model", task="classification", example=X.head(5), code_from=[], modules=[])
