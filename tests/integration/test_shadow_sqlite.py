@@ -38,8 +38,9 @@ def ws(published, tmp_path, monkeypatch):
     return copy_of(published, tmp_path, monkeypatch)
 
 
-def rows_by_role(eng, table: str = "churn_predictions") -> dict[str, pd.DataFrame]:
-    frame = pd.read_sql_query(sa.text(f"SELECT * FROM {table}"), eng)
+def rows_by_role(eng, run: str | None = None) -> dict[str, pd.DataFrame]:
+    where = "" if run is None else f" WHERE scoring_run_id = '{run}'"
+    frame = pd.read_sql_query(sa.text(f"SELECT * FROM churn_predictions{where}"), eng)
     return {role: part.sort_values("customer_id").reset_index(drop=True) for role, part in frame.groupby("model_role")}
 
 
@@ -191,13 +192,24 @@ def test_shadow_on_postgres(published, tmp_path, monkeypatch):
         eng = sa.create_engine(url)
         pd.read_sql_table("customer_features", source).to_sql("customer_features", eng, index=False)
         ws = copy_of(published, tmp_path, monkeypatch, warehouse_url=url)
+        with eng.begin() as conn:  # a predictions table from before model_role, one row in it
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE churn_predictions (customer_id BIGINT, prediction BIGINT, probability FLOAT, "
+                    "model_name TEXT NOT NULL, model_version TEXT NOT NULL, model_run_id TEXT NOT NULL, "
+                    "scoring_run_id TEXT NOT NULL, scored_at TIMESTAMPTZ NOT NULL)"
+                )
+            )
+            conn.execute(sa.text("INSERT INTO churn_predictions VALUES (-1, 0, 0.5, 'm', '0', 'r', 'old', now())"))
         ctx = context(ws.spec(scoring={"shadow": True}, monitoring={"labels": LABELS}))
         result = score_batch(ctx, scoring_run_id="pg-shadow")
         assert (result.rows, result.challenger_version, result.challenger_rows) == (1500, "2", 1500)
-        roles = rows_by_role(eng)
+        roles = rows_by_role(eng, "pg-shadow")
         assert {r: set(f["model_version"]) for r, f in roles.items()} == {"champion": {"1"}, "challenger": {"2"}}
         with eng.connect() as conn:
-            assert conn.execute(sa.text("SELECT COUNT(*) FROM churn_predictions_champion")).scalar_one() == 1500
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM churn_predictions_champion")).scalar_one() == 1501
+            old = "SELECT model_role FROM churn_predictions WHERE scoring_run_id = 'old'"
+            assert conn.execute(sa.text(old)).scalar_one() == "champion"
         start, labels = insert_labels(eng, pd.Timestamp(roles["champion"]["scored_at"].iloc[0]).tz_convert("UTC"))
         with eng.begin() as conn:  # a timestamptz label time this time
             conn.execute(
