@@ -165,6 +165,9 @@ class ScoreResult(_Result):
     seconds: float
     # the champion's data contract checked on the rows (None: a champion published before contracts)
     contract: ContractSummary | None = None
+    # scoring.shadow: the challenger that scored the same rows in the same run, and its rows (None, 0: none)
+    challenger_version: str | None = None
+    challenger_rows: int = 0
 
 
 class FeatureDrift(BaseModel):
@@ -174,6 +177,19 @@ class FeatureDrift(BaseModel):
     ks_statistic: float | None = None
     ks_pvalue: float | None = None
     drifted: bool
+
+
+class LiveWindow(BaseModel):
+    """One model's live metrics on the labels of one window (monitoring.labels): what one live-metrics run holds
+    (see mlpublish.registry.live_metrics)."""
+
+    window_start: str  # ISO-8601 UTC, e.g. 2026-12-07T00:00:00Z
+    window_end: str
+    role: str  # champion | challenger
+    version: str
+    labelled_rows: int
+    metrics: dict[str, float]  # the names of evaluation.metrics (roc_auc, accuracy, rmse ...), without live_
+    run_id: str | None = None  # the live-metrics run
 
 
 class MonitorResult(_Result):
@@ -193,3 +209,5 @@ class MonitorResult(_Result):
     request_id: str | None = None
     # the monitored rows checked against the champion's data contract (None: no contract)
     contract: ContractSummary | None = None
+    # monitoring.labels: the live-metrics windows this run recorded (a window is recorded once, by one run)
+    live_windows: list[LiveWindow] = []

@@ -60,6 +60,11 @@ def _score(ctx: Any, args: Any) -> int:
         if args.json
         else f"scored {result.rows} rows of {result.source} with {result.model_name} version {result.version} "
         f"into {result.table_fqn} (scoring run {result.scoring_run_id}, {result.seconds:.1f}s)"
+        + (
+            f"; shadow: challenger version {result.challenger_version} scored them too"
+            if result.challenger_version
+            else ""
+        )
     )
     _contract(result, args)
     return 0
@@ -96,6 +101,9 @@ def _monitor(ctx: Any, args: Any) -> int:
         print(f"  {'DRIFT' if d.drifted else 'ok   '} {d.feature:<20} PSI {d.psi:.3f}{ks}")
     for k, v in sorted(res.performance.items()):
         print(f"  {k} = {v:.4f}")
+    for w in res.live_windows:  # monitoring.labels: the windows recorded by this run
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(w.metrics.items()))
+        print(f"  live {w.window_start} {w.role} v{w.version}: {w.labelled_rows} labels, {metrics}")
     print(("RETRAIN requested: " if res.retrain else "no retraining: ") + "; ".join(res.reasons))
     _contract(res, args)
     return 0

@@ -56,6 +56,7 @@ COPIED_FROM_RUN_TAG = "mlpublish.copied_from.run_id"
 COPY_COMPLETE_TAG = "mlpublish.copy_complete"
 SCORING_RUN_TAG = "mlpublish.scoring_run_id"
 CHAMPION_VERSION_TAG = "mlpublish.champion_version"  # the version a scoring or monitor run used
+CHALLENGER_VERSION_TAG = "mlpublish.challenger_version"  # scoring.shadow: the challenger a scoring run also used
 PREDICTIONS_FQN_TAG = "mlpublish.predictions_fqn"
 DRIFT_TAG = "mlpublish.drift"
 RETRAIN_TAG = "mlpublish.retrain"
@@ -97,3 +98,14 @@ REQUESTED_AT_TAG = "mlpublish.approval.requested_at"
 APPROVED_BY_TAG = "mlpublish.approval.approved_by"
 APPROVED_AT_TAG = "mlpublish.approval.approved_at"
 APPROVAL_REASON_TAG = "mlpublish.approval.reason"
+
+# Live metrics (monitoring.labels): one run per (window, role, model version), read by promotion.mode: shadow
+# (see mlpublish.registry.live_metrics).
+LIVE_STEP = "live"  # its STEP_TAG
+LIVE_WINDOW_START_TAG = "mlpublish.live.window_start"  # ISO-8601 UTC
+LIVE_WINDOW_END_TAG = "mlpublish.live.window_end"
+LIVE_ROLE_TAG = "mlpublish.live.role"  # champion | challenger
+LIVE_VERSION_TAG = "mlpublish.live.version"
+LIVE_MODEL_TAG = "mlpublish.model_name"  # spec.name
+LIVE_METRIC_PREFIX = "live_"  # live_<metric of evaluation.metrics>
+LIVE_ROWS_METRIC = "labelled_rows"

@@ -230,6 +230,26 @@ class Registry:
             options["max_results"] = max_results
         return list(self._call(what, self.client.search_runs, experiment_ids, **options))
 
+    def search_all_runs(
+        self, experiment_ids: list[str], filter_string: str, *, what: str = "search runs", page_size: int = 1000
+    ) -> list[Any]:
+        """Every run matching ``filter_string``, page after page (``search_runs`` stops at one page)."""
+        out: list[Any] = []
+        token = None
+        while True:
+            page = self._call(
+                what,
+                self.client.search_runs,
+                experiment_ids,
+                filter_string=filter_string,
+                max_results=page_size,
+                page_token=token,
+            )
+            out.extend(page)
+            token = getattr(page, "token", None)
+            if not token:
+                return out
+
     def create_run(self, experiment_id: str, run_name: str, tags: dict[str, str], what: str = "create run") -> str:
         """A new run (status RUNNING); returns its id. Finish it with :meth:`end_run`."""
         return self._call(what, self.client.create_run, experiment_id, run_name=run_name, tags=tags).info.run_id

@@ -24,9 +24,17 @@ from mlpublish.errors import WarehouseError
 from mlpublish.spark_engine.session import spark_error
 from mlpublish.spark_engine.sources import SparkSource, jdbc_options
 from mlpublish.warehouse import Warehouse, first_line
-from mlpublish.warehouse.predictions import ScoringRun, predictions_table
+from mlpublish.warehouse.predictions import (
+    CHALLENGER_ROLE,
+    CHAMPION_ROLE,
+    ROLE_COLUMN,
+    ScoringRun,
+    ensure_table,
+    predictions_table,
+)
 
-RUN_COLUMNS = ("model_name", "model_version", "model_run_id", "scoring_run_id", "scored_at")
+# the run's columns the warehouse's INSERT ... SELECT sets (model_role comes with the staged rows)
+SQL_RUN_COLUMNS = ("model_name", "model_version", "model_run_id", "scoring_run_id", "scored_at")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class SparkWritten:
     in_warehouse: bool
     parquet: str | None = None  # the Parquet dataset's path, as written
     spark_table: tuple[str, str, str] | None = None  # the Spark table's (catalog, database, name)
+    shadow_rows: int = 0  # the challenger's rows (scoring.shadow); ``rows`` are the champion's
 
 
 def prediction_type(model: Any, classifier: bool) -> Any:
@@ -52,12 +61,18 @@ def prediction_type(model: Any, classifier: bool) -> Any:
 
 def _predict_batches(predictor_bc: Any, as_text: bool, tally: Any = None):
     def run(batches: Any) -> Any:
+        import pandas as pd
+
         predict = predictor_bc.value.fresh()
         for frame in batches:
             if len(frame):
                 out = predict(frame)
                 if as_text:
                     out["prediction"] = out["prediction"].astype(str)
+                # the champion alone gets its role (a ShadowPredictor gives both roles' rows); object dtype: Arrow
+                # cannot take pandas' own string columns from a worker
+                role = out[ROLE_COLUMN].to_numpy(dtype=object) if ROLE_COLUMN in out else CHAMPION_ROLE
+                out[ROLE_COLUMN] = pd.Series(role, index=out.index, dtype=object)
                 yield out
         if tally is not None:  # the data contract's checks of this task, back to the driver
             tally.add(predict.guard.counts())
@@ -102,19 +117,28 @@ def predicted_frame(spark: Any, source: SparkSource, predictor: Any, tally: Any 
     fields = [df.schema[k] for k in predictor.keys] + [T.StructField("prediction", pred_type)]
     if pos_index is not None:
         fields.append(T.StructField("probability", T.DoubleType()))
+    fields.append(T.StructField(ROLE_COLUMN, T.StringType()))  # champion, or challenger with scoring.shadow
     bc = spark.sparkContext.broadcast(predictor)
     run = _predict_batches(bc, isinstance(pred_type, T.StringType), tally)
     return df.mapInPandas(run, T.StructType(fields))
 
 
 def with_run_columns(df: Any, run: ScoringRun) -> Any:
+    """The predicted rows with the run's columns; model_version and model_run_id are those of each row's role."""
     from pyspark.sql import functions as F
+
+    def of_role(i: int) -> Any:
+        value = F.lit(run.model_version if i == 0 else run.model_run_id)
+        if run.challenger_version is None:
+            return value
+        challenger = run.version_of(CHALLENGER_ROLE)[i]
+        return F.when(F.col(ROLE_COLUMN) == CHALLENGER_ROLE, F.lit(challenger)).otherwise(value)
 
     return df.select(
         *df.columns,
         F.lit(run.model_name).alias("model_name"),
-        F.lit(run.model_version).alias("model_version"),
-        F.lit(run.model_run_id).alias("model_run_id"),
+        of_role(0).alias("model_version"),
+        of_role(1).alias("model_run_id"),
         F.lit(run.scored_at).cast("timestamp").alias("scored_at"),
         F.lit(run.scoring_run_id).alias("scoring_run_id"),
     )
@@ -129,7 +153,8 @@ def write_files(spark: Any, predicted: Any, run: ScoringRun, *, parquet: str | N
         if parquet:
             writer = out.write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
             writer.partitionBy("scoring_run_id").parquet(parquet)
-            written = spark.read.parquet(parquet)
+            # older runs' files may lack model_role (written before it): merged, their rows read it as null
+            written = spark.read.option("mergeSchema", "true").parquet(parquet)
         else:
             if spark.catalog.tableExists(table):
                 existing = spark.table(table).columns
@@ -138,12 +163,20 @@ def write_files(spark: Any, predicted: Any, run: ScoringRun, *, parquet: str | N
                     raise WarehouseError(
                         f"Spark table {table} exists without the column(s) {', '.join(missing)}: "
                         "drop it or set scoring.predictionsSparkTable to a new table"
+                        + (
+                            f" (or ALTER TABLE {table} ADD COLUMNS ({ROLE_COLUMN} STRING))"
+                            if missing == [ROLE_COLUMN]
+                            else ""
+                        )
                     )
                 out.select(*existing).write.insertInto(table, overwrite=True)
             else:
                 out.write.partitionBy("scoring_run_id").format("parquet").saveAsTable(table)
             written = spark.table(table)
-        rows = written.where(F.col("scoring_run_id") == run.scoring_run_id).count()
+        counts = dict(
+            written.where(F.col("scoring_run_id") == run.scoring_run_id).groupBy(ROLE_COLUMN).count().collect()
+        )
+        rows, shadow = counts.get(CHAMPION_ROLE, 0), counts.get(CHALLENGER_ROLE, 0)
         located = None if parquet else _table_location(spark, table)
     except WarehouseError:
         raise
@@ -151,7 +184,15 @@ def write_files(spark: Any, predicted: Any, run: ScoringRun, *, parquet: str | N
         where = parquet or table
         raise WarehouseError(f"scoring into {where} on Spark failed: {spark_error(exc)}") from None
     columns = {f.name: f.dataType.simpleString() for f in out.schema.fields}
-    return SparkWritten(rows, columns, parquet or f"spark table {table}", False, parquet=parquet, spark_table=located)
+    return SparkWritten(
+        rows,
+        columns,
+        parquet or f"spark table {table}",
+        False,
+        parquet=parquet,
+        spark_table=located,
+        shadow_rows=shadow,
+    )
 
 
 def _table_location(spark: Any, table: str) -> tuple[str, str, str]:
@@ -197,26 +238,36 @@ def write_warehouse(wh: Warehouse, predicted: Any, run: ScoringRun, *, table_nam
             ) from None
         with wh.engine.connect() as conn:
             try:
-                table.create(conn, checkfirst=True)
-                existing = {c["name"]: str(c["type"]) for c in sa.inspect(conn).get_columns(table_name, schema=schema)}
-                missing = [c.name for c in table.columns if c.name not in existing]
-                if missing:
-                    raise WarehouseError(
-                        f"predictions table {wh.table_fqn(table_name)} exists without the column(s) "
-                        f"{', '.join(missing)}: drop it or set scoring.predictionsTable to a new table"
-                    )
+                # created or migrated (model_role), with its champion view, as the local engine does
+                existing = ensure_table(conn, table, wh.table_fqn(table_name), champion_view=run.shadow)
                 conn.execute(table.delete().where(table.c.scoring_run_id == run.scoring_run_id))
-                moved = [*keys, "prediction", *(["probability"] if probability else [])]
-                cols = ", ".join(prep.quote(c) for c in [*moved, *RUN_COLUMNS])
+                moved = [*keys, "prediction", *(["probability"] if probability else []), ROLE_COLUMN]
+                cols = ", ".join(prep.quote(c) for c in [*moved, *SQL_RUN_COLUMNS])
                 picked = ", ".join(prep.quote(c) for c in moved)
+                role = f"d.{prep.quote(ROLE_COLUMN)}"
                 result = conn.execute(
                     sa.text(
-                        f"INSERT INTO {target} ({cols}) SELECT d.*, :model_name, :model_version, :model_run_id, "
+                        f"INSERT INTO {target} ({cols}) SELECT d.*, :model_name, "
+                        f"CASE WHEN {role} = :challenger THEN :challenger_version ELSE :model_version END, "
+                        f"CASE WHEN {role} = :challenger THEN :challenger_run_id ELSE :model_run_id END, "
                         f":scoring_run_id, :scored_at FROM (SELECT DISTINCT {picked} FROM {staged}) d"
                     ),
-                    {c: getattr(run, c) for c in RUN_COLUMNS},
+                    {
+                        **{c: getattr(run, c) for c in SQL_RUN_COLUMNS},
+                        "challenger": CHALLENGER_ROLE,
+                        "challenger_version": run.challenger_version or run.model_version,
+                        "challenger_run_id": run.challenger_run_id or run.model_run_id,
+                    },
                 )
-                rows = result.rowcount
+                rows, shadow = result.rowcount, 0
+                if run.challenger_version is not None:  # the champion's rows: the source rows scored
+                    shadow = conn.execute(
+                        sa.text(
+                            f"SELECT COUNT(*) FROM (SELECT DISTINCT {picked} FROM {staged}) d WHERE {role} = :challenger"
+                        ),
+                        {"challenger": CHALLENGER_ROLE},
+                    ).scalar_one()
+                    rows -= shadow
                 conn.exec_driver_sql(f"DROP TABLE {staged}")
                 conn.commit()
             except BaseException:
@@ -228,7 +279,7 @@ def write_warehouse(wh: Warehouse, predicted: Any, run: ScoringRun, *, table_nam
         ) from None
     finally:
         _drop_quietly(wh, staged)
-    return SparkWritten(rows, existing, wh.table_fqn(table_name), True)
+    return SparkWritten(rows, existing, wh.table_fqn(table_name), True, shadow_rows=shadow)
 
 
 def _drop_quietly(wh: Warehouse, staged: str) -> None:

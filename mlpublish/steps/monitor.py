@@ -10,6 +10,9 @@ drifted windows among the last M monitor runs *of the same champion version*:
 a new champion has a new reference, so its windows start afresh. It is
 recorded on the monitor's MLflow run with :func:`mlpublish.registry.retraining.decision_tags`,
 which is what the Airflow DAG and the Dagster sensor read.
+
+With ``monitoring.labels``, the run first records the live metrics of each model on the labels of every
+complete window not yet recorded (:mod:`mlpublish.steps.live_labels`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from mlpublish.registry.lock import LOCK_PREFIX
 from mlpublish.registry.retraining import decision_tags, open_requests, training_runs
 from mlpublish.results import FeatureDrift, MonitorResult
 from mlpublish.steps.contract_checks import contract_guard, record_contract
+from mlpublish.steps.live_labels import record_live_windows
 from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
 
 log = logging.getLogger("mlpublish.monitor")
@@ -181,6 +185,9 @@ def monitor_drift(
     now = time.time() if now is None else now
     on_spark = engine_of(ctx, engine) == "spark"
     version, run_id, model = load_champion(ctx)
+    # monitoring.labels: each model's live metrics per complete window, recorded once (before the drift
+    # window: a labels error must not leave a drift window recorded that a retry would count twice)
+    live = record_live_windows(ctx, now=now)
     reference = load_reference(ctx, run_id)
     guard = contract_guard(ctx, version, run_id)  # the monitored rows are checked too: counted, never refused
     features, categorical = spec.feature_names, spec.categorical_features
@@ -319,6 +326,7 @@ def monitor_drift(
             reasons=why,
             request_id=monitor_run if retrain else (pending[-1].request_id if pending else None),
             contract=record_contract(ctx, guard, monitor_run, name=f"{spec.name} v{version}"),
+            live_windows=live,
         )
         reg.log_dict(monitor_run, result.to_json(), DRIFT_REPORT_ARTIFACT, what="log drift report")
     except BaseException:

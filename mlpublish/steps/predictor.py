@@ -113,3 +113,43 @@ def positive_index(ctx: PublishContext, model: Any) -> int | None:
     if ctx.preflight.task != "classification" or not hasattr(model, "predict_proba") or not classes:
         return None
     return classes.index(positive_class(classes, ctx.spec.training.positiveLabel)) if len(classes) == 2 else -1
+
+
+class ShadowPredictor:
+    """scoring.shadow: the champion and the challenger predict the same chunk; both roles' rows, told apart by
+    ``model_role`` (the champion's first). The scoring loops split them again
+    (:func:`mlpublish.warehouse.predictions.by_role`) to write each role with its own version and run id.
+
+    The rows of both roles have the champion's columns: a challenger without probabilities gets NaN, and a
+    challenger's probability is dropped when the champion has none. Picklable, as ChampionPredictor.
+    """
+
+    roles = ("champion", "challenger")
+
+    def __init__(self, champion: ChampionPredictor, challenger: ChampionPredictor):
+        self.champion, self.challenger = champion, challenger
+
+    # what the Spark engine reads off a predictor: the champion's (the predictions' columns are its)
+    @property
+    def model(self) -> Any:
+        return self.champion.model
+
+    @property
+    def keys(self) -> list[str]:
+        return self.champion.keys
+
+    @property
+    def pos_index(self) -> Any:
+        return self.champion.pos_index
+
+    def fresh(self) -> ShadowPredictor:
+        return ShadowPredictor(self.champion.fresh(), self.challenger.fresh())
+
+    def __call__(self, frame: Any) -> Any:
+        import pandas as pd
+
+        first = self.champion(frame)
+        second = self.challenger(frame).reindex(columns=first.columns)
+        first["model_role"] = "champion"
+        second["model_role"] = "challenger"
+        return pd.concat([first, second], ignore_index=True)

@@ -1,5 +1,8 @@
 """score: the champion's batch predictions, streamed from the warehouse into the predictions table.
 
+With ``scoring.shadow`` the challenger scores the same rows in the same run: every row carries
+``model_role`` and its model's version (see :mod:`mlpublish.warehouse.predictions`).
+
 The warehouse writes them in one transaction per scoring run
 (:func:`mlpublish.warehouse.scoring.write_predictions`): a failed run leaves no partial
 rows and a retried run replaces its own rows. This step loads the champion
@@ -28,9 +31,9 @@ from mlpublish.steps.contract_checks import (
     quarantine_name,
     record_contract,
 )
-from mlpublish.steps.predictor import ChampionPredictor, MostProbableClass, positive_index
+from mlpublish.steps.predictor import ChampionPredictor, MostProbableClass, ShadowPredictor, positive_index
 from mlpublish.steps.score_record import files_entity, record_score
-from mlpublish.steps.scoring_inputs import engine_of, load_champion, scoring_source, spark_source
+from mlpublish.steps.scoring_inputs import engine_of, load_challenger, load_champion, scoring_source, spark_source
 from mlpublish.warehouse.quarantine import QuarantineWriter
 from mlpublish.warehouse.scoring import ScoringRun, write_predictions
 
@@ -83,13 +86,20 @@ def score_batch(
     version, model_run_id, model = load_champion(ctx)
     run_id = scoring_run_id or uuid.uuid4().hex
     pos_index = positive_index(ctx, model)
-    predict: Any = ChampionPredictor(model, features, categorical, keys, pos_index)
+    # scoring.shadow: the challenger predicts the same chunks beside the champion (ShadowPredictor)
+    predict: Any
+    predict, challenger = with_challenger(
+        ctx, version, ChampionPredictor(model, features, categorical, keys, pos_index)
+    )
     run = ScoringRun(
         model_name=spec.name,
         model_version=version,
         model_run_id=model_run_id,
         scoring_run_id=run_id,
         scored_at=datetime.now(UTC),
+        challenger_version=challenger[0] if challenger else None,
+        challenger_run_id=challenger[1] if challenger else None,
+        shadow=spec.scoring.shadow,
     )
     # the champion's data contract: each chunk checked before it is predicted (scoring.onContractViolation)
     held_in = quarantine_name(spec, table_name)
@@ -127,6 +137,8 @@ def score_batch(
         source=source.label,
         seconds=round(seconds, 3),
         contract=record_contract(ctx, guard, run_id, name=f"{spec.name} v{version}"),
+        challenger_version=run.challenger_version,
+        challenger_rows=written.shadow_rows,
     )
     record_score(ctx, result, written.columns, source)
     log.info(
@@ -140,6 +152,25 @@ def score_batch(
         written.chunks,
     )
     return result
+
+
+def with_challenger(
+    ctx: PublishContext, champion_version: str, champion: ChampionPredictor
+) -> tuple[ChampionPredictor | ShadowPredictor, tuple[str, str] | None]:
+    """The predictor of the run and the challenger's (version, run id): with ``scoring.shadow`` and a challenger,
+    a ShadowPredictor (both roles' rows per chunk); else the champion's own predictor and None."""
+    if not ctx.spec.scoring.shadow:
+        return champion, None
+    loaded = load_challenger(ctx, champion_version)
+    if loaded is None:
+        return champion, None
+    version, run_id, model = loaded
+    spec = ctx.spec
+    challenger = ChampionPredictor(
+        model, spec.feature_names, spec.categorical_features, spec.data.keyColumns, positive_index(ctx, model)
+    )
+    log.info("%s: shadow scoring: challenger v%s scores beside champion v%s", spec.name, version, champion_version)
+    return ShadowPredictor(champion, challenger), (version, run_id)
 
 
 def checked(on_chunk: Callable[[int, int], None] | None, deadline: Deadline) -> Callable[[int, int], None]:
@@ -182,14 +213,18 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
     spark = spark or spark_session()
     source = spark_source(ctx, spark, list(dict.fromkeys(keys + features)))
     source.check(features, categorical)
+    champion = ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
+    predictor, challenger = with_challenger(ctx, version, champion)  # scoring.shadow, as score_batch
     run = ScoringRun(
         model_name=spec.name,
         model_version=version,
         model_run_id=model_run_id,
         scoring_run_id=scoring_run_id or uuid.uuid4().hex,
         scored_at=datetime.now(UTC),
+        challenger_version=challenger[0] if challenger else None,
+        challenger_run_id=challenger[1] if challenger else None,
+        shadow=spec.scoring.shadow,
     )
-    predictor: Any = ChampionPredictor(model, features, categorical, keys, positive_index(ctx, model))
     tally = None
     if guard is not None:  # each Arrow batch checked against the champion's data contract in its task
         predictor, tally = GuardedPredictor(predictor, guard), contract_tally(spark)
@@ -217,6 +252,8 @@ def score_on_spark(ctx: PublishContext, *, scoring_run_id: str | None = None, sp
         source=source.label,
         seconds=round(seconds, 3),
         contract=record_contract(ctx, guard, run.scoring_run_id, name=f"{spec.name} v{version}"),
+        challenger_version=run.challenger_version,
+        challenger_rows=written.shadow_rows,
     )
     # the catalog records the warehouse's source table as the local engine does (its declared types)
     recorded = source if source.table is None else scoring_source(ctx, source.columns)

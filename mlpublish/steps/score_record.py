@@ -11,6 +11,7 @@ from mlpublish.clock import now_iso
 from mlpublish.deployment.context import PublishContext, pipeline_tags
 from mlpublish.registry import escape_filter_value
 from mlpublish.registry.contract import (
+    CHALLENGER_VERSION_TAG,
     CHAMPION_VERSION_TAG,
     MODEL_TAG,
     PREDICTIONS_FQN_TAG,
@@ -30,7 +31,23 @@ class PredictionsEntity(NamedTuple):
 
 
 def predictions_description(spec: Any) -> str:
+    if spec.scoring.shadow:
+        return (
+            f"batch predictions of {spec.name}, one set per scoring run: the champion's and (scoring.shadow) the "
+            "challenger's, told apart by model_role; consumers read the champion's (model_role = 'champion')"
+        )
     return f"batch predictions of {spec.name} (champion), one set per scoring run"
+
+
+def scoring_description(spec: Any, result: ScoreResult) -> str:
+    """The model -> predictions edge: one MlModel entity per registered model, so with scoring.shadow this one
+    edge stands for both of its versions that fed the table, and says which."""
+    if result.challenger_version is None:
+        return f"batch scoring by {spec.name}"
+    return (
+        f"batch scoring by {spec.name}: champion v{result.version} and challenger v{result.challenger_version} "
+        "(scoring.shadow; rows told apart by model_role and model_version)"
+    )
 
 
 def files_entity(spec: Any, written: Any) -> PredictionsEntity:
@@ -69,10 +86,14 @@ def record_score(
             CHAMPION_VERSION_TAG: result.version,
             PREDICTIONS_FQN_TAG: result.table_fqn,
         }
+        if result.challenger_version is not None:
+            tags[CHALLENGER_VERSION_TAG] = result.challenger_version
         tags.update(pipeline_tags(ctx.pipeline))
         mlflow_run = reg.create_run(exp, f"{spec.name}-score", tags, what="create scoring run")
     try:
         reg.log_metric(mlflow_run, "rows_scored", result.rows, what="log scoring metrics")
+        if result.challenger_version is not None:
+            reg.log_metric(mlflow_run, "challenger_rows_scored", result.challenger_rows, what="log scoring metrics")
         reg.log_metric(
             mlflow_run,
             "rows_per_second",
@@ -111,7 +132,7 @@ def record_score(
             to_type=target.type,
             columns=model_cols,
             pipeline=ctx.pipeline,
-            description=f"batch scoring by {spec.name}",
+            description=scoring_description(spec, result),
         ),
     ]
     if source.table and source.table != spec.data.trainingTable:

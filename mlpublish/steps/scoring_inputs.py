@@ -13,7 +13,7 @@ from mlpublish.contracts.model import CONTRACT_ARTIFACT, DataContract
 from mlpublish.deployment.context import PublishContext
 from mlpublish.errors import NoChampion, StepError
 from mlpublish.promotion.champion_entity import run_contract
-from mlpublish.registry.contract import CHAMPION
+from mlpublish.registry.contract import CHALLENGER, CHAMPION
 from mlpublish.warehouse.scoring import ScoringSource
 
 log = logging.getLogger("mlpublish.score")
@@ -61,14 +61,36 @@ def spark_source(ctx: PublishContext, spark: Any, columns: list[str]) -> Any:
 
 def load_champion(ctx: PublishContext) -> tuple[str, str, Any]:
     """(version, run id, fitted model) of ``models:/<name>@champion``; NoChampion names the model."""
-    from mlpublish.modelling.flavors import load_model
-
     name = ctx.name
     version = ctx.registry.alias_version(name, CHAMPION)
     if version is None:
         raise NoChampion(
             f"model {name!r} has no champion yet: publish it first (mlpublish run SPEC), then score or monitor"
         )
+    return load_version(ctx, version)
+
+
+def load_challenger(ctx: PublishContext, champion_version: str) -> tuple[str, str, Any] | None:
+    """scoring.shadow: (version, run id, fitted model) of ``models:/<name>@challenger``, or None (logged) when
+    there is no challenger apart from the champion: the champion then scores alone."""
+    name = ctx.name
+    version = ctx.registry.alias_version(name, CHALLENGER)
+    if version is None or str(version) == str(champion_version):
+        log.info(
+            "%s: scoring.shadow is on but the model has no %s apart from the champion (v%s): the champion scores alone",
+            name,
+            CHALLENGER,
+            champion_version,
+        )
+        return None
+    return load_version(ctx, version)
+
+
+def load_version(ctx: PublishContext, version: str) -> tuple[str, str, Any]:
+    """(version, run id, fitted model) of version ``version`` (cached on the context), its signature checked."""
+    from mlpublish.modelling.flavors import load_model
+
+    name = ctx.name
     mv = ctx.registry.get_version(name, version)
     key = ("version_model", version)
     model = ctx.cache.get(key)
@@ -89,7 +111,7 @@ def _check_signature(ctx: PublishContext, version: str) -> None:
         return
     if expected and expected != ctx.spec.feature_names:
         raise StepError(
-            f"champion version {version} of model {ctx.name!r} expects features {expected}, "
+            f"version {version} of model {ctx.name!r} expects features {expected}, "
             f"but the spec lists {ctx.spec.feature_names}: publish a model for this spec first"
         )
 

@@ -28,9 +28,11 @@ from mlpublish.contracts.enforce import QUARANTINED
 from mlpublish.errors import WarehouseError
 from mlpublish.warehouse import Warehouse, first_line
 from mlpublish.warehouse.predictions import (
+    CHAMPION_ROLE,
     PredictionsWriter,
     ScoringRun,
     WrittenPredictions,
+    by_role,
     delete_run,
     ensure_table,
     open_table,
@@ -85,7 +87,7 @@ def write_predictions(
     """
 
     table_fqn = wh.table_fqn(table_name)
-    rows = chunks = 0
+    rows = chunks = shadow_rows = 0
     columns: dict[str, str] = {}
     # The model predicts chunks k and k+1 in threads of their own while the connection writes chunk k-1 and reads
     # chunk k+2: the drivers and the trees release the GIL. A few chunks at most are held, whatever the table's size.
@@ -99,22 +101,28 @@ def write_predictions(
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no reader-writer deadlock later
             if quarantine is not None:
                 quarantine.begin(conn)  # a retry replaces its own quarantined rows, as its predictions
+            constants = {role: run.columns(wh.dialect, role) for role in run.roles}
             writer: PredictionsWriter | None = None
-            constant = run.columns(wh.dialect)
             pending: deque[tuple[Future, int, int]] = deque()  # (prediction, first row, row count), in read order
             read = 0
 
             def write(chunk: tuple[Future, int, int]) -> None:
-                nonlocal writer, columns, rows, chunks
+                nonlocal writer, columns, rows, chunks, shadow_rows
                 out = _predicted(chunk, source.label)
                 held = out.attrs.pop(QUARANTINED, None)  # rows the data contract held back (quarantine)
                 if quarantine is not None:  # written in this same transaction: a failed run leaves none either
                     quarantine.write(conn, held)
-                if len(out):  # empty when every row of the chunk was held back: nothing to type a table by
+                # scoring.shadow: the chunk holds the champion's and the challenger's rows (model_role); each
+                # role's rows are appended with its own constant columns (version, run id). `rows` counts the
+                # source rows scored: the champion's. A chunk whose rows were all held back has none.
+                for role, part in by_role(out) if len(out) else []:
                     if writer is None:
-                        writer, columns = open_table(conn, wh, table_name, keys, probability, run, out)
-                    writer.write(out, constant)
-                rows += len(out)
+                        writer, columns = open_table(conn, wh, table_name, keys, probability, run, part)
+                    writer.write(part, constants[role])
+                    if role == CHAMPION_ROLE:
+                        rows += len(part)
+                    else:
+                        shadow_rows += len(part)
                 chunks += 1
                 if on_chunk:
                     on_chunk(chunks, rows)
@@ -137,7 +145,7 @@ def write_predictions(
                 table = predictions_table(
                     table_name, wh._sql_schema(), {k: sa.Text() for k in keys}, sa.Float(), probability
                 )
-                columns = ensure_table(conn, table, table_fqn)
+                columns = ensure_table(conn, table, table_fqn, champion_view=run.shadow)
                 delete_run(conn, table, run.scoring_run_id)
             conn.commit()
             ok = True
@@ -159,7 +167,7 @@ def write_predictions(
                 else:
                     reader.invalidate()
                 reader.close()
-    return WrittenPredictions(rows, chunks, columns)
+    return WrittenPredictions(rows, chunks, columns, shadow_rows)
 
 
 def _predicted(pending: tuple[Future, int, int], label: str) -> Any:

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from mlpublish.steps.score_record import files_entity
 
-SPEC = SimpleNamespace(name="churn")
+SPEC = SimpleNamespace(name="churn", scoring=SimpleNamespace(shadow=False))
 COLUMNS = {"customer_id": "bigint", "prediction": "bigint", "scoring_run_id": "string"}
 
 
