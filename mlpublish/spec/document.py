@@ -48,6 +48,7 @@ from mlpublish.spec.models import (
 )
 from mlpublish.spec.operations import MonitoringSpec, MonitoringWindow, ScoringSpec
 from mlpublish.spec.override_policy import unknown_sections
+from mlpublish.spec.promotion import shadow_mode_problems
 from mlpublish.spec.sql_query import query_problem, sql_dialect
 from mlpublish.spec.validation import Fairness, Gate, Slice, SliceBin, Validation
 from mlpublish.spec.variables import Variables, expand_env, expand_tree, hide_values
@@ -232,6 +233,7 @@ class Spec(SpecModel):
                         f"{h.name!r} is set both here and in training.candidates: choose one",
                     )
                 )
+        out += shadow_mode_problems(self.promotion, self.scoring.shadow, self.monitoring.labels)
         if self.scoring.query is not None:
             problem = query_problem(self.scoring.query, sql_dialect(self.data.connection))
             if problem:
