@@ -125,7 +125,8 @@ def record_decision(ctx: PublishContext, decision: ShadowDecision, tags: dict[st
     if tags.get(SHADOW_DECISION_TAG) == line:  # no new window since: nothing new to say
         return
     ctx.registry.set_version_tag(ctx.spec.name, decision.challenger_version, SHADOW_DECISION_TAG, line)
-    ctx.emit(SetModelProperties(fqn=ctx.spec.fqn, properties=catalog_properties(decision, at)))
+    if ctx.catalog.get(ctx.spec.fqn) is not None:  # as the monitor: no entity yet (no chain published it), no record
+        ctx.emit(SetModelProperties(fqn=ctx.spec.fqn, properties=catalog_properties(decision, at)))
 
 
 def record_evidence(ctx: PublishContext, decision: ShadowDecision, tags: dict[str, str], at: str) -> None:
