@@ -230,3 +230,4 @@ class LivePromotionResult(_Result):
     reason: str
     decision: ShadowDecision | None = None
     promotion: PromoteResult | None = None  # the move, when one was made (its notification's subject)
+    challenger_run_id: str | None = None  # the challenger's training run (a notification's link)

@@ -108,9 +108,9 @@ def _promote_on_live_labels(ctx: Any) -> Any:
         settings = NotifySettings.from_env()
         om = OpenMetadataSettings.from_env()
         n = live_promotion_notification(
-            ctx.registry,
             result,
             source=Source(orchestrator="cli"),
+            tracking_uri=ctx.registry.tracking_uri,
             catalog_fqn=ctx.spec.fqn,
             openmetadata_host_port=om.host_port if om else None,
         )

@@ -109,10 +109,10 @@ def move_notification(
 
 
 def live_promotion_notification(
-    registry: Any,
     result: LivePromotionResult,
     *,
     source: Source,
+    tracking_uri: str | None,
     catalog_fqn: str | None,
     openmetadata_host_port: str | None = None,
     orchestrator_run: tuple[str, str] | None = None,
@@ -129,29 +129,24 @@ def live_promotion_notification(
     promotion = result.promotion or PromoteResult(
         model_name=result.model_name,
         version=version,
-        promoted=False,
+        promoted=result.promoted,
         mode="shadow",
         champion_before=result.champion_before,
         champion_after=result.champion_after,
         reason=result.reason,
         checks=window_checks(decision),
     )
-    run_id = None
-    try:
-        run_id = registry.get_version(result.model_name, version).run_id
-    except Exception as exc:  # the links are a courtesy
-        log.warning("notification for %s: run of v%s unavailable (%s)", result.model_name, version, type(exc).__name__)
     latest = decision.windows[-1] if decision.windows else None
     n = promotion_notification(
         promotion,
         source=source,
-        run_id=run_id,
+        run_id=result.challenger_run_id,
         candidate_metrics=latest.challenger if latest else None,
         champion_metrics=latest.champion if latest else None,
         links=links_for(
             model=result.model_name,
-            tracking_uri=registry.tracking_uri,
-            run_id=run_id,
+            tracking_uri=tracking_uri,
+            run_id=result.challenger_run_id,
             version=version,
             catalog_fqn=catalog_fqn,
             openmetadata_host_port=openmetadata_host_port,

@@ -68,7 +68,8 @@ def promote_on_live_labels(ctx: PublishContext, now: datetime | None = None) -> 
             return LivePromotionResult(**base, outcome="PROMOTED", promoted=False, reason=reason)
         reason = f"{name} has no {CHAMPION} for v{challenger} to shadow: the chain makes the first one champion"
         return LivePromotionResult(**base, outcome="NO_CHALLENGER", promoted=False, reason=reason)
-    tags = dict(reg.get_version(name, challenger).tags or {})
+    mv = reg.get_version(name, challenger)
+    tags, base["challenger_run_id"] = dict(mv.tags or {}), mv.run_id
     if tags.get(VALIDATION_TAG) != PASSED:
         reason = (
             f"{CHALLENGER} v{challenger} has {VALIDATION_TAG}={tags.get(VALIDATION_TAG) or 'unset'}: never promoted"

@@ -3,8 +3,6 @@ chain; a promotion on live labels, or a win waiting for an approver, is told wit
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from mlpublish.notify import Source, chain_notifications, live_promotion_notification
 from mlpublish.notify.render import text
 from mlpublish.promotion.shadow import decide_on_live_labels
@@ -19,7 +17,6 @@ from tests.support.live_windows import live_duel as duel
 from tests.support.notify_results import results
 
 SOURCE = Source(orchestrator="cli")
-REGISTRY = SimpleNamespace(tracking_uri="sqlite:///x.db", get_version=lambda name, v: SimpleNamespace(run_id=f"run{v}"))
 
 
 def decision(pairs):
@@ -55,11 +52,12 @@ def live(outcome: str, pairs=((0.80, 0.85), (0.80, 0.79), (0.80, 0.86))) -> Live
         reason=promotion.reason if promotion else d.reason,
         decision=d,
         promotion=promotion,
+        challenger_run_id="run2",
     )
 
 
 def test_a_promotion_on_live_labels_carries_the_live_table_and_every_window():
-    n = live_promotion_notification(REGISTRY, live("PROMOTED"), source=SOURCE, catalog_fqn="svc.churn")
+    n = live_promotion_notification(live("PROMOTED"), source=SOURCE, tracking_uri=None, catalog_fqn="svc.churn")
     assert (n.event, n.outcome, n.version, n.champion_before, n.champion_after) == (
         "promotion",
         "PROMOTED",
@@ -76,11 +74,11 @@ def test_a_promotion_on_live_labels_carries_the_live_table_and_every_window():
 
 
 def test_a_win_waiting_for_approval_is_told_with_its_windows_and_a_wait_is_not():
-    n = live_promotion_notification(REGISTRY, live("APPROVAL_REQUESTED"), source=SOURCE, catalog_fqn=None)
+    n = live_promotion_notification(live("APPROVAL_REQUESTED"), source=SOURCE, tracking_uri=None, catalog_fqn=None)
     assert n.outcome == "NOT_PROMOTED" and n.title == "churn: v2 won on live labels and waits for approval"
     assert [c.outcome for c in n.checks] == ["pass", "fail", "pass"]
     assert "roc_auc 0.7900 vs 0.8000: does not beat the champion" in text(n)
-    assert live_promotion_notification(REGISTRY, live("WAITING"), source=SOURCE, catalog_fqn=None) is None
+    assert live_promotion_notification(live("WAITING"), source=SOURCE, tracking_uri=None, catalog_fqn=None) is None
 
 
 def test_the_chain_tells_nothing_of_a_candidate_left_shadowing():
