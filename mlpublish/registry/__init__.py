@@ -7,6 +7,7 @@
 * :mod:`~mlpublish.registry.provenance`: which code and environment produced a run;
 * :mod:`~mlpublish.registry.datasets`: the MLflow dataset source of a warehouse table;
 * :mod:`~mlpublish.registry.retraining`: retraining requests, written by monitor, read by schedulers.
+* :mod:`~mlpublish.registry.live_windows_reader`: the live-metrics windows monitor records, read back.
 """
 
 from mlpublish.registry.gateway import Registry, escape_filter_value
