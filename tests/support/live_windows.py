@@ -69,10 +69,13 @@ def record_duel(
     challenger: str,
     windows: list[tuple[dict[str, float], dict[str, float]]],
     rows: int = 200,
+    *,
+    last_days_ago: int = 1,
 ) -> None:
-    """Consecutive daily windows ending yesterday: (champion's metrics, challenger's metrics) each, oldest first."""
+    """Consecutive daily windows, the last one starting ``last_days_ago`` days ago (default: yesterday):
+    (champion's metrics, challenger's metrics) each, oldest first."""
     for i, (theirs, mine) in enumerate(windows):
-        start = window_start(len(windows) - i)
+        start = window_start(len(windows) - i + last_days_ago - 1)
         record_window(client, experiment_name, model, "champion", champion, start, theirs, rows)
         record_window(client, experiment_name, model, "challenger", challenger, start, mine, rows)
 
