@@ -77,11 +77,12 @@ def promote_on_live_labels(ctx: PublishContext, now: datetime | None = None) -> 
         return LivePromotionResult(**base, outcome="REFUSED", promoted=False, reason=reason)
     decision = decide(ctx, champion, challenger, now)
     at = now_iso()
-    record_decision(ctx, decision, tags, at)
+    changed = record_decision(ctx, decision, tags, at)
     log.info("%s: %s", name, decision.reason)
     if not decision.promote:
         return LivePromotionResult(**base, outcome="WAITING", promoted=False, reason=decision.reason, decision=decision)
-    record_evidence(ctx, decision, tags, at)
+    if changed or SHADOW_EVIDENCE_TAG not in tags:
+        record_evidence(ctx, decision, tags, at)
     rule = ApprovalRule.of(spec.promotion)
     record_rule(reg, name, rule)
     if rule.required:
@@ -119,15 +120,16 @@ def decide(ctx: PublishContext, champion: str, challenger: str, now: datetime | 
     )
 
 
-def record_decision(ctx: PublishContext, decision: ShadowDecision, tags: dict[str, str], at: str) -> None:
+def record_decision(ctx: PublishContext, decision: ShadowDecision, tags: dict[str, str], at: str) -> bool:
     """The decision on the challenger's version and on the catalog entity, when it changed (a monitor run that
-    recorded no new window writes nothing)."""
+    recorded no new window writes nothing). True when it changed."""
     line = decision_line(decision)
     if tags.get(SHADOW_DECISION_TAG) == line:  # no new window since: nothing new to say
-        return
+        return False
     ctx.registry.set_version_tag(ctx.spec.name, decision.challenger_version, SHADOW_DECISION_TAG, line)
     if ctx.catalog.get(ctx.spec.fqn) is not None:  # as the monitor: no entity yet (no chain published it), no record
         ctx.emit(SetModelProperties(fqn=ctx.spec.fqn, properties=catalog_properties(decision, at)))
+    return True
 
 
 def record_evidence(ctx: PublishContext, decision: ShadowDecision, tags: dict[str, str], at: str) -> None:

@@ -154,6 +154,9 @@ def test_under_four_eyes_the_win_asks_an_approver_who_alone_moves_it(setup):
     assert reg.alias_version(NAME, CHAMPION) == "1"
     tags = reg.get_version(NAME, "2").tags
     assert (tags[SHADOW_TAG], tags[APPROVAL_TAG]) == ("WON", "PENDING")
+    ctx = setup.ctx(approval="required", approvers=["approver"])
+    assert promote_on_live_labels(ctx).outcome == "APPROVAL_REQUESTED"  # asked again, nothing rewritten
+    assert reg.get_version(NAME, "2").tags == tags and ctx.catalog.events == []
     with pytest.raises(ApprovalRefused, match="'trainer' registered"):  # the request names who asked
         approve_version(reg, None, NAME, "2", reason="mine")
     moved = approve_version(reg, None, NAME, "2", reason="live evidence reviewed", approver="approver")
