@@ -68,11 +68,14 @@ def scoring_job(ref: SpecRef):
 
 
 def monitoring_job(ref: SpecRef):
+    """Drift and the retraining decision; in shadow mode then the decision on live labels (live_promotion.py)."""
+    nouns = ("drift_report", "live_promotion") if ref.shadow else ("drift_report",)
     return define_asset_job(
         f"{ref.key}_monitoring",
-        selection=AssetSelection.assets(ref.asset_key("drift_report")),
+        selection=AssetSelection.assets(*(ref.asset_key(n) for n in nouns)),
         config=IN_PROCESS,
-        description=f"Drift of {ref.name}'s scoring data; may request retraining.",
+        description=f"Drift of {ref.name}'s scoring data; may request retraining"
+        + ("; promotes the challenger on live labels." if ref.shadow else "."),
     )
 
 

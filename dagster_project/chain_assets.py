@@ -286,9 +286,13 @@ def champion_metadata(ctx: Any, result: PromoteResult, entity: dict[str, Any], a
     """What ``champion_model``'s page shows of the promotion, the registry's aliases and the catalog entry."""
     return {
         "outcome": MetadataValue.text(
-            NOTHING_NEW if result.same_as_champion else ("PROMOTED" if result.promoted else "NOT PROMOTED")
+            NOTHING_NEW
+            if result.same_as_champion
+            else ("PROMOTED" if result.promoted else ("SHADOWING" if result.shadow else "NOT PROMOTED"))
         ),
         "promoted": MetadataValue.bool(result.promoted),
+        # promotion.mode: shadow: challenger beside the champion until it wins on live labels (live_promotion)
+        "shadow": MetadataValue.bool(result.shadow),
         "champion_version": MetadataValue.text(result.champion_after or "none"),
         "previous_champion": MetadataValue.text(result.champion_before or "none"),
         "reason": MetadataValue.text(result.reason),

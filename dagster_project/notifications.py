@@ -157,8 +157,9 @@ def run_notifications(instance: Any, run: Any, ref: SpecRef) -> list[Any]:
     ]
     if inherited:
         out = []
-    waiting = spec.promotion.needs_approval and not champion_meta.get("promoted")
-    if champion_meta and status == "PASSED" and not waiting:  # a manual promotion is notified when approved
+    # a manual promotion is notified when approved, a shadow challenger's when it wins on live labels
+    waiting = (spec.promotion.needs_approval or champion_meta.get("shadow")) and not champion_meta.get("promoted")
+    if champion_meta and status == "PASSED" and not waiting:
         from mlpublish.notify import promotion_notification
 
         after, before = champion_meta.get("champion_version"), champion_meta.get("previous_champion")

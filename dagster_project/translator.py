@@ -25,6 +25,7 @@ NOUNS = (
     "champion_model",
     "model_predictions",
     "drift_report",
+    "live_promotion",  # promotion.mode: shadow only
 )
 
 

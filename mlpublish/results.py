@@ -123,6 +123,9 @@ class PromoteResult(_Result):
     reason: str
     checks: list[CheckResult] = []
     same_as_champion: str | None = None  # NOTHING_NEW: nothing moved, nothing to notify
+    # promotion.mode: shadow with a champion: the candidate is challenger, scoring beside the champion until it
+    # wins on live labels (mlpublish.steps.promote_live); nothing was refused, nothing to notify yet
+    shadow: bool = False
 
 
 def same_candidate(step: str, *results: Any) -> None:
@@ -211,3 +214,48 @@ class MonitorResult(_Result):
     contract: ContractSummary | None = None
     # monitoring.labels: the live-metrics windows this run recorded (a window is recorded once, by one run)
     live_windows: list[LiveWindow] = []
+
+
+class LiveWindowEvidence(BaseModel):
+    """One labelled window in which champion and challenger were both measured: won or lost, and why."""
+
+    window_start: str
+    window_end: str
+    champion_rows: int
+    challenger_rows: int
+    champion: dict[str, float]  # live metrics
+    challenger: dict[str, float]
+    won: bool
+    why: str
+    checks: list[CheckResult] = []  # the spec's gates on the challenger's live metrics
+
+
+class ShadowDecision(BaseModel):
+    """promotion.mode: shadow: does the challenger replace the champion, on the evidence of the live windows."""
+
+    champion_version: str
+    challenger_version: str
+    metric: str  # training.selectBy (default roc_auc / rmse)
+    window_n: int
+    window_m: int
+    min_labelled_rows: int
+    windows: list[LiveWindowEvidence] = []  # the last windowM counted windows, oldest first
+    not_counted: int = 0  # windows of the two versions left out: too few labelled rows, or one model missing
+    wins: int = 0
+    promote: bool = False
+    reason: str
+
+
+class LivePromotionResult(_Result):
+    """What the promotion on live labels did: promoted, asked an approver, waits, or had nothing to decide."""
+
+    model_name: str
+    outcome: Literal["PROMOTED", "APPROVAL_REQUESTED", "WAITING", "NO_CHALLENGER", "NOT_SHADOW", "REFUSED"]
+    challenger: str | None
+    champion_before: str | None
+    champion_after: str | None
+    promoted: bool
+    reason: str
+    decision: ShadowDecision | None = None
+    promotion: PromoteResult | None = None  # the move, when one was made (its notification's subject)
+    challenger_run_id: str | None = None  # the challenger's training run (a notification's link)

@@ -19,6 +19,7 @@ _OPERATORS = {
     "PromoteModelOperator": "mlpublish_airflow.publish",
     "ScoreModelOperator": "mlpublish_airflow.batch",
     "MonitorModelOperator": "mlpublish_airflow.batch",
+    "PromoteOnLiveLabelsOperator": "mlpublish_airflow.live_promotion",
 }
 __all__ = list(_OPERATORS)
 

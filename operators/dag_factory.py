@@ -183,7 +183,8 @@ def score_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG | None:
 def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
     """``mlpublish__<model>__monitor``: drift and the retraining decision; while a retraining request is
     open it triggers the publish DAG, once per request (the run id is derived from the request id, so a
-    retry, or a request written elsewhere, never doubles it)."""
+    retry, or a request written elsewhere, never doubles it). With ``promotion.mode: shadow`` it also decides
+    on live labels and promotes the challenger that won (:mod:`mlpublish_airflow.live_promotion`)."""
     from airflow.providers.standard.operators.python import ShortCircuitOperator
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
@@ -196,8 +197,13 @@ def monitor_dag(spec: Any, spec_path: str, **dag_kwargs: Any) -> DAG:
         doc_md=_doc_md(spec, spec_path, f"Drift monitoring of `{spec.name}`"),
         **_common_args(spec, **dag_kwargs),
     )
+    monitor = MonitorModelOperator(task_id="monitor", spec_path=spec_path, dag=dag)
+    if spec.promotion.mode == "shadow":  # beside the retraining branch: the decision on live labels
+        from mlpublish_airflow.live_promotion import live_promotion_tasks
+
+        chain(monitor, *live_promotion_tasks(spec, spec_path, dag))
     chain(
-        MonitorModelOperator(task_id="monitor", spec_path=spec_path, dag=dag),
+        monitor,
         ShortCircuitOperator(task_id="retrain_requested", python_callable=retrain_requested, dag=dag),
         TriggerDagRunOperator(
             task_id="trigger_retraining",

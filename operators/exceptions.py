@@ -35,6 +35,11 @@ class PromotionRefused(AirflowSkipException):
     """Promote moved nothing: the champion moved after validation and the candidate no longer beats it."""
 
 
+class ShadowChallenger(AirflowSkipException):
+    """promotion.mode: shadow: the candidate is challenger beside the champion; the monitor DAG promotes it once
+    it wins on live labels. Nothing moved, nothing to notify (and no model asset event)."""
+
+
 class NothingNew(AirflowSkipException):
     """The candidate reproduces the champion: no version registered, no champion move, no notification."""
 

@@ -9,7 +9,10 @@ The callbacks read the results from XCom:
 * validate failed or was skipped by a FAILED gate: XCom key ``rejected`` -> gate FAILED
   (a validate that failed on an error has no ``rejected`` result: that is no gate outcome);
 * promote succeeded: its ``PromoteResult`` -> PROMOTED; promote skipped because the champion
-  moved and the candidate no longer beats it: XCom key ``refused`` -> NOT_PROMOTED.
+  moved and the candidate no longer beats it: XCom key ``refused`` -> NOT_PROMOTED (skipped as a shadow
+  challenger: nothing);
+* promote_on_live_labels (monitor DAG, promotion.mode: shadow) succeeded: its ``LivePromotionResult`` ->
+  PROMOTED, or NOT_PROMOTED waiting for an approver; a decision that moved nothing notifies nothing.
 
 Settings: the ``MLPUBLISH_NOTIFY_*`` environment of the task process. Nothing here raises: Airflow
 would only log it, and the task's state is already decided. Imports are lazy (DAG parsing stays cheap).
@@ -110,6 +113,29 @@ def notify_promotion(context: Any) -> None:
             links=links_for(
                 **links, run_id=run_id, version=promotion.version, experiment_id=train.experiment_id if train else None
             ),
+        )
+
+    _send(context, build)
+
+
+def notify_live_promotion(context: Any) -> None:
+    """Callback of ``promote_on_live_labels`` (monitor DAG, promotion.mode: shadow): a promotion on live labels,
+    or a win waiting for an approver, with the live evidence; nothing for a decision that moved nothing."""
+
+    def build(task: Any, ti: Any, source: Any, links: dict[str, Any]) -> Any:
+        from mlpublish.notify import live_promotion_notification
+        from mlpublish.results import LivePromotionResult
+
+        result = _pull(ti, ti.task_id, LivePromotionResult)
+        if result is None:
+            return None
+        return live_promotion_notification(
+            result,
+            source=source,
+            tracking_uri=links["tracking_uri"],
+            catalog_fqn=links["catalog_fqn"],
+            openmetadata_host_port=links["openmetadata_host_port"],
+            orchestrator_run=links["orchestrator_run"],
         )
 
     _send(context, build)

@@ -19,6 +19,7 @@ from mlpublish_airflow.exceptions import (
     CandidateRejectedSkip,
     NothingNew,
     PromotionRefused,
+    ShadowChallenger,
     SpecInvalid,
     UpstreamResultMissing,
 )
@@ -257,6 +258,9 @@ class PromoteModelOperator(PublishStepOperator):
     """promote: move ``champion`` if the candidate still beats it; otherwise the task is skipped with the reason
     (and the ``PromoteResult`` under XCom key ``refused``, for the notification callback).
 
+    With ``promotion.mode: shadow`` and a champion, the candidate stays challenger: the task is skipped with the
+    reason (``PromoteResult`` under XCom key ``shadow``) and the monitor DAG promotes it on live labels.
+
     With ``promotion.mode: manual`` or ``promotion.approval: required`` the DAG puts an ``ApprovalOperator``
     (human in the loop) before this task; it runs only on "Approve" and promotes the approved version (under
     ``approval: required`` as an approval by the responding Airflow user, checked against the request the
@@ -281,6 +285,9 @@ class PromoteModelOperator(PublishStepOperator):
             self.upstream(context, "validate", ValidateResult),
             registration,
         )
+        if result.shadow:  # challenger beside the champion, until it wins on live labels (the monitor DAG)
+            context["ti"].xcom_push(key="shadow", value=result.to_json())
+            raise ShadowChallenger(f"{ctx.spec.name}: {result.reason}")
         if not result.promoted:
             context["ti"].xcom_push(key="refused", value=result.to_json())  # for the notification callback
             raise PromotionRefused(f"{ctx.spec.name}: v{result.version} not promoted: {result.reason}")

@@ -277,7 +277,8 @@ def _run(args: argparse.Namespace) -> int:
     if result.nothing_new:  # the champion again: nothing was published, so nobody is told anything
         return EXIT_OK
     _notify(lambda src, om: _chain_notifications(spec, result, src, om), pipeline)
-    rejected = result.status != "PASSED" or (not result.promotion.promoted and result.promotion.mode != "manual")
+    waits = result.promotion.mode == "manual" or result.promotion.shadow  # as challenger: approval, live labels
+    rejected = result.status != "PASSED" or (not result.promotion.promoted and not waits)
     return EXIT_REJECTED if rejected else EXIT_OK
 
 

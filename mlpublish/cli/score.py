@@ -22,7 +22,9 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser(
-        "monitor", help="measure feature drift against the champion's training data; decide on retraining"
+        "monitor",
+        help="measure feature drift against the champion's training data; decide on retraining (promotion.mode: "
+        "shadow: then on promoting the challenger on live labels)",
     )
     s.add_argument("spec")
     s.add_argument("--engine", choices=("local", "spark"), help="overrides scoring.engine (docs/spark.md)")
@@ -85,8 +87,9 @@ def _monitor(ctx: Any, args: Any) -> int:
     from mlpublish.steps.monitor import monitor_drift, window_note
 
     res = monitor_drift(ctx, engine=args.engine)
+    live = _promote_on_live_labels(ctx) if ctx.spec.promotion.mode == "shadow" else None
     if args.json:
-        print(json.dumps(res.to_json(), indent=2))
+        print(json.dumps({**res.to_json(), **({"live_promotion": live.to_json()} if live else {})}, indent=2))
         _contract(res, args)
         return 0
     print(
@@ -106,4 +109,37 @@ def _monitor(ctx: Any, args: Any) -> int:
         print(f"  live {w.window_start} {w.role} v{w.version}: {w.labelled_rows} labels, {metrics}")
     print(("RETRAIN requested: " if res.retrain else "no retraining: ") + "; ".join(res.reasons))
     _contract(res, args)
+    if live is not None:
+        print(f"promotion on live labels: {live.outcome}: {live.reason}")
+        for w in live.decision.windows if live.decision else []:
+            print(f"  {'WON ' if w.won else 'lost'} {w.window_start} to {w.window_end}: {w.why}")
     return 0
+
+
+def _promote_on_live_labels(ctx: Any) -> Any:
+    """promotion.mode: shadow: the decision on the live windows the monitor just recorded, and its notification."""
+    import logging
+
+    from mlpublish.config import OpenMetadataSettings
+    from mlpublish.notify import NotifySettings, Source, live_promotion_notification, notify
+    from mlpublish.redact import scrub
+    from mlpublish.steps.promote_live import promote_on_live_labels
+
+    result = promote_on_live_labels(ctx)
+    try:  # a failure to notify never changes the outcome
+        settings = NotifySettings.from_env()
+        om = OpenMetadataSettings.from_env()
+        n = live_promotion_notification(
+            result,
+            source=Source(orchestrator="cli"),
+            tracking_uri=ctx.registry.tracking_uri,
+            catalog_fqn=ctx.spec.fqn,
+            openmetadata_host_port=om.host_port if om else None,
+        )
+        if n is not None and settings.sinks():
+            notify(n, settings)
+    except Exception as exc:
+        logging.getLogger("mlpublish.notify").warning(
+            "notifications not sent: %s", scrub(f"{type(exc).__name__}: {exc}")
+        )
+    return result

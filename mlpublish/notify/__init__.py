@@ -5,7 +5,12 @@ event: the CLI (``run``, ``promote``, ``rollback``), Airflow task callbacks, Dag
 The steps themselves never notify, so an orchestrated run never notifies twice.
 """
 
-from mlpublish.notify.events import chain_notifications, contract_notification, move_notification
+from mlpublish.notify.events import (
+    chain_notifications,
+    contract_notification,
+    live_promotion_notification,
+    move_notification,
+)
 from mlpublish.notify.message import (
     SCHEMA,
     Link,
@@ -33,6 +38,7 @@ __all__ = [
     "deliver",
     "gate_notification",
     "links_for",
+    "live_promotion_notification",
     "metric_rows",
     "move_notification",
     "notify",

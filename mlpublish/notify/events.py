@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from mlpublish.notify.message import Notification, Source, gate_notification, links_for, promotion_notification
-from mlpublish.results import ChainResult, MonitorResult, PromoteResult, ScoreResult
+from mlpublish.results import ChainResult, LivePromotionResult, MonitorResult, PromoteResult, ScoreResult
 
 log = logging.getLogger("mlpublish.notify")
 
@@ -37,7 +37,8 @@ def chain_notifications(
         orchestrator_run=orchestrator_run,
     )
     out = [gate_notification(e, v, source=source, links=links_for(**common))]
-    if v.status == "PASSED" and p is not None and p.mode != "manual":
+    # manual mode, or shadow mode with a champion: the candidate waits as challenger, nothing to tell yet
+    if v.status == "PASSED" and p is not None and p.mode != "manual" and not p.shadow:
         out.append(
             promotion_notification(
                 p,
@@ -131,3 +132,57 @@ def contract_notification(
         links=list(links),
         source=source,
     )
+
+
+def live_promotion_notification(
+    result: LivePromotionResult,
+    *,
+    source: Source,
+    tracking_uri: str | None,
+    catalog_fqn: str | None,
+    openmetadata_host_port: str | None = None,
+    orchestrator_run: tuple[str, str] | None = None,
+) -> Notification | None:
+    """promotion.mode: shadow: the challenger promoted on live labels, or waiting for an approver after it won
+    (None for every other outcome: nothing happened). The table holds both models' live metrics in the latest
+    window; the checks are the windows looked at, won (pass) or lost (fail), each with why."""
+    from mlpublish.promotion.live_evidence import window_checks
+
+    decision = result.decision
+    if decision is None or result.outcome not in ("PROMOTED", "APPROVAL_REQUESTED"):
+        return None
+    version = decision.challenger_version
+    promotion = result.promotion or PromoteResult(
+        model_name=result.model_name,
+        version=version,
+        promoted=result.promoted,
+        mode="shadow",
+        champion_before=result.champion_before,
+        champion_after=result.champion_after,
+        reason=result.reason,
+        checks=window_checks(decision),
+    )
+    latest = decision.windows[-1] if decision.windows else None
+    n = promotion_notification(
+        promotion,
+        source=source,
+        run_id=result.challenger_run_id,
+        candidate_metrics=latest.challenger if latest else None,
+        champion_metrics=latest.champion if latest else None,
+        links=links_for(
+            model=result.model_name,
+            tracking_uri=tracking_uri,
+            run_id=result.challenger_run_id,
+            version=version,
+            catalog_fqn=catalog_fqn,
+            openmetadata_host_port=openmetadata_host_port,
+            orchestrator_run=orchestrator_run,
+        ),
+    )
+    n.candidate_label = f"v{version} (challenger, live)"
+    n.champion_label = f"v{decision.champion_version} (champion, live)"
+    if result.outcome == "APPROVAL_REQUESTED":
+        n.title = f"{result.model_name}: v{version} won on live labels and waits for approval"
+    if latest is not None:
+        n.summary = f"{n.summary} (metrics: live, window {latest.window_start} to {latest.window_end})"
+    return n

@@ -7,6 +7,8 @@
 * :mod:`~mlpublish.promotion.approval`: approvals: checked, recorded, and the champion moved on them;
 * :mod:`~mlpublish.promotion.champion_entity`: what the catalog says about the champion (entity, card, data
   contract).
+* :mod:`~mlpublish.promotion.shadow`: promotion.mode shadow: does the challenger win on live labels (no writes);
+* :mod:`~mlpublish.promotion.live_evidence`: that decision's evidence for the registry, the catalog and the card.
 """
 
 from mlpublish.promotion.champion_entity import (

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlpublish.clock import now_iso
 from mlpublish.errors import ApprovalRefused
-from mlpublish.promotion.approval_rule import ApprovalRule, check_approver, model_rule
+from mlpublish.promotion.approval_rule import ApprovalRule, check_approver, check_live_win, model_rule
 from mlpublish.promotion.moves import promote_version
 from mlpublish.registry import Registry
 from mlpublish.registry.access import identity
@@ -57,6 +57,7 @@ def approve_version(
     mv = reg.get_version(name, version)
     version, tags = str(mv.version), dict(mv.tags or {})
     check_approver(model_rule(reg, name), name, version, approver, tags.get(REQUESTED_BY_TAG))
+    check_live_win(name, version, tags, approver)
     if tags.get(APPROVAL_TAG) not in (APPROVAL_APPROVED, APPROVAL_PROMOTED) or tags.get(APPROVED_BY_TAG) != approver:
         for key, value in (
             (APPROVED_BY_TAG, approver),
@@ -83,6 +84,7 @@ def promote_approved(reg: Registry, catalog: Any, name: str, version: str) -> An
             version=version,
         )
     check_approver(model_rule(reg, name), name, version, approver, tags.get(REQUESTED_BY_TAG))
+    check_live_win(name, version, tags, approver)
     approval = {
         "approved_by": approver,
         "approved_at": tags.get(APPROVED_AT_TAG, ""),

@@ -19,6 +19,8 @@ from mlpublish.registry.contract import (
     APPROVERS_TAG,
     REQUESTED_AT_TAG,
     REQUESTED_BY_TAG,
+    SHADOW_TAG,
+    SHADOWING,
 )
 
 
@@ -101,6 +103,19 @@ def check_approver(
     if rule.approvers and approver not in rule.approvers:
         raise ApprovalRefused(
             f"user {approver!r} is not an approver of {name} (promotion.approvers: {', '.join(rule.approvers)})",
+            user=approver,
+            model=name,
+            version=version,
+        )
+
+
+def check_live_win(name: str, version: str, tags: dict[str, str], approver: str) -> None:
+    """``promotion.mode: shadow``: a challenger still shadowing the champion has not won on live labels yet, and
+    an approval of it is refused (the decision on live labels asks for the approval once it has won)."""
+    if tags.get(SHADOW_TAG) == SHADOWING:
+        raise ApprovalRefused(
+            f"{name} v{version} is a shadow challenger that has not won on live labels yet (promotion.mode: shadow): "
+            f"the approval is asked once it has (see mlpublish monitor)",
             user=approver,
             model=name,
             version=version,

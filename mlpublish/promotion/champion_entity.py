@@ -12,6 +12,7 @@ from mlpublish.contracts.model import CONTRACT_ARTIFACT, DataContract
 from mlpublish.errors import CatalogUnavailable
 from mlpublish.model_card import esc, rollback_section, with_copy_note, with_rollback
 from mlpublish.promotion.history import champion_history, rollback_target
+from mlpublish.promotion.live_evidence import live_card_section
 from mlpublish.redact import scrub
 from mlpublish.registry import Registry
 from mlpublish.registry.contract import (
@@ -20,6 +21,7 @@ from mlpublish.registry.contract import (
     CATALOG_RUN_TAG,
     COPIED_FROM_TAG,
     PASSED,
+    SHADOW_EVIDENCE_TAG,
 )
 
 log = logging.getLogger("mlpublish.promote")
@@ -105,7 +107,8 @@ def champion_card(reg: Registry, mv: Any) -> str | None:
     origin = (mv.tags or {}).get(COPIED_FROM_TAG)
     if origin:
         markdown = with_copy_note(markdown, mv.name, version, origin)
-    return with_rollback(markdown, section)
+    evidence = (mv.tags or {}).get(SHADOW_EVIDENCE_TAG)  # promotion.mode: shadow: what it won on live labels
+    return with_rollback(markdown, (live_card_section(evidence) if evidence else "") + section)
 
 
 def contract_name(model: str) -> str:

@@ -7,6 +7,8 @@
 * :mod:`~mlpublish.registry.provenance`: which code and environment produced a run;
 * :mod:`~mlpublish.registry.datasets`: the MLflow dataset source of a warehouse table;
 * :mod:`~mlpublish.registry.retraining`: retraining requests, written by monitor, read by schedulers.
+* :mod:`~mlpublish.registry.live_metrics`: the live-metrics windows of monitoring.labels, written by monitor, read by
+  promotion.mode: shadow.
 """
 
 from mlpublish.registry.gateway import Registry, escape_filter_value

@@ -109,3 +109,13 @@ LIVE_VERSION_TAG = "mlpublish.live.version"
 LIVE_MODEL_TAG = "mlpublish.model_name"  # spec.name
 LIVE_METRIC_PREFIX = "live_"  # live_<metric of evaluation.metrics>
 LIVE_ROWS_METRIC = "labelled_rows"
+# Promotion on live labels (promotion.mode: shadow, mlpublish.promotion.shadow) ---------------------------
+# Version: SHADOWING while a challenger scores beside the champion, WON once the live decision says so (an
+# approval, when required, is refused before), PROMOTED once it moved on that decision.
+SHADOW_TAG = "mlpublish.shadow"
+SHADOWING = "SHADOWING"
+SHADOW_WON = "WON"
+SHADOW_PROMOTED = "PROMOTED"
+SHADOW_DECISION_TAG = "mlpublish.shadow.decision"  # version: the last decision's one-line summary
+SHADOW_EVIDENCE_TAG = "mlpublish.shadow.evidence"  # version: the winning decision's evidence (compact JSON)
+LIVE_EVIDENCE_ARTIFACT = "promotion/live_evidence.json"  # on the version's training run: the whole evidence

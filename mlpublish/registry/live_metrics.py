@@ -18,6 +18,7 @@ the first run started.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from mlpublish.registry.contract import (
@@ -35,14 +36,26 @@ from mlpublish.registry.contract import (
 from mlpublish.registry.gateway import Registry, escape_filter_value
 from mlpublish.results import LiveWindow
 
-__all__ = ["LiveWindow", "live_windows", "record_window", "window_tags"]
+__all__ = ["LiveWindow", "live_windows", "parse_time", "record_window", "window_tags"]
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time of a window as an aware UTC datetime (a naive one is taken as UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def live_windows(
-    registry: Registry, experiment: str, model: str, role: str | None = None, version: str | None = None
+    registry: Registry,
+    experiment: str,
+    model: str,
+    role: str | None = None,
+    version: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[LiveWindow]:
     """The recorded windows of ``model`` in experiment ``experiment`` (a name), oldest first (then role, version);
-    only FINISHED runs, one per (window start, role, version)."""
+    only FINISHED runs, one per (window start, role, version); ``now``: windows ending after it are left out."""
     exp_id = registry.experiment_id(experiment)
     if exp_id is None:
         return []
@@ -60,6 +73,8 @@ def live_windows(
     for run in runs:
         window = from_run(run)
         if window is None:
+            continue
+        if now is not None and parse_time(window.window_end) > now:
             continue
         key = (window.window_start, window.role, window.version)
         started = int(run.info.start_time or 0)

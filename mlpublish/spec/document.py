@@ -48,6 +48,7 @@ from mlpublish.spec.models import (
 )
 from mlpublish.spec.operations import MonitoringSpec, MonitoringWindow, ScoringSpec
 from mlpublish.spec.override_policy import unknown_sections
+from mlpublish.spec.promotion import shadow_mode_problems
 from mlpublish.spec.sql_query import query_problem, sql_dialect
 from mlpublish.spec.validation import Fairness, Gate, Slice, SliceBin, Validation
 from mlpublish.spec.variables import Variables, expand_env, expand_tree, hide_values
@@ -237,6 +238,7 @@ class Spec(SpecModel):
         not_features += [(("addedColumns", i), c) for i, c in enumerate(contract.addedColumns) if c not in names]
         for where, col in not_features:
             out.append((("data", "contract", *where), f"{col!r} is not a feature: a contract holds mlFeatures only"))
+        out += shadow_mode_problems(self.promotion, self.scoring.shadow, self.monitoring.labels)
         if self.scoring.query is not None:
             problem = query_problem(self.scoring.query, sql_dialect(self.data.connection))
             if problem:

@@ -62,5 +62,35 @@ class Promotion(SpecModel):
 
     @property
     def needs_approval(self) -> bool:
-        """A person moves the champion: the chain stops at challenger."""
-        return self.mode == "manual" or self.approval == "required"
+        """A person moves the champion at the end of the chain: the chain stops at challenger for an approval.
+        In shadow mode the chain stops at challenger too, but a required approval is asked only once the
+        challenger has won on live labels (see :attr:`live_approval`)."""
+        return self.mode == "manual" or (self.approval == "required" and self.mode != "shadow")
+
+    @property
+    def live_approval(self) -> bool:
+        """Shadow mode under four eyes: a challenger that won on live labels waits for an approver."""
+        return self.mode == "shadow" and self.approval == "required"
+
+
+def shadow_mode_problems(promotion: Promotion, scoring_shadow: bool, labels: object) -> list[tuple[tuple, str]]:
+    """``promotion.mode: shadow`` needs the challenger's predictions (``scoring.shadow: true``) and the labels
+    its live metrics are measured on (``monitoring.labels``): (field path, message) for each one missing."""
+    if promotion.mode != "shadow":
+        return []
+    out: list[tuple[tuple, str]] = []
+    if not scoring_shadow:
+        out.append(
+            (
+                ("scoring", "shadow"),
+                "promotion.mode: shadow needs scoring.shadow: true (the challenger must score beside the champion)",
+            )
+        )
+    if labels is None:
+        out.append(
+            (
+                ("monitoring", "labels"),
+                "promotion.mode: shadow needs monitoring.labels (the live labels the challenger is judged on)",
+            )
+        )
+    return out

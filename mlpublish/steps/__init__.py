@@ -9,6 +9,9 @@ the CLI and the adapters call them as steps.
 Beside the step modules, score and monitor share :mod:`~mlpublish.steps.scoring_inputs` (the engine,
 the scoring source, the champion); score predicts with :mod:`~mlpublish.steps.predictor` and records
 its runs with :mod:`~mlpublish.steps.score_record`.
+
+With ``promotion.mode: shadow`` the monitor is followed by :mod:`~mlpublish.steps.promote_live` (the challenger
+promoted once it beats the champion on live labels).
 """
 
 from mlpublish.promotion import promote_version, rollback_champion

@@ -15,7 +15,7 @@ import logging
 from mlpublish.deployment.context import PublishContext
 from mlpublish.promotion import champion_history, complete_move, move_champion, promotion_reason
 from mlpublish.promotion.approval_rule import ApprovalRule, record_rule, request_approval
-from mlpublish.registry.contract import CHALLENGER, CHAMPION, PASSED
+from mlpublish.registry.contract import CHALLENGER, CHAMPION, PASSED, SHADOW_TAG, SHADOWING
 from mlpublish.results import EvaluateResult, PromoteResult, RegisterResult, ValidateResult, same_candidate
 from mlpublish.steps.data_contract import contract_check
 from mlpublish.steps.evaluate import compare_with_champion
@@ -53,6 +53,9 @@ def promote_challenger(
         )
     rule = ApprovalRule.of(spec.promotion)
     record_rule(reg, name, rule)
+    waiting = shadow_challenger(ctx, version, rule)
+    if waiting is not None:
+        return waiting
     if rule.required:
         request_approval(reg, name, version)
         current = reg.alias_version(name, CHAMPION)
@@ -75,6 +78,10 @@ def promote_challenger(
 
     with reg.lock(name):
         current = reg.alias_version(name, CHAMPION)
+        if current is not None and current != version and mode == "shadow":  # a champion appeared meanwhile
+            waiting = shadow_challenger(ctx, version, rule)
+            if waiting is not None:
+                return waiting
         if current == version:
             complete_move(reg, ctx.catalog, name, spec.fqn, version)
             return PromoteResult(
@@ -126,8 +133,44 @@ def promote_challenger(
             )
         else:
             reason = promotion_reason(version, current, checks or validation.checks)
+        if mode == "shadow":  # the first champion: there is nothing to shadow yet
+            reason = f"promotion.mode is shadow, but {name} has no {CHAMPION} to shadow yet: {reason}"
         move_champion(reg, ctx.catalog, name, spec.fqn, version, current, "promote", reason)
     log.info("%s: %s -> v%s (%s)", name, CHAMPION, version, reason)
     return PromoteResult(
         **base, promoted=True, champion_before=current, champion_after=version, reason=reason, checks=checks
+    )
+
+
+def shadow_challenger(ctx: PublishContext, version: str, rule: ApprovalRule) -> PromoteResult | None:
+    """``promotion.mode: shadow`` with a champion: ``version`` stays challenger (the register step set the alias),
+    tagged SHADOWING, and scores beside the champion until it wins on live labels
+    (:func:`mlpublish.steps.promote_live.promote_on_live_labels`). Under ``promotion.approval: required`` the
+    request names who registered it now; an approval is refused until it has won. None: not this case."""
+    spec, reg, name = ctx.spec, ctx.registry, ctx.spec.name
+    current = reg.alias_version(name, CHAMPION)
+    if spec.promotion.mode != "shadow" or current is None or current == version:
+        return None
+    tags = dict(reg.get_version(name, version).tags or {})
+    if SHADOW_TAG not in tags:  # a retry keeps what the live decision wrote since
+        reg.set_version_tag(name, version, SHADOW_TAG, SHADOWING)
+    if rule.required:
+        request_approval(reg, name, version)
+    shadow = spec.promotion.shadow
+    reason = (
+        f"promotion.mode is shadow: v{version} is {CHALLENGER} and scores beside {CHAMPION} v{current} "
+        f"(scoring.shadow); it becomes {CHAMPION} once it wins {shadow.windowN} of the last {shadow.windowM} "
+        f"labelled windows on live labels (mlpublish monitor)"
+        + (f", then on approval by {rule.describe()}" if rule.required else "")
+    )
+    log.info("%s: %s", name, reason)
+    return PromoteResult(
+        model_name=name,
+        version=version,
+        mode="shadow",
+        promoted=False,
+        champion_before=current,
+        champion_after=current,
+        reason=reason,
+        shadow=True,
     )

@@ -41,3 +41,5 @@ def test_the_champion_page_says_promoted_not_promoted_or_nothing_new() -> None:
     assert kept["outcome"].value == "NOT PROMOTED" and kept["catalog_validation_tag"].value == "none"
     same = champion_metadata(ctx, promotion(promoted=False, same_as_champion="1"), {}, {})
     assert same["outcome"].value == NOTHING_NEW
+    shadowing = champion_metadata(ctx, promotion(promoted=False, champion_after="1", shadow=True), {}, {})
+    assert shadowing["outcome"].value == "SHADOWING" and shadowing["shadow"].value is True

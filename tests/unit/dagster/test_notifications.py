@@ -56,3 +56,15 @@ def test_a_reexecution_notifies_its_promotion_once_not_the_parents_gate(monkeypa
 def test_a_run_that_never_reached_validation_sends_nothing(monkeypatch, ref):
     runs = {"only": SimpleNamespace(run_id="only", parent_run_id=None, job_name="j")}
     assert notifications(monkeypatch, ref, {"only": {"model_evaluation": {}}}, runs, "only") == []
+
+
+def test_a_candidate_left_shadowing_the_champion_notifies_the_gate_only(monkeypatch, ref):
+    runs = {"only": SimpleNamespace(run_id="only", parent_run_id=None, job_name="j")}
+    shadowing = {
+        "champion_model": {"champion_version": "1", "previous_champion": "1", "promoted": False, "shadow": True}
+    }
+    sent = notifications(monkeypatch, ref, {"only": {**VALIDATED, **shadowing}}, runs, "only")
+    assert [(n.event, n.outcome) for n in sent] == [("gate", "PASSED")]  # promoted later, on live labels
+    refused = {"champion_model": {**shadowing["champion_model"], "shadow": False}}
+    sent = notifications(monkeypatch, ref, {"only": {**VALIDATED, **refused}}, runs, "only")
+    assert [(n.event, n.outcome) for n in sent] == [("gate", "PASSED"), ("promotion", "NOT_PROMOTED")]
