@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlpublish.catalog.events import RecordContractResults
+from mlpublish.catalog.events import RecordContractResults, UpsertDataContract
 from mlpublish.clock import now_iso
 from mlpublish.contracts.enforce import QUARANTINED, ContractGuard, ContractSummary, log_summary, rule_results
 from mlpublish.contracts.model import DataContract
 from mlpublish.deployment.context import PublishContext
+from mlpublish.promotion.champion_entity import contract_name
 from mlpublish.steps.scoring_inputs import load_contract
 
 
@@ -88,16 +89,26 @@ def record_contract(
 
 
 def emit_results(ctx: PublishContext, contract: DataContract, summary: ContractSummary, run_id: str) -> None:
-    """RecordContractResults on the training table (where the contract is): one entry per rule."""
+    """RecordContractResults on the training table (where the contract is): one entry per rule. The contract
+    checked goes first (an idempotent upsert): results never arrive for a contract the catalog lacks (a champion
+    promoted before the catalog was configured, or before contracts reached it)."""
     spec = ctx.spec
+    table = ctx.preflight.warehouse.table_fqn(spec.data.trainingTable)
+    name = contract_name(spec.name)
     ctx.emit(
+        UpsertDataContract(
+            table_fqn=table,
+            name=name,
+            model_fqn=spec.fqn,
+            contract=contract.model_copy(update={"model": spec.name, "table": table}).to_json(),
+        ),
         RecordContractResults(
-            table_fqn=ctx.preflight.warehouse.table_fqn(spec.data.trainingTable),
-            contract_name=f"{spec.name}-contract",
+            table_fqn=table,
+            contract_name=name,
             run_id=run_id,
             at=now_iso(),
             results=rule_results(contract, summary, summary.rows_checked),
-        )
+        ),
     )
 
 

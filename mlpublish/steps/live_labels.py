@@ -62,7 +62,11 @@ def record_live_windows(ctx: PublishContext, *, now: float | None = None) -> lis
         since=read_since(ctx, recorded),
     )
     if rows.empty:
-        log.info("%s: no labels of a complete window before %s to record", spec.name, iso(until))
+        log.info(
+            "%s: no labelled predictions in a complete window before %s to record (no labels yet, or nothing scored)",
+            spec.name,
+            iso(until),
+        )
         return []
     exp_id = reg.ensure_experiment(spec.experiment_name, config.artifact_root(reg.tracking_uri))
     out: list[LiveWindow] = []

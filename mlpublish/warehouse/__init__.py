@@ -167,6 +167,15 @@ class Warehouse:
                 f"cannot connect to warehouse {redact_url(self.url, database=True)}: {first_line(exc)}"
             ) from None
 
+    def has_table(self, table: str) -> bool:
+        """Whether ``table`` exists in the warehouse's schema."""
+        try:
+            return sa.inspect(self.engine).has_table(table, schema=self._sql_schema())
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(
+                f"cannot read warehouse {redact_url(self.url, database=True)}: {exc.__class__.__name__}: {first_line(exc)}"
+            ) from None
+
     def columns(self, table: str, schema: str | None = None) -> dict[str, str]:
         """Column name -> SQL type name. Raises WarehouseError if the table is missing."""
         try:

@@ -74,6 +74,8 @@ def labelled_predictions(
     needed[label_column] = "monitoring.labels.labelColumn"
     needed[time_column] = "monitoring.labels.timeColumn"
     check_columns(wh, labels_table, needed, "the labels table (monitoring.labels.table)")
+    if not wh.has_table(predictions_table):  # nothing scored yet: no prediction to judge, not a mistake
+        return pd.DataFrame(columns=list(JOINED))
     predicted = check_columns(
         wh,
         predictions_table,

@@ -2,8 +2,9 @@
 the local catalog): the chain leaves the new candidate as challenger; ``mlpublish monitor`` then promotes it once
 it won on live labels, and leaves a loser challenger.
 
-The live windows are written straight into MLflow with the record's tags (tests/support/live_windows.py): the
-monitor computing them from a labels table is tested where it is built (shadow scoring)."""
+The first tests write live windows of chosen metrics straight into MLflow with the record's tags
+(tests/support/live_windows.py); the last two go the whole way: shadow scoring, labels in the warehouse, the
+monitor's live metrics, the decision."""
 
 from __future__ import annotations
 
@@ -103,3 +104,56 @@ def test_a_challenger_that_loses_on_live_labels_stays_challenger(ws, capsys):
     assert "gates failed: f1 min 0.5: f1=0.3000 < min 0.5" in out
     assert (reg.alias_version(NAME, CHAMPION), reg.alias_version(NAME, CHALLENGER)) == ("1", "2")
     assert "shadowDecision" in ws.catalog().get(FQN)["extension"]
+
+
+def label_the_scored_rows(ws, copy_role: str) -> None:
+    """Score with both models (the real shadow run), date the run three days back, then label every scored row
+    with ``copy_role``'s predicted class, half observed two days ago and half yesterday: two complete windows
+    of 24 h in which that model is right on every row (roc_auc 1.0) and the other is not."""
+    from datetime import UTC, datetime, timedelta
+
+    assert main(["-q", "score", str(ws.root / "shadow.yaml")]) == EXIT_OK
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with sa.create_engine(ws.warehouse_url).begin() as conn:
+        roles = dict(
+            conn.execute(sa.text("SELECT model_role, COUNT(*) FROM churn_predictions GROUP BY model_role")).all()
+        )
+        assert roles["champion"] == roles["challenger"] > 200  # the challenger scored the same rows
+        conn.execute(
+            sa.text("UPDATE churn_predictions SET scored_at = :t"),
+            {"t": (midnight - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S.%f")},
+        )
+        rows = conn.execute(
+            sa.text("SELECT customer_id, prediction FROM churn_predictions WHERE model_role = :r ORDER BY customer_id"),
+            {"r": copy_role},
+        ).all()
+        for i, (key, predicted) in enumerate(rows):
+            day = 2 if i % 2 else 1
+            observed = (midnight - timedelta(days=day) + timedelta(hours=12)).strftime("%Y-%m-%d %H:%M:%S")
+            conn.execute(
+                sa.text("INSERT INTO churn_labels VALUES (:k, :y, :t)"), {"k": key, "y": int(predicted), "t": observed}
+            )
+
+
+def test_real_labels_the_challenger_got_right_promote_it(ws, capsys):
+    """No window written by hand: shadow scoring, labels in the warehouse, the monitor's live metrics, the
+    decision and the move, all through the command line."""
+    label_the_scored_rows(ws, "challenger")
+    capsys.readouterr()
+    live = monitor(ws, capsys)
+    windows = live["decision"]["windows"]
+    assert [w["won"] for w in windows] == [True, True], windows
+    assert all(w["challenger"]["roc_auc"] == 1.0 > w["champion"]["roc_auc"] for w in windows)
+    assert (live["outcome"], live["champion_after"]) == ("PROMOTED", "2")
+    reg = ws.registry()
+    assert (reg.alias_version(NAME, CHAMPION), reg.alias_version(NAME, CHALLENGER)) == ("2", None)
+
+
+def test_real_labels_the_champion_got_right_keep_the_challenger_waiting(ws, capsys):
+    label_the_scored_rows(ws, "champion")
+    capsys.readouterr()
+    live = monitor(ws, capsys)
+    assert [w["won"] for w in live["decision"]["windows"]] == [False, False]
+    assert live["outcome"] == "WAITING"
+    reg = ws.registry()
+    assert (reg.alias_version(NAME, CHAMPION), reg.alias_version(NAME, CHALLENGER)) == ("1", "2")
