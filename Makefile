@@ -22,6 +22,12 @@ DAGSTER_TESTS := tests/unit/dagster tests/integration/dagster tests/reliability/
 # `make bench-smoke`), not part of `make test`: it checks the benchmarks still run, not how the product behaves
 BENCH_SMOKE := tests/integration/test_bench_small.py
 PYTEST := -m pytest -p no:cacheprovider
+# The main session and the other Pythons' unit tests run on PYTEST_WORKERS processes (pytest-xdist), a whole test
+# file per worker at a time (--dist loadfile: a module's fixtures are built once): most of the suite's time is
+# spent waiting on servers (MLflow, Airflow, Dagster, Spark, PostgreSQL), which two workers overlap on 2 cores.
+# Every test makes its own ports, folders and databases. `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 # The other Pythons of requires-python (pyproject.toml): `make test-pythons` (run by `make test` after the main
 # suite) builds both environments of each from the same uv.lock (.venv-3.12, .venv-dagster-3.12, ...) and runs
 # the unit tests and the Airflow and Dagster smoke tests there: the DagBag, one CLI publish, the Dagster
@@ -85,7 +91,7 @@ mlflow-ui: venv-main
 # sessions (the second runs even when the first fails; the target fails if either did)
 test: system-deps venv check docs-check
 	@rc=0; \
-	$(VENV)/bin/python $(PYTEST) --durations=15 tests $(DAGSTER_TESTS:%=--ignore=%) --ignore=$(BENCH_SMOKE) || rc=$$?; \
+	$(VENV)/bin/python $(PYTEST) $(XDIST) --durations=15 tests $(DAGSTER_TESTS:%=--ignore=%) --ignore=$(BENCH_SMOKE) || rc=$$?; \
 	$(VENV_DAGSTER)/bin/python $(PYTEST) --durations=10 $(DAGSTER_TESTS) || rc=$$?; \
 	$(MAKE) --no-print-directory test-pythons || rc=$$?; \
 	exit $$rc
@@ -105,7 +111,7 @@ test-pythons: $(UV)
 		UV_PROJECT_ENVIRONMENT=$(VENV)-$$v $(UV) sync --frozen $(BYTECODE) --python "$$py" $(EXTRAS) --quiet \
 			&& UV_PROJECT_ENVIRONMENT=$(VENV_DAGSTER)-$$v $(UV) sync --frozen $(BYTECODE) --python "$$py" $(DAGSTER_EXTRAS) --quiet \
 			|| { rc=1; continue; }; \
-		$(VENV)-$$v/bin/python $(PYTEST) -q $(MATRIX_TESTS) || rc=1; \
+		$(VENV)-$$v/bin/python $(PYTEST) $(XDIST) -q $(MATRIX_TESTS) || rc=1; \
 		$(VENV_DAGSTER)-$$v/bin/python $(PYTEST) -q $(MATRIX_DAGSTER_TESTS) || rc=1; \
 	done; exit $$rc
 

@@ -24,7 +24,7 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 from tests.support.secret_scan import pytest_runtest_logreport, pytest_sessionfinish, pytest_terminal_summary  # noqa: E402,F401
 
 # No silent skips (issue 34): a skip names what is missing, CI fails on any skip, opt-in suites are deselected.
-pytest_plugins = ["tests.support.skips"]
+pytest_plugins = ["tests.support.skips", "tests.support.tally"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,8 @@ Each suite counts what it proved with ``reliability_tally.add(suite, **counts)``
 
     reliability faults: faults_survived=3 events_lost=0
 
-The lines are printed whatever the outcome, so a failed run still says how far it got. Tests assert
+tests/support/tally.py prints them (a plugin, so that the counts of pytest-xdist's workers are added up). The lines
+are printed whatever the outcome, so a failed run still says how far it got. Tests assert
 their own invariants (events lost must be 0): the tally only reports them. Suites outside this folder
 (the lock's interleavings in tests/unit) add to the same tally through tests/support/tally.py.
 """
@@ -20,11 +21,3 @@ from tests.support.tally import TALLY
 @pytest.fixture(scope="session")
 def reliability_tally():
     return TALLY
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001 (pytest hook signature)
-    lines = TALLY.lines()
-    if lines:
-        terminalreporter.section("reliability summary")
-        for line in lines:
-            terminalreporter.write_line(line)
