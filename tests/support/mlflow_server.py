@@ -22,6 +22,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def restartable_port() -> int:
+    """A free port for a server that a test kills and restarts on the same port.
+
+    Taken below the kernel's ephemeral range, in a block of its own per pytest-xdist worker: while the server is
+    down, no :func:`free_port` (bind to port 0) of this or a parallel session can hand its port to another
+    server, which the restart would then find answering in its place."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    base = 20000 + 300 * index
+    for port in range(base, min(base + 300, low)):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 def _admin(sql: str) -> None:
     import sqlalchemy as sa
 
@@ -77,9 +100,12 @@ def start_mlflow_server(
     environment = {**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING", **(env or {})}
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
         environment.pop(name, None)
+    offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    # what the server prints once it has bound the port: uvicorn, or gunicorn (some --app-name servers)
+    bound = (f"Uvicorn running on {url}".encode(), f"Listening at: {url}".encode())
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -87,7 +113,8 @@ def start_mlflow_server(
                 raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
+                    # ours, not another server on that port (a restart): this start's log says it bound the port
+                    if r.status == 200 and any(b in log.read_bytes()[offset:] for b in bound):
                         break
             except OSError:
                 pass

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.support.mlflow_server import free_port, start_mlflow_server, stop_mlflow_server
+from tests.support.mlflow_server import restartable_port, start_mlflow_server, stop_mlflow_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ class KillableServer:
 
 
 def new_server(backend: str, root: Path) -> KillableServer:
-    return KillableServer(backend, root, free_port()).start()
+    return KillableServer(backend, root, restartable_port()).start()
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0, every: float = 0.2) -> Any:

@@ -92,7 +92,7 @@ def test_a_table_from_before_model_role_is_all_champion(wh):
     assert set(frame["model_role"]) == {"champion"} and frame["probability"].isna().all()
 
 
-def test_missing_tables_and_columns_are_named(wh):
+def test_missing_tables_and_columns_are_named_and_no_predictions_yet_joins_nothing(wh):
     with pytest.raises(
         WarehouseError, match=r"labels table \(monitoring.labels.table\) w.main.main.nolabels: .*not found"
     ):
@@ -103,8 +103,12 @@ def test_missing_tables_and_columns_are_named(wh):
         read(wh, time_column="observed")
     with pytest.raises(WarehouseError, match=r"has no column 'churned' \(monitoring.labels.labelColumn\)"):
         read(wh, label_column="churned")
-    with pytest.raises(WarehouseError, match=r"predictions table w.main.main.nopreds"):
-        read(wh, predictions_table="nopreds")
+    # nothing scored yet is no mistake: no prediction to judge, nothing joined (the monitor records no window)
+    assert read(wh, predictions_table="nopreds").empty
+    with wh.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE preds_without_version (customer_id INTEGER, prediction REAL)")
+    with pytest.raises(WarehouseError, match=r"predictions table w.main.main.preds_without_version has no column"):
+        read(wh, predictions_table="preds_without_version")
 
 
 def test_the_join_only_reads(wh):
