@@ -48,6 +48,17 @@ def _restore_mlflow_uris():
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _forget_queued_outboxes():
+    """Forget the OpenMetadata outboxes a test queued events in without draining them (a process-wide list that
+    ``drain_queued`` empties at the end of a CLI command): a later test in the same process (a pytest-xdist
+    worker runs many) would otherwise drain an earlier test's store, dropped since."""
+    yield
+    module = sys.modules.get("mlpublish.catalog.openmetadata")
+    if module is not None:
+        module._QUEUED.clear()
+
+
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
