@@ -69,9 +69,10 @@ class ContractGuard:
         self.contract, self.mode, self.label = contract, mode, label
         self.quarantine_table = quarantine_table
         self.features = [c.name for c in contract.columns]
-        self._reset()
+        self.reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        """An empty tally (a run that starts over counts its rows once)."""
         self.lock = threading.Lock()
         self.rows = self.violating = self.quarantined = 0
         self.found: dict[tuple[str, str], Violation] = {}

@@ -62,6 +62,10 @@ class GuardedPredictor:
         """A copy with its own label check and tally (one per Spark task)."""
         return GuardedPredictor(self.predict.fresh(), self.guard.fresh())
 
+    def reset(self) -> None:
+        """Forget the rows counted so far: the scoring run starts over (warehouse.scoring.write_predictions)."""
+        self.guard.reset()
+
     def __call__(self, frame: Any) -> Any:
         admitted, held = self.guard.admit(frame)
         if len(admitted):

@@ -7,7 +7,8 @@ A table created before ``model_role`` existed gets it on the next scoring run
 (``ALTER TABLE ... ADD COLUMN model_role ... DEFAULT 'champion'``: its rows were the champion's).
 
 Appending is the fastest each database allows: binary (or CSV) ``COPY`` on PostgreSQL
-(:mod:`mlpublish.warehouse.pgcopy`), multi-row ``INSERT`` on SQLite (:mod:`mlpublish.warehouse.sqliterows`),
+(:mod:`mlpublish.warehouse.pgcopy`), ADBC ingest from Arrow on SQLite (:mod:`mlpublish.warehouse.sqlite_arrow`) or
+else multi-row ``INSERT`` (:mod:`mlpublish.warehouse.sqliterows`),
 ``executemany`` elsewhere. The transaction around it is :func:`mlpublish.warehouse.scoring.write_predictions`'s.
 """
 
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from mlpublish.errors import WarehouseError
 from mlpublish.warehouse import Warehouse
 from mlpublish.warehouse.pgcopy import copy_binary
+from mlpublish.warehouse.sqlite_arrow import append, is_columnar
 from mlpublish.warehouse.sqliterows import insert_rows
 
 CHAMPION_ROLE = "champion"
@@ -227,7 +229,9 @@ class PredictionsWriter:
                     with cur.copy(sql) as copy:
                         copy.write(data)
             return
-        if self.dialect == "sqlite":
+        if self.dialect == "sqlite" and is_columnar(self.conn):  # ADBC: appended from Arrow
+            append(self.conn, self.table, frame, constant)
+        elif self.dialect == "sqlite":
             head = self.insert_sql[: self.insert_sql.rindex("VALUES") + len("VALUES")]
             insert_rows(self.conn.connection.driver_connection, head, self.names, frame, constant)
         else:

@@ -44,6 +44,11 @@ class QuarantineWriter:
         self.rows = 0
         self.ready = False
 
+    def reset(self) -> None:
+        """Forget an attempt that was rolled back (its rows and any table it made are gone with it)."""
+        self.rows = 0
+        self.ready = False
+
     def begin(self, conn: sa.Connection) -> None:
         """At the start of the transaction: clear an earlier attempt's rows (the table is made when needed)."""
         if sa.inspect(conn).has_table(self.table.name, schema=self.table.schema):

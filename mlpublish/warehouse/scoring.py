@@ -8,7 +8,7 @@ attempt with the same scoring run id are deleted, then every chunk is read
 in a thread of its own, see :mod:`mlpublish.warehouse.pgread`, or a server-side cursor
 when a column's type has no columnar reading), predicted (two chunks at a time, in
 threads of their own, overlapping the reads and writes) and written (binary or CSV
-``COPY`` on PostgreSQL, multi-row ``INSERT`` on SQLite, ``executemany`` elsewhere) in
+``COPY`` on PostgreSQL, ADBC ingest from Arrow or multi-row ``INSERT`` on SQLite, ``executemany`` elsewhere) in
 the order read, then the transaction commits. A failure anywhere rolls everything back,
 so a failed run leaves no partial rows and a retried run replaces its own rows instead
 of duplicating them. Memory holds a few chunks whatever the table's size: one being
@@ -17,6 +17,7 @@ read, one parsed and waiting, two predicting, one being written.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +42,7 @@ from mlpublish.warehouse.predictions import (
 )
 from mlpublish.warehouse.quarantine import QuarantineWriter
 from mlpublish.warehouse.sources import ScoringSource, read_chunks, require_columns
+from mlpublish.warehouse.sqlite_arrow import ColumnarMismatch, columnar_engine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +58,8 @@ __all__ = [
     "sql_type",
     "write_predictions",
 ]
+
+log = logging.getLogger("mlpublish.score")
 
 # Chunks predicted at once. Each chunk is predicted whole by one thread with the model's own settings (so
 # the predictions are those of one predict_proba call on the chunk); the trees release the GIL, so a second
@@ -84,8 +88,42 @@ def write_predictions(
     reported with the chunk's row range. ``on_chunk(chunk number, rows so far)``
     is called after each chunk is written. ``quarantine``: where the rows ``predict`` held back go (a predicted
     chunk carries them in ``attrs[QUARANTINED]``), in the same transaction.
-    """
 
+    SQLite runs columnar when it can (:mod:`mlpublish.warehouse.sqlite_arrow`); when a value does not fit the
+    columnar reader's column type, that attempt is rolled back and the run starts over on the row reader
+    (``predict.reset()``, when it has one, forgets what the first attempt counted).
+    """
+    args = (wh, source, predict, table_name, keys, probability, run, chunk_size, on_chunk, quarantine)
+    columnar = columnar_engine(wh)
+    if columnar is not None:
+        try:
+            return _write_run(columnar, *args)
+        except ColumnarMismatch as exc:
+            log.info("%s; scoring again, reading rows instead of Arrow batches", exc)
+            reset = getattr(predict, "reset", None)
+            if reset is not None:
+                reset()
+            if quarantine is not None:
+                quarantine.reset()
+        finally:
+            columnar.dispose()
+    return _write_run(wh.engine, *args)
+
+
+def _write_run(
+    engine: sa.Engine,
+    wh: Warehouse,
+    source: ScoringSource,
+    predict: Callable[[pd.DataFrame], pd.DataFrame],
+    table_name: str,
+    keys: list[str],
+    probability: bool,
+    run: ScoringRun,
+    chunk_size: int,
+    on_chunk: Callable[[int, int], None] | None,
+    quarantine: QuarantineWriter | None,
+) -> WrittenPredictions:
+    """One attempt of :func:`write_predictions` on ``engine``'s connection (the warehouse's, or a columnar one)."""
     table_fqn = wh.table_fqn(table_name)
     rows = chunks = shadow_rows = 0
     columns: dict[str, str] = {}
@@ -95,7 +133,7 @@ def write_predictions(
     # PostgreSQL reads through a COPY of its own, so on a second (read-only) connection
     reader = wh.read_engine.connect() if wh.dialect == "postgresql" else None
     ok = False
-    with wh.engine.connect() as conn:
+    with engine.connect() as conn:
         try:
             if wh.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no reader-writer deadlock later
@@ -154,7 +192,7 @@ def write_predictions(
             raise WarehouseError(f"scoring into {table_fqn} failed, nothing written: {first_line(exc)}") from None
         except BaseException as exc:
             _rollback(conn)
-            if type(exc).__module__.split(".")[0] in ("psycopg2", "psycopg", "sqlite3"):
+            if type(exc).__module__.split(".")[0] in ("psycopg2", "psycopg", "sqlite3", "adbc_driver_manager"):
                 raise WarehouseError(
                     f"scoring {source.label} into {table_fqn} failed, nothing written: {first_line(exc)}"
                 ) from None

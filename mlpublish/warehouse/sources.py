@@ -18,6 +18,7 @@ from mlpublish.redact import redact_url
 from mlpublish.spec.sql_query import query_problem, sql_dialect
 from mlpublish.warehouse import Warehouse, first_line
 from mlpublish.warehouse.pgread import pg_frames
+from mlpublish.warehouse.sqlite_arrow import batch_frame, is_columnar, record_batches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,7 +145,8 @@ class ScoringSource:
         PostgreSQL: a binary COPY on ``reader`` (a connection of :attr:`Warehouse.read_engine`, whose transactions
         are read-only) parsed into columns (:mod:`mlpublish.warehouse.pgread`), when every column's type allows;
         else a cursor on ``reader``, whose Python tuples make the frames. SQLite reads on ``conn``, which may be
-        the writing one, under ``PRAGMA query_only`` (:func:`read_chunks`).
+        the writing one, under ``PRAGMA query_only``: Arrow record batches when ``conn`` is a columnar one
+        (:mod:`mlpublish.warehouse.sqlite_arrow`), else rows (:func:`read_chunks`).
         ``keys`` are never cast (their type is the predictions table's).
         """
         import pandas as pd
@@ -159,6 +161,10 @@ class ScoringSource:
                 finally:
                     frames.close()
                 return
+
+        if is_columnar(reader):
+            yield record_batches(reader, self.sql(conn.dialect), size, self.label), batch_frame
+            return
 
         def to_frame(batch: list[tuple]) -> pd.DataFrame:
             return pd.DataFrame.from_records(batch, columns=self.columns)
