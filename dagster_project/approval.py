@@ -110,7 +110,7 @@ def approval_sensor(ref: SpecRef, job_def: JobDefinition, running: bool) -> Sens
 
 def approval_definitions(ref: SpecRef, running: bool) -> dict[str, list]:
     """The job and sensor of a spec that requires approval; nothing for one that does not."""
-    if ref.load().promotion.approval != "required":
+    if not ref.approval:  # read when the code location loaded the spec (specs.spec_ref): no second read
         return {"jobs": [], "sensors": []}
     job_def = promote_approved_job(ref)
     return {"jobs": [job_def], "sensors": [approval_sensor(ref, job_def, running)]}

@@ -13,8 +13,9 @@ Each spec is validated as ``mlpublish check --no-warehouse`` validates it; a spe
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from dagster import AssetKey, Definitions
 
@@ -90,7 +91,7 @@ def definitions_for(
     for ref in refs:
         ref = place(ref, translator, resource_prefix)
         try:
-            built = spec_definitions(ref, running, sensors)
+            built = spec_definitions(ref, running, sensors, resources)
         except SpecError as exc:  # a rule Dagster adds (a cron it refuses): this spec only
             invalid.append(InvalidSpec(ref.path, exc))
             continue
@@ -111,10 +112,13 @@ def definitions_for(
     return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensor_defs, resources=resources)
 
 
-def spec_definitions(ref: SpecRef, running: bool, sensors: bool = True) -> dict[str, list]:
-    """One spec's assets, jobs (the publish job first), schedules and sensor."""
-    job = publish_job(ref)
-    scoring, monitoring = scoring_job(ref), monitoring_job(ref)
+def spec_definitions(
+    ref: SpecRef, running: bool, sensors: bool = True, resources: Mapping[str, Any] | None = None
+) -> dict[str, list]:
+    """One spec's assets, jobs (the publish job first, each resolved against the spec's own assets: see
+    :func:`resolved`), schedules and sensors."""
+    assets = spec_assets(ref)
+    job, scoring, monitoring = resolved(assets, [publish_job(ref), scoring_job(ref), monitoring_job(ref)], resources)
     schedules = [
         s
         for s in (
@@ -126,8 +130,20 @@ def spec_definitions(ref: SpecRef, running: bool, sensors: bool = True) -> dict[
     ]
     approval = approval_definitions(ref, running)  # promotion.approval: required (approval.py)
     return {
-        "assets": spec_assets(ref),
+        "assets": assets,
         "jobs": [job, scoring, monitoring, *approval["jobs"]],
         "schedules": schedules,
         "sensors": [retraining_sensor(ref, job, running), *approval["sensors"]] if sensors else [],
     }
+
+
+def resolved(assets: list, jobs: list, resources: Mapping[str, Any] | None) -> list:
+    """``jobs`` (asset jobs of one spec) resolved against that spec's own ``assets``.
+
+    Left to the code location's Definitions, every asset job is resolved against the whole asset graph: each of
+    the 3 jobs a spec has visits every asset of every spec, N x N work that made 200 specs cost 5x one spec
+    (bench/fleet.py). A spec's jobs select only its own assets, so its own graph resolves them to the same jobs;
+    the code location then takes them as they are. Measured at 200 specs (CPU, one process): definitions built and
+    snapshotted for the webserver 16.1 s before, 13.5 s now."""
+    repo = Definitions(assets=assets, jobs=jobs, resources=resources).get_repository_def()
+    return [repo.get_job(j.name) for j in jobs]

@@ -63,6 +63,7 @@ class SpecRef:
     fairness: tuple[str, ...] = ()  # each validation.fairness entry is an asset check too
     owners: tuple[str, ...] = ()  # the spec's owners (user:..., team:..., or a bare team name)
     shadow: bool = False  # promotion.mode: shadow: the monitoring job decides on live labels (live_promotion)
+    approval: bool = False  # promotion.approval: required: a promote-approved job and its sensor (approval.py)
     environment: str | None = None  # None: MLPUBLISH_ENV, else the environments file's default
     text: str | None = None  # an inline spec (a component's defs.yaml): path then names that file
     placement: Placement = Placement()
@@ -214,4 +215,5 @@ def spec_ref(path: Path, environment: str | None = None, text: str | None = None
         monitoring_schedule=spec.monitoring.schedule,
         owners=tuple(spec.owners),
         shadow=spec.promotion.mode == "shadow",
+        approval=spec.promotion.approval == "required",
     )
