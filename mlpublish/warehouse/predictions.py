@@ -7,8 +7,8 @@ A table created before ``model_role`` existed gets it on the next scoring run
 (``ALTER TABLE ... ADD COLUMN model_role ... DEFAULT 'champion'``: its rows were the champion's).
 
 Appending is the fastest each database allows: binary (or CSV) ``COPY`` on PostgreSQL
-(:mod:`mlpublish.warehouse.pgcopy`), ADBC ingest from Arrow on SQLite (:mod:`mlpublish.warehouse.sqlite_arrow`) or
-else multi-row ``INSERT`` (:mod:`mlpublish.warehouse.sqliterows`),
+(:mod:`mlpublish.warehouse.pgcopy`), multi-row ``INSERT`` on SQLite, bound from Arrow
+(:mod:`mlpublish.warehouse.sqlite_arrow`) or from rows (:mod:`mlpublish.warehouse.sqliterows`),
 ``executemany`` elsewhere. The transaction around it is :func:`mlpublish.warehouse.scoring.write_predictions`'s.
 """
 

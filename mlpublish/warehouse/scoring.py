@@ -8,7 +8,7 @@ attempt with the same scoring run id are deleted, then every chunk is read
 in a thread of its own, see :mod:`mlpublish.warehouse.pgread`, or a server-side cursor
 when a column's type has no columnar reading), predicted (two chunks at a time, in
 threads of their own, overlapping the reads and writes) and written (binary or CSV
-``COPY`` on PostgreSQL, ADBC ingest from Arrow or multi-row ``INSERT`` on SQLite, ``executemany`` elsewhere) in
+``COPY`` on PostgreSQL, multi-row ``INSERT`` bound from Arrow or from rows on SQLite, ``executemany`` elsewhere) in
 the order read, then the transaction commits. A failure anywhere rolls everything back,
 so a failed run leaves no partial rows and a retried run replaces its own rows instead
 of duplicating them. Memory holds a few chunks whatever the table's size: one being

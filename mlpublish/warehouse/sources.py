@@ -163,7 +163,11 @@ class ScoringSource:
                 return
 
         if is_columnar(reader):
-            yield record_batches(reader, self.sql(conn.dialect), size, self.label), batch_frame
+            batches = record_batches(reader, self.sql(conn.dialect), size, self.label)
+            try:
+                yield batches, batch_frame
+            finally:
+                batches.close()  # its statement closed before the connection is (ADBC refuses it otherwise)
             return
 
         def to_frame(batch: list[tuple]) -> pd.DataFrame:
