@@ -27,6 +27,28 @@ from tests.support.secret_scan import pytest_runtest_logreport, pytest_sessionfi
 pytest_plugins = ["tests.support.skips", "tests.support.tally"]
 
 
+def _put_back_mlflow_uris(saved: dict[str, str | None]) -> None:
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:  # MLflow's own globals win over the variables: forget them too
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_mlflow_uris_after_the_module():
+    """The same for a module's own fixtures: a module-scoped fixture that publishes in process sets the URIs
+    before the per-test snapshot below is taken, which then keeps them; without this the module's store would
+    be every later test's in this process (a client given only a tracking URI registered into it)."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    _put_back_mlflow_uris(saved)
+
+
 @pytest.fixture(autouse=True)
 def _restore_mlflow_uris():
     """Put MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI back as they were after every test.
@@ -37,15 +59,7 @@ def _restore_mlflow_uris():
     names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
     saved = {k: os.environ.get(k) for k in names}
     yield
-    mlflow = sys.modules.get("mlflow")
-    if mlflow is not None:  # MLflow's own globals win over the variables: forget them too
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    _put_back_mlflow_uris(saved)
 
 
 @pytest.fixture(autouse=True)

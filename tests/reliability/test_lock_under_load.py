@@ -78,7 +78,7 @@ def overlaps(sections: list[dict]) -> int:
 
 
 def test_lock_rounds_on_a_saturated_machine(server, busy_cores, tmp_path, reliability_tally):
-    client = MlflowClient(server.url)
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)  # never a store an earlier test left
     tag = uuid.uuid4().hex[:6]
     shared = [f"load8_{tag}_{r}" for r in range(ROUNDS)]
     separate = [f"load20_{tag}_{i}" for i in range(20)]

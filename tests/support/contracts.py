@@ -57,7 +57,8 @@ def champion_contract(contract: DataContract, name: str = "customer_churn_predic
     contract is back after."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=os.environ.get("MLFLOW_REGISTRY_URI") or uri)
     run_id = client.get_model_version_by_alias(name, "champion").run_id
     uri = client.get_run(run_id).info.artifact_uri
     path = Path(urlparse(uri).path if uri.startswith("file:") else uri) / CONTRACT_ARTIFACT
