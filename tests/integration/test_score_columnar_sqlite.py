@@ -166,5 +166,7 @@ def test_the_row_reader_serves_where_columnar_cannot(tmp_path, monkeypatch):
     assert columnar_engine(Warehouse("sqlite://", "sqlite")) is None  # in memory: no second connection can see it
     assert columnar_engine(Warehouse("postgresql://u@localhost/db", "pg")) is None
     url = make_warehouse(tmp_path / "w.db")
+    # a URI's parameters (mode=ro, ...) are the stdlib driver's: the row reader honours them
+    assert columnar_engine(Warehouse(f"sqlite:///file:{tmp_path / 'w.db'}?mode=ro&uri=true", "sqlite")) is None
     monkeypatch.setenv(SWITCH, "0")
     assert columnar_engine(Warehouse(url, "sqlite")) is None
