@@ -3,11 +3,14 @@
 Every spec is a copy of the demo spec (specs/churn.yaml) under a name of its own. Each figure is measured
 for 1, 50 and 200 specs (``--specs``) in the same run and compared with its baseline from the same run:
 
-* Dagster: a fresh interpreter of ``.venv-dagster`` times ``import dagster`` (the baseline: what any code
-  location pays), then ``build_definitions(folder)`` of mlpublish_dagster and the repository Dagster
-  resolves from it (``Definitions.get_repository_def``: every asset, job, schedule and sensor, the asset
-  graph the webserver shows). Target: the whole load (imports included) with 200 specs at most 3x one spec. (The Airflow side, DAG file and
-  DagBag fill, is ``bench/dag_parse.py``.)
+* Dagster, definitions: a fresh interpreter of ``.venv-dagster`` times ``import dagster`` (the baseline:
+  what any code location pays), then ``build_definitions(folder)`` of mlpublish_dagster and the repository
+  Dagster resolves from it (``Definitions.get_repository_def``: every asset, job, schedule and sensor).
+* Dagster, the code server's real load: ``dagster definitions validate -m mlpublish_dagster.definitions`` in
+  a fresh process, as ``dagster dev`` and ``dg check defs`` load the code location (it also snapshots every
+  job, asset node, schedule and sensor for the webserver, which the probe above does not): its CPU seconds
+  (the best of three), against one spec's. Target: 200 specs at most 3x one spec. (The Airflow side, DAG
+  file and DagBag fill, is ``bench/dag_parse.py``.)
 * relay: the catalog events of N publishes (3 tables, the model, its lineage: ``bench/catalog_requests.py``'s
   events, 6 features) queued in a catalog store, then delivered by ``OpenMetadataCatalog.sync`` (what
   ``mlpublish catalog relay`` runs) to the strict emulator of tests/openmetadata over HTTP: events/s, against
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +45,7 @@ from bench.results import Figure, add_json_option, parse_args, write_json  # noq
 from bench.score_throughput import PG_ADMIN_URL, admin  # noqa: E402
 
 DAGSTER_PYTHON = ROOT / ".venv-dagster" / "bin" / "python"
+DAGSTER_CLI = ROOT / ".venv-dagster" / "bin" / "dagster"
 WRITERS = 4
 
 DAGSTER_PROBE = r"""
@@ -68,6 +73,28 @@ def dagster_load(folder: Path, empty: Path) -> dict:
     if out.returncode != 0:
         raise SystemExit(f"dagster probe failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def code_server_load(folder: Path, home: Path, repeat: int) -> dict:
+    """``dagster definitions validate`` of the code location serving ``folder``, in a fresh process: the better of
+    ``repeat`` runs' CPU seconds (the process's own, user + system) and wall seconds."""
+    env = {**os.environ, "MLPUBLISH_SPECS_DIR": str(folder), "DAGSTER_HOME": str(home)}
+    cpu = wall = float("inf")
+    for _ in range(repeat):
+        before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        out = subprocess.run(
+            [str(DAGSTER_CLI), "definitions", "validate", "-m", "mlpublish_dagster.definitions"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        seconds, after = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        if out.returncode != 0 or "passed validation" not in out.stdout + out.stderr:
+            raise SystemExit(f"dagster definitions validate of {folder} failed:\n{(out.stdout + out.stderr)[-3000:]}")
+        used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        cpu, wall = min(cpu, used), min(wall, seconds)
+    return {"cpu": cpu, "wall": wall}
 
 
 def publish_events(i: int) -> list:
@@ -186,24 +213,40 @@ def main() -> None:
                     "s",
                 )
             )
-        # the whole code-location load (import dagster, import mlpublish_dagster, build and resolve) is what a
-        # code server pays at each (re)load: its growth from the fewest specs to the most
+        # the probe's whole load (import dagster, import mlpublish_dagster, build and resolve): its growth
         last = args.specs[-1]
         whole = {n: r["dagster"] + r["imports"] + r["build"] for n, r in loads.items()}
         print(
-            f"dagster code location, imports included: {last} specs {whole[last]:.2f} s = "
+            f"dagster definitions, imports included: {last} specs {whole[last]:.2f} s = "
             f"{whole[last] / whole[first]:.2f}x {first} spec(s)"
         )
         figures.append(
             Figure(
-                f"Dagster code location load incl. imports, {last} specs vs {first}",
+                f"Dagster definitions built incl. imports, {last} specs vs {first}",
                 whole[last],
                 f"{first} spec(s), same run",
                 whole[first],
                 "s",
-                target="<= 3",
             )
         )
+        # what a code server really pays at each (re)load: the definitions and every snapshot the webserver reads
+        served = {n: code_server_load(root / f"specs-{n}", empty, 1 if args.small else 3) for n in args.specs}
+        for n, r in served.items():
+            print(
+                f"dagster code server load (`dagster definitions validate`) {n:>4} spec(s): {r['cpu']:6.2f} CPU s, "
+                f"{r['wall']:6.2f} s wall = {r['cpu'] / served[first]['cpu']:.2f}x {first} spec(s)",
+                flush=True,
+            )
+            figures.append(
+                Figure(
+                    f"Dagster code server load (definitions validate), {n} spec(s) vs {first}",
+                    r["cpu"],
+                    f"{first} spec(s), same run",
+                    served[first]["cpu"],
+                    "CPU s",
+                    target="<= 3" if n == last and n != first else None,
+                )
+            )
 
         relay = {n: relay_rate(n, root) for n in args.specs}
         for n, (events, seconds) in relay.items():

@@ -184,8 +184,12 @@ def append(conn: sa.Connection, table: sa.Table, frame: Any, constant: dict[str,
     cur = conn.connection.driver_connection.cursor()
     try:
         if whole:
-            starts = np.arange(0, whole, per)
-            params = [values[c].take(starts + r) for r in range(per) for c in variable]
+            # each column reordered once (all statements' first rows, then their second rows, ...), then sliced
+            # without copying into the statement's per x columns parameters
+            statements = whole // per
+            order = np.arange(whole).reshape(statements, per).T.ravel()
+            ordered = {c: values[c].take(order) for c in variable}
+            params = [ordered[c].slice(r * statements, statements) for r in range(per) for c in variable]
             batch = pa.RecordBatch.from_arrays(params, names=[f"p{i}" for i in range(len(params))])
             cur.execute(head + ", ".join([row] * per), batch)
         if whole < len(frame):  # the last rows, a statement each
