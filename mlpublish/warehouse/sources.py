@@ -173,7 +173,11 @@ class ScoringSource:
         def to_frame(batch: list[tuple]) -> pd.DataFrame:
             return pd.DataFrame.from_records(batch, columns=self.columns)
 
-        yield read_chunks(reader, self.sql(conn.dialect), size), to_frame
+        chunks = read_chunks(reader, self.sql(conn.dialect), size)
+        try:
+            yield chunks, to_frame
+        finally:
+            chunks.close()  # its cursor closed now, also after a failure, not when collected with its connection gone
 
     def count(self) -> int:
         with self.wh.read_engine.connect() as conn:

@@ -14,6 +14,15 @@ transaction explicit (``BEGIN IMMEDIATE`` ... ``COMMIT``). The source is read th
 :func:`record_batches` and turned into frames by :func:`batch_frame` (the same dtypes as the row reader's:
 integers int64, float64 with NaN where some are NULL, texts as str); predictions are appended by :func:`append`.
 
+The driver brings its own copy of the SQLite library (3.53 where the stdlib's is 3.40), and two copies in one
+process do not see each other's POSIX locks on a file (sqlite.org/howtocorrupt.html, "multiple copies of SQLite
+linked into the same application"). Hence: the warehouse engine's idle stdlib connections are closed before the
+ADBC connection opens (closing a descriptor of the file while ADBC holds the write lock would release that lock),
+and a database in WAL mode is scored by the row reader: there the last ADBC connection to close deletes the
+``-shm`` file under the stdlib connections of the same process, whose next statement fails with "disk I/O error"
+(found trying a second, reading ADBC connection beside the writing one, which WAL would allow: 1M rows read and
+1M predictions written in 1.0-1.1 s together, 1.6-1.8 s one after the other).
+
 SQLite columns may hold any type in any row. The columnar reader takes each column's type from the first chunk,
 and a later value of another type (a float in a column of integers) stops it: :class:`ColumnarMismatch`. The
 run is then rolled back and starts over on the row reader (:mod:`mlpublish.warehouse.scoring`).
@@ -45,7 +54,8 @@ def columnar_engine(wh: Any) -> sa.Engine | None:
     """An engine of ADBC connections to ``wh``'s SQLite file, or None where the row reader must serve.
 
     None: not SQLite, an in-memory or attached-schema database, a ``file:`` URI (its parameters, ``mode=ro`` and
-    the like, are the stdlib driver's), ``MLPUBLISH_COLUMNAR=0``, or the driver not installed. The engine keeps no pool; dispose of it after the run."""
+    the like, are the stdlib driver's), a database in WAL mode (see the module docstring), ``MLPUBLISH_COLUMNAR=0``,
+    or the driver not installed. The engine keeps no pool; dispose of it after the run."""
     if wh.dialect != "sqlite" or wh._sql_schema() is not None or os.environ.get(SWITCH, "1").strip() == "0":
         return None
     path = wh._url.database
@@ -55,7 +65,14 @@ def columnar_engine(wh: Any) -> sa.Engine | None:
         import adbc_driver_sqlite.dbapi  # noqa: F401
     except ImportError:
         return None
-    wh.engine  # noqa: B018 - the same checks as the row reader's (the file exists)
+    try:
+        with wh.engine.connect() as conn:  # the same checks as the row reader's (the file exists)
+            wal = in_wal_mode(conn)
+    except sa.exc.SQLAlchemyError:
+        return None  # the row reader reports what is wrong with the file its own way
+    wh.engine.dispose()  # no idle stdlib descriptor of the file is closed while the ADBC connection holds its lock
+    if wal:
+        return None
     timeout = wh._url.query.get("timeout")
     busy = float(timeout if isinstance(timeout, str) else DEFAULT_BUSY_SECONDS)
     uri = os.path.abspath(path)
@@ -114,6 +131,11 @@ def _run(dbapi: Any, sql: str) -> None:
 def is_columnar(conn: sa.Connection) -> bool:
     """Whether ``conn`` (an SQLAlchemy connection) is one of :func:`columnar_engine`'s."""
     return type(conn.connection.driver_connection).__module__ == __name__
+
+
+def in_wal_mode(conn: sa.Connection) -> bool:
+    """Whether ``conn``'s database is in write-ahead-log mode (``PRAGMA journal_mode``)."""
+    return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal"
 
 
 def record_batches(conn: sa.Connection, sql: str, size: int, label: str) -> Iterator[Any]:

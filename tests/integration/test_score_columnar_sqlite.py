@@ -20,8 +20,9 @@ WIDE = [f"f{i}" for i in range(40)]  # a wide table: forty more numerical featur
 ROWS = 2503  # not a multiple of the chunk or of the rows per INSERT statement
 
 
-def make_warehouse(path) -> str:
-    """Integer and text keys, NULLs in every feature, texts with accents and empty strings, a wide table."""
+def make_warehouse(path, journal: str = "delete") -> str:
+    """Integer and text keys, NULLs in every feature, texts with accents and empty strings, a wide table; the
+    database in the ``journal`` mode."""
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(
         {
@@ -36,6 +37,7 @@ def make_warehouse(path) -> str:
     frame.loc[frame.index % 97 == 3, ["x", "plan"]] = None
     frame.loc[frame.index % 89 == 5, "n"] = None
     con = sqlite3.connect(path)
+    assert con.execute(f"PRAGMA journal_mode = {journal}").fetchone()[0] == journal
     columns = ", ".join(f"{c} REAL" for c in WIDE)
     con.execute(f"CREATE TABLE t (id INTEGER, code TEXT, x REAL, n INTEGER, plan TEXT, {columns})")
     con.executemany(
@@ -111,6 +113,21 @@ def test_columnar_and_row_runs_write_the_same_rows(tmp_path, monkeypatch, caplog
     wh.dispose()
 
 
+def test_a_database_in_wal_mode_is_scored_by_the_row_reader(tmp_path):
+    """ADBC's own copy of SQLite, closing its last connection to a WAL database, deletes the -shm file under the
+    stdlib's connections in the same process (their next statement: "disk I/O error"): WAL is left to rows."""
+    url = make_warehouse(tmp_path / "w.db", journal="wal")
+    wh = Warehouse(url, "sqlite")
+    assert columnar_engine(wh) is None
+    held = wh.engine.connect()  # a stdlib connection of this process open across the run, as a worker's pool
+    rows, _ = score(wh, "preds", ["id", "code"], "run-w")
+    assert rows == ROWS
+    assert held.exec_driver_sql("SELECT COUNT(*) FROM preds").scalar() == ROWS
+    held.close()
+    assert len(table_rows(url, "preds")) == ROWS
+    wh.dispose()
+
+
 def test_a_value_of_another_type_starts_the_run_over_on_rows(tmp_path, caplog):
     url = make_warehouse(tmp_path / "w.db")
     con = sqlite3.connect(tmp_path / "w.db")
@@ -127,8 +144,9 @@ def test_a_value_of_another_type_starts_the_run_over_on_rows(tmp_path, caplog):
     wh.dispose()
 
 
-def test_a_failure_mid_run_leaves_nothing_and_the_file_unlocked(tmp_path):
-    url = make_warehouse(tmp_path / "w.db")
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_a_failure_mid_run_leaves_nothing_and_the_file_unlocked(tmp_path, journal):
+    url = make_warehouse(tmp_path / "w.db", journal)
     wh = Warehouse(url, "sqlite")
     source = ScoringSource(wh, ["id", "x"], table="t", query=None)
     source.check(["x"], [])
