@@ -53,8 +53,8 @@ MODEL_RUN_TAG = "mlpublish/model"
 def chain_executor(init_context: InitExecutorContext):
     """Dagster's default executor (same config, same executors) with in-process as its default instead of
     multiprocess. A default executor config given as each job's ``config`` (a dict) made Dagster wrap the job's
-    run config schema in a config mapping, built and serialized once more per job: at 200 specs (600 jobs) that
-    was about a sixth of the code location's load."""
+    run config schema in a config mapping, built and serialized once more per job: at 200 specs (600 jobs) about
+    1.5-2 of the 21-23 CPU seconds of ``dagster definitions validate`` (bench/fleet.py, bench/RESULTS.md)."""
     return multi_or_in_process_executor.executor_creation_fn(init_context)
 
 
