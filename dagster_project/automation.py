@@ -15,7 +15,6 @@ from dagster import (
     DagsterInvalidDefinitionError,
     DefaultScheduleStatus,
     DefaultSensorStatus,
-    ExecutorDefinition,
     Field,
     InitExecutorContext,
     RunRequest,
@@ -58,9 +57,6 @@ def chain_executor(init_context: InitExecutorContext):
     return multi_or_in_process_executor.executor_creation_fn(init_context)
 
 
-CHAIN_EXECUTOR: ExecutorDefinition = chain_executor
-
-
 # the publish job stops at the champion: model_predictions and drift_report are in their own jobs
 CHAIN_ASSETS = ("trained_model", "model_evaluation", "validated_model", "registered_model_version", "champion_model")
 
@@ -72,7 +68,7 @@ def publish_job(ref: SpecRef):
     return define_asset_job(
         f"{ref.key}_publish",
         selection=chain,
-        executor_def=CHAIN_EXECUTOR,
+        executor_def=chain_executor,
         tags={MODEL_RUN_TAG: ref.key},
         description=f"Publish chain of {ref.name} ({ref.path.name}).",
     )
@@ -82,7 +78,7 @@ def scoring_job(ref: SpecRef):
     return define_asset_job(
         f"{ref.key}_scoring",
         selection=AssetSelection.assets(ref.asset_key("model_predictions")),
-        executor_def=CHAIN_EXECUTOR,
+        executor_def=chain_executor,
         description=f"Batch predictions of {ref.name}'s champion.",
     )
 
@@ -93,7 +89,7 @@ def monitoring_job(ref: SpecRef):
     return define_asset_job(
         f"{ref.key}_monitoring",
         selection=AssetSelection.assets(*(ref.asset_key(n) for n in nouns)),
-        executor_def=CHAIN_EXECUTOR,
+        executor_def=chain_executor,
         description=f"Drift of {ref.name}'s scoring data; may request retraining"
         + ("; promotes the challenger on live labels." if ref.shadow else "."),
     )

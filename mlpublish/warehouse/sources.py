@@ -151,33 +151,27 @@ class ScoringSource:
         """
         import pandas as pd
 
+        def as_is(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame
+
+        def rows_frame(batch: list[tuple]) -> pd.DataFrame:
+            return pd.DataFrame.from_records(batch, columns=self.columns)
+
+        sql = self.sql(conn.dialect)
+        chunks: Any = None
+        to_frame: Callable[[Any], pd.DataFrame] = as_is  # PostgreSQL's COPY reader parses into frames itself
         if conn.dialect.name == "postgresql":
             q = conn.dialect.identifier_preparer.quote
             dbapi = reader.connection.driver_connection
-            frames = pg_frames(dbapi, self.sql(conn.dialect), self.columns, self.numerical - set(keys), size, q)
-            if frames is not None:
-                try:
-                    yield frames, lambda frame: frame
-                finally:
-                    frames.close()
-                return
-
-        if is_columnar(reader):
-            batches = record_batches(reader, self.sql(conn.dialect), size, self.label)
-            try:
-                yield batches, batch_frame
-            finally:
-                batches.close()  # its statement closed before the connection is (ADBC refuses it otherwise)
-            return
-
-        def to_frame(batch: list[tuple]) -> pd.DataFrame:
-            return pd.DataFrame.from_records(batch, columns=self.columns)
-
-        chunks = read_chunks(reader, self.sql(conn.dialect), size)
+            chunks = pg_frames(dbapi, sql, self.columns, self.numerical - set(keys), size, q)
+        if chunks is None and is_columnar(reader):
+            chunks, to_frame = record_batches(reader, sql, size, self.label), batch_frame
+        elif chunks is None:
+            chunks, to_frame = read_chunks(reader, sql, size), rows_frame
         try:
             yield chunks, to_frame
         finally:
-            chunks.close()  # its cursor closed now, also after a failure, not when collected with its connection gone
+            chunks.close()  # its statement or cursor closed now, also after a failure: before its connection is
 
     def count(self) -> int:
         with self.wh.read_engine.connect() as conn:
